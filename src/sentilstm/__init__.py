@@ -1,0 +1,40 @@
+"""sentilstm: a labelled table in any language -> a fast, explainable LSTM sentiment classifier in one file.
+
+    from sentilstm import SentimentClassifier, read_table
+    train = read_table("reviews.csv", text_column="text", label_column="label")
+    clf = SentimentClassifier().fit(train.texts, train.labels); clf.save("model.sentilstm")
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from sentilstm.classifier import SentimentClassifier
+from sentilstm.config import ModelConfig, TextConfig, TrainConfig
+from sentilstm.data import LabelMap, Table, read_table
+from sentilstm.datasets import load_dataset
+from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError, SentilstmError
+from sentilstm.evaluation import EvaluationReport
+from sentilstm.models import SentimentNet
+from sentilstm.training import EpochStats, History, TrainingCallback
+
+__all__ = [
+    "__version__",
+    "SentimentClassifier",
+    "TextConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "LabelMap",
+    "Table",
+    "read_table",
+    "load_dataset",
+    "SentilstmError",
+    "DataError",
+    "ConfigError",
+    "ArtifactError",
+    "NotFittedError",
+    "EvaluationReport",
+    "SentimentNet",
+    "EpochStats",
+    "History",
+    "TrainingCallback",
+]

@@ -1,0 +1,303 @@
+"""`SentimentClassifier`: the scikit-learn-style facade that wires data, text, model and training.
+
+    clf = SentimentClassifier(epochs=5).fit(texts, labels)      # labels: -1/0/1, "pos"/"neg", ...
+    clf.predict(["I loved it"]); clf.predict_proba(["I loved it"]); clf.evaluate(test_texts, test_labels)
+    clf.save("model.sentilstm"); SentimentClassifier.load("model.sentilstm")
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from sentilstm.artifact import library_versions, read_file, write_file
+from sentilstm.config import (
+    Cell, ModelConfig, Monitor, Pooling, Precision, Schedule, TextConfig, TokenizerKind, TrainConfig, Truncation,
+    from_dict,
+)
+from sentilstm.data import Label, LabelMap, stratified_split
+from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from sentilstm.evaluation import EvaluationReport, evaluate_probabilities
+from sentilstm.inference import predict_probabilities
+from sentilstm.models import SentimentNet
+from sentilstm.runtime import resolve_device, resolve_precision
+from sentilstm.text.pipeline import TextPipeline
+from sentilstm.text.tokenizers import TextTokenizer
+from sentilstm.training import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit, read_checkpoint
+
+log = logging.getLogger(__name__)
+DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # set by fit, not by the user
+T, M, R = TextConfig, ModelConfig, TrainConfig  # short aliases for the defaults below
+
+
+class SentimentClassifier(ClassifierMixin, BaseEstimator):
+    """LSTM/GRU sentiment classifier on raw strings; every parameter's default lives in `sentilstm.config`.
+
+    Text parameters are those of `TextConfig`, architecture those of `ModelConfig`, training those of
+    `TrainConfig` (see their field comments for the why of each default). Learned state ends in `_`.
+    """
+
+    def __init__(
+        self,
+        *,
+        # text (TextConfig)
+        lowercase: bool = T.lowercase,
+        unicode_form: Literal["NFC", "NFKC"] | None = T.unicode_form,
+        repair_cp1252: bool = T.repair_cp1252,
+        strip_html: bool = T.strip_html,
+        replace_urls: bool = T.replace_urls,
+        replace_mentions: bool = T.replace_mentions,
+        stopwords: str | list[str] | None = T.stopwords,
+        stemmer: str | None = T.stemmer,
+        tokenizer: TokenizerKind = T.tokenizer,
+        vocab_size: int | None = T.vocab_size,
+        min_frequency: int = T.min_frequency,
+        max_length: int | None = T.max_length,
+        truncation: Truncation = T.truncation,
+        # architecture (ModelConfig)
+        embedding_dim: int = M.embedding_dim,
+        cell: Cell = M.cell,
+        hidden_size: int = M.hidden_size,
+        num_layers: int = M.num_layers,
+        bidirectional: bool = M.bidirectional,
+        dropout: float = M.dropout,
+        conv_channels: int = M.conv_channels,
+        conv_kernel_size: int = M.conv_kernel_size,
+        pooling: Pooling = M.pooling,
+        # training (TrainConfig)
+        epochs: int = R.epochs,
+        batch_size: int = R.batch_size,
+        learning_rate: float = R.learning_rate,
+        weight_decay: float = R.weight_decay,
+        max_grad_norm: float = R.max_grad_norm,
+        schedule: Schedule = R.schedule,
+        warmup_fraction: float = R.warmup_fraction,
+        patience: int = R.patience,
+        monitor: Monitor = R.monitor,
+        class_weight: Literal["balanced"] | dict[Any, float] | None = R.class_weight,
+        validation_fraction: float = R.validation_fraction,
+        seed: int = R.seed,
+        precision: Precision = R.precision,
+        device: str = R.device,
+        num_threads: int | None = R.num_threads,
+        bucket_pool: int = R.bucket_pool,
+    ) -> None:
+        for name, value in locals().items():
+            if name != "self":
+                setattr(self, name, value)
+
+    # ----- configuration -------------------------------------------------------------------------
+    def _config(self, cls: type) -> Any:
+        skip = DERIVED_MODEL_FIELDS if cls is ModelConfig else ()
+        config = cls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(cls) if f.name not in skip})
+        if cls is not ModelConfig:
+            config.validate()
+        return config
+
+    # ----- training ------------------------------------------------------------------------------
+    def fit(
+        self,
+        X: Iterable[str],
+        y: Iterable[Label],
+        *,
+        validation: tuple[Iterable[str], Iterable[Label]] | None = None,
+        checkpoint_path: str | Path | None = None,
+        resume: bool = False,
+        callback: TrainingCallback | None = None,
+    ) -> SentimentClassifier:
+        """Train on texts `X` with labels `y`; hold out a stratified validation split unless one is given.
+
+        With `checkpoint_path`, a checkpoint is written after every epoch; `resume=True` continues from it.
+        """
+        texts, labels = _texts(X, "X"), _labels(y, "y")
+        if len(texts) != len(labels):
+            raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
+        text_config, train_config = self._config(TextConfig), self._config(TrainConfig)
+        model_config = self._config(ModelConfig)
+        model_config.validate()
+        saved = self._read_resume(checkpoint_path) if resume else None
+        label_map = LabelMap(saved["labels"]) if saved else LabelMap.fit(labels)
+        targets = label_map.encode(labels)
+        if validation is None:
+            train_index, val_index = stratified_split(targets, train_config.validation_fraction, train_config.seed)
+            val_texts, val_targets = [texts[i] for i in val_index], targets[val_index]
+            texts, targets = [texts[i] for i in train_index], targets[train_index]
+        else:
+            val_texts, val_labels = _texts(validation[0], "validation texts"), _labels(validation[1], "validation labels")
+            val_targets = label_map.encode(val_labels)
+        if saved:
+            pipeline = TextPipeline(from_dict(TextConfig, saved["text_config"]), TextTokenizer.from_json(saved["tokenizer"]))
+            train_ids = pipeline.encode(texts)
+        else:
+            pipeline, train_ids = TextPipeline.fit(texts, text_config)
+        model_config = dataclasses.replace(
+            model_config, vocab_size=pipeline.tokenizer.vocab_size, num_classes=len(label_map)
+        )
+        torch.manual_seed(train_config.seed)
+        net = SentimentNet(model_config)
+        checkpoint = None
+        if checkpoint_path is not None:
+            checkpoint = CheckpointSpec(Path(checkpoint_path), self._payload(label_map, pipeline, model_config))
+        history = fit(
+            net,
+            EncodedSplit(train_ids, targets),
+            EncodedSplit(pipeline.encode(val_texts), val_targets),
+            train_config,
+            labels=label_map.labels,
+            class_weights=self._class_weights(label_map, targets),
+            checkpoint=checkpoint,
+            resume=saved["checkpoint"] if saved else None,
+            callback=callback,
+        )
+        self.label_map_, self.pipeline_, self.model_, self.history_ = label_map, pipeline, net, history
+        self.classes_ = np.asarray(label_map.labels, dtype=object)
+        self.validation_report_ = self.evaluate(val_texts, label_map.decode(val_targets))
+        self.metrics_: dict[str, Any] = {"validation": self.validation_report_.to_dict()}
+        return self
+
+    def _read_resume(self, checkpoint_path: str | Path | None) -> dict[str, Any] | None:
+        if checkpoint_path is None:
+            raise ConfigError("resume=True needs checkpoint_path, the file the interrupted run wrote")
+        if not Path(checkpoint_path).exists():
+            log.warning("no checkpoint at %s; training from the start", checkpoint_path)
+            return None
+        tensors, payload = read_checkpoint(checkpoint_path)
+        if payload.get("params") != _json_params(self.get_params()):
+            raise ConfigError(
+                f"checkpoint {str(checkpoint_path)!r} was made with other options; resume with the same options "
+                "or start again without --resume"
+            )
+        return {**payload, "checkpoint": (tensors, payload)}
+
+    def _class_weights(self, label_map: LabelMap, targets: np.ndarray) -> torch.Tensor | None:
+        if self.class_weight is None:
+            return None
+        counts = np.bincount(targets, minlength=len(label_map)).astype(np.float64)
+        if self.class_weight == "balanced":  # n / (K * count_k), as in scikit-learn
+            return torch.tensor(len(targets) / (len(label_map) * np.maximum(counts, 1)), dtype=torch.float32)
+        weights = {str(k): float(v) for k, v in self.class_weight.items()}
+        unknown = set(weights) - {str(label) for label in label_map.labels}
+        if unknown:
+            raise ConfigError(f"class_weight names labels {sorted(unknown)} that are not in the data {label_map.labels}")
+        return torch.tensor([weights.get(str(label), 1.0) for label in label_map.labels], dtype=torch.float32)
+
+    # ----- prediction ----------------------------------------------------------------------------
+    def predict_proba(self, X: Iterable[str]) -> np.ndarray:
+        """Probabilities (n, n_classes), columns in the order of `classes_`; rows sum to 1."""
+        self._check_fitted()
+        texts = _texts(X, "X")
+        if not texts:
+            return np.zeros((0, len(self.classes_)))
+        device = self._device()
+        self.model_.to(device)
+        precision = resolve_precision(self.precision, device)
+        return predict_probabilities(self.model_, self.pipeline_.encode(texts), device=device, precision=precision)
+
+    def predict(self, X: Iterable[str]) -> np.ndarray:
+        """Labels as the user gave them in training (e.g. -1/0/1 or 'positive'), argmax of predict_proba."""
+        probabilities = self.predict_proba(X)
+        return np.asarray(self.label_map_.decode(probabilities.argmax(axis=1)), dtype=object)
+
+    def evaluate(self, X: Iterable[str], y: Iterable[Label]) -> EvaluationReport:
+        """Accuracy, macro/weighted F1, ROC-AUC, per-class metrics and confusion matrix on labelled texts."""
+        self._check_fitted()
+        texts, labels = _texts(X, "X"), _labels(y, "y")
+        if len(texts) != len(labels):
+            raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
+        if not texts:
+            raise DataError("evaluate needs at least one labelled text")
+        targets = self.label_map_.encode(labels)
+        return evaluate_probabilities(targets, self.predict_proba(texts), self.label_map_.labels)
+
+    def _device(self) -> torch.device:
+        return resolve_device(self.device)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this SentimentClassifier is not trained yet; call fit() or SentimentClassifier.load()")
+
+    # ----- persistence ---------------------------------------------------------------------------
+    def _payload(self, label_map: LabelMap, pipeline: TextPipeline, model_config: ModelConfig) -> dict[str, Any]:
+        return {
+            "params": _json_params(self.get_params()),
+            "labels": label_map.to_list(),
+            "text_config": dataclasses.asdict(pipeline.config),
+            "model_config": dataclasses.asdict(model_config),
+            "tokenizer": pipeline.tokenizer.to_json(),
+            "versions": library_versions(),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the whole classifier (weights, tokenizer, label map, configs, metrics) to one file, atomically."""
+        self._check_fitted()
+        payload = self._payload(self.label_map_, self.pipeline_, self.model_.config)
+        payload.update(
+            history=self.history_.to_dict(),
+            metrics=self.metrics_,
+            created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        )
+        write_file(path, self.model_.state_dict(), payload, kind="model")
+        log.info("saved model to %s", path)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | None = None) -> SentimentClassifier:
+        """Rebuild a classifier saved by `save`; `device` overrides where it predicts ('cpu', 'cuda', 'auto')."""
+        tensors, payload = read_file(path, kind="model")
+        try:
+            known = {k: v for k, v in payload["params"].items() if k in cls._get_param_names()}
+            clf = cls(**known)
+            if device is not None:
+                clf.device = device
+            model_config = from_dict(ModelConfig, payload["model_config"])
+            clf.pipeline_ = TextPipeline(from_dict(TextConfig, payload["text_config"]), TextTokenizer.from_json(payload["tokenizer"]))
+            clf.label_map_ = LabelMap(payload["labels"])
+            clf.model_ = SentimentNet(model_config)
+            clf.model_.load_state_dict(tensors)
+        except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+            raise ArtifactError(
+                f"{str(path)!r} could not be rebuilt ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
+                "it was probably written by an incompatible sentilstm version "
+                f"({payload.get('versions', {}).get('sentilstm', 'unknown')}); retrain it"
+            ) from None
+        clf.model_.eval()
+        clf.classes_ = np.asarray(clf.label_map_.labels, dtype=object)
+        clf.history_ = History.from_dict(payload["history"]) if payload.get("history") else None
+        clf.metrics_ = payload.get("metrics", {})
+        clf.versions_ = payload.get("versions", {})
+        return clf
+
+
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as they come back from JSON (tuples -> lists, dict keys -> str)."""
+    import json
+
+    return json.loads(json.dumps(params, default=str))
+
+
+def _texts(values: Iterable[str], name: str) -> list[str]:
+    if isinstance(values, str):
+        raise DataError(f"{name} must be a list of texts, got a single string; wrap it: [{values[:30]!r}]")
+    texts = list(values)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"{name}[{i}] is {type(text).__name__} {text!r}, not a string; drop or fill missing texts")
+    return texts
+
+
+def _labels(values: Iterable[Label], name: str) -> list[Label]:
+    labels = list(values)
+    for i, label in enumerate(labels):
+        if label is None or (isinstance(label, float) and np.isnan(label)):
+            raise DataError(f"{name}[{i}] is missing (NaN/None); drop unlabelled rows before fit")
+    return labels
+
+
+__all__ = ["SentimentClassifier"]

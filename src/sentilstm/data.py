@@ -1,0 +1,345 @@
+"""Reading labelled tables (CSV, TSV, JSONL, Parquet, optionally gzipped), label maps and splits.
+
+    table = read_table("reviews.csv", text_column="text", label_column="label")
+    labels = LabelMap.fit(table.labels)  # -1/0/1, "pos"/"neg", 1.0/0.0 ... -> ids 0..K-1 and back
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sentilstm.errors import DataError
+
+log = logging.getLogger(__name__)
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+TEXT_NAMES = ("text", "review", "tweet", "sentence", "content", "comment", "body", "message", "document")
+LABEL_NAMES = ("label", "labels", "sentiment", "polarity", "class", "target", "y")
+Label = Any  # a user's label value: int, float, str or bool
+
+csv.field_size_limit(2**31 - 1)  # a 1 MB review must not stop the parser (the default limit is 128 KB)
+
+
+class _ReplacementCounter:
+    """A codec error handler that decodes bad bytes as U+FFFD and counts how many it met."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, error: UnicodeDecodeError) -> tuple[str, int]:
+        self.count += error.end - error.start
+        return "\ufffd", error.end
+
+
+_replacements = _ReplacementCounter()
+codecs.register_error("sentilstm-replace", _replacements)
+
+
+@dataclass
+class Table:
+    """Texts with optional labels, read from a file; `dropped` counts unusable rows."""
+
+    texts: list[str]
+    labels: list[Label] | None
+    text_column: str
+    label_column: str | None
+    dropped: int = 0
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def table_format(path: Path) -> tuple[str, bool]:
+    """(format, gzipped) from a file name such as `reviews.tsv.gz`."""
+    suffixes = [s.lower() for s in path.suffixes]
+    gzipped = bool(suffixes) and suffixes[-1] == ".gz"
+    ext = suffixes[-2] if gzipped and len(suffixes) > 1 else (suffixes[-1] if suffixes and not gzipped else "")
+    if ext not in FORMATS:
+        raise DataError(
+            f"cannot tell the format of {str(path)!r} from its extension {''.join(path.suffixes) or '(none)'!r}; "
+            f"use one of {sorted(FORMATS)} (optionally followed by .gz)"
+        )
+    return FORMATS[ext], gzipped
+
+
+def _check_file(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"data file {str(path)!r} does not exist; check the path")
+    if path.is_dir():
+        raise DataError(f"{str(path)!r} is a folder; give a CSV, TSV, JSONL or Parquet file")
+    if path.stat().st_size == 0:
+        raise DataError(f"data file {str(path)!r} is empty; it needs a header row and at least one row")
+    return path
+
+
+def iter_frames(
+    path: str | Path, *, chunk_rows: int | None = None, encoding: str = "utf-8", quoting: bool | None = None
+) -> Iterator[pd.DataFrame]:
+    """Yield the file as DataFrames of at most `chunk_rows` rows (all of it at once when None).
+
+    Bad bytes are decoded as U+FFFD and counted in a warning; TSV is read without quote handling
+    (AfriSenti and GLUE TSVs hold bare quotes) unless `quoting=True`.
+    """
+    path = _check_file(path)
+    fmt, gzipped = table_format(path)
+    start = _replacements.count
+    try:
+        if fmt == "parquet":
+            yield from _iter_parquet(path, chunk_rows)
+            return
+        raw = gzip.open(path, "rb") if gzipped else open(path, "rb")
+        with raw, io.TextIOWrapper(raw, encoding=encoding, errors="sentilstm-replace", newline="") as handle:
+            if fmt == "jsonl":
+                yield from _iter_jsonl(handle, chunk_rows, path)
+            else:
+                use_quotes = fmt == "csv" if quoting is None else quoting
+                reader = pd.read_csv(
+                    handle,
+                    sep="," if fmt == "csv" else "\t",
+                    quoting=csv.QUOTE_MINIMAL if use_quotes else csv.QUOTE_NONE,
+                    chunksize=chunk_rows,
+                    dtype=str,
+                    keep_default_na=False,
+                    na_values=[""],
+                    engine="c" if use_quotes else "python",
+                    on_bad_lines="warn" if use_quotes else _bad_line_skipper(path),
+                )
+                yield from ([reader] if chunk_rows is None else reader)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, json.JSONDecodeError, OSError, EOFError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"could not read {str(path)!r} as {fmt}{' (gzip)' if gzipped else ''}: {message}") from exc
+    finally:
+        bad = _replacements.count - start
+        if bad:
+            log.warning(
+                "%s: %d byte(s) were not valid %s and were replaced by U+FFFD; pass the file's real encoding "
+                "(e.g. encoding='latin-1') if that is wrong",
+                path,
+                bad,
+                encoding,
+            )
+
+
+def _bad_line_skipper(path: Path) -> Any:
+    """on_bad_lines for the python engine: skip the row and say so."""
+
+    def skip(line: list[str]) -> None:
+        log.warning("%s: skipped a malformed row with %d fields: %.80r", path, len(line), "\t".join(line))
+        return None
+
+    return skip
+
+
+def _iter_parquet(path: Path, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        for batch in parquet.iter_batches(batch_size=chunk_rows or 1 << 20):
+            yield batch.to_pandas()
+    except pa.ArrowException as exc:
+        raise DataError(f"could not read {str(path)!r} as Parquet: {exc}") from exc
+
+
+def _iter_jsonl(handle: io.TextIOBase, chunk_rows: int | None, path: Path) -> Iterator[pd.DataFrame]:
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{str(path)!r} line {number} is not valid JSON ({exc.msg}); fix or remove that line") from exc
+        if not isinstance(row, dict):
+            raise DataError(f"{str(path)!r} line {number} is not a JSON object; each line must be {{\"text\": ...}}")
+        rows.append(row)
+        if chunk_rows and len(rows) >= chunk_rows:
+            yield pd.DataFrame(rows)
+            rows = []
+    if rows or not chunk_rows:
+        yield pd.DataFrame(rows)
+
+
+def _pick(columns: Sequence[str], wanted: str | None, names: Sequence[str], role: str) -> str | None:
+    if wanted is not None:
+        if wanted not in columns:
+            raise DataError(f"{role} column {wanted!r} not found; the file has columns {list(columns)}")
+        return wanted
+    lowered = {str(c).lower(): c for c in columns}
+    for name in names:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+def infer_columns(
+    frame: pd.DataFrame, text_column: str | None, label_column: str | None, need_label: bool
+) -> tuple[str, str | None]:
+    """Choose the text and label columns by name, or fail listing the columns."""
+    columns = [str(c) for c in frame.columns]
+    text = _pick(columns, text_column, TEXT_NAMES, "text")
+    label = _pick(columns, label_column, LABEL_NAMES, "label")
+    if text is None:
+        rest = [c for c in columns if c != label and frame[c].dtype == object]
+        if len(rest) != 1:
+            raise DataError(f"cannot tell which column holds the text among {columns}; name it with --text-column")
+        text = rest[0]
+    if label is None and need_label:
+        rest = [c for c in columns if c != text]
+        if len(rest) != 1:
+            raise DataError(f"cannot tell which column holds the label among {columns}; name it with --label-column")
+        label = rest[0]
+    if label == text:
+        raise DataError(f"text and label columns are both {text!r}; name them with --text-column/--label-column")
+    return text, label
+
+
+def canonical_label(value: Any) -> Label:
+    """Numbers that are whole become int (1.0 -> 1, "-1" -> -1); other strings are stripped."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return int(value) if float(value).is_integer() else float(value)
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if math.isfinite(number):
+        return int(number) if number.is_integer() else number
+    return text
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
+
+
+def frame_to_table(
+    frame: pd.DataFrame,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    need_label: bool = True,
+    source: str = "<frame>",
+) -> Table:
+    """Pick columns, drop rows with empty text or missing label (counted in a warning), canonicalise labels."""
+    text_name, label_name = infer_columns(frame, text_column, label_column, need_label)
+    texts = frame[text_name].tolist()
+    labels = frame[label_name].tolist() if label_name is not None else None
+    keep = [not is_missing(t) for t in texts]
+    empty_texts = keep.count(False)
+    missing_labels = 0
+    if labels is not None:
+        for i, value in enumerate(labels):
+            if keep[i] and is_missing(value):
+                keep[i] = False
+                missing_labels += 1
+    if empty_texts or missing_labels:
+        log.warning(
+            "%s: dropped %d of %d rows (%d with empty text in %r, %d with a missing label in %r)",
+            source, empty_texts + missing_labels, len(texts), empty_texts, text_name, missing_labels, label_name,
+        )
+    kept_texts = [str(t) for t, k in zip(texts, keep) if k]
+    if not kept_texts:
+        raise DataError(f"{source}: no usable rows (every row had an empty text or a missing label)")
+    kept_labels = [canonical_label(v) for v, k in zip(labels, keep) if k] if labels is not None else None
+    if kept_labels is not None and len({type(v) for v in kept_labels}) > 1:
+        kept_labels = [str(v) for v in kept_labels]  # mixed "pos" and 1: compare them as strings
+    return Table(kept_texts, kept_labels, text_name, label_name, empty_texts + missing_labels, source)
+
+
+def read_table(
+    path: str | Path,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    need_label: bool = True,
+    encoding: str = "utf-8",
+    quoting: bool | None = None,
+) -> Table:
+    """Read a labelled table; the text and label columns are inferred when not given and unambiguous.
+
+    Example: `read_table("ig_train.tsv", text_column="tweet")`.
+    """
+    frame = next(iter_frames(path, encoding=encoding, quoting=quoting))
+    if frame.empty:
+        raise DataError(f"data file {str(path)!r} has a header but no rows")
+    return frame_to_table(
+        frame, text_column=text_column, label_column=label_column, need_label=need_label, source=str(path)
+    )
+
+
+class LabelMap:
+    """Bijection between a user's label values and class ids 0..K-1, saved in the model."""
+
+    def __init__(self, labels: Sequence[Label]) -> None:
+        self.labels: list[Label] = list(labels)
+        self._ids = {label: i for i, label in enumerate(self.labels)}
+
+    @classmethod
+    def fit(cls, values: Sequence[Label]) -> LabelMap:
+        """Sorted distinct values (so -1 < 0 < 1 and 'negative' < 'neutral' < 'positive'); needs two or more."""
+        distinct = sorted(set(canonical_label(v) for v in values), key=lambda v: (isinstance(v, str), v))
+        if len(distinct) < 2:
+            raise DataError(
+                f"found only one label value {distinct!r}; a classifier needs at least two classes in the training data"
+            )
+        return cls(distinct)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def encode(self, values: Sequence[Label]) -> np.ndarray:
+        """Label values -> int64 ids; unknown values raise DataError naming them."""
+        canonical = [canonical_label(v) for v in values]
+        if all(isinstance(v, str) for v in self.labels):
+            canonical = [str(v) for v in canonical]
+        unknown = sorted({v for v in canonical if v not in self._ids}, key=str)
+        if unknown:
+            raise DataError(f"labels {unknown[:10]} were not seen in training; this model knows {self.labels}")
+        return np.asarray([self._ids[v] for v in canonical], dtype=np.int64)
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> list[Label]:
+        return [self.labels[int(i)] for i in ids]
+
+    def to_list(self) -> list[Label]:
+        return list(self.labels)
+
+    def counts(self, values: Sequence[Label]) -> dict[Label, int]:
+        counter = Counter(self.decode(self.encode(values)))
+        return {label: counter.get(label, 0) for label in self.labels}
+
+
+def stratified_split(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, validation) with each class's share kept; classes too rare to split stay in train."""
+    rng = np.random.default_rng(seed)
+    train, validation = [], []
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        take = int(round(len(members) * fraction)) if len(members) >= 2 else 0
+        take = min(take, len(members) - 1)
+        validation.extend(members[:take])
+        train.extend(members[take:])
+    if not validation:
+        raise DataError("the data is too small to hold out a validation split; give more rows or a validation file")
+    return np.sort(np.asarray(train)), np.sort(np.asarray(validation))

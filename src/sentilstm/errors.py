@@ -1,0 +1,23 @@
+"""Typed exceptions: every error a user can cause is one of these, with a one-line message
+that names what was given and how to fix it. The CLI turns them into exit code 2."""
+from __future__ import annotations
+
+
+class SentilstmError(Exception):
+    """Base class for every error caused by the user's input or files."""
+
+
+class DataError(SentilstmError, ValueError):
+    """A data file or in-memory table cannot be used as given (missing, empty, wrong columns...)."""
+
+
+class ConfigError(SentilstmError, ValueError):
+    """A hyperparameter or option has a value outside what is allowed."""
+
+
+class ArtifactError(SentilstmError, OSError):
+    """A model or checkpoint file is missing, truncated, foreign or from an incompatible version."""
+
+
+class NotFittedError(SentilstmError, RuntimeError):
+    """A classifier was used before `fit` or `load`."""

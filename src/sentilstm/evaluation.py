@@ -1,0 +1,77 @@
+"""Metrics for a classifier's probabilities -> `EvaluationReport`.
+
+    report = evaluate_probabilities(y_true_ids, probabilities, labels=[-1, 0, 1])
+    report.macro_f1, report.to_dict()
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
+
+
+@dataclass
+class ClassMetrics:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass
+class EvaluationReport:
+    """Accuracy, F1s, ROC-AUC, per-class metrics and the confusion matrix (rows: true, columns: predicted)."""
+
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    roc_auc: float | None  # binary AUC, or macro one-vs-rest; None when a class is absent from y_true
+    loss: float  # mean cross-entropy of the probabilities
+    per_class: dict[str, ClassMetrics]
+    confusion_matrix: list[list[int]]
+    labels: list[Any]
+    num_examples: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate_probabilities(y_true: np.ndarray, probabilities: np.ndarray, labels: list[Any]) -> EvaluationReport:
+    """Score class-id targets against (n, num_classes) probabilities."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    num_classes = len(labels)
+    classes = list(range(num_classes))
+    y_pred = probabilities.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=classes, zero_division=0
+    )
+    picked = np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-12, 1.0)
+    return EvaluationReport(
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        macro_f1=float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+        weighted_f1=float(f1_score(y_true, y_pred, labels=classes, average="weighted", zero_division=0)),
+        roc_auc=_roc_auc(y_true, probabilities, num_classes),
+        loss=float(-np.log(picked).mean()),
+        per_class={
+            str(label): ClassMetrics(float(precision[i]), float(recall[i]), float(f1[i]), int(support[i]))
+            for i, label in enumerate(labels)
+        },
+        confusion_matrix=confusion_matrix(y_true, y_pred, labels=classes).tolist(),
+        labels=list(labels),
+        num_examples=int(len(y_true)),
+    )
+
+
+def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, num_classes: int) -> float | None:
+    if len(np.unique(y_true)) < num_classes:
+        return None  # AUC is undefined for a class with no positives
+    if num_classes == 2:
+        value = roc_auc_score(y_true, probabilities[:, 1])
+    else:
+        value = roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro", labels=list(range(num_classes)))
+    return None if math.isnan(value) else float(value)

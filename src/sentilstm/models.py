@@ -1,0 +1,160 @@
+"""Neural networks: token ids and lengths in, logits out. No strings, no loss, no device choice.
+
+    net = SentimentNet(ModelConfig(vocab_size=1000, num_classes=3))
+    logits = net(ids, lengths)  # ids (batch, seq_len) right-padded with 0; lengths (batch,)
+
+Padding never changes a prediction: every pooling masks padded steps, and the backward direction of a
+bidirectional RNN reads each text reversed *within its own length*, so it starts at the last real token
+rather than at the padding (an unpacked `nn.LSTM(bidirectional=True)` would start at the padding;
+`pack_padded_sequence` avoids that but is ~8x slower on CPU, see ../shared/PERF_NOTES.md).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from sentilstm.config import ModelConfig
+
+
+def length_mask(lengths: Tensor, seq_len: int) -> Tensor:
+    """(batch, seq_len) bool mask, True on real tokens."""
+    positions = torch.arange(seq_len, device=lengths.device)
+    return positions[None, :] < lengths[:, None]
+
+
+def reversal_index(lengths: Tensor, seq_len: int) -> Tensor:
+    """(batch, seq_len) index that reverses each text's first `length` steps and keeps padding in place."""
+    positions = torch.arange(seq_len, device=lengths.device).expand(lengths.shape[0], seq_len)
+    return torch.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)
+
+
+class _Permute(torch.autograd.Function):
+    """gather along time by a self-inverse permutation; backward is the same gather.
+
+    Autograd's generic gather backward is a scatter-add, which costs ~15% of a CPU training step here.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, index: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(index)
+        return x.gather(1, index)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        (index,) = ctx.saved_tensors
+        return grad.gather(1, index), None
+
+
+def reverse_within_length(x: Tensor, index: Tensor) -> Tensor:
+    """Apply a `reversal_index` to x (batch, seq_len, features); applying it twice restores x."""
+    index = index[:, :, None].expand_as(x)
+    if torch.is_grad_enabled() and x.requires_grad and not torch.onnx.is_in_onnx_export():
+        return _Permute.apply(x, index)
+    return x.gather(1, index)
+
+
+class AdditiveAttention(nn.Module):
+    """Bahdanau-style attention pooling: score_t = v . tanh(W h_t + b), softmax over real tokens."""
+
+    def __init__(self, size: int, attention_size: int) -> None:
+        super().__init__()
+        self.project = nn.Linear(size, attention_size)
+        self.score = nn.Linear(attention_size, 1, bias=False)
+
+    def forward(self, states: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        scores = self.score(torch.tanh(self.project(states))).squeeze(-1)  # (batch, seq_len)
+        scores = scores.float().masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)  # (batch, seq_len), zero on padding
+        pooled = torch.bmm(weights.unsqueeze(1).to(states.dtype), states).squeeze(1)  # (batch, size)
+        return pooled, weights
+
+
+class SentimentNet(nn.Module):
+    """Embedding -> [Conv1D] -> (Bi)LSTM/GRU stack -> pooling -> linear head."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.padding_idx)
+        self.dropout = nn.Dropout(c.dropout)
+        self.conv = (
+            nn.Conv1d(c.embedding_dim, c.conv_channels, c.conv_kernel_size, padding=c.conv_kernel_size // 2)
+            if c.conv_channels
+            else None
+        )
+        rnn = getattr(nn, c.cell.upper())
+        directions = 2 if c.bidirectional else 1
+        sizes = [c.conv_channels or c.embedding_dim] + [c.hidden_size * directions] * (c.num_layers - 1)
+        self.forward_rnns = nn.ModuleList(rnn(size, c.hidden_size, batch_first=True) for size in sizes)
+        self.backward_rnns = (
+            nn.ModuleList(rnn(size, c.hidden_size, batch_first=True) for size in sizes) if c.bidirectional else None
+        )
+        self.output_size = c.hidden_size * directions
+        self.attention = AdditiveAttention(self.output_size, c.hidden_size) if c.pooling == "attention" else None
+        pooled_size = self.output_size * (3 if c.pooling == "concat" else 1)
+        self.head = nn.Linear(pooled_size, c.num_classes)
+
+    def embed(self, ids: Tensor) -> Tensor:
+        """Token ids (batch, seq_len) -> embeddings (batch, seq_len, embedding_dim)."""
+        return self.embedding(ids)
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """Logits (batch, num_classes) for right-padded ids (batch, seq_len) and lengths (batch,)."""
+        return self.forward_embedded(self.embed(ids), lengths)
+
+    def forward_embedded(self, embedded: Tensor, lengths: Tensor) -> Tensor:
+        """Logits from embeddings; the entry point for gradient attributions on the embeddings."""
+        pooled, _ = self._pool(*self._encode(embedded, lengths), lengths)
+        return self.head(self.dropout(pooled))
+
+    def attention_weights(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """Attention over tokens (batch, seq_len), rows sum to 1; only for pooling='attention'."""
+        if self.attention is None:
+            raise ValueError(f"attention weights need pooling='attention', this model uses {self.config.pooling!r}")
+        states, mask = self._encode(self.embed(ids), lengths)
+        return self.attention(states, mask)[1]
+
+    def _encode(self, embedded: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        # Padded steps only ever follow the real ones (in both directions), so they cannot reach a real
+        # step's state; only the conv front looks sideways, and it gets zeros there, as at a text's edge.
+        seq_len = embedded.shape[1]
+        mask = length_mask(lengths, seq_len)
+        x = self.dropout(embedded)  # (batch, seq_len, embedding_dim)
+        if self.conv is not None:
+            x = x * mask.unsqueeze(-1).to(x.dtype)
+            x = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)  # (batch, seq_len, conv_channels)
+        reverse = reversal_index(lengths, seq_len) if self.backward_rnns is not None else None
+        for layer, forward_rnn in enumerate(self.forward_rnns):
+            if layer:
+                x = self.dropout(x)
+            out = forward_rnn(x)[0]  # (batch, seq_len, hidden)
+            if reverse is not None:
+                backward = self.backward_rnns[layer](reverse_within_length(x, reverse))[0]
+                out = torch.cat([out, reverse_within_length(backward, reverse)], dim=-1)  # (batch, seq_len, 2*hidden)
+            x = out
+        return x, mask
+
+    def _pool(self, states: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
+        pooling = self.config.pooling
+        if pooling == "attention":
+            return self.attention(states, mask)
+        parts = []
+        if pooling in ("last", "concat"):
+            parts.append(self._last(states, lengths))
+        if pooling in ("mean", "concat"):
+            weights = mask.to(states.dtype).unsqueeze(-1)
+            parts.append((states * weights).sum(1) / lengths.clamp(min=1).unsqueeze(-1).to(states.dtype))
+        if pooling in ("max", "concat"):
+            parts.append(states.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1))
+        return torch.cat(parts, dim=-1), None
+
+    def _last(self, states: Tensor, lengths: Tensor) -> Tensor:
+        """Forward state at each text's last token; the backward state is at position 0 (it read it last)."""
+        hidden = self.config.hidden_size
+        index = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, hidden)
+        last_forward = states[:, :, :hidden].gather(1, index).squeeze(1)  # (batch, hidden)
+        if self.backward_rnns is None:
+            return last_forward
+        return torch.cat([last_forward, states[:, 0, hidden:]], dim=-1)  # (batch, 2*hidden)

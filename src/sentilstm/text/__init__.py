@@ -1,0 +1,1 @@
+"""Text processing: normalisation (`normalize`) and tokenization (`tokenizers`)."""

@@ -1,0 +1,113 @@
+"""Language-agnostic text normalisation, configured by `TextConfig` and saved with the model.
+
+    normalize = Normalizer(TextConfig())
+    normalize("Great film!<br />Loved it &amp; more http://t.co/x")  # 'great film! loved it & more xxurl'
+"""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable
+
+from sentilstm.config import TextConfig
+from sentilstm.errors import ConfigError
+
+URL_TOKEN = "xxurl"
+USER_TOKEN = "xxuser"
+
+# Negations flip sentiment; removing them with the stop words is the classic tutorial bug.
+NEGATIONS = frozenset(
+    "not no nor never neither none nobody nothing nowhere cannot without n't "
+    "don't doesn't didn't isn't aren't wasn't weren't won't wouldn't can't couldn't "
+    "shouldn't hasn't haven't hadn't ain't mustn't needn't".split()
+)
+
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}?/?\s*>")
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w@])@\w+")
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[\w\u0300-\u036f]+(?:['\u2019][\w\u0300-\u036f]+)*|\S")
+
+
+def _cp1252_table() -> dict[int, str]:
+    """Map the C1 controls U+0080-U+009F to the Windows-1252 characters they were meant to be."""
+    table: dict[int, str] = {}
+    for code in range(0x80, 0xA0):
+        try:
+            table[code] = bytes([code]).decode("cp1252")
+        except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D are unassigned in cp1252
+            table[code] = " "
+    return table
+
+
+_CP1252 = _cp1252_table()
+
+
+def _load_stopwords(stopwords: str | list[str] | None) -> frozenset[str]:
+    if stopwords is None:
+        return frozenset()
+    if isinstance(stopwords, str):
+        if stopwords.lower() != "english":
+            raise ConfigError(
+                f"stopwords must be 'english', a list of words or None, got {stopwords!r}; "
+                "for another language pass its stop words as a list"
+            )
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        words = ENGLISH_STOP_WORDS
+    else:
+        words = stopwords
+    return frozenset(w.lower() for w in words) - NEGATIONS
+
+
+def _load_stemmer(language: str | None) -> Callable[[list[str]], list[str]] | None:
+    if language is None:
+        return None
+    import snowballstemmer
+
+    try:
+        return snowballstemmer.stemmer(language.lower()).stemWords
+    except KeyError:
+        raise ConfigError(
+            f"stemmer must be a Snowball language such as {snowballstemmer.algorithms()[:6]}..., got {language!r}"
+        ) from None
+
+
+class Normalizer:
+    """Callable that applies every enabled step of a `TextConfig`, in a fixed order."""
+
+    def __init__(self, config: TextConfig) -> None:
+        self.config = config
+        self._stopwords = _load_stopwords(config.stopwords)
+        self._stem = _load_stemmer(config.stemmer)
+
+    def __call__(self, text: str) -> str:
+        c = self.config
+        if c.repair_cp1252:
+            text = text.translate(_CP1252)
+        if c.strip_html:
+            text = html.unescape(_TAG.sub(" ", text))
+        if c.unicode_form:
+            text = unicodedata.normalize(c.unicode_form, text)
+        if c.replace_urls:
+            text = _URL.sub(f" {URL_TOKEN} ", text)
+        if c.replace_mentions:
+            text = _MENTION.sub(f" {USER_TOKEN} ", text)
+        if c.lowercase:
+            text = text.lower()
+        if self._stopwords or self._stem:
+            text = self._filter_words(text)
+        return _SPACE.sub(" ", text).strip()
+
+    def _filter_words(self, text: str) -> str:
+        words = _WORD.findall(text)
+        if self._stopwords:
+            words = [w for w in words if w.lower() not in self._stopwords]
+        if self._stem:
+            words = self._stem(words)
+        return " ".join(words)
+
+    def batch(self, texts: list[str]) -> list[str]:
+        """Normalise many texts."""
+        return [self(t) for t in texts]

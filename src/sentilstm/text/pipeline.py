@@ -1,0 +1,50 @@
+"""`TextPipeline`: normalise -> tokenize -> truncate, the one path from raw strings to token ids.
+
+    pipeline = TextPipeline.fit(train_texts, TextConfig())
+    ids = pipeline.encode(["What a film!"])  # list of int64 arrays, no padding
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from sentilstm.config import TextConfig
+from sentilstm.text.normalize import Normalizer
+from sentilstm.text.tokenizers import TextTokenizer, choose_max_length, truncate
+
+log = logging.getLogger(__name__)
+
+
+class TextPipeline:
+    """Holds a resolved `TextConfig` (max_length filled in) and the trained tokenizer."""
+
+    def __init__(self, config: TextConfig, tokenizer: TextTokenizer) -> None:
+        if config.max_length is None:
+            raise ValueError("TextPipeline needs a resolved config with max_length set")
+        self.config = config
+        self.tokenizer = tokenizer
+        self.normalize = Normalizer(config)
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], config: TextConfig) -> tuple[TextPipeline, list[np.ndarray]]:
+        """Train the tokenizer on `texts`, pick max_length if unset; also return the encoded texts."""
+        config.validate()
+        normalize = Normalizer(config)
+        normalized = normalize.batch(list(texts))
+        tokenizer = TextTokenizer.train(normalized, config)
+        ids = tokenizer.encode(normalized)
+        if config.max_length is None:
+            config = dataclasses.replace(config, max_length=choose_max_length([len(x) for x in ids]))
+            log.info("max_length set to %d tokens (95th percentile of training lengths)", config.max_length)
+        pipeline = cls(config, tokenizer)
+        return pipeline, [pipeline._truncate(x) for x in ids]
+
+    def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Raw strings -> truncated token-id arrays (at least one id each)."""
+        return [self._truncate(x) for x in self.tokenizer.encode(self.normalize.batch(list(texts)))]
+
+    def _truncate(self, ids: np.ndarray) -> np.ndarray:
+        return truncate(ids, self.config.max_length, self.config.truncation)

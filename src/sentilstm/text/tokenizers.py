@@ -1,0 +1,113 @@
+"""Word-level and subword (BPE, Unigram) tokenizers built on Hugging Face `tokenizers`.
+
+    tok = TextTokenizer.train(["a good film", "a bad film"], TextConfig(min_frequency=1))
+    tok.encode(["a good film"])  # [array([2, 4, 3])]
+
+The tokenizer is trained on the training split only and serialised into the model file as JSON.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from sentilstm.config import TextConfig
+from sentilstm.errors import ArtifactError
+
+log = logging.getLogger(__name__)
+
+PAD, UNK = "[PAD]", "[UNK]"
+PAD_ID, UNK_ID = 0, 1
+DEFAULT_WORD_VOCAB, DEFAULT_SUBWORD_VOCAB = 30_000, 8_000
+# Words (letters, digits, combining tone marks, inner apostrophes: "don't" stays whole, it carries
+# the negation) or any single other character (each "!" and each emoji is its own token).
+_PIECE = r"[\w\p{M}]+(?:['\u2019][\w\p{M}]+)*|[^\w\s\p{M}]"
+
+
+def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
+    return pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(_PIECE), behavior="isolated")]
+    )
+
+
+class TextTokenizer:
+    """Turns normalised strings into arrays of token ids; id 0 is padding, 1 is unknown."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self._tokenizer = tokenizer
+
+    @classmethod
+    def train(cls, texts: Iterable[str], config: TextConfig) -> TextTokenizer:
+        """Learn a vocabulary from (already normalised) training texts."""
+        special = [PAD, UNK]
+        if config.tokenizer == "word":
+            vocab = config.vocab_size or DEFAULT_WORD_VOCAB
+            tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+            trainer = trainers.WordLevelTrainer(
+                vocab_size=vocab, min_frequency=config.min_frequency, special_tokens=special, show_progress=False
+            )
+        elif config.tokenizer == "bpe":
+            vocab = config.vocab_size or DEFAULT_SUBWORD_VOCAB
+            tokenizer = Tokenizer(models.BPE(unk_token=UNK, continuing_subword_prefix="##"))
+            tokenizer.decoder = decoders.WordPiece(prefix="##")
+            trainer = trainers.BpeTrainer(
+                vocab_size=vocab,
+                min_frequency=config.min_frequency,
+                special_tokens=special,
+                continuing_subword_prefix="##",
+                show_progress=False,
+            )
+        else:  # unigram
+            vocab = config.vocab_size or DEFAULT_SUBWORD_VOCAB
+            tokenizer = Tokenizer(models.Unigram())
+            trainer = trainers.UnigramTrainer(
+                vocab_size=vocab, special_tokens=special, unk_token=UNK, show_progress=False
+            )
+        tokenizer.pre_tokenizer = _pre_tokenizer()
+        tokenizer.train_from_iterator(texts, trainer=trainer)
+        assert tokenizer.token_to_id(PAD) == PAD_ID and tokenizer.token_to_id(UNK) == UNK_ID
+        log.info("trained a %s tokenizer with %d entries", config.tokenizer, tokenizer.get_vocab_size())
+        return cls(tokenizer)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tokenizer.get_vocab_size()
+
+    def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Token ids per text (int64); an empty text becomes a single [UNK] so it has a length."""
+        encodings = self._tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        return [np.asarray(e.ids or [UNK_ID], dtype=np.int64) for e in encodings]
+
+    def tokens(self, text: str) -> list[str]:
+        """The token strings of one normalised text (for inspection and explanations)."""
+        return self._tokenizer.encode(text, add_special_tokens=False).tokens
+
+    def to_json(self) -> str:
+        return self._tokenizer.to_str()
+
+    @classmethod
+    def from_json(cls, data: str) -> TextTokenizer:
+        try:
+            return cls(Tokenizer.from_str(data))
+        except Exception as exc:  # the tokenizers library raises a bare Exception on bad JSON
+            raise ArtifactError(f"the saved tokenizer could not be read ({exc}); re-save the model") from exc
+
+
+def truncate(ids: np.ndarray, max_length: int, how: str) -> np.ndarray:
+    """Cut `ids` to `max_length` keeping the head, the tail, or both ends (head_tail: 1/3 head, 2/3 tail)."""
+    if len(ids) <= max_length:
+        return ids
+    if how == "head":
+        return ids[:max_length]
+    if how == "tail":
+        return ids[-max_length:]
+    head = max_length // 3
+    return np.concatenate([ids[:head], ids[len(ids) - (max_length - head) :]])
+
+
+def choose_max_length(lengths: Sequence[int], percentile: float = 95.0) -> int:
+    """Default max length: the given percentile of training lengths, rounded up to 8, within 8..512."""
+    value = float(np.percentile(np.asarray(lengths), percentile)) if len(lengths) else 8.0
+    return int(min(512, max(8, int(np.ceil(value / 8.0)) * 8)))

@@ -1,0 +1,328 @@
+"""The training loop: fit -> run_epoch -> train_step, with bucketing, early stopping and checkpoints.
+
+    history = fit(net, train, validation, TrainConfig(epochs=5), checkpoint=CheckpointSpec("run.ckpt"))
+
+Knows tensors, class ids and metrics; nothing about text or label values. A checkpoint is written after
+every epoch (atomically) and holds everything needed to continue bit-for-bit: weights, best weights,
+optimiser and schedule state, the torch RNG, history, plus an opaque payload from the caller.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sentilstm.artifact import read_file, write_file
+from sentilstm.batching import bucketed_batches, collate
+from sentilstm.config import TrainConfig
+from sentilstm.errors import ArtifactError
+from sentilstm.evaluation import evaluate_probabilities
+from sentilstm.inference import predict_probabilities
+from sentilstm.runtime import autocast, resolve_device, resolve_precision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EncodedSplit:
+    """Token ids per text (unpadded) and class ids."""
+
+    ids: list[np.ndarray]
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(self.targets.astype(np.int64).tobytes())
+        for row in self.ids:
+            digest.update(row.astype(np.int64).tobytes())
+            digest.update(b"|")
+        return digest.hexdigest()[:16]
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+    val_macro_f1: float
+    val_weighted_f1: float
+    learning_rate: float
+    seconds: float
+    samples_per_second: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class History:
+    """Per-epoch statistics and which epoch's weights were kept."""
+
+    monitor: str
+    epochs: list[EpochStats] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float = -math.inf
+    stopped_early: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "epochs": [e.to_dict() for e in self.epochs]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        return cls(**{**data, "epochs": [EpochStats(**e) for e in data["epochs"]]})
+
+
+class TrainingCallback:
+    """Hooks for progress display; the default does nothing. The CLI draws a progress bar with them."""
+
+    def on_epoch_start(self, epoch: int, num_epochs: int, num_batches: int) -> None: ...
+
+    def on_step(self, epoch: int, step: int, loss: float) -> None: ...
+
+    def on_epoch_end(self, stats: EpochStats, improved: bool) -> None: ...
+
+
+@dataclass
+class CheckpointSpec:
+    """Where to checkpoint, whether to resume from it, and what the caller needs stored to rebuild itself."""
+
+    path: Path
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Tensors and payload of a training checkpoint (for resuming)."""
+    return read_file(path, kind="checkpoint")
+
+
+def fit(
+    model: nn.Module,
+    train: EncodedSplit,
+    validation: EncodedSplit,
+    config: TrainConfig,
+    *,
+    labels: list[Any],
+    class_weights: Tensor | None = None,
+    checkpoint: CheckpointSpec | None = None,
+    resume: tuple[dict[str, Tensor], dict[str, Any]] | None = None,
+    callback: TrainingCallback | None = None,
+) -> History:
+    """Train `model` in place, keep the best validation weights, and return the History."""
+    config.validate()
+    callback = callback or TrainingCallback()
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    model.to(device)
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    optimizer = _make_optimizer(model, config)
+    scheduler = _make_scheduler(optimizer, config, steps_per_epoch * config.epochs)
+    loss_fn = nn.CrossEntropyLoss(weight=class_weights.to(device) if class_weights is not None else None)
+    fingerprint = train.fingerprint()
+    history, best_state, bad_epochs = History(monitor=config.monitor), None, 0
+    if resume is not None:
+        history, best_state, bad_epochs = _restore(resume, model, optimizer, scheduler, fingerprint, device)
+        log.info("resumed after epoch %d of %d", len(history.epochs), config.epochs)
+    else:
+        torch.manual_seed(config.seed)
+    lengths = np.fromiter((len(x) for x in train.ids), dtype=np.int64, count=len(train))
+    log.info(
+        "training on %d texts (%d validation), %d batches/epoch, device %s, %s", len(train), len(validation),
+        steps_per_epoch, device, precision,
+    )
+    for epoch in range(len(history.epochs) + 1, config.epochs + 1):
+        if history.stopped_early:
+            break
+        rng = np.random.default_rng([config.seed, epoch])  # batch order depends on (seed, epoch) only: resumable
+        batches = bucketed_batches(lengths, config.batch_size, config.bucket_pool, rng)
+        callback.on_epoch_start(epoch, config.epochs, len(batches))
+        started = time.perf_counter()
+        train_loss = run_epoch(model, optimizer, scheduler, loss_fn, train, batches, config, device, precision,
+                               lambda step, loss: callback.on_step(epoch, step, loss))
+        seconds = time.perf_counter() - started
+        report = evaluate_probabilities(
+            validation.targets, predict_probabilities(model, validation.ids, device=device, precision=precision), labels
+        )
+        stats = EpochStats(
+            epoch, train_loss, report.loss, report.accuracy, report.macro_f1, report.weighted_f1,
+            optimizer.param_groups[0]["lr"], seconds, len(train) / seconds,
+        )
+        score = -report.loss if config.monitor == "loss" else getattr(report, config.monitor)
+        improved = score > history.best_score
+        history.epochs.append(stats)
+        if improved:
+            history.best_epoch, history.best_score, bad_epochs = epoch, score, 0
+            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        else:
+            bad_epochs += 1
+            history.stopped_early = bad_epochs >= config.patience and epoch < config.epochs
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(score)
+        log.info(
+            "epoch %d/%d: train loss %.4f, val loss %.4f, val acc %.4f, val macro-F1 %.4f, %.0f texts/s%s",
+            epoch, config.epochs, train_loss, report.loss, report.accuracy, report.macro_f1, stats.samples_per_second,
+            " (best)" if improved else "",
+        )
+        callback.on_epoch_end(stats, improved)
+        if checkpoint is not None:
+            _save(checkpoint, model, optimizer, scheduler, history, best_state, bad_epochs, fingerprint)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if history.stopped_early:
+        log.info("stopped early; kept the weights of epoch %d", history.best_epoch)
+    return history
+
+
+def run_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    loss_fn: nn.Module,
+    data: EncodedSplit,
+    batches: list[np.ndarray],
+    config: TrainConfig,
+    device: torch.device,
+    precision: str,
+    on_step: Callable[[int, float], None],
+) -> float:
+    """One pass over `batches`; returns the mean training loss (weighted by batch size)."""
+    model.train()
+    total, count = 0.0, 0
+    step_scheduler = not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    for step, index in enumerate(batches, start=1):
+        ids, lengths = collate(data.ids, index, device)
+        targets = torch.from_numpy(data.targets[index]).to(device)
+        loss = train_step(model, optimizer, loss_fn, ids, lengths, targets, config.max_grad_norm, device, precision)
+        if step_scheduler:
+            scheduler.step()
+        total += loss * len(index)
+        count += len(index)
+        on_step(step, loss)
+    return total / max(count, 1)
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    ids: Tensor,
+    lengths: Tensor,
+    targets: Tensor,
+    max_grad_norm: float,
+    device: torch.device,
+    precision: str,
+) -> float:
+    """Forward, loss, backward, clip, step; returns the batch loss."""
+    with autocast(device, precision):
+        logits = model(ids, lengths)  # (batch, num_classes)
+    loss = loss_fn(logits.float(), targets)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"training loss became {loss.item()}; lower the learning rate or use precision='fp32'")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if max_grad_norm > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return float(loss.item())
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]  # biases: decay only hurts
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int) -> Any:
+    if config.schedule == "one_cycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate, total_steps=total_steps)
+    if config.schedule == "plateau":  # stepped per epoch with the monitored score (negated loss is maximised)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=0)
+    warmup = max(1, int(total_steps * config.warmup_fraction))
+    decay = config.schedule == "linear"
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup)) if decay else 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _scheduler_state(scheduler: Any) -> dict[str, Any]:
+    return {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
+
+
+def _save(
+    spec: CheckpointSpec,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    history: History,
+    best_state: dict[str, Tensor] | None,
+    bad_epochs: int,
+    fingerprint: str,
+) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"best.{k}": v for k, v in (best_state or {}).items()})
+    optimizer_state = optimizer.state_dict()
+    tensors.update(
+        {f"optimizer.{index}.{key}": value for index, state in optimizer_state["state"].items() for key, value in state.items()}
+    )
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        tensors.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    training = {
+        "history": history.to_dict(),
+        "bad_epochs": bad_epochs,
+        "fingerprint": fingerprint,
+        "param_groups": optimizer_state["param_groups"],
+        "scheduler": _scheduler_state(scheduler),
+    }
+    write_file(spec.path, tensors, {**spec.payload, "training": json.loads(json.dumps(training))}, kind="checkpoint")
+
+
+def _restore(
+    checkpoint: tuple[dict[str, Tensor], dict[str, Any]],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    fingerprint: str,
+    device: torch.device,
+) -> tuple[History, dict[str, Tensor] | None, int]:
+    tensors, payload = checkpoint
+    training = payload["training"]
+    if training["fingerprint"] != fingerprint:
+        raise ArtifactError(
+            "the checkpoint was made from different training data or settings; resume with the same data and "
+            "options, or start again without --resume"
+        )
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
+    state: dict[int, dict[str, Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value.to(device) if key != "step" else value
+    optimizer.load_state_dict({"state": state, "param_groups": training["param_groups"]})
+    scheduler.load_state_dict({**scheduler.state_dict(), **training["scheduler"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states)
+    return History.from_dict(training["history"]), best, int(training["bad_epochs"])
