@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import math
+import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -343,3 +344,56 @@ def stratified_split(
     if not validation:
         raise DataError("the data is too small to hold out a validation split; give more rows or a validation file")
     return np.sort(np.asarray(train)), np.sort(np.asarray(validation))
+
+
+class TableWriter:
+    """Writes DataFrame chunks to CSV/TSV/JSONL/Parquet (optionally .gz) under a temporary name; `close`
+    renames it into place, `abort` removes it, so a failed run never leaves a half-written file."""
+
+    def __init__(self, path: str | Path) -> None:
+        import tempfile
+
+        self.path = Path(path)
+        self.format, self.gzipped = table_format(self.path)
+        if not self.path.parent.exists():
+            raise DataError(f"cannot write {str(self.path)!r}: folder {str(self.path.parent)!r} does not exist")
+        handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self._temporary = Path(name)
+        self._raw: Any = os.fdopen(handle, "wb")
+        self._stream: Any = gzip.GzipFile(fileobj=self._raw, mode="wb") if self.gzipped else self._raw
+        self._parquet: Any = None
+        self._rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.format == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self._stream, table.schema)
+            self._parquet.write_table(table)
+        elif self.format == "jsonl":
+            text = frame.to_json(orient="records", lines=True, force_ascii=False)
+            self._stream.write(text.encode("utf-8") + (b"" if text.endswith("\n") else b"\n"))
+        else:
+            sep = "," if self.format == "csv" else "\t"
+            quoting = csv.QUOTE_MINIMAL if self.format == "csv" else csv.QUOTE_NONE
+            text = frame.to_csv(sep=sep, index=False, header=self._rows == 0, quoting=quoting, escapechar="\\")
+            self._stream.write(text.encode("utf-8"))
+        self._rows += len(frame)
+
+    def close(self) -> Path:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._stream is not self._raw:
+            self._stream.close()
+        self._raw.close()
+        os.replace(self._temporary, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            self._temporary.unlink(missing_ok=True)

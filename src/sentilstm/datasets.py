@@ -27,9 +27,9 @@ class DatasetSplits:
     test: Table
 
 
-def _subset(table: Table, index: np.ndarray, part: str) -> Table:
+def _subset(table: Table, index: np.ndarray, source: str) -> Table:
     labels = [table.labels[i] for i in index] if table.labels is not None else None
-    return Table([table.texts[i] for i in index], labels, table.text_column, table.label_column, 0, f"{table.source}#{part}")
+    return Table([table.texts[i] for i in index], labels, table.text_column, table.label_column, 0, source)
 
 
 def _tweets() -> DatasetSplits:
@@ -41,7 +41,7 @@ def _tweets() -> DatasetSplits:
     targets = LabelMap.fit(table.labels).encode(table.labels)
     # A fixed 10% stratified test split, so every user's "tweets" test score is comparable.
     train_index, test_index = stratified_split(targets, 0.1, seed=20231)
-    return DatasetSplits("tweets", _subset(table, train_index, "train"), None, _subset(table, test_index, "test"))
+    return DatasetSplits("tweets", _subset(table, train_index, "tweets:train"), None, _subset(table, test_index, "tweets:test"))
 
 
 def load_dataset(name: str) -> DatasetSplits:

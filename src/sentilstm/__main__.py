@@ -1,0 +1,3 @@
+from sentilstm.cli import main
+
+main()
