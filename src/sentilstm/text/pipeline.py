@@ -16,6 +16,7 @@ from sentilstm.text.normalize import Normalizer
 from sentilstm.text.tokenizers import TextTokenizer, choose_max_length, truncate
 
 log = logging.getLogger(__name__)
+CHARS_PER_TOKEN = 64
 
 
 class TextPipeline:
@@ -44,7 +45,22 @@ class TextPipeline:
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Raw strings -> truncated token-id arrays (at least one id each)."""
-        return [self._truncate(x) for x in self.tokenizer.encode(self.normalize.batch(list(texts)))]
+        clipped = [self._clip_chars(t) for t in texts]
+        return [self._truncate(x) for x in self.tokenizer.encode(self.normalize.batch(clipped))]
+
+    def _clip_chars(self, text: str) -> str:
+        """Drop characters that truncation would drop anyway, so a 1 MB text costs no more than a long review.
+
+        CHARS_PER_TOKEN is far above any language's mean token length, so the kept tokens are unchanged.
+        """
+        budget = self.config.max_length * CHARS_PER_TOKEN
+        if len(text) <= budget:
+            return text
+        if self.config.truncation == "head":
+            return text[:budget]
+        if self.config.truncation == "tail":
+            return text[-budget:]
+        return text[:budget] + " " + text[-budget:]
 
     def _truncate(self, ids: np.ndarray) -> np.ndarray:
         return truncate(ids, self.config.max_length, self.config.truncation)

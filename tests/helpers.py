@@ -1,0 +1,35 @@
+"""Synthetic data for tests: tiny, seeded, and solvable only by a model that reads negation."""
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+POSITIVE = ("good", "great", "excellent", "wonderful", "lovely", "superb", "fantastic", "brilliant")
+NEGATIVE = ("bad", "awful", "terrible", "horrible", "boring", "dreadful", "poor", "weak")
+FILLER = (
+    "the", "movie", "film", "was", "really", "plot", "acting", "story", "i", "thought", "it", "and",
+    "this", "a", "quite", "overall", "cast", "ending", "felt", "to", "me", "honestly", "so", "very",
+)
+
+
+def make_negation_data(n: int, seed: int, labels: Sequence[Any] = (-1, 1)) -> tuple[list[str], list[Any]]:
+    """`n` sentences of filler words around one sentiment word, negated ("not great") half the time.
+
+    The label is `labels[1]` for a positive word and `labels[0]` for a negative one, swapped when the
+    word is negated, so a bag of words cannot do better than chance on the negated half.
+    """
+    rng = random.Random(seed)
+    negative_label, positive_label = labels
+    texts: list[str] = []
+    out: list[Any] = []
+    for _ in range(n):
+        positive = rng.random() < 0.5
+        negated = rng.random() < 0.5
+        word = rng.choice(POSITIVE if positive else NEGATIVE)
+        words = [rng.choice(FILLER) for _ in range(rng.randint(3, 10))]
+        phrase = f"not {word}" if negated else word
+        words.insert(rng.randint(0, len(words)), phrase)
+        texts.append(" ".join(words))
+        out.append(positive_label if positive != negated else negative_label)
+    return texts, out
