@@ -96,7 +96,10 @@ def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], di
             f"{str(path)!r} is not a readable sentilstm {what} (it is truncated, damaged or another kind of file: "
             f"{str(exc).splitlines()[0][:120]}); re-create it with `sentilstm train`"
         ) from None
-    version = int(header.get("format_version", "0"))
+    try:
+        version = int(header.get("format_version", ""))
+    except ValueError:
+        raise ArtifactError(f"{str(path)!r} is damaged (its format version is not a number); re-create it") from None
     if version > FORMAT_VERSION:
         raise ArtifactError(
             f"{str(path)!r} uses sentilstm file format {version}, this version reads up to {FORMAT_VERSION}; "

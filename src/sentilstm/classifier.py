@@ -157,7 +157,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             callback=callback,
         )
         self.label_map_, self.pipeline_, self.model_, self.history_ = label_map, pipeline, net, history
-        self.classes_ = np.asarray(label_map.labels, dtype=object)
+        self.classes_ = np.asarray(label_map.labels)
         self.validation_report_ = self.evaluate(val_texts, label_map.decode(val_targets))
         self.metrics_: dict[str, Any] = {"validation": self.validation_report_.to_dict()}
         return self
@@ -203,7 +203,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Iterable[str]) -> np.ndarray:
         """Labels as the user gave them in training (e.g. -1/0/1 or 'positive'), argmax of predict_proba."""
         probabilities = self.predict_proba(X)
-        return np.asarray(self.label_map_.decode(probabilities.argmax(axis=1)), dtype=object)
+        return np.asarray(self.label_map_.decode(probabilities.argmax(axis=1)))
 
     def evaluate(self, X: Iterable[str], y: Iterable[Label]) -> EvaluationReport:
         """Accuracy, macro/weighted F1, ROC-AUC, per-class metrics and confusion matrix on labelled texts."""
@@ -268,7 +268,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
                 f"({payload.get('versions', {}).get('sentilstm', 'unknown')}); retrain it"
             ) from None
         clf.model_.eval()
-        clf.classes_ = np.asarray(clf.label_map_.labels, dtype=object)
+        clf.classes_ = np.asarray(clf.label_map_.labels)
         clf.history_ = History.from_dict(payload["history"]) if payload.get("history") else None
         clf.metrics_ = payload.get("metrics", {})
         clf.versions_ = payload.get("versions", {})

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from sentilstm.errors import SentilstmError
 
@@ -41,11 +42,8 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except SentilstmError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except (PermissionError, IsADirectoryError, FileNotFoundError) as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        except (SentilstmError, PermissionError, IsADirectoryError, FileNotFoundError) as exc:
+            console.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("interrupted")
@@ -166,6 +164,9 @@ def train(
 
     if (data is None) == (dataset is None):
         raise DataError("give either a DATA file or --dataset NAME (not both, not neither)")
+    for option, path in (("--out", out_path), ("--metrics-json", metrics_json)):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise DataError(f"{option} {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
     options = dict(text_column=text_column, label_column=label_column, encoding=encoding)
     if dataset is not None:
         splits = load_dataset(dataset)
@@ -278,7 +279,7 @@ def predict(
     for label in labels:
         table.add_column(f"p({label})", justify="right")
     for text, row in zip(texts, probabilities):
-        table.add_row(text[:200], str(labels[int(row.argmax())]), *(f"{p:.4f}" for p in row))
+        table.add_row(Text(text[:200]), Text(str(labels[int(row.argmax())])), *(f"{p:.4f}" for p in row))
     out.print(table)
 
 

@@ -123,6 +123,8 @@ class TrainConfig:
         check_range("patience", self.patience, 1)
         check_range("validation_fraction", self.validation_fraction, 0.01, 0.5)
         check_range("bucket_pool", self.bucket_pool, 1)
+        if self.num_threads is not None:
+            check_range("num_threads", self.num_threads, 1)
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ConfigError(
                 f"class_weight must be None, 'balanced' or a dict label -> weight, got {self.class_weight!r}"

@@ -101,7 +101,7 @@ def iter_frames(
     start = _replacements.count
     try:
         if fmt == "parquet":
-            yield from _iter_parquet(path, chunk_rows)
+            yield from _iter_parquet(path, gzipped, chunk_rows)
             return
         raw = gzip.open(path, "rb") if gzipped else open(path, "rb")
         with raw, io.TextIOWrapper(raw, encoding=encoding, errors="sentilstm-replace", newline="") as handle:
@@ -146,13 +146,16 @@ def _bad_line_skipper(path: Path) -> Any:
     return skip
 
 
-def _iter_parquet(path: Path, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+def _iter_parquet(path: Path, gzipped: bool, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
-        for batch in parquet.iter_batches(batch_size=chunk_rows or 1 << 20):
+        parquet = pq.ParquetFile(gzip.open(path, "rb") if gzipped else path)
+        batches = parquet.iter_batches(batch_size=chunk_rows or 1 << 20)
+        first = next(batches, None)
+        yield first.to_pandas() if first is not None else parquet.schema_arrow.empty_table().to_pandas()
+        for batch in batches:
             yield batch.to_pandas()
     except pa.ArrowException as exc:
         raise DataError(f"could not read {str(path)!r} as Parquet: {exc}") from exc
@@ -197,7 +200,7 @@ def infer_columns(
     text = _pick(columns, text_column, TEXT_NAMES, "text")
     label = _pick(columns, label_column, LABEL_NAMES, "label")
     if text is None:
-        rest = [c for c in columns if c != label and frame[c].dtype == object]
+        rest = [c for c in columns if c != label and pd.api.types.is_string_dtype(frame[c])]
         if len(rest) != 1:
             raise DataError(f"cannot tell which column holds the text among {columns}; name it with --text-column")
         text = rest[0]
@@ -280,8 +283,8 @@ def read_table(
 
     Example: `read_table("ig_train.tsv", text_column="tweet")`.
     """
-    frame = next(iter_frames(path, encoding=encoding, quoting=quoting))
-    if frame.empty:
+    frame = next(iter_frames(path, encoding=encoding, quoting=quoting), None)
+    if frame is None or frame.empty:
         raise DataError(f"data file {str(path)!r} has a header but no rows")
     return frame_to_table(
         frame, text_column=text_column, label_column=label_column, need_label=need_label, source=str(path)
@@ -369,18 +372,28 @@ class TableWriter:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+            schema = self._parquet.schema if self._parquet is not None else None
+            try:
+                table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise DataError(
+                    f"a column changes type between chunks ({str(exc).splitlines()[0][:120]}); Parquet needs one type "
+                    "per column: write CSV or JSONL, or make that column's values consistent"
+                ) from None
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(self._stream, table.schema)
             self._parquet.write_table(table)
         elif self.format == "jsonl":
             text = frame.to_json(orient="records", lines=True, force_ascii=False)
             self._stream.write(text.encode("utf-8") + (b"" if text.endswith("\n") else b"\n"))
-        else:
-            sep = "," if self.format == "csv" else "\t"
-            quoting = csv.QUOTE_MINIMAL if self.format == "csv" else csv.QUOTE_NONE
-            text = frame.to_csv(sep=sep, index=False, header=self._rows == 0, quoting=quoting, escapechar="\\")
-            self._stream.write(text.encode("utf-8"))
+        elif self.format == "csv":
+            self._stream.write(frame.to_csv(index=False, header=self._rows == 0).encode("utf-8"))
+        else:  # TSV is read without quoting, so cells must not hold tabs or line breaks: they become spaces
+            cells = frame.astype(object).where(frame.notna(), "").astype(str)
+            cells = cells.replace(r"[\t\r\n]", " ", regex=True)
+            lines = ["\t".join(map(str, frame.columns))] if self._rows == 0 else []
+            lines += ["\t".join(row) for row in cells.itertuples(index=False, name=None)]
+            self._stream.write(("\n".join(lines) + "\n").encode("utf-8"))
         self._rows += len(frame)
 
     def close(self) -> Path:
@@ -394,6 +407,11 @@ class TableWriter:
 
     def abort(self) -> None:
         try:
-            self._raw.close()
+            for closable in (self._parquet, self._stream, self._raw):
+                try:
+                    if closable is not None:
+                        closable.close()
+                except Exception:  # already failing; the temporary file is removed below either way
+                    pass
         finally:
             self._temporary.unlink(missing_ok=True)

@@ -61,16 +61,25 @@ def score_file(
     """Score `input_path` chunk by chunk into `output_path` (format from its extension), atomically."""
     if Path(input_path).resolve() == Path(output_path).resolve():
         raise DataError(f"--output {str(output_path)!r} is the input file; write the scores to a new file")
+    if chunk_rows < 1:
+        raise DataError(f"chunk_rows must be at least 1, got {chunk_rows}")
     started, rows, empty = time.perf_counter(), 0, 0
     writer: TableWriter | None = None
     try:
         writer = TableWriter(output_path)
         column: str | None = None
+        columns: list[str] = []
         for frame in iter_frames(input_path, chunk_rows=chunk_rows, encoding=encoding):
             if column is None:
                 column = infer_columns(frame, text_column, None, need_label=False)[0]
+                columns = list(frame.columns)
             if frame.empty:
                 continue
+            if list(frame.columns) != columns:  # JSONL rows may order or omit keys differently
+                extra = [c for c in frame.columns if c not in columns]
+                if extra:
+                    log.warning("columns %s appear only after the first chunk and are not written", extra)
+                frame = frame.reindex(columns=columns)
             scored, chunk_empty = score_frame(clf, frame, column)
             writer.write(scored)
             rows, empty = rows + len(frame), empty + chunk_empty
