@@ -22,8 +22,9 @@ from rich.text import Text
 from sentilstm.errors import SentilstmError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, evaluate and use LSTM sentiment classifiers.")
-console = Console(stderr=True)
-out = Console()
+# markup=False: paths, texts and labels are user data, and "[b]" or "[/x]" in them must print as they are
+console = Console(stderr=True, markup=False)
+out = Console(markup=False)
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -117,6 +117,7 @@ def iter_frames(
                     dtype=str,
                     keep_default_na=False,
                     na_values=[""],
+                    skip_blank_lines=False,  # a one-column file's blank text is a row, not a blank line
                     engine="c" if use_quotes else "python",
                     on_bad_lines="warn" if use_quotes else _bad_line_skipper(path),
                 )

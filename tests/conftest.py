@@ -1,0 +1,63 @@
+"""Shared fixtures: synthetic negation data and one small classifier trained once per session.
+
+`make_negation_data` lives in `tests/helpers.py` (importable as `from helpers import make_negation_data`,
+pytest puts this folder on sys.path) so test modules can build data of any size themselves.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from helpers import TINY, make_negation_data
+from sentilstm import SentimentClassifier
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> Iterator[None]:
+    """Run the session's tiny models on one intra-op thread (see helpers.TINY), then restore torch's setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny_params() -> dict[str, Any]:
+    """Keyword arguments for a SentimentClassifier that trains in about a second."""
+    return dict(TINY)
+
+
+@pytest.fixture
+def negation_data() -> tuple[list[str], list[int]]:
+    """400 synthetic training texts with labels -1/1 whose sentiment depends on 'not'."""
+    return make_negation_data(400, seed=0)
+
+
+@pytest.fixture(scope="session")
+def held_out_data() -> tuple[list[str], list[int]]:
+    """500 texts from a different seed than `trained_clf`'s training data, labels -1/1."""
+    return make_negation_data(500, seed=12345)
+
+
+@pytest.fixture(scope="session")
+def trained_clf() -> SentimentClassifier:
+    """A BiLSTM with attention trained on 2,000 negation texts (labels -1/1) in a few seconds.
+
+    Treat it as read-only: it is shared by every test of the session.
+    """
+    texts, labels = make_negation_data(2000, seed=0)
+    clf = SentimentClassifier(
+        embedding_dim=32, hidden_size=32, epochs=10, learning_rate=5e-3, patience=3,
+        min_frequency=1, num_threads=1, seed=0,
+    )
+    return clf.fit(texts, labels)
+
+
+@pytest.fixture(scope="session")
+def trained_model_path(trained_clf: SentimentClassifier, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`trained_clf` saved to a one-file model; read-only, shared by the session."""
+    return trained_clf.save(tmp_path_factory.mktemp("model") / "negation.sentilstm")
