@@ -72,7 +72,7 @@ class ModelConfig:
     hidden_size: int = 128  # per direction; BiLSTM-128 is the IMDB tutorial standard
     num_layers: int = 1  # a second layer rarely helps sentiment (Tai et al. 2015)
     bidirectional: bool = True  # negation and contrast ("but ...") read better from both sides
-    dropout: float = 0.3  # on the embedding output, between layers and before the head
+    dropout: float = 0.3  # on embeddings and between layers (one mask per text), and before the head
     conv_channels: int = 0  # > 0 adds a Conv1D n-gram front before the RNN (Zhou et al. 2015)
     conv_kernel_size: int = 3  # odd, so outputs stay aligned with tokens
     pooling: Pooling = "attention"  # additive attention (Bahdanau 2015); weights explain predictions

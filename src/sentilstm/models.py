@@ -53,6 +53,21 @@ def reverse_within_length(x: Tensor, index: Tensor) -> Tensor:
     return x.gather(1, index)
 
 
+class LockedDropout(nn.Module):
+    """Variational dropout for sequences: one mask per text, shared by every time step (Gal & Ghahramani 2016;
+    AWD-LSTM). Also ~T times fewer random draws than element-wise dropout, which costs ~5% of a CPU step."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:  # x: (batch, seq_len, features)
+        if not self.training or self.p == 0:
+            return x
+        mask = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype).bernoulli_(1 - self.p)
+        return x * mask / (1 - self.p)
+
+
 class AdditiveAttention(nn.Module):
     """Bahdanau-style attention pooling: score_t = v . tanh(W h_t + b), softmax over real tokens."""
 
@@ -78,7 +93,8 @@ class SentimentNet(nn.Module):
         self.config = config
         c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.padding_idx)
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = nn.Dropout(c.dropout)  # before the head
+        self.sequence_dropout = LockedDropout(c.dropout)  # on embeddings and between RNN layers
         self.conv = (
             nn.Conv1d(c.embedding_dim, c.conv_channels, c.conv_kernel_size, padding=c.conv_kernel_size // 2)
             if c.conv_channels
@@ -121,14 +137,14 @@ class SentimentNet(nn.Module):
         # step's state; only the conv front looks sideways, and it gets zeros there, as at a text's edge.
         seq_len = embedded.shape[1]
         mask = length_mask(lengths, seq_len)
-        x = self.dropout(embedded)  # (batch, seq_len, embedding_dim)
+        x = self.sequence_dropout(embedded)  # (batch, seq_len, embedding_dim)
         if self.conv is not None:
             x = x * mask.unsqueeze(-1).to(x.dtype)
             x = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)  # (batch, seq_len, conv_channels)
         reverse = reversal_index(lengths, seq_len) if self.backward_rnns is not None else None
         for layer, forward_rnn in enumerate(self.forward_rnns):
             if layer:
-                x = self.dropout(x)
+                x = self.sequence_dropout(x)
             out = forward_rnn(x)[0]  # (batch, seq_len, hidden)
             if reverse is not None:
                 backward = self.backward_rnns[layer](reverse_within_length(x, reverse))[0]
