@@ -82,9 +82,16 @@ def test_sorted_batches_fill_the_budget_greedily() -> None:
 
 def test_collate_right_pads_with_zero() -> None:
     ids = [np.array([5, 6, 7]), np.array([8]), np.array([9, 10])]
-    tokens, lengths = collate(ids, np.array([1, 0]), torch.device("cpu"))
+    tokens, lengths = collate(ids, np.array([1, 0]), torch.device("cpu"), pad_multiple=1)
     assert tokens.tolist() == [[8, 0, 0], [5, 6, 7]]
     assert lengths.tolist() == [1, 3] and tokens.dtype == lengths.dtype == torch.int64
+
+
+def test_collate_rounds_the_width_up_to_the_pad_multiple() -> None:
+    ids = [np.arange(1, 10), np.array([4])]  # longest has 9 tokens
+    tokens, lengths = collate(ids, np.array([0, 1]), torch.device("cpu"))
+    assert tokens.shape == (2, 16) and lengths.tolist() == [9, 1]
+    assert tokens[0, 9:].eq(0).all() and tokens[1, 1:].eq(0).all()
 
 
 # ----- the fit loop ----------------------------------------------------------------------------------
