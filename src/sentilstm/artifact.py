@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save as save_tensors
 
 from sentilstm.errors import ArtifactError
+from sentilstm.files import temporary_beside
 
 FORMAT = "sentilstm"
 FORMAT_VERSION = 1  # bump when a reader of the previous version could misread a new file
@@ -62,7 +62,7 @@ def write_file(path: str | Path, tensors: dict[str, torch.Tensor], payload: dict
     data = save_tensors(tensors, metadata=header)
     if path.parent and not path.parent.exists():
         raise ArtifactError(f"cannot save to {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    handle, temporary = temporary_beside(path)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)

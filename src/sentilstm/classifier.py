@@ -22,7 +22,7 @@ from sentilstm.config import (
     Cell, ModelConfig, Monitor, Pooling, Precision, Schedule, TextConfig, TokenizerKind, TrainConfig, Truncation,
     from_dict,
 )
-from sentilstm.data import Label, LabelMap, stratified_split
+from sentilstm.data import Label, LabelMap, check_labels, check_texts, stratified_split
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentilstm.evaluation import EvaluationReport, evaluate_probabilities
 from sentilstm.inference import predict_probabilities
@@ -116,7 +116,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
 
         With `checkpoint_path`, a checkpoint is written after every epoch; `resume=True` continues from it.
         """
-        texts, labels = _texts(X, "X"), _labels(y, "y")
+        texts, labels = check_texts(X, "X"), check_labels(y, "y")
         if len(texts) != len(labels):
             raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
         text_config, train_config = self._config(TextConfig), self._config(TrainConfig)
@@ -130,7 +130,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             val_texts, val_targets = [texts[i] for i in val_index], targets[val_index]
             texts, targets = [texts[i] for i in train_index], targets[train_index]
         else:
-            val_texts, val_labels = _texts(validation[0], "validation texts"), _labels(validation[1], "validation labels")
+            val_texts, val_labels = check_texts(validation[0], "validation texts"), check_labels(validation[1], "validation labels")
             val_targets = label_map.encode(val_labels)
         if saved:
             pipeline = TextPipeline(from_dict(TextConfig, saved["text_config"]), TextTokenizer.from_json(saved["tokenizer"]))
@@ -192,7 +192,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """Probabilities (n, n_classes), columns in the order of `classes_`; rows sum to 1."""
         self._check_fitted()
-        texts = _texts(X, "X")
+        texts = check_texts(X, "X")
         if not texts:
             return np.zeros((0, len(self.classes_)))
         device = self._device()
@@ -208,7 +208,7 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     def evaluate(self, X: Iterable[str], y: Iterable[Label]) -> EvaluationReport:
         """Accuracy, macro/weighted F1, ROC-AUC, per-class metrics and confusion matrix on labelled texts."""
         self._check_fitted()
-        texts, labels = _texts(X, "X"), _labels(y, "y")
+        texts, labels = check_texts(X, "X"), check_labels(y, "y")
         if len(texts) != len(labels):
             raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
         if not texts:
@@ -280,24 +280,6 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     import json
 
     return json.loads(json.dumps(params, default=str))
-
-
-def _texts(values: Iterable[str], name: str) -> list[str]:
-    if isinstance(values, str):
-        raise DataError(f"{name} must be a list of texts, got a single string; wrap it: [{values[:30]!r}]")
-    texts = list(values)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise DataError(f"{name}[{i}] is {type(text).__name__} {text!r}, not a string; drop or fill missing texts")
-    return texts
-
-
-def _labels(values: Iterable[Label], name: str) -> list[Label]:
-    labels = list(values)
-    for i, label in enumerate(labels):
-        if label is None or (isinstance(label, float) and np.isnan(label)):
-            raise DataError(f"{name}[{i}] is missing (NaN/None); drop unlabelled rows before fit")
-    return labels
 
 
 __all__ = ["SentimentClassifier"]

@@ -31,6 +31,12 @@ def check_range(name: str, value: float, low: float, high: float | None = None) 
         raise ConfigError(f"{name} must be {bound}, got {value!r}")
 
 
+def check_positive(name: str, value: float) -> None:
+    """Raise ConfigError unless value > 0."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise ConfigError(f"{name} must be a number > 0, got {value!r}")
+
+
 @dataclass
 class TextConfig:
     """How raw text becomes token ids; identical at training and prediction time."""

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sentilstm.errors import DataError
+from sentilstm.files import temporary_beside
 
 log = logging.getLogger(__name__)
 
@@ -355,14 +356,11 @@ class TableWriter:
     renames it into place, `abort` removes it, so a failed run never leaves a half-written file."""
 
     def __init__(self, path: str | Path) -> None:
-        import tempfile
-
         self.path = Path(path)
         self.format, self.gzipped = table_format(self.path)
         if not self.path.parent.exists():
             raise DataError(f"cannot write {str(self.path)!r}: folder {str(self.path.parent)!r} does not exist")
-        handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        self._temporary = Path(name)
+        handle, self._temporary = temporary_beside(self.path)
         self._raw: Any = os.fdopen(handle, "wb")
         self._stream: Any = gzip.GzipFile(fileobj=self._raw, mode="wb") if self.gzipped else self._raw
         self._parquet: Any = None
@@ -416,3 +414,23 @@ class TableWriter:
                     pass
         finally:
             self._temporary.unlink(missing_ok=True)
+
+
+def check_texts(values: Iterable[str], name: str) -> list[str]:
+    """The texts as a list; a single string or a non-string entry is a DataError naming the fix."""
+    if isinstance(values, str):
+        raise DataError(f"{name} must be a list of texts, got a single string; wrap it: [{values[:30]!r}]")
+    texts = list(values)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"{name}[{i}] is {type(text).__name__} {text!r}, not a string; drop or fill missing texts")
+    return texts
+
+
+def check_labels(values: Iterable[Label], name: str) -> list[Label]:
+    """The labels as a list; a missing label is a DataError."""
+    labels = list(values)
+    for i, label in enumerate(labels):
+        if label is None or (isinstance(label, float) and np.isnan(label)):
+            raise DataError(f"{name}[{i}] is missing (NaN/None); drop unlabelled rows before fit")
+    return labels

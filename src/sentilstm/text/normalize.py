@@ -27,7 +27,9 @@ _TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}?/?\s*>")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 _SPACE = re.compile(r"\s+")
-_WORD = re.compile(r"[\w\u0300-\u036f]+(?:['\u2019][\w\u0300-\u036f]+)*|\S")
+# A word (letters, digits, combining tone marks, inner apostrophes: "don't", "n'ụlọ") or one other character.
+WORD_PATTERN = r"[\w\u0300-\u036f]+(?:['\u2019][\w\u0300-\u036f]+)*|\S"
+_WORD = re.compile(WORD_PATTERN)
 
 
 def _cp1252_table() -> dict[int, str]:

@@ -1,0 +1,338 @@
+"""Strong linear baselines with the same fit/predict/evaluate/save interface as `SentimentClassifier`.
+
+    clf = NBSVM().fit(texts, labels)                      # Wang & Manning (2012), word 1-3-grams
+    clf = TfidfLogisticRegression().fit(texts, labels)    # word 1-2-grams + char 2-5-grams
+    clf.evaluate(test_texts, test_labels); clf.save("nbsvm.sentilstm"); load_baseline("nbsvm.sentilstm")
+
+Both normalise text exactly like the LSTM models (`TextConfig`), so a score difference is the model's,
+not the preprocessing's. They train in seconds to a minute and are the bar an LSTM has to clear.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize as l2_normalize
+
+from sentilstm.artifact import library_versions, read_file, write_file
+from sentilstm.config import TextConfig, check_positive, check_range
+from sentilstm.data import Label, LabelMap, check_labels, check_texts
+from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from sentilstm.evaluation import EvaluationReport, evaluate_probabilities
+from sentilstm.text.normalize import WORD_PATTERN, Normalizer
+
+log = logging.getLogger(__name__)
+BaselineKind = Literal["tfidf_lr", "nbsvm"]
+
+
+@dataclasses.dataclass
+class Features:
+    """One n-gram vocabulary: which analyzer made it, its terms (column order) and, for TF-IDF, its idf."""
+
+    analyzer: Literal["word", "char_wb"]
+    ngram_range: tuple[int, int]
+    terms: list[str]
+    idf: np.ndarray | None = None
+
+    @classmethod
+    def fit(cls, texts: list[str], analyzer: Literal["word", "char_wb"], ngram_range: tuple[int, int],
+            min_df: int, max_features: int | None, idf: bool) -> tuple[Features, sp.csr_matrix]:
+        vectorizer = _vectorizer(analyzer, ngram_range, min_df=min_df, max_features=max_features)
+        try:
+            counts = vectorizer.fit_transform(texts).astype(np.float32)
+        except ValueError:  # scikit-learn: "empty vocabulary" / "no terms remain"
+            raise DataError(
+                f"no {analyzer} n-gram occurs in {min_df}+ training texts; lower min_df or give more texts"
+            ) from None
+        terms = [""] * len(vectorizer.vocabulary_)
+        for term, index in vectorizer.vocabulary_.items():
+            terms[index] = term
+        weights = None
+        if idf:  # smooth idf, as in scikit-learn's TfidfTransformer
+            document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+            weights = (np.log((1 + counts.shape[0]) / (1 + document_frequency)) + 1).astype(np.float32)
+        return cls(analyzer, ngram_range, terms, weights), counts
+
+    def counts(self, texts: list[str]) -> sp.csr_matrix:
+        if not hasattr(self, "_vectorizer"):
+            self._vectorizer = _vectorizer(self.analyzer, self.ngram_range, vocabulary=self.terms)
+        return self._vectorizer.transform(texts).astype(np.float32)
+
+    def tfidf(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """Sublinear tf (1 + log count) times idf; rows are L2-normalised by the caller over all blocks."""
+        out = counts.copy()
+        out.data = 1 + np.log(out.data)
+        return out @ sp.diags(self.idf)
+
+    def to_tensors(self, prefix: str) -> dict[str, torch.Tensor]:
+        blob = "\n".join(self.terms).encode("utf-8")  # normalised text has no newlines, so terms never do
+        tensors = {f"{prefix}.terms": torch.frombuffer(bytearray(blob), dtype=torch.uint8) if blob else torch.zeros(0, dtype=torch.uint8)}
+        if self.idf is not None:
+            tensors[f"{prefix}.idf"] = torch.from_numpy(self.idf)
+        return tensors
+
+    def to_json(self) -> dict[str, Any]:
+        return {"analyzer": self.analyzer, "ngram_range": list(self.ngram_range), "size": len(self.terms)}
+
+    @classmethod
+    def from_saved(cls, spec: dict[str, Any], tensors: dict[str, torch.Tensor], prefix: str) -> Features:
+        terms = bytes(tensors[f"{prefix}.terms"].numpy()).decode("utf-8").split("\n")
+        if len(terms) != spec["size"]:
+            raise ArtifactError(f"vocabulary {prefix} has {len(terms)} terms, the header says {spec['size']}")
+        idf = tensors[f"{prefix}.idf"].numpy() if f"{prefix}.idf" in tensors else None
+        return cls(spec["analyzer"], tuple(spec["ngram_range"]), terms, idf)
+
+
+def _vectorizer(analyzer: str, ngram_range: tuple[int, int], **kwargs: Any) -> CountVectorizer:
+    options: dict[str, Any] = {"lowercase": False, "dtype": np.float32}  # the Normalizer already lower-cased
+    if analyzer == "word":  # same word/punctuation split as the rest of sentilstm: "don't" and "!" are tokens
+        options["token_pattern"] = WORD_PATTERN
+    return CountVectorizer(analyzer=analyzer, ngram_range=ngram_range, **options, **kwargs)
+
+
+class LinearBaseline(ClassifierMixin, BaseEstimator):
+    """Shared fit/predict/evaluate/save for the n-gram baselines; subclasses choose the features."""
+
+    kind: ClassVar[BaselineKind]
+
+    def _text_config(self) -> TextConfig:
+        config = TextConfig(lowercase=self.lowercase, replace_urls=self.replace_urls, replace_mentions=self.replace_mentions)
+        config.validate()
+        return config
+
+    def _check_params(self) -> None:
+        check_positive("C", self.C)
+        check_range("min_df", self.min_df, low=1)
+        if self.max_features is not None:
+            check_range("max_features", self.max_features, low=1)
+
+    def fit(self, X: Iterable[str], y: Iterable[Label]) -> LinearBaseline:
+        """Learn the n-gram vocabularies and the linear model(s) from texts `X` and labels `y`."""
+        texts, labels = check_texts(X, "X"), check_labels(y, "y")
+        if len(texts) != len(labels):
+            raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
+        self._check_params()
+        label_map = LabelMap.fit(labels)
+        if len(label_map) < 2:
+            raise DataError(f"training labels hold a single class {label_map.labels}; a classifier needs at least two")
+        self.normalizer_ = Normalizer(self._text_config())
+        self.label_map_, self.classes_ = label_map, np.asarray(label_map.labels)
+        self.features_, matrix = self._fit_features(self.normalizer_.batch(texts))
+        self._fit_linear(matrix, label_map.encode(labels))
+        log.info("%s: %d features, %d classes", self.kind, matrix.shape[1], len(label_map))
+        return self
+
+    def predict_proba(self, X: Iterable[str]) -> np.ndarray:
+        """Probabilities (n, n_classes), columns in the order of `classes_`; rows sum to 1."""
+        self._check_fitted()
+        texts = check_texts(X, "X")
+        if not texts:
+            return np.zeros((0, len(self.classes_)))
+        return self._probabilities(self._transform(self.normalizer_.batch(texts)))
+
+    def predict(self, X: Iterable[str]) -> np.ndarray:
+        """Labels as given in training, argmax of predict_proba."""
+        return np.asarray(self.label_map_.decode(self.predict_proba(X).argmax(axis=1)))
+
+    def evaluate(self, X: Iterable[str], y: Iterable[Label]) -> EvaluationReport:
+        """Accuracy, macro/weighted F1, ROC-AUC, per-class metrics and confusion matrix on labelled texts."""
+        self._check_fitted()
+        texts, labels = check_texts(X, "X"), check_labels(y, "y")
+        if len(texts) != len(labels) or not texts:
+            raise DataError(f"evaluate needs matching, non-empty texts and labels; got {len(texts)} and {len(labels)}")
+        return evaluate_probabilities(self.label_map_.encode(labels), self.predict_proba(texts), self.label_map_.labels)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(f"this {type(self).__name__} is not trained yet; call fit() or load_baseline()")
+
+    # ----- persistence ---------------------------------------------------------------------------
+    def to_tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
+        tensors = {f"{prefix}coef": torch.from_numpy(self.coef_), f"{prefix}intercept": torch.from_numpy(self.intercept_)}
+        if getattr(self, "ratios_", None) is not None:
+            tensors[f"{prefix}ratios"] = torch.from_numpy(self.ratios_)
+        for i, features in enumerate(self.features_):
+            tensors.update(features.to_tensors(f"{prefix}features{i}"))
+        return tensors
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "estimator": self.kind,
+            "params": self.get_params(),
+            "labels": self.label_map_.to_list(),
+            "features": [f.to_json() for f in self.features_],
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write vocabularies, idf, weights, label map and settings to one file, atomically."""
+        self._check_fitted()
+        payload = self.to_payload()
+        payload.update(
+            metrics=getattr(self, "metrics_", {}), versions=library_versions(),
+            created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        )
+        write_file(path, self.to_tensors(), payload, kind="model")
+        log.info("saved %s baseline to %s", self.kind, path)
+        return Path(path)
+
+    @classmethod
+    def from_saved(cls, payload: dict[str, Any], tensors: dict[str, torch.Tensor], prefix: str = "") -> LinearBaseline:
+        estimator = BASELINES[payload["estimator"]]
+        clf = estimator(**{k: v for k, v in payload["params"].items() if k in estimator._get_param_names()})
+        clf.normalizer_ = Normalizer(clf._text_config())
+        clf.label_map_ = LabelMap(payload["labels"])
+        clf.classes_ = np.asarray(clf.label_map_.labels)
+        clf.features_ = [Features.from_saved(spec, tensors, f"{prefix}features{i}") for i, spec in enumerate(payload["features"])]
+        clf.coef_ = tensors[f"{prefix}coef"].numpy()
+        clf.intercept_ = tensors[f"{prefix}intercept"].numpy()
+        clf.ratios_ = tensors[f"{prefix}ratios"].numpy() if f"{prefix}ratios" in tensors else None
+        clf.metrics_ = payload.get("metrics", {})
+        return clf
+
+    # ----- subclass hooks ------------------------------------------------------------------------
+    def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
+        raise NotImplementedError
+
+    def _transform(self, texts: list[str]) -> sp.csr_matrix:
+        raise NotImplementedError
+
+    def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _probabilities(self, matrix: sp.csr_matrix) -> np.ndarray:
+        raise NotImplementedError
+
+
+class TfidfLogisticRegression(LinearBaseline):
+    """Sublinear TF-IDF of word n-grams plus in-word character n-grams, then multinomial logistic regression."""
+
+    kind = "tfidf_lr"
+
+    def __init__(
+        self, *, C: float = 4.0, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] | None = (2, 5),
+        min_df: int = 2, max_features: int | None = None, class_weight: Literal["balanced"] | None = None,
+        lowercase: bool = True, replace_urls: bool = True, replace_mentions: bool = True, max_iter: int = 1000,
+    ) -> None:
+        for name, value in locals().items():
+            if name != "self":
+                setattr(self, name, value)
+
+    def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
+        blocks = [("word", tuple(self.word_ngrams))] + ([("char_wb", tuple(self.char_ngrams))] if self.char_ngrams else [])
+        fitted = [Features.fit(texts, a, n, self.min_df, self.max_features, idf=True) for a, n in blocks]
+        features = [f for f, _ in fitted]
+        return features, l2_normalize(sp.hstack([f.tfidf(c) for f, c in fitted]).tocsr())
+
+    def _transform(self, texts: list[str]) -> sp.csr_matrix:
+        return l2_normalize(sp.hstack([f.tfidf(f.counts(texts)) for f in self.features_]).tocsr())
+
+    def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> None:
+        model = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight, solver="lbfgs")
+        model.fit(matrix, targets)
+        coef, intercept = model.coef_, model.intercept_
+        if coef.shape[0] == 1:  # binary: scikit-learn keeps one row; store both so every case is a softmax
+            coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+        self.coef_, self.intercept_ = coef.astype(np.float32), intercept.astype(np.float32)
+
+    def _probabilities(self, matrix: sp.csr_matrix) -> np.ndarray:
+        return _softmax(np.asarray(matrix @ self.coef_.T) + self.intercept_)
+
+
+class NBSVM(LinearBaseline):
+    """NBSVM (Wang & Manning 2012): binarised n-grams scaled by naive-Bayes log-count ratios, then a linear model.
+
+    Each class gets one-vs-rest ratios r = log(p/|p|_1) - log(q/|q|_1) (p, q: smoothed feature counts in and
+    out of the class) and a logistic regression on x * r, the usual NB-LR form of NBSVM; multi-class
+    probabilities are the normalised one-vs-rest scores.
+    """
+
+    kind = "nbsvm"
+
+    def __init__(
+        self, *, C: float = 0.1, ngrams: tuple[int, int] = (1, 3), alpha: float = 1.0, min_df: int = 2,
+        max_features: int | None = None, class_weight: Literal["balanced"] | None = None,
+        lowercase: bool = True, replace_urls: bool = True, replace_mentions: bool = True, max_iter: int = 1000,
+    ) -> None:
+        for name, value in locals().items():
+            if name != "self":
+                setattr(self, name, value)
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_positive("alpha", self.alpha)
+
+    def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
+        features, counts = Features.fit(texts, "word", tuple(self.ngrams), self.min_df, self.max_features, idf=False)
+        return [features], _binarize(counts)
+
+    def _transform(self, texts: list[str]) -> sp.csr_matrix:
+        return _binarize(self.features_[0].counts(texts))
+
+    def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> None:
+        num_classes = int(targets.max()) + 1
+        rows = [1] if num_classes == 2 else range(num_classes)  # binary: one model, the positive class's
+        ratios, coefs, intercepts = [], [], []
+        for c in rows:
+            inside = targets == c
+            p = self.alpha + np.asarray(matrix[inside].sum(axis=0)).ravel()
+            q = self.alpha + np.asarray(matrix[~inside].sum(axis=0)).ravel()
+            r = np.log(p / p.sum()) - np.log(q / q.sum())
+            model = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight, solver="liblinear", dual=True)
+            model.fit(matrix @ sp.diags(r), inside.astype(np.int64))
+            ratios.append(r)
+            coefs.append(model.coef_[0] * r)  # fold r into the weights: score = x . (w * r) + b
+            intercepts.append(model.intercept_[0])
+        self.ratios_ = np.asarray(ratios, dtype=np.float32)
+        self.coef_, self.intercept_ = np.asarray(coefs, dtype=np.float32), np.asarray(intercepts, dtype=np.float32)
+
+    def _probabilities(self, matrix: sp.csr_matrix) -> np.ndarray:
+        scores = np.asarray(matrix @ self.coef_.T) + self.intercept_
+        probabilities = 1 / (1 + np.exp(-scores))
+        if probabilities.shape[1] == 1:
+            return np.hstack([1 - probabilities, probabilities])
+        return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+
+def _binarize(counts: sp.csr_matrix) -> sp.csr_matrix:
+    counts.data[:] = 1
+    return counts
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+BASELINES: dict[str, type[LinearBaseline]] = {"tfidf_lr": TfidfLogisticRegression, "nbsvm": NBSVM}
+
+
+def make_baseline(kind: str, **params: Any) -> LinearBaseline:
+    """A baseline by name (`tfidf_lr` or `nbsvm`) with its parameters."""
+    if kind not in BASELINES:
+        raise ConfigError(f"baseline must be one of {sorted(BASELINES)}, got {kind!r}")
+    return BASELINES[kind](**params)
+
+
+def load_baseline(path: str | Path) -> LinearBaseline:
+    """Rebuild a baseline saved by `save`."""
+    tensors, payload = read_file(path, kind="model")
+    if payload.get("estimator") not in BASELINES:
+        raise ArtifactError(f"{str(path)!r} is not a baseline model; load it with SentimentClassifier.load")
+    try:
+        return LinearBaseline.from_saved(payload, tensors)
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{str(path)!r} could not be rebuilt ({type(exc).__name__}: {exc}); retrain it") from None
+
+
+__all__ = ["BASELINES", "NBSVM", "LinearBaseline", "TfidfLogisticRegression", "load_baseline", "make_baseline"]
