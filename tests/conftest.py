@@ -25,6 +25,15 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def _private_dataset_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads or writes the user's dataset cache or follows a mirror set in the environment."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("SENTILSTM_CACHE", str(cache))
+    monkeypatch.delenv("SENTILSTM_MIRROR", raising=False)
+    return cache
+
+
 @pytest.fixture
 def tiny_params() -> dict[str, Any]:
     """Keyword arguments for a SentimentClassifier that trains in about a second."""

@@ -383,5 +383,5 @@ def test_tweets_dataset_has_fixed_stratified_splits() -> None:
 
 
 def test_unknown_dataset_raises() -> None:
-    with pytest.raises(DataError, match="unknown dataset 'imdb'.*tweets"):
-        load_dataset("imdb")
+    with pytest.raises(DataError, match="unknown dataset 'imbd'.*imdb.*tweets"):
+        load_dataset("imbd")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from sentilstm.classifier import SentimentClassifier
+from sentilstm.baselines import NBSVM, TfidfLogisticRegression
+from sentilstm.classifier import SentimentClassifier, load_model
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig
 from sentilstm.data import LabelMap, Table, read_table
-from sentilstm.datasets import load_dataset
+from sentilstm.datasets import DATASETS, DatasetSplits, download_dataset, load_dataset
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError, SentilstmError
 from sentilstm.evaluation import EvaluationReport
 from sentilstm.models import SentimentNet
@@ -20,6 +21,9 @@ from sentilstm.training import EpochStats, History, TrainingCallback
 __all__ = [
     "__version__",
     "SentimentClassifier",
+    "NBSVM",
+    "TfidfLogisticRegression",
+    "load_model",
     "TextConfig",
     "ModelConfig",
     "TrainConfig",
@@ -27,6 +31,9 @@ __all__ = [
     "Table",
     "read_table",
     "load_dataset",
+    "download_dataset",
+    "DATASETS",
+    "DatasetSplits",
     "SentilstmError",
     "DataError",
     "ConfigError",

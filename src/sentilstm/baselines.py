@@ -2,7 +2,7 @@
 
     clf = NBSVM().fit(texts, labels)                      # Wang & Manning (2012), word 1-3-grams
     clf = TfidfLogisticRegression().fit(texts, labels)    # word 1-2-grams + char 2-5-grams
-    clf.evaluate(test_texts, test_labels); clf.save("nbsvm.sentilstm"); load_baseline("nbsvm.sentilstm")
+    clf.evaluate(test_texts, test_labels); clf.save("nbsvm.sentilstm"); sentilstm.load_model("nbsvm.sentilstm")
 
 Both normalise text exactly like the LSTM models (`TextConfig`), so a score difference is the model's,
 not the preprocessing's. They train in seconds to a minute and are the bar an LSTM has to clear.
@@ -154,7 +154,7 @@ class LinearBaseline(ClassifierMixin, BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
-            raise NotFittedError(f"this {type(self).__name__} is not trained yet; call fit() or load_baseline()")
+            raise NotFittedError(f"this {type(self).__name__} is not trained yet; call fit() or sentilstm.load_model()")
 
     # ----- persistence ---------------------------------------------------------------------------
     def to_tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -324,15 +324,4 @@ def make_baseline(kind: str, **params: Any) -> LinearBaseline:
     return BASELINES[kind](**params)
 
 
-def load_baseline(path: str | Path) -> LinearBaseline:
-    """Rebuild a baseline saved by `save`."""
-    tensors, payload = read_file(path, kind="model")
-    if payload.get("estimator") not in BASELINES:
-        raise ArtifactError(f"{str(path)!r} is not a baseline model; load it with SentimentClassifier.load")
-    try:
-        return LinearBaseline.from_saved(payload, tensors)
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{str(path)!r} could not be rebuilt ({type(exc).__name__}: {exc}); retrain it") from None
-
-
-__all__ = ["BASELINES", "NBSVM", "LinearBaseline", "TfidfLogisticRegression", "load_baseline", "make_baseline"]
+__all__ = ["BASELINES", "NBSVM", "LinearBaseline", "TfidfLogisticRegression", "make_baseline"]

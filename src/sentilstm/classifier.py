@@ -18,6 +18,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from sentilstm.artifact import library_versions, read_file, write_file
+from sentilstm.baselines import BASELINES, LinearBaseline
 from sentilstm.config import (
     Cell, ModelConfig, Monitor, Pooling, Precision, Schedule, TextConfig, TokenizerKind, TrainConfig, Truncation,
     from_dict,
@@ -250,23 +251,23 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, path: str | Path, *, device: str | None = None) -> SentimentClassifier:
         """Rebuild a classifier saved by `save`; `device` overrides where it predicts ('cpu', 'cuda', 'auto')."""
-        tensors, payload = read_file(path, kind="model")
-        try:
-            known = {k: v for k, v in payload["params"].items() if k in cls._get_param_names()}
-            clf = cls(**known)
-            if device is not None:
-                clf.device = device
-            model_config = from_dict(ModelConfig, payload["model_config"])
-            clf.pipeline_ = TextPipeline(from_dict(TextConfig, payload["text_config"]), TextTokenizer.from_json(payload["tokenizer"]))
-            clf.label_map_ = LabelMap(payload["labels"])
-            clf.model_ = SentimentNet(model_config)
-            clf.model_.load_state_dict(tensors)
-        except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-            raise ArtifactError(
-                f"{str(path)!r} could not be rebuilt ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
-                "it was probably written by an incompatible sentilstm version "
-                f"({payload.get('versions', {}).get('sentilstm', 'unknown')}); retrain it"
-            ) from None
+        clf = load_model(path, device=device)
+        if not isinstance(clf, SentimentClassifier):
+            raise ArtifactError(f"{str(path)!r} holds a {type(clf).__name__} baseline; load it with sentilstm.load_model")
+        return clf
+
+    @classmethod
+    def from_saved(cls, tensors: dict[str, torch.Tensor], payload: dict[str, Any], device: str | None = None) -> SentimentClassifier:
+        """Rebuild from the tensors and JSON payload of a model file (raises KeyError etc. when incompatible)."""
+        known = {k: v for k, v in payload["params"].items() if k in cls._get_param_names()}
+        clf = cls(**known)
+        if device is not None:
+            clf.device = device
+        model_config = from_dict(ModelConfig, payload["model_config"])
+        clf.pipeline_ = TextPipeline(from_dict(TextConfig, payload["text_config"]), TextTokenizer.from_json(payload["tokenizer"]))
+        clf.label_map_ = LabelMap(payload["labels"])
+        clf.model_ = SentimentNet(model_config)
+        clf.model_.load_state_dict(tensors)
         clf.model_.eval()
         clf.classes_ = np.asarray(clf.label_map_.labels)
         clf.history_ = History.from_dict(payload["history"]) if payload.get("history") else None
@@ -275,6 +276,23 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         return clf
 
 
+Classifier = SentimentClassifier | LinearBaseline  # anything `load_model` returns: same predict/evaluate/save
+
+
+def load_model(path: str | Path, *, device: str | None = None) -> Classifier:
+    """Load any sentilstm model file: an LSTM/GRU `SentimentClassifier` or a linear baseline."""
+    tensors, payload = read_file(path, kind="model")
+    try:
+        if payload.get("estimator") in BASELINES:
+            return LinearBaseline.from_saved(payload, tensors)
+        return SentimentClassifier.from_saved(tensors, payload, device)
+    except (KeyError, TypeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:
+        raise ArtifactError(
+            f"{str(path)!r} could not be rebuilt ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
+            "it was probably written by an incompatible sentilstm version "
+            f"({payload.get('versions', {}).get('sentilstm', 'unknown')}); retrain it"
+        ) from None
+
 def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as they come back from JSON (tuples -> lists, dict keys -> str)."""
     import json
@@ -282,4 +300,4 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(params, default=str))
 
 
-__all__ = ["SentimentClassifier"]
+__all__ = ["Classifier", "SentimentClassifier", "load_model"]
