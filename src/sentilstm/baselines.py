@@ -287,7 +287,8 @@ class NBSVM(LinearBaseline):
             p = self.alpha + np.asarray(matrix[inside].sum(axis=0)).ravel()
             q = self.alpha + np.asarray(matrix[~inside].sum(axis=0)).ravel()
             r = np.log(p / p.sum()) - np.log(q / q.sum())
-            model = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight, solver="liblinear", dual=True)
+            model = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight, solver="liblinear", dual=True,
+                                       random_state=0)  # liblinear shuffles; fixed for reproducible fits
             model.fit(matrix @ sp.diags(r), inside.astype(np.int64))
             ratios.append(r)
             coefs.append(model.coef_[0] * r)  # fold r into the weights: score = x . (w * r) + b

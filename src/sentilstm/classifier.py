@@ -18,10 +18,10 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from sentilstm.artifact import library_versions, read_file, write_file
-from sentilstm.baselines import BASELINES, LinearBaseline
+from sentilstm.baselines import BASELINES, LinearBaseline, make_baseline
 from sentilstm.config import (
     Cell, ModelConfig, Monitor, Pooling, Precision, Schedule, TextConfig, TokenizerKind, TrainConfig, Truncation,
-    from_dict,
+    check_choice, from_dict,
 )
 from sentilstm.data import Label, LabelMap, check_labels, check_texts, stratified_split
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
@@ -35,6 +35,8 @@ from sentilstm.training import CheckpointSpec, EncodedSplit, History, TrainingCa
 
 log = logging.getLogger(__name__)
 DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # set by fit, not by the user
+Blend = Literal["auto", "nbsvm", "tfidf_lr"]
+BLEND_PREFIX = "blend."  # tensor names of the blended linear model inside a model file
 T, M, R = TextConfig, ModelConfig, TrainConfig  # short aliases for the defaults below
 
 
@@ -43,6 +45,12 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
 
     Text parameters are those of `TextConfig`, architecture those of `ModelConfig`, training those of
     `TrainConfig` (see their field comments for the why of each default). Learned state ends in `_`.
+
+    `blend` averages the network's probabilities with a linear n-gram model's (NBSVM or TF-IDF logistic
+    regression, trained on the same training split), weighted to minimise validation log-loss; "auto" tries
+    both and keeps the better, None turns it off. The two make different errors (word order and context
+    vs exact n-gram evidence), so the blend beats either alone, as in Mesnil et al. (2014); it costs
+    seconds to a minute of training and almost nothing at prediction time.
     """
 
     def __init__(
@@ -89,6 +97,8 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         device: str = R.device,
         num_threads: int | None = R.num_threads,
         bucket_pool: int = R.bucket_pool,
+        # ensemble
+        blend: Blend | None = "auto",
     ) -> None:
         for name, value in locals().items():
             if name != "self":
@@ -123,6 +133,8 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         text_config, train_config = self._config(TextConfig), self._config(TrainConfig)
         model_config = self._config(ModelConfig)
         model_config.validate()
+        if self.blend is not None:
+            check_choice("blend", self.blend, Blend)
         saved = self._read_resume(checkpoint_path) if resume else None
         label_map = LabelMap(saved["labels"]) if saved else LabelMap.fit(labels)
         targets = label_map.encode(labels)
@@ -159,9 +171,41 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         )
         self.label_map_, self.pipeline_, self.model_, self.history_ = label_map, pipeline, net, history
         self.classes_ = np.asarray(label_map.labels)
+        self.blend_model_, self.blend_weight_ = None, 1.0
+        self.metrics_: dict[str, Any] = {}
+        if self.blend is not None:
+            self._fit_blend(texts, label_map.decode(targets), val_texts, val_targets)
         self.validation_report_ = self.evaluate(val_texts, label_map.decode(val_targets))
-        self.metrics_: dict[str, Any] = {"validation": self.validation_report_.to_dict()}
+        self.metrics_["validation"] = self.validation_report_.to_dict()
         return self
+
+    def _fit_blend(self, texts: list[str], labels: list[Label], val_texts: list[str], val_targets: np.ndarray) -> None:
+        """Fit the linear model(s) on the training split and pick the blend weight on the validation split."""
+        network = self._network_proba(val_texts)
+        scores = {"network": _log_loss(network, val_targets)}
+        best: tuple[float, float, LinearBaseline] | None = None
+        for kind in ("nbsvm", "tfidf_lr") if self.blend == "auto" else (self.blend,):
+            try:
+                linear = make_baseline(kind).fit(texts, labels)
+            except DataError as exc:  # e.g. too few texts for any n-gram to repeat
+                log.warning("no %s blend: %s", kind, exc)
+                continue
+            if list(linear.classes_) != list(self.classes_):
+                continue
+            other = linear.predict_proba(val_texts)
+            scores[kind] = _log_loss(other, val_targets)
+            for weight in np.linspace(0.0, 1.0, 21):
+                loss = _log_loss(weight * network + (1 - weight) * other, val_targets)
+                if best is None or loss < best[0] - 1e-9:
+                    best = (loss, float(weight), linear)
+        if best is None or best[1] == 1.0:
+            log.info("blend: the network alone is best on validation (log-loss %.4f)", scores["network"])
+            return
+        loss, weight, linear = best
+        self.blend_model_, self.blend_weight_ = linear, weight
+        self.metrics_["blend"] = {"model": linear.kind, "network_weight": weight, "validation_log_loss": {**scores, "blend": loss}}
+        log.info("blend: %.2f x network + %.2f x %s (validation log-loss %.4f; network alone %.4f, %s alone %.4f)",
+                 weight, 1 - weight, linear.kind, loss, scores["network"], linear.kind, scores[linear.kind])
 
     def _read_resume(self, checkpoint_path: str | Path | None) -> dict[str, Any] | None:
         if checkpoint_path is None:
@@ -196,6 +240,13 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         texts = check_texts(X, "X")
         if not texts:
             return np.zeros((0, len(self.classes_)))
+        probabilities = self._network_proba(texts)
+        if getattr(self, "blend_model_", None) is not None:
+            probabilities = self.blend_weight_ * probabilities + (1 - self.blend_weight_) * self.blend_model_.predict_proba(texts)
+        return probabilities
+
+    def _network_proba(self, texts: list[str]) -> np.ndarray:
+        """The LSTM/GRU's own probabilities, without the linear blend."""
         device = self._device()
         self.model_.to(device)
         precision = resolve_precision(self.precision, device)
@@ -244,7 +295,11 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
             metrics=self.metrics_,
             created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         )
-        write_file(path, self.model_.state_dict(), payload, kind="model")
+        tensors = dict(self.model_.state_dict())
+        if getattr(self, "blend_model_", None) is not None:
+            payload["blend"] = {"network_weight": self.blend_weight_, "model": self.blend_model_.to_payload()}
+            tensors.update(self.blend_model_.to_tensors(BLEND_PREFIX))
+        write_file(path, tensors, payload, kind="model")
         log.info("saved model to %s", path)
         return Path(path)
 
@@ -267,13 +322,22 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         clf.pipeline_ = TextPipeline(from_dict(TextConfig, payload["text_config"]), TextTokenizer.from_json(payload["tokenizer"]))
         clf.label_map_ = LabelMap(payload["labels"])
         clf.model_ = SentimentNet(model_config)
-        clf.model_.load_state_dict(tensors)
+        clf.model_.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(BLEND_PREFIX)})
+        clf.blend_model_, clf.blend_weight_ = None, 1.0
+        if payload.get("blend"):
+            clf.blend_model_ = LinearBaseline.from_saved(payload["blend"]["model"], tensors, BLEND_PREFIX)
+            clf.blend_weight_ = float(payload["blend"]["network_weight"])
         clf.model_.eval()
         clf.classes_ = np.asarray(clf.label_map_.labels)
         clf.history_ = History.from_dict(payload["history"]) if payload.get("history") else None
         clf.metrics_ = payload.get("metrics", {})
         clf.versions_ = payload.get("versions", {})
         return clf
+
+
+def _log_loss(probabilities: np.ndarray, targets: np.ndarray) -> float:
+    picked = probabilities[np.arange(len(targets)), targets]
+    return float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())
 
 
 Classifier = SentimentClassifier | LinearBaseline  # anything `load_model` returns: same predict/evaluate/save

@@ -115,11 +115,47 @@ EncodingOpt = Annotated[str, typer.Option(help="Text encoding of CSV/TSV/JSONL f
 VerboseOpt = Annotated[bool, typer.Option("--verbose/--quiet", help="Show INFO logs (default) or only warnings.")]
 
 
+DatasetOpt = Annotated[Optional[str], typer.Option(help="A named dataset instead of DATA, e.g. imdb, sst2, afrisenti-ig, tweets.")]
+DatasetPathOpt = Annotated[Optional[Path], typer.Option(help="Read --dataset from this local copy (official archive or folder) instead of the cache.")]
+
+
+def _training_tables(data: Path | None, dataset: str | None, dataset_path: Path | None, validation: Path | None,
+                     test: Path | None, **options: Any) -> tuple[Any, Any, Any]:
+    """(train, validation or None, test or None) tables from DATA or a named dataset, plus the overrides."""
+    from sentilstm.data import read_table
+    from sentilstm.datasets import load_dataset
+    from sentilstm.errors import DataError
+
+    if (data is None) == (dataset is None):
+        raise DataError("give either a DATA file or --dataset NAME (not both, not neither)")
+    if dataset_path is not None and dataset is None:
+        raise DataError("--dataset-path needs --dataset NAME, the dataset it holds")
+    if dataset is not None:
+        splits = load_dataset(dataset, path=dataset_path)
+        train_table, val_table, test_table = splits.train, splits.validation, splits.test
+    else:
+        train_table, val_table, test_table = read_table(data, **options), None, None
+    if validation is not None:
+        val_table = read_table(validation, **options)
+    if test is not None:
+        test_table = read_table(test, **options)
+    return train_table, val_table, test_table
+
+
+def _check_out_paths(**paths: Path | None) -> None:
+    from sentilstm.errors import DataError
+
+    for option, path in paths.items():
+        if path is not None and not path.resolve().parent.is_dir():
+            raise DataError(f"--{option.replace('_', '-')} {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
+
+
 @app.command()
 @friendly
 def train(
     data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="A named dataset instead of DATA, e.g. 'tweets'.")] = None,
+    dataset: DatasetOpt = None,
+    dataset_path: DatasetPathOpt = None,
     text_column: TextColumnOpt = None,
     label_column: LabelColumnOpt = None,
     validation: Annotated[Optional[Path], typer.Option(help="Validation table; default: a stratified hold-out of DATA.")] = None,
@@ -153,39 +189,25 @@ def train(
     precision: Annotated[str, typer.Option(help="fp32, bf16 (faster on AVX512-BF16 CPUs and GPUs) or auto.")] = "fp32",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads (default: torch's choice).")] = None,
+    blend: Annotated[str, typer.Option(help="Blend with a linear n-gram model: auto (best on validation), nbsvm, tfidf_lr or none.")] = "auto",
     metrics_json: Annotated[Optional[Path], typer.Option(help="Also write validation/test metrics as JSON here.")] = None,
     verbose: VerboseOpt = True,
 ) -> None:
     """Train a classifier on a labelled table and save it as one file."""
     _setup_logging(verbose)
     from sentilstm.classifier import SentimentClassifier
-    from sentilstm.data import read_table
-    from sentilstm.datasets import load_dataset
-    from sentilstm.errors import DataError
 
-    if (data is None) == (dataset is None):
-        raise DataError("give either a DATA file or --dataset NAME (not both, not neither)")
-    for option, path in (("--out", out_path), ("--metrics-json", metrics_json)):
-        if path is not None and not path.resolve().parent.is_dir():
-            raise DataError(f"{option} {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
-    options = dict(text_column=text_column, label_column=label_column, encoding=encoding)
-    if dataset is not None:
-        splits = load_dataset(dataset)
-        train_table, val_table, test_table = splits.train, splits.validation, splits.test
-    else:
-        train_table = read_table(data, **options)
-        val_table, test_table = None, None
-    if validation is not None:
-        val_table = read_table(validation, **options)
-    if test is not None:
-        test_table = read_table(test, **options)
+    _check_out_paths(out=out_path, metrics_json=metrics_json)
+    train_table, val_table, test_table = _training_tables(
+        data, dataset, dataset_path, validation, test, text_column=text_column, label_column=label_column, encoding=encoding
+    )
     clf = SentimentClassifier(
         cell=cell, bidirectional=bidirectional, pooling=pooling, embedding_dim=embedding_dim, hidden_size=hidden_size,
         num_layers=num_layers, dropout=dropout, conv_channels=conv_channels, tokenizer=tokenizer,
         vocab_size=vocab_size, min_frequency=min_frequency, max_length=max_length, stopwords=stopwords,
         stemmer=stemmer, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         weight_decay=weight_decay, schedule=schedule, patience=patience, monitor=monitor, class_weight=class_weight,
-        seed=seed, precision=precision, device=device, num_threads=threads,
+        seed=seed, precision=precision, device=device, num_threads=threads, blend=None if blend == "none" else blend,
     )
     console.print(f"training on {len(train_table)} texts from {train_table.source}")
     bar = ProgressBar()
@@ -223,10 +245,10 @@ def evaluate(
 ) -> None:
     """Score a model on a labelled table: accuracy, F1, ROC-AUC, per-class metrics, confusion matrix."""
     _setup_logging(verbose)
-    from sentilstm.classifier import SentimentClassifier
+    from sentilstm.classifier import load_model
     from sentilstm.data import read_table
 
-    clf = SentimentClassifier.load(model)
+    clf = load_model(model)
     table = read_table(data, text_column=text_column, label_column=label_column, encoding=encoding)
     report = clf.evaluate(table.texts, table.labels)
     print_report(report, f"{data}")
@@ -249,7 +271,7 @@ def predict(
 ) -> None:
     """Classify texts given on the command line, or stream a file with --input/--output."""
     _setup_logging(verbose)
-    from sentilstm.classifier import SentimentClassifier
+    from sentilstm.classifier import load_model
     from sentilstm.errors import DataError
     from sentilstm.scoring import score_file
 
@@ -257,7 +279,7 @@ def predict(
         raise DataError("give texts to classify, or --input FILE with --output FILE (not both)")
     if input_path is not None and output_path is None:
         raise DataError("--input needs --output FILE for the scored rows")
-    clf = SentimentClassifier.load(model)
+    clf = load_model(model)
     if input_path is not None:
         with Progress(TextColumn("scoring"), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task("score", total=None)
@@ -282,6 +304,101 @@ def predict(
     for text, row in zip(texts, probabilities):
         table.add_row(Text(text[:200]), Text(str(labels[int(row.argmax())])), *(f"{p:.4f}" for p in row))
     out.print(table)
+
+
+@app.command()
+@friendly
+def baseline(
+    data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
+    kind: Annotated[str, typer.Option(help="nbsvm (NB-weighted word 1-3-grams) or tfidf_lr (word + char TF-IDF, logistic regression).")] = "nbsvm",
+    dataset: DatasetOpt = None,
+    dataset_path: DatasetPathOpt = None,
+    text_column: TextColumnOpt = None,
+    label_column: LabelColumnOpt = None,
+    test: Annotated[Optional[Path], typer.Option(help="Test table, scored after training and saved in the model.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the model file.")] = Path("baseline.sentilstm"),
+    c: Annotated[Optional[float], typer.Option("--C", help="Inverse regularisation strength (default 0.1 nbsvm, 4 tfidf_lr).")] = None,
+    min_df: Annotated[int, typer.Option(help="Keep n-grams seen in at least this many texts.")] = 2,
+    class_weight: Annotated[Optional[str], typer.Option(help="'balanced' weighs classes by inverse frequency.")] = None,
+    encoding: EncodingOpt = "utf-8",
+    metrics_json: Annotated[Optional[Path], typer.Option(help="Also write the test metrics as JSON here.")] = None,
+    verbose: VerboseOpt = True,
+) -> None:
+    """Train a linear baseline (NBSVM or TF-IDF + logistic regression): the bar an LSTM has to clear."""
+    _setup_logging(verbose)
+    import time
+
+    from sentilstm.baselines import make_baseline
+
+    _check_out_paths(out=out_path, metrics_json=metrics_json)
+    train_table, val_table, test_table = _training_tables(
+        data, dataset, dataset_path, None, test, text_column=text_column, label_column=label_column, encoding=encoding
+    )
+    params: dict[str, Any] = {"min_df": min_df, "class_weight": class_weight}
+    if c is not None:
+        params["C"] = c
+    clf = make_baseline(kind, **params)
+    if val_table is not None:  # a linear model needs no early stopping: train on train + validation
+        console.print(f"adding the {len(val_table)} validation texts to training (a baseline has no early stopping)")
+    texts = train_table.texts + (val_table.texts if val_table is not None else [])
+    labels = train_table.labels + (val_table.labels if val_table is not None else [])
+    console.print(f"training {kind} on {len(texts)} texts from {train_table.source}")
+    started = time.perf_counter()
+    clf.fit(texts, labels)
+    clf.metrics_ = {"train_seconds": round(time.perf_counter() - started, 2)}
+    console.print(f"trained in {clf.metrics_['train_seconds']:.1f}s")
+    if test_table is not None:
+        report = clf.evaluate(test_table.texts, test_table.labels)
+        clf.metrics_["test"] = report.to_dict()
+        print_report(report, f"test: {test_table.source}")
+    clf.save(out_path)
+    if metrics_json is not None:
+        metrics_json.write_text(json.dumps(clf.metrics_, indent=2, default=str))
+    out.print(f"saved {out_path}")
+
+
+datasets_app = typer.Typer(no_args_is_help=True, help="Named public datasets: list and download.")
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.command("list")
+@friendly
+def datasets_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per dataset.")] = False,
+) -> None:
+    """Show every named dataset, its official metric and whether it is in the cache."""
+    from sentilstm.datasets import is_cached, list_datasets
+    from sentilstm.download import cache_dir
+
+    rows = [(info, is_cached(info.name)) for info in list_datasets()]
+    if as_json:
+        for info, cached in rows:
+            print(json.dumps({"name": info.name, "description": info.description, "metric": info.metric,
+                              "cached": cached, "citation": info.citation}))
+        return
+    table = RichTable(title=f"datasets (cache: {cache_dir()})")
+    for name in ("name", "description", "metric", "cached"):
+        table.add_column(name)
+    for info, cached in rows:
+        table.add_row(info.name, info.description, info.metric, "yes" if cached else "no")
+    out.print(table)
+
+
+@datasets_app.command("download")
+@friendly
+def datasets_download(
+    names: Annotated[list[str], typer.Argument(help="Dataset names (see `sentilstm datasets list`).")],
+    verbose: VerboseOpt = True,
+) -> None:
+    """Download, verify and prepare datasets in the cache (honours SENTILSTM_CACHE and SENTILSTM_MIRROR)."""
+    _setup_logging(verbose)
+    from sentilstm.datasets import dataset_info, download_dataset
+
+    for name in names:
+        dataset_info(name)  # unknown names fail before anything is downloaded
+    for name in names:
+        folder = download_dataset(name)
+        out.print(f"{name}: ready in {folder}")
 
 
 def main() -> None:  # pragma: no cover - `python -m sentilstm`
