@@ -39,8 +39,9 @@ from sentilstm.text.normalize import Normalizer
 KINDS = ["nbsvm", "tfidf_lr"]
 CLASSES = {"nbsvm": NBSVM, "tfidf_lr": TfidfLogisticRegression}
 NEUTRAL = ("okay", "average", "mediocre", "ordinary")
-# Probes whose label only word order decides: the sentiment word follows a filler word, with or without "not".
-PROBES = ["the movie was good", "the movie was not good", "the movie was awful", "the movie was not awful"]
+# Probes whose label word order decides: the sentiment word follows a filler word, with or without "not".
+# (NBSVM's C=0.1 keeps un-negated texts near 0.5, so these are ones it places at least 0.1 from it.)
+PROBES = ["the story was so good", "the movie was not good", "the movie was terrible", "the movie was not awful"]
 
 
 def _is_int(value: Any) -> bool:
@@ -106,8 +107,10 @@ def test_baselines_learn_the_negation_set(kind: str, minimum: float, fitted: dic
 @pytest.mark.parametrize("kind", KINDS)
 def test_negation_flips_the_prediction(kind: str, fitted: dict) -> None:
     assert list(fitted[kind].predict(PROBES)) == [1, -1, -1, 1]
-    p_good, p_not_good = fitted[kind].predict_proba(PROBES[:2])[:, 1]
-    assert p_good > 0.5 > p_not_good
+    p_good, p_not_good, p_awful, p_not_awful = fitted[kind].predict_proba(
+        ["the movie was good", "the movie was not good", "the movie was awful", "the movie was not awful"])[:, 1]
+    assert p_good > p_not_good + 0.3 and p_not_awful > p_awful + 0.3
+    assert p_not_good < 0.35 and p_not_awful > 0.65
 
 
 def test_nbsvm_needs_its_bigrams_to_read_negation(fitted: dict, train_data: tuple, held_out_data: tuple) -> None:
@@ -166,15 +169,6 @@ def test_predict_returns_the_original_label_values(kind: str, fitted: dict) -> N
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_string_labels_come_back_as_strings(kind: str, train_data: tuple) -> None:
-    texts, labels = train_data
-    names = {-1: "neg", 1: "pos"}
-    clf = make_baseline(kind).fit(texts, [names[y] for y in labels])
-    assert list(clf.classes_) == ["neg", "pos"]
-    assert list(clf.predict(PROBES)) == ["pos", "neg", "neg", "pos"]
-
-
-@pytest.mark.parametrize("kind", KINDS)
 def test_empty_input_gives_an_empty_k_column_array(kind: str, fitted: dict, fitted3: dict) -> None:
     assert fitted[kind].predict_proba([]).shape == (0, 2)
     assert fitted3[kind].predict_proba([]).shape == (0, 3)
@@ -197,7 +191,6 @@ def test_predictions_do_not_depend_on_batch_company(kind: str, fitted: dict, hel
     np.testing.assert_allclose(together, alone, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: predict_proba returns float32 for texts but float64 for []")
 @pytest.mark.parametrize("kind", KINDS)
 def test_probabilities_are_float64_like_the_lstm(kind: str, fitted: dict) -> None:
     # SentimentClassifier.predict_proba returns float64 (test_classifier asserts it) and so does the baselines'
@@ -209,7 +202,8 @@ def test_probabilities_are_float64_like_the_lstm(kind: str, fitted: dict) -> Non
 
 # ----- scikit-learn conventions ----------------------------------------------------------------------
 @pytest.mark.parametrize("kind", KINDS)
-def test_get_params_set_params_and_clone(kind: str, fitted: dict) -> None:
+def test_get_params_set_params_and_clone(kind: str, fitted: dict, train_data: tuple) -> None:
+    texts, labels = train_data
     clf = make_baseline(kind, C=2.5, min_df=3)
     params = clf.get_params()
     assert params["C"] == 2.5 and params["min_df"] == 3 and params["class_weight"] is None
@@ -222,28 +216,36 @@ def test_get_params_set_params_and_clone(kind: str, fitted: dict) -> None:
     assert type(copy) is CLASSES[kind] and copy.get_params() == fitted[kind].get_params()
     assert not hasattr(copy, "coef_") and not hasattr(copy, "classes_")  # clone is unfitted
     with pytest.raises(NotFittedError):
-        copy.predict(PROBES)
+        copy.predict_proba(PROBES)
+    assert list(copy.fit(texts[:1000], labels[:1000]).classes_) == [-1, 1]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_fit_returns_self_and_refits(kind: str, train_data: tuple) -> None:
+def test_fit_returns_self_and_refits_with_string_labels(kind: str, train_data: tuple) -> None:
     clf = make_baseline(kind)
     texts, labels = train_data
     assert clf.fit(texts[:600], labels[:600]) is clf
     names = {-1: "neg", 1: "pos"}
     assert clf.fit(texts, [names[y] for y in labels]) is clf  # a second fit replaces everything
     assert list(clf.classes_) == ["neg", "pos"]
-    assert list(clf.predict(PROBES)) == ["pos", "neg", "neg", "pos"]
+    predicted = clf.predict(PROBES)
+    assert list(predicted) == ["pos", "neg", "neg", "pos"] and all(isinstance(v, str) for v in predicted)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_not_fitted_before_fit(kind: str, tmp_path: Path) -> None:
     clf = make_baseline(kind)
-    for call in (lambda: clf.predict(["x"]), lambda: clf.predict_proba(["x"]), lambda: clf.evaluate(["x"], [1]),
+    for call in (lambda: clf.predict_proba(["x"]), lambda: clf.evaluate(["x"], [1]),
                  lambda: clf.save(tmp_path / "m.sentilstm")):
         with pytest.raises(NotFittedError, match="not trained yet"):
             call()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_predict_before_fit_is_not_fitted_error(kind: str) -> None:
+    with pytest.raises(NotFittedError, match="not trained yet"):
+        make_baseline(kind).predict(["a good film"])
 
 
 def test_cross_val_score_works(train_data: tuple) -> None:
@@ -252,11 +254,9 @@ def test_cross_val_score_works(train_data: tuple) -> None:
     assert len(scores) == 3 and scores.min() > 0.8
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a fit() that fails after LabelMap.fit leaves the new classes_ "
-                   "with the old coef_, so predict silently returns labels the model never learned")
 @pytest.mark.parametrize("kind", KINDS)
 def test_failed_refit_does_not_corrupt_a_fitted_model(kind: str, train_data: tuple) -> None:
-    clf = make_baseline(kind).fit(*train_data)
+    clf = make_baseline(kind).fit(train_data[0][:600], train_data[1][:600])
     before = clf.predict(PROBES)
     with pytest.raises(DataError, match="min_df"):
         clf.fit(["a b", "c d", "e f"], ["x", "y", "z"])  # no n-gram occurs in 2 texts
@@ -297,8 +297,6 @@ def test_a_missing_label_is_a_data_error(kind: str, missing: Any, train_data: tu
         make_baseline(kind).fit(texts[:10], labels[:5] + [missing] + labels[6:10])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: check_labels only catches None and Python-float NaN; pandas' NA "
-                   "in a nullable Int64 label column becomes a class '<NA>' (and turns every class into a string)")
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_pandas_na_label_is_a_data_error(kind: str, train_data: tuple) -> None:
     texts, labels = train_data
@@ -404,7 +402,7 @@ def test_mentions_urls_and_case_are_normalised_like_the_lstm(kind: str) -> None:
     ]
     for a, b in pairs:
         np.testing.assert_array_equal(clf.predict_proba([a]), clf.predict_proba([b]), err_msg=f"{a!r} vs {b!r}")
-    assert list(clf.predict(["@someoneelse the movie was great", "@newbie the movie was not great"])) == [1, -1]
+    assert list(clf.predict(["@someoneelse the movie was not good", "@newbie the movie was not awful"])) == [-1, 1]
     assert clf.normalizer_("@Bob: GREAT film http://x.y/z") == "xxuser : great film xxurl"
     # The same normaliser as an LSTM with default text options: HTML, cp1252, NFC (Igbo tone marks)
     lstm = Normalizer(TextConfig())
@@ -420,7 +418,7 @@ def test_turning_normalisation_off_changes_the_features(kind: str) -> None:
     assert clf.normalizer_("@Bob GREAT http://x.y") == "@Bob GREAT http://x.y"
     upper, lower = clf.predict_proba(["THE MOVIE WAS GREAT", "the movie was great"])
     assert not np.array_equal(upper, lower)  # upper-case words are unseen now
-    assert list(clf.predict(["the movie was great"])) == [1]
+    assert list(clf.predict(["the movie was not good", "the movie was not awful"])) == [-1, 1]
 
 
 # ----- class_weight ----------------------------------------------------------------------------------
@@ -470,6 +468,7 @@ def test_save_load_round_trip_is_exact(kind: str, unicode_train: tuple, held_out
     before, after = clf.predict_proba(texts), loaded.predict_proba(texts)
     assert np.abs(before - after).max() == 0
     assert list(loaded.predict(texts)) == list(clf.predict(texts))
+    np.testing.assert_array_equal(loaded.predict_proba([IGBO[0]]), loaded.predict_proba([UNSEEN[-2]]))  # NFC == NFD
     assert list(loaded.classes_) == [-1, 1] and all(_is_int(c) for c in loaded.classes_)
     assert [f.terms for f in loaded.features_] == [f.terms for f in clf.features_]
     assert {k: v for k, v in loaded.get_params().items() if "ngram" not in k} == {
@@ -522,7 +521,8 @@ def test_sentiment_classifier_load_refuses_a_baseline(kind: str, fitted: dict, t
 def test_load_model_on_an_lstm_file_returns_a_sentiment_classifier(trained_model_path: Path) -> None:
     clf = load_model(trained_model_path)
     assert type(clf) is SentimentClassifier and list(clf.classes_) == [-1, 1]
-    assert list(clf.predict(PROBES)) == [1, -1, -1, 1]
+    assert list(clf.predict(["the movie was great", "the movie was not great", "the movie was awful",
+                             "the movie was not awful"])) == [1, -1, -1, 1]
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.9, 100])
@@ -633,8 +633,6 @@ def test_cli_baseline_bad_option_is_a_user_error(option: str, value: str, bad: s
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --class-weight is passed to scikit-learn unchecked; a typo raises "
-                   "sklearn's InvalidParameterError (not a SentilstmError), so the CLI exits 1 with a traceback")
 def test_cli_baseline_bad_class_weight_is_a_user_error(cli_data: dict, tmp_path: Path) -> None:
     line = error_line(invoke("baseline", cli_data["train"], "--class-weight", "balancd", "--out", tmp_path / "m.sentilstm"))
     assert "class_weight" in line and "balancd" in line

@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize as l2_normalize
 
 from sentilstm.artifact import library_versions, read_file, write_file
-from sentilstm.config import TextConfig, check_positive, check_range
+from sentilstm.config import TextConfig, check_choice, check_integer, check_positive
 from sentilstm.data import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentilstm.evaluation import EvaluationReport, evaluate_probabilities
@@ -112,9 +112,11 @@ class LinearBaseline(ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         check_positive("C", self.C)
-        check_range("min_df", self.min_df, low=1)
+        check_integer("min_df", self.min_df, low=1)
         if self.max_features is not None:
-            check_range("max_features", self.max_features, low=1)
+            check_integer("max_features", self.max_features, low=1)
+        if self.class_weight is not None:
+            check_choice("class_weight", self.class_weight, Literal["balanced"])
 
     def fit(self, X: Iterable[str], y: Iterable[Label]) -> LinearBaseline:
         """Learn the n-gram vocabularies and the linear model(s) from texts `X` and labels `y`."""
@@ -125,10 +127,13 @@ class LinearBaseline(ClassifierMixin, BaseEstimator):
         label_map = LabelMap.fit(labels)
         if len(label_map) < 2:
             raise DataError(f"training labels hold a single class {label_map.labels}; a classifier needs at least two")
-        self.normalizer_ = Normalizer(self._text_config())
-        self.label_map_, self.classes_ = label_map, np.asarray(label_map.labels)
-        self.features_, matrix = self._fit_features(self.normalizer_.batch(texts))
-        self._fit_linear(matrix, label_map.encode(labels))
+        normalizer = Normalizer(self._text_config())
+        features, matrix = self._fit_features(normalizer.batch(texts))
+        fitted = self._fit_linear(matrix, label_map.encode(labels))
+        # assigned only now, so a failed re-fit leaves a fitted model as it was
+        self.normalizer_, self.label_map_, self.classes_, self.features_ = normalizer, label_map, np.asarray(label_map.labels), features
+        for name, value in fitted.items():
+            setattr(self, name, value)
         log.info("%s: %d features, %d classes", self.kind, matrix.shape[1], len(label_map))
         return self
 
@@ -138,11 +143,12 @@ class LinearBaseline(ClassifierMixin, BaseEstimator):
         texts = check_texts(X, "X")
         if not texts:
             return np.zeros((0, len(self.classes_)))
-        return self._probabilities(self._transform(self.normalizer_.batch(texts)))
+        return self._probabilities(self._transform(self.normalizer_.batch(texts))).astype(np.float64)
 
     def predict(self, X: Iterable[str]) -> np.ndarray:
         """Labels as given in training, argmax of predict_proba."""
-        return np.asarray(self.label_map_.decode(self.predict_proba(X).argmax(axis=1)))
+        probabilities = self.predict_proba(X)
+        return np.asarray(self.label_map_.decode(probabilities.argmax(axis=1)))
 
     def evaluate(self, X: Iterable[str], y: Iterable[Label]) -> EvaluationReport:
         """Accuracy, macro/weighted F1, ROC-AUC, per-class metrics and confusion matrix on labelled texts."""
@@ -206,7 +212,7 @@ class LinearBaseline(ClassifierMixin, BaseEstimator):
     def _transform(self, texts: list[str]) -> sp.csr_matrix:
         raise NotImplementedError
 
-    def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> None:
+    def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> dict[str, np.ndarray | None]:
         raise NotImplementedError
 
     def _probabilities(self, matrix: sp.csr_matrix) -> np.ndarray:
@@ -217,6 +223,12 @@ class TfidfLogisticRegression(LinearBaseline):
     """Sublinear TF-IDF of word n-grams plus in-word character n-grams, then multinomial logistic regression."""
 
     kind = "tfidf_lr"
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        _check_ngrams("word_ngrams", self.word_ngrams)
+        if self.char_ngrams is not None:
+            _check_ngrams("char_ngrams", self.char_ngrams)
 
     def __init__(
         self, *, C: float = 4.0, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] | None = (2, 5),
@@ -236,13 +248,13 @@ class TfidfLogisticRegression(LinearBaseline):
     def _transform(self, texts: list[str]) -> sp.csr_matrix:
         return l2_normalize(sp.hstack([f.tfidf(f.counts(texts)) for f in self.features_]).tocsr())
 
-    def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> None:
+    def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> dict[str, np.ndarray | None]:
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight, solver="lbfgs")
         model.fit(matrix, targets)
         coef, intercept = model.coef_, model.intercept_
         if coef.shape[0] == 1:  # binary: scikit-learn keeps one row; store both so every case is a softmax
             coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
-        self.coef_, self.intercept_ = coef.astype(np.float32), intercept.astype(np.float32)
+        return {"coef_": coef.astype(np.float32), "intercept_": intercept.astype(np.float32), "ratios_": None}
 
     def _probabilities(self, matrix: sp.csr_matrix) -> np.ndarray:
         return _softmax(np.asarray(matrix @ self.coef_.T) + self.intercept_)
@@ -270,6 +282,7 @@ class NBSVM(LinearBaseline):
     def _check_params(self) -> None:
         super()._check_params()
         check_positive("alpha", self.alpha)
+        _check_ngrams("ngrams", self.ngrams)
 
     def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
         features, counts = Features.fit(texts, "word", tuple(self.ngrams), self.min_df, self.max_features, idf=False)
@@ -278,7 +291,7 @@ class NBSVM(LinearBaseline):
     def _transform(self, texts: list[str]) -> sp.csr_matrix:
         return _binarize(self.features_[0].counts(texts))
 
-    def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> None:
+    def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> dict[str, np.ndarray | None]:
         num_classes = int(targets.max()) + 1
         rows = [1] if num_classes == 2 else range(num_classes)  # binary: one model, the positive class's
         ratios, coefs, intercepts = [], [], []
@@ -293,8 +306,8 @@ class NBSVM(LinearBaseline):
             ratios.append(r)
             coefs.append(model.coef_[0] * r)  # fold r into the weights: score = x . (w * r) + b
             intercepts.append(model.intercept_[0])
-        self.ratios_ = np.asarray(ratios, dtype=np.float32)
-        self.coef_, self.intercept_ = np.asarray(coefs, dtype=np.float32), np.asarray(intercepts, dtype=np.float32)
+        return {"ratios_": np.asarray(ratios, dtype=np.float32), "coef_": np.asarray(coefs, dtype=np.float32),
+                "intercept_": np.asarray(intercepts, dtype=np.float32)}
 
     def _probabilities(self, matrix: sp.csr_matrix) -> np.ndarray:
         scores = np.asarray(matrix @ self.coef_.T) + self.intercept_
@@ -302,6 +315,12 @@ class NBSVM(LinearBaseline):
         if probabilities.shape[1] == 1:
             return np.hstack([1 - probabilities, probabilities])
         return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+
+def _check_ngrams(name: str, value: Any) -> None:
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(n, int) for n in value)
+            and 1 <= value[0] <= value[1]):
+        raise ConfigError(f"{name} must be a (min_n, max_n) pair of integers with 1 <= min_n <= max_n, got {value!r}")
 
 
 def _binarize(counts: sp.csr_matrix) -> sp.csr_matrix:

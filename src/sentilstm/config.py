@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -32,9 +34,15 @@ def check_range(name: str, value: float, low: float, high: float | None = None) 
 
 
 def check_positive(name: str, value: float) -> None:
-    """Raise ConfigError unless value > 0."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise ConfigError(f"{name} must be a number > 0, got {value!r}")
+    """Raise ConfigError unless value is a finite number > 0."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 < value < math.inf:
+        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def check_integer(name: str, value: int, low: int) -> None:
+    """Raise ConfigError unless value is a whole number >= low."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+        raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
 
 
 @dataclass

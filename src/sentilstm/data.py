@@ -431,6 +431,6 @@ def check_labels(values: Iterable[Label], name: str) -> list[Label]:
     """The labels as a list; a missing label is a DataError."""
     labels = list(values)
     for i, label in enumerate(labels):
-        if label is None or (isinstance(label, float) and np.isnan(label)):
+        if label is None or (not isinstance(label, str) and pd.api.types.is_scalar(label) and pd.isna(label)):
             raise DataError(f"{name}[{i}] is missing (NaN/None); drop unlabelled rows before fit")
     return labels
