@@ -1,0 +1,189 @@
+"""The accuracy scoreboard: linear baselines vs sentilstm's default recipe on public benchmarks.
+
+    python bench/accuracy.py                                 # everything, 3 seeds for the LSTM
+    python bench/accuracy.py --datasets afrisenti-ig --seeds 0  # one dataset, one seed
+    python bench/accuracy.py --report-only                   # rebuild the Markdown from saved runs
+
+Each run (dataset, model, seed) trains on the official training split, evaluates once on the official
+test split (SST-2: GLUE dev) and is appended to bench/results/accuracy.json as soon as it finishes, so
+an interrupted scoreboard keeps its runs and a later call skips them. bench/results/accuracy.md is
+rebuilt from the JSON: mean ± std over seeds, training wall-clock time, the machine, and published
+anchors for comparison. Data comes from --data-dir (default ../shared/data) or the dataset cache.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sentilstm import SentimentClassifier, load_dataset
+from sentilstm.baselines import make_baseline
+from sentilstm.datasets import DATASETS
+
+RESULTS = Path(__file__).parent / "results"
+LOCAL_FOLDERS = {"imdb": "imdb", "sst2": "sst", "afrisenti-ig": "afrisenti", "afrisenti-pcm": "afrisenti"}
+MODELS = {
+    "nbsvm": "NBSVM (word 1-3-grams)",
+    "tfidf_lr": "TF-IDF word 1-2 + char 2-5-grams, LR",
+    "lstm": "sentilstm default (BiLSTM + attention, blended)",
+    "lstm_alone": "sentilstm default, network alone (same runs)",
+}
+# Published figures on the same splits and metric, for comparison (test accuracy, or weighted F1 for AfriSenti).
+ANCHORS = {
+    "imdb": [
+        ("NBSVM-bigram", 91.22, "Wang & Manning 2012, ACL"),
+        ("oh-2LSTMp (supervised + unlabelled region embeddings)", 91.86, "Johnson & Zhang 2016, ICML"),
+        ("ULMFiT (pretrained LM, fine-tuned)", 95.4, "Howard & Ruder 2018, ACL"),
+    ],
+    "afrisenti-ig": [
+        ("best system of SemEval-2023 Task 12, Igbo (weighted F1)", 82.96, "Muhammad et al. 2023, SemEval"),
+        ("best classical system in the task (weighted F1)", 77.08, "Muhammad et al. 2023, SemEval"),
+    ],
+    "sst2": [("BiLSTM", 87.5, "Tai et al. 2015, ACL (Tree-LSTM paper, binary SST)")],
+}
+DEFAULT_DATASETS = ["imdb", "afrisenti-ig", "sst2"]
+
+
+def machine() -> str:
+    cpu = platform.processor() or "cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+
+
+def load(name: str, data_dir: Path | None) -> Any:
+    if data_dir is not None and name in LOCAL_FOLDERS and (data_dir / LOCAL_FOLDERS[name]).is_dir():
+        return load_dataset(name, path=data_dir / LOCAL_FOLDERS[name])
+    return load_dataset(name)
+
+
+def scores(report: Any) -> dict[str, float]:
+    return {"accuracy": report.accuracy * 100, "macro_f1": report.macro_f1 * 100, "weighted_f1": report.weighted_f1 * 100}
+
+
+def run_baseline(kind: str, splits: Any) -> dict[str, Any]:
+    """Linear models have no early stopping, so they train on train + validation (the official train data)."""
+    texts = splits.train.texts + (splits.validation.texts if splits.validation else [])
+    labels = splits.train.labels + (splits.validation.labels if splits.validation else [])
+    started = time.perf_counter()
+    clf = make_baseline(kind).fit(texts, labels)
+    seconds = time.perf_counter() - started
+    return {"train_seconds": seconds, **scores(clf.evaluate(splits.test.texts, splits.test.labels))}
+
+
+def run_lstm(splits: Any, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The default recipe exactly as `sentilstm train` runs it; also scores the network without the blend."""
+    validation = (splits.validation.texts, splits.validation.labels) if splits.validation else None
+    started = time.perf_counter()
+    clf = SentimentClassifier(seed=seed).fit(splits.train.texts, splits.train.labels, validation=validation)
+    seconds = time.perf_counter() - started
+    blended = scores(clf.evaluate(splits.test.texts, splits.test.labels))
+    blend_model, clf.blend_model_ = clf.blend_model_, None
+    alone = scores(clf.evaluate(splits.test.texts, splits.test.labels))
+    extra = {
+        "epochs": len(clf.history_.epochs), "best_epoch": clf.history_.best_epoch,
+        "blend": clf.metrics_.get("blend"), "max_length": clf.pipeline_.config.max_length,
+        "vocab_size": clf.pipeline_.tokenizer.vocab_size,
+    }
+    return ({"train_seconds": seconds, **blended, "extra": extra},
+            {"train_seconds": seconds, **alone, "extra": {"blend_model": blend_model.kind if blend_model else None}})
+
+
+def read_runs(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text())["runs"] if path.exists() else []
+
+
+def save_runs(path: Path, runs: list[dict[str, Any]]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"machine": machine(), "runs": runs}, indent=1))
+    os.replace(temporary, path)
+
+
+def mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
+    lines = [
+        "# Accuracy scoreboard", "",
+        "Produced by `python bench/accuracy.py` (see its docstring). Official train/test splits; SST-2 is scored",
+        "on GLUE dev. The linear baselines are deterministic (one run); the LSTM rows are mean ± std over seeds.",
+        "Training time is wall-clock on the machine below, for one run, including the blend's linear models.",
+        "", f"Machine: {machine_name}", "",
+    ]
+    for dataset in dict.fromkeys(r["dataset"] for r in runs):
+        info = DATASETS[dataset]
+        lines += [f"## {dataset}", "", f"{info.description}. Official metric: {info.metric.replace('_', ' ')}. "
+                  f"Data: {info.citation}.", "",
+                  "| model | seeds | accuracy | macro F1 | weighted F1 | train time |", "|---|---|---|---|---|---|"]
+        for model, title in MODELS.items():
+            group = [r for r in runs if r["dataset"] == dataset and r["model"] == model]
+            if not group:
+                continue
+            cells = [mean_std([r[k] for r in group]) for k in ("accuracy", "macro_f1", "weighted_f1")]
+            minutes = statistics.mean(r["train_seconds"] for r in group) / 60
+            lines.append(f"| {title} | {len(group)} | {' | '.join(cells)} | {minutes:.1f} min |")
+        for name, figure, citation in ANCHORS.get(dataset, []):
+            lines.append(f"| *published:* {name} | | {figure:.2f} | | | {citation} |" if dataset != "afrisenti-ig"
+                         else f"| *published:* {name} | | | | {figure:.2f} | {citation} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
+    parser.add_argument("--models", default="nbsvm,tfidf_lr,lstm")
+    parser.add_argument("--seeds", default="0,1,2", help="LSTM seeds (baselines run once)")
+    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--results", type=Path, default=RESULTS / "accuracy.json")
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the Markdown from the saved runs")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    runs = read_runs(args.results)
+    if not args.report_only:
+        data_dir = args.data_dir if args.data_dir.is_dir() else None
+        for dataset in args.datasets.split(","):
+            splits = None
+            for model in args.models.split(","):
+                seeds = [int(s) for s in args.seeds.split(",")] if model == "lstm" else [0]
+                for seed in seeds:
+                    if any(r["dataset"] == dataset and r["model"] == model and r["seed"] == seed for r in runs):
+                        continue
+                    splits = splits or load(dataset, data_dir)
+                    logging.info("scoreboard: %s %s seed %d", dataset, model, seed)
+                    if model == "lstm":
+                        blended, alone = run_lstm(splits, seed)
+                        new = [{"dataset": dataset, "model": "lstm", "seed": seed, **blended},
+                               {"dataset": dataset, "model": "lstm_alone", "seed": seed, **alone}]
+                    else:
+                        new = [{"dataset": dataset, "model": model, "seed": seed, **run_baseline(model, splits)}]
+                    for run in new:
+                        print(json.dumps(run), flush=True)
+                    runs += new
+                    save_runs(args.results, runs)
+    text = markdown(runs, json.loads(args.results.read_text())["machine"] if args.results.exists() else machine())
+    (args.results.parent / "accuracy.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
