@@ -13,6 +13,7 @@ tables named by split (`train.csv.gz`, `dev.tsv`, `test.parquet`, `unsup.csv.gz`
 """
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import logging
 import os
@@ -20,6 +21,7 @@ import re
 import shutil
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,12 +137,13 @@ def download_dataset(name: str, *, progress: bool = True) -> Path:
     if not info.files:
         log.info("dataset %s needs no download", name)
         return Path(".")
+    target = _prepared_dir(name, cache_dir())
+    if name in PREPARERS and target.is_dir():  # made only from a verified archive, which may since be deleted
+        return target
     paths = [fetch(remote, progress=progress) for remote in info.files]
     if name not in PREPARERS:
         return paths[0].parent
-    target = _prepared_dir(name, cache_dir())
-    if not target.is_dir():
-        _unpack(paths[0], target, PREPARERS[name])
+    _unpack(paths[0], target, PREPARERS[name])
     return target
 
 
@@ -272,7 +275,8 @@ def _frame_table(frame: pd.DataFrame, source: str) -> Table | list[str]:
 
 # ----- official archives -------------------------------------------------------------------------
 IMDB_MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt$")
-Member = tuple[str, bytes]  # (path inside the archive, content)
+Member = tuple[str, bytes]
+CHUNK = 1 << 20  # (path inside the archive, content)
 
 
 def _imdb_parts(members: Iterator[Member]) -> dict[str, pd.DataFrame]:
@@ -303,10 +307,12 @@ def _walk_tree(tree: Path) -> Iterator[Member]:
 def _prepare_imdb(archive: Path, target: Path) -> None:
     """aclImdb_v1.tar.gz -> train/test/unsup Parquet tables (100k small files never touch the disk)."""
     def members() -> Iterator[Member]:
-        with tarfile.open(archive, "r:gz") as tar:
+        with gzip.open(archive, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 if member.isfile() and member.name.endswith(".txt"):
                     yield member.name, tar.extractfile(member).read()
+            while stream.read(CHUNK):  # read to the end, so gzip checks its CRC: a changed byte is an error
+                pass
 
     for key, frame in _imdb_parts(members()).items():
         frame.to_parquet(target / f"{'unsup' if key == 'unlabeled' else key}.parquet", index=False)
@@ -335,7 +341,7 @@ def _unpack(archive: Path, target: Path, prepare: Callable[[Path, Path], None]) 
     with _temporary_folder(target) as scratch:
         try:
             prepare(archive, scratch)
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
             if isinstance(exc, DataError):
                 raise
             raise DataError(

@@ -37,6 +37,17 @@ CHUNK_BYTES = 1 << 20
 RECORDED = "checksums.json"
 
 
+class ChecksumError(DataError):
+    """A file's bytes do not match the checksum the registry publishes or recorded."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            f"{str(path)!r} fails its checksum ({detail}); it is corrupted or was changed: delete it and run "
+            "`sentilstm datasets download` again"
+        )
+        self.detail = detail
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     url: str  # the official location
@@ -89,18 +100,16 @@ def _locked(path: Path) -> Iterator[None]:
 
 def verify(path: Path, remote: RemoteFile, root: Path) -> None:
     """Check `path` against the published checksum, or the one recorded at its first download."""
-    for algorithm, expected, origin in (("md5", remote.md5, "published"), ("sha256", remote.sha256, "published"),
-                                        ("sha256", _recorded(root).get(remote.filename), "recorded at first download")):
+    if remote.md5 or remote.sha256:
+        algorithm, expected, origin = ("md5", remote.md5, "published") if remote.md5 else ("sha256", remote.sha256, "published")
+    else:
+        algorithm, expected, origin = "sha256", _recorded(root).get(remote.filename), "recorded at first download"
         if expected is None:
-            continue
-        actual = file_digest(path, algorithm)
-        if actual != expected.lower():
-            raise DataError(
-                f"{str(path)!r} fails its {origin} {algorithm.upper()} checksum (expected {expected}, got {actual}); "
-                "it is corrupted or was changed: delete it and run `sentilstm datasets download` again"
-            )
-        return
-    _record(root, remote.filename, file_digest(path, "sha256"))
+            _record(root, remote.filename, file_digest(path, "sha256"))
+            return
+    actual = file_digest(path, algorithm)
+    if actual != expected.lower():
+        raise ChecksumError(path, f"{origin} {algorithm.upper()} {expected}, got {actual}")
 
 
 def _recorded(root: Path) -> dict[str, str]:
@@ -124,6 +133,8 @@ def _record(root: Path, filename: str, sha256: str) -> None:
 
 def fetch(remote: RemoteFile, *, retries: int = 4, timeout: float = 60.0, progress: bool = True) -> Path:
     """The cached, verified copy of `remote`, downloading (or resuming) it first when needed."""
+    if retries < 1:
+        raise DataError(f"retries must be at least 1, got {retries}")
     root = cache_dir()
     path = root / remote.filename
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +147,8 @@ def fetch(remote: RemoteFile, *, retries: int = 4, timeout: float = 60.0, progre
                     _transfer(url, partial, timeout, progress)
                     break
                 except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError) as exc:
+                    if isinstance(exc, urllib.error.HTTPError):
+                        exc.close()  # release the socket now, not at garbage collection
                     if isinstance(exc, urllib.error.HTTPError) and exc.code not in (408, 429, 500, 502, 503, 504):
                         raise DataError(
                             f"downloading {url} failed: HTTP {exc.code} {exc.reason}; check the URL, or point "
@@ -151,12 +164,11 @@ def fetch(remote: RemoteFile, *, retries: int = 4, timeout: float = 60.0, progre
                     time.sleep(wait)
             try:
                 verify(partial, remote, root)
-            except DataError as exc:
+            except ChecksumError as exc:
                 partial.unlink(missing_ok=True)  # a corrupted transfer cannot be resumed; the next run starts over
-                detail = str(exc).split(" checksum ")[1].split(";")[0]
                 raise DataError(
-                    f"the file downloaded from {url} fails its checksum {detail} and was deleted; make sure the "
-                    "server holds the official file, then run again"
+                    f"the file downloaded from {url} fails its checksum ({exc.detail}) and was deleted; make sure "
+                    "the server holds the official file, then run again"
                 ) from None
             os.replace(partial, path)
             log.info("downloaded %s -> %s", url, path)
@@ -177,6 +189,7 @@ def _transfer(url: str, partial: Path, timeout: float, progress: bool) -> None:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:  # range not satisfiable: the partial file is already complete
+            exc.close()
             return
         raise
     with response:
