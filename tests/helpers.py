@@ -10,8 +10,9 @@ NEGATIVE = ("bad", "awful", "terrible", "horrible", "boring", "dreadful", "poor"
 # Hyperparameters that train in about a second on one CPU core; tests override what they exercise.
 # num_threads=1: these models are tiny, and with 2 OpenMP threads on a 2-core machine that is busy with
 # anything else (a second pytest, a build) an LSTM step slows down ~10x (measured: 26 s vs 2.3 s).
+# blend=None: these tests are about the network; tests/test_blend.py covers the linear blend.
 TINY: dict[str, Any] = dict(
-    embedding_dim=16, hidden_size=16, epochs=2, batch_size=32, min_frequency=1, num_threads=1, seed=0
+    embedding_dim=16, hidden_size=16, epochs=2, batch_size=32, min_frequency=1, num_threads=1, seed=0, blend=None
 )
 FILLER = (
     "the", "movie", "film", "was", "really", "plot", "acting", "story", "i", "thought", "it", "and",

@@ -186,7 +186,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         best: tuple[float, float, LinearBaseline] | None = None
         for kind in ("nbsvm", "tfidf_lr") if self.blend == "auto" else (self.blend,):
             try:
-                linear = make_baseline(kind).fit(texts, labels)
+                # the linear partner shares the network's "balanced" weighting (explicit per-label weights stay with the network)
+                weighting = "balanced" if self.class_weight == "balanced" else None
+                linear = make_baseline(kind, class_weight=weighting).fit(texts, labels)
             except DataError as exc:  # e.g. too few texts for any n-gram to repeat
                 log.warning("no %s blend: %s", kind, exc)
                 continue
@@ -206,6 +208,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         self.metrics_["blend"] = {"model": linear.kind, "network_weight": weight, "validation_log_loss": {**scores, "blend": loss}}
         log.info("blend: %.2f x network + %.2f x %s (validation log-loss %.4f; network alone %.4f, %s alone %.4f)",
                  weight, 1 - weight, linear.kind, loss, scores["network"], linear.kind, scores[linear.kind])
+        if weight == 0.0:
+            log.warning("the network adds nothing on the validation split, so predictions come from %s alone; "
+                        "train longer, or pass blend=None (--blend none) to keep the network's own predictions", linear.kind)
 
     def _read_resume(self, checkpoint_path: str | Path | None) -> dict[str, Any] | None:
         if checkpoint_path is None:
