@@ -46,6 +46,11 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
     Text parameters are those of `TextConfig`, architecture those of `ModelConfig`, training those of
     `TrainConfig` (see their field comments for the why of each default). Learned state ends in `_`.
 
+    `embeddings` is a word-vectors file (GloVe, word2vec text/binary, fastText .vec/.bin; see
+    `sentilstm.embeddings`): only the vocabulary's vectors are read, streamed, and they initialise the
+    embedding layer, whose size becomes the vectors' dimension; `freeze_embeddings` keeps them fixed
+    for that many epochs (-1: always).
+
     `blend` averages the network's probabilities with a linear n-gram model's (NBSVM or TF-IDF logistic
     regression, trained on the same training split), weighted to minimise validation log-loss; "auto" tries
     both and keeps the better, None turns it off. The two make different errors (word order and context
@@ -97,7 +102,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         device: str = R.device,
         num_threads: int | None = R.num_threads,
         bucket_pool: int = R.bucket_pool,
-        # ensemble
+        freeze_embeddings: int = R.freeze_embeddings,
+        # pretrained vectors and ensemble
+        embeddings: str | None = None,
         blend: Blend | None = "auto",
     ) -> None:
         for name, value in locals().items():
@@ -135,6 +142,9 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         model_config.validate()
         if self.blend is not None:
             check_choice("blend", self.blend, Blend)
+        if self.embeddings is not None and not Path(self.embeddings).is_file():
+            raise ConfigError(f"embeddings file {str(self.embeddings)!r} does not exist; give the path of a GloVe, "
+                              "word2vec or fastText vectors file")
         saved = self._read_resume(checkpoint_path) if resume else None
         label_map = LabelMap(saved["labels"]) if saved else LabelMap.fit(labels)
         targets = label_map.encode(labels)
@@ -153,8 +163,17 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         model_config = dataclasses.replace(
             model_config, vocab_size=pipeline.tokenizer.vocab_size, num_classes=len(label_map)
         )
+        vectors, self.embedding_coverage_ = None, None
+        if self.embeddings is not None and not saved:
+            vectors, self.embedding_coverage_ = self._pretrained_vectors(pipeline, train_ids)
+        if vectors is not None or (saved and self.embeddings is not None):
+            dim = vectors.shape[1] if vectors is not None else saved["model_config"]["embedding_dim"]
+            model_config = dataclasses.replace(model_config, embedding_dim=dim)
         torch.manual_seed(train_config.seed)
         net = SentimentNet(model_config)
+        if vectors is not None:
+            with torch.no_grad():
+                net.embedding.weight.copy_(torch.from_numpy(vectors))
         checkpoint = None
         if checkpoint_path is not None:
             checkpoint = CheckpointSpec(Path(checkpoint_path), self._payload(label_map, pipeline, model_config))
@@ -173,6 +192,8 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.asarray(label_map.labels)
         self.blend_model_, self.blend_weight_ = None, 1.0
         self.metrics_: dict[str, Any] = {}
+        if self.embedding_coverage_ is not None:
+            self.metrics_["embeddings"] = self.embedding_coverage_.to_dict()
         if self.blend is not None:
             self._fit_blend(texts, label_map.decode(targets), val_texts, val_targets)
         self.validation_report_ = self.evaluate(val_texts, label_map.decode(val_targets))
@@ -211,6 +232,20 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         if weight == 0.0:
             log.warning("the network adds nothing on the validation split, so predictions come from %s alone; "
                         "train longer, or pass blend=None (--blend none) to keep the network's own predictions", linear.kind)
+
+    def _pretrained_vectors(self, pipeline: TextPipeline, train_ids: list[np.ndarray]) -> tuple[np.ndarray, Any]:
+        """Vectors for the tokenizer's vocabulary from `self.embeddings`, and their coverage."""
+        from sentilstm.embeddings import load_vectors
+
+        vocabulary = pipeline.tokenizer.vocabulary()
+        counts = np.bincount(np.concatenate(train_ids), minlength=len(vocabulary)) if train_ids else np.zeros(len(vocabulary))
+        names = {i: token for token, i in vocabulary.items()}
+        token_counts = {names[i]: int(n) for i, n in enumerate(counts) if n and i in names}
+        vectors, coverage = load_vectors(self.embeddings, vocabulary, seed=self.seed, token_counts=token_counts)
+        if vectors.shape[1] != self.embedding_dim:
+            log.info("embedding_dim is %d, the dimension of %s (not %d)", vectors.shape[1], self.embeddings, self.embedding_dim)
+        log.info("pretrained vectors: %s", coverage.summary())
+        return vectors, coverage
 
     def _read_resume(self, checkpoint_path: str | Path | None) -> dict[str, Any] | None:
         if checkpoint_path is None:

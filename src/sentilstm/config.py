@@ -123,6 +123,9 @@ class TrainConfig:
     device: str = "auto"  # "auto": CUDA when available, else CPU
     num_threads: int | None = None  # torch intra-op threads; None keeps torch's default
     bucket_pool: int = 50  # batches per sorting pool: texts of similar length share a batch
+    # epochs the embedding layer stays frozen (-1: always): pretrained vectors survive the noisy first
+    # updates of a randomly initialised LSTM before they are fine-tuned (0: fine-tune from the start)
+    freeze_embeddings: int = 0
 
     def validate(self) -> None:
         check_choice("schedule", self.schedule, Schedule)
@@ -137,6 +140,7 @@ class TrainConfig:
         check_range("patience", self.patience, 1)
         check_range("validation_fraction", self.validation_fraction, 0.01, 0.5)
         check_range("bucket_pool", self.bucket_pool, 1)
+        check_range("freeze_embeddings", self.freeze_embeddings, -1)
         if self.num_threads is not None:
             check_range("num_threads", self.num_threads, 1)
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):

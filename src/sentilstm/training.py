@@ -148,6 +148,7 @@ def fit(
     for epoch in range(len(history.epochs) + 1, config.epochs + 1):
         if history.stopped_early:
             break
+        _freeze_embeddings(model, config.freeze_embeddings == -1 or epoch <= config.freeze_embeddings)
         rng = np.random.default_rng([config.seed, epoch])  # batch order depends on (seed, epoch) only: resumable
         batches = bucketed_batches(lengths, config.batch_size, config.bucket_pool, rng)
         callback.on_epoch_start(epoch, config.epochs, len(batches))
@@ -181,11 +182,19 @@ def fit(
         callback.on_epoch_end(stats, improved)
         if checkpoint is not None:
             _save(checkpoint, model, optimizer, scheduler, history, best_state, bad_epochs, fingerprint)
+    _freeze_embeddings(model, False)
     if best_state is not None:
         model.load_state_dict(best_state)
     if history.stopped_early:
         log.info("stopped early; kept the weights of epoch %d", history.best_epoch)
     return history
+
+
+def _freeze_embeddings(model: nn.Module, frozen: bool) -> None:
+    embedding = getattr(model, "embedding", None)
+    if isinstance(embedding, nn.Embedding) and embedding.weight.requires_grad == frozen:
+        embedding.weight.requires_grad_(not frozen)
+        log.info("embedding layer %s", "frozen" if frozen else "trainable (fine-tuning)")
 
 
 def run_epoch(

@@ -75,6 +75,10 @@ class TextTokenizer:
     def vocab_size(self) -> int:
         return self._tokenizer.get_vocab_size()
 
+    def vocabulary(self) -> dict[str, int]:
+        """Token string -> id, special tokens included."""
+        return self._tokenizer.get_vocab()
+
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Token ids per text (int64); an empty text becomes a single [UNK] so it has a length."""
         encodings = self._tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)

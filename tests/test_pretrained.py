@@ -1,0 +1,117 @@
+"""Pretrained vectors inside SentimentClassifier: initialisation, freezing, coverage, resume, CLI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from helpers import FILLER, NEGATIVE, POSITIVE, make_negation_data
+from sentilstm import ConfigError, SentimentClassifier
+from sentilstm.cli import app
+from sentilstm.training import read_checkpoint
+
+DIM = 6
+
+
+def write_glove(path: Path, words: list[str], seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    vectors = {w: rng.normal(size=DIM).astype(np.float32) for w in words}
+    path.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in v)}\n" for w, v in vectors.items()))
+    return {w: np.asarray([float(f"{x:.6f}") for x in v], dtype=np.float32) for w, v in vectors.items()}
+
+
+@pytest.fixture
+def glove(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    words = list(POSITIVE) + list(NEGATIVE) + ["not"] + list(FILLER[:10]) + ["zebra"]
+    path = tmp_path / "vectors.txt"
+    return path, write_glove(path, words)
+
+
+def params(**extra: object) -> dict:
+    return {**dict(hidden_size=8, epochs=2, min_frequency=1, num_threads=1, seed=0, blend=None), **extra}
+
+
+def test_vectors_initialise_the_embedding_layer_and_set_its_size(glove: tuple[Path, dict]) -> None:
+    path, vectors = glove
+    texts, labels = make_negation_data(200, seed=1)
+    clf = SentimentClassifier(**params(embeddings=str(path), freeze_embeddings=-1)).fit(texts, labels)
+    assert clf.model_.config.embedding_dim == DIM
+    vocabulary = clf.pipeline_.tokenizer.vocabulary()
+    weight = clf.model_.embedding.weight.detach().numpy()
+    for word in ("good", "not", "awful", "the"):
+        np.testing.assert_allclose(weight[vocabulary[word]], vectors[word], atol=1e-6)  # frozen: unchanged
+    assert not weight[0].any()  # padding row
+    coverage = clf.metrics_["embeddings"]
+    assert coverage["dim"] == DIM and coverage["found_exact"] == len([w for w in vocabulary if w in vectors])
+    assert 0 < coverage["vocabulary_share"] < 1 and 0 < coverage["token_share"] <= 1
+
+
+def test_freezing_for_one_epoch_then_fine_tuning(glove: tuple[Path, dict], tmp_path: Path) -> None:
+    """The checkpoint holds the current (not the best) weights after each epoch."""
+    path, vectors = glove
+    texts, labels = make_negation_data(200, seed=2)
+    weights = {}
+    for epochs in (1, 2):
+        checkpoint = tmp_path / f"run{epochs}.ckpt"
+        clf = SentimentClassifier(**params(embeddings=str(path), freeze_embeddings=1, epochs=epochs, patience=5))
+        clf.fit(texts, labels, checkpoint_path=checkpoint)
+        weights[epochs] = read_checkpoint(checkpoint)[0]["model.embedding.weight"].numpy()
+        assert clf.model_.embedding.weight.requires_grad  # unfrozen when training ends
+    good = clf.pipeline_.tokenizer.vocabulary()["good"]
+    np.testing.assert_allclose(weights[1][good], vectors["good"], atol=1e-6)  # epoch 1: frozen
+    assert np.abs(weights[2][good] - vectors["good"]).max() > 1e-4  # epoch 2: fine-tuned
+
+
+def test_fine_tuning_from_the_start_changes_the_vectors(glove: tuple[Path, dict]) -> None:
+    path, vectors = glove
+    texts, labels = make_negation_data(200, seed=3)
+    clf = SentimentClassifier(**params(embeddings=str(path))).fit(texts, labels)
+    good = clf.pipeline_.tokenizer.vocabulary()["good"]
+    assert not np.allclose(clf.model_.embedding.weight[good].detach().numpy(), vectors["good"], atol=1e-4)
+
+
+def test_saved_model_keeps_dimension_and_coverage(glove: tuple[Path, dict], tmp_path: Path) -> None:
+    path, _ = glove
+    texts, labels = make_negation_data(200, seed=4)
+    clf = SentimentClassifier(**params(embeddings=str(path))).fit(texts, labels)
+    loaded = SentimentClassifier.load(clf.save(tmp_path / "m.sentilstm"))
+    assert loaded.model_.config.embedding_dim == DIM
+    assert loaded.metrics_["embeddings"]["found_exact"] == clf.metrics_["embeddings"]["found_exact"]
+    np.testing.assert_array_equal(loaded.predict_proba(texts[:20]), clf.predict_proba(texts[:20]))
+
+
+def test_resume_with_pretrained_vectors_is_exact(glove: tuple[Path, dict], tmp_path: Path) -> None:
+    path, _ = glove
+    texts, labels = make_negation_data(200, seed=5)
+    full = SentimentClassifier(**params(embeddings=str(path), epochs=2, patience=5)).fit(texts, labels)
+    checkpoint = tmp_path / "run.ckpt"
+    SentimentClassifier(**params(embeddings=str(path), epochs=2, patience=5)).fit(texts, labels, checkpoint_path=checkpoint)
+    resumed = SentimentClassifier(**params(embeddings=str(path), epochs=2, patience=5)).fit(
+        texts, labels, checkpoint_path=checkpoint, resume=True)
+    np.testing.assert_allclose(resumed.predict_proba(texts[:20]), full.predict_proba(texts[:20]), atol=1e-6)
+
+
+def test_missing_vectors_file_fails_before_training(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="embeddings file .*nope.txt.* does not exist"):
+        SentimentClassifier(embeddings=str(tmp_path / "nope.txt")).fit(["a b", "c d"] * 5, [0, 1] * 5)
+
+
+def test_bad_freeze_value_is_a_config_error(glove: tuple[Path, dict]) -> None:
+    with pytest.raises(ConfigError, match="freeze_embeddings must be >= -1, got -2"):
+        SentimentClassifier(**params(embeddings=str(glove[0]), freeze_embeddings=-2)).fit(["a b", "c d"] * 5, [0, 1] * 5)
+
+
+def test_cli_embeddings_option(glove: tuple[Path, dict], tmp_path: Path) -> None:
+    texts, labels = make_negation_data(150, seed=6)
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
+    out = tmp_path / "m.sentilstm"
+    result = CliRunner().invoke(app, ["train", str(data), "--embeddings", str(glove[0]), "--freeze-embeddings", "1",
+                                      "--hidden-size", "8", "--epochs", "2", "--min-frequency", "1", "--threads", "1",
+                                      "--blend", "none", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert SentimentClassifier.load(out).model_.config.embedding_dim == DIM
+    result = CliRunner().invoke(app, ["train", str(data), "--embeddings", str(tmp_path / "missing.vec"), "--out", str(out)])
+    assert result.exit_code == 2 and "does not exist" in result.output and "Traceback" not in result.output
