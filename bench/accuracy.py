@@ -124,12 +124,13 @@ def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
         "# Accuracy scoreboard", "",
         "Produced by `python bench/accuracy.py` (see its docstring). Official train/test splits; SST-2 is scored",
         "on GLUE dev. The linear baselines are deterministic (one run); the LSTM rows are mean ± std over seeds.",
-        "Training time is wall-clock on the machine below, for one run, including the blend's linear models.",
+        "Training time is wall-clock on the machine below, mean of the runs, including the blend's linear models",
+        "(a shared 2-core VM: times of the same run vary by up to 2x with other load).",
         "", f"Machine: {machine_name}", "",
     ]
     for dataset in dict.fromkeys(r["dataset"] for r in runs):
         info = DATASETS[dataset]
-        lines += [f"## {dataset}", "", f"{info.description}. Official metric: {info.metric.replace('_', ' ')}. "
+        lines += [f"## {dataset}", "", f"{info.description}. Official metric: {info.metric.replace('_f1', ' F1')}. "
                   f"Data: {info.citation}.", "",
                   "| model | seeds | accuracy | macro F1 | weighted F1 | train time |", "|---|---|---|---|---|---|"]
         for model, title in MODELS.items():
@@ -137,8 +138,9 @@ def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
             if not group:
                 continue
             cells = [mean_std([r[k] for r in group]) for k in ("accuracy", "macro_f1", "weighted_f1")]
-            minutes = statistics.mean(r["train_seconds"] for r in group) / 60
-            lines.append(f"| {title} | {len(group)} | {' | '.join(cells)} | {minutes:.1f} min |")
+            seconds = statistics.mean(r["train_seconds"] for r in group)
+            duration = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+            lines.append(f"| {title} | {len(group)} | {' | '.join(cells)} | {duration} |")
         for name, figure, citation in ANCHORS.get(dataset, []):
             lines.append(f"| *published:* {name} | | {figure:.2f} | | | {citation} |" if dataset != "afrisenti-ig"
                          else f"| *published:* {name} | | | | {figure:.2f} | {citation} |")
