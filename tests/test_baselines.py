@@ -283,9 +283,9 @@ def test_a_single_string_is_a_data_error(kind: str, fitted: dict) -> None:
 def test_mismatched_lengths(kind: str, fitted: dict) -> None:
     with pytest.raises(DataError, match="3 texts but y has 2 labels"):
         make_baseline(kind).fit(["a good film", "a bad film", "a film"], [1, -1])
-    with pytest.raises(DataError, match="matching"):
+    with pytest.raises(DataError, match=f"X has {len(PROBES)} texts but y has 2 labels; they must match"):
         fitted[kind].evaluate(PROBES, [1, -1])
-    with pytest.raises(DataError, match="non-empty"):
+    with pytest.raises(DataError, match="evaluate needs at least one labelled text"):
         fitted[kind].evaluate([], [])
 
 

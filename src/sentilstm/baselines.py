@@ -28,7 +28,7 @@ from sentilstm.artifact import library_versions, read_file, write_file
 from sentilstm.config import TextConfig, check_choice, check_integer, check_positive
 from sentilstm.data import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from sentilstm.evaluation import EvaluationReport, evaluate_probabilities
+from sentilstm.evaluation import ScoringMixin
 from sentilstm.text.normalize import WORD_PATTERN, Normalizer
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def _vectorizer(analyzer: str, ngram_range: tuple[int, int], **kwargs: Any) -> C
     return CountVectorizer(analyzer=analyzer, ngram_range=ngram_range, **options, **kwargs)
 
 
-class LinearBaseline(ClassifierMixin, BaseEstimator):
+class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
     """Shared fit/predict/evaluate/save for the n-gram baselines; subclasses choose the features."""
 
     kind: ClassVar[BaselineKind]
@@ -144,19 +144,6 @@ class LinearBaseline(ClassifierMixin, BaseEstimator):
         if not texts:
             return np.zeros((0, len(self.classes_)))
         return self._probabilities(self._transform(self.normalizer_.batch(texts))).astype(np.float64)
-
-    def predict(self, X: Iterable[str]) -> np.ndarray:
-        """Labels as given in training, argmax of predict_proba."""
-        probabilities = self.predict_proba(X)
-        return np.asarray(self.label_map_.decode(probabilities.argmax(axis=1)))
-
-    def evaluate(self, X: Iterable[str], y: Iterable[Label]) -> EvaluationReport:
-        """Accuracy, macro/weighted F1, ROC-AUC, per-class metrics and confusion matrix on labelled texts."""
-        self._check_fitted()
-        texts, labels = check_texts(X, "X"), check_labels(y, "y")
-        if len(texts) != len(labels) or not texts:
-            raise DataError(f"evaluate needs matching, non-empty texts and labels; got {len(texts)} and {len(labels)}")
-        return evaluate_probabilities(self.label_map_.encode(labels), self.predict_proba(texts), self.label_map_.labels)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):

@@ -25,7 +25,7 @@ from sentilstm.config import (
 )
 from sentilstm.data import Label, LabelMap, check_labels, check_texts, stratified_split
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from sentilstm.evaluation import EvaluationReport, evaluate_probabilities
+from sentilstm.evaluation import ScoringMixin
 from sentilstm.inference import predict_probabilities
 from sentilstm.models import SentimentNet
 from sentilstm.runtime import resolve_device, resolve_precision
@@ -40,7 +40,7 @@ BLEND_PREFIX = "blend."  # tensor names of the blended linear model inside a mod
 T, M, R = TextConfig, ModelConfig, TrainConfig  # short aliases for the defaults below
 
 
-class SentimentClassifier(ClassifierMixin, BaseEstimator):
+class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     """LSTM/GRU sentiment classifier on raw strings; every parameter's default lives in `sentilstm.config`.
 
     Text parameters are those of `TextConfig`, architecture those of `ModelConfig`, training those of
@@ -291,22 +291,6 @@ class SentimentClassifier(ClassifierMixin, BaseEstimator):
         self.model_.to(device)
         precision = resolve_precision(self.precision, device)
         return predict_probabilities(self.model_, self.pipeline_.encode(texts), device=device, precision=precision)
-
-    def predict(self, X: Iterable[str]) -> np.ndarray:
-        """Labels as the user gave them in training (e.g. -1/0/1 or 'positive'), argmax of predict_proba."""
-        probabilities = self.predict_proba(X)
-        return np.asarray(self.label_map_.decode(probabilities.argmax(axis=1)))
-
-    def evaluate(self, X: Iterable[str], y: Iterable[Label]) -> EvaluationReport:
-        """Accuracy, macro/weighted F1, ROC-AUC, per-class metrics and confusion matrix on labelled texts."""
-        self._check_fitted()
-        texts, labels = check_texts(X, "X"), check_labels(y, "y")
-        if len(texts) != len(labels):
-            raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
-        if not texts:
-            raise DataError("evaluate needs at least one labelled text")
-        targets = self.label_map_.encode(labels)
-        return evaluate_probabilities(targets, self.predict_proba(texts), self.label_map_.labels)
 
     def _device(self) -> torch.device:
         return resolve_device(self.device)

@@ -6,11 +6,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
+
+from sentilstm.data import Label, check_labels, check_texts
+from sentilstm.errors import DataError
 
 
 @dataclass
@@ -75,3 +79,22 @@ def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, num_classes: int) ->
     else:
         value = roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro", labels=list(range(num_classes)))
     return None if math.isnan(value) else float(value)
+
+
+class ScoringMixin:
+    """`predict` and `evaluate` for any classifier with `predict_proba`, `label_map_` and `_check_fitted`."""
+
+    def predict(self, X: Iterable[str]) -> np.ndarray:
+        """Labels as the user gave them in training (e.g. -1/0/1 or 'positive'), argmax of predict_proba."""
+        probabilities = self.predict_proba(X)
+        return np.asarray(self.label_map_.decode(probabilities.argmax(axis=1)))
+
+    def evaluate(self, X: Iterable[str], y: Iterable[Label]) -> EvaluationReport:
+        """Accuracy, macro/weighted F1, ROC-AUC, per-class metrics and confusion matrix on labelled texts."""
+        self._check_fitted()
+        texts, labels = check_texts(X, "X"), check_labels(y, "y")
+        if len(texts) != len(labels):
+            raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
+        if not texts:
+            raise DataError("evaluate needs at least one labelled text")
+        return evaluate_probabilities(self.label_map_.encode(labels), self.predict_proba(texts), self.label_map_.labels)
