@@ -115,3 +115,77 @@ def test_cli_embeddings_option(glove: tuple[Path, dict], tmp_path: Path) -> None
     assert SentimentClassifier.load(out).model_.config.embedding_dim == DIM
     result = CliRunner().invoke(app, ["train", str(data), "--embeddings", str(tmp_path / "missing.vec"), "--out", str(out)])
     assert result.exit_code == 2 and "does not exist" in result.output and "Traceback" not in result.output
+
+
+# ----- in-domain pretraining (gensim) ------------------------------------------------------------------
+gensim = pytest.importorskip("gensim")
+
+
+def test_in_domain_word2vec_initialises_every_seen_token() -> None:
+    texts, labels = make_negation_data(200, seed=7)
+    unlabeled, _ = make_negation_data(300, seed=8)
+    clf = SentimentClassifier(**params(embedding_dim=12, pretrain_embeddings="word2vec", freeze_embeddings=-1))
+    clf.fit(texts, labels, unlabeled=unlabeled)
+    coverage = clf.metrics_["embeddings"]
+    assert coverage["source"] == "in-domain word2vec" and coverage["dim"] == 12
+    vocabulary = clf.pipeline_.tokenizer.vocabulary()
+    assert coverage["found_exact"] == len(vocabulary) - 2  # every non-special token occurs in the texts
+    assert coverage["token_share"] == 1.0
+    weight = clf.model_.embedding.weight.detach().numpy()
+    assert weight.shape == (len(vocabulary), 12) and not weight[0].any()
+
+
+def test_train_vectors_places_words_used_alike_together() -> None:
+    from sentilstm.pretraining import train_vectors
+
+    rng = np.random.default_rng(0)
+    sentences = []
+    for _ in range(600):  # "good"/"great" share one set of contexts, "bad"/"awful" another
+        if rng.random() < 0.5:
+            sentences.append(["i", "loved", "it", str(rng.choice(["good", "great"])), "happy", "smile"])
+        else:
+            sentences.append(["i", "hated", "it", str(rng.choice(["bad", "awful"])), "angry", "frown"])
+    words = ["[PAD]", "[UNK]", "good", "great", "bad", "awful", "missing"]
+    matrix, coverage = train_vectors(sentences, {w: i for i, w in enumerate(words)}, dim=16, epochs=20, workers=1)
+
+    def cosine(a: int, b: int) -> float:
+        return float(matrix[a] @ matrix[b] / np.linalg.norm(matrix[a]) / np.linalg.norm(matrix[b]))
+
+    assert cosine(2, 3) > cosine(2, 4) + 0.05 and cosine(4, 5) > cosine(4, 3) + 0.05
+    assert coverage.found_exact == 4 and coverage.vocabulary == 5  # "missing" never occurs
+    assert not matrix[0].any() and matrix[6].any()
+
+
+def test_in_domain_pretraining_is_reproducible_with_one_thread() -> None:
+    texts, labels = make_negation_data(150, seed=9)
+    runs = [SentimentClassifier(**params(embedding_dim=8, pretrain_embeddings="word2vec")).fit(texts, labels)
+            for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].predict_proba(texts[:10]), runs[1].predict_proba(texts[:10]))
+
+
+def test_in_domain_fasttext_trains() -> None:
+    texts, labels = make_negation_data(150, seed=10)
+    clf = SentimentClassifier(**params(embedding_dim=8, pretrain_embeddings="fasttext")).fit(texts, labels)
+    assert clf.metrics_["embeddings"]["source"] == "in-domain fasttext"
+
+
+def test_pretraining_options_are_checked(glove: tuple[Path, dict]) -> None:
+    data = (["a b", "c d"] * 5, [0, 1] * 5)
+    with pytest.raises(ConfigError, match="either embeddings .* or pretrain_embeddings, not both"):
+        SentimentClassifier(embeddings=str(glove[0]), pretrain_embeddings="word2vec").fit(*data)
+    with pytest.raises(ConfigError, match="pretrain_embeddings must be one of \\['word2vec', 'fasttext'\\], got 'glove'"):
+        SentimentClassifier(pretrain_embeddings="glove").fit(*data)
+
+
+def test_cli_pretrain_with_unlabeled_file(tmp_path: Path) -> None:
+    texts, labels = make_negation_data(150, seed=11)
+    unlabeled, _ = make_negation_data(100, seed=12)
+    data, extra = tmp_path / "train.csv", tmp_path / "unlabeled.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
+    extra.write_text("text\n" + "".join(f"{t}\n" for t in unlabeled))
+    out = tmp_path / "m.sentilstm"
+    result = CliRunner().invoke(app, ["train", str(data), "--pretrain-embeddings", "word2vec", "--unlabeled", str(extra),
+                                      "--embedding-dim", "8", "--hidden-size", "8", "--epochs", "1",
+                                      "--min-frequency", "1", "--threads", "1", "--blend", "none", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert SentimentClassifier.load(out).metrics_["embeddings"]["source"] == "in-domain word2vec"

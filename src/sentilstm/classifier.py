@@ -28,6 +28,7 @@ from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedErr
 from sentilstm.evaluation import ScoringMixin
 from sentilstm.inference import predict_probabilities
 from sentilstm.models import SentimentNet
+from sentilstm.pretraining import PretrainMethod
 from sentilstm.runtime import resolve_device, resolve_precision
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.tokenizers import TextTokenizer
@@ -49,7 +50,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     `embeddings` is a word-vectors file (GloVe, word2vec text/binary, fastText .vec/.bin; see
     `sentilstm.embeddings`): only the vocabulary's vectors are read, streamed, and they initialise the
     embedding layer, whose size becomes the vectors' dimension; `freeze_embeddings` keeps them fixed
-    for that many epochs (-1: always).
+    for that many epochs (-1: always). `pretrain_embeddings` ("word2vec" or "fasttext") instead trains
+    vectors of size `embedding_dim` on the training texts plus `fit(..., unlabeled=texts)`, tokenized
+    exactly as the model sees them, and initialises the layer with those.
 
     `blend` averages the network's probabilities with a linear n-gram model's (NBSVM or TF-IDF logistic
     regression, trained on the same training split), weighted to minimise validation log-loss; "auto" tries
@@ -105,6 +108,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         freeze_embeddings: int = R.freeze_embeddings,
         # pretrained vectors and ensemble
         embeddings: str | None = None,
+        pretrain_embeddings: PretrainMethod | None = None,
         blend: Blend | None = "auto",
     ) -> None:
         for name, value in locals().items():
@@ -129,10 +133,12 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         checkpoint_path: str | Path | None = None,
         resume: bool = False,
         callback: TrainingCallback | None = None,
+        unlabeled: Iterable[str] | None = None,
     ) -> SentimentClassifier:
         """Train on texts `X` with labels `y`; hold out a stratified validation split unless one is given.
 
         With `checkpoint_path`, a checkpoint is written after every epoch; `resume=True` continues from it.
+        `unlabeled` texts are used only by `pretrain_embeddings`.
         """
         texts, labels = check_texts(X, "X"), check_labels(y, "y")
         if len(texts) != len(labels):
@@ -142,6 +148,10 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         model_config.validate()
         if self.blend is not None:
             check_choice("blend", self.blend, Blend)
+        if self.embeddings is not None and self.pretrain_embeddings is not None:
+            raise ConfigError("give either embeddings (a vectors file) or pretrain_embeddings, not both")
+        if self.pretrain_embeddings is not None:
+            check_choice("pretrain_embeddings", self.pretrain_embeddings, PretrainMethod)
         if self.embeddings is not None and not Path(self.embeddings).is_file():
             raise ConfigError(f"embeddings file {str(self.embeddings)!r} does not exist; give the path of a GloVe, "
                               "word2vec or fastText vectors file")
@@ -166,6 +176,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         vectors, self.embedding_coverage_ = None, None
         if self.embeddings is not None and not saved:
             vectors, self.embedding_coverage_ = self._pretrained_vectors(pipeline, train_ids)
+        if self.pretrain_embeddings is not None and not saved:
+            extra = check_texts(unlabeled, "unlabeled") if unlabeled is not None else []
+            vectors, self.embedding_coverage_ = self._in_domain_vectors(pipeline, train_ids, extra)
         if vectors is not None or (saved and self.embeddings is not None):
             dim = vectors.shape[1] if vectors is not None else saved["model_config"]["embedding_dim"]
             model_config = dataclasses.replace(model_config, embedding_dim=dim)
@@ -245,6 +258,22 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if vectors.shape[1] != self.embedding_dim:
             log.info("embedding_dim is %d, the dimension of %s (not %d)", vectors.shape[1], self.embeddings, self.embedding_dim)
         log.info("pretrained vectors: %s", coverage.summary())
+        return vectors, coverage
+
+    def _in_domain_vectors(self, pipeline: TextPipeline, train_ids: list[np.ndarray], unlabeled: list[str]) -> tuple[np.ndarray, Any]:
+        """word2vec/fastText vectors trained on the training texts plus `unlabeled`, in the model's tokens."""
+        from sentilstm.pretraining import train_vectors
+
+        vocabulary = pipeline.tokenizer.vocabulary()
+        names = np.empty(len(vocabulary), dtype=object)
+        for token, i in vocabulary.items():
+            names[i] = token
+        sentences = [names[ids].tolist() for ids in train_ids + pipeline.encode(unlabeled)]
+        counts = np.bincount(np.concatenate(train_ids), minlength=len(vocabulary))
+        token_counts = {names[i]: int(n) for i, n in enumerate(counts) if n}
+        vectors, coverage = train_vectors(sentences, vocabulary, method=self.pretrain_embeddings, dim=self.embedding_dim,
+                                          seed=self.seed, workers=self.num_threads or 2, token_counts=token_counts)
+        log.info("in-domain vectors: %s (%d unlabelled texts)", coverage.summary(), len(unlabeled))
         return vectors, coverage
 
     def _read_resume(self, checkpoint_path: str | Path | None) -> dict[str, Any] | None:

@@ -120,8 +120,8 @@ DatasetPathOpt = Annotated[Optional[Path], typer.Option(help="Read --dataset fro
 
 
 def _training_tables(data: Path | None, dataset: str | None, dataset_path: Path | None, validation: Path | None,
-                     test: Path | None, **options: Any) -> tuple[Any, Any, Any]:
-    """(train, validation or None, test or None) tables from DATA or a named dataset, plus the overrides."""
+                     test: Path | None, **options: Any) -> tuple[Any, Any, Any, list[str]]:
+    """(train, validation or None, test or None, unlabelled texts) from DATA or a named dataset, plus overrides."""
     from sentilstm.data import read_table
     from sentilstm.datasets import load_dataset
     from sentilstm.errors import DataError
@@ -130,16 +130,18 @@ def _training_tables(data: Path | None, dataset: str | None, dataset_path: Path 
         raise DataError("give either a DATA file or --dataset NAME (not both, not neither)")
     if dataset_path is not None and dataset is None:
         raise DataError("--dataset-path needs --dataset NAME, the dataset it holds")
+    unlabeled: list[str] = []
     if dataset is not None:
         splits = load_dataset(dataset, path=dataset_path)
         train_table, val_table, test_table = splits.train, splits.validation, splits.test
+        unlabeled = splits.unlabeled or []
     else:
         train_table, val_table, test_table = read_table(data, **options), None, None
     if validation is not None:
         val_table = read_table(validation, **options)
     if test is not None:
         test_table = read_table(test, **options)
-    return train_table, val_table, test_table
+    return train_table, val_table, test_table, unlabeled
 
 
 def _check_out_paths(**paths: Path | None) -> None:
@@ -190,6 +192,8 @@ def train(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads (default: torch's choice).")] = None,
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained word vectors: GloVe, word2vec (.txt/.bin), fastText (.vec/.bin); .gz ok.")] = None,
+    pretrain_embeddings: Annotated[Optional[str], typer.Option(help="Train word2vec or fasttext vectors on the training (+ --unlabeled) texts first.")] = None,
+    unlabeled: Annotated[Optional[Path], typer.Option(help="Unlabelled texts for --pretrain-embeddings (a named dataset's are used automatically).")] = None,
     freeze_embeddings: Annotated[int, typer.Option(help="Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).")] = 0,
     blend: Annotated[str, typer.Option(help="Blend with a linear n-gram model: auto (best on validation), nbsvm, tfidf_lr or none.")] = "auto",
     metrics_json: Annotated[Optional[Path], typer.Option(help="Also write validation/test metrics as JSON here.")] = None,
@@ -200,9 +204,13 @@ def train(
     from sentilstm.classifier import SentimentClassifier
 
     _check_out_paths(out=out_path, metrics_json=metrics_json)
-    train_table, val_table, test_table = _training_tables(
+    train_table, val_table, test_table, unlabeled_texts = _training_tables(
         data, dataset, dataset_path, validation, test, text_column=text_column, label_column=label_column, encoding=encoding
     )
+    if unlabeled is not None:
+        from sentilstm.data import read_table
+
+        unlabeled_texts = read_table(unlabeled, text_column=text_column, need_label=False, encoding=encoding).texts
     clf = SentimentClassifier(
         cell=cell, bidirectional=bidirectional, pooling=pooling, embedding_dim=embedding_dim, hidden_size=hidden_size,
         num_layers=num_layers, dropout=dropout, conv_channels=conv_channels, tokenizer=tokenizer,
@@ -211,6 +219,7 @@ def train(
         weight_decay=weight_decay, schedule=schedule, patience=patience, monitor=monitor, class_weight=class_weight,
         seed=seed, precision=precision, device=device, num_threads=threads, blend=None if blend == "none" else blend,
         embeddings=str(embeddings) if embeddings is not None else None, freeze_embeddings=freeze_embeddings,
+        pretrain_embeddings=pretrain_embeddings,
     )
     console.print(f"training on {len(train_table)} texts from {train_table.source}")
     bar = ProgressBar()
@@ -222,6 +231,7 @@ def train(
             checkpoint_path=Path(f"{out_path}.ckpt"),
             resume=resume,
             callback=bar.callback,
+            unlabeled=unlabeled_texts if pretrain_embeddings else None,
         )
     print_report(clf.validation_report_, f"validation (best epoch {clf.history_.best_epoch})")
     if test_table is not None:
@@ -334,7 +344,7 @@ def baseline(
     from sentilstm.baselines import make_baseline
 
     _check_out_paths(out=out_path, metrics_json=metrics_json)
-    train_table, val_table, test_table = _training_tables(
+    train_table, val_table, test_table, _ = _training_tables(
         data, dataset, dataset_path, None, test, text_column=text_column, label_column=label_column, encoding=encoding
     )
     params: dict[str, Any] = {"min_df": min_df, "class_weight": class_weight}
