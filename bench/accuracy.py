@@ -36,7 +36,12 @@ MODELS = {
     "tfidf_lr": "TF-IDF word 1-2 + char 2-5-grams, LR",
     "lstm": "sentilstm default (BiLSTM + attention, blended)",
     "lstm_alone": "sentilstm default, network alone (same runs)",
+    "lstm_w2v": "default + in-domain word2vec (train + unlabelled texts), blended",
+    "lstm_w2v_alone": "default + in-domain word2vec, network alone (same runs)",
+    "lstm_glove": "default + GloVe 6B 50d (frozen 1 epoch), blended",
+    "lstm_glove_alone": "default + GloVe 6B 50d, network alone (same runs)",
 }
+GLOVE = "glove/glove.6B.50d.txt.gz"  # below --data-dir
 # Published figures on the same splits and metric, for comparison (test accuracy, or weighted F1 for AfriSenti).
 ANCHORS = {
     "imdb": [
@@ -85,18 +90,30 @@ def run_baseline(kind: str, splits: Any) -> dict[str, Any]:
     return {"train_seconds": seconds, **scores(clf.evaluate(splits.test.texts, splits.test.labels))}
 
 
-def run_lstm(splits: Any, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The default recipe exactly as `sentilstm train` runs it; also scores the network without the blend."""
+def recipe(model: str, data_dir: Path | None) -> dict[str, Any]:
+    """SentimentClassifier options of an LSTM row: the defaults, plus the row's accuracy lever."""
+    if model == "lstm_w2v":
+        return {"pretrain_embeddings": "word2vec"}
+    if model == "lstm_glove":
+        if data_dir is None or not (data_dir / GLOVE).exists():
+            raise SystemExit(f"lstm_glove needs {GLOVE} below --data-dir")
+        return {"embeddings": str(data_dir / GLOVE), "freeze_embeddings": 1}
+    return {}
+
+
+def run_lstm(splits: Any, seed: int, options: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A recipe exactly as `sentilstm train` runs it; also scores the network without the blend."""
     validation = (splits.validation.texts, splits.validation.labels) if splits.validation else None
     started = time.perf_counter()
-    clf = SentimentClassifier(seed=seed).fit(splits.train.texts, splits.train.labels, validation=validation)
+    clf = SentimentClassifier(seed=seed, **(options or {})).fit(
+        splits.train.texts, splits.train.labels, validation=validation, unlabeled=splits.unlabeled)
     seconds = time.perf_counter() - started
     blended = scores(clf.evaluate(splits.test.texts, splits.test.labels))
     blend_model, clf.blend_model_ = clf.blend_model_, None
     alone = scores(clf.evaluate(splits.test.texts, splits.test.labels))
     extra = {
         "epochs": len(clf.history_.epochs), "best_epoch": clf.history_.best_epoch,
-        "blend": clf.metrics_.get("blend"), "max_length": clf.pipeline_.config.max_length,
+        "blend": clf.metrics_.get("blend"), "embeddings": clf.metrics_.get("embeddings"), "max_length": clf.pipeline_.config.max_length,
         "vocab_size": clf.pipeline_.tokenizer.vocab_size,
     }
     return ({"train_seconds": seconds, **blended, "extra": extra},
@@ -151,7 +168,7 @@ def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
-    parser.add_argument("--models", default="nbsvm,tfidf_lr,lstm")
+    parser.add_argument("--models", default="nbsvm,tfidf_lr,lstm", help="also: lstm_w2v, lstm_glove")
     parser.add_argument("--seeds", default="0,1,2", help="LSTM seeds (baselines run once)")
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--results", type=Path, default=RESULTS / "accuracy.json")
@@ -165,16 +182,16 @@ def main(argv: list[str] | None = None) -> int:
         for dataset in args.datasets.split(","):
             splits = None
             for model in args.models.split(","):
-                seeds = [int(s) for s in args.seeds.split(",")] if model == "lstm" else [0]
+                seeds = [int(s) for s in args.seeds.split(",")] if model.startswith("lstm") else [0]
                 for seed in seeds:
                     if any(r["dataset"] == dataset and r["model"] == model and r["seed"] == seed for r in runs):
                         continue
                     splits = splits or load(dataset, data_dir)
                     logging.info("scoreboard: %s %s seed %d", dataset, model, seed)
-                    if model == "lstm":
-                        blended, alone = run_lstm(splits, seed)
-                        new = [{"dataset": dataset, "model": "lstm", "seed": seed, **blended},
-                               {"dataset": dataset, "model": "lstm_alone", "seed": seed, **alone}]
+                    if model.startswith("lstm"):
+                        blended, alone = run_lstm(splits, seed, recipe(model, data_dir))
+                        new = [{"dataset": dataset, "model": model, "seed": seed, **blended},
+                               {"dataset": dataset, "model": f"{model}_alone", "seed": seed, **alone}]
                     else:
                         new = [{"dataset": dataset, "model": model, "seed": seed, **run_baseline(model, splits)}]
                     for run in new:
