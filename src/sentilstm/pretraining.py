@@ -39,9 +39,14 @@ def train_vectors(
         raise DataError("no tokens to pretrain embeddings on; give training (or unlabelled) texts")
     started = time.perf_counter()
     model_class = Word2Vec if method == "word2vec" else FastText
-    # skip-gram with negative sampling: better vectors for the rare words sentiment often hinges on
-    model = model_class(sentences=sentences, vector_size=dim, window=window, min_count=1, sg=1, negative=5,
-                        epochs=epochs, seed=seed, workers=workers)
+    gensim_log = logging.getLogger("gensim")
+    level, gensim_log.level = gensim_log.level, max(gensim_log.level, logging.WARNING)  # it logs every second
+    try:
+        # skip-gram with negative sampling: better vectors for the rare words sentiment often hinges on
+        model = model_class(sentences=sentences, vector_size=dim, window=window, min_count=1, sg=1, negative=5,
+                            epochs=epochs, seed=seed, workers=workers)
+    finally:
+        gensim_log.setLevel(level)
     vectors = model.wv
     rng = np.random.default_rng(seed)
     found = {token: row for token, row in vocabulary.items() if not _special(token) and token in vectors.key_to_index}
