@@ -40,7 +40,8 @@ def train_vectors(
     started = time.perf_counter()
     model_class = Word2Vec if method == "word2vec" else FastText
     gensim_log = logging.getLogger("gensim")
-    level, gensim_log.level = gensim_log.level, max(gensim_log.level, logging.WARNING)  # it logs every second
+    level = gensim_log.level
+    gensim_log.setLevel(max(level, logging.WARNING))  # gensim logs its progress every second
     try:
         # skip-gram with negative sampling: better vectors for the rare words sentiment often hinges on
         model = model_class(sentences=sentences, vector_size=dim, window=window, min_count=1, sg=1, negative=5,
