@@ -23,7 +23,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +76,6 @@ class DatasetSplits:
     unlabeled: list[str] | None = None  # texts without labels (IMDB's 50k `unsup` reviews)
     metric: str = "accuracy"
     source: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def _afrisenti_file(lang: str, split: str) -> RemoteFile:
