@@ -38,6 +38,8 @@ MODELS = {
     "lstm_alone": "sentilstm default, network alone (same runs)",
     "lstm_w2v": "default + in-domain word2vec (train + unlabelled texts), blended",
     "lstm_w2v_alone": "default + in-domain word2vec, network alone (same runs)",
+    "lstm_w2v_freeze": "default + in-domain word2vec frozen for 2 epochs, blended",
+    "lstm_w2v_freeze_alone": "default + in-domain word2vec frozen for 2 epochs, network alone (same runs)",
     "lstm_glove": "default + GloVe 6B 50d (frozen 1 epoch), blended",
     "lstm_glove_alone": "default + GloVe 6B 50d, network alone (same runs)",
 }
@@ -94,6 +96,8 @@ def recipe(model: str, data_dir: Path | None) -> dict[str, Any]:
     """SentimentClassifier options of an LSTM row: the defaults, plus the row's accuracy lever."""
     if model == "lstm_w2v":
         return {"pretrain_embeddings": "word2vec"}
+    if model == "lstm_w2v_freeze":
+        return {"pretrain_embeddings": "word2vec", "freeze_embeddings": 2}
     if model == "lstm_glove":
         if data_dir is None or not (data_dir / GLOVE).exists():
             raise SystemExit(f"lstm_glove needs {GLOVE} below --data-dir")
@@ -168,7 +172,7 @@ def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
-    parser.add_argument("--models", default="nbsvm,tfidf_lr,lstm", help="also: lstm_w2v, lstm_glove")
+    parser.add_argument("--models", default="nbsvm,tfidf_lr,lstm", help="also: lstm_w2v, lstm_w2v_freeze, lstm_glove")
     parser.add_argument("--seeds", default="0,1,2", help="LSTM seeds (baselines run once)")
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--results", type=Path, default=RESULTS / "accuracy.json")
