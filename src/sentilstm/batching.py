@@ -24,6 +24,23 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, pool_batches: int, rn
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def resample(targets: np.ndarray, how: str, rng: np.random.Generator) -> np.ndarray:
+    """Training indices for one epoch with equal class counts: every text plus random repeats of the smaller
+    classes up to the largest ("oversample"), or a random subset of each class down to the smallest
+    ("undersample"); "none" keeps every index once."""
+    if how == "none":
+        return np.arange(len(targets))
+    members = [np.flatnonzero(targets == c) for c in np.unique(targets)]
+    size = max(len(m) for m in members) if how == "oversample" else min(len(m) for m in members)
+    chosen = []
+    for m in members:
+        if how == "oversample":
+            chosen.append(np.concatenate([m, rng.choice(m, size - len(m), replace=True)]))
+        else:
+            chosen.append(rng.choice(m, size, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
 def sorted_batches(lengths: np.ndarray, max_tokens: int = 16_384, max_batch: int = 512) -> list[np.ndarray]:
     """Inference batches in length order, each within a padded-token budget (short texts go in big batches)."""
     order = np.argsort(lengths, kind="stable")

@@ -21,7 +21,7 @@ from sentilstm.artifact import library_versions, read_file, write_file
 from sentilstm.baselines import BASELINES, LinearBaseline, make_baseline
 from sentilstm.config import (
     Cell, ModelConfig, Monitor, Pooling, Precision, Schedule, TextConfig, TokenizerKind, TrainConfig, Truncation,
-    check_choice, from_dict,
+    Loss, Sampling, check_choice, from_dict,
 )
 from sentilstm.data import Label, LabelMap, check_labels, check_texts, stratified_split
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
@@ -99,6 +99,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         patience: int = R.patience,
         monitor: Monitor = R.monitor,
         class_weight: Literal["balanced"] | dict[Any, float] | None = R.class_weight,
+        loss: Loss = R.loss,
+        focal_gamma: float = R.focal_gamma,
+        sampling: Sampling = R.sampling,
         validation_fraction: float = R.validation_fraction,
         seed: int = R.seed,
         precision: Precision = R.precision,

@@ -17,6 +17,8 @@ Truncation = Literal["head", "tail", "head_tail"]
 Schedule = Literal["linear", "one_cycle", "plateau", "constant"]
 Precision = Literal["fp32", "bf16", "auto"]
 Monitor = Literal["macro_f1", "accuracy", "loss"]
+Loss = Literal["cross_entropy", "focal"]
+Sampling = Literal["none", "oversample", "undersample"]
 
 
 def check_choice(name: str, value: Any, kind: Any) -> None:
@@ -117,6 +119,9 @@ class TrainConfig:
     patience: int = 2  # epochs without improvement before stopping; best weights are restored
     monitor: Monitor = "macro_f1"  # macro F1 does not reward ignoring a minority class
     class_weight: Literal["balanced"] | dict[str, float] | None = None  # loss weights per class
+    loss: Loss = "cross_entropy"  # "focal" (Lin et al. 2017) down-weights easy examples, for skewed classes
+    focal_gamma: float = 2.0  # focal loss focusing strength; 0 is plain cross-entropy
+    sampling: Sampling = "none"  # per-epoch random over/under-sampling of the training split to equal classes
     validation_fraction: float = 0.1  # stratified hold-out when no validation set is given
     seed: int = 0  # python, numpy and torch RNGs, data split and batch order
     precision: Precision = "fp32"  # "bf16" autocast ~1.7x faster on AVX512-BF16 CPUs and on GPUs
@@ -131,6 +136,9 @@ class TrainConfig:
         check_choice("schedule", self.schedule, Schedule)
         check_choice("precision", self.precision, Precision)
         check_choice("monitor", self.monitor, Monitor)
+        check_choice("loss", self.loss, Loss)
+        check_choice("sampling", self.sampling, Sampling)
+        check_range("focal_gamma", self.focal_gamma, 0.0, 10.0)
         check_range("epochs", self.epochs, 1)
         check_range("batch_size", self.batch_size, 1)
         check_range("learning_rate", self.learning_rate, 1e-8, 10.0)

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from sentilstm.artifact import read_file, write_file
-from sentilstm.batching import bucketed_batches, collate
+from sentilstm.batching import bucketed_batches, collate, resample
 from sentilstm.config import TrainConfig
 from sentilstm.errors import ArtifactError
 from sentilstm.evaluation import evaluate_probabilities
@@ -129,10 +129,12 @@ def fit(
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     model.to(device)
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    epoch_size = len(resample(train.targets, config.sampling, np.random.default_rng(0)))
+    steps_per_epoch = math.ceil(epoch_size / config.batch_size)
     optimizer = _make_optimizer(model, config)
     scheduler = _make_scheduler(optimizer, config, steps_per_epoch * config.epochs)
-    loss_fn = nn.CrossEntropyLoss(weight=class_weights.to(device) if class_weights is not None else None)
+    weights = class_weights.to(device) if class_weights is not None else None
+    loss_fn = FocalLoss(config.focal_gamma, weights) if config.loss == "focal" else nn.CrossEntropyLoss(weight=weights)
     fingerprint = train.fingerprint()
     history, best_state, bad_epochs = History(monitor=config.monitor), None, 0
     if resume is not None:
@@ -150,7 +152,8 @@ def fit(
             break
         _freeze_embeddings(model, config.freeze_embeddings == -1 or epoch <= config.freeze_embeddings)
         rng = np.random.default_rng([config.seed, epoch])  # batch order depends on (seed, epoch) only: resumable
-        batches = bucketed_batches(lengths, config.batch_size, config.bucket_pool, rng)
+        chosen = resample(train.targets, config.sampling, rng)
+        batches = [chosen[b] for b in bucketed_batches(lengths[chosen], config.batch_size, config.bucket_pool, rng)]
         callback.on_epoch_start(epoch, config.epochs, len(batches))
         started = time.perf_counter()
         train_loss = run_epoch(model, optimizer, scheduler, loss_fn, train, batches, config, device, precision,
@@ -188,6 +191,22 @@ def fit(
     if history.stopped_early:
         log.info("stopped early; kept the weights of epoch %d", history.best_epoch)
     return history
+
+
+class FocalLoss(nn.Module):
+    """Focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_true)^gamma, so confidently right
+    examples count less; class weights and the weighted mean follow nn.CrossEntropyLoss."""
+
+    def __init__(self, gamma: float, weight: Tensor | None = None) -> None:
+        super().__init__()
+        self.gamma = gamma
+        self.register_buffer("weight", weight)
+
+    def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
+        log_p = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)  # (batch,)
+        loss = -((1 - log_p.exp()) ** self.gamma) * log_p
+        w = self.weight[targets] if self.weight is not None else torch.ones_like(loss)
+        return (w * loss).sum() / w.sum()
 
 
 def _freeze_embeddings(model: nn.Module, frozen: bool) -> None:
