@@ -40,6 +40,12 @@ MODELS = {
     "lstm_w2v_alone": "default + in-domain word2vec, network alone (same runs)",
     "lstm_w2v_freeze": "default + in-domain word2vec frozen for 2 epochs, blended",
     "lstm_w2v_freeze_alone": "default + in-domain word2vec frozen for 2 epochs, network alone (same runs)",
+    "lstm_focal": "default + focal loss (gamma 2), blended",
+    "lstm_focal_alone": "default + focal loss, network alone (same runs)",
+    "lstm_oversample": "default + per-epoch oversampling, blended",
+    "lstm_oversample_alone": "default + per-epoch oversampling, network alone (same runs)",
+    "lstm_balanced": "default + class_weight balanced, blended",
+    "lstm_balanced_alone": "default + class_weight balanced, network alone (same runs)",
     "lstm_glove": "default + GloVe 6B 50d (frozen 1 epoch), blended",
     "lstm_glove_alone": "default + GloVe 6B 50d, network alone (same runs)",
 }
@@ -78,8 +84,9 @@ def load(name: str, data_dir: Path | None) -> Any:
     return load_dataset(name)
 
 
-def scores(report: Any) -> dict[str, float]:
-    return {"accuracy": report.accuracy * 100, "macro_f1": report.macro_f1 * 100, "weighted_f1": report.weighted_f1 * 100}
+def scores(report: Any) -> dict[str, Any]:
+    return {"accuracy": report.accuracy * 100, "macro_f1": report.macro_f1 * 100, "weighted_f1": report.weighted_f1 * 100,
+            "recall": {label: m.recall * 100 for label, m in report.per_class.items()}}
 
 
 def run_baseline(kind: str, splits: Any) -> dict[str, Any]:
@@ -98,6 +105,10 @@ def recipe(model: str, data_dir: Path | None) -> dict[str, Any]:
         return {"pretrain_embeddings": "word2vec"}
     if model == "lstm_w2v_freeze":
         return {"pretrain_embeddings": "word2vec", "freeze_embeddings": 2}
+    levers = {"lstm_focal": {"loss": "focal"}, "lstm_oversample": {"sampling": "oversample"},
+              "lstm_balanced": {"class_weight": "balanced"}}
+    if model in levers:
+        return levers[model]
     if model == "lstm_glove":
         if data_dir is None or not (data_dir / GLOVE).exists():
             raise SystemExit(f"lstm_glove needs {GLOVE} below --data-dir")
@@ -153,18 +164,21 @@ def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
         info = DATASETS[dataset]
         lines += [f"## {dataset}", "", f"{info.description}. Official metric: {info.metric.replace('_f1', ' F1')}. "
                   f"Data: {info.citation}.", "",
-                  "| model | seeds | accuracy | macro F1 | weighted F1 | train time |", "|---|---|---|---|---|---|"]
+                  "| model | seeds | accuracy | macro F1 | weighted F1 | lowest class recall | train time |",
+                  "|---|---|---|---|---|---|---|"]
         for model, title in MODELS.items():
             group = [r for r in runs if r["dataset"] == dataset and r["model"] == model]
             if not group:
                 continue
             cells = [mean_std([r[k] for r in group]) for k in ("accuracy", "macro_f1", "weighted_f1")]
+            recalls = [min(r["recall"].values()) for r in group if r.get("recall")]
+            cells.append(mean_std(recalls) if len(recalls) == len(group) else "")
             seconds = statistics.mean(r["train_seconds"] for r in group)
             duration = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
             lines.append(f"| {title} | {len(group)} | {' | '.join(cells)} | {duration} |")
         for name, figure, citation in ANCHORS.get(dataset, []):
-            lines.append(f"| *published:* {name} | | {figure:.2f} | | | {citation} |" if dataset != "afrisenti-ig"
-                         else f"| *published:* {name} | | | | {figure:.2f} | {citation} |")
+            lines.append(f"| *published:* {name} | | {figure:.2f} | | | | {citation} |" if dataset != "afrisenti-ig"
+                         else f"| *published:* {name} | | | | {figure:.2f} | | {citation} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -172,7 +186,7 @@ def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
-    parser.add_argument("--models", default="nbsvm,tfidf_lr,lstm", help="also: lstm_w2v, lstm_w2v_freeze, lstm_glove")
+    parser.add_argument("--models", default="nbsvm,tfidf_lr,lstm", help="also: lstm_w2v, lstm_w2v_freeze, lstm_glove, lstm_focal, lstm_oversample, lstm_balanced")
     parser.add_argument("--seeds", default="0,1,2", help="LSTM seeds (baselines run once)")
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--results", type=Path, default=RESULTS / "accuracy.json")

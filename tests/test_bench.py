@@ -24,6 +24,7 @@ def test_scoreboard_runs_saves_and_resumes(tmp_path: Path) -> None:
     assert 60 < runs[0]["accuracy"] < 100 and runs[0]["train_seconds"] > 0
     table = (tmp_path / "accuracy.md").read_text()
     assert "| NBSVM (word 1-3-grams) | 1 |" in table and "Machine:" in table
+    assert set(runs[0]["recall"]) == {"negative", "neutral", "positive"}
     # a second call skips finished runs and keeps them
     assert bench.main(["--datasets", "tweets", "--models", "nbsvm", "--results", str(results)]) == 0
     assert json.loads(results.read_text())["runs"] == runs
@@ -34,5 +35,5 @@ def test_markdown_reports_mean_and_std_over_seeds_and_anchors() -> None:
     runs = [{"dataset": "imdb", "model": "lstm", "seed": s, "train_seconds": 600.0, "accuracy": a,
              "macro_f1": a, "weighted_f1": a} for s, a in enumerate([90.0, 91.0, 92.0])]
     text = bench.markdown(runs, "test machine")
-    assert "| sentilstm default (BiLSTM + attention, blended) | 3 | 91.00 ± 1.00 |" in text
+    assert "| sentilstm default (BiLSTM + attention, blended) | 3 | 91.00 ± 1.00 | 91.00 ± 1.00 | 91.00 ± 1.00 |  |" in text
     assert "10.0 min" in text and "91.22" in text and "Wang & Manning 2012" in text
