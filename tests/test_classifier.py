@@ -200,12 +200,18 @@ def test_every_config_field_is_a_parameter_with_the_same_default() -> None:
                 continue
             expected[f.name] = f.default
     assert set(DERIVED_MODEL_FIELDS) == {"vocab_size", "num_classes", "padding_idx"}
-    assert {name for name in parameters if name != "self"} == set(expected) | {"blend", "embeddings", "pretrain_embeddings"}  # not config fields
+    assert {name for name in parameters if name != "self"} == set(expected) | {
+        "blend", "embeddings", "pretrain_embeddings", "augment", "augment_copies", "augment_alpha", "augment_synonyms",
+        "augment_translator",
+    }  # not config fields
     assert parameters["blend"].default == "auto"
     for name, default in expected.items():
         assert parameters[name].default == default, name
         assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
-    assert SentimentClassifier().get_params() == expected | {"blend": "auto", "embeddings": None, "pretrain_embeddings": None}
+    assert SentimentClassifier().get_params() == expected | {
+        "blend": "auto", "embeddings": None, "pretrain_embeddings": None, "augment": None, "augment_copies": 1,
+        "augment_alpha": 0.1, "augment_synonyms": "neighbours", "augment_translator": None,
+    }
 
 
 def test_get_params_set_params_and_clone(trained_clf: SentimentClassifier) -> None:

@@ -82,7 +82,7 @@ def test_oversampling_makes_longer_epochs(tiny_params: dict) -> None:
 
 @pytest.mark.parametrize("options, message", [
     ({"loss": "hinge"}, r"loss must be one of \['cross_entropy', 'focal'\], got 'hinge'"),
-    ({"sampling": "smote"}, r"sampling must be one of \['none', 'oversample', 'undersample'\], got 'smote'"),
+    ({"sampling": "SMOTE"}, r"sampling must be one of \['none', 'oversample', 'undersample', 'balanced_batches', 'smote'\], got 'SMOTE'"),
     ({"loss": "focal", "focal_gamma": -1.0}, r"focal_gamma must be between 0.0 and 10.0, got -1.0"),
 ])
 def test_bad_imbalance_options_are_config_errors(options: dict, message: str) -> None:

@@ -33,6 +33,9 @@ from sentilstm.text.normalize import WORD_PATTERN, Normalizer
 
 log = logging.getLogger(__name__)
 BaselineKind = Literal["tfidf_lr", "nbsvm"]
+# how the training rows are rebalanced before the linear fit; SMOTE (Chawla et al. 2002) interpolates new
+# minority rows between a row and one of its 5 nearest same-class neighbours in the model's feature space
+BaselineSampling = Literal["none", "oversample", "undersample", "smote"]
 
 
 @dataclasses.dataclass
@@ -117,6 +120,7 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
             check_integer("max_features", self.max_features, low=1)
         if self.class_weight is not None:
             check_choice("class_weight", self.class_weight, Literal["balanced"])
+        check_choice("sampling", self.sampling, BaselineSampling)
 
     def fit(self, X: Iterable[str], y: Iterable[Label]) -> LinearBaseline:
         """Learn the n-gram vocabularies and the linear model(s) from texts `X` and labels `y`."""
@@ -192,6 +196,27 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         clf.metrics_ = payload.get("metrics", {})
         return clf
 
+    def _resample(self, matrix: sp.csr_matrix, targets: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Rows and targets rebalanced to equal class counts as `sampling` says (seeded, so fits repeat)."""
+        if self.sampling == "none":
+            return matrix, targets
+        from imblearn.over_sampling import SMOTE, RandomOverSampler  # imported here: ~1 s, only when used
+        from imblearn.under_sampling import RandomUnderSampler
+
+        smallest = int(np.bincount(targets).min())
+        if self.sampling == "smote":
+            if smallest < 2:
+                raise DataError(
+                    f"sampling='smote' needs at least 2 training texts in every class, the smallest has {smallest}; "
+                    "add examples or use sampling='oversample'"
+                )
+            sampler: Any = SMOTE(k_neighbors=min(5, smallest - 1), random_state=0)
+        else:
+            sampler = (RandomOverSampler if self.sampling == "oversample" else RandomUnderSampler)(random_state=0)
+        resampled, new_targets = sampler.fit_resample(matrix, targets)
+        log.info("%s: %s resampled %d training rows to %d", self.kind, self.sampling, matrix.shape[0], resampled.shape[0])
+        return sp.csr_matrix(resampled), np.asarray(new_targets)
+
     # ----- subclass hooks ------------------------------------------------------------------------
     def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
         raise NotImplementedError
@@ -220,7 +245,7 @@ class TfidfLogisticRegression(LinearBaseline):
     def __init__(
         self, *, C: float = 4.0, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] | None = (2, 5),
         min_df: int = 2, max_features: int | None = None, class_weight: Literal["balanced"] | None = None,
-        lowercase: bool = True, replace_urls: bool = True, replace_mentions: bool = True, max_iter: int = 1000,
+        sampling: BaselineSampling = "none", lowercase: bool = True, replace_urls: bool = True, replace_mentions: bool = True, max_iter: int = 1000,
     ) -> None:
         for name, value in locals().items():
             if name != "self":
@@ -237,7 +262,7 @@ class TfidfLogisticRegression(LinearBaseline):
 
     def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> dict[str, np.ndarray | None]:
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight, solver="lbfgs")
-        model.fit(matrix, targets)
+        model.fit(*self._resample(matrix, targets))
         coef, intercept = model.coef_, model.intercept_
         if coef.shape[0] == 1:  # binary: scikit-learn keeps one row; store both so every case is a softmax
             coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
@@ -260,7 +285,7 @@ class NBSVM(LinearBaseline):
     def __init__(
         self, *, C: float = 0.1, ngrams: tuple[int, int] = (1, 3), alpha: float = 1.0, min_df: int = 2,
         max_features: int | None = None, class_weight: Literal["balanced"] | None = None,
-        lowercase: bool = True, replace_urls: bool = True, replace_mentions: bool = True, max_iter: int = 1000,
+        sampling: BaselineSampling = "none", lowercase: bool = True, replace_urls: bool = True, replace_mentions: bool = True, max_iter: int = 1000,
     ) -> None:
         for name, value in locals().items():
             if name != "self":
@@ -289,7 +314,7 @@ class NBSVM(LinearBaseline):
             r = np.log(p / p.sum()) - np.log(q / q.sum())
             model = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight, solver="liblinear", dual=True,
                                        random_state=0)  # liblinear shuffles; fixed for reproducible fits
-            model.fit(matrix @ sp.diags(r), inside.astype(np.int64))
+            model.fit(*self._resample(matrix @ sp.diags(r), inside.astype(np.int64)))  # SMOTE in the NB-scaled space
             ratios.append(r)
             coefs.append(model.coef_[0] * r)  # fold r into the weights: score = x . (w * r) + b
             intercepts.append(model.intercept_[0])
@@ -331,4 +356,4 @@ def make_baseline(kind: str, **params: Any) -> LinearBaseline:
     return BASELINES[kind](**params)
 
 
-__all__ = ["BASELINES", "NBSVM", "LinearBaseline", "TfidfLogisticRegression", "make_baseline"]
+__all__ = ["BASELINES", "BaselineSampling", "NBSVM", "LinearBaseline", "TfidfLogisticRegression", "make_baseline"]

@@ -41,6 +41,33 @@ def resample(targets: np.ndarray, how: str, rng: np.random.Generator) -> np.ndar
     return np.sort(np.concatenate(chosen))
 
 
+def balanced_batches(
+    targets: np.ndarray, lengths: np.ndarray, batch_size: int, pool_batches: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """One epoch of as many texts as the split, in batches holding every class equally (batch_size // K each).
+
+    Each class is drawn from a fresh shuffle of its members, repeated as often as needed, so a small class
+    recurs within the epoch and a large one is sampled without replacement (different texts each epoch).
+    Within pools each class is sorted by length and batch j takes the j-th chunk of every class, so the
+    texts of a batch sit at the same length quantile and padding stays low.
+    """
+    classes = np.unique(targets)
+    per_class = max(1, batch_size // len(classes))
+    num_batches = -(-len(targets) // (per_class * len(classes)))
+    chunks = []
+    for c in classes:
+        members = np.flatnonzero(targets == c)
+        repeats = -(-num_batches * per_class // len(members))
+        drawn = np.concatenate([rng.permutation(members) for _ in range(repeats)])[: num_batches * per_class]
+        pool = per_class * pool_batches
+        for start in range(0, len(drawn), pool):
+            block = drawn[start : start + pool]
+            drawn[start : start + pool] = block[np.argsort(lengths[block], kind="stable")]
+        chunks.append(drawn.reshape(num_batches, per_class))
+    batches = [np.concatenate([chunk[j] for chunk in chunks]) for j in range(num_batches)]
+    return [batches[i] for i in rng.permutation(num_batches)]
+
+
 def sorted_batches(lengths: np.ndarray, max_tokens: int = 16_384, max_batch: int = 512) -> list[np.ndarray]:
     """Inference batches in length order, each within a padded-token budget (short texts go in big batches)."""
     order = np.argsort(lengths, kind="stable")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Iterable
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +37,7 @@ from sentilstm.text.tokenizers import TextTokenizer
 from sentilstm.training import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit, read_checkpoint
 
 log = logging.getLogger(__name__)
+SynonymKind = Literal["neighbours", "wordnet"]
 DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # set by fit, not by the user
 Blend = Literal["auto", "nbsvm", "tfidf_lr"]
 BLEND_PREFIX = "blend."  # tensor names of the blended linear model inside a model file
@@ -53,6 +56,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     for that many epochs (-1: always). `pretrain_embeddings` ("word2vec" or "fasttext") instead trains
     vectors of size `embedding_dim` on the training texts plus `fit(..., unlabeled=texts)`, tokenized
     exactly as the model sees them, and initialises the layer with those.
+
+    `augment` adds edited copies of the training split's texts (never the validation split's) before the
+    network trains: "eda" or any of "synonym", "insert", "swap", "delete", "backtranslate" (a list or a
+    comma-separated string), `augment_copies` per text and operation, changing `augment_alpha` of the words.
+    Synonyms come from the nearest neighbours in a word-vector space (`augment_synonyms="neighbours"`, any
+    language: the model's pretrained/in-domain vectors, else word2vec on the training texts) or from
+    WordNet (English, installed locally). `augment_translator` is a round-trip callable or Hugging Face
+    model names "FORWARD,BACKWARD". Seeded by `seed`; see `sentilstm.text.augment`.
 
     `blend` averages the network's probabilities with a linear n-gram model's (NBSVM or TF-IDF logistic
     regression, trained on the same training split), weighted to minimise validation log-loss; "auto" tries
@@ -85,6 +96,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         num_layers: int = M.num_layers,
         bidirectional: bool = M.bidirectional,
         dropout: float = M.dropout,
+        embedding_dropout: float = M.embedding_dropout,
+        output_dropout: float = M.output_dropout,
+        weight_drop: float = M.weight_drop,
         conv_channels: int = M.conv_channels,
         conv_kernel_size: int = M.conv_kernel_size,
         pooling: Pooling = M.pooling,
@@ -93,6 +107,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         batch_size: int = R.batch_size,
         learning_rate: float = R.learning_rate,
         weight_decay: float = R.weight_decay,
+        head_l2: float = R.head_l2,
         max_grad_norm: float = R.max_grad_norm,
         schedule: Schedule = R.schedule,
         warmup_fraction: float = R.warmup_fraction,
@@ -113,6 +128,12 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         embeddings: str | None = None,
         pretrain_embeddings: PretrainMethod | None = None,
         blend: Blend | None = "auto",
+        # augmentation of the training split (sentilstm.text.augment)
+        augment: str | Sequence[str] | None = None,
+        augment_copies: int = 1,
+        augment_alpha: float = 0.1,
+        augment_synonyms: SynonymKind = "neighbours",
+        augment_translator: Callable[[list[str]], list[str]] | str | None = None,
     ) -> None:
         for name, value in locals().items():
             if name != "self":
@@ -141,9 +162,10 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         """Train on texts `X` with labels `y`; hold out a stratified validation split unless one is given.
 
         With `checkpoint_path`, a checkpoint is written after every epoch; `resume=True` continues from it.
-        `unlabeled` texts are used only by `pretrain_embeddings`.
+        `unlabeled` texts are used only by `pretrain_embeddings` and by embedding-neighbour synonyms.
         """
         texts, labels = check_texts(X, "X"), check_labels(y, "y")
+        unlabeled = check_texts(unlabeled, "unlabeled") if unlabeled is not None else []
         if len(texts) != len(labels):
             raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
         text_config, train_config = self._config(TextConfig), self._config(TrainConfig)
@@ -158,6 +180,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if self.embeddings is not None and not Path(self.embeddings).is_file():
             raise ConfigError(f"embeddings file {str(self.embeddings)!r} does not exist; give the path of a GloVe, "
                               "word2vec or fastText vectors file")
+        operations = self._augment_operations()
         saved = self._read_resume(checkpoint_path) if resume else None
         label_map = LabelMap(saved["labels"]) if saved else LabelMap.fit(labels)
         targets = label_map.encode(labels)
@@ -180,11 +203,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if self.embeddings is not None and not saved:
             vectors, self.embedding_coverage_ = self._pretrained_vectors(pipeline, train_ids)
         if self.pretrain_embeddings is not None and not saved:
-            extra = check_texts(unlabeled, "unlabeled") if unlabeled is not None else []
-            vectors, self.embedding_coverage_ = self._in_domain_vectors(pipeline, train_ids, extra)
+            vectors, self.embedding_coverage_ = self._in_domain_vectors(pipeline, train_ids, unlabeled)
         if vectors is not None or (saved and self.embeddings is not None):
             dim = vectors.shape[1] if vectors is not None else saved["model_config"]["embedding_dim"]
             model_config = dataclasses.replace(model_config, embedding_dim=dim)
+        network_ids, network_targets = train_ids, targets
+        if operations:
+            added, added_targets = self._augmented(texts, targets, pipeline, vectors, operations, unlabeled)
+            network_ids, network_targets = train_ids + pipeline.encode(added), np.concatenate([targets, added_targets])
         torch.manual_seed(train_config.seed)
         net = SentimentNet(model_config)
         if vectors is not None:
@@ -195,11 +221,11 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             checkpoint = CheckpointSpec(Path(checkpoint_path), self._payload(label_map, pipeline, model_config))
         history = fit(
             net,
-            EncodedSplit(train_ids, targets),
+            EncodedSplit(network_ids, network_targets),
             EncodedSplit(pipeline.encode(val_texts), val_targets),
             train_config,
             labels=label_map.labels,
-            class_weights=self._class_weights(label_map, targets),
+            class_weights=self._class_weights(label_map, network_targets),
             checkpoint=checkpoint,
             resume=saved["checkpoint"] if saved else None,
             callback=callback,
@@ -210,6 +236,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self.metrics_: dict[str, Any] = {}
         if self.embedding_coverage_ is not None:
             self.metrics_["embeddings"] = self.embedding_coverage_.to_dict()
+        if operations:
+            self.metrics_["augmentation"] = self.augmentation_
         if self.blend is not None:
             self._fit_blend(texts, label_map.decode(targets), val_texts, val_targets)
         self.validation_report_ = self.evaluate(val_texts, label_map.decode(val_targets))
@@ -223,9 +251,11 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         best: tuple[float, float, LinearBaseline] | None = None
         for kind in ("nbsvm", "tfidf_lr") if self.blend == "auto" else (self.blend,):
             try:
-                # the linear partner shares the network's "balanced" weighting (explicit per-label weights stay with the network)
+                # the linear partner shares the network's "balanced" weighting (explicit per-label weights stay
+                # with the network) and its rebalancing (balanced batches ~ random oversampling for a linear model)
                 weighting = "balanced" if self.class_weight == "balanced" else None
-                linear = make_baseline(kind, class_weight=weighting).fit(texts, labels)
+                sampling = {"balanced_batches": "oversample"}.get(self.sampling, self.sampling)
+                linear = make_baseline(kind, class_weight=weighting, sampling=sampling).fit(texts, labels)
             except DataError as exc:  # e.g. too few texts for any n-gram to repeat
                 log.warning("no %s blend: %s", kind, exc)
                 continue
@@ -278,6 +308,73 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
                                           seed=self.seed, workers=self.num_threads or 2, token_counts=token_counts)
         log.info("in-domain vectors: %s (%d unlabelled texts)", coverage.summary(), len(unlabeled))
         return vectors, coverage
+
+    def _augment_operations(self) -> list[str]:
+        """The augmentation operations asked for ("eda" stands for its four word edits), validated."""
+        from sentilstm.text.augment import EDA_OPERATIONS, OPERATIONS
+
+        if self.augment is None or self.augment == "" or self.augment == []:
+            return []
+        names = self.augment.split(",") if isinstance(self.augment, str) else list(self.augment)
+        operations: list[str] = []
+        for name in (str(n).strip() for n in names):
+            expanded = list(EDA_OPERATIONS) if name == "eda" else [name]
+            if not set(expanded) <= set(OPERATIONS):
+                raise ConfigError(f"augment operations must be among {['eda', *OPERATIONS]}, got {name!r}")
+            operations += [op for op in expanded if op not in operations]
+        check_choice("augment_synonyms", self.augment_synonyms, SynonymKind)
+        if "backtranslate" in operations and self.augment_translator is None:
+            raise ConfigError("augment='backtranslate' needs augment_translator: a callable list[str] -> list[str] doing "
+                              "the round trip, or Hugging Face model names 'FORWARD,BACKWARD' such as "
+                              "'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en'")
+        return operations
+
+    def _augmented(
+        self, texts: list[str], targets: np.ndarray, pipeline: TextPipeline, vectors: np.ndarray | None,
+        operations: list[str], unlabeled: list[str],
+    ) -> tuple[list[str], np.ndarray]:
+        """New training rows (texts, targets) made from the training split; validation and test never see this."""
+        from sentilstm.text.augment import BackTranslator, NeighbourSynonyms, WordNetSynonyms, augment
+
+        synonyms: Any = None
+        if {"synonym", "insert"} & set(operations):
+            if self.augment_synonyms == "wordnet":
+                synonyms = WordNetSynonyms()
+            else:
+                words, word_vectors = self._word_vectors(pipeline, texts, vectors, unlabeled)
+                synonyms = NeighbourSynonyms(word_vectors, words)
+        translator: Any = None
+        if "backtranslate" in operations:
+            if isinstance(self.augment_translator, str):
+                forward, _, backward = self.augment_translator.partition(",")
+                translator = BackTranslator(forward.strip(), backward.strip() or None)
+            else:
+                translator = self.augment_translator
+        result = augment(texts, targets.tolist(), operations, copies=self.augment_copies, alpha=self.augment_alpha,
+                         synonyms=synonyms, translator=translator, seed=self.seed)
+        self.augmentation_ = {**result.to_dict(), "examples": [list(e) for e in result.examples(3)]}
+        return result.texts[len(texts):], np.asarray(result.labels[len(texts):], dtype=targets.dtype)
+
+    def _word_vectors(
+        self, pipeline: TextPipeline, texts: list[str], vectors: np.ndarray | None, unlabeled: list[str],
+    ) -> tuple[list[str], np.ndarray]:
+        """Word vectors for embedding-neighbour synonyms: the model's own initial vectors when its tokens are
+        whole words, else word2vec trained on the training (+ unlabelled) texts' words (seconds on 10k tweets)."""
+        from sentilstm.pretraining import train_vectors
+        from sentilstm.text.normalize import WORD_PATTERN
+
+        config = pipeline.config
+        if vectors is not None and config.tokenizer == "word" and config.stemmer is None:
+            vocabulary = pipeline.tokenizer.vocabulary()
+            return sorted(vocabulary, key=vocabulary.__getitem__), vectors
+        pattern = re.compile(WORD_PATTERN)
+        sentences = [pattern.findall(pipeline.normalize(t)) for t in texts + unlabeled]
+        counts = Counter(word for sentence in sentences for word in sentence)
+        words = [w for w, n in counts.most_common(50_000) if n >= 2]
+        log.info("training word2vec on %d texts for embedding-neighbour synonyms", len(sentences))
+        matrix, _ = train_vectors(sentences, {w: i for i, w in enumerate(words)}, method="word2vec", dim=100,
+                                  seed=self.seed, workers=self.num_threads or 2, token_counts=counts)
+        return words, matrix
 
     def _read_resume(self, checkpoint_path: str | Path | None) -> dict[str, Any] | None:
         if checkpoint_path is None:
@@ -417,7 +514,8 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as they come back from JSON (tuples -> lists, dict keys -> str)."""
     import json
 
-    return json.loads(json.dumps(params, default=str))
+    # a callable (e.g. augment_translator) is recorded by name, so a resumed run can compare it
+    return json.loads(json.dumps(params, default=lambda v: getattr(v, "__qualname__", None) or str(v)))
 
 
 __all__ = ["Classifier", "SentimentClassifier", "load_model"]

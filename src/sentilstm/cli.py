@@ -172,6 +172,9 @@ def train(
     hidden_size: Annotated[int, typer.Option(help="RNN hidden size per direction.")] = 128,
     num_layers: Annotated[int, typer.Option(help="Stacked RNN layers.")] = 1,
     dropout: Annotated[float, typer.Option(help="Dropout on embeddings, between layers and before the head.")] = 0.3,
+    embedding_dropout: Annotated[float, typer.Option(help="Drop whole words from each batch (AWD-LSTM: 0.1).")] = 0.0,
+    output_dropout: Annotated[float, typer.Option(help="Dropout on the RNN's output states before pooling.")] = 0.0,
+    weight_drop: Annotated[float, typer.Option(help="DropConnect on the RNN's hidden-to-hidden weights (AWD-LSTM).")] = 0.0,
     conv_channels: Annotated[int, typer.Option(help="Channels of an optional Conv1D front (0: none).")] = 0,
     tokenizer: Annotated[str, typer.Option(help="word, bpe or unigram (subwords suit Igbo, typos, code-mixing).")] = "word",
     vocab_size: Annotated[Optional[int], typer.Option(help="Vocabulary cap (default 30000 words / 8000 subwords).")] = None,
@@ -183,13 +186,14 @@ def train(
     batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
     learning_rate: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
+    head_l2: Annotated[float, typer.Option(help="L2 penalty on the output layer's weights, added to the loss.")] = 0.0,
     schedule: Annotated[str, typer.Option(help="linear (warm-up + decay), one_cycle, plateau or constant.")] = "linear",
     patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping.")] = 2,
     monitor: Annotated[str, typer.Option(help="Validation metric for early stopping: macro_f1, accuracy or loss.")] = "macro_f1",
     class_weight: Annotated[Optional[str], typer.Option(help="'balanced' weighs the loss by inverse class frequency.")] = None,
     loss: Annotated[str, typer.Option(help="cross_entropy, or focal (down-weights easy examples; for skewed classes).")] = "cross_entropy",
     focal_gamma: Annotated[float, typer.Option(help="Focal loss strength (0 = cross-entropy).")] = 2.0,
-    sampling: Annotated[str, typer.Option(help="none, oversample or undersample the training split to equal classes each epoch.")] = "none",
+    sampling: Annotated[str, typer.Option(help="Class rebalancing: none, oversample, undersample (per epoch), balanced_batches, or smote (synthetic minority examples in the hidden space).")] = "none",
     seed: Annotated[int, typer.Option(help="Random seed for split, initialisation and batch order.")] = 0,
     precision: Annotated[str, typer.Option(help="fp32, bf16 (faster on AVX512-BF16 CPUs and GPUs) or auto.")] = "fp32",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
@@ -216,7 +220,8 @@ def train(
         unlabeled_texts = read_table(unlabeled, text_column=text_column, need_label=False, encoding=encoding).texts
     clf = SentimentClassifier(
         cell=cell, bidirectional=bidirectional, pooling=pooling, embedding_dim=embedding_dim, hidden_size=hidden_size,
-        num_layers=num_layers, dropout=dropout, conv_channels=conv_channels, tokenizer=tokenizer,
+        num_layers=num_layers, dropout=dropout, embedding_dropout=embedding_dropout, output_dropout=output_dropout,
+        weight_drop=weight_drop, head_l2=head_l2, conv_channels=conv_channels, tokenizer=tokenizer,
         vocab_size=vocab_size, min_frequency=min_frequency, max_length=max_length, stopwords=stopwords,
         stemmer=stemmer, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         weight_decay=weight_decay, schedule=schedule, patience=patience, monitor=monitor, class_weight=class_weight,
@@ -337,6 +342,7 @@ def baseline(
     c: Annotated[Optional[float], typer.Option("--C", help="Inverse regularisation strength (default 0.1 nbsvm, 4 tfidf_lr).")] = None,
     min_df: Annotated[int, typer.Option(help="Keep n-grams seen in at least this many texts.")] = 2,
     class_weight: Annotated[Optional[str], typer.Option(help="'balanced' weighs classes by inverse frequency.")] = None,
+    sampling: Annotated[str, typer.Option(help="none, oversample, undersample or smote (synthetic minority rows, Chawla et al. 2002) to equal classes.")] = "none",
     encoding: EncodingOpt = "utf-8",
     metrics_json: Annotated[Optional[Path], typer.Option(help="Also write the test metrics as JSON here.")] = None,
     verbose: VerboseOpt = True,
@@ -351,7 +357,7 @@ def baseline(
     train_table, val_table, test_table, _ = _training_tables(
         data, dataset, dataset_path, None, test, text_column=text_column, label_column=label_column, encoding=encoding
     )
-    params: dict[str, Any] = {"min_df": min_df, "class_weight": class_weight}
+    params: dict[str, Any] = {"min_df": min_df, "class_weight": class_weight, "sampling": sampling}
     if c is not None:
         params["C"] = c
     clf = make_baseline(kind, **params)

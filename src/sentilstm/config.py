@@ -18,7 +18,7 @@ Schedule = Literal["linear", "one_cycle", "plateau", "constant"]
 Precision = Literal["fp32", "bf16", "auto"]
 Monitor = Literal["macro_f1", "accuracy", "loss"]
 Loss = Literal["cross_entropy", "focal"]
-Sampling = Literal["none", "oversample", "undersample"]
+Sampling = Literal["none", "oversample", "undersample", "balanced_batches", "smote"]
 
 
 def check_choice(name: str, value: Any, kind: Any) -> None:
@@ -89,6 +89,9 @@ class ModelConfig:
     num_layers: int = 1  # a second layer rarely helps sentiment (Tai et al. 2015)
     bidirectional: bool = True  # negation and contrast ("but ...") read better from both sides
     dropout: float = 0.3  # on embeddings and between layers (one mask per text), and before the head
+    embedding_dropout: float = 0.0  # drops whole words from a batch (AWD-LSTM uses 0.1)
+    output_dropout: float = 0.0  # on the last RNN layer's states before pooling (one mask per text)
+    weight_drop: float = 0.0  # DropConnect on hidden-to-hidden weights (AWD-LSTM uses 0.5 for language models)
     conv_channels: int = 0  # > 0 adds a Conv1D n-gram front before the RNN (Zhou et al. 2015)
     conv_kernel_size: int = 3  # odd, so outputs stay aligned with tokens
     pooling: Pooling = "attention"  # additive attention (Bahdanau 2015); weights explain predictions
@@ -99,7 +102,8 @@ class ModelConfig:
         check_choice("pooling", self.pooling, Pooling)
         for name in ("embedding_dim", "hidden_size", "num_layers"):
             check_range(name, getattr(self, name), 1)
-        check_range("dropout", self.dropout, 0.0, 0.95)
+        for name in ("dropout", "embedding_dropout", "output_dropout", "weight_drop"):
+            check_range(name, getattr(self, name), 0.0, 0.95)
         check_range("conv_channels", self.conv_channels, 0)
         if self.conv_kernel_size < 1 or self.conv_kernel_size % 2 == 0:
             raise ConfigError(f"conv_kernel_size must be an odd number >= 1, got {self.conv_kernel_size!r}")
@@ -113,6 +117,7 @@ class TrainConfig:
     batch_size: int = 64  # large enough for efficient GEMMs, small enough to generalise
     learning_rate: float = 2e-3  # peak AdamW rate after warm-up
     weight_decay: float = 0.01  # decoupled (AdamW), not applied to biases or norms
+    head_l2: float = 0.0  # L2 penalty head_l2 * ||W_head||^2 added to the loss (Keras kernel_regularizer=l2(...))
     max_grad_norm: float = 1.0  # clipping tames the exploding gradients of recurrent nets
     schedule: Schedule = "linear"  # warm-up then linear decay (Howard & Ruder 2018 use slanted)
     warmup_fraction: float = 0.06  # of all optimiser steps
@@ -121,7 +126,11 @@ class TrainConfig:
     class_weight: Literal["balanced"] | dict[str, float] | None = None  # loss weights per class
     loss: Loss = "cross_entropy"  # "focal" (Lin et al. 2017) down-weights easy examples, for skewed classes
     focal_gamma: float = 2.0  # focal loss focusing strength; 0 is plain cross-entropy
-    sampling: Sampling = "none"  # per-epoch random over/under-sampling of the training split to equal classes
+    # rebalancing the classes: per-epoch random over/under-sampling of the training split, batches holding
+    # every class equally, or "smote": synthetic minority examples interpolated between same-class pooled
+    # representations in each batch (SMOTE, Chawla et al. 2002, moved to the hidden space, which unlike
+    # token sequences can be interpolated)
+    sampling: Sampling = "none"
     validation_fraction: float = 0.1  # stratified hold-out when no validation set is given
     seed: int = 0  # python, numpy and torch RNGs, data split and batch order
     precision: Precision = "fp32"  # "bf16" autocast ~1.7x faster on AVX512-BF16 CPUs and on GPUs
@@ -143,6 +152,7 @@ class TrainConfig:
         check_range("batch_size", self.batch_size, 1)
         check_range("learning_rate", self.learning_rate, 1e-8, 10.0)
         check_range("weight_decay", self.weight_decay, 0.0)
+        check_range("head_l2", self.head_l2, 0.0, 10.0)
         check_range("max_grad_norm", self.max_grad_norm, 0.0)
         check_range("warmup_fraction", self.warmup_fraction, 0.0, 0.5)
         check_range("patience", self.patience, 1)

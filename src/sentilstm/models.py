@@ -95,6 +95,7 @@ class SentimentNet(nn.Module):
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.padding_idx)
         self.dropout = nn.Dropout(c.dropout)  # before the head
         self.sequence_dropout = LockedDropout(c.dropout)  # on embeddings and between RNN layers
+        self.output_dropout = LockedDropout(c.output_dropout)  # on the last RNN layer's states, before pooling
         self.conv = (
             nn.Conv1d(c.embedding_dim, c.conv_channels, c.conv_kernel_size, padding=c.conv_kernel_size // 2)
             if c.conv_channels
@@ -114,7 +115,14 @@ class SentimentNet(nn.Module):
 
     def embed(self, ids: Tensor) -> Tensor:
         """Token ids (batch, seq_len) -> embeddings (batch, seq_len, embedding_dim)."""
-        return self.embedding(ids)
+        embedded = self.embedding(ids)
+        p = self.config.embedding_dropout
+        if self.training and p > 0:
+            # word-level dropout (AWD-LSTM's dropoute): a dropped word loses its whole vector everywhere in the
+            # batch, so the model cannot lean on any single word; one draw per vocabulary row is cheap
+            keep = torch.empty(self.embedding.num_embeddings, 1, device=ids.device).bernoulli_(1 - p) / (1 - p)
+            embedded = embedded * keep[ids].to(embedded.dtype)
+        return embedded
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Logits (batch, num_classes) for right-padded ids (batch, seq_len) and lengths (batch,)."""
@@ -122,8 +130,19 @@ class SentimentNet(nn.Module):
 
     def forward_embedded(self, embedded: Tensor, lengths: Tensor) -> Tensor:
         """Logits from embeddings; the entry point for gradient attributions on the embeddings."""
-        pooled, _ = self._pool(*self._encode(embedded, lengths), lengths)
-        return self.head(self.dropout(pooled))
+        return self.classify(self.represent_embedded(embedded, lengths))
+
+    def represent(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """The pooled text representation the head classifies: (batch, pooled_size)."""
+        return self.represent_embedded(self.embed(ids), lengths)
+
+    def represent_embedded(self, embedded: Tensor, lengths: Tensor) -> Tensor:
+        states, mask = self._encode(embedded, lengths)
+        return self._pool(self.output_dropout(states), mask, lengths)[0]
+
+    def classify(self, representation: Tensor) -> Tensor:
+        """Logits (batch, num_classes) from pooled representations."""
+        return self.head(self.dropout(representation))
 
     def attention_weights(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Attention over tokens (batch, seq_len), rows sum to 1; only for pooling='attention'."""
@@ -145,12 +164,21 @@ class SentimentNet(nn.Module):
         for layer, forward_rnn in enumerate(self.forward_rnns):
             if layer:
                 x = self.sequence_dropout(x)
-            out = forward_rnn(x)[0]  # (batch, seq_len, hidden)
+            out = self._run(forward_rnn, x)  # (batch, seq_len, hidden)
             if reverse is not None:
-                backward = self.backward_rnns[layer](reverse_within_length(x, reverse))[0]
+                backward = self._run(self.backward_rnns[layer], reverse_within_length(x, reverse))
                 out = torch.cat([out, reverse_within_length(backward, reverse)], dim=-1)  # (batch, seq_len, 2*hidden)
             x = out
         return x, mask
+
+    def _run(self, rnn: nn.Module, x: Tensor) -> Tensor:
+        p = self.config.weight_drop
+        if not (self.training and p > 0):
+            return rnn(x)[0]
+        # DropConnect on the hidden-to-hidden weights (AWD-LSTM, Merity et al. 2018): one mask per batch on
+        # W_hh regularises the recurrence itself while the fused oneDNN/cuDNN kernel still runs
+        dropped = {n: nn.functional.dropout(w, p) for n, w in rnn.named_parameters() if n.startswith("weight_hh")}
+        return torch.func.functional_call(rnn, dropped, (x,))[0]
 
     def _pool(self, states: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
         pooling = self.config.pooling

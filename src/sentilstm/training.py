@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from sentilstm.artifact import read_file, write_file
-from sentilstm.batching import bucketed_batches, collate, resample
+from sentilstm.batching import balanced_batches, bucketed_batches, collate, resample
 from sentilstm.config import TrainConfig
 from sentilstm.errors import ArtifactError
 from sentilstm.evaluation import evaluate_probabilities
@@ -129,8 +129,8 @@ def fit(
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     model.to(device)
-    epoch_size = len(resample(train.targets, config.sampling, np.random.default_rng(0)))
-    steps_per_epoch = math.ceil(epoch_size / config.batch_size)
+    lengths = np.fromiter((len(x) for x in train.ids), dtype=np.int64, count=len(train))
+    steps_per_epoch = len(epoch_batches(train.targets, lengths, config, np.random.default_rng(0)))
     optimizer = _make_optimizer(model, config)
     scheduler = _make_scheduler(optimizer, config, steps_per_epoch * config.epochs)
     weights = class_weights.to(device) if class_weights is not None else None
@@ -142,7 +142,6 @@ def fit(
         log.info("resumed after epoch %d of %d", len(history.epochs), config.epochs)
     else:
         torch.manual_seed(config.seed)
-    lengths = np.fromiter((len(x) for x in train.ids), dtype=np.int64, count=len(train))
     log.info(
         "training on %d texts (%d validation), %d batches/epoch, device %s, %s", len(train), len(validation),
         steps_per_epoch, device, precision,
@@ -152,8 +151,7 @@ def fit(
             break
         _freeze_embeddings(model, config.freeze_embeddings == -1 or epoch <= config.freeze_embeddings)
         rng = np.random.default_rng([config.seed, epoch])  # batch order depends on (seed, epoch) only: resumable
-        chosen = resample(train.targets, config.sampling, rng)
-        batches = [chosen[b] for b in bucketed_batches(lengths[chosen], config.batch_size, config.bucket_pool, rng)]
+        batches = epoch_batches(train.targets, lengths, config, rng)
         callback.on_epoch_start(epoch, config.epochs, len(batches))
         started = time.perf_counter()
         train_loss = run_epoch(model, optimizer, scheduler, loss_fn, train, batches, config, device, precision,
@@ -191,6 +189,35 @@ def fit(
     if history.stopped_early:
         log.info("stopped early; kept the weights of epoch %d", history.best_epoch)
     return history
+
+
+def epoch_batches(targets: np.ndarray, lengths: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """The training batches of one epoch (indices into the split), as `config.sampling` asks."""
+    if config.sampling == "balanced_batches":
+        return balanced_batches(targets, lengths, config.batch_size, config.bucket_pool, rng)
+    chosen = resample(targets, config.sampling if config.sampling in ("oversample", "undersample") else "none", rng)
+    return [chosen[b] for b in bucketed_batches(lengths[chosen], config.batch_size, config.bucket_pool, rng)]
+
+
+def interpolate_minority(representations: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """SMOTE in the hidden space: add synthetic rows until every class in the batch is as large as the largest.
+
+    Each synthetic row is r_i + u * (r_j - r_i), u ~ U(0, 1), for two random texts i, j of the same class, so it
+    lies between real examples of that class; gradients flow into both. Classes with fewer than two texts in
+    the batch are left as they are (there is nothing to interpolate between). Uses torch's seeded RNG.
+    """
+    counts = torch.bincount(targets)
+    largest = int(counts.max())
+    rows, labels = [representations], [targets]
+    for c in torch.nonzero((counts >= 2) & (counts < largest)).flatten().tolist():
+        members = torch.nonzero(targets == c).flatten()
+        need = largest - len(members)
+        i = members[torch.randint(len(members), (need,), device=targets.device)]
+        j = members[torch.randint(len(members), (need,), device=targets.device)]
+        u = torch.rand(need, 1, device=representations.device, dtype=representations.dtype)
+        rows.append(representations[i] + u * (representations[j] - representations[i]))  # (need, pooled_size)
+        labels.append(targets.new_full((need,), c))
+    return torch.cat(rows), torch.cat(labels)
 
 
 class FocalLoss(nn.Module):
@@ -235,7 +262,7 @@ def run_epoch(
     for step, index in enumerate(batches, start=1):
         ids, lengths = collate(data.ids, index, device)
         targets = torch.from_numpy(data.targets[index]).to(device)
-        loss = train_step(model, optimizer, loss_fn, ids, lengths, targets, config.max_grad_norm, device, precision)
+        loss = train_step(model, optimizer, loss_fn, ids, lengths, targets, config, device, precision)
         if step_scheduler:
             scheduler.step()
         total += loss * len(index)
@@ -251,20 +278,26 @@ def train_step(
     ids: Tensor,
     lengths: Tensor,
     targets: Tensor,
-    max_grad_norm: float,
+    config: TrainConfig,
     device: torch.device,
     precision: str,
 ) -> float:
     """Forward, loss, backward, clip, step; returns the batch loss."""
     with autocast(device, precision):
-        logits = model(ids, lengths)  # (batch, num_classes)
+        if config.sampling == "smote":
+            representations, targets = interpolate_minority(model.represent(ids, lengths), targets)
+            logits = model.classify(representations)
+        else:
+            logits = model(ids, lengths)  # (batch, num_classes)
     loss = loss_fn(logits.float(), targets)
+    if config.head_l2 > 0:
+        loss = loss + config.head_l2 * model.head.weight.float().pow(2).sum()
     if not torch.isfinite(loss):
         raise FloatingPointError(f"training loss became {loss.item()}; lower the learning rate or use precision='fp32'")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    if max_grad_norm > 0:
-        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    if config.max_grad_norm > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
     optimizer.step()
     return float(loss.item())
 
