@@ -203,6 +203,65 @@ def test_training_mode_backward_updates_every_parameter() -> None:
     assert missing == []
 
 
+# ----- regularisation knobs (AWD-LSTM) ---------------------------------------------------------------
+REGULARISERS = [dict(embedding_dropout=0.5), dict(output_dropout=0.5), dict(weight_drop=0.5)]
+
+
+@pytest.mark.parametrize("overrides", REGULARISERS)
+def test_regularisers_act_in_training_only(overrides: dict) -> None:
+    plain, regularised = make_net(dropout=0.0), make_net(dropout=0.0, **overrides)
+    ids, lengths = pad(random_rows([5, 3, 7]))
+    torch.testing.assert_close(regularised(ids, lengths), plain(ids, lengths))  # eval mode: identical nets
+    plain.train(), regularised.train()
+    torch.manual_seed(1)
+    first = regularised(ids, lengths)
+    torch.manual_seed(2)
+    assert not torch.allclose(first, regularised(ids, lengths))  # a fresh mask per batch
+    torch.manual_seed(1)
+    assert not torch.allclose(first, plain(ids, lengths))
+
+
+def test_weight_drop_leaves_the_stored_weights_alone_and_trains_them() -> None:
+    net = make_net(weight_drop=0.5, bidirectional=True).train()
+    before = net.forward_rnns[0].weight_hh_l0.detach().clone()
+    ids, lengths = pad(random_rows([4, 6]))
+    net(ids, lengths).sum().backward()
+    torch.testing.assert_close(net.forward_rnns[0].weight_hh_l0.detach(), before)
+    grad = net.forward_rnns[0].weight_hh_l0.grad
+    assert grad is not None and 0.3 < float((grad == 0).float().mean()) < 0.7  # dropped entries get no gradient
+
+
+def test_word_dropout_drops_whole_words_consistently_in_a_batch() -> None:
+    net = make_net(embedding_dropout=0.5).train()
+    ids = torch.tensor([[5, 5, 6, 7, 5], [6, 5, 7, 7, 6]])
+    torch.manual_seed(3)
+    with torch.no_grad():
+        embedded, reference = net.embed(ids), net.embedding(ids)
+    ratio = embedded / reference  # 0 where a word was dropped, 1 / (1 - p) = 2 elsewhere
+    for word in (5, 6, 7):
+        values = ratio[ids == word]
+        assert torch.allclose(values, values[0, 0].expand_as(values))  # one decision per word
+        assert float(values[0, 0]) in (0.0, 2.0)
+    with torch.no_grad():
+        assert net.eval().embed(ids).equal(reference)
+
+
+@pytest.mark.parametrize("overrides", REGULARISERS)
+def test_regularised_nets_stay_padding_invariant_in_eval(overrides: dict) -> None:
+    net = make_net(**overrides, bidirectional=True)
+    rows = random_rows([4, 2])
+    short, long_ = pad(rows), pad(rows + [random_rows([9], seed=1)[0]])
+    torch.testing.assert_close(net(*short), net(*long_)[:2], atol=1e-5, rtol=1e-5)
+
+
+def test_represent_then_classify_is_forward() -> None:
+    net = make_net(pooling="concat")
+    ids, lengths = pad(random_rows([3, 5]))
+    representation = net.represent(ids, lengths)
+    assert representation.shape == (2, 3 * 20)  # concat of last, mean, max over 2 x hidden
+    torch.testing.assert_close(net.classify(representation), net(ids, lengths))
+
+
 # ----- config validation -----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "overrides, bad",
@@ -217,6 +276,9 @@ def test_training_mode_backward_updates_every_parameter() -> None:
         (dict(num_layers=0), "num_layers.*0"),
         (dict(embedding_dim=-3), "embedding_dim.*-3"),
         (dict(conv_channels=-1), "conv_channels.*-1"),
+        (dict(embedding_dropout=1.0), "embedding_dropout must be between 0.0 and 0.95, got 1.0"),
+        (dict(output_dropout=-0.2), "output_dropout.*-0.2"),
+        (dict(weight_drop=2), "weight_drop.*2"),
     ],
 )
 def test_model_config_validate_names_the_bad_value(overrides: dict, bad: str) -> None:

@@ -223,6 +223,34 @@ def test_class_weights_change_training() -> None:
     assert not torch.equal(*results)
 
 
+def test_head_l2_shrinks_the_output_layer() -> None:
+    norms = []
+    for head_l2 in (0.0, 0.5):
+        net = make_net()
+        fit(net, token_split(160, 0), token_split(40, 1), train_config(head_l2=head_l2, weight_decay=0.0), labels=LABELS)
+        norms.append(float(net.head.weight.detach().norm()))
+    assert norms[1] < 0.8 * norms[0]
+
+
+@pytest.mark.parametrize("sampling", ["smote", "balanced_batches"])
+def test_rebalancing_trains_deterministically_and_resumes_bit_for_bit(sampling: str, tmp_path: Path) -> None:
+    train, validation = token_split(200, 0), token_split(40, 1)
+    train.targets[:150] = 1  # skew the classes so there is something to rebalance
+    config = train_config(sampling=sampling, epochs=3, patience=3)
+    nets = [make_net(), make_net()]
+    for net in nets:
+        fit(net, train, validation, config, labels=LABELS)
+    assert all(torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values()))
+    path = tmp_path / "run.ckpt"
+    interrupted = make_net()
+    with pytest.raises(KeyboardInterrupt):
+        fit(interrupted, train, validation, config, labels=LABELS, checkpoint=CheckpointSpec(path),
+            callback=Recorder(interrupt_at=3))
+    resumed = make_net()
+    fit(resumed, train, validation, config, labels=LABELS, checkpoint=CheckpointSpec(path), resume=read_checkpoint(path))
+    assert all(torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(), resumed.state_dict().values()))
+
+
 def test_fit_validates_config() -> None:
     with pytest.raises(ConfigError, match="epochs"):
         fit(make_net(), token_split(8, 0), token_split(8, 1), train_config(epochs=0), labels=LABELS)

@@ -203,7 +203,7 @@ def interpolate_minority(representations: Tensor, targets: Tensor) -> tuple[Tens
     """SMOTE in the hidden space: add synthetic rows until every class in the batch is as large as the largest.
 
     Each synthetic row is r_i + u * (r_j - r_i), u ~ U(0, 1), for two random texts i, j of the same class, so it
-    lies between real examples of that class; gradients flow into both. Classes with fewer than two texts in
+    lies between two different real examples of that class; gradients flow into both. Classes with fewer than two texts in
     the batch are left as they are (there is nothing to interpolate between). Uses torch's seeded RNG.
     """
     counts = torch.bincount(targets)
@@ -212,8 +212,9 @@ def interpolate_minority(representations: Tensor, targets: Tensor) -> tuple[Tens
     for c in torch.nonzero((counts >= 2) & (counts < largest)).flatten().tolist():
         members = torch.nonzero(targets == c).flatten()
         need = largest - len(members)
-        i = members[torch.randint(len(members), (need,), device=targets.device)]
-        j = members[torch.randint(len(members), (need,), device=targets.device)]
+        first = torch.randint(len(members), (need,), device=targets.device)
+        offset = torch.randint(1, len(members), (need,), device=targets.device)  # a different text of the class
+        i, j = members[first], members[(first + offset) % len(members)]
         u = torch.rand(need, 1, device=representations.device, dtype=representations.dtype)
         rows.append(representations[i] + u * (representations[j] - representations[i]))  # (need, pooled_size)
         labels.append(targets.new_full((need,), c))
