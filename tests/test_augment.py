@@ -5,6 +5,7 @@ against a real install runs only where one is found. Hugging Face models are rep
 """
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -17,6 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from typer.testing import CliRunner
+
+from helpers import make_negation_data
+from sentilstm import SentimentClassifier, TrainingCallback
+from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.text import augment as augment_module
 from sentilstm.text.augment import (
@@ -396,3 +402,97 @@ def test_neighbours_reject_a_misshaped_matrix() -> None:
 def test_operation_names() -> None:
     assert OPERATIONS == ("synonym", "insert", "swap", "delete", "backtranslate")
     assert EDA_OPERATIONS == OPERATIONS[:4]
+
+
+# ----- augmentation inside SentimentClassifier.fit and `sentilstm train` ---------------------------------
+class RecordingTranslator:
+    """A round trip that appends a marker word, remembering every text it was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, texts: list[str]) -> list[str]:
+        self.seen += texts
+        return [f"{text} indeed" for text in texts]
+
+
+def test_fit_augments_the_training_split_only(tiny_params: dict) -> None:
+    texts, labels = make_negation_data(200, seed=3)
+    val_texts, val_labels = make_negation_data(60, seed=4)
+    translator = RecordingTranslator()
+    clf = SentimentClassifier(**tiny_params, augment="backtranslate", augment_translator=translator)
+    clf.fit(texts, labels, validation=(val_texts, val_labels))
+    assert translator.seen == texts  # each training text once, no validation text
+    info = clf.metrics_["augmentation"]
+    assert info["originals"] == 200 and info["added_per_operation"] == {"backtranslate": 200}
+    assert info["examples"][0] == ["backtranslate", texts[0], f"{texts[0]} indeed"]
+    # with no validation split given, the held-out 10% never reaches the translator either
+    translator.seen.clear()
+    clf.fit(texts, labels)
+    held_out = set(texts) - set(translator.seen)
+    assert len(translator.seen) == 180 and len(held_out) >= 15
+    assert clf.validation_report_.num_examples == 20
+
+
+def test_fit_with_eda_is_reproducible_and_lengthens_epochs(tiny_params: dict) -> None:
+    texts, labels = make_negation_data(200, seed=5)
+    batches = []
+
+    class Count(TrainingCallback):
+        def on_epoch_start(self, epoch: int, num_epochs: int, num_batches: int) -> None:
+            batches.append(num_batches)
+
+    plain = SentimentClassifier(**tiny_params).fit(texts, labels, callback=Count())
+    first = SentimentClassifier(**tiny_params, augment="eda", augment_copies=2).fit(texts, labels, callback=Count())
+    second = SentimentClassifier(**tiny_params, augment=["synonym", "insert", "swap", "delete"], augment_copies=2)
+    second.fit(texts, labels, callback=Count())
+    assert batches[2] > 2 * batches[0]  # 180 texts + up to 8 copies each (unchanged copies are dropped)
+    np.testing.assert_array_equal(first.predict_proba(texts), second.predict_proba(texts))  # "eda" = the four edits
+    assert first.metrics_["augmentation"] == second.metrics_["augmentation"]
+    assert not np.array_equal(plain.predict_proba(texts), first.predict_proba(texts))
+
+
+def test_fit_with_wordnet_synonyms(tiny_params: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTILSTM_WORDNET", str(write_wordnet(tmp_path / "wn")))
+    texts = ["a good film", "a boring plot", "good plot and good film", "boring film, boring plot"] * 10
+    clf = SentimentClassifier(**tiny_params, augment="synonym", augment_synonyms="wordnet")
+    clf.fit(texts, [1, 0, 1, 0] * 10)
+    added = clf.metrics_["augmentation"]["examples"]
+    assert added and all(op == "synonym" for op, _, _ in added)
+    words = {w.strip(",") for _, _, new in added for w in new.split()}
+    assert words & {"fine", "great", "beneficial", "movie", "story", "dull", "tedious", "slow", "flat"}
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"augment": "eda,rotate"}, r"augment operations must be among \['eda', 'synonym', 'insert', 'swap', 'delete', "
+                                r"'backtranslate'\], got 'rotate'"),
+    ({"augment": "backtranslate"}, r"augment='backtranslate' needs augment_translator"),
+    ({"augment": "swap", "augment_synonyms": "thesaurus"}, r"augment_synonyms must be one of \['neighbours', 'wordnet'\]"),
+    ({"augment": "swap", "augment_copies": 0}, r"copies must be"),
+    ({"augment": "swap", "augment_alpha": 0.9}, r"alpha must be"),
+])
+def test_bad_augment_options_are_config_errors(options: dict, message: str, tiny_params: dict) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SentimentClassifier(**tiny_params, **options).fit(["a good film", "a bad film"] * 10, [1, 0] * 10)
+
+
+def test_cli_train_with_augmentation(tmp_path: Path) -> None:
+    texts, labels = make_negation_data(160, seed=6)
+    data = tmp_path / "train.csv"
+    with data.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows([("text", "label"), *zip(texts, labels)])
+    small = ["--embedding-dim", "16", "--hidden-size", "16", "--epochs", "2", "--min-frequency", "1", "--threads", "1",
+             "--blend", "none"]
+    out = tmp_path / "m.sentilstm"
+    metrics = tmp_path / "metrics.json"
+    result = CliRunner().invoke(
+        app, ["train", str(data), *small, "--augment", "swap,delete", "--augment-copies", "2", "--augment-alpha", "0.2",
+              "--out", str(out), "--metrics-json", str(metrics)], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    assert "augmentation added" in result.output and out.exists()
+    saved = json.loads(metrics.read_text())
+    assert saved["augmentation"]["added_per_operation"].keys() <= {"swap", "delete"}
+    bad = CliRunner().invoke(app, ["train", str(data), *small, "--augment", "shuffle", "--out", str(tmp_path / "x")],
+                             env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert bad.exit_code == 2 and "augment operations must be among" in bad.stderr
+    assert "Traceback" not in bad.output and not (tmp_path / "x").exists()

@@ -203,6 +203,11 @@ def train(
     unlabeled: Annotated[Optional[Path], typer.Option(help="Unlabelled texts for --pretrain-embeddings (a named dataset's are used automatically).")] = None,
     freeze_embeddings: Annotated[int, typer.Option(help="Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).")] = 0,
     blend: Annotated[str, typer.Option(help="Blend with a linear n-gram model: auto (best on validation), nbsvm, tfidf_lr or none.")] = "auto",
+    augment: Annotated[Optional[str], typer.Option(help="Augment the training split: eda, or any of synonym,insert,swap,delete,backtranslate (comma-separated).")] = None,
+    augment_copies: Annotated[int, typer.Option(help="Augmented copies per text and operation.")] = 1,
+    augment_alpha: Annotated[float, typer.Option(help="Share of a text's words each edit changes (EDA's alpha).")] = 0.1,
+    augment_synonyms: Annotated[str, typer.Option(help="Synonyms for synonym/insert: neighbours (nearest words in embedding space, any language) or wordnet (English, installed locally).")] = "neighbours",
+    augment_translator: Annotated[Optional[str], typer.Option(help="Hugging Face models for backtranslate: 'FORWARD,BACKWARD', e.g. 'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en'.")] = None,
     metrics_json: Annotated[Optional[Path], typer.Option(help="Also write validation/test metrics as JSON here.")] = None,
     verbose: VerboseOpt = True,
 ) -> None:
@@ -228,7 +233,8 @@ def train(
         loss=loss, focal_gamma=focal_gamma, sampling=sampling,
         seed=seed, precision=precision, device=device, num_threads=threads, blend=None if blend == "none" else blend,
         embeddings=str(embeddings) if embeddings is not None else None, freeze_embeddings=freeze_embeddings,
-        pretrain_embeddings=pretrain_embeddings,
+        pretrain_embeddings=pretrain_embeddings, augment=augment, augment_copies=augment_copies,
+        augment_alpha=augment_alpha, augment_synonyms=augment_synonyms, augment_translator=augment_translator,
     )
     console.print(f"training on {len(train_table)} texts from {train_table.source}")
     bar = ProgressBar()
