@@ -209,6 +209,29 @@ def test_fasttext_binary_gives_subword_vectors_to_tokens_outside_its_vocabulary(
     assert str(cut) in str(caught.value)
 
 
+def test_fasttext_binary_initialises_a_subword_vocabulary(tmp_path: Path) -> None:
+    pytest.importorskip("gensim")
+    from gensim.models import FastText
+    from gensim.models.fasttext import load_facebook_vectors, save_facebook_model
+
+    from helpers import make_negation_data
+    from sentilstm.config import TextConfig
+    from sentilstm.text.pipeline import TextPipeline
+
+    texts, _ = make_negation_data(300, seed=0)
+    model = FastText([t.split() for t in texts], vector_size=8, min_count=1, epochs=2, bucket=5000, min_n=2, max_n=4,
+                     seed=0, workers=1)
+    path = tmp_path / "tiny.bin"
+    save_facebook_model(model, str(path))
+    pipeline, ids = TextPipeline.fit(texts, TextConfig(tokenizer="bpe", vocab_size=120))
+    vocabulary = pipeline.tokenizer.vocabulary()
+    assert "##ing" in vocabulary
+    matrix, coverage = load_vectors(path, vocabulary)
+    reference = load_facebook_vectors(str(path))
+    np.testing.assert_allclose(matrix[vocabulary["##ing"]], reference.get_vector("ing"), rtol=1e-6)
+    assert coverage.found_subword > 0 and coverage.vocabulary_share + coverage.found_subword / (len(vocabulary) - 2) > 0.95
+
+
 @pytest.fixture(scope="module")
 def large_glove(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """200,000 words x 50 dims (~60 MB): 1,000 distinct formatted rows, reused under different words."""

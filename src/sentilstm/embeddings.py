@@ -6,7 +6,8 @@
 
 Formats (`detect_format`; `.gz` welcome): GloVe text (`word v1 ... vD`), word2vec / fastText text (`.vec`, first
 line `<count> <dim>`), word2vec binary (`.bin`), fastText binary (`.bin` with fastText's magic number; read with
-gensim, which holds the whole model in memory and builds a vector for every token from its character n-grams).
+gensim, which holds the whole model in memory and builds a vector for every token from its character n-grams,
+so subword vocabularies (`tokenizer="bpe"`/`"unigram"`) get a vector for every piece: "##ing" is built from "ing").
 Matching: the exact token first; with `lowercase_fallback`, a token not found exactly takes the vector of the
 first file word equal to it case-insensitively (files are ordered by frequency). Bracketed special tokens
 (`[PAD]`, `[UNK]`) are never looked up. Rows without a vector are drawn from normal(0, std of the found values)
@@ -290,7 +291,10 @@ def _read_fasttext_bin(path: Path, collector: _Collector) -> tuple[int, int, int
         collector.offer(word, lambda: vectors.get_vector(word).astype(np.float32))
     for token, row in collector.lookup.items():
         if row not in collector.exact and token.lower() not in collector.lower:
-            vector = vectors.get_vector(token).astype(np.float32)  # the mean of its n-gram vectors
+            # a subword piece ("##ing" from the BPE tokenizer, "▁the" from SentencePiece) is built from the
+            # character n-grams of the piece itself: fastText's own way of composing unseen words
+            piece = token.removeprefix("##").removeprefix("▁") or token
+            vector = vectors.get_vector(piece).astype(np.float32)  # the mean of its n-gram vectors
             if vector.any():
                 collector.subword[row] = vector
     return vectors.vector_size, len(vectors.index_to_key), 0
