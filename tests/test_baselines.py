@@ -613,9 +613,9 @@ def test_cli_baseline_writes_model_and_metrics(kind: str, cli_models: dict, cli_
 def test_cli_baseline_passes_options(cli_data: dict, tmp_path: Path) -> None:
     model = tmp_path / "o.sentilstm"
     ok(invoke("baseline", cli_data["train"], "--kind", "tfidf_lr", "--C", "0.5", "--min-df", "3",
-              "--class-weight", "balanced", "--out", model, "--quiet"))
+              "--class-weight", "balanced", "--sampling", "smote", "--out", model, "--quiet"))
     clf = load_model(model)
-    assert (clf.C, clf.min_df, clf.class_weight) == (0.5, 3, "balanced")
+    assert (clf.C, clf.min_df, clf.class_weight, clf.sampling) == (0.5, 3, "balanced", "smote")
     assert clf.metrics_.keys() == {"train_seconds"}  # no --test, no test metrics
 
 
@@ -625,7 +625,7 @@ def test_cli_baseline_unknown_kind_is_a_user_error(cli_data: dict, tmp_path: Pat
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("option, value, bad", [("--min-df", "0", "min_df"), ("--C", "0", "C")])
+@pytest.mark.parametrize("option, value, bad", [("--min-df", "0", "min_df"), ("--C", "0", "C"), ("--sampling", "adasyn", "sampling")])
 def test_cli_baseline_bad_option_is_a_user_error(option: str, value: str, bad: str, cli_data: dict,
                                                  tmp_path: Path) -> None:
     line = error_line(invoke("baseline", cli_data["train"], option, value, "--out", tmp_path / "m.sentilstm"))

@@ -502,6 +502,13 @@ def test_train_all_labels_missing(workdir: Path) -> None:
         ("--schedule", "cosine", "schedule must be one of"),
         ("--device", "tpu", "device must be"),
         ("--stemmer", "klingon", "stemmer must be"),
+        ("--sampling", "smoted", "sampling must be one of ['none', 'oversample', 'undersample', 'balanced_batches', 'smote']"),
+        ("--weight-drop", "1", "weight_drop must be between 0.0 and 0.95, got 1.0"),
+        ("--embedding-dropout", "-0.1", "embedding_dropout must be between"),
+        ("--output-dropout", "0.99", "output_dropout must be between"),
+        ("--head-l2", "-1", "head_l2 must be between 0.0 and 10.0, got -1.0"),
+        ("--augment", "eda,flip", "augment operations must be among"),
+        ("--augment-synonyms", "ppdb", "augment_synonyms must be one of ['neighbours', 'wordnet'], got 'ppdb'"),
     ],
 )
 def test_train_invalid_option_value(option: str, value: str, message: str, workdir: Path,

@@ -313,6 +313,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         """The augmentation operations asked for ("eda" stands for its four word edits), validated."""
         from sentilstm.text.augment import EDA_OPERATIONS, OPERATIONS
 
+        check_choice("augment_synonyms", self.augment_synonyms, SynonymKind)
         if self.augment is None or self.augment == "" or self.augment == []:
             return []
         names = self.augment.split(",") if isinstance(self.augment, str) else list(self.augment)
@@ -322,7 +323,6 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             if not set(expanded) <= set(OPERATIONS):
                 raise ConfigError(f"augment operations must be among {['eda', *OPERATIONS]}, got {name!r}")
             operations += [op for op in expanded if op not in operations]
-        check_choice("augment_synonyms", self.augment_synonyms, SynonymKind)
         if "backtranslate" in operations and self.augment_translator is None:
             raise ConfigError("augment='backtranslate' needs augment_translator: a callable list[str] -> list[str] doing "
                               "the round trip, or Hugging Face model names 'FORWARD,BACKWARD' such as "
