@@ -254,7 +254,7 @@ def test_hugging_face_models_are_loaded_lazily_and_once(monkeypatch: pytest.Monk
 
     def pipeline(task: str, model: str) -> object:
         loads.append((task, model))
-        return lambda texts, batch_size=None: [{"translation_text": f"{text} <{model}>"} for text in texts]
+        return lambda texts, batch_size=None, truncation=False: [{"translation_text": f"{text} <{model}>"} for text in texts]
 
     fake = types.ModuleType("transformers")
     fake.pipeline = pipeline
@@ -496,3 +496,62 @@ def test_cli_train_with_augmentation(tmp_path: Path) -> None:
                              env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert bad.exit_code == 2 and "augment operations must be among" in bad.stderr
     assert "Traceback" not in bad.output and not (tmp_path / "x").exists()
+
+
+class StopAt(TrainingCallback):
+    """Interrupts training when `epoch` starts, as Ctrl-C would."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_start(self, epoch: int, num_epochs: int, num_batches: int) -> None:
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("extra", [{}, {"pretrain_embeddings": "word2vec"}])
+def test_resume_with_neighbour_augmentation_is_exact(extra: dict, tiny_params: dict, tmp_path: Path) -> None:
+    texts, labels = make_negation_data(300, seed=8)
+    options = {**tiny_params, "augment": "eda", "epochs": 3, "patience": 5, **extra}
+    full = SentimentClassifier(**options).fit(texts, labels)
+    checkpoint = tmp_path / "run.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        SentimentClassifier(**options).fit(texts, labels, checkpoint_path=checkpoint, callback=StopAt(3))
+    resumed = SentimentClassifier(**options).fit(texts, labels, checkpoint_path=checkpoint, resume=True)
+    assert [e.epoch for e in resumed.history_.epochs] == [1, 2, 3]
+    np.testing.assert_array_equal(resumed.predict_proba(texts[:30]), full.predict_proba(texts[:30]))
+
+
+def test_augmentation_sees_texts_without_html_tags(tiny_params: dict) -> None:
+    texts = [f"a {w} film.<br /><br />the plot was {w} and the cast too" for w in ("good", "bad", "great", "awful")] * 10
+    translator = RecordingTranslator()
+    clf = SentimentClassifier(**tiny_params, augment="swap,delete,backtranslate", augment_translator=translator,
+                              augment_alpha=0.5)
+    clf.fit(texts, [1, 0, 1, 0] * 10)
+    assert translator.seen and not any("<" in t or ">" in t for t in translator.seen)
+    assert all("<" not in new for _, _, new in clf.metrics_["augmentation"]["examples"])
+
+
+def test_a_callable_translator_is_recorded_by_name_and_dropped_on_load(tiny_params: dict, tmp_path: Path) -> None:
+    import sentilstm
+
+    texts, labels = make_negation_data(100, seed=9)
+    clf = SentimentClassifier(**tiny_params, augment="backtranslate", augment_translator=RecordingTranslator())
+    loaded = sentilstm.load_model(clf.fit(texts, labels).save(tmp_path / "m.sentilstm"))
+    assert loaded.augment_translator is None and loaded.augment == "backtranslate"
+    np.testing.assert_array_equal(loaded.predict_proba(texts[:10]), clf.predict_proba(texts[:10]))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"augment": True}, r"augment must be a comma-separated string or a list of operations"),
+    ({"augment": "backtranslate", "augment_translator": "Helsinki-NLP/opus-mt-en-de"},
+     r"two Hugging Face model names 'FORWARD,BACKWARD'.*got 'Helsinki-NLP/opus-mt-en-de'"),
+    ({"augment": "swap", "augment_copies": 0}, r"augment_copies must be a whole number >= 1, got 0"),
+    ({"augment": "swap", "augment_alpha": 0.9}, r"augment_alpha must be between 0.0 and 0.5, got 0.9"),
+])
+def test_augment_options_are_checked_before_any_work(options: dict, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sentilstm.text.pipeline import TextPipeline
+
+    monkeypatch.setattr(TextPipeline, "fit", None)  # nothing may be tokenized before the options are checked
+    with pytest.raises(ConfigError, match=message):
+        SentimentClassifier(**options).fit(["a good film", "a bad film"] * 10, [1, 0] * 10)

@@ -46,10 +46,11 @@ def balanced_batches(
 ) -> list[np.ndarray]:
     """One epoch of as many texts as the split, in batches holding every class equally (batch_size // K each).
 
-    Each class is drawn from a fresh shuffle of its members, repeated as often as needed, so a small class
-    recurs within the epoch and a large one is sampled without replacement (different texts each epoch).
-    Within pools each class is sorted by length and batch j takes the j-th chunk of every class, so the
-    texts of a batch sit at the same length quantile and padding stays low.
+    Each class is drawn from fresh shuffles of its members, as many as needed, so a small class recurs
+    within the epoch and a large one is sampled without replacement (different texts each epoch). Each
+    class is sorted by length within pools that never span two shuffles (so the copies of a small class's
+    text do not meet in one batch) and cut into chunks; batch j joins the j-th shortest chunk of every
+    class, so the texts of a batch sit near the same length quantile and padding stays low.
     """
     classes = np.unique(targets)
     per_class = max(1, batch_size // len(classes))
@@ -58,13 +59,17 @@ def balanced_batches(
     for c in classes:
         members = np.flatnonzero(targets == c)
         repeats = -(-num_batches * per_class // len(members))
-        drawn = np.concatenate([rng.permutation(members) for _ in range(repeats)])[: num_batches * per_class]
-        pool = per_class * pool_batches
-        for start in range(0, len(drawn), pool):
-            block = drawn[start : start + pool]
-            drawn[start : start + pool] = block[np.argsort(lengths[block], kind="stable")]
-        chunks.append(drawn.reshape(num_batches, per_class))
-    batches = [np.concatenate([chunk[j] for chunk in chunks]) for j in range(num_batches)]
+        pool = min(per_class * pool_batches, len(members))
+        shuffles = []
+        for _ in range(repeats):
+            shuffled = rng.permutation(members)
+            for start in range(0, len(shuffled), pool):
+                block = shuffled[start : start + pool]
+                shuffled[start : start + pool] = block[np.argsort(lengths[block], kind="stable")]
+            shuffles.append(shuffled)
+        drawn = np.concatenate(shuffles)[: num_batches * per_class].reshape(num_batches, per_class)
+        chunks.append(drawn[np.argsort(lengths[drawn].mean(axis=1), kind="stable")])  # shortest chunk first
+    batches = [np.concatenate([chunk[j] for chunk in chunks]) for j in range(num_batches)]  # j-th shortest of each
     return [batches[i] for i in rng.permutation(num_batches)]
 
 

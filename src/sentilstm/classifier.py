@@ -23,7 +23,7 @@ from sentilstm.artifact import library_versions, read_file, write_file
 from sentilstm.baselines import BASELINES, LinearBaseline, make_baseline
 from sentilstm.config import (
     Cell, ModelConfig, Monitor, Pooling, Precision, Schedule, TextConfig, TokenizerKind, TrainConfig, Truncation,
-    Loss, Sampling, check_choice, from_dict,
+    Loss, Sampling, check_choice, check_integer, check_positive, check_range, from_dict,
 )
 from sentilstm.data import Label, LabelMap, check_labels, check_texts, stratified_split
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
@@ -32,6 +32,7 @@ from sentilstm.inference import predict_probabilities
 from sentilstm.models import SentimentNet
 from sentilstm.pretraining import PretrainMethod
 from sentilstm.runtime import resolve_device, resolve_precision
+from sentilstm.text.normalize import strip_html
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.tokenizers import TextTokenizer
 from sentilstm.training import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit, read_checkpoint
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 SynonymKind = Literal["neighbours", "wordnet"]
 DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # set by fit, not by the user
 Blend = Literal["auto", "nbsvm", "tfidf_lr"]
-BLEND_PREFIX = "blend."  # tensor names of the blended linear model inside a model file
+BLEND_PREFIX = "blend."
+CALLABLE_PREFIX = "callable:"  # how a callable parameter is recorded in a model file  # tensor names of the blended linear model inside a model file
 T, M, R = TextConfig, ModelConfig, TrainConfig  # short aliases for the defaults below
 
 
@@ -181,6 +183,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             raise ConfigError(f"embeddings file {str(self.embeddings)!r} does not exist; give the path of a GloVe, "
                               "word2vec or fastText vectors file")
         operations = self._augment_operations()
+        if self.class_weight is not None and self.sampling != "none":
+            log.warning("class_weight=%r and sampling=%r both rebalance the classes; together they over-correct "
+                        "towards the small classes, use one of them", self.class_weight, self.sampling)
         saved = self._read_resume(checkpoint_path) if resume else None
         label_map = LabelMap(saved["labels"]) if saved else LabelMap.fit(labels)
         targets = label_map.encode(labels)
@@ -199,11 +204,13 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         model_config = dataclasses.replace(
             model_config, vocab_size=pipeline.tokenizer.vocab_size, num_classes=len(label_map)
         )
+        # embedding-neighbour synonyms need the vectors again on resume, so the augmented rows come out the same
+        neighbours = bool({"synonym", "insert"} & set(operations)) and self.augment_synonyms == "neighbours"
         vectors, self.embedding_coverage_ = None, None
-        if self.embeddings is not None and not saved:
+        if self.embeddings is not None and (not saved or neighbours):
             vectors, self.embedding_coverage_ = self._pretrained_vectors(pipeline, train_ids)
-        if self.pretrain_embeddings is not None and not saved:
-            vectors, self.embedding_coverage_ = self._in_domain_vectors(pipeline, train_ids, unlabeled)
+        if self.pretrain_embeddings is not None and (not saved or neighbours):
+            vectors, self.embedding_coverage_ = self._in_domain_vectors(pipeline, train_ids, unlabeled, neighbours)
         if vectors is not None or (saved and self.embeddings is not None):
             dim = vectors.shape[1] if vectors is not None else saved["model_config"]["embedding_dim"]
             model_config = dataclasses.replace(model_config, embedding_dim=dim)
@@ -254,7 +261,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
                 # the linear partner shares the network's "balanced" weighting (explicit per-label weights stay
                 # with the network) and its rebalancing (balanced batches ~ random oversampling for a linear model)
                 weighting = "balanced" if self.class_weight == "balanced" else None
-                sampling = {"balanced_batches": "oversample"}.get(self.sampling, self.sampling)
+                sampling = {"balanced_batches": "oversample", "undersample": "oversample"}.get(self.sampling, self.sampling)
                 linear = make_baseline(kind, class_weight=weighting, sampling=sampling).fit(texts, labels)
             except DataError as exc:  # e.g. too few texts for any n-gram to repeat
                 log.warning("no %s blend: %s", kind, exc)
@@ -293,8 +300,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         log.info("pretrained vectors: %s", coverage.summary())
         return vectors, coverage
 
-    def _in_domain_vectors(self, pipeline: TextPipeline, train_ids: list[np.ndarray], unlabeled: list[str]) -> tuple[np.ndarray, Any]:
-        """word2vec/fastText vectors trained on the training texts plus `unlabeled`, in the model's tokens."""
+    def _in_domain_vectors(
+        self, pipeline: TextPipeline, train_ids: list[np.ndarray], unlabeled: list[str], exact: bool = False,
+    ) -> tuple[np.ndarray, Any]:
+        """word2vec/fastText vectors trained on the training texts plus `unlabeled`, in the model's tokens.
+
+        gensim is bit-reproducible only with one worker thread: `exact` (when the vectors choose augmentation
+        synonyms, i.e. training data) or num_threads=1 asks for it; otherwise it uses num_threads or 2 workers.
+        """
         from sentilstm.pretraining import train_vectors
 
         vocabulary = pipeline.tokenizer.vocabulary()
@@ -304,8 +317,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         sentences = [names[ids].tolist() for ids in train_ids + pipeline.encode(unlabeled)]
         counts = np.bincount(np.concatenate(train_ids), minlength=len(vocabulary))
         token_counts = {names[i]: int(n) for i, n in enumerate(counts) if n}
+        workers = 1 if exact else self.num_threads or 2
         vectors, coverage = train_vectors(sentences, vocabulary, method=self.pretrain_embeddings, dim=self.embedding_dim,
-                                          seed=self.seed, workers=self.num_threads or 2, token_counts=token_counts)
+                                          seed=self.seed, workers=workers, token_counts=token_counts)
         log.info("in-domain vectors: %s (%d unlabelled texts)", coverage.summary(), len(unlabeled))
         return vectors, coverage
 
@@ -314,8 +328,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         from sentilstm.text.augment import EDA_OPERATIONS, OPERATIONS
 
         check_choice("augment_synonyms", self.augment_synonyms, SynonymKind)
-        if self.augment is None or self.augment == "" or self.augment == []:
+        if not self.augment:
             return []
+        if not isinstance(self.augment, (str, list, tuple)):
+            raise ConfigError(f"augment must be a comma-separated string or a list of operations such as 'eda' or "
+                              f"['swap', 'delete'], got {self.augment!r}")
+        check_integer("augment_copies", self.augment_copies, low=1)
+        check_positive("augment_alpha", self.augment_alpha)
+        check_range("augment_alpha", self.augment_alpha, 0.0, 0.5)
         names = self.augment.split(",") if isinstance(self.augment, str) else list(self.augment)
         operations: list[str] = []
         for name in (str(n).strip() for n in names):
@@ -323,10 +343,11 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             if not set(expanded) <= set(OPERATIONS):
                 raise ConfigError(f"augment operations must be among {['eda', *OPERATIONS]}, got {name!r}")
             operations += [op for op in expanded if op not in operations]
-        if "backtranslate" in operations and self.augment_translator is None:
+        translator = self.augment_translator
+        if "backtranslate" in operations and not (callable(translator) or _model_pair(translator)):
             raise ConfigError("augment='backtranslate' needs augment_translator: a callable list[str] -> list[str] doing "
-                              "the round trip, or Hugging Face model names 'FORWARD,BACKWARD' such as "
-                              "'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en'")
+                              "the round trip, or two Hugging Face model names 'FORWARD,BACKWARD' such as "
+                              f"'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en', got {translator!r}")
         return operations
 
     def _augmented(
@@ -345,14 +366,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
                 synonyms = NeighbourSynonyms(word_vectors, words)
         translator: Any = None
         if "backtranslate" in operations:
-            if isinstance(self.augment_translator, str):
-                forward, _, backward = self.augment_translator.partition(",")
-                translator = BackTranslator(forward.strip(), backward.strip() or None)
-            else:
-                translator = self.augment_translator
+            pair = _model_pair(self.augment_translator)
+            translator = BackTranslator(*pair) if pair else self.augment_translator
+        if pipeline.config.strip_html:  # word edits would split "<br />" and the tag stripper would eat words
+            texts = [strip_html(t) for t in texts]
         result = augment(texts, targets.tolist(), operations, copies=self.augment_copies, alpha=self.augment_alpha,
                          synonyms=synonyms, translator=translator, seed=self.seed)
-        self.augmentation_ = {**result.to_dict(), "examples": [list(e) for e in result.examples(3)]}
+        examples = [[operation, original[:200], new[:200]] for operation, original, new in result.examples(3)]
+        self.augmentation_ = {**result.to_dict(), "examples": examples}
         return result.texts[len(texts):], np.asarray(result.labels[len(texts):], dtype=targets.dtype)
 
     def _word_vectors(
@@ -373,7 +394,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         words = [w for w, n in counts.most_common(50_000) if n >= 2]
         log.info("training word2vec on %d texts for embedding-neighbour synonyms", len(sentences))
         matrix, _ = train_vectors(sentences, {w: i for i, w in enumerate(words)}, method="word2vec", dim=100,
-                                  seed=self.seed, workers=self.num_threads or 2, token_counts=counts)
+                                  seed=self.seed, workers=1, token_counts=counts)  # 1 worker: reproducible
         return words, matrix
 
     def _read_resume(self, checkpoint_path: str | Path | None) -> dict[str, Any] | None:
@@ -468,6 +489,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     def from_saved(cls, tensors: dict[str, torch.Tensor], payload: dict[str, Any], device: str | None = None) -> SentimentClassifier:
         """Rebuild from the tensors and JSON payload of a model file (raises KeyError etc. when incompatible)."""
         known = {k: v for k, v in payload["params"].items() if k in cls._get_param_names()}
+        if str(known.get("augment_translator", "")).startswith(CALLABLE_PREFIX):
+            known["augment_translator"] = None  # a Python callable is not stored in a model file
         clf = cls(**known)
         if device is not None:
             clf.device = device
@@ -514,8 +537,19 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as they come back from JSON (tuples -> lists, dict keys -> str)."""
     import json
 
-    # a callable (e.g. augment_translator) is recorded by name, so a resumed run can compare it
-    return json.loads(json.dumps(params, default=lambda v: getattr(v, "__qualname__", None) or str(v)))
+    # a callable (augment_translator) is recorded by name: a resumed run can compare it, a loaded model drops it
+    def name(value: Any) -> str:
+        return f"{CALLABLE_PREFIX}{getattr(value, '__qualname__', None) or type(value).__qualname__}" if callable(value) else str(value)
+
+    return json.loads(json.dumps(params, default=name))
+
+
+def _model_pair(spec: Any) -> tuple[str, str] | None:
+    """("FORWARD", "BACKWARD") from a 'FORWARD,BACKWARD' string of translation model names, else None."""
+    if not isinstance(spec, str) or spec.startswith(CALLABLE_PREFIX):
+        return None
+    forward, _, backward = (part.strip() for part in spec.partition(","))
+    return (forward, backward) if forward and backward and "," not in backward else None
 
 
 __all__ = ["Classifier", "SentimentClassifier", "load_model"]

@@ -186,7 +186,7 @@ def train(
     batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
     learning_rate: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
-    head_l2: Annotated[float, typer.Option(help="L2 penalty on the output layer's weights, added to the loss.")] = 0.0,
+    head_l2: Annotated[float, typer.Option(help="L2 penalty on the output layer's weights, added to the loss (on top of AdamW's --weight-decay).")] = 0.0,
     schedule: Annotated[str, typer.Option(help="linear (warm-up + decay), one_cycle, plateau or constant.")] = "linear",
     patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping.")] = 2,
     monitor: Annotated[str, typer.Option(help="Validation metric for early stopping: macro_f1, accuracy or loss.")] = "macro_f1",

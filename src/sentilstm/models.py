@@ -137,6 +137,7 @@ class SentimentNet(nn.Module):
         return self.represent_embedded(self.embed(ids), lengths)
 
     def represent_embedded(self, embedded: Tensor, lengths: Tensor) -> Tensor:
+        """The pooled representation from embeddings (batch, seq_len, embedding_dim)."""
         states, mask = self._encode(embedded, lengths)
         return self._pool(self.output_dropout(states), mask, lengths)[0]
 

@@ -193,13 +193,13 @@ class BackTranslator:
                                   ) from None
             try:
                 pipe = transformers.pipeline("translation", model=model)
-            except OSError as error:  # not cached and no network, or not a model folder
+            except (OSError, ValueError) as error:  # not cached and no network, not a model folder, a bad name
                 first_line = (str(error).splitlines() or [""])[0]
                 raise ConfigError(f"cannot load the translation model {model!r} ({first_line}); "
                                   "pass a local model folder or a callable") from None
             batch_size = self.batch_size
             self._pipelines[model] = lambda texts: [item["translation_text"]
-                                                    for item in pipe(texts, batch_size=batch_size)]
+                                                    for item in pipe(texts, batch_size=batch_size, truncation=True)]
         return self._pipelines[model]
 
 

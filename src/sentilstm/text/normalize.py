@@ -24,6 +24,11 @@ NEGATIONS = frozenset(
 )
 
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}?/?\s*>")
+
+
+def strip_html(text: str) -> str:
+    """Tags become spaces and entities characters ("<br />" -> " ", "&amp;" -> "&")."""
+    return html.unescape(_TAG.sub(" ", text))
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 _SPACE = re.compile(r"\s+")
@@ -89,7 +94,7 @@ class Normalizer:
         if c.repair_cp1252:
             text = text.translate(_CP1252)
         if c.strip_html:
-            text = html.unescape(_TAG.sub(" ", text))
+            text = strip_html(text)
         if c.unicode_form:
             text = unicodedata.normalize(c.unicode_form, text)
         if c.replace_urls:
