@@ -10,6 +10,8 @@ rather than at the padding (an unpacked `nn.LSTM(bidirectional=True)` would star
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor, nn
 
@@ -179,7 +181,9 @@ class SentimentNet(nn.Module):
         # DropConnect on the hidden-to-hidden weights (AWD-LSTM, Merity et al. 2018): one mask per batch on
         # W_hh regularises the recurrence itself while the fused oneDNN/cuDNN kernel still runs
         dropped = {n: nn.functional.dropout(w, p) for n, w in rnn.named_parameters() if n.startswith("weight_hh")}
-        return torch.func.functional_call(rnn, dropped, (x,))[0]
+        with warnings.catch_warnings():  # cuDNN warns that the substituted weights are not one flat buffer
+            warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk")
+            return torch.func.functional_call(rnn, dropped, (x,))[0]
 
     def _pool(self, states: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
         pooling = self.config.pooling
