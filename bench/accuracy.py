@@ -70,6 +70,8 @@ LEVERS: dict[str, tuple[str, dict[str, Any]]] = {
     "lstm_eda": ("EDA x1, embedding-neighbour synonyms", {"augment": "eda"}),
     "lstm_eda_wordnet": ("EDA x1, WordNet synonyms", {"augment": "eda", "augment_synonyms": "wordnet"}),
     "lstm_swap_delete": ("random swap + deletion x1", {"augment": "swap,delete"}),
+    "lstm_synonym": ("synonym replacement x1, embedding neighbours", {"augment": "synonym"}),
+    "lstm_synonym_wordnet": ("synonym replacement x1, WordNet", {"augment": "synonym", "augment_synonyms": "wordnet"}),
 }
 for _name, (_title, _) in LEVERS.items():
     MODELS.setdefault(_name, f"default + {_title}, blended")
