@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from helpers import TINY
 from sentilstm import ConfigError, SentimentClassifier, load_model
 from sentilstm.baselines import NBSVM, TfidfLogisticRegression
 from sentilstm.cli import app
@@ -118,3 +119,20 @@ def test_cli_blend_option(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "blend must be one of" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "x.sentilstm").exists()
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({}, {"class_weight": "balanced", "sampling": "none"}),
+    ({"class_weight": "balanced"}, {"class_weight": "balanced", "sampling": "none"}),
+    ({"sampling": "smote"}, {"class_weight": None, "sampling": "smote"}),
+    ({"sampling": "oversample"}, {"class_weight": None, "sampling": "oversample"}),
+    ({"sampling": "undersample"}, {"class_weight": None, "sampling": "oversample"}),
+    ({"sampling": "balanced_batches"}, {"class_weight": None, "sampling": "oversample"}),
+])
+def test_the_linear_partner_is_balanced_or_mirrors_the_sampling(options: dict, expected: dict) -> None:
+    texts, labels = keyword_data(240, seed=7)
+    skewed = [(t, y) for i, (t, y) in enumerate(zip(texts, labels)) if y == "pos" or i % 4 == 0]
+    clf = SentimentClassifier(**{**TINY, "blend": "tfidf_lr", "epochs": 1, "learning_rate": 1e-4}, **options)
+    clf.fit([t for t, _ in skewed], [y for _, y in skewed])
+    assert clf.blend_model_ is not None
+    assert {k: clf.blend_model_.get_params()[k] for k in expected} == expected
