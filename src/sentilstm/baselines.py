@@ -245,7 +245,8 @@ class TfidfLogisticRegression(LinearBaseline):
     def __init__(
         self, *, C: float = 4.0, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] | None = (2, 5),
         min_df: int = 2, max_features: int | None = None, class_weight: Literal["balanced"] | None = None,
-        sampling: BaselineSampling = "none", lowercase: bool = True, replace_urls: bool = True, replace_mentions: bool = True, max_iter: int = 1000,
+        sampling: BaselineSampling = "none", lowercase: bool = True, replace_urls: bool = True,
+        replace_mentions: bool = True, max_iter: int = 1000,
     ) -> None:
         for name, value in locals().items():
             if name != "self":
@@ -285,7 +286,8 @@ class NBSVM(LinearBaseline):
     def __init__(
         self, *, C: float = 0.1, ngrams: tuple[int, int] = (1, 3), alpha: float = 1.0, min_df: int = 2,
         max_features: int | None = None, class_weight: Literal["balanced"] | None = None,
-        sampling: BaselineSampling = "none", lowercase: bool = True, replace_urls: bool = True, replace_mentions: bool = True, max_iter: int = 1000,
+        sampling: BaselineSampling = "none", lowercase: bool = True, replace_urls: bool = True,
+        replace_mentions: bool = True, max_iter: int = 1000,
     ) -> None:
         for name, value in locals().items():
             if name != "self":

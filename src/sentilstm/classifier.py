@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 SynonymKind = Literal["neighbours", "wordnet"]
 DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # set by fit, not by the user
 Blend = Literal["auto", "nbsvm", "tfidf_lr"]
-BLEND_PREFIX = "blend."
-CALLABLE_PREFIX = "callable:"  # how a callable parameter is recorded in a model file  # tensor names of the blended linear model inside a model file
+BLEND_PREFIX = "blend."  # tensor names of the blended linear model inside a model file
+CALLABLE_PREFIX = "callable:"  # how a callable parameter is recorded in a model file
 T, M, R = TextConfig, ModelConfig, TrainConfig  # short aliases for the defaults below
 
 
@@ -290,7 +290,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         blended recipe's macro F1 there goes from 67.9 to 76.2 (bench/accuracy.py, imdb-imbalanced). On
         balanced classes the weights are 1, a no-op."""
         if self.sampling != "none":
-            return {"sampling": {"balanced_batches": "oversample", "undersample": "oversample"}.get(self.sampling, self.sampling)}
+            mirrored = {"balanced_batches": "oversample", "undersample": "oversample"}.get(self.sampling, self.sampling)
+            return {"sampling": mirrored}
         return {"class_weight": "balanced"}
 
     def _pretrained_vectors(self, pipeline: TextPipeline, train_ids: list[np.ndarray]) -> tuple[np.ndarray, Any]:
@@ -546,7 +547,9 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
 
     # a callable (augment_translator) is recorded by name: a resumed run can compare it, a loaded model drops it
     def name(value: Any) -> str:
-        return f"{CALLABLE_PREFIX}{getattr(value, '__qualname__', None) or type(value).__qualname__}" if callable(value) else str(value)
+        if not callable(value):
+            return str(value)
+        return CALLABLE_PREFIX + (getattr(value, "__qualname__", None) or type(value).__qualname__)
 
     return json.loads(json.dumps(params, default=name))
 
