@@ -122,6 +122,11 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
             check_choice("class_weight", self.class_weight, Literal["balanced"])
         check_choice("sampling", self.sampling, BaselineSampling)
 
+    def check_params(self) -> LinearBaseline:
+        """Raise ConfigError for a bad hyperparameter now, before any data is read (`fit` checks too)."""
+        self._check_params()
+        return self
+
     def fit(self, X: Iterable[str], y: Iterable[Label]) -> LinearBaseline:
         """Learn the n-gram vocabularies and the linear model(s) from texts `X` and labels `y`."""
         texts, labels = check_texts(X, "X"), check_labels(y, "y")
@@ -352,7 +357,7 @@ BASELINES: dict[str, type[LinearBaseline]] = {"tfidf_lr": TfidfLogisticRegressio
 
 
 def make_baseline(kind: str, **params: Any) -> LinearBaseline:
-    """A baseline by name (`tfidf_lr` or `nbsvm`) with its parameters."""
+    """A baseline by name (`tfidf_lr` or `nbsvm`) with its parameters (checked by `fit`, or `check_params()`)."""
     if kind not in BASELINES:
         raise ConfigError(f"baseline must be one of {sorted(BASELINES)}, got {kind!r}")
     return BASELINES[kind](**params)

@@ -360,13 +360,13 @@ def baseline(
     from sentilstm.baselines import make_baseline
 
     _check_out_paths(out=out_path, metrics_json=metrics_json)
-    train_table, val_table, test_table, _ = _training_tables(
-        data, dataset, dataset_path, None, test, text_column=text_column, label_column=label_column, encoding=encoding
-    )
     params: dict[str, Any] = {"min_df": min_df, "class_weight": class_weight, "sampling": sampling}
     if c is not None:
         params["C"] = c
-    clf = make_baseline(kind, **params)
+    clf = make_baseline(kind, **params).check_params()  # bad options fail before any data is read
+    train_table, val_table, test_table, _ = _training_tables(
+        data, dataset, dataset_path, None, test, text_column=text_column, label_column=label_column, encoding=encoding
+    )
     if val_table is not None:  # a linear model needs no early stopping: train on train + validation
         console.print(f"adding the {len(val_table)} validation texts to training (a baseline has no early stopping)")
     texts = train_table.texts + (val_table.texts if val_table is not None else [])
