@@ -541,6 +541,7 @@ def load_model(path: str | Path, *, device: str | None = None) -> Classifier:
             f"({payload.get('versions', {}).get('sentilstm', 'unknown')}); retrain it"
         ) from None
 
+
 def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as they come back from JSON (tuples -> lists, dict keys -> str)."""
     import json

@@ -386,6 +386,21 @@ def baseline(
     out.print(f"saved {out_path}")
 
 
+@app.command()
+@friendly
+def describe(
+    model: Annotated[Path, typer.Argument(help="A model file written by train or baseline.")],
+    length: Annotated[Optional[int], typer.Option(help="Text length (tokens) for the output shapes; default: the model's max_length.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Print a model's layers, output shapes and parameter counts (like Keras' summary), settings, labels and metrics."""
+    from sentilstm.classifier import load_model
+    from sentilstm.summary import describe as summarize
+
+    summary = summarize(load_model(model, device="cpu"), sequence_length=length)
+    out.print(json.dumps(summary.to_dict(), indent=2, default=str) if as_json else summary.to_text(), soft_wrap=True)
+
+
 datasets_app = typer.Typer(no_args_is_help=True, help="Named public datasets: list and download.")
 app.add_typer(datasets_app, name="datasets")
 
