@@ -16,7 +16,7 @@ from sentilstm.config import ModelConfig, TrainConfig
 from sentilstm.errors import ArtifactError, ConfigError
 from sentilstm.models import SentimentNet
 from sentilstm.training import (
-    CheckpointSpec, EncodedSplit, EpochStats, History, TrainingCallback, fit, read_checkpoint,
+    CheckpointSpec, EncodedSplit, EpochStats, GradientNorms, History, TrainingCallback, fit, read_checkpoint,
 )
 
 LABELS = ["bad", "good"]
@@ -249,6 +249,33 @@ def test_rebalancing_trains_deterministically_and_resumes_bit_for_bit(sampling: 
     resumed = make_net()
     fit(resumed, train, validation, config, labels=LABELS, checkpoint=CheckpointSpec(path), resume=read_checkpoint(path))
     assert all(torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(), resumed.state_dict().values()))
+
+
+def test_gradient_norms_are_recorded_per_layer_every_epoch() -> None:
+    net = make_net()
+    history = fit(net, token_split(160, 0), token_split(40, 1), train_config(epochs=2, patience=2), labels=LABELS)
+    for epoch in history.epochs:
+        assert set(epoch.gradient_norms) == {"embedding", "forward_rnns.0", "backward_rnns.0", "attention", "head"}
+        assert all(0 < norm < 100 for norm in epoch.gradient_norms.values())
+    assert History.from_dict(history.to_dict()) == history
+
+
+def test_gradient_norms_warn_when_they_vanish_or_explode(caplog: pytest.LogCaptureFixture) -> None:
+    net = make_net()
+    for parameter in net.parameters():
+        parameter.grad = torch.zeros_like(parameter)
+    net.head.weight.grad.fill_(1e3)
+    norms = GradientNorms()
+    norms.add(net)
+    norms.add(net)
+    means = norms.means()
+    assert means["embedding"] == 0.0 and means["head"] == pytest.approx(1e3 * net.head.weight.numel() ** 0.5)
+    with caplog.at_level(logging.WARNING, logger="sentilstm.training"):
+        norms.warn(3)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("epoch 3: the gradient of embedding vanished" in m for m in messages)
+    assert any("epoch 3: the gradient of head exploded" in m and "lower the learning rate" in m for m in messages)
+    assert not any("attention" in m for m in messages if "exploded" in m)
 
 
 def test_fit_validates_config() -> None:

@@ -63,6 +63,8 @@ class EpochStats:
     learning_rate: float
     seconds: float
     samples_per_second: float
+    # mean L2 norm of each layer's gradient over the epoch's steps, before clipping (layer: "head", "forward_rnns.0")
+    gradient_norms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,16 +156,18 @@ def fit(
         batches = epoch_batches(train.targets, lengths, config, rng)
         callback.on_epoch_start(epoch, config.epochs, len(batches))
         started = time.perf_counter()
+        norms = GradientNorms()
         train_loss = run_epoch(model, optimizer, scheduler, loss_fn, train, batches, config, device, precision,
-                               lambda step, loss: callback.on_step(epoch, step, loss))
+                               lambda step, loss: callback.on_step(epoch, step, loss), norms)
         seconds = time.perf_counter() - started
         report = evaluate_probabilities(
             validation.targets, predict_probabilities(model, validation.ids, device=device, precision=precision), labels
         )
         stats = EpochStats(
             epoch, train_loss, report.loss, report.accuracy, report.macro_f1, report.weighted_f1,
-            optimizer.param_groups[0]["lr"], seconds, len(train) / seconds,
+            optimizer.param_groups[0]["lr"], seconds, len(train) / seconds, norms.means(),
         )
+        norms.warn(epoch)
         score = -report.loss if config.monitor == "loss" else getattr(report, config.monitor)
         improved = score > history.best_score
         history.epochs.append(stats)
@@ -221,6 +225,46 @@ def interpolate_minority(representations: Tensor, targets: Tensor) -> tuple[Tens
     return torch.cat(rows), torch.cat(labels)
 
 
+class GradientNorms:
+    """Per-layer gradient norms, averaged over an epoch's steps: the evidence for vanishing or exploding
+    gradients, the failure LSTMs exist to fix. Sums stay on the device; one sync per epoch."""
+
+    VANISHING = 1e-6  # a layer whose mean gradient norm is below this is not learning
+    EXPLODING = 1e2  # typical pre-clipping norms here are 0.01-10; far above that, clipping hides a problem
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Tensor] = {}
+        self.steps = 0
+
+    def add(self, model: nn.Module) -> None:
+        squares: dict[str, Tensor] = {}
+        for name, parameter in model.named_parameters():
+            if parameter.grad is not None:
+                layer = _layer_name(name)
+                squares[layer] = squares.get(layer, 0) + parameter.grad.detach().float().pow(2).sum()
+        for layer, square in squares.items():
+            self.sums[layer] = self.sums.get(layer, 0) + square.sqrt()
+        self.steps += 1
+
+    def means(self) -> dict[str, float]:
+        return {layer: float(total) / max(self.steps, 1) for layer, total in self.sums.items()}
+
+    def warn(self, epoch: int) -> None:
+        for layer, norm in self.means().items():
+            if norm < self.VANISHING:
+                log.warning("epoch %d: the gradient of %s vanished (mean norm %.1e); it has stopped learning: raise "
+                            "the learning rate, shorten max_length, or use a GRU", epoch, layer, norm)
+            elif norm > self.EXPLODING:
+                log.warning("epoch %d: the gradient of %s exploded (mean norm %.1e before clipping); lower the "
+                            "learning rate or max_grad_norm", epoch, layer, norm)
+
+
+def _layer_name(parameter: str) -> str:
+    """"forward_rnns.0.weight_hh_l0" -> "forward_rnns.0", "head.weight" -> "head": the module owning it."""
+    parts = parameter.split(".")[:-1]
+    return ".".join(parts[:2] if len(parts) > 1 and parts[1].isdigit() else parts[:1]) or parameter
+
+
 class FocalLoss(nn.Module):
     """Focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_true)^gamma, so confidently right
     examples count less; class weights and the weighted mean follow nn.CrossEntropyLoss."""
@@ -255,6 +299,7 @@ def run_epoch(
     device: torch.device,
     precision: str,
     on_step: Callable[[int, float], None],
+    norms: GradientNorms | None = None,
 ) -> float:
     """One pass over `batches`; returns the mean training loss (weighted by batch size)."""
     model.train()
@@ -263,7 +308,7 @@ def run_epoch(
     for step, index in enumerate(batches, start=1):
         ids, lengths = collate(data.ids, index, device)
         targets = torch.from_numpy(data.targets[index]).to(device)
-        loss = train_step(model, optimizer, loss_fn, ids, lengths, targets, config, device, precision)
+        loss = train_step(model, optimizer, loss_fn, ids, lengths, targets, config, device, precision, norms)
         if step_scheduler:
             scheduler.step()
         total += loss * len(index)
@@ -282,8 +327,9 @@ def train_step(
     config: TrainConfig,
     device: torch.device,
     precision: str,
+    norms: GradientNorms | None = None,
 ) -> float:
-    """Forward, loss, backward, clip, step; returns the batch loss."""
+    """Forward, loss, backward, (record gradient norms,) clip, step; returns the batch loss."""
     with autocast(device, precision):
         if config.sampling == "smote":
             representations, targets = interpolate_minority(model.represent(ids, lengths), targets)
@@ -297,6 +343,8 @@ def train_step(
         raise FloatingPointError(f"training loss became {loss.item()}; lower the learning rate or use precision='fp32'")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if norms is not None:
+        norms.add(model)
     if config.max_grad_norm > 0:
         nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
     optimizer.step()
