@@ -27,10 +27,11 @@ from sentilstm.config import (
 )
 from sentilstm.data import Label, LabelMap, check_labels, check_texts, stratified_split
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from sentilstm.evaluation import ScoringMixin
+from sentilstm.evaluation import Predictions, ScoringMixin
 from sentilstm.inference import predict_probabilities
 from sentilstm.models import SentimentNet
 from sentilstm.pretraining import PretrainMethod
+from sentilstm.profiling import DataProfile
 from sentilstm.runtime import resolve_device, resolve_precision
 from sentilstm.text.normalize import strip_html
 from sentilstm.text.pipeline import TextPipeline
@@ -223,13 +224,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if vectors is not None:
             with torch.no_grad():
                 net.embedding.weight.copy_(torch.from_numpy(vectors))
+        val_ids = pipeline.encode(val_texts)
         checkpoint = None
         if checkpoint_path is not None:
             checkpoint = CheckpointSpec(Path(checkpoint_path), self._payload(label_map, pipeline, model_config))
         history = fit(
             net,
             EncodedSplit(network_ids, network_targets),
-            EncodedSplit(pipeline.encode(val_texts), val_targets),
+            EncodedSplit(val_ids, val_targets),
             train_config,
             labels=label_map.labels,
             class_weights=self._class_weights(label_map, network_targets),
@@ -247,8 +249,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             self.metrics_["augmentation"] = self.augmentation_
         if self.blend is not None:
             self._fit_blend(texts, label_map.decode(targets), val_texts, val_targets)
-        self.validation_report_ = self.evaluate(val_texts, label_map.decode(val_targets))
+        self.validation_predictions_ = Predictions(val_texts, val_targets, self.predict_proba(val_texts), label_map.labels)
+        self.validation_report_ = self.validation_predictions_.report()
         self.metrics_["validation"] = self.validation_report_.to_dict()
+        self.metrics_["data"] = DataProfile.build(
+            train_ids, targets, val_ids, val_targets, labels=label_map.labels, max_length=pipeline.config.max_length,
+            vocab_size=pipeline.tokenizer.vocab_size, raw_lengths=pipeline.training_lengths,
+            augmented_rows=len(network_targets) - len(targets),
+        ).to_dict()
         return self
 
     def _fit_blend(self, texts: list[str], labels: list[Label], val_texts: list[str], val_targets: np.ndarray) -> None:

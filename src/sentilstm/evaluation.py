@@ -44,6 +44,27 @@ class EvaluationReport:
         return asdict(self)
 
 
+@dataclass
+class Predictions:
+    """Labelled texts with a classifier's probabilities: what reports, calibration and error lists are made of."""
+
+    texts: list[str]
+    targets: np.ndarray  # class ids
+    probabilities: np.ndarray  # (n, num_classes)
+    labels: list[Any]
+
+    def report(self) -> EvaluationReport:
+        return evaluate_probabilities(self.targets, self.probabilities, self.labels)
+
+    def most_confident_errors(self, k: int = 10) -> list[tuple[str, Any, Any, float]]:
+        """The k wrong predictions the model was surest of: (text, true label, predicted label, confidence)."""
+        predicted = self.probabilities.argmax(axis=1)
+        confidence = self.probabilities.max(axis=1)
+        wrong = np.flatnonzero(predicted != self.targets)
+        order = wrong[np.argsort(-confidence[wrong], kind="stable")][:k]
+        return [(self.texts[i], self.labels[self.targets[i]], self.labels[predicted[i]], float(confidence[i])) for i in order]
+
+
 def evaluate_probabilities(y_true: np.ndarray, probabilities: np.ndarray, labels: list[Any]) -> EvaluationReport:
     """Score class-id targets against (n, num_classes) probabilities."""
     y_true = np.asarray(y_true, dtype=np.int64)

@@ -28,6 +28,7 @@ class TextPipeline:
         self.config = config
         self.tokenizer = tokenizer
         self.normalize = Normalizer(config)
+        self.training_lengths: np.ndarray | None = None  # token counts of the fitted texts before truncation
 
     @classmethod
     def fit(cls, texts: Sequence[str], config: TextConfig) -> tuple[TextPipeline, list[np.ndarray]]:
@@ -41,6 +42,7 @@ class TextPipeline:
             config = dataclasses.replace(config, max_length=choose_max_length([len(x) for x in ids]))
             log.info("max_length set to %d tokens (95th percentile of training lengths)", config.max_length)
         pipeline = cls(config, tokenizer)
+        pipeline.training_lengths = np.asarray([len(x) for x in ids], dtype=np.int64)
         return pipeline, [pipeline._truncate(x) for x in ids]
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
