@@ -34,6 +34,13 @@ def _private_dataset_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch
     return cache
 
 
+@pytest.fixture(autouse=True)
+def _scratch_working_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own empty folder, so files a command writes by default (cv reports, ./mlruns) never
+    land in the repository."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 @pytest.fixture
 def tiny_params() -> dict[str, Any]:
     """Keyword arguments for a SentimentClassifier that trains in about a second."""

@@ -154,7 +154,8 @@ def clf(model: Path) -> SentimentClassifier:
 def test_train_writes_model_and_prints_metrics(trained: dict[str, Any]) -> None:
     result = ok(trained["result"])
     assert trained["model"].is_file() and trained["model"].stat().st_size > 0
-    assert sorted(p.name for p in trained["folder"].iterdir()) == ["m.sentilstm", "metrics.json"]  # no .ckpt, no .tmp
+    # no .ckpt, no .tmp; the HTML report and its plots beside the model
+    assert sorted(p.name for p in trained["folder"].iterdir()) == ["m.report.html", "m.report_plots", "m.sentilstm", "metrics.json"]
     assert "validation (best epoch" in result.stdout
     for column in ("accuracy", "macro F1", "weighted F1", "ROC-AUC", "confusion matrix"):
         assert column in result.stdout

@@ -11,12 +11,15 @@ __version__ = "0.1.0"
 from sentilstm.baselines import NBSVM, TfidfLogisticRegression
 from sentilstm.classifier import SentimentClassifier, load_model
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig
+from sentilstm.crossval import CVResult, FoldResult, cross_validate
 from sentilstm.data import LabelMap, Table, read_table
 from sentilstm.datasets import DATASETS, DatasetSplits, download_dataset, load_dataset
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError, SentilstmError
 from sentilstm.evaluation import EvaluationReport
+from sentilstm.explain import TokenAttribution, explain
 from sentilstm.models import SentimentNet
 from sentilstm.training import EpochStats, History, TrainingCallback
+from sentilstm.tuning import DEFAULT_SPACE, SearchSpace, TuneResult, tune
 
 __all__ = [
     "__version__",
@@ -40,8 +43,17 @@ __all__ = [
     "ArtifactError",
     "NotFittedError",
     "EvaluationReport",
+    "TokenAttribution",
+    "explain",
+    "cross_validate",
+    "CVResult",
+    "FoldResult",
     "SentimentNet",
     "EpochStats",
     "History",
     "TrainingCallback",
+    "tune",
+    "TuneResult",
+    "SearchSpace",
+    "DEFAULT_SPACE",
 ]

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +30,9 @@ from sentilstm.data import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentilstm.evaluation import ScoringMixin
 from sentilstm.text.normalize import WORD_PATTERN, Normalizer
+
+if TYPE_CHECKING:
+    from sentilstm.explain import TokenAttribution
 
 log = logging.getLogger(__name__)
 BaselineKind = Literal["tfidf_lr", "nbsvm"]
@@ -153,6 +156,17 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         if not texts:
             return np.zeros((0, len(self.classes_)))
         return self._probabilities(self._transform(self.normalizer_.batch(texts))).astype(np.float64)
+
+    def explain(
+        self, text: str, method: Literal["auto", "lime", "kernel_shap"] = "auto", *, num_samples: int = 1000, seed: int = 0,
+    ) -> TokenAttribution:
+        """Which words of `text` drove the prediction, by removing words and re-predicting ("auto": kernel_shap).
+
+            NBSVM().fit(texts, labels).explain("not good at all", method="lime").top(3)
+        """
+        from sentilstm.explain import explain
+
+        return explain(self, text, method, num_samples=num_samples, seed=seed)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):

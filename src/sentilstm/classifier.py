@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -37,6 +37,9 @@ from sentilstm.text.normalize import strip_html
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.tokenizers import TextTokenizer
 from sentilstm.training import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit, read_checkpoint
+
+if TYPE_CHECKING:
+    from sentilstm.explain import ExplainMethod, TokenAttribution
 
 log = logging.getLogger(__name__)
 SynonymKind = Literal["neighbours", "wordnet"]
@@ -239,6 +242,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             resume=saved["checkpoint"] if saved else None,
             callback=callback,
         )
+        net.eval()  # a trained model predicts and explains; training mode would only ever be a trap
         self.label_map_, self.pipeline_, self.model_, self.history_ = label_map, pipeline, net, history
         self.classes_ = np.asarray(label_map.labels)
         self.blend_model_, self.blend_weight_ = None, 1.0
@@ -457,6 +461,20 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self.model_.to(device)
         precision = resolve_precision(self.precision, device)
         return predict_probabilities(self.model_, self.pipeline_.encode(texts), device=device, precision=precision)
+
+    def explain(
+        self, text: str, method: ExplainMethod = "auto", *, num_samples: int = 1000, seed: int = 0, n_steps: int = 50,
+    ) -> TokenAttribution:
+        """Which words of `text` drove the prediction: a `TokenAttribution` with per-class scores per word.
+
+            clf.explain("not good at all", method="integrated_gradients").top(3)
+
+        `method`: "integrated_gradients" or "attention" (the network; pooling='attention' for the latter), "lime"
+        or "kernel_shap" (the full prediction, blend included), "auto" (integrated gradients); see `sentilstm.explain`.
+        """
+        from sentilstm.explain import explain
+
+        return explain(self, text, method, num_samples=num_samples, seed=seed, n_steps=n_steps)
 
     def _device(self) -> torch.device:
         return resolve_device(self.device)

@@ -152,9 +152,50 @@ def _check_out_paths(**paths: Path | None) -> None:
             raise DataError(f"--{option.replace('_', '-')} {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
 
 
+MlflowOpt = Annotated[Optional[bool], typer.Option("--mlflow/--no-mlflow", help="Log parameters, per-epoch metrics, results and files to MLflow (default: on when --mlflow-uri is given).")]
+MlflowUriOpt = Annotated[Optional[str], typer.Option(help="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000; implies --mlflow. Default: $MLFLOW_TRACKING_URI, else ./mlruns (a local file store, no server).")]
+MlflowExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment of the run (created when missing).")]
+
+
+def _tracker(ctx: typer.Context, use_mlflow: bool | None, uri: str | None, experiment: str) -> Any:
+    """The command's MLflow run (a no-op Tracker without --mlflow), started now and ended with the command:
+    FINISHED, FAILED on an error, KILLED on Ctrl-C; its id and URI are printed last. For train, cv, tune:
+
+        tracker = _tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment); tracker.log_params(...)
+        fit(..., callback=chain(bar.callback, tracker.callback())); tracker.log_metrics(...); tracker.log_artifact(...)
+    """
+    from sentilstm.tracking import MlflowTracker, Tracker
+
+    if not (use_mlflow if use_mlflow is not None else uri is not None):
+        return Tracker()
+    tracker = MlflowTracker(uri, experiment, tags={"sentilstm.command": ctx.info_name})
+    # registered before the run so that it runs after the run has ended (the context unwinds last in, first out)
+    ctx.call_on_close(lambda: tracker.run_id and console.print(
+        f"MLflow run {tracker.run_id} ({tracker.status}) in experiment {experiment!r}: {tracker.tracking_uri}", soft_wrap=True))
+    return ctx.with_resource(tracker)
+
+
+def _write_report(build: Callable[[], Any], path: Path | None) -> Path | None:
+    """Render and write a report after the results are saved: a report that fails never costs the trained model or
+    the scores; it warns instead. Returns the path written, or None."""
+    if path is None:
+        return None
+    try:
+        build().write(path)
+    except Exception as exc:  # noqa: BLE001 - plotting has many failure modes; none may lose a finished run
+        console.print(f"warning: no report written to {path} ({type(exc).__name__}: {exc})")
+        return None
+    out.print(f"report: {path}")
+    return path
+
+
+NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")]
+
+
 @app.command()
 @friendly
 def train(
+    ctx: typer.Context,
     data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
     dataset: DatasetOpt = None,
     dataset_path: DatasetPathOpt = None,
@@ -209,13 +250,18 @@ def train(
     augment_synonyms: Annotated[str, typer.Option(help="Synonyms for synonym/insert: neighbours (nearest words in embedding space, any language) or wordnet (English, installed locally).")] = "neighbours",
     augment_translator: Annotated[Optional[str], typer.Option(help="Hugging Face models for backtranslate: 'FORWARD,BACKWARD', e.g. 'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en'.")] = None,
     metrics_json: Annotated[Optional[Path], typer.Option(help="Also write validation/test metrics as JSON here.")] = None,
+    report_to: Annotated[Optional[Path], typer.Option("--report", help="Where to write the HTML training report (its PNG plots go in a _plots folder beside it); default: beside --out, e.g. model.report.html.")] = None,
+    no_report: NoReportOpt = False,
+    use_mlflow: MlflowOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
+    mlflow_experiment: MlflowExperimentOpt = "sentilstm",
     verbose: VerboseOpt = True,
 ) -> None:
     """Train a classifier on a labelled table and save it as one file."""
     _setup_logging(verbose)
     from sentilstm.classifier import SentimentClassifier
 
-    _check_out_paths(out=out_path, metrics_json=metrics_json)
+    _check_out_paths(out=out_path, metrics_json=metrics_json, report=report_to)
     train_table, val_table, test_table, unlabeled_texts = _training_tables(
         data, dataset, dataset_path, validation, test, text_column=text_column, label_column=label_column, encoding=encoding
     )
@@ -236,6 +282,11 @@ def train(
         pretrain_embeddings=pretrain_embeddings, augment=augment, augment_copies=augment_copies,
         augment_alpha=augment_alpha, augment_synonyms=augment_synonyms, augment_translator=augment_translator,
     )
+    from sentilstm.tracking import chain
+
+    tracker = _tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
+    splits = {"train": train_table, "validation": val_table, "test": test_table}  # validation None: a hold-out of train
+    tracker.log_params({**clf.get_params(), "data": {name: t if t is None else f"{t.source} ({len(t)} rows)" for name, t in splits.items()}})
     console.print(f"training on {len(train_table)} texts from {train_table.source}")
     bar = ProgressBar()
     with bar.progress:
@@ -245,18 +296,31 @@ def train(
             validation=(val_table.texts, val_table.labels) if val_table is not None else None,
             checkpoint_path=Path(f"{out_path}.ckpt"),
             resume=resume,
-            callback=bar.callback,
+            callback=chain(bar.callback, tracker.callback()),
             unlabeled=unlabeled_texts if pretrain_embeddings else None,
         )
     print_report(clf.validation_report_, f"validation (best epoch {clf.history_.best_epoch})")
-    if test_table is not None:
-        report = clf.evaluate(test_table.texts, test_table.labels)
+    from sentilstm.report import labelled_predictions, report_path_for, training_report
+
+    test_predictions = None
+    if test_table is not None:  # scored once: the printed metrics, the model file's and the report's curves
+        test_predictions = labelled_predictions(clf, test_table.texts, test_table.labels)
+        report = test_predictions.report()
         clf.metrics_["test"] = report.to_dict()
         print_report(report, f"test: {test_table.source}")
+    clf.metrics_["data"]["dropped_rows"] = train_table.dropped + (val_table.dropped if val_table is not None else 0)
     clf.save(out_path)
     Path(f"{out_path}.ckpt").unlink(missing_ok=True)
+    report_path = None if no_report else report_to or report_path_for(out_path)
+    report_path = _write_report(lambda: training_report(clf, title=f"Training report: {out_path.name}", test=test_predictions,
+                                                        source=train_table.source), report_path)
     if metrics_json is not None:
         metrics_json.write_text(json.dumps(clf.metrics_, indent=2, default=str))
+    # --mlflow (no-op otherwise): final scores, then the files once all are written (the report embeds its plots)
+    tracker.log_metrics({"best_epoch": clf.history_.best_epoch, **{k: v for k, v in clf.metrics_.items() if k in ("validation", "test")}})
+    for path in (out_path, report_path, metrics_json):
+        if path is not None:
+            tracker.log_artifact(path)
     out.print(f"saved {out_path}")
 
 
@@ -351,6 +415,7 @@ def baseline(
     sampling: Annotated[str, typer.Option(help="none, oversample, undersample or smote (synthetic minority rows, Chawla et al. 2002) to equal classes.")] = "none",
     encoding: EncodingOpt = "utf-8",
     metrics_json: Annotated[Optional[Path], typer.Option(help="Also write the test metrics as JSON here.")] = None,
+    report_path: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report here (with --test: its curves and errors), PNG plots in a _plots folder beside it.")] = None,
     verbose: VerboseOpt = True,
 ) -> None:
     """Train a linear baseline (NBSVM or TF-IDF + logistic regression): the bar an LSTM has to clear."""
@@ -359,7 +424,7 @@ def baseline(
 
     from sentilstm.baselines import make_baseline
 
-    _check_out_paths(out=out_path, metrics_json=metrics_json)
+    _check_out_paths(out=out_path, metrics_json=metrics_json, report=report_path)
     params: dict[str, Any] = {"min_df": min_df, "class_weight": class_weight, "sampling": sampling}
     if c is not None:
         params["C"] = c
@@ -376,14 +441,277 @@ def baseline(
     clf.fit(texts, labels)
     clf.metrics_ = {"train_seconds": round(time.perf_counter() - started, 2)}
     console.print(f"trained in {clf.metrics_['train_seconds']:.1f}s")
+    from sentilstm.report import labelled_predictions, training_report
+
+    test_predictions = None
     if test_table is not None:
-        report = clf.evaluate(test_table.texts, test_table.labels)
+        test_predictions = labelled_predictions(clf, test_table.texts, test_table.labels)
+        report = test_predictions.report()
         clf.metrics_["test"] = report.to_dict()
         print_report(report, f"test: {test_table.source}")
     clf.save(out_path)
+    _write_report(lambda: training_report(clf, title=f"Baseline report: {out_path.name}", test=test_predictions,
+                                          source=train_table.source), report_path)
     if metrics_json is not None:
         metrics_json.write_text(json.dumps(clf.metrics_, indent=2, default=str))
     out.print(f"saved {out_path}")
+
+
+SCORES = ("accuracy", "macro_f1", "weighted_f1", "roc_auc", "loss")  # the headline numbers --mlflow logs per fold
+
+
+@app.command()
+@friendly
+def cv(
+    ctx: typer.Context,
+    data: Annotated[Optional[Path], typer.Argument(help="Labelled table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
+    folds: Annotated[int, typer.Option(help="Stratified folds K (every class needs K or more texts).")] = 5,
+    repeats: Annotated[int, typer.Option(help="Repeat the K folds with a new shuffle this many times (R*K models).")] = 1,
+    jobs: Annotated[int, typer.Option(help="Folds trained at once, each in its own process; CPU threads are shared out.")] = 1,
+    estimator: Annotated[str, typer.Option(help="lstm (SentimentClassifier) or a linear baseline: nbsvm or tfidf_lr.")] = "lstm",
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Model/training parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set cell=gru (SentimentClassifier's or the baseline's names; 'none' for None).")] = None,
+    params_file: Annotated[Optional[Path], typer.Option("--params", help="JSON or YAML file of parameters {name: value}; --set overrides it.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the fold shuffle (repeat r uses seed + r); the model's seed is --set seed=N.")] = 0,
+    dataset: DatasetOpt = None,
+    dataset_path: DatasetPathOpt = None,
+    text_column: TextColumnOpt = None,
+    label_column: LabelColumnOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write every fold's metrics and the summary as JSON here.")] = None,
+    report_to: Annotated[Optional[Path], typer.Option("--report", help="Where to write the HTML report (default: NAME.cv.report.html, NAME being DATA's or the dataset's name).")] = None,
+    no_report: NoReportOpt = False,
+    use_mlflow: MlflowOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
+    mlflow_experiment: MlflowExperimentOpt = "sentilstm",
+    verbose: VerboseOpt = True,
+) -> None:
+    """Cross-validate: stratified K-fold, each fold's metrics, mean ± std, and the out-of-fold confusion matrix."""
+    _setup_logging(verbose)
+    import contextlib
+
+    from sentilstm.crossval import check_options, cross_validate, parse_assignments, read_params
+
+    name = dataset or (data.name.split(".")[0] if data is not None else "cv")
+    report_path = None if no_report else report_to or Path(f"{name}.cv.report.html")
+    _check_out_paths(json=json_path, report=report_path)
+    params = read_params(params_file) if params_file is not None else {}
+    params.update(parse_assignments(settings or [], estimator))
+    check_options(estimator=estimator, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs)  # before reading data
+    train_table, val_table, _, _ = _training_tables(
+        data, dataset, dataset_path, None, None, text_column=text_column, label_column=label_column, encoding=encoding
+    )
+    texts, labels = train_table.texts, train_table.labels
+    if val_table is not None:  # a named dataset's validation split: the folds make their own held-out parts
+        console.print(f"adding the {len(val_table)} validation texts to the cross-validated data")
+        texts, labels = texts + val_table.texts, labels + val_table.labels
+    console.print(f"{folds}-fold cross-validation{f' x {repeats}' if repeats > 1 else ''} of {estimator} on "
+                  f"{len(texts)} texts from {train_table.source}")
+    tracker = _tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
+    tracker.log_params({**params, "estimator": estimator, "folds": folds, "repeats": repeats, "cv_seed": seed,
+                        "data": f"{train_table.source} ({len(texts)} rows)"})
+    bar = ProgressBar() if jobs == 1 and estimator == "lstm" else None
+
+    def on_fold(fold: Any) -> None:
+        step = fold.repeat * folds + fold.fold + 1
+        tracker.log_metrics({k: v for k, v in fold.report.to_dict().items() if k in SCORES}, prefix="fold", step=step)
+        if bar is not None:  # drop the finished fold's epoch bars
+            for task in list(bar.progress.task_ids):
+                bar.progress.remove_task(task)
+        where = f"repeat {fold.repeat + 1}/{repeats} " if repeats > 1 else ""
+        console.print(f"{where}fold {fold.fold + 1}/{folds}: accuracy {fold.report.accuracy:.4f}, "
+                      f"macro F1 {fold.report.macro_f1:.4f} ({fold.seconds:.1f}s)")
+
+    with bar.progress if bar is not None else contextlib.nullcontext():
+        result = cross_validate(
+            texts, labels, params=params, estimator=estimator, folds=folds, repeats=repeats, seed=seed, jobs=jobs,
+            on_fold=on_fold, callback_factory=(lambda repeat, fold: bar.callback) if bar is not None else None,
+        )
+    _print_folds(result)
+    print_report(result.predictions.report(), "out-of-fold predictions" + (" (repeat 1)" if repeats > 1 else ""))
+    if json_path is not None:
+        json_path.write_text(json.dumps(result.to_dict(), indent=2))
+    from sentilstm.report import cv_report
+
+    report_path = _write_report(lambda: cv_report(result), report_path)
+    tracker.log_metrics({f"{metric}_{part}": value for metric, pair in result.summary().items()
+                         for part, value in zip(("mean", "std"), pair)})
+    for path in (report_path, json_path):
+        if path is not None:
+            tracker.log_artifact(path)
+
+
+def _print_folds(result: Any) -> None:
+    """One row per fold of a CVResult, then mean ± std over the folds."""
+    table = RichTable(title=f"{result.num_folds}-fold cross-validation of {result.estimator}")
+    metrics = ("accuracy", "macro_f1", "weighted_f1", "roc_auc", "loss")
+    for name in ("repeat", "fold", "accuracy", "macro F1", "weighted F1", "ROC-AUC", "loss", "seconds"):
+        table.add_column(name, justify="right")
+    for fold in result.folds:
+        values = [getattr(fold.report, m) for m in metrics]
+        table.add_row(str(fold.repeat + 1), str(fold.fold + 1), *("n/a" if v is None else f"{v:.4f}" for v in values),
+                      f"{fold.seconds:.1f}")
+    summary = result.summary()
+    cells = [f"{summary[m][0]:.4f} ± {summary[m][1]:.4f}" if m in summary else "n/a" for m in metrics]
+    seconds = [fold.seconds for fold in result.folds]
+    mean = sum(seconds) / len(seconds)
+    spread = (sum((s - mean) ** 2 for s in seconds) / len(seconds)) ** 0.5
+    table.add_section()
+    table.add_row("mean ± std", "", *cells, f"{mean:.1f} ± {spread:.1f}")
+    out.print(table)
+
+
+@app.command()
+@friendly
+def explain(
+    model: Annotated[Path, typer.Argument(help="A model file written by train or baseline.")],
+    texts: Annotated[list[str], typer.Argument(help="Texts to explain.")],
+    method: Annotated[str, typer.Option(help="auto (integrated gradients for a network, kernel SHAP for a baseline), attention, integrated_gradients, lime or kernel_shap.")] = "auto",
+    label: Annotated[Optional[str], typer.Option(help="Explain this label instead of the predicted one.")] = None,
+    samples: Annotated[int, typer.Option(help="Perturbed texts for lime, and for kernel_shap beyond 11 words (exact below).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the perturbations (lime, kernel_shap).")] = 0,
+    top: Annotated[int, typer.Option(help="How many of the strongest words to list per text.")] = 5,
+    html_path: Annotated[Optional[Path], typer.Option("--html", help="Also write one highlighted HTML page with every text here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per text instead of coloured text.")] = False,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: the model's setting).")] = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Show which words made the model choose its label: words coloured by attribution, top words, optional HTML."""
+    _setup_logging(verbose)
+    from sentilstm.classifier import load_model
+    from sentilstm.config import check_integer
+    from sentilstm.explain import check_method, explain as explain_text, write_html
+
+    check_method(method)
+    check_integer("--top", top, low=1)
+    _check_out_paths(html=html_path)
+    clf = load_model(model, device=device)
+    attributions = [explain_text(clf, text, method, num_samples=samples, seed=seed) for text in texts]
+    attributions[0].label_index(label)  # an unknown --label fails before anything is printed
+    if html_path is not None:
+        write_html(attributions, html_path, label=label)
+    if as_json:
+        for attribution in attributions:
+            print(json.dumps(attribution.to_dict(), ensure_ascii=False))
+    else:
+        for number, attribution in enumerate(attributions, start=1):
+            column = attribution.label_index(label)
+            shown = attribution.labels[column]
+            probabilities = "  ".join(f"p({name})={p:.3f}" for name, p in zip(attribution.labels, attribution.probabilities))
+            out.print(Text.assemble((f"[{number}] ", "bold"), f"predicted {attribution.predicted_label}  ", probabilities,
+                                    f"  ({attribution.method}, colours explain {shown})"), soft_wrap=True)
+            out.print(attribution.to_rich(label), soft_wrap=True)
+            strongest = ", ".join(f"{word} {score:+.3f}" for word, score in attribution.top(top, label))
+            out.print(Text(f"top words for {shown}: {strongest}"), soft_wrap=True)
+            for note in attribution.notes:
+                out.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
+    if html_path is not None:
+        console.print(f"wrote {html_path}")
+
+
+@app.command()
+@friendly
+def tune(
+    ctx: typer.Context,
+    data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
+    trials: Annotated[int, typer.Option(help="Finished (complete or pruned) trials the study should hold: re-running resumes to this total; 0 runs none and only retrains the best.")] = 20,
+    timeout: Annotated[Optional[float], typer.Option(help="Start no new trial after this many seconds.")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Study database, any SQLAlchemy URL (e.g. postgresql://user:pw@host/db); workers given the same URL share the study. Default: sqlite beside --out (model.study.db).")] = None,
+    study_name: Annotated[Optional[str], typer.Option(help="Study name in the storage (default: DATA's file name or the dataset's name).")] = None,
+    space: Annotated[Optional[Path], typer.Option(help="YAML or JSON search space {name: spec or fixed value}, replacing or extending the default one ('extend_default: false' starts empty).")] = None,
+    metric: Annotated[str, typer.Option(help="Validation metric to optimise: macro_f1, accuracy, weighted_f1, or loss (minimised).")] = "macro_f1",
+    cv_folds: Annotated[Optional[int], typer.Option(help="Score each trial by the mean of K-fold cross-validation (small datasets).")] = None,
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched one leaves the search. blend applies to the final model only.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to save the retrained best model; the trials table goes beside it (model.trials.csv).")] = Path("model.sentilstm"),
+    seed: Annotated[int, typer.Option(help="Sampler seed, and every model's unless --set seed=N; give each worker of a shared study its own.")] = 0,
+    retrain: Annotated[bool, typer.Option("--retrain/--no-retrain", help="Retrain and save the best configuration at the end (--no-retrain for worker processes).")] = True,
+    dataset: DatasetOpt = None,
+    dataset_path: DatasetPathOpt = None,
+    text_column: TextColumnOpt = None,
+    label_column: LabelColumnOpt = None,
+    validation: Annotated[Optional[Path], typer.Option(help="Validation table for every trial; default: each trial's stratified hold-out of DATA.")] = None,
+    encoding: EncodingOpt = "utf-8",
+    report_to: Annotated[Optional[Path], typer.Option("--report", help="Where to write the HTML report: trials, search history, parameter importances, and the retrained model's evaluation (default: beside --out, model.report.html).")] = None,
+    no_report: NoReportOpt = False,
+    use_mlflow: MlflowOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
+    mlflow_experiment: MlflowExperimentOpt = "sentilstm",
+    verbose: VerboseOpt = True,
+) -> None:
+    """Search hyperparameters with Optuna (pruning, resumable study), then retrain and save the best model."""
+    _setup_logging(verbose)
+    from sentilstm.crossval import parse_assignments
+    from sentilstm.tuning import SearchSpace, trials_path, tune as search
+
+    from sentilstm.report import report_path_for, tune_report
+
+    report_path = None if no_report else report_to or report_path_for(out_path)
+    _check_out_paths(out=out_path, report=report_path)
+    base = parse_assignments(settings or [], "lstm")
+    search_space = SearchSpace.load(space)  # a bad space file fails before any data is read
+    train_table, val_table, _, _ = _training_tables(
+        data, dataset, dataset_path, validation, None, text_column=text_column, label_column=label_column, encoding=encoding
+    )
+    name = study_name or dataset or (data.name.split(".")[0] if data is not None else None)
+    tracker = _tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
+    tracker.log_params({"space": search_space.to_dict(), "fixed": base, "metric": metric, "cv_folds": cv_folds,
+                        "trials": trials, "seed": seed, "data": f"{train_table.source} ({len(train_table)} rows)"})
+
+    def log_trial(study: Any, trial: Any) -> None:  # each finished trial's score, step = trial number
+        if trial.value is not None:
+            tracker.log_metrics({"trial_value": trial.value}, step=trial.number)
+
+    try:
+        result = search(
+            train_table.texts, train_table.labels, trials=trials, timeout=timeout, space=search_space, base_params=base,
+            metric=metric, cv_folds=cv_folds, validation=(val_table.texts, val_table.labels) if val_table is not None else None,
+            storage=storage, study_name=name, out=out_path, retrain=retrain, seed=seed, callback=log_trial,
+        )
+    except KeyboardInterrupt:
+        console.print("interrupted; run the same command again to continue the study (finished trials are kept)")
+        raise typer.Exit(130) from None
+    _print_trials(result)
+    out.print(f"study {result.study.study_name!r} in {result.storage}")
+    if len(result.study.trials):
+        out.print(f"trials table: {trials_path(out_path)}")
+    if result.model_path is not None:
+        out.print(f"saved the best configuration, retrained: {result.model_path}")
+    elif not retrain:
+        out.print("no model retrained (--no-retrain); when the workers are done, run this command with --trials 0")
+    report_path = _write_report(lambda: tune_report(result), report_path)
+    if result.best_params:
+        tracker.log_params({f"best.{key}": value for key, value in result.best_params.items()})
+        tracker.log_metrics({f"best_{metric}": result.best_value})
+    for path in (result.model_path, report_path, trials_path(out_path) if len(result.study.trials) else None):
+        if path is not None and Path(path).exists():
+            tracker.log_artifact(path)
+
+
+def _print_trials(result: Any) -> None:
+    """The trials (number, state, value, the parameters that varied, seconds), then the best parameters."""
+    table = result.trials_table()
+    bookkeeping = {"number", "state", "value", "seconds", "steps", "error", "worker"}
+    params = [c for c in table.columns if c not in bookkeeping and (len(table) < 2 or table[c].astype(str).nunique() > 1)]
+    view = RichTable(title=f"trials of {result.study.study_name!r} ({result.metric}, {result.direction})")
+    for column, justify in (("trial", "right"), ("state", "left"), (result.metric, "right"), ("params", "left"), ("seconds", "right")):
+        view.add_column(column, justify=justify, overflow="fold")
+    for row in table.astype(object).where(table.notna(), None).to_dict(orient="records"):
+        value = "" if row["value"] is None else f"{row['value']:.4f}"
+        note = f" [{row['error']}]" if row["error"] else ""
+        seconds = "" if row["seconds"] is None else f"{row['seconds']:.1f}"
+        view.add_row(str(row["number"]), row["state"].lower(), value, Text(" ".join(f"{p}={_short(row[p])}" for p in params) + note),
+                     seconds)
+    out.print(view)
+    if result.best_params:
+        best = RichTable(title=f"best: trial {result.study.best_trial.number}, {result.metric} {result.best_value:.4f}")
+        best.add_column("parameter")
+        best.add_column("value")
+        for key, value in result.best_params.items():
+            best.add_row(key, repr(value))
+        out.print(best)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 @app.command()

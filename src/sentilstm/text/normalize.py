@@ -23,12 +23,12 @@ NEGATIONS = frozenset(
     "shouldn't hasn't haven't hadn't ain't mustn't needn't".split()
 )
 
-_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}?/?\s*>")
+HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}?/?\s*>")
 
 
 def strip_html(text: str) -> str:
     """Tags become spaces and entities characters ("<br />" -> " ", "&amp;" -> "&")."""
-    return html.unescape(_TAG.sub(" ", text))
+    return html.unescape(HTML_TAG.sub(" ", text))
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 _SPACE = re.compile(r"\s+")
