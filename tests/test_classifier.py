@@ -152,6 +152,13 @@ def test_validation_set_can_be_given(tiny_params: dict) -> None:
     assert clf.validation_report_ == clf.evaluate(val_texts, val_labels)
 
 
+@pytest.mark.parametrize("validation", [([], []), (["good"], [1, -1])])
+def test_an_empty_or_mismatched_validation_set_is_a_data_error(tiny_params: dict, validation: tuple) -> None:
+    texts, labels = make_negation_data(100, seed=8)
+    with pytest.raises(DataError, match="validation has .* texts and .* labels; give the same number"):
+        SentimentClassifier(**tiny_params).fit(texts, labels, validation=validation)
+
+
 def test_balanced_class_weight_trains_on_imbalanced_data(tiny_params: dict) -> None:
     texts, labels = make_negation_data(400, seed=10)
     keep = [i for i, label in enumerate(labels) if label == 1 or i % 5 == 0]  # ~1:4 imbalance

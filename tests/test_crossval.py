@@ -109,6 +109,19 @@ def test_parallel_folds_equal_serial_ones(data: tuple[list[str], list[int]]) -> 
     np.testing.assert_allclose(serial.predictions.probabilities, parallel.predictions.probabilities, atol=1e-6)
 
 
+def test_a_failure_ends_the_folds_still_training(data: tuple[list[str], list[int]]) -> None:
+    """3 folds on 2 workers: when the first fold's result raises (here in on_fold), the third is mid-training; it
+    is terminated, not left running in the background (nor waited for at the interpreter's exit)."""
+    import multiprocessing
+
+    def fail(fold: FoldResult) -> None:
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        cross_validate(*data, params={**TINY, "epochs": 10, "patience": 10}, folds=3, jobs=2, on_fold=fail)
+    assert multiprocessing.active_children() == []
+
+
 def test_callbacks_see_every_fold(data: tuple[list[str], list[int]]) -> None:
     asked: list[tuple[int, int]] = []
     epochs: list[int] = []

@@ -110,6 +110,36 @@ def test_integrated_gradients_completeness(trained_clf: SentimentClassifier) -> 
     np.testing.assert_allclose(attribution.scores.sum(axis=0), total, atol=0.02 * np.abs(total).max() + 1e-3)
 
 
+def test_lime_weighs_samples_with_lime_s_own_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lime.lime_text: cosine distance x 100 to the full text, kernel sqrt(exp(-d^2 / 25^2))."""
+    import sklearn.linear_model
+    from sklearn.metrics.pairwise import cosine_distances
+
+    from sentilstm.explain import _lime
+
+    seen: dict[str, np.ndarray] = {}
+
+    class Recording(sklearn.linear_model.Ridge):
+        def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+            seen["masks"], seen["weights"] = np.asarray(X), np.asarray(sample_weight)
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    monkeypatch.setattr(sklearn.linear_model, "Ridge", Recording)
+    text = "not good at all"
+    spans = [(0, 3), (4, 8), (9, 11), (12, 15)]
+    _lime(lambda texts: np.full((len(texts), 2), 0.5), text, spans, 100, np.random.default_rng(0))
+    distance = 100 * cosine_distances(seen["masks"], np.ones((1, 4))).ravel()
+    np.testing.assert_allclose(seen["weights"], np.sqrt(np.exp(-(distance**2) / 25**2)), atol=1e-12)
+
+
+def test_integrated_gradients_inside_a_callers_inference_mode(trained_clf: SentimentClassifier) -> None:
+    text = "the movie was not good overall"
+    expected = trained_clf.explain(text, method="integrated_gradients").scores
+    with torch.inference_mode():  # tensors made here cannot be saved for backward
+        np.testing.assert_allclose(trained_clf.explain(text, method="integrated_gradients").scores, expected)
+        assert trained_clf.explain(text, method="attention").scores.shape == expected.shape
+
+
 def test_attention_weights_sum_to_one(trained_clf: SentimentClassifier) -> None:
     attribution = trained_clf.explain("the movie was not good overall", method="attention")
     np.testing.assert_allclose(attribution.scores.sum(axis=0), 1.0, atol=1e-5)
@@ -138,6 +168,38 @@ def test_gradients_run_in_eval_mode_with_cudnn_off_and_restore_the_mode(trained_
         np.testing.assert_array_equal(first, second)  # dropout (p=0.3 here) never ran
     assert seen and all(flags == (False, False) for flags in seen)
     assert torch.backends.cudnn.enabled is cudnn_before
+
+
+def test_concurrent_gradient_passes_take_turns_and_leave_cudnn_on(trained_clf: SentimentClassifier) -> None:
+    """cuDNN's switch is global: overlapping off/on pairs from two threads could restore "off" for good."""
+    import threading
+    import time
+
+    clf = copy.deepcopy(trained_clf)
+    model, original = clf.model_, clf.model_.forward_embedded
+    inside, most, start = [0], [0], threading.Barrier(2)
+
+    def slow(embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if embedded.requires_grad:  # a gradient pass, cuDNN switched off
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            time.sleep(0.2)
+            inside[0] -= 1
+        return original(embedded, lengths)
+
+    model.forward_embedded = slow
+    cudnn_before = torch.backends.cudnn.enabled
+
+    def run() -> None:
+        start.wait()
+        clf.explain("the movie was not good overall", method="integrated_gradients")
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert most[0] == 1 and torch.backends.cudnn.enabled is cudnn_before
 
 
 # ----- words as the user wrote them -----------------------------------------------------------------------
@@ -202,6 +264,7 @@ def test_blend_is_explained_whole_by_agnostic_methods_only(trained_clf: Sentimen
     np.testing.assert_allclose(gradients.probabilities, clf.predict_proba([text])[0])
     assert any("LSTM/GRU part" in note for note in gradients.notes) and not shap.notes
     np.testing.assert_allclose(shap.scores.sum(axis=0), shap.probabilities - clf.predict_proba([""])[0], atol=1e-6)
+    assert clf.explain(text).method == "kernel_shap"  # auto explains the blended probabilities the user sees
 
 
 # ----- determinism, API, errors -----------------------------------------------------------------------------

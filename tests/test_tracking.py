@@ -342,3 +342,15 @@ def test_cli_tune_logs_every_trial_the_best_and_the_files(table: Path, tmp_path:
     assert steps(store, run.info.run_id, "trial_value") == [0, 1]
     assert "best.dropout" in run.data.params and "best_macro_f1" in run.data.metrics
     assert {"best.sentilstm", "best.report.html", "best.trials.csv"} <= artifacts(store, run.info.run_id)
+
+
+@needs_mlflow
+def test_a_store_that_fails_mid_run_is_a_one_line_config_error(tmp_path: Path) -> None:
+    with MlflowTracker(store_uri(tmp_path)) as tracker:
+        with mock.patch.object(tracker._active_client(), "log_batch", side_effect=OSError("connection reset by peer")):
+            with pytest.raises(ConfigError, match=r"could not log to MLflow run \w+ at file:.*connection reset by peer; check"):
+                tracker.log_metrics({"accuracy": 0.9})
+        with mock.patch.object(tracker._active_client(), "log_artifact", side_effect=RuntimeError("HTTP 503")):
+            (tmp_path / "model.sentilstm").write_text("x")
+            with pytest.raises(ConfigError, match="could not store 'model.sentilstm' in MLflow run"):
+                tracker.log_artifact(tmp_path / "model.sentilstm")

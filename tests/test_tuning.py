@@ -243,6 +243,14 @@ def test_pruning_reports_the_chosen_metric_every_epoch(data: Any, tmp_path: Path
     assert trial.value == pytest.approx(min(trial.intermediate_values.values()))  # loss of the kept epoch
 
 
+def test_a_validation_set_given_as_iterators_serves_every_trial_and_the_retraining(data: Any, tmp_path: Path) -> None:
+    texts, labels = data
+    validation = (iter(texts[180:]), iter(labels[180:]))  # readable once
+    result = search((texts[:180], labels[:180]), tmp_path, trials=2, validation=validation, retrain=True, out=None)
+    assert states(result.study) == {"COMPLETE": 2} and result.trials_table()["error"].isna().all()
+    assert result.model is not None and result.model.validation_report_.num_examples == 60
+
+
 def test_a_configuration_that_raises_is_recorded_as_pruned_with_its_error(data: Any, tmp_path: Path) -> None:
     space = {**SMALL_SPACE, "augment": {"type": "categorical", "choices": [None, "bogus"]}}
     result = search(data, tmp_path, trials=4, space=space, seed=1)  # seed 1 draws "bogus" for trial 1

@@ -368,7 +368,15 @@ def _run_in_processes(
                 done[(result.repeat, result.fold)] = (result, probabilities)
                 _report(result, folds, on_fold)
         except BaseException:
+            # one fold failed (or Ctrl-C): end the folds still training, or they would run on in the background and
+            # the interpreter's exit would wait for them. Python < 3.14 has no public terminate_workers(), and
+            # shutdown() forgets the processes, so they are taken first.
+            workers_left = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
+            for process in workers_left:
+                process.terminate()
+            for process in workers_left:
+                process.join(timeout=10)
             raise
     return [done[(task.repeat, task.fold)] for task in tasks]
 

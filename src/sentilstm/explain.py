@@ -7,8 +7,8 @@
 Methods. "integrated_gradients" (Sundararajan et al. 2017, via captum) and "attention" (the attention pooling's
 weights) read an LSTM/GRU network. "lime" (Ribeiro et al. 2016) and "kernel_shap" (Lundberg & Lee 2017) remove
 words from the text and watch `predict_proba`, so they explain any classifier: the linear baselines, and a
-blended network + n-gram prediction as a whole. "auto" is integrated gradients for a network and KernelSHAP
-otherwise; not attention, whose weights are unsigned and class-blind ("attention is not explanation", Jain &
+blended network + n-gram prediction as a whole. "auto" is integrated gradients for a network alone and KernelSHAP
+otherwise (a blended model, a baseline), so the explanation always covers the probabilities shown; not attention, whose weights are unsigned and class-blind ("attention is not explanation", Jain &
 Wallace 2019): they say where the model looked, not which way a word pushed.
 
 Words are the whitespace-separated chunks of the original text (an HTML tag is a chunk of its own), shown as
@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,9 @@ NETWORK_METHODS = ("attention", "integrated_gradients")  # need the LSTM/GRU its
 AGNOSTIC_METHODS = ("lime", "kernel_shap")  # need only predict_proba
 EXACT_SHAP_WORDS = 11  # up to here KernelSHAP enumerates all 2^d coalitions: exact Shapley values, <= 2,048 texts
 LIME_KERNEL_WIDTH = 0.25  # lime's text default (25 on its 0..100 cosine-distance scale)
+# cuDNN's switch is process-global: two threads that turned it off and back on at once could restore each other's
+# "off" and leave it off for good (every later GPU LSTM on the slow native kernels), so gradient passes take turns
+_CUDNN_SWITCH = threading.Lock()
 _WORD = re.compile(rf"{HTML_TAG.pattern}|(?:(?!{HTML_TAG.pattern})\S)+")
 
 
@@ -195,8 +199,8 @@ def _resolve_method(clf: Any, method: str) -> str:
 
     check_method(method)
     network = isinstance(clf, SentimentClassifier)
-    if method == "auto":
-        return "integrated_gradients" if network else "kernel_shap"
+    if method == "auto":  # explain what the user sees: a blended prediction is more than the network's
+        return "integrated_gradients" if network and getattr(clf, "blend_model_", None) is None else "kernel_shap"
     if method in NETWORK_METHODS and not network:
         raise ConfigError(f"method {method!r} needs an LSTM/GRU SentimentClassifier; a {type(clf).__name__} can be "
                           f"explained with one of {list(AGNOSTIC_METHODS)}")
@@ -255,7 +259,7 @@ def _lime(predict: Callable[[list[str]], np.ndarray], text: str, spans: list[tup
         masks = np.vstack([np.ones((1, d)), _random_masks(rng.integers(1, d + 1, num_samples - 1), d, rng)])
     probabilities = predict([_without(text, spans, m) for m in masks])
     distance = 1 - np.sqrt(masks.sum(axis=1) / d)  # cosine distance between a 0/1 mask and all ones
-    weights = np.exp(-(distance**2) / LIME_KERNEL_WIDTH**2)
+    weights = np.sqrt(np.exp(-(distance**2) / LIME_KERNEL_WIDTH**2))  # lime's kernel, square root included
     model = Ridge(alpha=1.0).fit(masks, probabilities, sample_weight=weights)
     return np.asarray(model.coef_, dtype=np.float64).T
 
@@ -384,17 +388,19 @@ def _integrated_gradients(model: Any, ids: np.ndarray, device: torch.device, n_s
     from captum.attr import IntegratedGradients
 
     num_classes = model.config.num_classes
-    tokens = torch.as_tensor(ids, device=device)[None]  # (1, seq_len)
-    lengths = torch.full((num_classes,), len(ids), device=device)
-
-    others = torch.eye(num_classes, dtype=torch.bool, device=device)  # row k masks class k out
 
     def log_odds(embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         logits = model.forward_embedded(embedded, lengths).float()  # (n, K)
         rest = logits[:, None, :].expand(-1, num_classes, -1).masked_fill(others, -math.inf)  # (n, K, K)
         return logits - torch.logsumexp(rest, dim=-1)  # log p_k - log(1 - p_k), stable at p_k -> 1
 
-    with _evaluating(model), torch.backends.cudnn.flags(enabled=False), torch.inference_mode(False), torch.enable_grad():
+    # every tensor is made inside inference_mode(False): one made under a caller's `torch.inference_mode()` is an
+    # inference tensor, and autograd refuses to save it for backward (the embedding's ids, the class mask)
+    with _CUDNN_SWITCH, _evaluating(model), torch.backends.cudnn.flags(enabled=False), torch.inference_mode(False), \
+            torch.enable_grad():
+        tokens = torch.as_tensor(ids, device=device)[None]  # (1, seq_len)
+        lengths = torch.full((num_classes,), len(ids), device=device)
+        others = torch.eye(num_classes, dtype=torch.bool, device=device)  # row k masks class k out
         embedded = model.embed(tokens).detach().float()  # (1, seq_len, embedding_dim)
         baseline = model.embed(torch.full_like(tokens, model.config.padding_idx)).detach().float()
         inputs = embedded.expand(num_classes, -1, -1).contiguous()  # one row per class to explain

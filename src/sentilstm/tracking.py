@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from sentilstm.errors import ConfigError
+from sentilstm.errors import ConfigError, SentilstmError
 from sentilstm.training import EpochStats, TrainingCallback
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class MlflowTracker(Tracker):
         """Store a file, or a folder under its own name, in the run's artifacts (under `artifact_path` if given)."""
         path = Path(path)
         client = self._active_client()
-        with _file_store_allowed(self.tracking_uri):
+        with _file_store_allowed(self.tracking_uri), self._store_errors(f"store {path.name!r} in"):
             if path.is_dir():
                 client.log_artifacts(self.run_id, str(path), artifact_path=_join(artifact_path, path.name))
             elif path.is_file():
@@ -195,8 +195,19 @@ class MlflowTracker(Tracker):
 
     def _log_batch(self, **entries: list[Any]) -> None:
         client = self._active_client()
-        with _file_store_allowed(self.tracking_uri):
+        with _file_store_allowed(self.tracking_uri), self._store_errors("log to"):
             client.log_batch(self.run_id, **entries)
+
+    @contextmanager
+    def _store_errors(self, action: str) -> Iterator[None]:
+        """A store or server failure (gone, full, refusing) as one line naming the URI, not an MLflow traceback."""
+        try:
+            yield
+        except (SentilstmError, FileNotFoundError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - MlflowException, requests' ConnectionError, OSError...
+            raise ConfigError(f"could not {action} MLflow run {self.run_id} at {self.tracking_uri}: {_first_line(exc)}; "
+                              "check that the tracking store is reachable (--mlflow-uri)") from None
 
     def _active_client(self) -> Any:
         if self.run_id is None or self.status is not None:

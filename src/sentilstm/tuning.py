@@ -591,6 +591,8 @@ def tune(
         raise ConfigError(f"cv_folds must be a whole number >= 2, got {cv_folds!r}")
     if cv_folds and validation is not None:
         raise ConfigError("give either cv_folds (cross-validation) or a validation set, not both")
+    if validation is not None:  # as lists once: every trial and the retraining read it (an iterator only once)
+        validation = (check_texts(validation[0], "validation texts"), check_labels(validation[1], "validation labels"))
     user = dict(base_params or {})
     for name, value in user.items():
         _check_name(name, "base parameter")
