@@ -199,6 +199,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             texts, targets = [texts[i] for i in train_index], targets[train_index]
         else:
             val_texts, val_labels = check_texts(validation[0], "validation texts"), check_labels(validation[1], "validation labels")
+            if not val_texts or len(val_texts) != len(val_labels):
+                raise DataError(f"validation has {len(val_texts)} texts and {len(val_labels)} labels; give the same "
+                                "number of each, at least one, or validation=None for a stratified hold-out")
             val_targets = label_map.encode(val_labels)
         if saved:
             pipeline = TextPipeline(from_dict(TextConfig, saved["text_config"]), TextTokenizer.from_json(saved["tokenizer"]))

@@ -565,7 +565,7 @@ def _print_folds(result: Any) -> None:
 def explain(
     model: Annotated[Path, typer.Argument(help="A model file written by train or baseline.")],
     texts: Annotated[list[str], typer.Argument(help="Texts to explain.")],
-    method: Annotated[str, typer.Option(help="auto (integrated gradients for a network, kernel SHAP for a baseline), attention, integrated_gradients, lime or kernel_shap.")] = "auto",
+    method: Annotated[str, typer.Option(help="auto (integrated gradients for a network alone; kernel SHAP for a blended model or a baseline, so the whole prediction is explained), attention, integrated_gradients, lime or kernel_shap.")] = "auto",
     label: Annotated[Optional[str], typer.Option(help="Explain this label instead of the predicted one.")] = None,
     samples: Annotated[int, typer.Option(help="Perturbed texts for lime, and for kernel_shap beyond 11 words (exact below).")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the perturbations (lime, kernel_shap).")] = 0,
