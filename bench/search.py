@@ -2,6 +2,7 @@
 
     python bench/search.py                                   # AfriSenti Igbo, 5-fold CV, 16 trials
     python bench/search.py --trials 8 --timeout 900 --folds 3
+    python bench/search.py --skip-cv --trials 24              # resume the same study (in --work) up to 24 trials
 
 1. 5-fold stratified CV on the official training split of the default recipe and of both linear baselines:
    mean ± std of weighted and macro F1, and the seconds per fold (`sentilstm cv`).
@@ -104,13 +105,17 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=None, help="Start no new trial after this many seconds.")
     parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--skip-cv", action="store_true", help="Keep the cross-validation rows of the last run's JSON.")
     parser.add_argument("--work", type=Path, default=Path("/tmp/sentilstm-search"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args.work.mkdir(parents=True, exist_ok=True)
     splits = load(args.dataset, args.data_dir if args.data_dir.is_dir() else None)
     results: dict[str, Any] = {"dataset": args.dataset, "machine": machine(), "command": "python " + " ".join(sys.argv)}
-    results["cv"] = [run_cv(splits, estimator, args.folds, args.work) for estimator in ("nbsvm", "tfidf_lr", "lstm")]
+    if args.skip_cv:
+        results["cv"] = json.loads((RESULTS / "search.json").read_text())["cv"]
+    else:
+        results["cv"] = [run_cv(splits, estimator, args.folds, args.work) for estimator in ("nbsvm", "tfidf_lr", "lstm")]
     print(json.dumps(results["cv"], indent=1), flush=True)
     if not args.skip_search:
         results["search"] = run_search(splits, args.trials, args.timeout, args.work)
