@@ -459,7 +459,11 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         return probabilities
 
     def _network_proba(self, texts: list[str]) -> np.ndarray:
-        """The LSTM/GRU's own probabilities, without the linear blend."""
+        """The LSTM/GRU's own probabilities, without the linear blend; computed by `network_runner_` (token ids ->
+        probabilities, e.g. an ONNX Runtime session from `sentilstm.backends.load_for_serving`) when one is set."""
+        runner = getattr(self, "network_runner_", None)
+        if runner is not None:
+            return runner(self.pipeline_.encode(texts))
         device = self._device()
         self.model_.to(device)
         precision = resolve_precision(self.precision, device)

@@ -1,4 +1,4 @@
-"""Command line: `sentilstm train | evaluate | predict`. Parses, calls the library, prints; no ML here.
+"""Command line: `sentilstm train | evaluate | predict | export | ...`. Parses, calls the library, prints; no ML here.
 
 Every error a user can cause prints one line `error: ...` and exits with code 2.
 """
@@ -359,11 +359,13 @@ def predict(
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk when streaming --input.")] = 10_000,
     encoding: EncodingOpt = "utf-8",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per text.")] = False,
+    backend: Annotated[str, typer.Option(help="Where the network runs: torch, onnx (ONNX Runtime fp32) or onnx-int8 (dynamic int8, fastest on CPU). Uses MODEL.onnx / MODEL.int8.onnx from `sentilstm export` when present, else exports in memory.")] = "torch",
+    threads: Annotated[Optional[int], typer.Option(help="Intra-op threads of the backend (default: its own choice).")] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Classify texts given on the command line, or stream a file with --input/--output."""
     _setup_logging(verbose)
-    from sentilstm.classifier import load_model
+    from sentilstm.backends import load_for_serving
     from sentilstm.errors import DataError
     from sentilstm.scoring import score_file
 
@@ -371,7 +373,7 @@ def predict(
         raise DataError("give texts to classify, or --input FILE with --output FILE (not both)")
     if input_path is not None and output_path is None:
         raise DataError("--input needs --output FILE for the scored rows")
-    clf = load_model(model)
+    clf = load_for_serving(model, backend, threads=threads)  # type: ignore[arg-type] - checked inside
     if input_path is not None:
         with Progress(TextColumn("scoring"), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task("score", total=None)
@@ -396,6 +398,31 @@ def predict(
     for text, row in zip(texts, probabilities):
         table.add_row(Text(text[:200]), Text(str(labels[int(row.argmax())])), *(f"{p:.4f}" for p in row))
     out.print(table)
+
+
+@app.command()
+@friendly
+def export(
+    model: Annotated[Path, typer.Argument(help="A model file written by `sentilstm train`.")],
+    export_format: Annotated[str, typer.Option("--format", help="onnx (for ONNX Runtime; dynamic batch and sequence axes) or torchscript.")] = "onnx",
+    quantize: Annotated[Optional[str], typer.Option(help="int8: ONNX Runtime dynamic int8 quantization (ONNX only).")] = None,
+    out_path: Annotated[Optional[Path], typer.Option("--out", help="Where to write it (default: beside MODEL as MODEL.onnx, MODEL.int8.onnx or MODEL.pt, where `predict --backend` finds it).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the export report as JSON.")] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Export the network to ONNX (optionally int8) or TorchScript and check it against PyTorch: size, max |Δlogit|, argmax agreement."""
+    _setup_logging(verbose)
+    from sentilstm.export import export_model
+
+    _check_out_paths(out=out_path)
+    report = export_model(model, export_format, quantize=quantize, out=out_path)  # type: ignore[arg-type] - checked inside
+    if as_json:
+        print(json.dumps(report.to_dict()))
+        return
+    texts = sum(batch for batch, _ in report.checked_shapes)
+    out.print(f"wrote {report.path} ({report.format}{' int8' if report.quantize else ''}, {report.size_bytes / 1e6:.2f} MB) in {report.seconds:.1f}s", soft_wrap=True)
+    out.print(f"max |logit difference| vs PyTorch: {report.max_abs_diff:.3g}; argmax agreement: {report.argmax_agreement:.4f} "
+              f"({texts} texts in {len(report.checked_shapes)} batches, 1 to {max(n for _, n in report.checked_shapes)} tokens)")
 
 
 @app.command()
@@ -712,6 +739,42 @@ def _print_trials(result: Any) -> None:
 
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@app.command()
+@friendly
+def serve(
+    model: Annotated[Path, typer.Argument(help="A model file written by train or baseline.")],
+    host: Annotated[str, typer.Option(help="Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 for all.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes, each with its own copy of the model: one per CPU core.")] = 1,
+    backend: Annotated[str, typer.Option(help="Where the network runs: torch, onnx or onnx-int8 (fastest on CPU; see `sentilstm export`).")] = "torch",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads per worker (default 1; scale with --workers instead).")] = None,
+    feedback_db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL of the feedback database, e.g. postgresql://user:pw@host/db (default: sqlite beside MODEL, model.feedback.db).")] = None,
+    max_texts: Annotated[int, typer.Option(help="Most texts in one request.")] = 1000,
+    max_chars: Annotated[int, typer.Option(help="Most characters in one text.")] = 20_000,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest JSON request body in bytes (larger: 413).")] = 2_000_000,
+    batch_max: Annotated[int, typer.Option(help="Most texts in one model call when concurrent requests are batched.")] = 64,
+    batch_wait_ms: Annotated[float, typer.Option(help="Under load, how long a batch may wait for more requests (an idle server never waits).")] = 1.0,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request (costs throughput).")] = False,
+    verbose: VerboseOpt = True,
+) -> None:
+    """Serve a model over HTTP: /predict, /explain, /model, /health, /feedback and /trends, a web page at /, API docs at /docs."""
+    _setup_logging(verbose)
+    from sentilstm.serve.server import run
+    from sentilstm.serve.settings import ServeSettings
+
+    settings = ServeSettings(
+        str(model), backend=backend, threads=threads, feedback_url=feedback_db, max_texts=max_texts, max_chars=max_chars,
+        max_body_bytes=max_body_bytes, batch_max=batch_max, batch_wait_ms=batch_wait_ms,
+    )
+
+    def announce(feedback: str) -> None:  # once the model, the database and the port have been checked
+        console.print(f"serving {model} ({backend}) on http://{host}:{port} with {workers} worker{'s' if workers > 1 else ''}: "
+                      f"web page /, API docs /docs; feedback in {feedback}; Ctrl-C stops", soft_wrap=True)
+
+    run(settings, host=host, port=port, workers=workers, access_log=access_log, log_level="info" if verbose else "warning",
+        on_ready=announce)
 
 
 @app.command()

@@ -1,0 +1,516 @@
+"""The web page at `/` and the file scoring behind it: upload a table, score it in chunks, chart it, download it.
+
+    app.include_router(pages.router)  # GET /, /static/*, POST /score/columns, POST /score, GET /score/<token>.csv
+
+The page itself (static/index.html, app.js, charts.js, style.css) talks to the JSON API (/predict, /explain, /feedback,
+/trends, /model) and to the routes here. Scoring streams the upload through `sentilstm.scoring.score_frame` chunk
+by chunk in a worker thread, counting labels and label shares per time period in the same pass, so memory stays
+flat whatever the file size. Uploads and scored files live in a private folder for an hour (`FileStore`).
+"""
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from sentilstm.data import TableWriter, infer_columns, is_missing, iter_frames, table_format
+from sentilstm.errors import DataError
+from sentilstm.scoring import probability_column, score_frame
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["page"])
+
+STATIC_DIR = Path(__file__).parent / "static"
+ASSETS = {
+    "app.js": "text/javascript; charset=utf-8",  # the page's behaviour
+    "charts.js": "text/javascript; charset=utf-8",  # label colours and the SVG charts
+    "style.css": "text/css; charset=utf-8",
+}
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # the page is for files a person picks; bigger ones belong to `sentilstm predict`
+CHUNK_ROWS = 5_000  # rows scored at a time: bounds memory, and a chunk of short texts scores in well under a second
+KEEP_FILES = 8  # uploads and scored files kept (each kind), newest first
+KEEP_SECONDS = 3600  # ... and for how long
+MAX_BUCKETS = 100_000  # time buckets held while scoring; past it, hours become days (then months)
+MAX_POINTS = 400  # periods in a chart (about 1.5 pixels each on a laptop); past it, the interval is coarsened
+Interval = Literal["auto", "hour", "day", "week", "month"]
+PERIODS = ("hour", "day", "week", "month")  # finest first
+TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")  # secrets.token_urlsafe(24)
+TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime", "created_at", "created", "published", "posted", "ts")
+MULTIPART_BODY = {  # the forms are parsed by hand (to refuse oversized uploads before reading them): document them
+    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary", "description": "CSV, TSV, JSONL or Parquet, optionally .gz"},
+        "upload": {"type": "string", "description": "token from POST /score/columns, instead of sending the file again"},
+        "text_column": {"type": "string", "description": "column holding the texts; inferred like the CLI when absent"},
+        "timestamp_column": {"type": "string", "description": "column with dates/times: adds sentiment over time"},
+        "interval": {"type": "string", "enum": list(get_args(Interval)), "default": "auto"},
+    }}}}}
+}
+
+
+# ----- the page and its assets ---------------------------------------------------------------------------------
+def _asset_version() -> str:
+    """A short hash of the assets, put in their URLs so browsers may cache them for good."""
+    digest = hashlib.sha256()
+    for name in ASSETS:
+        digest.update((STATIC_DIR / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _cached(request: Request, body: bytes, media_type: str, cache_control: str) -> Response:
+    etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def upload_limit(request: Request) -> int:
+    """MAX_UPLOAD_BYTES, or the app's own multipart limit (`max_upload_bytes` in its settings) when lower."""
+    settings = getattr(request.app.state, "settings", None)
+    return min(MAX_UPLOAD_BYTES, getattr(settings, "max_upload_bytes", None) or MAX_UPLOAD_BYTES)
+
+
+@router.get("/", include_in_schema=False)
+def index(request: Request) -> Response:
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    html = html.replace("{{version}}", _asset_version()).replace("{{max_upload_bytes}}", str(upload_limit(request)))
+    return _cached(request, html.encode("utf-8"), "text/html; charset=utf-8", "no-cache")
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def asset(name: str, request: Request, v: str | None = None) -> Response:
+    if name not in ASSETS:
+        raise HTTPException(404, f"no static file {name!r}; the page has {sorted(ASSETS)}")
+    body = (STATIC_DIR / name).read_bytes()
+    forever = v is not None and v == _asset_version()  # versioned URL from index.html: the content never changes
+    return _cached(request, body, ASSETS[name], "public, max-age=31536000, immutable" if forever else "no-cache")
+
+
+# ----- uploads and scored files on disk -------------------------------------------------------------------------
+@dataclass
+class StoredFile:
+    token: str
+    path: Path
+    name: str  # the user's file name, for messages and the download's name
+    size: int
+    created: float
+
+
+def default_folder() -> Path:
+    """Where uploads and scored files go: $SENTILSTM_PAGE_FILES, else a per-user folder in the temporary folder."""
+    configured = os.environ.get("SENTILSTM_PAGE_FILES")
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / f"sentilstm-page-{getpass.getuser()}"
+
+
+class FileStore:
+    """Uploads and scored CSVs under unguessable tokens in one private folder: the newest `keep` of each kind,
+    for `seconds` seconds.
+
+    Everything lives on disk (a JSON note with the user's file name beside each file), so the worker processes of
+    one server share it: a token handed out by one worker is found by the others.
+    """
+
+    def __init__(self, folder: str | Path | None = None, keep: int = KEEP_FILES, seconds: float = KEEP_SECONDS) -> None:
+        self.folder = Path(folder) if folder is not None else default_folder()
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.keep, self.seconds = keep, seconds
+
+    def reserve(self, kind: str, suffix: str) -> tuple[str, Path]:
+        """A fresh token and the path to write its file to (registered later with `add`)."""
+        token = secrets.token_urlsafe(24)
+        return token, self.folder / f"{token}.{kind}{suffix}"
+
+    def add(self, kind: str, token: str, path: Path, name: str) -> StoredFile:
+        note = self.folder / f"{token}.{kind}.json"
+        note.write_text(json.dumps({"file": path.name, "name": name}), encoding="utf-8")
+        self._sweep(kind)
+        return StoredFile(token, path, name, path.stat().st_size, note.stat().st_mtime)
+
+    def get(self, kind: str, token: str) -> StoredFile | None:
+        """The file stored under `token`; None when unknown, expired or removed."""
+        if not TOKEN.fullmatch(token):
+            return None
+        note = self.folder / f"{token}.{kind}.json"
+        try:
+            created = note.stat().st_mtime
+            if time.time() - created > self.seconds:
+                self._remove(note)
+                return None
+            meta = json.loads(note.read_text(encoding="utf-8"))
+            path = self.folder / meta["file"]
+            return StoredFile(token, path, meta["name"], path.stat().st_size, created)
+        except (FileNotFoundError, ValueError, KeyError):  # swept by another worker meanwhile, or a torn note
+            return None
+
+    def _sweep(self, kind: str) -> None:
+        """Remove the files of `kind` past the newest `keep` and those older than `seconds`."""
+        notes = []
+        for note in self.folder.glob(f"*.{kind}.json"):
+            try:
+                notes.append((note.stat().st_mtime, note))
+            except FileNotFoundError:
+                continue
+        notes.sort(reverse=True)
+        cutoff = time.time() - self.seconds
+        for i, (created, note) in enumerate(notes):
+            if i >= self.keep or created < cutoff:
+                self._remove(note)
+
+    def _remove(self, note: Path) -> None:
+        try:
+            (self.folder / json.loads(note.read_text(encoding="utf-8"))["file"]).unlink(missing_ok=True)
+        except (FileNotFoundError, ValueError, KeyError):
+            pass
+        note.unlink(missing_ok=True)
+
+
+def file_store(request: Request) -> FileStore:
+    """The app's FileStore (`app.state.page_files`), made on first use: the router cannot join the app's lifespan."""
+    store = getattr(request.app.state, "page_files", None)
+    if store is None:
+        store = request.app.state.page_files = FileStore()
+    return store
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size / 1024:.1f} KB"
+
+
+def _too_large(size: int | None, limit: int) -> HTTPException:
+    given = f"the upload is {_size(size)}" if size is not None else "the file is too large"
+    return HTTPException(413, f"{given}; the page scores files up to {_size(limit)}: split it, "
+                              "or score it with `sentilstm predict MODEL --input FILE --output SCORED`")
+
+
+async def _form(request: Request) -> Any:
+    """The multipart form, refused with 413 before it is read when Content-Length says it is too big."""
+    length, limit = request.headers.get("content-length", ""), upload_limit(request)
+    if length.isdigit() and int(length) > limit + 64 * 1024:  # 64 KB for the other fields and multipart headers
+        raise _too_large(int(length), limit)
+    return await request.form(max_files=1, max_fields=8)
+
+
+async def _save_upload(form: Any, store: FileStore, limit: int) -> StoredFile:
+    """Stream the form's `file` to the store (413 past `limit` bytes); its extension must be one the library reads."""
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise HTTPException(422, "send the table as the multipart field 'file' (CSV, TSV, JSONL or Parquet)")
+    name = Path(upload.filename or "upload").name
+    try:
+        fmt, gzipped = table_format(Path(name))
+    except DataError as exc:
+        raise HTTPException(422, str(exc)) from None
+    token, path = store.reserve("upload", f".{fmt}{'.gz' if gzipped else ''}")
+    size = 0
+    with open(path, "wb") as out:
+        while chunk := await upload.read(1024 * 1024):
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise _too_large(None, limit)
+            out.write(chunk)
+    return store.add("upload", token, path, name)
+
+
+def _user_error(exc: Exception, stored: StoredFile) -> HTTPException:
+    """422 with the library's one-line message, naming the user's file instead of the temporary one."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not isinstance(exc, DataError):
+        log.warning("scoring %s failed", stored.name, exc_info=exc)
+        message = f"could not read {stored.name!r}: {type(exc).__name__}: {message}"
+    message = message.replace(str(stored.path), stored.name).replace("--text-column", "text_column")
+    return HTTPException(422, message)
+
+
+READ_ERRORS = (DataError, ValueError, TypeError, KeyError, OSError, EOFError)  # a bad file, never a server fault
+
+
+# ----- timestamps and periods ------------------------------------------------------------------------------------
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """Naive datetimes (zoned values converted to UTC); NaT where a value is missing or not a date.
+
+    Numbers are years, yyyymmdd dates, or Unix times in seconds (milliseconds when that large); strings may be in
+    any format pandas or dateutil reads, mixed formats included.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": expected, the fallback below handles it
+        try:
+            if pd.api.types.is_datetime64_any_dtype(values):
+                stamps = pd.to_datetime(values, utc=True)
+            else:
+                text = values.astype("string").str.strip()
+                numbers = pd.to_numeric(text, errors="coerce")
+                present = text.notna() & (text != "")
+                if present.any() and numbers[present].notna().all():
+                    return _numeric_timestamps(numbers)
+                stamps = pd.to_datetime(text, errors="coerce", utc=True)
+                retry = present & stamps.isna()
+                if retry.any():
+                    stamps[retry] = pd.to_datetime(text[retry], errors="coerce", utc=True, format="mixed")
+            return stamps.dt.tz_localize(None)
+        except (ValueError, TypeError, OverflowError) as exc:
+            log.warning("timestamps could not be read (%s); the chunk counts as unparsable", exc)
+            return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+
+
+def _numeric_timestamps(numbers: pd.Series) -> pd.Series:
+    """Years (2024), dates written as numbers (20240501), or Unix times in seconds or milliseconds."""
+    known = numbers.dropna()
+    whole = bool((known == known.round()).all())
+    if whole and known.between(1000, 2200).all():
+        text, fmt = numbers.astype("Int64").astype("string"), "%Y"
+    elif whole and known.between(1000_01_01, 2200_12_31).all():
+        text, fmt = numbers.astype("Int64").astype("string"), "%Y%m%d"
+    else:
+        unit = "ms" if known.abs().median() > 1e11 else "s"
+        return pd.Series(pd.to_datetime(numbers, unit=unit, errors="coerce"), index=numbers.index)
+    return pd.Series(pd.to_datetime(text, format=fmt, errors="coerce"), index=numbers.index)
+
+
+def floor_periods(stamps: pd.DatetimeIndex, period: str) -> pd.DatetimeIndex:
+    """Each stamp's period start: the hour, the day, the Monday of its week, or the 1st of its month."""
+    if period == "hour":
+        return stamps.floor("h")
+    days = stamps.floor("D")
+    if period == "day":
+        return days
+    back = days.day_of_week if period == "week" else days.day - 1
+    return days - pd.to_timedelta(np.asarray(back), unit="D")
+
+
+def auto_period(span: pd.Timedelta) -> str:
+    """The period that gives a readable chart for data spanning `span`: about 10 to 120 points."""
+    if span <= pd.Timedelta(days=3):
+        return "hour"
+    if span <= pd.Timedelta(days=90):
+        return "day"
+    return "week" if span <= pd.Timedelta(days=3 * 365) else "month"
+
+
+class LabelSeries:
+    """Predicted-label counts and probability sums per time bucket, accumulated chunk by chunk.
+
+    Buckets start as hours; past `MAX_BUCKETS` (centuries of hourly data) they merge into days, then months,
+    so memory stays bounded whatever the file holds.
+    """
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.base = "hour"
+        self.buckets: dict[pd.Timestamp, np.ndarray] = {}  # period start -> (counts per class, probability sums)
+
+    def add(self, stamps: pd.Series, label_ids: np.ndarray, probabilities: np.ndarray) -> None:
+        known = stamps.notna().to_numpy()
+        if not known.any():
+            return
+        keys = floor_periods(pd.DatetimeIndex(stamps[known]), self.base)
+        values = np.hstack([np.eye(self.num_classes)[label_ids[known]], probabilities[known]])  # (n, 2K)
+        self._merge(pd.DataFrame(values, index=keys).groupby(level=0).sum())
+        while len(self.buckets) > MAX_BUCKETS and self.base != "month":
+            self.base = "day" if self.base == "hour" else "month"
+            self.buckets, old = {}, self._frame(self.base)
+            self._merge(old)
+
+    def _merge(self, grouped: pd.DataFrame) -> None:
+        for key, row in zip(grouped.index, grouped.to_numpy()):
+            if key in self.buckets:
+                self.buckets[key] += row
+            else:
+                self.buckets[key] = row.copy()
+
+    def _frame(self, period: str) -> pd.DataFrame:
+        keys = pd.DatetimeIndex(list(self.buckets))
+        frame = pd.DataFrame(np.vstack(list(self.buckets.values())), index=keys)
+        return frame.groupby(floor_periods(keys, period)).sum().sort_index()
+
+    def to_dict(self, interval: Interval, labels: list[Any]) -> dict[str, Any] | None:
+        """{"interval", "start", "end", "notes", "points": [{"period", "count", "counts", "shares",
+        "mean_probabilities"}]}; None when no row had a readable timestamp."""
+        if not self.buckets:
+            return None
+        notes: list[str] = []
+        start, end = min(self.buckets), max(self.buckets)
+        period = auto_period(end - start) if interval == "auto" else interval
+        if PERIODS.index(period) < PERIODS.index(self.base) or (period == "week" and self.base == "month"):
+            notes.append(f"the timestamps span too long for {period}s; shown by {self.base}")
+            period = self.base
+        frame = self._frame(period)
+        while len(frame) > MAX_POINTS and period != "month":
+            coarser = "month" if period == "week" and self.base == "month" else PERIODS[PERIODS.index(period) + 1]
+            notes.append(f"{len(frame)} {period}s are too many points for a chart; shown by {coarser}")
+            period, frame = coarser, self._frame(coarser)
+        names, k = [str(label) for label in labels], self.num_classes
+        points = []
+        for key, row in zip(frame.index, frame.to_numpy()):
+            count = float(row[:k].sum())
+            points.append({
+                "period": key.isoformat(),
+                "count": int(round(count)),
+                "counts": {n: int(round(c)) for n, c in zip(names, row[:k])},
+                "shares": {n: round(float(c / count), 4) for n, c in zip(names, row[:k])},
+                "mean_probabilities": {n: round(float(p / count), 4) for n, p in zip(names, row[k:])},
+            })
+        return {"interval": period, "start": start.isoformat(), "end": end.isoformat(), "notes": notes,
+                "points": points}
+
+
+# ----- reading and scoring ----------------------------------------------------------------------------------------
+def guess_timestamp_column(frame: pd.DataFrame, text_column: str | None) -> str | None:
+    """A column named like a time, else one whose sampled values are nearly all dates; None when none is."""
+    columns = [str(c) for c in frame.columns if str(c) != text_column]
+    for column in columns:
+        if column.lower() in TIMESTAMP_NAMES or column.lower().endswith(("_at", "_date", "_time")):
+            return column
+    for column in columns:
+        values = frame[column].dropna().head(200)
+        if len(values) and pd.to_numeric(values.astype("string"), errors="coerce").isna().all():
+            if parse_timestamps(values).notna().mean() >= 0.9:
+                return column
+    return None
+
+
+def inspect_file(stored: StoredFile) -> dict[str, Any]:
+    """The file's columns, guesses for the text and timestamp columns, and its first rows."""
+    frame = next(iter_frames(stored.path, chunk_rows=200), None)
+    if frame is None or frame.empty:
+        raise DataError(f"{stored.name!r} has a header but no rows to score")
+    columns = [str(c) for c in frame.columns]
+    try:
+        text_column: str | None = infer_columns(frame, None, None, need_label=False)[0]
+    except DataError:
+        text_column = None
+    preview = [[None if is_missing(v) else str(v)[:160] for v in row] for row in frame.head(5).itertuples(index=False)]
+    return {"columns": columns, "text_column": text_column,
+            "timestamp_column": guess_timestamp_column(frame, text_column), "preview": preview}
+
+
+def score_upload(
+    clf: Any, stored: StoredFile, output: Path, *, text_column: str | None, timestamp_column: str | None,
+    interval: Interval,
+) -> dict[str, Any]:
+    """Score `stored` into the CSV `output` chunk by chunk; label counts and the time series in the same pass."""
+    started = time.perf_counter()
+    labels = list(clf.label_map_.labels)
+    index = {label: i for i, label in enumerate(labels)}
+    counts = np.zeros(len(labels), dtype=np.int64)
+    series = LabelSeries(len(labels)) if timestamp_column else None
+    rows = empty = unparsable = 0
+    column: str | None = None
+    columns: list[str] = []
+    writer = TableWriter(output)
+    try:
+        for frame in iter_frames(stored.path, chunk_rows=CHUNK_ROWS):
+            if column is None:
+                column = infer_columns(frame, text_column, None, need_label=False)[0]
+                columns = list(frame.columns)
+                if timestamp_column and timestamp_column not in columns:
+                    raise DataError(f"timestamp column {timestamp_column!r} not found; the file has columns "
+                                    f"{[str(c) for c in columns]}")
+            if frame.empty:
+                continue
+            if list(frame.columns) != columns:  # JSONL rows may order or omit keys differently
+                frame = frame.reindex(columns=columns)
+            scored, chunk_empty = score_frame(clf, frame, column)
+            writer.write(scored)
+            label_ids = np.fromiter((index[v] for v in scored["predicted_label"]), dtype=np.int64, count=len(scored))
+            counts += np.bincount(label_ids, minlength=len(labels))
+            rows, empty = rows + len(frame), empty + chunk_empty
+            if series is not None:
+                stamps = parse_timestamps(frame[timestamp_column])
+                unparsable += int(stamps.isna().sum())
+                probabilities = scored[[probability_column(label) for label in labels]].to_numpy(dtype=np.float64)
+                series.add(stamps, label_ids, probabilities)
+        if rows == 0:
+            raise DataError(f"{stored.name!r} has a header but no rows to score")
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return {
+        "rows": rows,
+        "empty_texts": empty,
+        "text_column": column,
+        "timestamp_column": timestamp_column,
+        "labels": labels,
+        "label_counts": {str(label): int(n) for label, n in zip(labels, counts)},
+        "series": series.to_dict(interval, labels) if series is not None else None,
+        "unparsable_timestamps": unparsable,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _field(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    if value is not None and not isinstance(value, str):
+        raise HTTPException(422, f"{name} must be a plain form field, not a file")
+    return value.strip() or None if value is not None else None
+
+
+@router.post("/score/columns", openapi_extra=MULTIPART_BODY)
+async def score_columns(request: Request) -> dict[str, Any]:
+    """Upload a table: its columns, guessed text and timestamp columns, first rows, and an `upload` token for
+    POST /score (so the file is sent once)."""
+    store = file_store(request)
+    stored = await _save_upload(await _form(request), store, upload_limit(request))
+    try:
+        info = await run_in_threadpool(inspect_file, stored)
+    except READ_ERRORS as exc:
+        raise _user_error(exc, stored) from None
+    return {"upload": stored.token, "filename": stored.name, "size": stored.size, **info}
+
+
+@router.post("/score", openapi_extra=MULTIPART_BODY)
+async def score(request: Request) -> dict[str, Any]:
+    """Score a table (the multipart `file`, or the `upload` token of POST /score/columns) with the served model:
+    rows, label counts, label shares over time when `timestamp_column` is given, and a `download` URL for the
+    scored CSV (the file's columns plus predicted_label and prob_<label>)."""
+    store = file_store(request)
+    form = await _form(request)
+    interval = _field(form, "interval") or "auto"
+    if interval not in get_args(Interval):
+        raise HTTPException(422, f"interval must be one of {list(get_args(Interval))}, got {interval!r}")
+    token = _field(form, "upload")
+    if token is not None:
+        stored = store.get("upload", token)
+        if stored is None:
+            raise HTTPException(404, "that upload has expired or is unknown; choose the file again")
+    else:
+        stored = await _save_upload(form, store, upload_limit(request))
+    result_token, output = store.reserve("scored", ".csv")
+    service = request.app.state.service
+    try:
+        result = await run_in_threadpool(
+            score_upload, service.classifier, stored, output, text_column=_field(form, "text_column"),
+            timestamp_column=_field(form, "timestamp_column"), interval=interval,
+        )
+    except READ_ERRORS as exc:
+        raise _user_error(exc, stored) from None
+    store.add("scored", result_token, output, f"{Path(stored.name.removesuffix('.gz')).stem}.scored.csv")
+    return {**result, "filename": stored.name, "download": f"/score/{result_token}.csv"}
+
+
+@router.get("/score/{token}.csv", include_in_schema=False)
+def download(token: str, request: Request) -> FileResponse:
+    stored = file_store(request).get("scored", token)
+    if stored is None:
+        raise HTTPException(404, "no scored file under that link; it has expired (files are kept for an hour) "
+                                 "or was never made: score the file again")
+    return FileResponse(stored.path, media_type="text/csv; charset=utf-8", filename=stored.name)

@@ -1,0 +1,73 @@
+"""`sentilstm serve`: check everything a user can get wrong, then hand over to uvicorn (one or more workers).
+
+    run(ServeSettings("model.sentilstm"), host="127.0.0.1", port=8000, workers=2)
+
+Workers are separate processes, each loading the model once (uvicorn imports `app_from_env`, which reads
+the settings from SENTILSTM_SERVE_* variables). On a 2-core machine two single-threaded workers serve
+1.6-5.6x what one two-threaded worker does (PERF_NOTES section 3): use one worker per core.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import socket
+from collections.abc import Callable
+
+from sentilstm.config import check_integer
+from sentilstm.errors import ConfigError
+from sentilstm.serve.feedback import FeedbackStore
+from sentilstm.serve.service import load_classifier
+from sentilstm.serve.settings import ServeSettings
+
+log = logging.getLogger(__name__)
+FACTORY = "sentilstm.serve.app:app_from_env"
+
+
+def check_port(host: str, port: int) -> None:
+    """ConfigError unless this process could listen on host:port now (the common mistake: a server already there)."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port must be between 0 and 65535, got {port}")
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"host {host!r} cannot be resolved ({exc.strerror}); use an address such as 127.0.0.1 "
+                          "(this machine only) or 0.0.0.0 (every interface)") from None
+    with socket.socket(family, kind) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT leftovers are fine
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            reason = "it is already in use" if exc.errno == 98 else exc.strerror
+            raise ConfigError(f"cannot listen on {host}:{port}: {reason}; choose another --port or stop the "
+                              "program that holds it") from None
+
+
+def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+        access_log: bool = False, log_level: str = "info", on_ready: Callable[[str], None] | None = None) -> None:
+    """Check the model, the feedback database and the port, then serve until Ctrl-C.
+
+    `on_ready(feedback_url)` runs once the checks have passed (the URL with any password hidden).
+    """
+    import uvicorn
+
+    from sentilstm.serve.app import build_app
+
+    check_integer("workers", workers, low=1)
+    classifier = load_classifier(settings.model_path, settings.backend, settings.threads or 1)  # a bad model fails here
+    store = FeedbackStore(settings.database_url())  # a bad URL fails here; the table exists before workers race
+    store.close()
+    check_port(host, port)
+    if on_ready is not None:
+        on_ready(store.safe_url)
+    options = dict(host=host, port=port, access_log=access_log, log_level=log_level, timeout_graceful_shutdown=10)
+    if workers == 1:  # serve in this process, with the model already loaded
+        uvicorn.run(build_app(settings, classifier=classifier), **options)
+        return
+    del classifier
+    gc.collect()
+    os.environ.update(settings.to_env())  # the workers (spawned processes) read their settings from here
+    uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+
+
+__all__ = ["FACTORY", "check_port", "run"]

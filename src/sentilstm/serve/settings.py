@@ -1,0 +1,100 @@
+"""What one served app needs to know, and how it travels to uvicorn's worker processes (environment variables).
+
+    settings = ServeSettings("model.sentilstm", backend="onnx-int8", max_texts=500)
+    os.environ.update(settings.to_env())   # then: uvicorn --factory sentilstm.serve.app:app_from_env --workers 2
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from sentilstm.config import check_choice, check_integer
+from sentilstm.errors import ConfigError
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+ENV_PREFIX = "SENTILSTM_SERVE_"  # SENTILSTM_SERVE_MODEL_PATH, SENTILSTM_SERVE_MAX_TEXTS, ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeSettings:
+    """Settings of one served model; every field is also the CLI option of the same name."""
+
+    model_path: str
+    backend: Backend = "torch"
+    # intra-op threads of each worker; None means 1: one single-threaded worker per core is 1.6-5.6x the
+    # throughput of one multi-threaded worker on 2 cores (PERF_NOTES section 3), so scale with --workers
+    threads: int | None = None
+    # SQLAlchemy URL of the feedback database; None: a SQLite file beside the model (model.feedback.db)
+    feedback_url: str | None = None
+    max_texts: int = 1000  # texts in one /predict or /feedback request
+    max_chars: int = 20_000  # characters in one text (a long review is ~10k)
+    max_body_bytes: int = 2_000_000  # JSON request bodies; checked before parsing
+    max_upload_bytes: int = 64 * 1024 * 1024  # multipart bodies (the page's file upload, which has its own limit)
+    batch_max: int = 64  # texts per model call: eager batches past ~64 leave the L3 cache (PERF_NOTES section 3)
+    # how long a batch that is not full may wait for more texts, only while requests keep coming; an idle
+    # server runs each request at once
+    batch_wait_ms: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_choice("backend", self.backend, Backend)
+        if self.threads is not None:
+            check_integer("threads", self.threads, low=1)
+        for name in ("max_texts", "max_chars", "max_body_bytes", "max_upload_bytes", "batch_max"):
+            check_integer(name, getattr(self, name), low=1)
+        if not 0 <= self.batch_wait_ms <= 1000:
+            raise ConfigError(f"batch_wait_ms must be between 0 and 1000 milliseconds, got {self.batch_wait_ms!r}")
+
+    @property
+    def model_name(self) -> str:
+        return Path(self.model_path).name
+
+    def database_url(self) -> str:
+        """`feedback_url`, or the default: sqlite beside the model file (model.sentilstm -> model.feedback.db)."""
+        if self.feedback_url:
+            return self.feedback_url
+        from sqlalchemy.engine import URL
+
+        path = Path(self.model_path).resolve().with_suffix(".feedback.db")
+        return URL.create("sqlite", database=str(path)).render_as_string()
+
+    def to_env(self) -> dict[str, str]:
+        """Environment variables that `from_env` reads back (None fields are left out)."""
+        return {f"{ENV_PREFIX}{f.name.upper()}": str(getattr(self, f.name))
+                for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
+        """Settings from SENTILSTM_SERVE_* variables; SENTILSTM_SERVE_MODEL_PATH is required."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            name = f"{ENV_PREFIX}{field.name.upper()}"
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                continue
+            kind = _base_type(field.type)
+            try:
+                values[field.name] = raw if kind is str else kind(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+        if "model_path" not in values:
+            raise ConfigError(f"{ENV_PREFIX}MODEL_PATH is not set; set it to the model file to serve "
+                              "(`sentilstm serve MODEL` does this for its workers)")
+        return cls(**values)
+
+
+def _base_type(annotation: Any) -> type:
+    """int for 'int | None', float for 'float', str for Literal[...] and 'str | None'."""
+    text = str(annotation)
+    for kind in (int, float):
+        if text.split(" | ")[0] == kind.__name__:
+            return kind
+    return str
+
+
+BACKENDS: tuple[str, ...] = get_args(Backend)
+
+__all__ = ["BACKENDS", "Backend", "ServeSettings"]
