@@ -360,25 +360,34 @@ def _run_in_processes(
     done: dict[tuple[int, int], tuple[FoldResult, np.ndarray]] = {}
     spawn = multiprocessing.get_context("spawn")
     pool = futures.ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker, initargs=(context, threads))
-    with pool:
-        pending = [pool.submit(_worker_fold, task) for task in tasks]
-        try:
-            for future in futures.as_completed(pending):
-                result, probabilities = future.result()
-                done[(result.repeat, result.fold)] = (result, probabilities)
-                _report(result, folds, on_fold)
-        except BaseException:
-            # one fold failed (or Ctrl-C): end the folds still training, or they would run on in the background and
-            # the interpreter's exit would wait for them. Python < 3.14 has no public terminate_workers(), and
-            # shutdown() forgets the processes, so they are taken first.
-            workers_left = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in workers_left:
-                process.terminate()
-            for process in workers_left:
-                process.join(timeout=10)
-            raise
+    before = {process.pid for process in multiprocessing.active_children()}
+    try:
+        with pool:
+            pending = [pool.submit(_worker_fold, task) for task in tasks]
+            try:
+                for future in futures.as_completed(pending):
+                    result, probabilities = future.result()
+                    done[(result.repeat, result.fold)] = (result, probabilities)
+                    _report(result, folds, on_fold)
+            except BaseException:
+                # one fold failed (or Ctrl-C): end the folds still training, or they would run on in the background
+                # and the interpreter's exit would wait for them. Python < 3.14 has no public terminate_workers(),
+                # and shutdown() forgets the processes, so they are taken first.
+                _terminate(list((getattr(pool, "_processes", None) or {}).values()))
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    except BaseException:
+        # the pool's manager thread may still have started a process while shutting down: end anything it left
+        _terminate([p for p in multiprocessing.active_children() if p.pid not in before])
+        raise
     return [done[(task.repeat, task.fold)] for task in tasks]
+
+
+def _terminate(processes: list[Any]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
 
 
 __all__ = ["CVResult", "Estimator", "FoldResult", "check_options", "cross_validate", "default_params",
