@@ -57,11 +57,14 @@ class OnnxNetwork:
     """Token-id arrays -> class probabilities with an ONNX Runtime session over a graph from `export_onnx`.
 
     Texts are sorted by length and cut into batches within a padded-token budget, so padding stays low
-    and short texts share big batches; results come back in input order, rows summing to 1 (float64).
+    and short texts share batches; results come back in input order, rows summing to 1 (float64).
+    The default budget is small: for the IMDB BiLSTM-128 in int8 on one thread, 1,024 tokens per batch ran
+    1.4x faster than 16,384 (1,150 vs 800 reviews/s; 15,000 vs 11,000 tweets/s) as each batch's activations
+    stay in cache; with two threads 2,048-4,096 tokens was best (bench/serving_throughput.py, ../shared/PERF_NOTES.md).
     """
 
     def __init__(
-        self, model: bytes | str | Path, *, threads: int | None = None, max_tokens: int = 16_384, max_batch: int = 256,
+        self, model: bytes | str | Path, *, threads: int | None = None, max_tokens: int | None = None, max_batch: int = 256,
     ) -> None:
         import onnxruntime as ort
 
@@ -78,7 +81,8 @@ class OnnxNetwork:
         names = tuple(i.name for i in self.session.get_inputs())
         if names != ONNX_INPUTS:
             raise ArtifactError(f"the ONNX graph takes inputs {names}, expected {ONNX_INPUTS}; re-export it with `sentilstm export`")
-        self.threads, self.max_tokens, self.max_batch = threads, max_tokens, max_batch
+        self.threads, self.max_batch = threads, max_batch
+        self.max_tokens = max_tokens or (1024 if threads == 1 else 4096)
 
     def __call__(self, ids: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities (n, num_classes) for token-id arrays (each non-empty, unpadded)."""
