@@ -302,15 +302,16 @@ def wait_for_quiet(max_cores: float, timeout: float, window: float = 3.0) -> boo
     """Wait (up to `timeout` s) until the whole machine is idle: under `max_cores` busy over `window` s."""
     deadline = time.monotonic() + timeout
     while True:
+        others = other_benchmarks()
         before = busy_seconds()
         time.sleep(window)
         cores = (busy_seconds() - before) / window
-        if cores <= max_cores:
+        if not others and cores <= max_cores:
             return True
         if time.monotonic() > deadline:
             print(f"machine still busy ({cores:.2f} cores) after {timeout:.0f} s; measuring anyway", file=sys.stderr)
             return False
-        print(f"machine busy ({cores:.2f} cores): waiting", file=sys.stderr, flush=True)
+        print(f"machine busy ({cores:.2f} cores; other benchmarks: {len(others)}): waiting", file=sys.stderr, flush=True)
         time.sleep(27)
 
 

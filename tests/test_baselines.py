@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors import safe_open
 from sklearn.base import clone
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
@@ -32,7 +34,7 @@ from sentilstm import (
     NBSVM, ArtifactError, ConfigError, DataError, EvaluationReport, NotFittedError, SentimentClassifier, TextConfig,
     TfidfLogisticRegression, load_model,
 )
-from sentilstm.baselines import BASELINES, LinearBaseline, make_baseline
+from sentilstm.baselines import BASELINES, Features, LinearBaseline, _l2_rows, _vectorizer, make_baseline
 from sentilstm.cli import app
 from sentilstm.text.normalize import Normalizer
 
@@ -689,3 +691,27 @@ def test_cli_evaluate_unknown_label_with_a_baseline(cli_models: dict, tmp_path: 
     path = write_csv(tmp_path / "odd.csv", ["good film", "bad film"], [7, 1])
     line = error_line(invoke("evaluate", cli_models["nbsvm"]["model"], path))
     assert "[7]" in line and "not seen in training" in line
+
+
+@pytest.mark.parametrize(("analyzer", "ngrams"), [("word", (1, 3)), ("char_wb", (2, 5))])
+@settings(max_examples=40, deadline=None)
+@given(texts=st.lists(st.text(alphabet="ab cọ'!\u0301", max_size=30), min_size=1, max_size=6))
+def test_feature_counts_equal_scikit_learn(analyzer: str, ngrams: tuple, texts: list[str]) -> None:
+    # Features.counts is our own loop (sklearn's transform cost ~0.3 ms a call); it must count exactly the same.
+    train = ["ab cọ ab", "a b c", "cọ'! ab", "b\u0301 a", *texts]
+    features, _ = Features.fit(train, analyzer, ngrams, min_df=1, max_features=None, idf=True)
+    expected = _vectorizer(analyzer, ngrams, vocabulary=features.terms).transform(texts)
+    got = features.counts(texts)
+    assert got.dtype == np.float32 and got.has_sorted_indices
+    np.testing.assert_array_equal(got.toarray(), expected.toarray())
+
+
+def test_row_normalisation_equals_scikit_learn() -> None:
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
+
+    dense = sp.random(50, 40, density=0.1, dtype=np.float32, random_state=0).toarray()
+    dense[3] = 0  # an all-zero row stays zero
+    matrix = sp.csr_matrix(dense)
+    expected = normalize(matrix)
+    np.testing.assert_allclose(_l2_rows(matrix.copy()).toarray(), expected.toarray(), rtol=1e-6)

@@ -3,12 +3,19 @@ from __future__ import annotations
 
 import dataclasses
 
+import html
+import re
+import unicodedata
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import make_negation_data
 from sentilstm.config import TextConfig
 from sentilstm.errors import ArtifactError, ConfigError
+from sentilstm.text import normalize as normalize_module
 from sentilstm.text.normalize import NEGATIONS, Normalizer
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.tokenizers import PAD, PAD_ID, UNK, UNK_ID, TextTokenizer, choose_max_length, truncate
@@ -92,6 +99,38 @@ def test_bad_stopwords_raise_config_error(config: dict) -> None:
 def test_bad_stemmer_raises_config_error() -> None:
     with pytest.raises(ConfigError, match="stemmer must be.*'klingon'"):
         Normalizer(TextConfig(stemmer="klingon"))
+
+
+def _reference_normalize(text: str, config: TextConfig) -> str:
+    """The normaliser as first written: every regex on every text (the fast path skips scans that cannot match)."""
+    module = normalize_module
+    if config.repair_cp1252:
+        text = text.translate(module._CP1252)
+    if config.strip_html:
+        text = html.unescape(module.HTML_TAG.sub(" ", text))
+    if config.unicode_form:
+        text = unicodedata.normalize(config.unicode_form, text)
+    if config.replace_urls:
+        text = module._URL.sub(" xxurl ", text)
+    if config.replace_mentions:
+        text = module._MENTION.sub(" xxuser ", text)
+    if config.lowercase:
+        text = text.lower()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+TRICKY = st.sampled_from(
+    ["<br />", "<i>", "&amp;", "&", "<", "@", "@user", "a@b", "http://t.co/x", "HTTPS://X.Y", "Www.a.b", "www.",
+     "hTTp", "\u0085", "\u0092", "\x1c", "\u00a0", "\u2028", " ", "\t\n", "é", "e\u0301", "ı", "ſ", "K", "İ", "ọ"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.one_of(TRICKY, st.text(max_size=8)), max_size=12), lowercase=st.booleans(), form=st.sampled_from(["NFC", "NFKC", None]))
+def test_fast_normalizer_equals_the_reference(pieces: list[str], lowercase: bool, form: str | None) -> None:
+    config = TextConfig(lowercase=lowercase, unicode_form=form)
+    text = "".join(pieces)
+    assert Normalizer(config)(text) == _reference_normalize(text, config)
 
 
 def test_normalizer_batch_matches_single_calls() -> None:
