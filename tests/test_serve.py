@@ -8,6 +8,7 @@ limits give 413/422 with messages naming the limit and its option; malformed inp
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import json
 import os
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -495,3 +497,96 @@ def test_cli_serve_with_two_workers(model_path: Path, tmp_path: Path) -> None:
             output = process.communicate()[0]
     assert len(pids) == 2, output
     assert process.pid not in pids
+
+
+@pytest.mark.slow  # ~20 s: three processes each import torch and load the model
+def test_two_workers_share_simultaneous_connections(model_path: Path, tmp_path: Path) -> None:
+    """32 keep-alive connections opened together are spread over both workers (a socket per worker, SO_REUSEPORT).
+
+    With one shared listening socket the first worker to wake accepted all of them (bench/http_latency.py saw
+    32+0); with the kernel hashing connections over two sockets, fewer than 4 on one side has odds ~1e-6.
+    """
+    port = _free_port()
+    command = [sys.executable, "-m", "sentilstm", "serve", str(model_path), "--port", str(port), "--workers", "2",
+               "--quiet", "--feedback-db", f"sqlite:///{tmp_path / 'f.db'}"]
+    process = subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for_both_workers(port, process)
+        connections = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
+        owners = []
+        for connection in connections:
+            connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        for connection in connections:
+            reply = b""
+            while b"}" not in reply:
+                reply += connection.recv(4096)
+            owners.append(json.loads(reply.split(b"\r\n\r\n", 1)[1])["pid"])
+            connection.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+    counts = sorted(collections.Counter(owners).values())
+    assert len(counts) == 2 and counts[0] >= 4, (counts, output)
+    assert process.returncode == 0, output
+
+
+def _wait_for_both_workers(port: int, process: subprocess.Popen) -> None:
+    pids: set[int] = set()
+    deadline = time.monotonic() + 90
+    while len(pids) < 2 and time.monotonic() < deadline and process.poll() is None:
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as session:
+                pids.add(session.get("/health").json()["pid"])
+        except httpx.TransportError:
+            time.sleep(0.2)
+    assert len(pids) == 2, "both workers did not answer within 90 s"
+
+
+def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
+    """The supervisor restarts a worker killed from outside and keeps serving; SIGTERM stops it with status 0."""
+    script = tmp_path / "supervise.py"
+    port = _free_port()
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        from sentilstm.serve import workers
+        if __name__ == "__main__":  # the workers are spawned: they import this file again
+            sys.exit(workers.serve_workers({{}}, host="127.0.0.1", port={port}, workers=2,
+                                           options={{"log_level": "warning"}}, app="tiny_app:make"))
+    """))
+    (tmp_path / "tiny_app.py").write_text(textwrap.dedent("""
+        import os
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+        def make():
+            return app
+    """))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+
+    def worker_pids(wanted: int) -> set[int]:
+        seen: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(seen) < wanted and time.monotonic() < deadline:
+            try:
+                seen.add(int(httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text))
+            except httpx.TransportError:
+                time.sleep(0.1)
+        return seen
+
+    try:
+        first = worker_pids(2)
+        assert len(first) == 2
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        time.sleep(0.5)
+        second = worker_pids(2)
+        assert len(second) == 2 and victim not in second and (first - {victim}) <= second
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output

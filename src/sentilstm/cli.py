@@ -773,8 +773,10 @@ def serve(
         console.print(f"serving {model} ({backend}) on http://{host}:{port} with {workers} worker{'s' if workers > 1 else ''}: "
                       f"web page /, API docs /docs; feedback in {feedback}; Ctrl-C stops", soft_wrap=True)
 
-    run(settings, host=host, port=port, workers=workers, access_log=access_log, log_level="info" if verbose else "warning",
-        on_ready=announce)
+    status = run(settings, host=host, port=port, workers=workers, access_log=access_log,
+                 log_level="info" if verbose else "warning", on_ready=announce)
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()

@@ -19,9 +19,9 @@ from sentilstm.errors import ConfigError
 from sentilstm.serve.feedback import FeedbackStore
 from sentilstm.serve.service import load_classifier
 from sentilstm.serve.settings import ServeSettings
+from sentilstm.serve.workers import FACTORY, reuse_port_supported, serve_workers
 
 log = logging.getLogger(__name__)
-FACTORY = "sentilstm.serve.app:app_from_env"
 
 
 def check_port(host: str, port: int) -> None:
@@ -44,10 +44,11 @@ def check_port(host: str, port: int) -> None:
 
 
 def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-        access_log: bool = False, log_level: str = "info", on_ready: Callable[[str], None] | None = None) -> None:
-    """Check the model, the feedback database and the port, then serve until Ctrl-C.
+        access_log: bool = False, log_level: str = "info", on_ready: Callable[[str], None] | None = None) -> int:
+    """Check the model, the feedback database and the port, then serve until Ctrl-C; returns the exit status.
 
-    `on_ready(feedback_url)` runs once the checks have passed (the URL with any password hidden).
+    `on_ready(feedback_url)` runs once the checks have passed (the URL with any password hidden). Several
+    workers get a listening socket each (SO_REUSEPORT, see `workers.py`) where the system supports it.
     """
     import uvicorn
 
@@ -63,11 +64,15 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
     options = dict(host=host, port=port, access_log=access_log, log_level=log_level, timeout_graceful_shutdown=10)
     if workers == 1:  # serve in this process, with the model already loaded
         uvicorn.run(build_app(settings, classifier=classifier), **options)
-        return
+        return 0
     del classifier
     gc.collect()
+    if reuse_port_supported():
+        del options["host"], options["port"]
+        return serve_workers(settings.to_env(), host=host, port=port, workers=workers, options=options)
     os.environ.update(settings.to_env())  # the workers (spawned processes) read their settings from here
     uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+    return 0
 
 
 __all__ = ["FACTORY", "check_port", "run"]
