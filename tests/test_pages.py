@@ -559,3 +559,18 @@ def test_browser_shows_a_bad_file_as_a_message(browser: Any, server: str, tmp_pa
     browser.find_element(By.ID, "file-input").send_keys(str(path))
     error = wait_for(browser, lambda d: shown(d, "score-error"))
     assert "'broken.jsonl'" in error.text or "broken.jsonl" in error.text
+
+
+def test_browser_api_docs_render_offline(browser: Any, server: str) -> None:
+    """/docs draws every endpoint with scripts from this server (the test machine has no internet either way)."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{server}/docs")
+    operations = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+    paths = {o.get_attribute("data-path") or o.text for o in operations}
+    assert {"/predict", "/explain", "/feedback", "/trends", "/model", "/health"} <= paths
+    scripts = [s.get_attribute("src") for s in browser.find_elements(By.TAG_NAME, "script") if s.get_attribute("src")]
+    assert scripts and all(s.startswith(server) for s in scripts)
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(Path(SCREENSHOTS) / "5-api-docs.png"))

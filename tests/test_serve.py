@@ -113,8 +113,14 @@ def test_health_model_and_docs(client: httpx.Client, model_path: Path) -> None:
     assert {"/predict", "/explain", "/model", "/health", "/feedback", "/trends"} <= set(schema["paths"])
     texts = schema["components"]["schemas"]["PredictRequest"]["properties"]["texts"]
     assert texts["maxItems"] == 50 and texts["items"]["maxLength"] == 2000  # this server's limits, documented
-    docs = client.get("/docs")
-    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    for page, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = client.get(page)
+        assert html.status_code == 200 and script in html.text
+        assert "cdn." not in html.text and "fonts.googleapis" not in html.text  # everything from this server
+        asset = client.get(f"/docs/assets/{script}")
+        assert asset.status_code == 200 and len(asset.content) > 100_000
+    missing = client.get("/docs/assets/secrets.txt")
+    assert missing.status_code == 404 and "swagger-ui.css" in missing.json()["detail"]
 
 
 # ----- predictions ----------------------------------------------------------------------------------------------

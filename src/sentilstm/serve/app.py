@@ -106,7 +106,7 @@ def build_app(settings: ServeSettings, *, classifier: Any = None) -> FastAPI:
             store.close()
 
     app = FastAPI(
-        title="sentilstm", version=__version__, lifespan=lifespan,
+        title="sentilstm", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,  # routes/docs.py
         description=DESCRIPTION.format(max_texts=settings.max_texts, max_chars=settings.max_chars,
                                        max_body_bytes=settings.max_body_bytes),
     )
