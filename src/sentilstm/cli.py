@@ -224,7 +224,7 @@ def train(
     stopwords: Annotated[Optional[str], typer.Option(help="'english' removes stop words (negations are kept).")] = None,
     stemmer: Annotated[Optional[str], typer.Option(help="Snowball stemmer language, e.g. 'english'.")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping usually ends sooner).")] = 10,
-    batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Texts per optimiser step; with --nproc-per-node the global batch, split between the processes.")] = 64,
     learning_rate: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
     head_l2: Annotated[float, typer.Option(help="L2 penalty on the output layer's weights, added to the loss (on top of AdamW's --weight-decay).")] = 0.0,
@@ -238,7 +238,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed for split, initialisation and batch order.")] = 0,
     precision: Annotated[str, typer.Option(help="fp32, bf16 (faster on AVX512-BF16 CPUs and GPUs) or auto.")] = "fp32",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads (default: torch's choice).")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads (default: torch's choice; per process with --nproc-per-node: cores // processes).")] = None,
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained word vectors: GloVe, word2vec (.txt/.bin), fastText (.vec/.bin); .gz ok.")] = None,
     pretrain_embeddings: Annotated[Optional[str], typer.Option(help="Train word2vec or fasttext vectors on the training (+ --unlabeled) texts first.")] = None,
     unlabeled: Annotated[Optional[Path], typer.Option(help="Unlabelled texts for --pretrain-embeddings (a named dataset's are used automatically).")] = None,
@@ -255,10 +255,25 @@ def train(
     use_mlflow: MlflowOpt = None,
     mlflow_uri: MlflowUriOpt = None,
     mlflow_experiment: MlflowExperimentOpt = "sentilstm",
+    nproc_per_node: Annotated[Optional[int], typer.Option(help="Train data-parallel (PyTorch DDP) in this many processes per machine, launched through torchrun; --batch-size stays the global batch. On CUDA one GPU per process (NCCL), on CPU the cores are shared out (gloo).", rich_help_panel="Distributed training")] = None,
+    nnodes: Annotated[str, typer.Option(help="Machines in the job, N or MIN:MAX (each runs this command with the same rendezvous options).", rich_help_panel="Distributed training")] = "1",
+    node_rank: Annotated[Optional[int], typer.Option(help="This machine's index, for --rdzv-backend static.", rich_help_panel="Distributed training")] = None,
+    rdzv_endpoint: Annotated[Optional[str], typer.Option(help="HOST:PORT every machine can reach, for --nnodes > 1.", rich_help_panel="Distributed training")] = None,
+    rdzv_id: Annotated[Optional[str], typer.Option(help="Job id, the same on every machine.", rich_help_panel="Distributed training")] = None,
+    rdzv_backend: Annotated[Optional[str], typer.Option(help="torchrun rendezvous backend: c10d (default) or static.", rich_help_panel="Distributed training")] = None,
+    dist_timeout: Annotated[Optional[float], typer.Option(help="Seconds a process waits for the others before failing (default 600; env SENTILSTM_DIST_TIMEOUT).", rich_help_panel="Distributed training")] = None,
     verbose: VerboseOpt = True,
 ) -> None:
     """Train a classifier on a labelled table and save it as one file."""
-    _setup_logging(verbose)
+    from sentilstm import distributed
+
+    if nproc_per_node is not None:  # this process only starts the workers (each runs this command without these)
+        _check_out_paths(out=out_path, metrics_json=metrics_json, report=report_to)
+        _launch_training(ctx, distributed.LaunchOptions(nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_id,
+                                                        rdzv_backend, dist_timeout), sampling, device)
+        return
+    main_process = distributed.is_main_process()  # under torchrun only rank 0 prints, tracks and writes files
+    _setup_logging(verbose and main_process)
     from sentilstm.classifier import SentimentClassifier
 
     _check_out_paths(out=out_path, metrics_json=metrics_json, report=report_to)
@@ -284,10 +299,16 @@ def train(
     )
     from sentilstm.tracking import chain
 
+    if not main_process:  # another rank of a distributed run: train its shards, write and print nothing
+        clf.fit(train_table.texts, train_table.labels,
+                validation=(val_table.texts, val_table.labels) if val_table is not None else None,
+                checkpoint_path=Path(f"{out_path}.ckpt"), resume=resume, unlabeled=unlabeled_texts if pretrain_embeddings else None)
+        return
     tracker = _tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
     splits = {"train": train_table, "validation": val_table, "test": test_table}  # validation None: a hold-out of train
     tracker.log_params({**clf.get_params(), "data": {name: t if t is None else f"{t.source} ({len(t)} rows)" for name, t in splits.items()}})
-    console.print(f"training on {len(train_table)} texts from {train_table.source}")
+    console.print(f"training on {len(train_table)} texts from {train_table.source}"
+                  + (f" in {distributed.world_size()} processes" if distributed.launched() else ""))
     bar = ProgressBar()
     with bar.progress:
         clf.fit(
@@ -324,6 +345,42 @@ def train(
     out.print(f"saved {out_path}")
 
 
+LAUNCH_OPTIONS = {"nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_id", "rdzv_backend", "dist_timeout"}
+
+
+def _launch_training(ctx: typer.Context, options: Any, sampling: str, device: str) -> None:
+    """Run this `train` command, minus the launch options, in torchrun workers; exit with the job's code."""
+    from sentilstm import distributed
+    from sentilstm.runtime import resolve_device
+
+    distributed.check_supported(sampling)
+    options.validate(resolve_device(device))
+    result = distributed.launch(_worker_command(ctx, exclude=LAUNCH_OPTIONS), options)
+    if result.failure:
+        console.print(Text.assemble(("error:", "red"), f" {result.failure}"), highlight=False, soft_wrap=True)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _worker_command(ctx: typer.Context, exclude: set[str]) -> list[str]:
+    """The command line that reproduces this command's parsed arguments, without the parameters in `exclude`."""
+    args = [ctx.info_name or "train"]
+    for param in ctx.command.params:  # duck-typed: typer ships its own copy of click's classes
+        value = ctx.params.get(param.name or "")
+        if param.name in exclude or value is None:
+            continue
+        if param.param_type_name == "argument":
+            args.append(str(value))
+        elif getattr(param, "is_flag", False):
+            if param.secondary_opts:
+                args.append(param.opts[0] if value else param.secondary_opts[0])
+            elif value:
+                args.append(param.opts[0])
+        else:
+            args += [param.opts[0], str(value)]
+    return args
+
+
 @app.command()
 @friendly
 def evaluate(
@@ -353,26 +410,48 @@ def evaluate(
 def predict(
     model: Annotated[Path, typer.Argument(help="A model file written by `sentilstm train`.")],
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify (or use --input).")] = None,
-    input_path: Annotated[Optional[Path], typer.Option("--input", help="Table to score, streamed in chunks.")] = None,
-    output_path: Annotated[Optional[Path], typer.Option("--output", help="Scored table (CSV/TSV/JSONL/Parquet).")] = None,
+    # str, not Path: with --engine ray these may be URIs (s3://b/k), which Path would turn into s3:/b/k
+    input_path: Annotated[Optional[str], typer.Option("--input", help="Table to score, streamed in chunks. With --engine ray: a file, folder or quoted glob, local or s3://, gs://, hdfs://...")] = None,
+    output_path: Annotated[Optional[str], typer.Option("--output", help="Scored table (CSV/TSV/JSONL/Parquet). With --engine ray: a new folder of part files, format from its extension (scored.csv/, scored.parquet/) or --output-format, else Parquet.")] = None,
     text_column: TextColumnOpt = None,
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk when streaming --input.")] = 10_000,
     encoding: EncodingOpt = "utf-8",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per text.")] = False,
     backend: Annotated[str, typer.Option(help="Where the network runs: torch, onnx (ONNX Runtime fp32) or onnx-int8 (dynamic int8, fastest on CPU). Uses MODEL.onnx / MODEL.int8.onnx from `sentilstm export` when present, else exports in memory.")] = "torch",
-    threads: Annotated[Optional[int], typer.Option(help="Intra-op threads of the backend (default: its own choice).")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="Intra-op threads of the backend (default: its own choice; 1 per actor with --engine ray).")] = None,
+    engine: Annotated[str, typer.Option(help="local (this process, streaming) or ray (a Ray Data actor pool; needs `pip install 'sentilstm[ray]'`).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="--engine ray: the cluster to join (auto, ray://head:10001); default: start a local Ray instance.")] = None,
+    concurrency: Annotated[Optional[int], typer.Option(help="--engine ray: scoring actors (default: one per --threads CPUs, or per --num-gpus GPUs, of the cluster).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="--engine ray: rows per actor call (default 4096).")] = None,
+    num_gpus: Annotated[Optional[float], typer.Option(help="--engine ray: GPUs per actor (torch backend); default 0.")] = None,
+    output_format: Annotated[Optional[str], typer.Option(help="--engine ray: csv, jsonl or parquet part files (default: from --output's extension, else parquet).")] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Classify texts given on the command line, or stream a file with --input/--output."""
+    """Classify texts given on the command line, or score a table with --input/--output (streamed here, or on Ray)."""
     _setup_logging(verbose)
     from sentilstm.backends import load_for_serving
-    from sentilstm.errors import DataError
+    from sentilstm.errors import ConfigError, DataError
     from sentilstm.scoring import score_file
 
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"--engine must be one of ['local', 'ray'], got {engine!r}")
+    ray_options = {"--ray-address": ray_address, "--concurrency": concurrency, "--batch-size": batch_size,
+                   "--num-gpus": num_gpus, "--output-format": output_format}
+    if engine == "local" and any(v is not None for v in ray_options.values()):
+        given = [name for name, value in ray_options.items() if value is not None]
+        raise ConfigError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with --engine ray; "
+                          "add --engine ray or leave them out")
+    if engine == "ray" and texts:
+        raise DataError("--engine ray scores tables: give --input FILES and --output FOLDER, not texts")
     if bool(texts) == (input_path is not None):
         raise DataError("give texts to classify, or --input FILE with --output FILE (not both)")
     if input_path is not None and output_path is None:
         raise DataError("--input needs --output FILE for the scored rows")
+    if engine == "ray":
+        _predict_on_ray(model, input_path, output_path, text_column=text_column, encoding=encoding, backend=backend,
+                        threads=threads, address=ray_address, concurrency=concurrency, batch_size=batch_size,
+                        num_gpus=num_gpus, output_format=output_format, verbose=verbose)
+        return
     clf = load_for_serving(model, backend, threads=threads)  # type: ignore[arg-type] - checked inside
     if input_path is not None:
         with Progress(TextColumn("scoring"), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(), console=console) as bar:
@@ -398,6 +477,33 @@ def predict(
     for text, row in zip(texts, probabilities):
         table.add_row(Text(text[:200]), Text(str(labels[int(row.argmax())])), *(f"{p:.4f}" for p in row))
     out.print(table)
+
+
+def _predict_on_ray(model: Path, input_path: str, output_path: str, *, text_column: str | None, encoding: str,
+                    backend: str, threads: int | None, address: str | None, concurrency: int | None,
+                    batch_size: int | None, num_gpus: float | None, output_format: str | None, verbose: bool) -> None:
+    """`predict --engine ray`: join or start Ray, score with an actor pool, write a new folder of part files."""
+    from sentilstm.errors import ConfigError
+    from sentilstm.scale import ray_data
+
+    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise ConfigError(f"--engine ray reads UTF-8 only, got --encoding {encoding!r}; convert the files "
+                          "(iconv -f ... -t utf-8) or use the local engine")
+    ray = ray_data.import_ray()
+    joined = ray.is_initialized()  # called from Python with Ray already up (tests, notebooks): leave it running
+    if not verbose:  # Ray Data logs each execution plan at INFO; its progress bars stay
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+    try:
+        summary = ray_data.ray_score(
+            input_path, output_path, model, output_format=output_format, text_column=text_column, address=address,
+            backend=backend, threads=threads or 1, concurrency=concurrency,
+            batch_size=batch_size or ray_data.DEFAULT_BATCH_SIZE, num_gpus=num_gpus or 0,
+        )
+    finally:
+        if not joined:
+            ray.shutdown()
+    console.print(f"scored {summary.rows} rows in {summary.seconds:.1f}s -> {summary.output}/ "
+                  f"({summary.files} {summary.format} file{'s' if summary.files != 1 else ''})", soft_wrap=True)
 
 
 @app.command()

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,11 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 
+from sentilstm import distributed
 from sentilstm.artifact import read_file, write_file
 from sentilstm.batching import balanced_batches, bucketed_batches, collate, resample
 from sentilstm.config import TrainConfig
-from sentilstm.errors import ArtifactError
+from sentilstm.errors import ArtifactError, DataError
 from sentilstm.evaluation import evaluate_probabilities
 from sentilstm.inference import predict_probabilities
 from sentilstm.runtime import autocast, resolve_device, resolve_precision
@@ -65,6 +69,7 @@ class EpochStats:
     samples_per_second: float
     # mean L2 norm of each layer's gradient over the epoch (every 8th step), before clipping ("head", "forward_rnns.0")
     gradient_norms: dict[str, float] = field(default_factory=dict)
+    steps: int = 0  # optimiser steps (global batches) this epoch; the same for any number of processes
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,13 +128,42 @@ def fit(
     resume: tuple[dict[str, Tensor], dict[str, Any]] | None = None,
     callback: TrainingCallback | None = None,
 ) -> History:
-    """Train `model` in place, keep the best validation weights, and return the History."""
+    """Train `model` in place, keep the best validation weights, and return the History.
+
+    Under torchrun with several processes (WORLD_SIZE > 1) this is data-parallel (see `sentilstm.distributed`):
+    every rank builds the same global batches of `config.batch_size` texts and trains on its shard of each
+    through DistributedDataParallel, the validation split is scored in shards and gathered, and only rank 0
+    writes the checkpoint. The result equals a one-process run with the same batch size (up to float rounding,
+    and with dropout drawing other masks), so `batch_size` is the global batch size whatever the process count.
+    """
     config.validate()
-    callback = callback or TrainingCallback()
-    device = resolve_device(config.device)
+    device = distributed.worker_device(resolve_device(config.device))
+    with distributed.process_group(device) as parallel:
+        if parallel:
+            distributed.check_supported(config.sampling)
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        elif parallel and device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+            torch.set_num_threads(distributed.default_threads())  # N processes on one machine share its cores
+        return _fit(model, train, validation, config, labels, class_weights, checkpoint, resume,
+                    callback or TrainingCallback(), device, parallel)
+
+
+def _fit(
+    model: nn.Module,
+    train: EncodedSplit,
+    validation: EncodedSplit,
+    config: TrainConfig,
+    labels: list[Any],
+    class_weights: Tensor | None,
+    checkpoint: CheckpointSpec | None,
+    resume: tuple[dict[str, Tensor], dict[str, Any]] | None,
+    callback: TrainingCallback,
+    device: torch.device,
+    parallel: bool,
+) -> History:
+    """The epoch loop of `fit`, inside its (possibly absent) process group."""
     precision = resolve_precision(config.precision, device)
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
     model.to(device)
     lengths = np.fromiter((len(x) for x in train.ids), dtype=np.int64, count=len(train))
     steps_per_epoch = len(epoch_batches(train.targets, lengths, config, np.random.default_rng(0)))
@@ -138,37 +172,43 @@ def fit(
     weights = class_weights.to(device) if class_weights is not None else None
     loss_fn = FocalLoss(config.focal_gamma, weights) if config.loss == "focal" else nn.CrossEntropyLoss(weight=weights)
     fingerprint = train.fingerprint()
+    if parallel and not distributed.same_everywhere((fingerprint, validation.fingerprint())):
+        raise DataError(f"rank {distributed.rank()} encoded other training or validation data than rank 0; every "
+                        "process must read the same files with the same options (and the same sentilstm version)")
     history, best_state, bad_epochs = History(monitor=config.monitor), None, 0
     if resume is not None:
         history, best_state, bad_epochs = _restore(resume, model, optimizer, scheduler, fingerprint, device)
         log.info("resumed after epoch %d of %d", len(history.epochs), config.epochs)
     else:
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.seed + distributed.rank())  # rank 0 as in one process; other ranks' dropout differs
     log.info(
-        "training on %d texts (%d validation), %d batches/epoch, device %s, %s", len(train), len(validation),
-        steps_per_epoch, device, precision,
+        "training on %d texts (%d validation), %d batches/epoch, device %s, %s%s", len(train), len(validation),
+        steps_per_epoch, device, precision, f", {distributed.world_size()} processes" if parallel else "",
     )
+    replica: DataParallelReplica | None = None
     for epoch in range(len(history.epochs) + 1, config.epochs + 1):
         if history.stopped_early:
             break
         _freeze_embeddings(model, config.freeze_embeddings == -1 or epoch <= config.freeze_embeddings)
-        rng = np.random.default_rng([config.seed, epoch])  # batch order depends on (seed, epoch) only: resumable
-        batches = epoch_batches(train.targets, lengths, config, rng)
+        if parallel and (replica is None or not replica.matches(model)):
+            replica = DataParallelReplica(model, device)  # DDP syncs the parameters that were trainable when built
+        batches = global_batches(train.targets, lengths, config, epoch)  # the same on every rank
         callback.on_epoch_start(epoch, config.epochs, len(batches))
         started = time.perf_counter()
         norms = GradientNorms()
         train_loss = run_epoch(model, optimizer, scheduler, loss_fn, train, batches, config, device, precision,
-                               lambda step, loss: callback.on_step(epoch, step, loss), norms)
+                               lambda step, loss: callback.on_step(epoch, step, loss), norms,
+                               replica=replica.module if replica is not None else None)
         seconds = time.perf_counter() - started
-        report = evaluate_probabilities(
-            validation.targets, predict_probabilities(model, validation.ids, device=device, precision=precision), labels
-        )
+        report = evaluate_probabilities(validation.targets, _validation_probabilities(model, validation, device,
+                                                                                      precision, len(labels)), labels)
         stats = EpochStats(
             epoch, train_loss, report.loss, report.accuracy, report.macro_f1, report.weighted_f1,
-            optimizer.param_groups[0]["lr"], seconds, len(train) / seconds, norms.means(),
+            optimizer.param_groups[0]["lr"], seconds, len(train) / seconds, norms.means(), len(batches),
         )
         norms.warn(epoch)
         score = -report.loss if config.monitor == "loss" else getattr(report, config.monitor)
+        score = distributed.broadcast(score)  # ranks score the same gathered predictions; rank 0's decision rules
         improved = score > history.best_score
         history.epochs.append(stats)
         if improved:
@@ -185,7 +225,7 @@ def fit(
             " (best)" if improved else "",
         )
         callback.on_epoch_end(stats, improved)
-        if checkpoint is not None:
+        if checkpoint is not None and distributed.is_main_process():
             _save(checkpoint, model, optimizer, scheduler, history, best_state, bad_epochs, fingerprint)
     _freeze_embeddings(model, False)
     if best_state is not None:
@@ -195,12 +235,52 @@ def fit(
     return history
 
 
+class DataParallelReplica:
+    """`model` wrapped in DistributedDataParallel, with the set of trainable parameters it was built for.
+
+    DDP all-reduces only the parameters that required gradients when it was constructed, so freezing or
+    unfreezing the embedding layer between epochs needs a new wrapper (cheap: one broadcast of the weights).
+    """
+
+    def __init__(self, model: nn.Module, device: torch.device) -> None:
+        self.trainable = _trainable(model)
+        self.module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+    def matches(self, model: nn.Module) -> bool:
+        return _trainable(model) == self.trainable
+
+
+def _trainable(model: nn.Module) -> tuple[bool, ...]:
+    return tuple(p.requires_grad for p in model.parameters())
+
+
+def _validation_probabilities(
+    model: nn.Module, validation: EncodedSplit, device: torch.device, precision: str, num_classes: int
+) -> np.ndarray:
+    """Probabilities for the whole validation split; with several ranks each scores every world-th text and all
+    ranks receive every row, so they compute the same metrics and take the same early-stopping decision."""
+    if not distributed.active():
+        return predict_probabilities(model, validation.ids, device=device, precision=precision)
+    index = distributed.shard(np.arange(len(validation)))
+    rows = np.zeros((0, num_classes))
+    if len(index):
+        rows = predict_probabilities(model, [validation.ids[i] for i in index], device=device, precision=precision)
+    return distributed.gather_rows(index, rows, len(validation))
+
+
 def epoch_batches(targets: np.ndarray, lengths: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
     """The training batches of one epoch (indices into the split), as `config.sampling` asks."""
     if config.sampling == "balanced_batches":
         return balanced_batches(targets, lengths, config.batch_size, config.bucket_pool, rng)
     chosen = resample(targets, config.sampling if config.sampling in ("oversample", "undersample") else "none", rng)
     return [chosen[b] for b in bucketed_batches(lengths[chosen], config.batch_size, config.bucket_pool, rng)]
+
+
+def global_batches(targets: np.ndarray, lengths: np.ndarray, config: TrainConfig, epoch: int) -> list[np.ndarray]:
+    """Epoch `epoch`'s batches of `config.batch_size` texts, reshuffled each epoch from (seed, epoch) alone: so a
+    resumed run continues the same order, and every rank of a distributed run draws the same batches (each then
+    trains on `distributed.shard(batch)`, and the shards of a step together are the one-process batch)."""
+    return epoch_batches(targets, lengths, config, np.random.default_rng([config.seed, epoch]))
 
 
 def interpolate_minority(representations: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
@@ -277,10 +357,38 @@ class FocalLoss(nn.Module):
         self.register_buffer("weight", weight)
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
+        loss = self.per_example(logits, targets)
+        w = self.weight[targets] if self.weight is not None else torch.ones_like(loss)
+        return loss.sum() / w.sum()
+
+    def per_example(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """Each example's class-weighted focal loss, (batch,): the numerators of the weighted mean."""
         log_p = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)  # (batch,)
         loss = -((1 - log_p.exp()) ** self.gamma) * log_p
-        w = self.weight[targets] if self.weight is not None else torch.ones_like(loss)
-        return (w * loss).sum() / w.sum()
+        return self.weight[targets] * loss if self.weight is not None else loss
+
+
+def example_losses(loss_fn: nn.Module, logits: Tensor, targets: Tensor) -> Tensor:
+    """Per-example losses times their class weights, (batch,), for `loss_fn` (cross-entropy or FocalLoss);
+    the batch loss is their sum over the batch's summed class weights (what `loss_fn` itself returns)."""
+    if isinstance(loss_fn, FocalLoss):
+        return loss_fn.per_example(logits, targets)
+    return F.cross_entropy(logits, targets, weight=loss_fn.weight, reduction="none")
+
+
+@dataclass
+class BatchShare:
+    """This rank's part of a global batch, for a loss whose DDP-averaged gradient is the whole batch's.
+
+    DDP averages gradients over the ranks, so each rank's loss is world * sum(w_i * loss_i over its rows) /
+    sum(w_i over the global batch): the average is then exactly the weighted mean over the global batch, even
+    when the batch does not split evenly. `keep` is 0 for a stand-in row (a rank whose shard is empty still
+    runs a step, since every rank must join every gradient all-reduce).
+    """
+
+    keep: Tensor  # (rows,) 1.0 for the rank's rows, 0.0 for a stand-in
+    denominator: float  # sum of the class weights (or count) of the global batch
+    world: int
 
 
 def _freeze_embeddings(model: nn.Module, frozen: bool) -> None:
@@ -302,22 +410,39 @@ def run_epoch(
     precision: str,
     on_step: Callable[[int, float], None],
     norms: GradientNorms | None = None,
+    *,
+    replica: nn.Module | None = None,
 ) -> float:
-    """One pass over `batches`; returns the mean training loss (weighted by batch size)."""
+    """One pass over `batches`; returns the mean training loss (weighted by batch size).
+
+    With a DDP `replica` (several ranks), `batches` are the global batches: this rank trains on its shard of
+    each, and the returned loss is the mean over every rank's examples.
+    """
     model.train()
     total, count = 0.0, 0
+    world = distributed.world_size() if replica is not None else 1
+    weights = loss_fn.weight.detach().cpu().double().numpy() if getattr(loss_fn, "weight", None) is not None else None
     step_scheduler = not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    for step, index in enumerate(batches, start=1):
+    for step, batch in enumerate(batches, start=1):
+        index, share = batch, None
+        if replica is not None:
+            index = distributed.shard(batch)
+            keep = torch.ones(len(index), device=device)
+            if not len(index):
+                index, keep = batch[:1], torch.zeros(1, device=device)
+            denominator = float(weights[data.targets[batch]].sum()) if weights is not None else float(len(batch))
+            share = BatchShare(keep, denominator, world)
         ids, lengths = collate(data.ids, index, device)
         targets = torch.from_numpy(data.targets[index]).to(device)
         sampled = norms if step % GradientNorms.EVERY == 1 else None  # every 8th step: a full pass costs 2-5%
-        loss = train_step(model, optimizer, loss_fn, ids, lengths, targets, config, device, precision, sampled)
+        loss = train_step(model, optimizer, loss_fn, ids, lengths, targets, config, device, precision, sampled,
+                          replica=replica, share=share)
         if step_scheduler:
             scheduler.step()
-        total += loss * len(index)
-        count += len(index)
+        total += loss * len(batch) / world  # summed over the ranks: the global batch's loss (see BatchShare)
+        count += len(batch)
         on_step(step, loss)
-    return total / max(count, 1)
+    return distributed.all_sum([total], device)[0] / max(count, 1) if replica is not None else total / max(count, 1)
 
 
 def train_step(
@@ -331,17 +456,29 @@ def train_step(
     device: torch.device,
     precision: str,
     norms: GradientNorms | None = None,
+    *,
+    replica: nn.Module | None = None,
+    share: BatchShare | None = None,
 ) -> float:
-    """Forward, loss, backward, (record gradient norms,) clip, step; returns the batch loss."""
+    """Forward, loss, backward, (record gradient norms,) clip, step; returns the batch loss.
+
+    With a DDP `replica` the forward and backward run through it (gradients are all-reduced during backward),
+    and `share` scales this rank's loss so that the averaged gradient is the global batch's; the returned
+    value is then this rank's estimate of the global batch loss.
+    """
+    forward = replica if replica is not None else model
     with autocast(device, precision):
         if config.sampling == "smote":
             representations, targets = interpolate_minority(model.represent(ids, lengths), targets)
             logits = model.classify(representations)
         else:
-            logits = model(ids, lengths)  # (batch, num_classes)
-    loss = loss_fn(logits.float(), targets)
+            logits = forward(ids, lengths)  # (batch, num_classes)
+    if share is None:
+        loss = loss_fn(logits.float(), targets)
+    else:
+        loss = (example_losses(loss_fn, logits.float(), targets) * share.keep).sum() * (share.world / share.denominator)
     if config.head_l2 > 0:
-        loss = loss + config.head_l2 * model.head.weight.float().pow(2).sum()
+        loss = loss + config.head_l2 * model.head.weight.float().pow(2).sum()  # on every rank: DDP averages it to 1x
     if not torch.isfinite(loss):
         raise FloatingPointError(f"training loss became {loss.item()}; lower the learning rate or use precision='fp32'")
     optimizer.zero_grad(set_to_none=True)
