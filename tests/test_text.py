@@ -352,3 +352,28 @@ def test_pipeline_clipping_near_the_character_budget_keeps_the_same_tokens(trunc
     for n in range(60, 300, 7):  # ~300 to ~1,500 characters around the 8 * 64 = 512-character budget
         text = " ".join(rng.choice(words, size=n))
         assert pipeline.encode([text])[0].tolist() == _unclipped(pipeline, text), n
+
+
+# ----- the Python fast path of word-level encoding ------------------------------------------------------------------
+WORD_ALPHABET = st.sampled_from(list("ab ca'!.,?-_") + ["\u2019", "é", "ọ", "\u0301", "²", "Ⅻ", "٣", "‿", "😀", "\u200d",
+                                                       "\u00a0", "\x1c", "\t", "\x7f", "“", "€", "ß", "İ", "ǅ", "ー", "中"])
+
+
+@pytest.fixture(scope="module")
+def word_tokenizer() -> TextTokenizer:
+    corpus = ["a b c ab ca", "ab's ca’b é ọ ²", "don't stop", "_a_ b-c", "中 ー ß", "€ 😀 “a”"] * 3
+    return TextTokenizer.train(corpus, TextConfig(tokenizer="word", min_frequency=1))
+
+
+def test_word_tokenizer_takes_the_python_path(word_tokenizer: TextTokenizer) -> None:
+    assert word_tokenizer._words is not None
+    bpe = TextTokenizer.train(CORPUS, TextConfig(tokenizer="bpe", vocab_size=200, min_frequency=1))
+    assert bpe._words is None  # subword models always use the Rust tokenizer
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts=st.lists(st.text(alphabet=WORD_ALPHABET, max_size=20), min_size=1, max_size=5))
+def test_word_encoding_equals_the_rust_tokenizer(word_tokenizer: TextTokenizer, texts: list[str]) -> None:
+    rust = word_tokenizer._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+    expected = [e.ids or [UNK_ID] for e in rust]
+    assert [list(ids) for ids in word_tokenizer.encode(texts)] == expected
