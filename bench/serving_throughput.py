@@ -289,14 +289,16 @@ def markdown(result: dict[str, Any]) -> str:
              "Each figure is `clf.predict` on chunks of "
              f"{result['chunk']} raw texts (normalisation, tokenization, padding, network, blend, argmax), median of "
              f"{result['repeats']} passes after a warm-up; 2x1 = two single-threaded processes, each with half the reviews.", ""]
+    titles = {"1x1": "1 process x 1 thread", "1x2": "1 process x 2 threads", "2x1": "2 processes x 1 thread"}
     for name, section in result["models"].items():
-        lines += [f"## {name}: `{section['path']}`", "", "| backend | 1 process x 1 thread | 1 process x 2 threads | "
-                  "2 processes x 1 thread | µs/review at 1x1: normalise / tokenize / network / blend |", "|---|---|---|---|---|"]
+        measured = [l for l in LAYOUTS if any(r["layout"] == l for r in section["throughput"])]  # --layouts
+        lines += [f"## {name}: `{section['path']}`", "", "| backend | " + " | ".join(titles[l] for l in measured)
+                  + " | µs/review at 1x1: normalise / tokenize / network / blend |", "|---" * (len(measured) + 2) + "|"]
         for backend in section["backends"]:
             cells = {r["layout"]: r for r in section["throughput"] if r["backend"] == backend}
             stages = cells.get("1x1", {}).get("stage_microseconds_per_review", {})
             split = " / ".join(f"{stages.get(k, 0):.0f}" for k in ("normalize", "tokenize", "network", "blend")) if stages else ""
-            lines.append(f"| {backend} | " + " | ".join(rate(cells[l], result) if l in cells else "" for l in LAYOUTS)
+            lines.append(f"| {backend} | " + " | ".join(rate(cells[l], result) if l in cells else "" for l in measured)
                          + f" | {split} |")
         lines.append("")
     tokenize = result.get("tokenization_only", [])
