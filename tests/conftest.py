@@ -5,6 +5,13 @@ pytest puts this folder on sys.path) so test modules can build data of any size 
 """
 from __future__ import annotations
 
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,3 +84,58 @@ def trained_clf() -> SentimentClassifier:
 def trained_model_path(trained_clf: SentimentClassifier, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`trained_clf` saved to a one-file model; read-only, shared by the session."""
     return trained_clf.save(tmp_path_factory.mktemp("model") / "negation.sentilstm")
+
+
+# ----- a throwaway PostgreSQL server (feedback store, shared tuning studies) ------------------------------------
+def _binary(name: str) -> str | None:
+    """`name` on PATH, else in Debian's versioned folder (/usr/lib/postgresql/15/bin)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for this session on 127.0.0.1, trust authentication; skipped where none can start."""
+    pytest.importorskip("psycopg2", reason="psycopg2 is not installed (pip install sentilstm[postgres])")
+    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    as_user: list[str] = []
+    # not pytest's tmp_path: that folder is private to root, and the server runs as the postgres user
+    folder = Path(tempfile.mkdtemp(prefix="sentilstm-pg-"))
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(folder)
+            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", _free_port()
+    started = False
+    try:
+        steps = [
+            [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+            [*as_user, pg_ctl, "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "60",
+             "-o", f"-h 127.0.0.1 -p {port} -k {folder} -F", "start"],
+        ]
+        for step in steps:
+            result = subprocess.run(step, capture_output=True, text=True, timeout=120)
+            if result.returncode != 0:
+                log = (folder / "server.log").read_text() if (folder / "server.log").exists() else ""
+                pytest.skip(f"PostgreSQL did not start: {(result.stderr or result.stdout or log).strip()[-300:]}")
+        started = True
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        if started:
+            subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)

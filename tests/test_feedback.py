@@ -3,19 +3,12 @@
 Every store test runs on both databases: rows come back with ids in insertion order, nothing is lost when the
 store is closed and opened again, and trends aggregate known timestamps into the right hours and days, the
 same in SQL as in the Python fallback. PostgreSQL is a throwaway cluster (initdb + pg_ctl) on a free loopback
-port, run as the `postgres` user when the tests run as root (the server refuses root); without the binaries,
-or if it cannot start, those tests are skipped.
+port, run as the `postgres` user when the tests run as root (the `postgres_url` fixture in conftest.py); without the
+binaries, or if it cannot start, those tests are skipped.
 """
 from __future__ import annotations
 
 import datetime as dt
-import glob
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,60 +21,6 @@ from sentilstm.serve import FeedbackEntry, FeedbackStore, create_app
 from sentilstm.serve.feedback import metadata
 
 T0 = dt.datetime(2026, 3, 1, 9, 15)
-
-
-def _binary(name: str) -> str | None:
-    """`name` on PATH, else in Debian's versioned folder (/usr/lib/postgresql/15/bin)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL server for this session on 127.0.0.1, trust authentication; skipped where none can start."""
-    pytest.importorskip("psycopg2", reason="psycopg2 is not installed (pip install sentilstm[postgres])")
-    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    as_user: list[str] = []
-    # not pytest's tmp_path: that folder is private to root, and the server runs as the postgres user
-    folder = Path(tempfile.mkdtemp(prefix="sentilstm-pg-"))
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            shutil.rmtree(folder)
-            pytest.skip("running as root and there is no 'postgres' user to run the server as")
-        os.chown(folder, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = folder / "data", _free_port()
-    started = False
-    try:
-        steps = [
-            [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
-            [*as_user, pg_ctl, "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "60",
-             "-o", f"-h 127.0.0.1 -p {port} -k {folder} -F", "start"],
-        ]
-        for step in steps:
-            result = subprocess.run(step, capture_output=True, text=True, timeout=120)
-            if result.returncode != 0:
-                log = (folder / "server.log").read_text() if (folder / "server.log").exists() else ""
-                pytest.skip(f"PostgreSQL did not start: {(result.stderr or result.stdout or log).strip()[-300:]}")
-        started = True
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        if started:
-            subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -29,6 +29,7 @@ from sentilstm import SearchSpace, SentimentClassifier, TuneResult, tune
 from sentilstm import tuning
 from sentilstm.cli import app
 from sentilstm.config import Cell, ModelConfig, Pooling, TextConfig, TokenizerKind, TrainConfig, from_dict
+from sentilstm.databases import with_installed_driver
 from sentilstm.errors import ConfigError
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
@@ -349,6 +350,35 @@ def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]  # pruning starts at 5
     assert 6 <= len(finished) <= 7  # each worker stops once the study holds 6; one may finish a 7th it had begun
     assert len({t.user_attrs["worker"] for t in finished}) == 2
+
+
+@pytest.mark.slow  # ~40 s per database: two CLI workers, then the retraining step
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_cli_workers_share_one_study_through_a_url(database: str, request: pytest.FixtureRequest,
+                                                       tmp_path: Path) -> None:
+    """The README's recipe: `sentilstm tune --storage URL --no-retrain --seed K` per worker, then `--trials 0`."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
+    texts, labels = make_negation_data(240, seed=1)
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(tmp_path / "reviews.csv", index=False)
+    (tmp_path / "space.yaml").write_text("extend_default: false\ndropout: {type: float, low: 0.0, high: 0.5}\n")
+    settings = [arg for k, v in TINY.items() for arg in ("--set", f"{k}={'none' if v is None else v}")]
+    out = tmp_path / "tuned.sentilstm"
+    command = [sys.executable, "-m", "sentilstm", "tune", str(tmp_path / "reviews.csv"), "--space", str(tmp_path / "space.yaml"),
+               *settings, "--storage", url, "--study-name", f"shared-{database}", "--out", str(out), "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    workers = [subprocess.Popen([*command, "--trials", "6", "--no-retrain", "--seed", str(seed)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for seed in (1, 2)]
+    outputs = [worker.communicate(timeout=240)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    study = optuna.load_study(study_name=f"shared-{database}", storage=with_installed_driver(url))
+    finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert 6 <= len(finished) <= 7 and len({t.user_attrs["worker"] for t in finished}) == 2
+    assert not out.exists()  # --no-retrain: the workers only search
+    final = subprocess.run([*command, "--trials", "0"], env=env, capture_output=True, text=True, timeout=240)
+    assert final.returncode == 0, final.stdout + final.stderr
+    model = SentimentClassifier.load(out)
+    assert model.metrics_["tuning"]["study"] == f"shared-{database}"
+    assert model.dropout == pytest.approx(study.best_params["dropout"])
 
 
 # ----- command line ----------------------------------------------------------------------------------

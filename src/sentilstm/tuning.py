@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 import torch
 
+from sentilstm.databases import with_installed_driver
 from sentilstm.classifier import Blend, DERIVED_MODEL_FIELDS, SentimentClassifier
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig, check_choice
 from sentilstm.data import Label, check_labels, check_texts
@@ -301,7 +302,7 @@ def _open_storage(storage: str | optuna.storages.BaseStorage | None, out: Path |
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 # max_retry=1: a trial whose worker died twice (e.g. killed for memory) is not tried a third time
                 return optuna.storages.RDBStorage(
-                    storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                    with_installed_driver(storage), engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
                     **{retry_key: Retry(max_retry=1)},
                 ), redact_url(storage)
         except Exception as exc:  # sqlalchemy's ArgumentError/OperationalError, a missing driver, ...

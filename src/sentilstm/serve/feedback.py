@@ -21,6 +21,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from sentilstm.databases import with_installed_driver
 from sentilstm.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class FeedbackStore:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         try:
-            self.engine: Engine = sa.create_engine(_with_installed_driver(url), echo=echo, pool_pre_ping=True)
+            self.engine: Engine = sa.create_engine(with_installed_driver(url), echo=echo, pool_pre_ping=True)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
             raise ConfigError(f"feedback database URL {_safe(url)!r} cannot be used ({type(exc).__name__}: {exc}); give a "
                               "SQLAlchemy URL such as sqlite:///feedback.db or postgresql://user:password@host/db") from None
@@ -274,17 +275,6 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")  # two workers writing at once wait for each other
     finally:
         cursor.close()
-
-
-def _with_installed_driver(url: str) -> Any:
-    """A plain postgresql:// URL uses whichever of psycopg (SQLAlchemy 2.1's default) and psycopg2 is installed."""
-    import importlib.util
-
-    parsed = sa.engine.make_url(url)
-    if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg") is None \
-            and importlib.util.find_spec("psycopg2") is not None:
-        return parsed.set(drivername="postgresql+psycopg2")
-    return parsed
 
 
 def _safe(url: str) -> str:
