@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from sentilstm import distributed
 from sentilstm.artifact import library_versions, read_file, write_file
 from sentilstm.baselines import BASELINES, LinearBaseline, make_baseline
 from sentilstm.config import (
@@ -254,6 +255,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             self.metrics_["embeddings"] = self.embedding_coverage_.to_dict()
         if operations:
             self.metrics_["augmentation"] = self.augmentation_
+        if distributed.launched() and not distributed.is_main_process():  # another torchrun rank writes nothing:
+            return self  # the blend, validation scores and data profile are rank 0's work alone
         if self.blend is not None:
             self._fit_blend(texts, label_map.decode(targets), val_texts, val_targets)
         self.validation_predictions_ = Predictions(val_texts, val_targets, self.predict_proba(val_texts), label_map.labels)
