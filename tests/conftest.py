@@ -25,10 +25,14 @@ from sentilstm import SentimentClassifier
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread() -> Iterator[None]:
-    """Run the session's tiny models on one intra-op thread (see helpers.TINY), then restore torch's setting."""
+    """Run the session's tiny models on one intra-op thread (see helpers.TINY), with no thread governor changing it
+    (tests of `sentilstm.threads` undo this locally), then restore torch's setting."""
+    from sentilstm import threads
+
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    threads.fix_threads(1)
     yield
+    threads._fixed, threads._shared = None, None
     torch.set_num_threads(before)
 
 

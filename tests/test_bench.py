@@ -37,3 +37,14 @@ def test_markdown_reports_mean_and_std_over_seeds_and_anchors() -> None:
     text = bench.markdown(runs, "test machine")
     assert "| sentilstm default (BiLSTM + attention, blended) | 3 | 91.00 ± 1.00 | 91.00 ± 1.00 | 91.00 ± 1.00 |  |" in text
     assert "10.0 min" in text and "91.22" in text and "Wang & Manning 2012" in text
+
+
+def test_threads_bench_runs_a_cell_and_tabulates() -> None:
+    spec = importlib.util.spec_from_file_location("threads_bench", BENCH.parent / "threads.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cell = bench.run_cell("train", 1, 0.5)
+    assert cell["texts_per_second"] > 0 and cell["threads_used"] == {"1": cell["threads_used"]["1"]}
+    rows = [{"workload": "train", "setting": s, "burners": b, "texts_per_second": v, "source": "x",
+             "threads_used": {"1": 3}, "switches": []} for s, b, v in [("two", 2, 100.0), ("auto", 2, 700.0)]]
+    assert "| train | 2 | 100 | 700 | 7.00x |" in bench.markdown(rows, "test machine")

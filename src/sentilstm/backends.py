@@ -70,8 +70,12 @@ class OnnxNetwork:
 
         if threads is not None:
             check_integer("threads", threads, low=1)
+        else:  # ONNX Runtime's own choice (a thread per core) collapses when other processes use the cores
+            from sentilstm.threads import free_threads
+
+            threads = free_threads("ONNX Runtime")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's choice (one per physical core)
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -136,9 +140,9 @@ def load_for_serving(path: str | Path, backend: Backend = "torch", *, threads: i
         return clf
     if backend == "torch":
         if threads is not None:
-            import torch
+            from sentilstm.threads import fix_threads
 
-            torch.set_num_threads(threads)
+            fix_threads(threads)
         return clf
     quantize: Literal["int8"] | None = "int8" if backend == "onnx-int8" else None
     clf.network_runner_ = OnnxNetwork(_graph_for(path, clf, quantize), threads=threads)

@@ -37,6 +37,7 @@ from sentilstm.runtime import resolve_device, resolve_precision
 from sentilstm.text.normalize import strip_html
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.tokenizers import TextTokenizer
+from sentilstm.threads import shared_governor
 from sentilstm.training import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit, read_checkpoint
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # set by fi
 Blend = Literal["auto", "nbsvm", "tfidf_lr"]
 BLEND_PREFIX = "blend."  # tensor names of the blended linear model inside a model file
 CALLABLE_PREFIX = "callable:"  # how a callable parameter is recorded in a model file
+GOVERNED_TEXTS = 2048  # predictions of fewer texts (a request, a page of results) keep the threads as they are
 T, M, R = TextConfig, ModelConfig, TrainConfig  # short aliases for the defaults below
 
 
@@ -470,7 +472,11 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         device = self._device()
         self.model_.to(device)
         precision = resolve_precision(self.precision, device)
-        return predict_probabilities(self.model_, self.pipeline_.encode(texts), device=device, precision=precision)
+        # many texts on the CPU: torch's threads follow what pays on this machine now (see sentilstm.threads)
+        governed = device.type == "cpu" and self.num_threads is None and len(texts) >= GOVERNED_TEXTS
+        governor = shared_governor() if governed else None
+        return predict_probabilities(self.model_, self.pipeline_.encode(texts), device=device, precision=precision,
+                                     governor=governor)
 
     def explain(
         self, text: str, method: ExplainMethod = "auto", *, num_samples: int = 1000, seed: int = 0, n_steps: int = 50,

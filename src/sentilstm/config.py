@@ -135,7 +135,9 @@ class TrainConfig:
     seed: int = 0  # python, numpy and torch RNGs, data split and batch order
     precision: Precision = "fp32"  # "bf16" autocast ~1.7x faster on AVX512-BF16 CPUs and on GPUs
     device: str = "auto"  # "auto": CUDA when available, else CPU
-    num_threads: int | None = None  # torch intra-op threads; None keeps torch's default
+    # torch intra-op threads; None: the CPUs this process may use (affinity, cgroup quota) that other processes
+    # leave free, re-measured while training (2 threads beside a busy process ran 7x slower than 1; sentilstm.threads)
+    num_threads: int | None = None
     bucket_pool: int = 50  # batches per sorting pool: texts of similar length share a batch
     # epochs the embedding layer stays frozen (-1: always): pretrained vectors survive the noisy first
     # updates of a randomly initialised LSTM before they are fine-tuned (0: fine-tune from the start)

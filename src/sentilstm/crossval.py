@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import multiprocessing
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from sentilstm.config import check_choice, check_integer
 from sentilstm.data import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.evaluation import EvaluationReport, Predictions, evaluate_probabilities
+from sentilstm.threads import cpu_budget
 from sentilstm.training import History, TrainingCallback
 
 log = logging.getLogger(__name__)
@@ -338,10 +338,10 @@ def _report(result: FoldResult, folds: int, on_fold: Callable[[FoldResult], None
 def _init_worker(context: _FoldContext, threads: int) -> None:
     """Runs once in each worker process: keep the data, and take a fair share of the CPU threads."""
     global _CONTEXT
-    import torch
+    from sentilstm.threads import fix_threads
 
     _CONTEXT = context
-    torch.set_num_threads(threads)
+    fix_threads(threads)
 
 
 def _worker_fold(task: _FoldTask) -> tuple[FoldResult, np.ndarray]:
@@ -354,7 +354,7 @@ def _run_in_processes(
 ) -> list[tuple[FoldResult, np.ndarray]]:
     """Folds in `jobs` spawned processes (safe with CUDA and OpenMP); results in (repeat, fold) order."""
     workers = min(jobs, len(tasks))
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpus = cpu_budget().usable
     # OpenMP pools that share cores slow each other down many times over (see the note on TINY in tests/helpers.py)
     threads = context.params.get("num_threads") or max(1, cpus // workers)
     done: dict[tuple[int, int], tuple[FoldResult, np.ndarray]] = {}

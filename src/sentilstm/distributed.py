@@ -89,7 +89,9 @@ def worker_device(device: torch.device) -> torch.device:
 
 def default_threads() -> int:
     """Intra-op threads per worker on CPU: the machine's cores shared out between its processes."""
-    return max(1, len(os.sched_getaffinity(0)) // max(1, local_world_size()))
+    from sentilstm.threads import cpu_budget
+
+    return max(1, cpu_budget().usable // max(1, local_world_size()))
 
 
 def timeout_seconds() -> float:

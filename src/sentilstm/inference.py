@@ -1,6 +1,7 @@
 """Batched, length-sorted prediction for any model that maps (ids, lengths) to logits."""
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,6 +10,7 @@ from torch import nn
 
 from sentilstm.batching import collate, sorted_batches
 from sentilstm.runtime import autocast
+from sentilstm.threads import ThreadGovernor
 
 
 def predict_probabilities(
@@ -18,8 +20,12 @@ def predict_probabilities(
     device: torch.device,
     precision: str = "fp32",
     max_tokens: int = 16_384,
+    governor: ThreadGovernor | None = None,
 ) -> np.ndarray:
-    """Class probabilities (n, num_classes) in input order; rows sum to 1 in float64."""
+    """Class probabilities (n, num_classes) in input order; rows sum to 1 in float64.
+
+    A `governor` (CPU) is told each batch's padded tokens and time, and may change torch's threads between batches.
+    """
     if not len(ids):
         raise ValueError("predict_probabilities needs at least one sequence")
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
@@ -30,8 +36,11 @@ def predict_probabilities(
     try:
         with torch.inference_mode(), autocast(device, precision):
             for index in batches:
+                started = time.perf_counter()
                 tokens, batch_lengths = collate(ids, index, device)
                 probabilities = torch.softmax(model(tokens, batch_lengths).float(), dim=-1).cpu().numpy()
+                if governor is not None:
+                    governor.record(tokens.numel(), time.perf_counter() - started)
                 if out is None:
                     out = np.empty((len(ids), probabilities.shape[1]), dtype=np.float64)
                 out[index] = probabilities

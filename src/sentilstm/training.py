@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ from sentilstm.errors import ArtifactError, DataError
 from sentilstm.evaluation import evaluate_probabilities
 from sentilstm.inference import predict_probabilities
 from sentilstm.runtime import autocast, resolve_device, resolve_precision
+from sentilstm.threads import ThreadGovernor, thread_governor
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +141,13 @@ def fit(
     with distributed.process_group(device) as parallel:
         if parallel:
             distributed.check_supported(config.sampling)
-        if config.num_threads:
+        governor = None
+        if device.type == "cpu":  # N processes on one machine share its cores
+            governor = thread_governor(config.num_threads, max_threads=distributed.default_threads() if parallel else None)
+        elif config.num_threads:
             torch.set_num_threads(config.num_threads)
-        elif parallel and device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-            torch.set_num_threads(distributed.default_threads())  # N processes on one machine share its cores
         return _fit(model, train, validation, config, labels, class_weights, checkpoint, resume,
-                    callback or TrainingCallback(), device, parallel)
+                    callback or TrainingCallback(), device, parallel, governor)
 
 
 def _fit(
@@ -161,6 +162,7 @@ def _fit(
     callback: TrainingCallback,
     device: torch.device,
     parallel: bool,
+    governor: ThreadGovernor | None,
 ) -> History:
     """The epoch loop of `fit`, inside its (possibly absent) process group."""
     precision = resolve_precision(config.precision, device)
@@ -198,7 +200,7 @@ def _fit(
         norms = GradientNorms()
         train_loss = run_epoch(model, optimizer, scheduler, loss_fn, train, batches, config, device, precision,
                                lambda step, loss: callback.on_step(epoch, step, loss), norms,
-                               replica=replica.module if replica is not None else None)
+                               replica=replica.module if replica is not None else None, governor=governor)
         seconds = time.perf_counter() - started
         report = evaluate_probabilities(validation.targets, _validation_probabilities(model, validation, device,
                                                                                       precision, len(labels)), labels)
@@ -412,11 +414,13 @@ def run_epoch(
     norms: GradientNorms | None = None,
     *,
     replica: nn.Module | None = None,
+    governor: ThreadGovernor | None = None,
 ) -> float:
     """One pass over `batches`; returns the mean training loss (weighted by batch size).
 
     With a DDP `replica` (several ranks), `batches` are the global batches: this rank trains on its shard of
-    each, and the returned loss is the mean over every rank's examples.
+    each, and the returned loss is the mean over every rank's examples. A `governor` is told each step's
+    padded tokens and time, and may change torch's CPU threads between steps.
     """
     model.train()
     total, count = 0.0, 0
@@ -435,8 +439,11 @@ def run_epoch(
         ids, lengths = collate(data.ids, index, device)
         targets = torch.from_numpy(data.targets[index]).to(device)
         sampled = norms if step % GradientNorms.EVERY == 1 else None  # every 8th step: a full pass costs 2-5%
+        started = time.perf_counter()
         loss = train_step(model, optimizer, loss_fn, ids, lengths, targets, config, device, precision, sampled,
                           replica=replica, share=share)
+        if governor is not None:  # train_step's loss is a Python float: the step has finished
+            governor.record(ids.numel(), time.perf_counter() - started)
         if step_scheduler:
             scheduler.step()
         total += loss * len(batch) / world  # summed over the ranks: the global batch's loss (see BatchShare)

@@ -178,12 +178,11 @@ def load_classifier(path: str, backend: str = "torch", threads: int | None = Non
         if backend != "torch":
             raise ConfigError(f"backend {backend!r} needs sentilstm.export, which this installation lacks; "
                               "use backend 'torch'") from None
-        import torch
-
         from sentilstm.classifier import load_model
+        from sentilstm.threads import fix_threads
 
         if threads is not None:
-            torch.set_num_threads(threads)
+            fix_threads(threads)
         return load_model(path)
     return load_for_serving(path, backend, threads=threads)  # type: ignore[arg-type]
 
