@@ -74,8 +74,7 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
     torch.manual_seed(0)
     net = SentimentNet(ModelConfig(vocab_size=pipeline.tokenizer.vocab_size, num_classes=3))
     governor = thread_governor(threads, what=workload)
-    done, started = 0, time.perf_counter()
-    choices: list[int] = []
+    done, choices = 0, []
     if workload == "train":
         config = TrainConfig(device="cpu", num_threads=threads)
         data = EncodedSplit(ids, targets)
@@ -84,6 +83,7 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
         loss_fn = torch.nn.CrossEntropyLoss()
         rng = np.random.default_rng(0)
+        started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             for batch in epoch_batches(targets, lengths, config, rng):
                 run_epoch(net, optimizer, scheduler, loss_fn, data, [batch], config, torch.device("cpu"), "fp32",
@@ -95,6 +95,7 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
     else:
         net.eval()
         chunk = 2048
+        started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             for i in range(0, len(ids), chunk):
                 predict_probabilities(net, ids[i:i + chunk], device=torch.device("cpu"), governor=governor)
