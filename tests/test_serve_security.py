@@ -31,7 +31,7 @@ from sentilstm.serve import ServeSettings, build_app, pages
 from sentilstm.serve.security import (
     CSRF_HEADER, RateLimiter, client_key, host_allowed, neutralise_formulas, serve_allowed_hosts,
 )
-from test_pages import browser, shown, wait_for  # noqa: F401 - `browser` is a fixture
+from test_pages import browser, screenshot, shown, wait_for  # noqa: F401 - `browser` is a fixture
 from test_serve import LiveServer
 
 FULL_KEY = "full-key-0123456789abcdef"
@@ -390,11 +390,16 @@ def test_browser_asks_for_the_key_once_and_uses_it_everywhere(browser: Any, keye
     browser.execute_script("sessionStorage.clear()")
     browser.get(keyed.url)
     dialog = wait_for(browser, lambda d: shown(d, "key-dialog"))
+    browser.find_element(By.ID, "key-cancel").click()  # "not now": the page says why it is empty, and can ask later
+    wait_for(browser, lambda d: "needs an API key" in d.find_element(By.ID, "model-meta").text)
+    browser.find_element(By.ID, "key-btn").click()
+    wait_for(browser, lambda d: shown(d, "key-dialog"))
     key_input = browser.find_element(By.ID, "key-input")
     key_input.send_keys("wrong-key-0123456789")
     browser.find_element(By.ID, "key-submit").click()
     wait_for(browser, lambda d: "not accepted" in d.find_element(By.ID, "key-message").text)
     assert dialog.is_displayed()  # asked again, saying why
+    screenshot(browser, "6-api-key")
     key_input.clear()
     key_input.send_keys(FULL_KEY)
     browser.find_element(By.ID, "key-submit").click()
