@@ -54,8 +54,10 @@ SIMPLE_BODIES = frozenset({"application/x-www-form-urlencoded", "multipart/form-
 # OWASP's CSV-injection rule: a cell starting with one of these is a formula to Excel, LibreOffice or Sheets.
 # The full-width forms are read as formulas by Excel in East Asian locales.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+ORIGIN = re.compile(r"https?://([a-z0-9_.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?")  # as a browser sends it in Origin
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # "-0.5", "+3e2": a number, not a formula
 Access = Literal["open", "read", "full"]
+Refusal = tuple[int, str, dict[str, str]]  # status, one-line message, extra headers
 
 
 # ----- settings: checked and normalised in ServeSettings.__post_init__ --------------------------------------------
@@ -124,7 +126,7 @@ def normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
     result = []
     for origin in origins:
         value = origin.strip().rstrip("/").lower()
-        if value != "*" and not re.fullmatch(r"https?://[a-z0-9_.-]+(:\d{1,5})?|https?://\[[0-9a-f:.]+\](:\d{1,5})?", value):
+        if value != "*" and not ORIGIN.fullmatch(value):
             raise ConfigError(f"cors origin {origin!r} must be scheme://host[:port] as browsers send it, e.g. "
                               "https://app.example.com or http://localhost:3000 (no path); '*' allows any site")
         result.append(value)
@@ -167,7 +169,8 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     if not allowed:
         return True
     name = _host_name(host)
-    return bool(name) and any(name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:])) for pattern in allowed)
+    return bool(name) and any(name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:]))
+                              for pattern in allowed)
 
 
 def client_key(scope: Scope) -> str:
@@ -270,43 +273,40 @@ class RequestGuard:
         status, detail, headers = refusal
         await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
 
-    def _refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
+    def _refusal(self, scope: Scope) -> Refusal | None:
         """(status, message, headers) when the request must be refused, else None."""
         method, path = scope["method"], _route_path(scope)
         headers = {name: value for name, value in scope["headers"]
                    if name in (b"host", b"authorization", b"x-api-key", b"content-type", b"x-sentilstm-csrf")}
-        host = headers.get(b"host", b"").decode("latin-1")
-        if path != "/health" and not host_allowed(host, self.allowed_hosts):  # probes use the pod's address
-            given = host[:100] or "(none)"
-            name = _host_name(host) if re.fullmatch(r"[a-z0-9_.:-]{1,100}", _host_name(host)) else "NAME"
-            return 400, (f"the Host header {given!r} is not a name this server answers to (it accepts "
-                         f"{', '.join(self.allowed_hosts)}); if that is this server's name, start it with "
-                         f"--allowed-host {name}"), {}
-        if self.limiter is not None and path != "/health":
-            wait = self.limiter.wait(client_key(scope))
-            if wait > 0:
-                seconds = max(1, math.ceil(wait))
-                return 429, (f"too many requests from {client_key(scope)}: this server allows {self.rate_limit} a "
-                             f"minute per client (--rate-limit); retry in {seconds} s"), {"Retry-After": str(seconds)}
         key = _given_key(headers)
-        if self.keys is not None:
-            needed = needed_access(method, path)
-            if needed != "open":
-                refusal = self._key_refusal(method, path, key, needed)
-                if refusal is not None:
-                    return refusal
-        if method not in ("GET", "HEAD", "OPTIONS") and not headers.get(b"x-sentilstm-csrf") and key is None:
-            media = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
-            if media in SIMPLE_BODIES:
-                kind = f"a {media} body" if media else "a body without a Content-Type"
-                return 403, (f"{method} {path} with {kind} needs the header '{CSRF_HEADER}: 1' (any value), which a "
-                             "page on another site cannot send; the web page sends it; from a script add it "
-                             f"(curl -H '{CSRF_HEADER}: 1'), or send JSON with Content-Type: application/json"), {}
-        return None
+        return (self._host_refusal(headers.get(b"host", b"").decode("latin-1"), path)
+                or self._rate_refusal(scope, path)
+                or self._key_refusal(method, path, key)
+                or _csrf_refusal(method, path, key, headers))
 
-    def _key_refusal(self, method: str, path: str, key: str | None,
-                     needed: Access) -> tuple[int, str, dict[str, str]] | None:
-        assert self.keys is not None
+    def _host_refusal(self, host: str, path: str) -> Refusal | None:
+        if path == "/health" or host_allowed(host, self.allowed_hosts):  # probes use the pod's address: /health is open
+            return None
+        name = _host_name(host) if re.fullmatch(r"[a-z0-9_.:-]{1,100}", _host_name(host)) else "NAME"
+        return 400, (f"the Host header {host[:100] or '(none)'!r} is not a name this server answers to (it accepts "
+                     f"{', '.join(self.allowed_hosts)}); if that is this server's name, start it with "
+                     f"--allowed-host {name}"), {}
+
+    def _rate_refusal(self, scope: Scope, path: str) -> Refusal | None:
+        if self.limiter is None or path == "/health":
+            return None
+        client = client_key(scope)
+        wait = self.limiter.wait(client)
+        if wait <= 0:
+            return None
+        seconds = max(1, math.ceil(wait))
+        return 429, (f"too many requests from {client}: this server allows {self.rate_limit} a minute per client "
+                     f"(--rate-limit); retry in {seconds} s"), {"Retry-After": str(seconds)}
+
+    def _key_refusal(self, method: str, path: str, key: str | None) -> Refusal | None:
+        needed = needed_access(method, path)
+        if self.keys is None or needed == "open":
+            return None
         if key is None:
             return 401, ("this server needs an API key: send the header 'Authorization: Bearer KEY' (or "
                          "'X-API-Key: KEY'); whoever runs it has the key (sentilstm serve --api-key, or "
@@ -314,12 +314,26 @@ class RequestGuard:
         access = self.keys.access(key)
         if access is None:
             return 401, ("the API key sent is not one this server accepts; check it (keys are case-sensitive) "
-                         "or ask whoever runs the server"), {"WWW-Authenticate": 'Bearer realm="sentilstm", error="invalid_token"'}
+                         "or ask whoever runs the server"), \
+                {"WWW-Authenticate": 'Bearer realm="sentilstm", error="invalid_token"'}
         if needed == "full" and access == "read":
             return 403, (f"the read-only key cannot {method} {path}: it covers GET routes, /predict and /explain; "
                          "storing feedback and scoring files need the full API key"), \
                 {"WWW-Authenticate": 'Bearer realm="sentilstm", error="insufficient_scope"'}
         return None
+
+
+def _csrf_refusal(method: str, path: str, key: str | None, headers: dict[bytes, bytes]) -> Refusal | None:
+    """403 for a POST a page on another site could have sent: a simple body without the CSRF header or a key."""
+    if method in ("GET", "HEAD", "OPTIONS") or headers.get(b"x-sentilstm-csrf") or key is not None:
+        return None
+    media = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
+    if media not in SIMPLE_BODIES:
+        return None  # JSON and other types make a browser ask first (a CORS preflight), which other sites fail
+    kind = f"a {media} body" if media else "a body without a Content-Type"
+    return 403, (f"{method} {path} with {kind} needs the header '{CSRF_HEADER}: 1' (any value), which a page on "
+                 "another site cannot send; the web page sends it; from a script add it "
+                 f"(curl -H '{CSRF_HEADER}: 1'), or send JSON with Content-Type: application/json"), {}
 
 
 def _route_path(scope: Scope) -> str:

@@ -101,7 +101,7 @@ class ServeSettings:
 
 
 def _base_type(annotation: Any) -> type:
-    """int for 'int | None', float for 'float', bool, tuple for 'tuple[str, ...]', str for Literal[...] and 'str | None'."""
+    """int for 'int | None', float for 'float', bool, tuple for 'tuple[str, ...]', str for Literal[...] and the rest."""
     text = str(annotation).split(" | ")[0]
     for kind in (int, float, bool):
         if text == kind.__name__:
