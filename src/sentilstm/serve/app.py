@@ -5,7 +5,8 @@
 
 Errors. A bad request is a 4xx, never a 500: 413 for a body over the limit, 422 (FastAPI's validation format)
 for malformed JSON, a wrong schema, too many or too long texts; anything unexpected is logged with its traceback
-and answered with a 500 that says nothing about the internals.
+and answered with a 500 that says nothing about the internals. The guards of `security.py` (keys, Host allow-list,
+CSRF header, rate limit) answer 400, 401, 403 or 429 before any route runs.
 """
 from __future__ import annotations
 
