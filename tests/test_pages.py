@@ -74,7 +74,7 @@ def app(trained_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> A
 
 @pytest.fixture(scope="module")
 def client(app: Any) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with TestClient(app, headers={"X-Sentilstm-CSRF": "1"}) as test_client:  # what the page sends with its uploads
         yield test_client
 
 

@@ -862,22 +862,32 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option(help="Largest JSON request body in bytes (larger: 413).")] = 2_000_000,
     batch_max: Annotated[int, typer.Option(help="Most texts in one model call when concurrent requests are batched.")] = 64,
     batch_wait_ms: Annotated[float, typer.Option(help="Under load, how long a batch may wait for more requests (an idle server never waits).")] = 1.0,
+    api_key: Annotated[Optional[str], typer.Option(envvar="SENTILSTM_API_KEY", show_default=False, help="Require this key (header 'Authorization: Bearer KEY' or 'X-API-Key: KEY') on every route but /health and the page itself, which asks for it. Prefer the environment variable: `ps` shows command lines.")] = None,
+    read_key: Annotated[Optional[str], typer.Option(envvar="SENTILSTM_READ_KEY", show_default=False, help="A second key that may only read: GET routes, /predict and /explain; not storing feedback or scoring files. Needs --api-key.")] = None,
+    allowed_host: Annotated[Optional[list[str]], typer.Option(help="A Host header name to answer, against DNS rebinding (repeatable; '*' for any). Default: the --host address and localhost; with --host 0.0.0.0, any name.")] = None,
+    cors_origin: Annotated[Optional[list[str]], typer.Option(help="Let pages from this origin call the API from a browser, e.g. https://app.example.com (repeatable; '*' for any). Default: CORS off.")] = None,
+    rate_limit: Annotated[Optional[int], typer.Option(help="Requests a minute per client address (then 429 with Retry-After); each worker counts its own. Default: no limit.")] = None,
+    raw_csv: Annotated[bool, typer.Option("--raw-csv", help="Scored CSV downloads keep cells starting with = + - @ as they are (default: a leading ' so spreadsheets do not run them as formulas).")] = False,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request (costs throughput).")] = False,
     verbose: VerboseOpt = True,
 ) -> None:
     """Serve a model over HTTP: /predict, /explain, /model, /health, /feedback and /trends, a web page at /, API docs at /docs."""
     _setup_logging(verbose)
+    from sentilstm.serve.security import describe_guards, serve_allowed_hosts
     from sentilstm.serve.server import run
     from sentilstm.serve.settings import ServeSettings
 
     settings = ServeSettings(
         str(model), backend=backend, threads=threads, feedback_url=feedback_db, max_texts=max_texts, max_chars=max_chars,
         max_body_bytes=max_body_bytes, batch_max=batch_max, batch_wait_ms=batch_wait_ms,
+        api_key=api_key, read_key=read_key, allowed_hosts=serve_allowed_hosts(host, allowed_host or []),
+        cors_origins=tuple(cors_origin or ()), rate_limit=rate_limit, raw_csv=raw_csv,
     )
 
     def announce(feedback: str) -> None:  # once the model, the database and the port have been checked
         console.print(f"serving {model} ({backend}) on http://{host}:{port} with {workers} worker{'s' if workers > 1 else ''}: "
                       f"web page /, API docs /docs; feedback in {feedback}; Ctrl-C stops", soft_wrap=True)
+        console.print(f"guards: {describe_guards(settings)}", soft_wrap=True)
 
     status = run(settings, host=host, port=port, workers=workers, access_log=access_log,
                  log_level="info" if verbose else "warning", on_ready=announce)

@@ -5,7 +5,8 @@
 
 Errors. A bad request is a 4xx, never a 500: 413 for a body over the limit, 422 (FastAPI's validation format)
 for malformed JSON, a wrong schema, too many or too long texts; anything unexpected is logged with its traceback
-and answered with a 500 that says nothing about the internals.
+and answered with a 500 that says nothing about the internals. The guards of `security.py` (keys, Host allow-list,
+CSRF header, rate limit) answer 400, 401, 403 or 429 before any route runs.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sentilstm import __version__
-from sentilstm.serve import pages
+from sentilstm.serve import pages, security
 from sentilstm.serve.feedback import FeedbackStore
 from sentilstm.serve.limits import BodySizeLimit, InFlight
 from sentilstm.serve.routes import ROUTERS
@@ -55,6 +56,12 @@ def create_app(
     feedback_url: str | None = None,
     batch_max: int = 64,
     batch_wait_ms: float = 1.0,
+    api_key: str | None = None,
+    read_key: str | None = None,
+    allowed_hosts: tuple[str, ...] = (),
+    cors_origins: tuple[str, ...] = (),
+    rate_limit: int | None = None,
+    raw_csv: bool = False,
 ) -> FastAPI:
     """The HTTP API for the model file `model_path` (see `ServeSettings` for every option).
 
@@ -62,11 +69,13 @@ def create_app(
 
     The model loads when the app starts (its lifespan), once per worker process. `feedback_url` is any
     SQLAlchemy URL; by default a SQLite file beside the model (model.sentilstm -> model.feedback.db).
+    The guards (api_key ... raw_csv) are off by default; `sentilstm.serve.security` says what each does.
     """
     return build_app(ServeSettings(
         str(model_path), backend=backend, threads=threads, max_texts=max_texts, max_chars=max_chars,
         max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes, feedback_url=feedback_url,
-        batch_max=batch_max, batch_wait_ms=batch_wait_ms,
+        batch_max=batch_max, batch_wait_ms=batch_wait_ms, api_key=api_key, read_key=read_key,
+        allowed_hosts=tuple(allowed_hosts), cors_origins=tuple(cors_origins), rate_limit=rate_limit, raw_csv=raw_csv,
     ))
 
 
@@ -114,6 +123,7 @@ def build_app(settings: ServeSettings, *, classifier: Any = None) -> FastAPI:
     in_flight = InFlight(BATCHED_PATHS)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes,
                        in_flight=in_flight)
+    security.install(app, settings)  # added last, so its guards run first
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
@@ -124,7 +134,7 @@ def build_app(settings: ServeSettings, *, classifier: Any = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            app.openapi_schema = with_limits(schema, settings)
+            app.openapi_schema = security.with_guards(with_limits(schema, settings), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

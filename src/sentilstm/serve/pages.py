@@ -33,6 +33,7 @@ from starlette.datastructures import UploadFile
 from sentilstm.data import TableWriter, infer_columns, is_missing, iter_frames, table_format
 from sentilstm.errors import DataError
 from sentilstm.scoring import probability_column, score_frame
+from sentilstm.serve.security import neutralise_formulas
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["page"])
@@ -405,8 +406,12 @@ def inspect_file(stored: StoredFile) -> dict[str, Any]:
 def score_upload(
     clf: Any, stored: StoredFile, output: Path, *, text_column: str | None, timestamp_column: str | None,
     interval: Interval,
+    raw_csv: bool = False,
 ) -> dict[str, Any]:
-    """Score `stored` into the CSV `output` chunk by chunk; label counts and the time series in the same pass."""
+    """Score `stored` into the CSV `output` chunk by chunk; label counts and the time series in the same pass.
+
+    Text cells a spreadsheet would run as a formula ("=HYPERLINK(...)") get a leading apostrophe unless `raw_csv`.
+    """
     started = time.perf_counter()
     labels = list(clf.label_map_.labels)
     index = {label: i for i, label in enumerate(labels)}
@@ -429,7 +434,7 @@ def score_upload(
             if list(frame.columns) != columns:  # JSONL rows may order or omit keys differently
                 frame = frame.reindex(columns=columns)
             scored, chunk_empty = score_frame(clf, frame, column)
-            writer.write(scored)
+            writer.write(scored if raw_csv else neutralise_formulas(scored))
             label_ids = np.fromiter((index[v] for v in scored["predicted_label"]), dtype=np.int64, count=len(scored))
             counts += np.bincount(label_ids, minlength=len(labels))
             rows, empty = rows + len(frame), empty + chunk_empty
@@ -500,6 +505,7 @@ async def score(request: Request) -> dict[str, Any]:
         result = await run_in_threadpool(
             score_upload, service.classifier, stored, output, text_column=_field(form, "text_column"),
             timestamp_column=_field(form, "timestamp_column"), interval=interval,
+            raw_csv=getattr(getattr(request.app.state, "settings", None), "raw_csv", False),
         )
     except READ_ERRORS as exc:
         raise _user_error(exc, stored) from None

@@ -152,6 +152,18 @@ class Limits(BaseModel):
     max_body_bytes: int
 
 
+class Guards(BaseModel):
+    """The guards in force (`sentilstm.serve.security`); the keys themselves are never shown."""
+
+    api_key: bool = Field(description="every route but /health and the page needs a key")
+    read_key: bool = Field(description="a second, read-only key is accepted too")
+    allowed_hosts: list[str] = Field(description='Host header names answered; ["*"]: any')
+    cors_origins: list[str] = Field(description="sites whose pages may call the API; empty: CORS off")
+    csrf_header: str = Field(description="header that form and upload POSTs must carry (any value)")
+    rate_limit: int | None = Field(description="requests a minute per client address and worker; null: none")
+    raw_csv: bool = Field(description="false: scored CSV cells that start a formula get a leading apostrophe")
+
+
 class ModelResponse(BaseModel):
     model: str
     estimator: str
@@ -162,6 +174,7 @@ class ModelResponse(BaseModel):
     versions: dict[str, Any]
     summary: str | None = Field(description="layers, shapes and settings as `sentilstm describe` prints them")
     limits: Limits
+    security: Guards
 
 
 # ----- feedback --------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any, Literal, get_args
 
 from sentilstm.config import check_choice, check_integer
 from sentilstm.errors import ConfigError
+from sentilstm.serve import security
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 ENV_PREFIX = "SENTILSTM_SERVE_"  # SENTILSTM_SERVE_MODEL_PATH, SENTILSTM_SERVE_MAX_TEXTS, ...
@@ -37,6 +38,15 @@ class ServeSettings:
     # how long a batch that is not full may wait for more texts, only while requests keep coming; an idle
     # server runs each request at once
     batch_wait_ms: float = 1.0
+    # ----- guards (serve/security.py); repr=False keeps the keys out of logs and tracebacks
+    api_key: str | None = dataclasses.field(default=None, repr=False)  # needed by every route but /health and the page
+    read_key: str | None = dataclasses.field(default=None, repr=False)  # GET routes, /predict and /explain only
+    # Host header names to answer (against DNS rebinding); () answers any. `sentilstm serve` fills in its bind
+    # address and localhost (security.serve_allowed_hosts)
+    allowed_hosts: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()  # sites whose pages may call the API from a browser; (): CORS off
+    rate_limit: int | None = None  # requests a minute per client address, counted by each worker; None: no limit
+    raw_csv: bool = False  # scored CSV downloads keep cells such as "=1+1" (default: "'=1+1", OWASP's rule)
 
     def __post_init__(self) -> None:
         check_choice("backend", self.backend, Backend)
@@ -46,6 +56,10 @@ class ServeSettings:
             check_integer(name, getattr(self, name), low=1)
         if not 0 <= self.batch_wait_ms <= 1000:
             raise ConfigError(f"batch_wait_ms must be between 0 and 1000 milliseconds, got {self.batch_wait_ms!r}")
+        security.check_keys(self.api_key, self.read_key)
+        security.check_rate_limit(self.rate_limit)
+        object.__setattr__(self, "allowed_hosts", security.normalise_hosts(self.allowed_hosts))  # frozen: set once here
+        object.__setattr__(self, "cors_origins", security.normalise_origins(self.cors_origins))
 
     @property
     def model_name(self) -> str:
@@ -62,7 +76,7 @@ class ServeSettings:
 
     def to_env(self) -> dict[str, str]:
         """Environment variables that `from_env` reads back (None fields are left out)."""
-        return {f"{ENV_PREFIX}{f.name.upper()}": str(getattr(self, f.name))
+        return {f"{ENV_PREFIX}{f.name.upper()}": _env_value(getattr(self, f.name))
                 for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
 
     @classmethod
@@ -77,7 +91,7 @@ class ServeSettings:
                 continue
             kind = _base_type(field.type)
             try:
-                values[field.name] = raw if kind is str else kind(raw)
+                values[field.name] = _parse(kind, raw)
             except ValueError:
                 raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
         if "model_path" not in values:
@@ -87,12 +101,30 @@ class ServeSettings:
 
 
 def _base_type(annotation: Any) -> type:
-    """int for 'int | None', float for 'float', str for Literal[...] and 'str | None'."""
-    text = str(annotation)
-    for kind in (int, float):
-        if text.split(" | ")[0] == kind.__name__:
+    """int for 'int | None', float for 'float', bool, tuple for 'tuple[str, ...]', str for Literal[...] and the rest."""
+    text = str(annotation).split(" | ")[0]
+    for kind in (int, float, bool):
+        if text == kind.__name__:
             return kind
-    return str
+    return tuple if text.startswith("tuple[") else str
+
+
+def _env_value(value: Any) -> str:
+    """A field's value as an environment variable holds it: tuples comma-separated, booleans true/false."""
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _parse(kind: type, raw: str) -> Any:
+    """`raw` from the environment as `kind`; ValueError when it is not one."""
+    if kind is bool:
+        if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(raw)
+        return raw.strip().lower() in ("true", "1", "yes")
+    if kind is tuple:
+        return tuple(part for part in raw.split(",") if part)
+    return raw if kind is str else kind(raw)
 
 
 BACKENDS: tuple[str, ...] = get_args(Backend)

@@ -6,6 +6,7 @@ from fastapi.responses import JSONResponse
 
 from sentilstm.serve.deps import ServiceDep, SettingsDep
 from sentilstm.serve.schemas import HealthResponse, ModelResponse
+from sentilstm.serve.security import security_state
 
 router = APIRouter(tags=["model"])
 
@@ -18,6 +19,7 @@ async def health(service: ServiceDep) -> JSONResponse:
 
 @router.get("/model", response_model=ModelResponse)
 async def model(request: Request, settings: SettingsDep) -> JSONResponse:
-    """Labels (as in the training data), backend, parameters, saved metrics, versions and a layer summary."""
+    """Labels (as in the training data), backend, parameters, saved metrics, versions, a layer summary, and the
+    server's limits and guards (whether keys are required, never the keys)."""
     limits = {"max_texts": settings.max_texts, "max_chars": settings.max_chars, "max_body_bytes": settings.max_body_bytes}
-    return JSONResponse({**request.app.state.model_description, "limits": limits})
+    return JSONResponse({**request.app.state.model_description, "limits": limits, "security": security_state(settings)})

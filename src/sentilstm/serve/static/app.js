@@ -37,6 +37,88 @@
     return `The server answered ${status} ${statusText || ""}`.trim();
   }
 
+  // ----- the API key, when the server asks for one ------------------------------------------------------------
+  // The key lives in sessionStorage: asked once per tab, gone when the tab closes. Every request also carries the
+  // CSRF header, which a page on another site cannot send, so the server can refuse forms posted from elsewhere.
+  const KEY_STORE = "sentilstm-api-key";
+  const CSRF_HEADER = "X-Sentilstm-CSRF";
+  const keys = { value: storedKey(), asking: null, answer: null, declined: false };
+
+  function storedKey() {
+    try {
+      return sessionStorage.getItem(KEY_STORE) || "";
+    } catch (_) {
+      return ""; // storage switched off: the key is asked for once per page load instead
+    }
+  }
+
+  function requestHeaders() {
+    const headers = { [CSRF_HEADER]: "1" };
+    if (keys.value) headers.Authorization = `Bearer ${keys.value}`;
+    return headers;
+  }
+
+  /** Open the key dialog; resolves true once a key is entered, false when the user closes it. */
+  function openKeyDialog(message) {
+    if (!keys.asking) {
+      keys.asking = new Promise((resolve) => { keys.answer = resolve; });
+      $("key-message").textContent = message;
+      $("key-message").classList.toggle("error", message.startsWith("That key"));
+      $("key-input").value = "";
+      $("key-btn").hidden = false;
+      $("key-dialog").showModal();
+    }
+    return keys.asking;
+  }
+
+  function closeKeyDialog(entered) {
+    $("key-dialog").close();
+    const answer = keys.answer;
+    keys.asking = keys.answer = null;
+    if (answer) answer(entered);
+  }
+
+  /** After a 401 to a request sent with `sentKey`: true when there is a (new) key to try again with. */
+  function askForKey(sentKey) {
+    if (keys.value && keys.value !== sentKey) return Promise.resolve(true); // entered meanwhile, for another request
+    if (keys.declined) return Promise.resolve(false);
+    return openKeyDialog(sentKey ? "That key was not accepted. Check it and try again."
+      : "This server needs an API key. Ask whoever runs it; the page keeps it for this tab only.");
+  }
+
+  /** `attempt(headers)` (a fetch or an upload), repeated with a new key for as long as the server answers 401. */
+  async function withKey(attempt) {
+    for (;;) {
+      const sent = keys.value;
+      const response = await attempt(requestHeaders());
+      if (response.status !== 401 || !(await askForKey(sent))) return response;
+    }
+  }
+
+  $("key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const key = $("key-input").value.trim();
+    if (!key) return;
+    keys.value = key;
+    keys.declined = false;
+    try {
+      sessionStorage.setItem(KEY_STORE, key);
+    } catch (_) { /* kept in memory only */ }
+    closeKeyDialog(true);
+  });
+  $("key-cancel").addEventListener("click", () => {
+    keys.declined = true;
+    closeKeyDialog(false);
+  });
+  $("key-dialog").addEventListener("cancel", () => { // Escape
+    keys.declined = true;
+    closeKeyDialog(false);
+  });
+  $("key-btn").addEventListener("click", async () => {
+    keys.declined = false;
+    if (await openKeyDialog("Enter the API key to use from now on.")) loadModel().finally(() => refreshTrend(true));
+  });
+
   async function api(path, { method = "GET", json, form } = {}) {
     const options = { method, headers: { Accept: "application/json" } };
     if (json !== undefined) {
@@ -45,7 +127,7 @@
     } else if (form) options.body = form;
     let response;
     try {
-      response = await fetch(path, options);
+      response = await withKey((headers) => fetch(path, { ...options, headers: { ...options.headers, ...headers } }));
     } catch (_) {
       throw new ApiError(0, "The server cannot be reached; check that it is still running.");
     }
@@ -113,12 +195,12 @@
   async function loadModel() {
     const dot = $("health-dot");
     try {
-      const [health, model] = await Promise.all([api("/health"), api("/model").catch(() => ({}))]);
+      const [health, model] = await Promise.all([api("/health"), api("/model").catch((error) => ({ error }))]);
       dot.classList.add("ok");
       dot.title = "The server is up";
       $("model-name").textContent = health.model || "model";
       const meta = [model.estimator, health.backend || model.backend, headlineMetric(model.metrics)].filter(Boolean);
-      $("model-meta").textContent = meta.join(" · ");
+      $("model-meta").textContent = model.error && model.error.status === 401 ? model.error.message : meta.join(" · ");
       if (model.limits && model.limits.max_chars) $("text-input").maxLength = model.limits.max_chars;
       setLabels(model.labels);
     } catch (error) {
@@ -324,18 +406,25 @@
   $("feedback-btn").addEventListener("click", saveFeedback);
 
   // ----- card 2: score a file -------------------------------------------------------------------------------------
-  function uploadWithProgress(url, form, onProgress) {
+  /** POST `form` with upload progress; resolves with {status, body, statusText} (rejects only when unreachable). */
+  function postForm(url, form, onProgress, headers) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", url);
       xhr.responseType = "json";
       xhr.setRequestHeader("Accept", "application/json");
+      Object.entries(headers).forEach(([name, value]) => xhr.setRequestHeader(name, value));
       xhr.upload.addEventListener("progress", (e) => e.lengthComputable && onProgress(e.loaded / e.total));
-      xhr.addEventListener("load", () => (xhr.status >= 200 && xhr.status < 300 ? resolve(xhr.response)
-        : reject(new ApiError(xhr.status, errorText(xhr.response, xhr.status, xhr.statusText)))));
+      xhr.addEventListener("load", () => resolve({ status: xhr.status, body: xhr.response, statusText: xhr.statusText }));
       xhr.addEventListener("error", () => reject(new ApiError(0, "The upload failed: the server cannot be reached.")));
       xhr.send(form);
     });
+  }
+
+  async function uploadWithProgress(url, form, onProgress) {
+    const { status, body, statusText } = await withKey((headers) => postForm(url, form, onProgress, headers));
+    if (status >= 200 && status < 300) return body;
+    throw new ApiError(status, errorText(body, status, statusText));
   }
 
   function resetScoring() {
@@ -525,6 +614,28 @@
     link.setAttribute("download", `${(result.filename || "scored").replace(/\.(csv|tsv|tab|jsonl|ndjson|parquet)(\.gz)?$/i, "")}.scored.csv`);
     $("download-hint").textContent = `Your ${fmtCount(result.rows)} rows with predicted_label and ${names.map((n) => `prob_${n}`).join(", ")}. Kept for an hour.`;
   }
+
+  /** With a key in use the download cannot be a plain link (a link sends no header): fetch it, save the blob. */
+  $("download-link").addEventListener("click", async (e) => {
+    if (!keys.value) return;
+    e.preventDefault();
+    const link = e.currentTarget;
+    try {
+      const response = await withKey((headers) => fetch(link.href, { headers }));
+      if (!response.ok) {
+        const body = await response.json().catch(() => null);
+        throw new ApiError(response.status, errorText(body, response.status, response.statusText));
+      }
+      const url = URL.createObjectURL(await response.blob());
+      const save = el("a", { attrs: { href: url, download: link.getAttribute("download") || "scored.csv" } });
+      document.body.appendChild(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (error) {
+      showError($("score-error"), `The download failed: ${error.status === 0 ? "the server cannot be reached." : error.message}`);
+    }
+  });
 
   const dropzone = $("dropzone");
   $("file-input").addEventListener("change", (e) => chooseFile(e.target.files[0]));
