@@ -498,7 +498,7 @@ def test_train_all_labels_missing(workdir: Path) -> None:
     [
         ("--cell", "rnn", "cell must be one of ['lstm', 'gru'], got 'rnn'"),
         ("--pooling", "foo", "pooling must be one of"),
-        ("--epochs", "0", "epochs must be >= 1, got 0"),
+        ("--epochs", "0", "epochs must be a whole number >= 1, got 0"),
         ("--tokenizer", "chars", "tokenizer must be one of"),
         ("--dropout", "1.5", "dropout must be between"),
         ("--schedule", "cosine", "schedule must be one of"),
