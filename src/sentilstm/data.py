@@ -328,10 +328,10 @@ def _value_kind(value: Any) -> str:
     return "nested value" if isinstance(value, (dict, list, tuple, np.ndarray)) else type(value).__name__
 
 
-def check_column_values(values: Sequence[Any], column: str, source: str, role: str) -> None:
+def check_column_values(values: Sequence[Any], column: str, source: str, role: str, first_row: int = 0) -> None:
     """Raise DataError unless a column's present values are of one plain kind: every text a string; labels all
     strings, all numbers or all true/false. A mixed or nested column (JSONL, Parquet) is named with the rows at
-    fault, rather than silently turned into strings."""
+    fault (counted from `first_row` + 1), rather than silently turned into strings."""
     first: dict[str, int] = {}  # kind -> first row holding it
     for row, value in enumerate(values):
         if not is_missing(value):
@@ -339,12 +339,13 @@ def check_column_values(values: Sequence[Any], column: str, source: str, role: s
     allowed = ("string",) if role == "text" else ("string", "number", "boolean")
     for kind, row in first.items():
         if kind not in allowed:
-            raise DataError(f"{source}: {role} column {column!r} holds a {kind} at row {row + 1} "
+            raise DataError(f"{source}: {role} column {column!r} holds a {kind} at row {first_row + row + 1} "
                             f"({str(values[row])[:60]}); {role}s must be {' or '.join(allowed)}s: fix that column")
     if len(first) > 1:
         (kind, row), (other, second) = sorted(first.items(), key=lambda item: item[1])[:2]
-        raise DataError(f"{source}: {role} column {column!r} mixes {kind}s (row {row + 1}: {values[row]!r}) and "
-                        f"{other}s (row {second + 1}: {values[second]!r}); give every {role} the same kind: fix that column")
+        raise DataError(f"{source}: {role} column {column!r} mixes {kind}s (row {first_row + row + 1}: {values[row]!r}) "
+                        f"and {other}s (row {first_row + second + 1}: {values[second]!r}); give every {role} the same "
+                        "kind: fix that column")
 
 
 def canonical_label(value: Any) -> Label:
