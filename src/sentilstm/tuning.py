@@ -39,7 +39,7 @@ from sentilstm.classifier import Blend, DERIVED_MODEL_FIELDS, SentimentClassifie
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig, check_choice
 from sentilstm.data import Label, check_labels, check_texts
 from sentilstm.errors import ConfigError, SentilstmError
-from sentilstm.files import temporary_beside
+from sentilstm.files import write_atomically, writing
 from sentilstm.training import EpochStats, TrainingCallback
 
 if TYPE_CHECKING:  # optuna is imported when a search runs, so `import sentilstm` stays fast
@@ -657,18 +657,13 @@ def _result(study: optuna.Study, texts: list[str], labels: list[Label], space: S
     }
     result.model = model
     if out is not None:
-        result.model_path = model.save(out)
+        with writing(out):
+            result.model_path = model.save(out)
     return result
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
-    handle, temporary = temporary_beside(path)
-    os.close(handle)
-    try:
-        table.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomically(path, table.to_csv(index=False))
 
 
 __all__ = ["DEFAULT_SPACE", "SearchSpace", "TuneResult", "tune", "trials_table", "redact_url", "study_path", "trials_path"]
