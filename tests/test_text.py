@@ -104,6 +104,7 @@ def test_bad_stemmer_raises_config_error() -> None:
 def _reference_normalize(text: str, config: TextConfig) -> str:
     """The normaliser as first written: every regex on every text (the fast path skips scans that cannot match)."""
     module = normalize_module
+    text = module.clean_text(text)  # lone surrogates and NUL -> U+FFFD first (issue 14)
     if config.repair_cp1252:
         text = text.translate(module._CP1252)
     if config.strip_html:

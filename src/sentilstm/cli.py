@@ -9,11 +9,11 @@ import json
 import logging
 import math
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -46,7 +46,7 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            _check_numbers(kwargs)
+            _check_numbers(command, kwargs)
             return command(*args, **kwargs)
         except SentilstmError as exc:
             _print_error(str(exc))
@@ -68,23 +68,28 @@ def _print_error(message: str) -> None:
     console.print(Text.assemble(("error:", "red"), f" {message}"), highlight=False, soft_wrap=True)
 
 
-def _check_numbers(values: dict[str, Any]) -> None:
+def _check_numbers(command: Callable[..., Any], values: dict[str, Any]) -> None:
     """nan, inf and integers beyond 64 bits fail for every option, naming it; ranges are each option's own."""
     from sentilstm.errors import ConfigError
 
     for name, value in values.items():
         if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{_option_name(name)} must be a finite number, got {value}")
+            raise ConfigError(f"{_option_name(command, name)} must be a finite number, got {value}")
         if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
-            raise ConfigError(f"{_option_name(name)} must be a whole number of at most 19 digits, got {value}")
+            raise ConfigError(f"{_option_name(command, name)} must be a whole number of at most 19 digits, got {value}")
 
 
-def _option_name(name: str) -> str:
-    """The option as the user typed it (--learning-rate) for a parameter name (learning_rate)."""
-    context = click.get_current_context(silent=True)
-    for param in context.command.params if context is not None else ():
-        if param.name == name:
-            return param.opts[0] if param.param_type_name == "option" else param.human_readable_name
+def _option_name(command: Callable[..., Any], name: str) -> str:
+    """The option as the user types it (--learning-rate, --C) for a parameter name (learning_rate, c)."""
+    hint = typing.get_type_hints(command, include_extras=True).get(name)
+    for info in getattr(hint, "__metadata__", ()):
+        # in Annotated[..., typer.Option("--out")] typer keeps the first name in `default`
+        names = [getattr(info, "default", None), *(getattr(info, "param_decls", None) or ())]
+        declared = [d for d in names if isinstance(d, str) and d.startswith("--")]
+        if declared:
+            return declared[0]
+        if isinstance(info, typer.models.ArgumentInfo):
+            return name.upper()
     return "--" + name.replace("_", "-")
 
 

@@ -193,8 +193,8 @@ def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Mapping[str,
         for name, source in given_inputs.items():
             if _same_file(resolved, source):
                 raise DataError(
-                    f"{option} {str(path)!r} is the same file as {name}; writing it would destroy that input: "
-                    "choose another output path")
+                    f"{option} {str(path)!r} is the input file given as {name}; writing it would destroy that "
+                    "input: choose another output path")
         if resolved in seen:
             raise DataError(f"{option} and {seen[resolved]} are both {str(path)!r}; give them different paths")
         seen[resolved] = option
