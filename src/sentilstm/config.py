@@ -30,7 +30,7 @@ MAX_LAYERS = 1024
 MAX_KERNEL = 1025
 MAX_VOCABULARY = 2**24
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 32 bits
-MAX_THREADS = 4096
+MAX_THREADS = 4096  # torch.set_num_threads(100_000) crashes the process at exit
 
 
 def check_choice(name: str, value: Any, kind: Any) -> None:
@@ -120,10 +120,10 @@ class TextConfig:
         if self.unicode_form not in (None, "NFC", "NFKC"):
             raise ConfigError(f"unicode_form must be 'NFC', 'NFKC' or None, got {self.unicode_form!r}")
         if self.vocab_size is not None:
-            check_integer("vocab_size", self.vocab_size, 10, MAX_VOCABULARY)
-        check_integer("min_frequency", self.min_frequency, 1)
+            check_range("vocab_size", self.vocab_size, 10, MAX_VOCABULARY)
+        check_range("min_frequency", self.min_frequency, 1)
         if self.max_length is not None:
-            check_integer("max_length", self.max_length, 1)
+            check_range("max_length", self.max_length, 1)
 
 
 @dataclass
@@ -151,14 +151,14 @@ class ModelConfig:
         check_choice("cell", self.cell, Cell)
         check_choice("pooling", self.pooling, Pooling)
         for name in ("embedding_dim", "hidden_size"):
-            check_integer(name, getattr(self, name), 1, MAX_WIDTH)
-        check_integer("num_layers", self.num_layers, 1, MAX_LAYERS)
+            check_range(name, getattr(self, name), 1, MAX_WIDTH)
+        check_range("num_layers", self.num_layers, 1, MAX_LAYERS)
         for name in ("dropout", "embedding_dropout", "output_dropout", "weight_drop"):
             check_range(name, getattr(self, name), 0.0, 0.95)
-        check_integer("conv_channels", self.conv_channels, 0, MAX_WIDTH)
-        check_integer("conv_kernel_size", self.conv_kernel_size, 1, MAX_KERNEL)
-        if self.conv_kernel_size % 2 == 0:
+        check_range("conv_channels", self.conv_channels, 0, MAX_WIDTH)
+        if self.conv_kernel_size < 1 or self.conv_kernel_size % 2 == 0:
             raise ConfigError(f"conv_kernel_size must be an odd number >= 1, got {self.conv_kernel_size!r}")
+        check_range("conv_kernel_size", self.conv_kernel_size, 1, MAX_KERNEL)
 
 
 @dataclass
@@ -201,20 +201,20 @@ class TrainConfig:
         check_choice("loss", self.loss, Loss)
         check_choice("sampling", self.sampling, Sampling)
         check_range("focal_gamma", self.focal_gamma, 0.0, 10.0)
-        check_integer("epochs", self.epochs, 1)
-        check_integer("batch_size", self.batch_size, 1)
+        check_range("epochs", self.epochs, 1)
+        check_range("batch_size", self.batch_size, 1)
         check_range("learning_rate", self.learning_rate, 1e-8, 10.0)
         check_range("weight_decay", self.weight_decay, 0.0)
         check_range("head_l2", self.head_l2, 0.0, 10.0)
         check_range("max_grad_norm", self.max_grad_norm, 0.0)
         check_range("warmup_fraction", self.warmup_fraction, 0.0, 0.5)
-        check_integer("patience", self.patience, 1)
+        check_range("patience", self.patience, 1)
         check_range("validation_fraction", self.validation_fraction, 0.01, 0.5)
-        check_integer("bucket_pool", self.bucket_pool, 1)
-        check_integer("freeze_embeddings", self.freeze_embeddings, -1)
-        check_integer("seed", self.seed, 0, MAX_SEED)
+        check_range("bucket_pool", self.bucket_pool, 1)
+        check_range("freeze_embeddings", self.freeze_embeddings, -1)
+        check_range("seed", self.seed, 0, MAX_SEED)
         if self.num_threads is not None:
-            check_integer("num_threads", self.num_threads, 1, MAX_THREADS)
+            check_range("num_threads", self.num_threads, 1, MAX_THREADS)  # torch crashes at exit beyond ~10^5
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ConfigError(
                 f"class_weight must be None, 'balanced' or a dict label -> weight, got {self.class_weight!r}"
