@@ -21,6 +21,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from sentilstm.files import temporary_beside, writing
+from sentilstm.text.normalize import clean_text
 from sentilstm.plots import to_png
 
 __all__ = ["Markup", "Plot", "Section", "Headline", "Report", "escape", "plots_folder_for", "table", "pairs",
@@ -139,7 +140,7 @@ class Report:
 
     def _write(self, path: Path) -> Path:
         folder = plots_folder_for(path)
-        page = self.to_html().encode("utf-8")
+        page = clean_text(self.to_html()).encode("utf-8")  # a path from undecodable argv bytes holds surrogates
         handle, temporary = temporary_beside(path)
         _, staging = temporary_beside(folder, directory=True)
         retired: Path | None = None
