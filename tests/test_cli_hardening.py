@@ -192,6 +192,9 @@ def test_train_refuses_bad_numbers_and_encodings_before_reading_data(tmp_path: P
     (["baseline", "{train}", "--out", "{folder}/b.sentilstm", "--C", "nan"], "--C must be a finite number"),
     (["cv", "{train}", "--estimator", "nbsvm", "--seed", str(2**70), "--no-report"], "--seed must be a whole number"),
     (["explain", "{model}", "good", "--samples", str(2**64)], "--samples must be a whole number"),
+    (["tune", "{train}", "--out", "{folder}/t.sentilstm", "--trials", "0", "--seed", "-1"],
+     "seed must be a whole number between 0 and 4,294,967,295, got -1"),
+    (["predict", "{model}", "good", "--threads", "100000"], "threads must be a whole number between 1 and 4,096"),
 ])
 def test_other_verbs_refuse_bad_numbers_in_one_line(work: dict[str, Path], args: list[str], message: str) -> None:
     before = snapshot(work["folder"])

@@ -36,7 +36,7 @@ import torch
 
 from sentilstm.databases import with_installed_driver
 from sentilstm.classifier import Blend, DERIVED_MODEL_FIELDS, SentimentClassifier
-from sentilstm.config import ModelConfig, TextConfig, TrainConfig, check_choice
+from sentilstm.config import MAX_SEED, ModelConfig, TextConfig, TrainConfig, check_choice, check_integer
 from sentilstm.data import Label, check_labels, check_texts
 from sentilstm.errors import ConfigError, SentilstmError
 from sentilstm.files import write_atomically, writing
@@ -585,6 +585,7 @@ def tune(
     texts, labels = check_texts(texts, "texts"), check_labels(labels, "labels")
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 0:
         raise ConfigError(f"trials must be a whole number >= 0 (the finished trials the study should hold), got {trials!r}")
+    check_integer("seed", seed, 0, MAX_SEED)  # Optuna's sampler takes 32 bits
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"timeout must be a number of seconds > 0, got {timeout!r}")
     check_choice("metric", metric, Metric)
