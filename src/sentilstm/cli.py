@@ -156,7 +156,7 @@ def _confusions_table(report: Any, k: int = 20) -> RichTable:
     """The most frequent errors, for a confusion matrix too large to print."""
     from sentilstm.evaluation import top_confusions
 
-    table = RichTable(title=f"most frequent confusions ({len(report.labels)} classes: the full matrix is in --json)")
+    table = RichTable(title=f"most frequent confusions ({len(report.labels)} classes; every count is in the JSON metrics)")
     for name in ("true", "predicted", "texts", "share of true"):
         table.add_column(name, justify="right")
     for true, predicted, count, share in top_confusions(report.confusion_matrix, report.labels, k):

@@ -155,21 +155,25 @@ def confusion_figure(matrix: Sequence[Sequence[int]], labels: Sequence[Any], row
     totals = counts.sum(axis=1, keepdims=True) if row_totals is None else np.asarray(row_totals, dtype=np.int64)[:, None]
     shares = counts / np.maximum(totals, 1)
     k = len(labels)
-    figure, axes = _figure(WIDE, 2.6 + 0.3 * max(k, 3), 1, 2, grid=False)
+    figure, axes = _figure(WIDE, min(2.6 + 0.3 * max(k, 3), 5.2), 1, 2, grid=False)  # the axes are square: width-bound
     names = [_name(label, 12) for label in labels]
-    size = SMALL if k > 6 else NORMAL
+    size = NORMAL if k <= 6 else SMALL if k <= 12 else SMALL - 2.5
+    crowded = k > 12  # cells too small for every number: only the non-zero ones, shares without "%"
+    rotate = max(map(len, names)) > 5 or crowded
     for ax, values, title, text in (
         (axes[0], counts, "Counts", lambda i, j: f"{counts[i, j]:,}"),
-        (axes[1], shares, "Share of each true class", lambda i, j: f"{shares[i, j]:.0%}"),
+        (axes[1], shares, "Share of each true class" + (" (%)" if crowded else ""),
+         lambda i, j: f"{100 * shares[i, j]:.0f}" if crowded else f"{shares[i, j]:.0%}"),
     ):
         top = max(float(values.max()), 1e-9)
         ax.imshow(values, cmap="Blues", vmin=0, vmax=top, aspect="equal")
         for i in range(k):
             for j in range(k):
+                if crowded and counts[i, j] == 0:
+                    continue
                 ax.text(j, i, text(i, j), ha="center", va="center", fontsize=size,
                         color="white" if values[i, j] > 0.55 * top else INK)
-        ax.set_xticks(range(k), names, rotation=30 if max(map(len, names)) > 5 else 0,
-                      ha="right" if max(map(len, names)) > 5 else "center")
+        ax.set_xticks(range(k), names, rotation=45 if crowded else 30 if rotate else 0, ha="right" if rotate else "center")
         ax.set_yticks(range(k), names)
         ax.spines[:].set_visible(False)
         ax.tick_params(length=0)
@@ -228,7 +232,7 @@ def precision_recall_figure(predictions: Predictions) -> Figure:
         ax.step(recall, precision, where="post", color=_curve_colors(labels)[k], lw=1.8, label=f"{_name(label)} (AP {ap:.3f})")
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.03)
-    _label(ax, "Precision-recall, per class", "recall", "precision")
+    _label(ax, "Precision-recall, " + ("micro average" if len(labels) > MAX_MATRIX_CLASSES else "per class"), "recall", "precision")
     _legend(ax, loc="lower left")
     return figure
 
@@ -241,8 +245,9 @@ def micro_precision_recall(targets: np.ndarray, probabilities: np.ndarray, thres
     every, _ = np.histogram(probabilities, bins=edges)
     true, _ = np.histogram(probabilities[np.arange(len(targets)), targets], bins=edges)  # one true class per text
     tp, fp = np.cumsum(true[::-1]), np.cumsum((every - true)[::-1])
-    precision = tp / np.maximum(tp + fp, 1)
-    recall = tp / max(len(targets), 1)
+    decided = tp + fp > 0  # thresholds above every probability select nothing: precision is undefined there
+    precision = tp[decided] / (tp + fp)[decided]
+    recall = tp[decided] / max(len(targets), 1)
     ap = float(np.sum(np.diff(recall, prepend=0.0) * precision))
     return np.concatenate([[1.0], precision]), np.concatenate([[0.0], recall]), ap
 
