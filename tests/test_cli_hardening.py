@@ -269,6 +269,20 @@ def test_a_read_only_folder_fails_before_training(work: dict[str, Path], monkeyp
     assert "training on" not in result.stderr
 
 
+def test_save_into_a_read_only_folder_is_an_output_error(work: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sentilstm.errors import OutputError
+
+    clf = SentimentClassifier.load(work["model"])
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
+    with pytest.raises(OutputError, match=r"cannot write '.*copy.sentilstm': Read-only file system"):
+        clf.save(work["folder"] / "copy.sentilstm")
+    assert not (work["folder"] / "copy.sentilstm").exists()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions (simulated above)")
 def test_a_folder_without_write_permission_fails_before_training(work: dict[str, Path]) -> None:
     locked = work["folder"] / "locked"
