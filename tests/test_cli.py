@@ -522,7 +522,7 @@ def test_train_invalid_option_value(option: str, value: str, message: str, workd
 def test_train_negative_threads_is_a_user_error(workdir: Path, data: dict[str, Path]) -> None:
     """Regression: --threads -1 used to reach torch.set_num_threads unchecked (RuntimeError traceback)."""
     line = train_error(workdir, data["test"], "--threads", "-1")
-    assert "num_threads must be >= 1, got -1" in line
+    assert "num_threads must be between 1 and 4096, got -1" in line
 
 
 def test_train_non_integer_option_is_a_usage_error(workdir: Path, data: dict[str, Path]) -> None:
@@ -675,7 +675,7 @@ def test_predict_output_is_input(model: Path, workdir: Path, data: dict[str, Pat
     copy = workdir / "in.csv"
     copy.write_bytes(data["test"].read_bytes())
     line = predict_error(workdir, model, "--input", copy, "--output", copy)
-    assert "is the input file" in line
+    assert "is the input file given as --input; writing it would destroy that input" in line
     assert copy.read_bytes() == data["test"].read_bytes()  # the input is untouched
 
 
@@ -718,7 +718,7 @@ def test_predict_bad_jsonl_line_leaves_no_output(model: Path, workdir: Path) -> 
 def test_predict_chunk_rows_zero_is_a_user_error(model: Path, workdir: Path, data: dict[str, Path]) -> None:
     """Regression: --chunk-rows 0 reached pandas.read_csv(chunksize=0) (ValueError traceback)."""
     line = predict_error(workdir, model, "--input", data["test"], "--output", workdir / "o.csv", "--chunk-rows", "0")
-    assert "chunk_rows must be at least 1, got 0" in line
+    assert "chunk_rows must be a whole number >= 1, got 0" in line
 
 
 def test_predict_table_shows_texts_verbatim(model: Path) -> None:

@@ -228,9 +228,33 @@ def test_numeric_labels_are_canonical(tmp_path: Path) -> None:
     assert read_table(tmp_path / "x.csv").labels == [1, 0, -1, 1]
 
 
-def test_mixed_label_types_become_strings(tmp_path: Path) -> None:
-    (tmp_path / "x.jsonl").write_text('{"text": "a", "label": "pos"}\n{"text": "b", "label": 1}\n')
-    assert read_table(tmp_path / "x.jsonl").labels == ["pos", "1"]
+def test_string_labels_that_look_mixed_become_strings(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("text,label\na,pos\nb,1\n")  # a CSV's cells are all text
+    assert read_table(tmp_path / "x.csv").labels == ["pos", "1"]
+
+
+@pytest.mark.parametrize("rows, message", [
+    ('{"text": "a", "label": "pos"}\n{"text": "b", "label": 1}\n',
+     r"label column 'label' mixes strings \(row 1: 'pos'\) and numbers \(row 2: 1\)"),
+    ('{"text": "a", "label": true}\n{"text": "b", "label": 0}\n', r"label column 'label' mixes booleans"),
+    ('{"text": "a", "label": 1}\n{"text": "b", "label": [1, 2]}\n', r"label column 'label' holds a nested value at row 2"),
+    ('{"text": "a", "label": 1}\n{"text": 12, "label": 0}\n', r"text column 'text' holds a number at row 2 \(12\)"),
+    ('{"text": "a", "label": 1}\n{"text": {"x": "b"}, "label": 0}\n', r"text column 'text' holds a nested value at row 2"),
+])
+def test_mixed_or_nested_jsonl_columns_are_errors_naming_the_column(tmp_path: Path, rows: str, message: str) -> None:
+    (tmp_path / "x.jsonl").write_text(rows)
+    with pytest.raises(DataError, match=message):
+        read_table(tmp_path / "x.jsonl")
+
+
+def test_nested_parquet_column_is_an_error_naming_it(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"text": [["a", "b"], ["c"]], "label": [1, 0]})
+    frame.to_parquet(tmp_path / "x.parquet")
+    with pytest.raises(DataError, match=r"text column 'text' holds a nested value at row 1"):
+        read_table(tmp_path / "x.parquet")
+    pd.DataFrame({"text": ["a", "b"], "label": [{"v": 1}, {"v": 0}]}).to_parquet(tmp_path / "y.parquet")
+    with pytest.raises(DataError, match=r"label column 'label' holds a nested value at row 1"):
+        read_table(tmp_path / "y.parquet")
 
 
 # ----- LabelMap --------------------------------------------------------------------------------------

@@ -390,3 +390,43 @@ def test_tune_report_reads_a_tidy_trials_table() -> None:
     assert "<th>hidden_size</th>" in trials and "<th>epochs</th>" not in trials  # only what varied
     assert "&lt;oom&gt;" in trials and "<td>fail</td>" in trials
     assert trials.index("<td class=num>2</td>") < trials.index("<td class=num>0</td>") < trials.index("<td class=num>1</td>")
+
+
+# ----- many classes (issue 14, item 7) ---------------------------------------------------------------------------
+def _many_class_predictions(k: int, n: int, seed: int = 0) -> Predictions:
+    rng = np.random.default_rng(seed)
+    targets = rng.integers(0, k, n)
+    logits = rng.normal(size=(n, k))
+    logits[np.arange(n), targets] += 2
+    return Predictions(["t"] * n, targets, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True),
+                       [f"c{i}" for i in range(k)])
+
+
+def test_top_confusions_and_most_confused_classes() -> None:
+    from sentilstm.evaluation import most_confused_classes, top_confusions
+
+    matrix = [[5, 3, 0], [1, 4, 0], [0, 6, 2]]
+    assert top_confusions(matrix, ["a", "b", "c"], 2) == [("c", "b", 6, 0.75), ("a", "b", 3, 0.375)]
+    assert most_confused_classes(matrix, 2) == [1, 2]  # b: 3 + 6 predicted wrongly as b, 1 missed; c: 6
+
+
+def test_micro_precision_recall_is_close_to_the_exact_average_precision() -> None:
+    from sklearn.metrics import average_precision_score
+
+    predictions = _many_class_predictions(60, 1500)
+    positive = (predictions.targets[:, None] == np.arange(60)[None, :]).ravel()
+    exact = average_precision_score(positive, predictions.probabilities.ravel())
+    from sentilstm import plots
+
+    precision, recall, ap = plots.micro_precision_recall(predictions.targets, predictions.probabilities)
+    assert abs(ap - exact) < 0.01 and recall[-1] == 1.0 and np.all((precision >= 0) & (precision <= 1))
+
+
+def test_beyond_fifty_classes_the_confusion_matrix_is_summarised_and_the_per_class_table_complete() -> None:
+    from sentilstm.report_sections import ScoredSet, evaluation_section
+
+    predictions = _many_class_predictions(120, 1200)
+    section = evaluation_section([ScoredSet("test", "Test", predictions.report(), predictions, "")])
+    html = Report("r", sections=[section]).to_html()
+    assert "Most frequent confusions" in html and "The 20 of 120 classes most involved in errors" in html
+    assert all(f"<td>c{i}</td>" in html for i in range(120))  # every class keeps its row of metrics

@@ -104,6 +104,7 @@ def test_bad_stemmer_raises_config_error() -> None:
 def _reference_normalize(text: str, config: TextConfig) -> str:
     """The normaliser as first written: every regex on every text (the fast path skips scans that cannot match)."""
     module = normalize_module
+    text = module.clean_text(text)  # lone surrogates and NUL -> U+FFFD first (issue 14)
     if config.repair_cp1252:
         text = text.translate(module._CP1252)
     if config.strip_html:
@@ -377,3 +378,25 @@ def test_word_encoding_equals_the_rust_tokenizer(word_tokenizer: TextTokenizer, 
     rust = word_tokenizer._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
     expected = [e.ids or [UNK_ID] for e in rust]
     assert [list(ids) for ids in word_tokenizer.encode(texts)] == expected
+
+
+# ----- lone surrogates and NUL (issue 14, item 6) ----------------------------------------------------------------
+@pytest.mark.parametrize("raw, cleaned", [
+    ("\ud83d good", "\ufffd good"),  # half an emoji from JSON "\ud83d"
+    ("\udcff\udcfe bad", "\ufffd\ufffd bad"),  # argv bytes b"\xff\xfe" decoded with surrogateescape
+    ("a\x00b", "a\ufffdb"),
+    ("\ud83d\ude00", "\U0001f600"),  # a pair written as two code points is the emoji it spells
+    ("plain ascii", "plain ascii"), ("ọ́ dị mma", "ọ́ dị mma"),
+])
+def test_clean_text_replaces_what_no_utf8_file_or_tokenizer_takes(raw: str, cleaned: str) -> None:
+    assert normalize_module.clean_text(raw) == cleaned
+    cleaned.encode("utf-8")
+
+
+def test_the_pipeline_encodes_lone_surrogates_instead_of_crashing() -> None:
+    """Regression: a lone surrogate reached the Rust tokenizer, which raised a TypeError from deep inside."""
+    texts, _ = make_negation_data(50, seed=0)
+    for kind in ("word", "bpe"):
+        pipeline, _ = TextPipeline.fit(texts + ["\ud800 odd \x00 text"], TextConfig(tokenizer=kind, min_frequency=1))
+        ids = pipeline.encode(["\ud800 good", "\udcff\udcfe", "a\x00b", ""])
+        assert len(ids) == 4 and all(len(x) >= 1 for x in ids)

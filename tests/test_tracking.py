@@ -273,10 +273,15 @@ def test_cli_train_logs_a_finished_run_with_the_model_report_and_metrics(table: 
 @needs_mlflow
 def test_cli_error_after_the_run_started_ends_it_failed(table: Path, tmp_path: Path) -> None:
     uri = store_uri(tmp_path)
-    result = invoke("train", table, "--mlflow-uri", uri, "--cell", "transformer", "--out", tmp_path / "m.sentilstm", *CLI_TINY)
+    # a bad option (--cell transformer) now fails before the run starts; a validation label the training data lacks
+    # is found by fit, after it started
+    validation = tmp_path / "validation.csv"
+    validation.write_text("text,label\nnot good at all,7\nfine,7\n")
+    result = invoke("train", table, "--mlflow-uri", uri, "--validation", validation, "--out", tmp_path / "m.sentilstm",
+                    *CLI_TINY)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
-        "error: cell must be one of ['lstm', 'gru'], got 'transformer'"
+        "error: labels [7] were not seen in training; this model knows [-1, 1]"
     ]
     store = client(uri)
     [run] = store.search_runs([store.get_experiment_by_name("sentilstm").experiment_id])

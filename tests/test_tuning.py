@@ -134,7 +134,7 @@ def test_extend_default_false_starts_from_an_empty_space() -> None:
         ({"batch_size": {"type": "range", "low": 8}}, "'batch_size': 'type' must be one of"),
         ({"class_weight": {"pos": 2.0}}, "'class_weight': 'type' must be one of"),
         ({"dropout": {"type": "float", "low": 0.1, "high": 0.2, "q": 0.1}}, "'dropout': a float spec has unknown keys ['q']"),
-        ({"hidden_size": "big"}, "'hidden_size': hidden_size got 'big', a value of the wrong type"),
+        ({"hidden_size": "big"}, "'hidden_size': hidden_size must be a whole number, got 'big'"),
         ({"vocab_size": {"type": "conditional", "on": "tokeniser", "cases": {"word": 100}}}, "'on' must name"),
         ({"extend_default": "yes"}, "extend_default must be true or false"),
     ],

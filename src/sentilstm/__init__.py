@@ -14,7 +14,7 @@ from sentilstm.config import ModelConfig, TextConfig, TrainConfig
 from sentilstm.crossval import CVResult, FoldResult, cross_validate
 from sentilstm.data import LabelMap, Table, read_table
 from sentilstm.datasets import DATASETS, DatasetSplits, download_dataset, load_dataset
-from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError, SentilstmError
+from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError, OutputError, SentilstmError
 from sentilstm.evaluation import EvaluationReport
 from sentilstm.explain import TokenAttribution, explain
 from sentilstm.models import SentimentNet
@@ -42,6 +42,7 @@ __all__ = [
     "ConfigError",
     "ArtifactError",
     "NotFittedError",
+    "OutputError",
     "EvaluationReport",
     "TokenAttribution",
     "explain",

@@ -21,7 +21,7 @@ import numpy as np
 
 from sentilstm.batching import sorted_batches
 from sentilstm.classifier import Classifier, SentimentClassifier, load_model
-from sentilstm.config import check_choice, check_integer
+from sentilstm.config import MAX_THREADS, check_choice, check_integer
 from sentilstm.errors import ArtifactError
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class OnnxNetwork:
         import onnxruntime as ort
 
         if threads is not None:
-            check_integer("threads", threads, low=1)
+            check_integer("threads", threads, low=1, high=MAX_THREADS)  # more than any machine has
         else:  # ONNX Runtime's own choice (a thread per core) collapses when other processes use the cores
             from sentilstm.threads import free_threads
 
@@ -131,7 +131,7 @@ def load_for_serving(path: str | Path, backend: Backend = "torch", *, threads: i
     """
     check_choice("backend", backend, Backend)
     if threads is not None:
-        check_integer("threads", threads, low=1)
+        check_integer("threads", threads, low=1, high=MAX_THREADS)  # torch dies at exit on ~10^5 threads
     clf = load_model(path)
     if not isinstance(clf, SentimentClassifier):
         if backend != "torch":

@@ -33,6 +33,7 @@ from sentilstm.inference import predict_probabilities
 from sentilstm.models import SentimentNet
 from sentilstm.pretraining import PretrainMethod
 from sentilstm.profiling import DataProfile
+from sentilstm.resources import check_fits
 from sentilstm.runtime import resolve_device, resolve_precision
 from sentilstm.text.normalize import strip_html
 from sentilstm.text.pipeline import TextPipeline
@@ -156,6 +157,32 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             config.validate()
         return config
 
+    def check_params(self) -> SentimentClassifier:
+        """Raise ConfigError for a bad hyperparameter now, before any data is read (`fit` checks too): every
+        setting's type and range, and whether a network of this size can be trained in the memory there is."""
+        self._checked_settings()
+        return self
+
+    def _checked_settings(self) -> tuple[TextConfig, ModelConfig, TrainConfig, list[str]]:
+        """The validated configs and augmentation operations; ModelConfig's vocab_size and num_classes come later."""
+        text_config, train_config = self._config(TextConfig), self._config(TrainConfig)
+        model_config = self._config(ModelConfig)
+        model_config.validate()
+        if self.blend is not None:
+            check_choice("blend", self.blend, Blend)
+        if self.embeddings is not None and self.pretrain_embeddings is not None:
+            raise ConfigError("give either embeddings (a vectors file) or pretrain_embeddings, not both")
+        if self.pretrain_embeddings is not None:
+            check_choice("pretrain_embeddings", self.pretrain_embeddings, PretrainMethod)
+        if self.embeddings is not None and not Path(self.embeddings).is_file():
+            raise ConfigError(f"embeddings file {str(self.embeddings)!r} does not exist; give the path of a GloVe, "
+                              "word2vec or fastText vectors file")
+        operations = self._augment_operations()
+        # the network without its vocabulary (unknown until the tokenizer is trained) must fit already
+        check_fits(dataclasses.replace(model_config, vocab_size=2), batch_size=1, sequence_length=1,
+                   device=resolve_device(train_config.device))
+        return text_config, model_config, train_config, operations
+
     # ----- training ------------------------------------------------------------------------------
     def fit(
         self,
@@ -177,19 +204,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         unlabeled = check_texts(unlabeled, "unlabeled") if unlabeled is not None else []
         if len(texts) != len(labels):
             raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
-        text_config, train_config = self._config(TextConfig), self._config(TrainConfig)
-        model_config = self._config(ModelConfig)
-        model_config.validate()
-        if self.blend is not None:
-            check_choice("blend", self.blend, Blend)
-        if self.embeddings is not None and self.pretrain_embeddings is not None:
-            raise ConfigError("give either embeddings (a vectors file) or pretrain_embeddings, not both")
-        if self.pretrain_embeddings is not None:
-            check_choice("pretrain_embeddings", self.pretrain_embeddings, PretrainMethod)
-        if self.embeddings is not None and not Path(self.embeddings).is_file():
-            raise ConfigError(f"embeddings file {str(self.embeddings)!r} does not exist; give the path of a GloVe, "
-                              "word2vec or fastText vectors file")
-        operations = self._augment_operations()
+        text_config, model_config, train_config, operations = self._checked_settings()
         if self.class_weight is not None and self.sampling != "none":
             log.warning("class_weight=%r and sampling=%r both rebalance the classes; together they over-correct "
                         "towards the small classes, use one of them", self.class_weight, self.sampling)
@@ -208,7 +223,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             val_targets = label_map.encode(val_labels)
         if saved:
             pipeline = TextPipeline(from_dict(TextConfig, saved["text_config"]), TextTokenizer.from_json(saved["tokenizer"]))
-            train_ids = pipeline.encode(texts)
+            train_ids = pipeline.encode_training(texts)  # records the lengths before truncation, as fit does
         else:
             pipeline, train_ids = TextPipeline.fit(texts, text_config)
         model_config = dataclasses.replace(
@@ -228,6 +243,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if operations:
             added, added_targets = self._augmented(texts, targets, pipeline, vectors, operations, unlabeled)
             network_ids, network_targets = train_ids + pipeline.encode(added), np.concatenate([targets, added_targets])
+        longest = max((len(x) for x in network_ids), default=1)
+        check_fits(model_config, batch_size=min(train_config.batch_size, len(network_ids)), sequence_length=longest,
+                   device=resolve_device(train_config.device))
         torch.manual_seed(train_config.seed)
         net = SentimentNet(model_config)
         if vectors is not None:

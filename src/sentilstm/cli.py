@@ -7,7 +7,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -20,6 +22,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from sentilstm.errors import SentilstmError
+from sentilstm.evaluation import MAX_MATRIX_CLASSES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, evaluate and use LSTM sentiment classifiers.")
 # markup=False: paths, texts and labels are user data, and "[b]" or "[/x]" in them must print as they are
@@ -37,20 +40,57 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn user errors into one line on stderr and exit code 2 (no traceback)."""
+    """Turn user errors into one line on stderr and exit code 2 (no traceback). Every number given on the command
+    line is checked first: finite (no nan or inf) and within 64 bits; each command and the library check ranges."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            _check_numbers(command, kwargs)
             return command(*args, **kwargs)
-        except (SentilstmError, PermissionError, IsADirectoryError, FileNotFoundError) as exc:
-            console.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+        except SentilstmError as exc:
+            _print_error(str(exc))
+        except OSError as exc:  # what no writer mapped (OutputError is a SentilstmError): still one line
+            where = f" ({exc.filename})" if exc.filename else ""
+            _print_error(f"{exc.strerror or exc}{where}; check the path, its permissions and the free disk space")
+        except MemoryError:
+            _print_error("ran out of memory; use smaller sizes (--hidden-size, --embedding-dim, --batch-size, --vocab-size) "
+                         "or less data")
         except KeyboardInterrupt:
             console.print("interrupted")
             raise typer.Exit(130) from None
+        raise typer.Exit(2)
 
     return wrapper
+
+
+def _print_error(message: str) -> None:
+    console.print(Text.assemble(("error:", "red"), f" {message}"), highlight=False, soft_wrap=True)
+
+
+def _check_numbers(command: Callable[..., Any], values: dict[str, Any]) -> None:
+    """nan, inf and integers beyond 64 bits fail for every option, naming it; ranges are each option's own."""
+    from sentilstm.errors import ConfigError
+
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{_option_name(command, name)} must be a finite number, got {value}")
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            raise ConfigError(f"{_option_name(command, name)} must be a whole number of at most 19 digits, got {value}")
+
+
+def _option_name(command: Callable[..., Any], name: str) -> str:
+    """The option as the user types it (--learning-rate, --C) for a parameter name (learning_rate, c)."""
+    hint = typing.get_type_hints(command, include_extras=True).get(name)
+    for info in getattr(hint, "__metadata__", ()):
+        # in Annotated[..., typer.Option("--out")] typer keeps the first name in `default`
+        names = [getattr(info, "default", None), *(getattr(info, "param_decls", None) or ())]
+        declared = [d for d in names if isinstance(d, str) and d.startswith("--")]
+        if declared:
+            return declared[0]
+        if isinstance(info, typer.models.ArgumentInfo):
+            return name.upper()
+    return "--" + name.replace("_", "-")
 
 
 class ProgressBar:
@@ -100,6 +140,9 @@ def print_report(report: Any, title: str) -> None:
     for label, metrics in report.per_class.items():
         per_class.add_row(label, f"{metrics.precision:.4f}", f"{metrics.recall:.4f}", f"{metrics.f1:.4f}", str(metrics.support))
     out.print(per_class)
+    if len(report.labels) > MAX_MATRIX_CLASSES:  # K x K cells would be unreadable (and slow to draw)
+        out.print(_confusions_table(report))
+        return
     matrix = RichTable(title="confusion matrix (rows: true, columns: predicted)")
     matrix.add_column("true \\ pred")
     for label in report.labels:
@@ -107,6 +150,18 @@ def print_report(report: Any, title: str) -> None:
     for label, row in zip(report.labels, report.confusion_matrix):
         matrix.add_row(str(label), *map(str, row))
     out.print(matrix)
+
+
+def _confusions_table(report: Any, k: int = 20) -> RichTable:
+    """The most frequent errors, for a confusion matrix too large to print."""
+    from sentilstm.evaluation import top_confusions
+
+    table = RichTable(title=f"most frequent confusions ({len(report.labels)} classes; every count is in the JSON metrics)")
+    for name in ("true", "predicted", "texts", "share of true"):
+        table.add_column(name, justify="right")
+    for true, predicted, count, share in top_confusions(report.confusion_matrix, report.labels, k):
+        table.add_row(str(true), str(predicted), str(count), f"{share:.1%}")
+    return table
 
 
 TextColumnOpt = Annotated[Optional[str], typer.Option("--text-column", help="Column holding the text (inferred when unambiguous).")]
@@ -144,12 +199,42 @@ def _training_tables(data: Path | None, dataset: str | None, dataset_path: Path 
     return train_table, val_table, test_table, unlabeled
 
 
-def _check_out_paths(**paths: Path | None) -> None:
+def _check_test_labels(train: Any, validation: Any, test: Any) -> None:
+    """A --test label the training data does not have can never be predicted: say so before training."""
+    from sentilstm.data import LabelMap
     from sentilstm.errors import DataError
 
-    for option, path in paths.items():
-        if path is not None and not path.resolve().parent.is_dir():
-            raise DataError(f"--{option.replace('_', '-')} {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
+    if test is None:
+        return
+    known = LabelMap.fit(train.labels + (validation.labels if validation is not None else []))
+    try:
+        known.encode(test.labels)
+    except DataError as exc:  # "labels [...] were not seen in training; this model knows [...]"
+        raise DataError(f"--test {test.source}: {exc}; a model can never predict those: check the files and "
+                        "--label-column") from None
+
+
+def _check_out_paths(inputs: dict[str, Any] | None = None, **paths: Path | None) -> None:
+    """Before any work: every output (keyword: option name) writable, none of them an input (MODEL, DATA...)."""
+    from sentilstm.files import check_outputs
+
+    check_outputs({f"--{option.replace('_', '-')}": path for option, path in paths.items()}, inputs or {})
+
+
+def _save(model: Any, path: Path) -> None:
+    """`model.save(path)`; the file system's refusal (full disk...) becomes one line naming the path."""
+    from sentilstm.files import writing
+
+    with writing(path):
+        model.save(path)
+
+
+def _write_json(data: Any, path: Path | None) -> None:
+    """Write `data` as indented JSON to `path` (if given), atomically."""
+    from sentilstm.files import write_atomically
+
+    if path is not None:
+        write_atomically(path, json.dumps(data, indent=2, default=str))
 
 
 MlflowOpt = Annotated[Optional[bool], typer.Option("--mlflow/--no-mlflow", help="Log parameters, per-epoch metrics, results and files to MLflow (default: on when --mlflow-uri is given).")]
@@ -266,24 +351,23 @@ def train(
 ) -> None:
     """Train a classifier on a labelled table and save it as one file."""
     from sentilstm import distributed
+    from sentilstm.report import report_path_for
 
+    report_path = None if no_report else report_to or report_path_for(out_path)
+    inputs = {"DATA": data, "--validation": validation, "--test": test, "--unlabeled": unlabeled, "--embeddings": embeddings}
+    outputs = {"out": out_path, "metrics_json": metrics_json, "report": report_path}
     if nproc_per_node is not None:  # this process only starts the workers (each runs this command without these)
-        _check_out_paths(out=out_path, metrics_json=metrics_json, report=report_to)
+        _check_out_paths(inputs, **outputs)
         _launch_training(ctx, distributed.LaunchOptions(nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_id,
                                                         rdzv_backend, dist_timeout), sampling, device)
         return
     main_process = distributed.is_main_process()  # under torchrun only rank 0 prints, tracks and writes files
     _setup_logging(verbose and main_process)
     from sentilstm.classifier import SentimentClassifier
+    from sentilstm.data import check_encoding
 
-    _check_out_paths(out=out_path, metrics_json=metrics_json, report=report_to)
-    train_table, val_table, test_table, unlabeled_texts = _training_tables(
-        data, dataset, dataset_path, validation, test, text_column=text_column, label_column=label_column, encoding=encoding
-    )
-    if unlabeled is not None:
-        from sentilstm.data import read_table
-
-        unlabeled_texts = read_table(unlabeled, text_column=text_column, need_label=False, encoding=encoding).texts
+    _check_out_paths(inputs, **outputs)
+    check_encoding(encoding)
     clf = SentimentClassifier(
         cell=cell, bidirectional=bidirectional, pooling=pooling, embedding_dim=embedding_dim, hidden_size=hidden_size,
         num_layers=num_layers, dropout=dropout, embedding_dropout=embedding_dropout, output_dropout=output_dropout,
@@ -296,7 +380,15 @@ def train(
         embeddings=str(embeddings) if embeddings is not None else None, freeze_embeddings=freeze_embeddings,
         pretrain_embeddings=pretrain_embeddings, augment=augment, augment_copies=augment_copies,
         augment_alpha=augment_alpha, augment_synonyms=augment_synonyms, augment_translator=augment_translator,
+    ).check_params()  # every setting, and whether the network fits in memory, before any data is read
+    train_table, val_table, test_table, unlabeled_texts = _training_tables(
+        data, dataset, dataset_path, validation, test, text_column=text_column, label_column=label_column, encoding=encoding
     )
+    _check_test_labels(train_table, val_table, test_table)
+    if unlabeled is not None:
+        from sentilstm.data import read_table
+
+        unlabeled_texts = read_table(unlabeled, text_column=text_column, need_label=False, encoding=encoding).texts
     from sentilstm.tracking import chain
 
     if not main_process:  # another rank of a distributed run: train its shards, write and print nothing
@@ -321,7 +413,7 @@ def train(
             unlabeled=unlabeled_texts if pretrain_embeddings else None,
         )
     print_report(clf.validation_report_, f"validation (best epoch {clf.history_.best_epoch})")
-    from sentilstm.report import labelled_predictions, report_path_for, training_report
+    from sentilstm.report import labelled_predictions, training_report
 
     test_predictions = None
     if test_table is not None:  # scored once: the printed metrics, the model file's and the report's curves
@@ -330,13 +422,11 @@ def train(
         clf.metrics_["test"] = report.to_dict()
         print_report(report, f"test: {test_table.source}")
     clf.metrics_["data"]["dropped_rows"] = train_table.dropped + (val_table.dropped if val_table is not None else 0)
-    clf.save(out_path)
+    _save(clf, out_path)
     Path(f"{out_path}.ckpt").unlink(missing_ok=True)
-    report_path = None if no_report else report_to or report_path_for(out_path)
     report_path = _write_report(lambda: training_report(clf, title=f"Training report: {out_path.name}", test=test_predictions,
                                                         source=train_table.source), report_path)
-    if metrics_json is not None:
-        metrics_json.write_text(json.dumps(clf.metrics_, indent=2, default=str))
+    _write_json(clf.metrics_, metrics_json)
     # --mlflow (no-op otherwise): final scores, then the files once all are written (the report embeds its plots)
     tracker.log_metrics({"best_epoch": clf.history_.best_epoch, **{k: v for k, v in clf.metrics_.items() if k in ("validation", "test")}})
     for path in (out_path, report_path, metrics_json):
@@ -395,14 +485,15 @@ def evaluate(
     """Score a model on a labelled table: accuracy, F1, ROC-AUC, per-class metrics, confusion matrix."""
     _setup_logging(verbose)
     from sentilstm.classifier import load_model
-    from sentilstm.data import read_table
+    from sentilstm.data import check_encoding, read_table
 
+    _check_out_paths({"MODEL": model, "DATA": data}, json=json_path)
+    check_encoding(encoding)
     clf = load_model(model)
     table = read_table(data, text_column=text_column, label_column=label_column, encoding=encoding)
     report = clf.evaluate(table.texts, table.labels)
     print_report(report, f"{data}")
-    if json_path is not None:
-        json_path.write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    _write_json(report.to_dict(), json_path)
 
 
 @app.command()
@@ -447,11 +538,18 @@ def predict(
         raise DataError("give texts to classify, or --input FILE with --output FILE (not both)")
     if input_path is not None and output_path is None:
         raise DataError("--input needs --output FILE for the scored rows")
+    from sentilstm.data import check_encoding
+    from sentilstm.text.normalize import clean_text
+
+    check_encoding(encoding)
+    texts = [clean_text(text) for text in texts or []]  # undecodable argument bytes print as U+FFFD, not a crash
     if engine == "ray":
         _predict_on_ray(model, input_path, output_path, text_column=text_column, encoding=encoding, backend=backend,
                         threads=threads, address=ray_address, concurrency=concurrency, batch_size=batch_size,
                         num_gpus=num_gpus, output_format=output_format, verbose=verbose)
         return
+    if input_path is not None:
+        _check_out_paths({"MODEL": model, "--input": input_path}, output=Path(output_path))
     clf = load_for_serving(model, backend, threads=threads)  # type: ignore[arg-type] - checked inside
     if input_path is not None:
         with Progress(TextColumn("scoring"), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(), console=console) as bar:
@@ -520,7 +618,7 @@ def export(
     _setup_logging(verbose)
     from sentilstm.export import export_model
 
-    _check_out_paths(out=out_path)
+    _check_out_paths({"MODEL": model}, out=out_path)
     report = export_model(model, export_format, quantize=quantize, out=out_path)  # type: ignore[arg-type] - checked inside
     if as_json:
         print(json.dumps(report.to_dict()))
@@ -557,7 +655,10 @@ def baseline(
 
     from sentilstm.baselines import make_baseline
 
-    _check_out_paths(out=out_path, metrics_json=metrics_json, report=report_path)
+    from sentilstm.data import check_encoding
+
+    _check_out_paths({"DATA": data, "--test": test}, out=out_path, metrics_json=metrics_json, report=report_path)
+    check_encoding(encoding)
     params: dict[str, Any] = {"min_df": min_df, "class_weight": class_weight, "sampling": sampling}
     if c is not None:
         params["C"] = c
@@ -565,6 +666,7 @@ def baseline(
     train_table, val_table, test_table, _ = _training_tables(
         data, dataset, dataset_path, None, test, text_column=text_column, label_column=label_column, encoding=encoding
     )
+    _check_test_labels(train_table, val_table, test_table)
     if val_table is not None:  # a linear model needs no early stopping: train on train + validation
         console.print(f"adding the {len(val_table)} validation texts to training (a baseline has no early stopping)")
     texts = train_table.texts + (val_table.texts if val_table is not None else [])
@@ -582,11 +684,10 @@ def baseline(
         report = test_predictions.report()
         clf.metrics_["test"] = report.to_dict()
         print_report(report, f"test: {test_table.source}")
-    clf.save(out_path)
+    _save(clf, out_path)
     _write_report(lambda: training_report(clf, title=f"Baseline report: {out_path.name}", test=test_predictions,
                                           source=train_table.source), report_path)
-    if metrics_json is not None:
-        metrics_json.write_text(json.dumps(clf.metrics_, indent=2, default=str))
+    _write_json(clf.metrics_, metrics_json)
     out.print(f"saved {out_path}")
 
 
@@ -626,7 +727,10 @@ def cv(
 
     name = dataset or (data.name.split(".")[0] if data is not None else "cv")
     report_path = None if no_report else report_to or Path(f"{name}.cv.report.html")
-    _check_out_paths(json=json_path, report=report_path)
+    from sentilstm.data import check_encoding
+
+    _check_out_paths({"DATA": data, "--params": params_file}, json=json_path, report=report_path)
+    check_encoding(encoding)
     params = read_params(params_file) if params_file is not None else {}
     params.update(parse_assignments(settings or [], estimator))
     check_options(estimator=estimator, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs)  # before reading data
@@ -661,8 +765,7 @@ def cv(
         )
     _print_folds(result)
     print_report(result.predictions.report(), "out-of-fold predictions" + (" (repeat 1)" if repeats > 1 else ""))
-    if json_path is not None:
-        json_path.write_text(json.dumps(result.to_dict(), indent=2))
+    _write_json(result.to_dict(), json_path)
     from sentilstm.report import cv_report
 
     report_path = _write_report(lambda: cv_report(result), report_path)
@@ -713,15 +816,19 @@ def explain(
     from sentilstm.classifier import load_model
     from sentilstm.config import check_integer
     from sentilstm.explain import check_method, explain as explain_text, write_html
+    from sentilstm.files import writing
+    from sentilstm.text.normalize import clean_text
 
     check_method(method)
     check_integer("--top", top, low=1)
-    _check_out_paths(html=html_path)
+    _check_out_paths({"MODEL": model}, html=html_path)
+    texts = [clean_text(text) for text in texts]  # undecodable argument bytes print as U+FFFD, not a crash
     clf = load_model(model, device=device)
     attributions = [explain_text(clf, text, method, num_samples=samples, seed=seed) for text in texts]
     attributions[0].label_index(label)  # an unknown --label fails before anything is printed
     if html_path is not None:
-        write_html(attributions, html_path, label=label)
+        with writing(html_path):
+            write_html(attributions, html_path, label=label)
     if as_json:
         for attribution in attributions:
             print(json.dumps(attribution.to_dict(), ensure_ascii=False))
@@ -778,7 +885,12 @@ def tune(
     from sentilstm.report import report_path_for, tune_report
 
     report_path = None if no_report else report_to or report_path_for(out_path)
-    _check_out_paths(out=out_path, report=report_path)
+    from sentilstm.data import check_encoding
+    from sentilstm.tuning import study_path
+
+    _check_out_paths({"DATA": data, "--validation": validation, "--space": space}, out=out_path, report=report_path,
+                     trials_table=trials_path(out_path), study=study_path(out_path) if storage is None else None)
+    check_encoding(encoding)
     base = parse_assignments(settings or [], "lstm")
     search_space = SearchSpace.load(space)  # a bad space file fails before any data is read
     train_table, val_table, _, _ = _training_tables(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
+import types
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import numpy as np
 
 from sentilstm.errors import ConfigError
 
@@ -19,6 +23,14 @@ Precision = Literal["fp32", "bf16", "auto"]
 Monitor = Literal["macro_f1", "accuracy", "loss"]
 Loss = Literal["cross_entropy", "focal"]
 Sampling = Literal["none", "oversample", "undersample", "balanced_batches", "smote"]
+# Upper bounds far beyond anything trainable; they keep size arithmetic finite (an LSTM of hidden size h has 4h^2
+# weights per direction), so absurd values fail here and the memory check reports the rest with real numbers.
+MAX_WIDTH = 2**20  # embedding_dim, hidden_size, conv_channels
+MAX_LAYERS = 1024
+MAX_KERNEL = 1025
+MAX_VOCABULARY = 2**24
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 32 bits
+MAX_THREADS = 4096  # torch.set_num_threads(100_000) crashes the process at exit
 
 
 def check_choice(name: str, value: Any, kind: Any) -> None:
@@ -28,23 +40,59 @@ def check_choice(name: str, value: Any, kind: Any) -> None:
         raise ConfigError(f"{name} must be one of {list(allowed)}, got {value!r}")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_range(name: str, value: float, low: float, high: float | None = None) -> None:
-    """Raise ConfigError unless low <= value (<= high)."""
-    if value is None or value < low or (high is not None and value > high):
+    """Raise ConfigError unless value is a finite number with low <= value (<= high); NaN and inf never pass."""
+    if not _is_number(value) or not math.isfinite(value) or value < low or (high is not None and value > high):
         bound = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ConfigError(f"{name} must be {bound}, got {value!r}")
+        kind = "" if _is_number(value) and math.isfinite(value) else "a finite number "
+        raise ConfigError(f"{name} must be {kind}{bound}, got {value!r}")
 
 
 def check_positive(name: str, value: float) -> None:
     """Raise ConfigError unless value is a finite number > 0."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 < value < math.inf:
+    if not _is_number(value) or not 0 < value < math.inf:
         raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
 
 
-def check_integer(name: str, value: int, low: int) -> None:
-    """Raise ConfigError unless value is a whole number >= low."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
+def check_integer(name: str, value: int, low: int, high: int | None = None) -> None:
+    """Raise ConfigError unless value is a whole number with low <= value (<= high)."""
+    if (not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < low
+            or (high is not None and value > high)):
+        bound = f">= {low}" if high is None else f"between {low} and {high:,}"
+        raise ConfigError(f"{name} must be a whole number {bound}, got {value!r}")
+
+
+def check_fields(config: Any) -> None:
+    """Raise ConfigError for a config field whose value has the wrong kind for its annotation: a whole number
+    where an int is declared (1.5 epochs), a finite number for a float (NaN, inf, "0.1"), True/False for a bool.
+    Ranges are each config's `validate`; this is the type check every numeric field shares."""
+    for item in dataclasses.fields(config):
+        kinds = _field_kinds(type(config))[item.name]
+        value = getattr(config, item.name)
+        if value is None and type(None) in kinds:
+            continue
+        if int in kinds and bool not in kinds:
+            if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
+                raise ConfigError(f"{item.name} must be a whole number, got {value!r}")
+        elif float in kinds:
+            if not _is_number(value) or not math.isfinite(value):
+                raise ConfigError(f"{item.name} must be a finite number, got {value!r}")
+        elif kinds == {bool} and not isinstance(value, (bool, np.bool_)):
+            raise ConfigError(f"{item.name} must be True or False, got {value!r}")
+
+
+@functools.cache
+def _field_kinds(cls: type) -> dict[str, set[Any]]:
+    """Each field's plain types ({int, NoneType} for `int | None`; Literal and containers count as neither)."""
+    kinds: dict[str, set[Any]] = {}
+    for name, hint in get_type_hints(cls).items():
+        options = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+        kinds[name] = {t for t in options if t in (int, float, bool, type(None))}
+    return kinds
 
 
 @dataclass
@@ -66,12 +114,13 @@ class TextConfig:
     truncation: Truncation = "head_tail"  # reviews state their verdict at the start and the end
 
     def validate(self) -> None:
+        check_fields(self)
         check_choice("tokenizer", self.tokenizer, TokenizerKind)
         check_choice("truncation", self.truncation, Truncation)
         if self.unicode_form not in (None, "NFC", "NFKC"):
             raise ConfigError(f"unicode_form must be 'NFC', 'NFKC' or None, got {self.unicode_form!r}")
         if self.vocab_size is not None:
-            check_range("vocab_size", self.vocab_size, 10)
+            check_range("vocab_size", self.vocab_size, 10, MAX_VOCABULARY)
         check_range("min_frequency", self.min_frequency, 1)
         if self.max_length is not None:
             check_range("max_length", self.max_length, 1)
@@ -98,15 +147,18 @@ class ModelConfig:
     padding_idx: int = 0  # [PAD]; its embedding stays zero and it is masked everywhere
 
     def validate(self) -> None:
+        check_fields(self)
         check_choice("cell", self.cell, Cell)
         check_choice("pooling", self.pooling, Pooling)
-        for name in ("embedding_dim", "hidden_size", "num_layers"):
-            check_range(name, getattr(self, name), 1)
+        for name in ("embedding_dim", "hidden_size"):
+            check_range(name, getattr(self, name), 1, MAX_WIDTH)
+        check_range("num_layers", self.num_layers, 1, MAX_LAYERS)
         for name in ("dropout", "embedding_dropout", "output_dropout", "weight_drop"):
             check_range(name, getattr(self, name), 0.0, 0.95)
-        check_range("conv_channels", self.conv_channels, 0)
+        check_range("conv_channels", self.conv_channels, 0, MAX_WIDTH)
         if self.conv_kernel_size < 1 or self.conv_kernel_size % 2 == 0:
             raise ConfigError(f"conv_kernel_size must be an odd number >= 1, got {self.conv_kernel_size!r}")
+        check_range("conv_kernel_size", self.conv_kernel_size, 1, MAX_KERNEL)
 
 
 @dataclass
@@ -144,6 +196,7 @@ class TrainConfig:
     freeze_embeddings: int = 0
 
     def validate(self) -> None:
+        check_fields(self)
         check_choice("schedule", self.schedule, Schedule)
         check_choice("precision", self.precision, Precision)
         check_choice("monitor", self.monitor, Monitor)
@@ -161,8 +214,9 @@ class TrainConfig:
         check_range("validation_fraction", self.validation_fraction, 0.01, 0.5)
         check_range("bucket_pool", self.bucket_pool, 1)
         check_range("freeze_embeddings", self.freeze_embeddings, -1)
+        check_range("seed", self.seed, 0, MAX_SEED)
         if self.num_threads is not None:
-            check_range("num_threads", self.num_threads, 1)
+            check_range("num_threads", self.num_threads, 1, MAX_THREADS)  # torch crashes at exit beyond ~10^5
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ConfigError(
                 f"class_weight must be None, 'balanced' or a dict label -> weight, got {self.class_weight!r}"

@@ -12,9 +12,10 @@ import io
 import json
 import logging
 import math
+import numbers
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from sentilstm.errors import DataError
-from sentilstm.files import temporary_beside
+from sentilstm.files import temporary_beside, writing
+from sentilstm.text.normalize import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,9 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndj
 TEXT_NAMES = ("text", "review", "tweet", "sentence", "content", "comment", "body", "message", "document")
 LABEL_NAMES = ("label", "labels", "sentiment", "polarity", "class", "target", "y")
 Label = Any  # a user's label value: int, float, str or bool
+
+CELL_BUDGET = 1_000_000  # rows x columns of one chunk: a table 10^6 columns wide is read a row or two at a time
+MAX_INFER_COLUMNS = 100  # wider tables must name their text/label columns (or use the usual names)
 
 csv.field_size_limit(2**31 - 1)  # a 1 MB review must not stop the parser (the default limit is 128 KB)
 
@@ -89,25 +94,71 @@ def _check_file(path: str | Path) -> Path:
     return path
 
 
+def check_encoding(encoding: str) -> None:
+    """Raise DataError unless `encoding` names a text codec Python knows ('utf-8', 'latin-1', 'cp1252'...)."""
+    try:
+        known = isinstance(encoding, str) and codecs.lookup(encoding)._is_text_encoding  # type: ignore[attr-defined]
+    except LookupError:
+        known = False
+    if not known:
+        raise DataError(f"encoding {encoding!r} is not a text encoding Python knows; use one such as 'utf-8', "
+                        "'latin-1', 'cp1252' or 'utf-16'")
+
+
+def table_columns(path: str | Path, *, encoding: str = "utf-8", quoting: bool | None = None) -> list[str]:
+    """The column names of a table without reading its rows: the header row of a CSV/TSV, the keys of a JSONL
+    file's first object, the fields of a Parquet schema."""
+    path = _check_file(path)
+    check_encoding(encoding)
+    fmt, gzipped = table_format(path)
+    try:
+        if fmt == "parquet":
+            return _parquet_file(path, gzipped).schema_arrow.names
+        with _text_stream(path, gzipped, encoding) as handle:
+            if fmt == "jsonl":
+                line = next((line for line in handle if line.strip()), "")
+                row = json.loads(line) if line else {}
+                return [str(key) for key in row] if isinstance(row, dict) else []
+            if fmt == "tsv" and not (quoting or False):
+                return handle.readline().rstrip("\r\n").split("\t")
+            return next(csv.reader(handle, delimiter="," if fmt == "csv" else "\t"), [])
+    except (csv.Error, json.JSONDecodeError, OSError, EOFError) as exc:
+        raise DataError(f"could not read the header of {str(path)!r}: {_first_line(exc)}") from exc
+
+
+def _text_stream(path: Path, gzipped: bool, encoding: str) -> io.TextIOWrapper:
+    raw = gzip.open(path, "rb") if gzipped else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding=encoding, errors="sentilstm-replace", newline="")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def iter_frames(
-    path: str | Path, *, chunk_rows: int | None = None, encoding: str = "utf-8", quoting: bool | None = None
+    path: str | Path, *, chunk_rows: int | None = None, encoding: str = "utf-8", quoting: bool | None = None,
+    columns: Sequence[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Yield the file as DataFrames of at most `chunk_rows` rows (all of it at once when None).
 
     Bad bytes are decoded as U+FFFD and counted in a warning; TSV is read without quote handling
-    (AfriSenti and GLUE TSVs hold bare quotes) unless `quoting=True`.
+    (AfriSenti and GLUE TSVs hold bare quotes) unless `quoting=True`. `columns`: read only these (every other
+    column is skipped unparsed); chunks of a wide table hold fewer rows, at most CELL_BUDGET cells.
     """
     path = _check_file(path)
+    check_encoding(encoding)
     fmt, gzipped = table_format(path)
+    if chunk_rows is not None:
+        width = len(columns) if columns is not None else len(table_columns(path, encoding=encoding, quoting=quoting))
+        chunk_rows = max(1, min(chunk_rows, CELL_BUDGET // max(width, 1)))
     start = _replacements.count
     try:
         if fmt == "parquet":
-            yield from _iter_parquet(path, gzipped, chunk_rows)
+            yield from _iter_parquet(path, gzipped, chunk_rows, columns)
             return
-        raw = gzip.open(path, "rb") if gzipped else open(path, "rb")
-        with raw, io.TextIOWrapper(raw, encoding=encoding, errors="sentilstm-replace", newline="") as handle:
+        with _text_stream(path, gzipped, encoding) as handle:
             if fmt == "jsonl":
-                yield from _iter_jsonl(handle, chunk_rows, path)
+                yield from _iter_jsonl(handle, chunk_rows, path, columns)
             else:
                 use_quotes = fmt == "csv" if quoting is None else quoting
                 reader = pd.read_csv(
@@ -115,6 +166,7 @@ def iter_frames(
                     sep="," if fmt == "csv" else "\t",
                     quoting=csv.QUOTE_MINIMAL if use_quotes else csv.QUOTE_NONE,
                     chunksize=chunk_rows,
+                    usecols=list(columns) if columns is not None else None,
                     dtype=str,
                     keep_default_na=False,
                     na_values=[""],
@@ -124,8 +176,12 @@ def iter_frames(
                 )
                 yield from ([reader] if chunk_rows is None else reader)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, json.JSONDecodeError, OSError, EOFError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"could not read {str(path)!r} as {fmt}{' (gzip)' if gzipped else ''}: {message}") from exc
+        raise DataError(f"could not read {str(path)!r} as {fmt}{' (gzip)' if gzipped else ''}: {_first_line(exc)}") from exc
+    except ValueError as exc:  # pandas: the chosen columns are not all in the file
+        if columns is None or "usecols" not in str(exc).lower():
+            raise
+        raise DataError(f"{str(path)!r} lacks some of the columns {list(columns)} (the first row names "
+                        "them); check the column names") from exc
     finally:
         bad = _replacements.count - start
         if bad:
@@ -148,13 +204,27 @@ def _bad_line_skipper(path: Path) -> Any:
     return skip
 
 
-def _iter_parquet(path: Path, gzipped: bool, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+def _parquet_file(path: Path, gzipped: bool) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(gzip.open(path, "rb") if gzipped else path)
-        batches = parquet.iter_batches(batch_size=chunk_rows or 1 << 20)
+        return pq.ParquetFile(gzip.open(path, "rb") if gzipped else path)
+    except pa.ArrowException as exc:
+        raise DataError(f"could not read {str(path)!r} as Parquet: {exc}") from exc
+
+
+def _iter_parquet(path: Path, gzipped: bool, chunk_rows: int | None, columns: Sequence[str] | None) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+
+    parquet = _parquet_file(path, gzipped)
+    try:
+        if columns is not None and (missing := [c for c in columns if c not in parquet.schema_arrow.names]):
+            raise DataError(f"{str(path)!r} has no column {missing[0]!r}; it has {column_list(parquet.schema_arrow.names)}")
+        if chunk_rows is None:  # all of it: one frame, however many row groups
+            yield parquet.read(columns=columns).to_pandas()
+            return
+        batches = parquet.iter_batches(batch_size=chunk_rows, columns=columns)
         first = next(batches, None)
         yield first.to_pandas() if first is not None else parquet.schema_arrow.empty_table().to_pandas()
         for batch in batches:
@@ -163,8 +233,9 @@ def _iter_parquet(path: Path, gzipped: bool, chunk_rows: int | None) -> Iterator
         raise DataError(f"could not read {str(path)!r} as Parquet: {exc}") from exc
 
 
-def _iter_jsonl(handle: io.TextIOBase, chunk_rows: int | None, path: Path) -> Iterator[pd.DataFrame]:
+def _iter_jsonl(handle: io.TextIOBase, chunk_rows: int | None, path: Path, columns: Sequence[str] | None) -> Iterator[pd.DataFrame]:
     rows: list[dict[str, Any]] = []
+    cells = 0
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
@@ -172,20 +243,33 @@ def _iter_jsonl(handle: io.TextIOBase, chunk_rows: int | None, path: Path) -> It
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{str(path)!r} line {number} is not valid JSON ({exc.msg}); fix or remove that line") from exc
+        except RecursionError:
+            raise DataError(f"{str(path)!r} line {number} is nested too deeply to read; fix or remove that line") from None
         if not isinstance(row, dict):
             raise DataError(f"{str(path)!r} line {number} is not a JSON object; each line must be {{\"text\": ...}}")
+        if columns is not None:
+            row = {key: row[key] for key in columns if key in row}
+        if "\\u" in line:  # an escape may spell a lone surrogate or NUL, which no UTF-8 file or tokenizer takes
+            row = {key: clean_text(value) if isinstance(value, str) else value for key, value in row.items()}
         rows.append(row)
-        if chunk_rows and len(rows) >= chunk_rows:
+        cells += len(row)
+        if chunk_rows and (len(rows) >= chunk_rows or cells >= CELL_BUDGET):
             yield pd.DataFrame(rows)
-            rows = []
+            rows, cells = [], 0
     if rows or not chunk_rows:
-        yield pd.DataFrame(rows)
+        yield pd.DataFrame(rows, columns=list(columns) if columns is not None and not rows else None)
+
+
+def column_list(columns: Sequence[Any], limit: int = 20) -> str:
+    """Columns for an error message: all of them, or the first `limit` and how many there are."""
+    shown = [str(c) for c in columns[:limit]]
+    return str(shown) if len(columns) <= limit else f"{len(columns):,} columns {str(shown)[:-1]}, ...]"
 
 
 def _pick(columns: Sequence[str], wanted: str | None, names: Sequence[str], role: str) -> str | None:
     if wanted is not None:
         if wanted not in columns:
-            raise DataError(f"{role} column {wanted!r} not found; the file has columns {list(columns)}")
+            raise DataError(f"{role} column {wanted!r} not found; the file has columns {column_list(columns)}")
         return wanted
     lowered = {str(c).lower(): c for c in columns}
     for name in names:
@@ -204,16 +288,64 @@ def infer_columns(
     if text is None:
         rest = [c for c in columns if c != label and pd.api.types.is_string_dtype(frame[c])]
         if len(rest) != 1:
-            raise DataError(f"cannot tell which column holds the text among {columns}; name it with --text-column")
+            raise DataError(f"cannot tell which column holds the text among {column_list(columns)}; name it with --text-column")
         text = rest[0]
     if label is None and need_label:
         rest = [c for c in columns if c != text]
         if len(rest) != 1:
-            raise DataError(f"cannot tell which column holds the label among {columns}; name it with --label-column")
+            raise DataError(f"cannot tell which column holds the label among {column_list(columns)}; name it with --label-column")
         label = rest[0]
     if label == text:
         raise DataError(f"text and label columns are both {text!r}; name them with --text-column/--label-column")
     return text, label
+
+
+def needed_columns(
+    columns: Sequence[str], text_column: str | None, label_column: str | None, need_label: bool, source: str,
+) -> list[str] | None:
+    """The columns to read, chosen from the header alone (names given or usual ones), so a table's other columns,
+    however many, are never parsed; None when choosing needs the values too (a narrow table: read it all)."""
+    text = _pick(columns, text_column, TEXT_NAMES, "text")
+    label = _pick(columns, label_column, LABEL_NAMES, "label")
+    if text is not None and label is None and need_label and len(columns) == 2:
+        label = next(c for c in columns if c != text)
+    if text is not None and (label is not None or not need_label):
+        return [c for c in (text, label) if c is not None]
+    if len(columns) <= MAX_INFER_COLUMNS:
+        return None
+    role, option = ("text", "--text-column") if text is None else ("label", "--label-column")
+    raise DataError(f"{source}: cannot tell which column holds the {role} among {column_list(columns)}; "
+                    f"name it with {option}")
+
+
+def _value_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (bool, np.bool_)):
+        return "boolean"
+    if isinstance(value, numbers.Number):
+        return "number"
+    return "nested value" if isinstance(value, (dict, list, tuple, np.ndarray)) else type(value).__name__
+
+
+def check_column_values(values: Sequence[Any], column: str, source: str, role: str, first_row: int = 0) -> None:
+    """Raise DataError unless a column's present values are of one plain kind: every text a string; labels all
+    strings, all numbers or all true/false. A mixed or nested column (JSONL, Parquet) is named with the rows at
+    fault (counted from `first_row` + 1), rather than silently turned into strings."""
+    first: dict[str, int] = {}  # kind -> first row holding it
+    for row, value in enumerate(values):
+        if not is_missing(value):
+            first.setdefault(_value_kind(value), row)
+    allowed = ("string",) if role == "text" else ("string", "number", "boolean")
+    for kind, row in first.items():
+        if kind not in allowed:
+            raise DataError(f"{source}: {role} column {column!r} holds a {kind} at row {first_row + row + 1} "
+                            f"({str(values[row])[:60]}); {role}s must be {' or '.join(allowed)}s: fix that column")
+    if len(first) > 1:
+        (kind, row), (other, second) = sorted(first.items(), key=lambda item: item[1])[:2]
+        raise DataError(f"{source}: {role} column {column!r} mixes {kind}s (row {first_row + row + 1}: {values[row]!r}) "
+                        f"and {other}s (row {first_row + second + 1}: {values[second]!r}); give every {role} the same "
+                        "kind: fix that column")
 
 
 def canonical_label(value: Any) -> Label:
@@ -250,6 +382,9 @@ def frame_to_table(
     text_name, label_name = infer_columns(frame, text_column, label_column, need_label)
     texts = frame[text_name].tolist()
     labels = frame[label_name].tolist() if label_name is not None else None
+    check_column_values(texts, text_name, source, "text")
+    if labels is not None:
+        check_column_values(labels, label_name, source, "label")
     keep = [not is_missing(t) for t in texts]
     empty_texts = keep.count(False)
     missing_labels = 0
@@ -263,12 +398,12 @@ def frame_to_table(
             "%s: dropped %d of %d rows (%d with empty text in %r, %d with a missing label in %r)",
             source, empty_texts + missing_labels, len(texts), empty_texts, text_name, missing_labels, label_name,
         )
-    kept_texts = [str(t) for t, k in zip(texts, keep) if k]
+    kept_texts = [t for t, k in zip(texts, keep) if k]
     if not kept_texts:
         raise DataError(f"{source}: no usable rows (every row had an empty text or a missing label)")
     kept_labels = [canonical_label(v) for v, k in zip(labels, keep) if k] if labels is not None else None
     if kept_labels is not None and len({type(v) for v in kept_labels}) > 1:
-        kept_labels = [str(v) for v in kept_labels]  # mixed "pos" and 1: compare them as strings
+        kept_labels = [str(v) for v in kept_labels]  # strings "pos" and "1" (1 once canonical): compare as strings
     return Table(kept_texts, kept_labels, text_name, label_name, empty_texts + missing_labels, source)
 
 
@@ -285,7 +420,9 @@ def read_table(
 
     Example: `read_table("ig_train.tsv", text_column="tweet")`.
     """
-    frame = next(iter_frames(path, encoding=encoding, quoting=quoting), None)
+    columns = needed_columns(table_columns(path, encoding=encoding, quoting=quoting), text_column, label_column,
+                             need_label, str(path))
+    frame = next(iter_frames(path, encoding=encoding, quoting=quoting, columns=columns), None)
     if frame is None or frame.empty:
         raise DataError(f"data file {str(path)!r} has a header but no rows")
     return frame_to_table(
@@ -353,13 +490,16 @@ def stratified_split(
 
 class TableWriter:
     """Writes DataFrame chunks to CSV/TSV/JSONL/Parquet (optionally .gz) under a temporary name; `close`
-    renames it into place, `abort` removes it, so a failed run never leaves a half-written file."""
+    renames it into place, `abort` removes it, so a failed run never leaves a half-written file. A write the
+    file system refuses (full disk, read-only...) raises OutputError naming the path."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.format, self.gzipped = table_format(self.path)
         if not self.path.parent.exists():
             raise DataError(f"cannot write {str(self.path)!r}: folder {str(self.path.parent)!r} does not exist")
+        if self.path.is_dir():
+            raise DataError(f"cannot write {str(self.path)!r}: it is a folder; give a file name")
         handle, self._temporary = temporary_beside(self.path)
         self._raw: Any = os.fdopen(handle, "wb")
         self._stream: Any = gzip.GzipFile(fileobj=self._raw, mode="wb") if self.gzipped else self._raw
@@ -367,6 +507,11 @@ class TableWriter:
         self._rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
+        with writing(self.path):
+            self._write(frame)
+        self._rows += len(frame)
+
+    def _write(self, frame: pd.DataFrame) -> None:
         if self.format == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -393,15 +538,15 @@ class TableWriter:
             lines = ["\t".join(map(str, frame.columns))] if self._rows == 0 else []
             lines += ["\t".join(row) for row in cells.itertuples(index=False, name=None)]
             self._stream.write(("\n".join(lines) + "\n").encode("utf-8"))
-        self._rows += len(frame)
 
     def close(self) -> Path:
-        if self._parquet is not None:
-            self._parquet.close()
-        if self._stream is not self._raw:
-            self._stream.close()
-        self._raw.close()
-        os.replace(self._temporary, self.path)
+        with writing(self.path):
+            if self._parquet is not None:
+                self._parquet.close()
+            if self._stream is not self._raw:
+                self._stream.close()
+            self._raw.close()
+            os.replace(self._temporary, self.path)
         return self.path
 
     def abort(self) -> None:
@@ -417,10 +562,10 @@ class TableWriter:
 
 
 def check_texts(values: Iterable[str], name: str) -> list[str]:
-    """The texts as a list; a single string or a non-string entry is a DataError naming the fix."""
+    """The texts as a list; a single string, a non-list or a non-string entry is a DataError naming the fix."""
     if isinstance(values, str):
         raise DataError(f"{name} must be a list of texts, got a single string; wrap it: [{values[:30]!r}]")
-    texts = list(values)
+    texts = _as_list(values, name, "texts")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise DataError(f"{name}[{i}] is {type(text).__name__} {text!r}, not a string; drop or fill missing texts")
@@ -429,8 +574,17 @@ def check_texts(values: Iterable[str], name: str) -> list[str]:
 
 def check_labels(values: Iterable[Label], name: str) -> list[Label]:
     """The labels as a list; a missing label is a DataError."""
-    labels = list(values)
+    labels = _as_list(values, name, "labels")
     for i, label in enumerate(labels):
         if label is None or (not isinstance(label, str) and pd.api.types.is_scalar(label) and pd.isna(label)):
             raise DataError(f"{name}[{i}] is missing (NaN/None); drop unlabelled rows before fit")
     return labels
+
+
+def _as_list(values: Any, name: str, what: str) -> list[Any]:
+    if isinstance(values, pd.DataFrame):
+        raise DataError(f"{name} must be a list of {what}, got a DataFrame; pass one column, e.g. frame['text']")
+    if isinstance(values, (bytes, dict)) or not isinstance(values, Iterable):
+        raise DataError(f"{name} must be a list of {what}, got {type(values).__name__} {str(values)[:40]!r}; "
+                        "pass a list or another sequence of them")
+    return list(values)

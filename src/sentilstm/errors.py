@@ -21,3 +21,8 @@ class ArtifactError(SentilstmError, OSError):
 
 class NotFittedError(SentilstmError, RuntimeError):
     """A classifier was used before `fit` or `load`."""
+
+
+class OutputError(SentilstmError, OSError):
+    """A file cannot be written (no permission, read-only or full disk, a folder in the way...); nothing was left
+    half-written. `errno` is the system's error number."""

@@ -16,6 +16,10 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from sentilstm.data import Label, check_labels, check_texts
 from sentilstm.errors import DataError
 
+# Beyond this many classes a full confusion matrix is unreadable (and its drawing grows with the square): tables
+# and plots show the classes and pairs most often confused instead, while per-class metrics stay complete.
+MAX_MATRIX_CLASSES = 50
+
 
 @dataclass
 class ClassMetrics:
@@ -63,6 +67,27 @@ class Predictions:
         wrong = np.flatnonzero(predicted != self.targets)
         order = wrong[np.argsort(-confidence[wrong], kind="stable")][:k]
         return [(self.texts[i], self.labels[self.targets[i]], self.labels[predicted[i]], float(confidence[i])) for i in order]
+
+
+def top_confusions(matrix: Any, labels: list[Any], k: int = 20) -> list[tuple[Any, Any, int, float]]:
+    """The `k` most frequent errors: (true label, predicted label, count, share of the true class's texts)."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    errors = counts.copy()
+    np.fill_diagonal(errors, 0)
+    flat = np.flatnonzero(errors)
+    order = flat[np.argsort(-errors.flat[flat], kind="stable")][:k]
+    totals = np.maximum(counts.sum(axis=1), 1)
+    return [(labels[i], labels[j], int(errors[i, j]), float(errors[i, j] / totals[i]))
+            for i, j in (divmod(int(index), len(labels)) for index in order)]
+
+
+def most_confused_classes(matrix: Any, k: int = 20) -> list[int]:
+    """Indices of the `k` classes most involved in errors (texts of theirs missed plus texts wrongly given them),
+    in their original order: the part of a large confusion matrix worth drawing."""
+    errors = np.asarray(matrix, dtype=np.int64).copy()
+    np.fill_diagonal(errors, 0)
+    involvement = errors.sum(axis=0) + errors.sum(axis=1)
+    return sorted(np.argsort(-involvement, kind="stable")[:k].tolist())
 
 
 def evaluate_probabilities(y_true: np.ndarray, probabilities: np.ndarray, labels: list[Any]) -> EvaluationReport:

@@ -23,7 +23,6 @@ import dataclasses
 import io
 import json
 import logging
-import os
 import tempfile
 import time
 import warnings
@@ -44,7 +43,7 @@ from sentilstm.backends import (
 from sentilstm.classifier import SentimentClassifier
 from sentilstm.config import check_choice
 from sentilstm.errors import ArtifactError, ConfigError
-from sentilstm.files import temporary_beside
+from sentilstm.files import check_outputs, write_atomically
 from sentilstm.models import SentimentNet
 from sentilstm.onnx_rnn import FusedNetwork
 
@@ -174,19 +173,6 @@ def _quantize_int8(model: Any) -> Any:
         return onnx.load(str(target))
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    if not path.resolve().parent.is_dir():
-        raise ArtifactError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
-    handle, temporary = temporary_beside(path)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def check_batches(clf: SentimentClassifier, texts: Sequence[str] | None = None, seed: int = 0) -> list[tuple[Tensor, Tensor]]:
     """Padded (ids, lengths) batches to compare an export against PyTorch: batch 1 at one token and at
     max_length, mixed short and long texts in one batch, and larger batches of Zipf-distributed token ids
@@ -248,8 +234,7 @@ def export_onnx(
 
     started = time.perf_counter()
     path = Path(path)
-    if not path.resolve().parent.is_dir():  # fail before the export's seconds of work
-        raise ArtifactError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
+    check_outputs({"path": path}, {"source": source})  # fail before the export's seconds of work
     data = onnx_graph(clf, quantize=quantize, opset=opset, source_sha256=file_digest(source) if source else None)
     runner = OnnxNetwork(data, threads=1)  # the very bytes the file will hold
     batches = check_batches(clf, texts)
@@ -257,7 +242,7 @@ def export_onnx(
     if quantize is None and worst > FP32_TOLERANCE:
         raise ArtifactError(f"the ONNX graph's logits differ from PyTorch's by up to {worst:.3g} (allowed {FP32_TOLERANCE}); "
                             "this is a sentilstm export bug, please report it with the model's settings")
-    _write_atomically(path, data)
+    write_atomically(path, data)
     operators = Counter(node.op_type for node in onnx.load_from_string(data).graph.node)
     report = ExportReport(str(path), "onnx", quantize, len(data), worst, agreement, [tuple(b[0].shape) for b in batches],
                           time.perf_counter() - started, opset, dict(sorted(operators.items())))
@@ -284,7 +269,7 @@ def export_torchscript(clf: Any, path: str | Path, *, texts: Sequence[str] | Non
         torch.jit.save(traced, buffer, _extra_files=extra)
     data = buffer.getvalue()
     path = Path(path)
-    _write_atomically(path, data)
+    write_atomically(path, data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = torch.jit.load(str(path))
@@ -310,10 +295,13 @@ def export_model(
     if format == "torchscript" and quantize is not None:
         raise ConfigError("--quantize int8 applies to ONNX only (torch's dynamic int8 LSTM was 2x slower here); "
                           "use --format onnx --quantize int8, or TorchScript without --quantize")
+    default = Path(model_path).with_suffix(".pt") if format == "torchscript" else sibling_path(model_path, quantize)
+    target = Path(out) if out is not None else default
+    check_outputs({"out": target}, {"the model": model_path})  # model.pt exported as TorchScript would overwrite itself
     clf = load_model(model_path, device="cpu")
     if format == "torchscript":
-        return export_torchscript(clf, out or Path(model_path).with_suffix(".pt"))
-    return export_onnx(clf, out or sibling_path(model_path, quantize), quantize=quantize, opset=opset, source=model_path)
+        return export_torchscript(clf, target)
+    return export_onnx(clf, target, quantize=quantize, opset=opset, source=model_path)
 
 
 __all__ = ["ExportReport", "OnnxNetwork", "check_batches", "export_model", "export_onnx", "export_torchscript",

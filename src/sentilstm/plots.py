@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
-from sentilstm.evaluation import Predictions
+from sentilstm.evaluation import MAX_MATRIX_CLASSES, Predictions
 from sentilstm.training import GradientNorms, History
 
 __all__ = [
@@ -146,26 +146,34 @@ def gradient_norms_figure(history: History) -> Figure:
 
 
 # ----- evaluation --------------------------------------------------------------------------------------
-def confusion_figure(matrix: Sequence[Sequence[int]], labels: Sequence[Any]) -> Figure:
-    """Counts and row-normalised shares (recall on the diagonal) side by side; rows true, columns predicted."""
+def confusion_figure(matrix: Sequence[Sequence[int]], labels: Sequence[Any], row_totals: Sequence[int] | None = None) -> Figure:
+    """Counts and row-normalised shares (recall on the diagonal) side by side; rows true, columns predicted.
+
+    `row_totals`: each row's texts when `matrix` is a part of a larger one (its shares are then of the whole row).
+    """
     counts = np.asarray(matrix, dtype=np.int64)
-    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    totals = counts.sum(axis=1, keepdims=True) if row_totals is None else np.asarray(row_totals, dtype=np.int64)[:, None]
+    shares = counts / np.maximum(totals, 1)
     k = len(labels)
-    figure, axes = _figure(WIDE, 2.6 + 0.3 * max(k, 3), 1, 2, grid=False)
+    figure, axes = _figure(WIDE, min(2.6 + 0.3 * max(k, 3), 5.2), 1, 2, grid=False)  # the axes are square: width-bound
     names = [_name(label, 12) for label in labels]
-    size = SMALL if k > 6 else NORMAL
+    size = NORMAL if k <= 6 else SMALL if k <= 12 else SMALL - 2.5
+    crowded = k > 12  # cells too small for every number: only the non-zero ones, shares without "%"
+    rotate = max(map(len, names)) > 5 or crowded
     for ax, values, title, text in (
         (axes[0], counts, "Counts", lambda i, j: f"{counts[i, j]:,}"),
-        (axes[1], shares, "Share of each true class", lambda i, j: f"{shares[i, j]:.0%}"),
+        (axes[1], shares, "Share of each true class" + (" (%)" if crowded else ""),
+         lambda i, j: f"{100 * shares[i, j]:.0f}" if crowded else f"{shares[i, j]:.0%}"),
     ):
         top = max(float(values.max()), 1e-9)
         ax.imshow(values, cmap="Blues", vmin=0, vmax=top, aspect="equal")
         for i in range(k):
             for j in range(k):
+                if crowded and counts[i, j] == 0:
+                    continue
                 ax.text(j, i, text(i, j), ha="center", va="center", fontsize=size,
                         color="white" if values[i, j] > 0.55 * top else INK)
-        ax.set_xticks(range(k), names, rotation=30 if max(map(len, names)) > 5 else 0,
-                      ha="right" if max(map(len, names)) > 5 else "center")
+        ax.set_xticks(range(k), names, rotation=45 if crowded else 30 if rotate else 0, ha="right" if rotate else "center")
         ax.set_yticks(range(k), names)
         ax.spines[:].set_visible(False)
         ax.tick_params(length=0)
@@ -178,7 +186,8 @@ def _curve_colors(labels: Sequence[Any]) -> list[str]:
 
 
 def roc_figure(predictions: Predictions) -> Figure:
-    """ROC of the second label (binary) or one-vs-rest per class with their macro average (multi-class)."""
+    """ROC of the second label (binary) or one-vs-rest per class with their macro average (multi-class; beyond
+    MAX_MATRIX_CLASSES classes the macro average alone, since a legend of hundreds of curves says nothing)."""
     figure, (ax,) = _figure(HALF, 4.0)
     ax.plot([0, 1], [0, 1], color="#9aa5b1", linestyle=(0, (4, 3)), lw=1, label="chance")
     targets, probabilities, labels = predictions.targets, predictions.probabilities, predictions.labels
@@ -191,11 +200,14 @@ def roc_figure(predictions: Predictions) -> Figure:
         fpr, tpr, _ = roc_curve(positive, probabilities[:, k])
         areas.append(auc(fpr, tpr))
         curves.append(np.interp(grid, fpr, tpr))
+        if len(labels) > MAX_MATRIX_CLASSES:
+            continue
         name = f"{_name(labels[k])} vs rest" if len(labels) > 2 else f"positive: {_name(labels[k])}"
         ax.plot(fpr, tpr, color=_curve_colors(labels)[k], lw=1.8, label=f"{name} (AUC {areas[-1]:.3f})")
     if len(labels) > 2 and len(curves) > 1:
+        many = f" of {len(curves)} classes" if len(labels) > MAX_MATRIX_CLASSES else ""
         ax.plot(grid, np.mean(curves, axis=0), color=INK, lw=1.4, linestyle=(0, (1, 1.5)),
-                label=f"macro average (AUC {np.mean(areas):.3f})")
+                label=f"macro average{many} (AUC {np.mean(areas):.3f})")
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     _label(ax, "ROC curve" if len(labels) == 2 else "ROC curves, one vs rest", "false positive rate", "true positive rate")
@@ -207,7 +219,11 @@ def precision_recall_figure(predictions: Predictions) -> Figure:
     """Precision against recall for every class (one vs rest), with its average precision (AP)."""
     figure, (ax,) = _figure(HALF, 4.0)
     targets, probabilities, labels = predictions.targets, predictions.probabilities, predictions.labels
-    for k, label in enumerate(labels):
+    if len(labels) > MAX_MATRIX_CLASSES:  # one curve over every (text, class) decision: the micro average
+        precision, recall, ap = micro_precision_recall(targets, probabilities)
+        ax.step(recall, precision, where="post", color=PALETTE[0], lw=1.8,
+                label=f"micro average of {len(labels)} classes (AP {ap:.3f})")
+    for k, label in enumerate(labels if len(labels) <= MAX_MATRIX_CLASSES else ()):
         positive = targets == k
         if not positive.any():
             continue
@@ -216,9 +232,24 @@ def precision_recall_figure(predictions: Predictions) -> Figure:
         ax.step(recall, precision, where="post", color=_curve_colors(labels)[k], lw=1.8, label=f"{_name(label)} (AP {ap:.3f})")
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.03)
-    _label(ax, "Precision-recall, per class", "recall", "precision")
+    _label(ax, "Precision-recall, " + ("micro average" if len(labels) > MAX_MATRIX_CLASSES else "per class"), "recall", "precision")
     _legend(ax, loc="lower left")
     return figure
+
+
+def micro_precision_recall(targets: np.ndarray, probabilities: np.ndarray, thresholds: int = 1000) -> tuple[np.ndarray, np.ndarray, float]:
+    """Precision and recall of every (text, class) decision "probability >= t", for `thresholds` evenly spaced t
+    from 1 down to 0, and the average precision they give: the micro-averaged curve of many classes, in memory
+    and time linear in the probabilities (exact curves would sort all texts x classes scores)."""
+    edges = np.linspace(0.0, 1.0, thresholds + 1)
+    every, _ = np.histogram(probabilities, bins=edges)
+    true, _ = np.histogram(probabilities[np.arange(len(targets)), targets], bins=edges)  # one true class per text
+    tp, fp = np.cumsum(true[::-1]), np.cumsum((every - true)[::-1])
+    decided = tp + fp > 0  # thresholds above every probability select nothing: precision is undefined there
+    precision = tp[decided] / (tp + fp)[decided]
+    recall = tp[decided] / max(len(targets), 1)
+    ap = float(np.sum(np.diff(recall, prepend=0.0) * precision))
+    return np.concatenate([[1.0], precision]), np.concatenate([[0.0], recall]), ap
 
 
 def calibration_bins(predictions: Predictions, bins: int = BINS) -> dict[str, Any]:
@@ -266,9 +297,18 @@ def calibration_figure(predictions: Predictions) -> Figure:
 
 # ----- data --------------------------------------------------------------------------------------------
 def class_balance_figure(profile: dict[str, Any]) -> Figure:
-    """Share of each class in the training and validation splits, with the counts on the bars."""
+    """Share of each class in the training and validation splits, with the counts on the bars (beyond
+    MAX_MATRIX_CLASSES classes: each split's shares, largest first, as a curve)."""
     labels, train, validation = profile["labels"], np.asarray(profile["train_counts"]), np.asarray(profile["validation_counts"])
     figure, (ax,) = _figure(HALF, 3.2)
+    if len(labels) > MAX_MATRIX_CLASSES:
+        for counts, color, name in ((train, TRAIN, "train"), (validation, VALIDATION, "validation")):
+            shares = np.sort(counts)[::-1] / max(counts.sum(), 1)
+            ax.plot(np.arange(1, len(shares) + 1), shares, color=color, lw=1.6, label=f"{name} ({counts.sum():,})")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+        _label(ax, f"Class balance ({len(labels):,} classes)", "classes, largest first", "share of the split")
+        _legend(ax, loc="upper right")
+        return figure
     x, width = np.arange(len(labels)), 0.38
     for offset, counts, color, name in ((-width / 2, train, TRAIN, "train"), (width / 2, validation, VALIDATION, "validation")):
         shares = counts / max(counts.sum(), 1)

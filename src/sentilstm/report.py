@@ -235,7 +235,8 @@ def _findings(clf: Any, history: History | None, profile: dict[str, Any] | None,
     for split in scored[:1]:
         missed = [label for label, m in split.report.per_class.items() if m.support and m.recall == 0]
         if missed:
-            found.append(f"No {split.name.lower()} text of class {', '.join(missed)} is recognised (recall 0).")
+            more = f" and {len(missed) - 10:,} more" if len(missed) > 10 else ""
+            found.append(f"No {split.name.lower()} text of class {', '.join(missed[:10])}{more} is recognised (recall 0).")
         if split.predictions is not None and (ece := plots.calibration_bins(split.predictions)["ece"]) > 0.1:
             found.append(f"The probabilities are poorly calibrated (ECE {ece:.2f} on the {split.name.lower()} set): "
                          "read them as a ranking rather than as chances.")

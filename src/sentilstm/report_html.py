@@ -20,7 +20,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from sentilstm.files import temporary_beside
+from sentilstm.files import temporary_beside, writing
+from sentilstm.text.normalize import clean_text
 from sentilstm.plots import to_png
 
 __all__ = ["Markup", "Plot", "Section", "Headline", "Report", "escape", "plots_folder_for", "table", "pairs",
@@ -132,10 +133,14 @@ class Report:
 
         Everything is rendered in memory first, then written under temporary names beside the targets and
         renamed into place; on any failure the temporaries are removed and earlier files are left as they were.
+        A write the file system refuses raises OutputError naming the path.
         """
-        path = Path(path)
+        with writing(path):
+            return self._write(Path(path))
+
+    def _write(self, path: Path) -> Path:
         folder = plots_folder_for(path)
-        page = self.to_html().encode("utf-8")
+        page = clean_text(self.to_html()).encode("utf-8")  # a path from undecodable argv bytes holds surrogates
         handle, temporary = temporary_beside(path)
         _, staging = temporary_beside(folder, directory=True)
         retired: Path | None = None

@@ -22,7 +22,9 @@ import numpy as np
 from sentilstm import plots
 from sentilstm.classifier import DERIVED_MODEL_FIELDS
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig
-from sentilstm.evaluation import ClassMetrics, EvaluationReport, Predictions
+from sentilstm.evaluation import (
+    MAX_MATRIX_CLASSES, ClassMetrics, EvaluationReport, Predictions, most_confused_classes, top_confusions,
+)
 from sentilstm.report_html import (
     Headline, Markup, Plot, Section, bar, cell, escape, heading, note, pairs, paragraph, preformatted, table,
 )
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ERRORS_SHOWN = 15  # most confidently wrong texts listed
+CONFUSED_CLASSES_SHOWN = 20  # beyond MAX_MATRIX_CLASSES: classes in the confusion plot, rows of the confusions table
 TEXT_CHARACTERS = 300  # a listed text is cut after this many characters
 TRIALS_SHOWN = 200  # rows of the trials table (a long study's worst trials say little)
 # (shown name, EvaluationReport field): the headline cards, and the columns of the metric tables
@@ -75,10 +78,7 @@ def evaluation_section(scored: list[ScoredSet]) -> Section | None:
     section = Section("evaluation", "Evaluation")
     for split in scored:
         report, key, predictions = split.report, split.key, split.predictions
-        section.add(heading(f"{split.name} set", split.detail), Plot.of(
-            f"{key}_confusion", plots.confusion_figure(report.confusion_matrix, report.labels),
-            "Rows are the true labels, columns the predictions. Right: each row as shares, so the diagonal is each "
-            "class's recall."))
+        section.add(heading(f"{split.name} set", split.detail), *confusion_parts(report, key))
         per_class = cell(per_class_table(report), title="Per class")
         if predictions is None:
             section.add(per_class, note("ROC, precision-recall and calibration need the predictions, which a model file "
@@ -95,6 +95,25 @@ def evaluation_section(scored: list[ScoredSet]) -> Section | None:
                      "error) is the count-weighted mean gap."),
              per_class])
     return section
+
+
+def confusion_parts(report: EvaluationReport, key: str) -> list[Any]:
+    """The confusion matrix plot; beyond MAX_MATRIX_CLASSES classes, the part of it between the classes most
+    involved in errors, and a table of the most frequent confusions (a K x K drawing grows with K squared)."""
+    caption = ("Rows are the true labels, columns the predictions. Right: each row as shares, so the diagonal is each "
+               "class's recall.")
+    if len(report.labels) <= MAX_MATRIX_CLASSES:
+        return [Plot.of(f"{key}_confusion", plots.confusion_figure(report.confusion_matrix, report.labels), caption)]
+    counts = np.asarray(report.confusion_matrix, dtype=np.int64)
+    shown = most_confused_classes(counts, CONFUSED_CLASSES_SHOWN)
+    figure = plots.confusion_figure(counts[np.ix_(shown, shown)], [report.labels[i] for i in shown], counts.sum(axis=1)[shown])
+    rows = [[true, predicted, f"{count:,}", f"{share:.1%}"]
+            for true, predicted, count, share in top_confusions(counts, report.labels, CONFUSED_CLASSES_SHOWN)]
+    return [Plot.of(f"{key}_confusion", figure, f"The {len(shown)} of {len(report.labels):,} classes most involved in "
+                    f"errors (missed or wrongly predicted); shares are of each class's texts. {caption} The per-class "
+                    "table lists every class."),
+            cell(table(["true", "predicted", "texts", "share of true"], rows, numeric=(2, 3)),
+                 title="Most frequent confusions")]
 
 
 def per_class_table(report: EvaluationReport) -> Markup:

@@ -14,10 +14,12 @@ from typing import Any
 import pandas as pd
 
 from sentilstm.classifier import SentimentClassifier
-from sentilstm.data import TableWriter, infer_columns, is_missing, iter_frames
+from sentilstm.data import TableWriter, check_column_values, infer_columns, is_missing, iter_frames, table_columns
 from sentilstm.errors import DataError
+from sentilstm.files import check_outputs
 
 log = logging.getLogger(__name__)
+MAX_COPIED_COLUMNS = 10_000  # wider tables would make every chunk a few rows of millions of cells
 
 
 @dataclass
@@ -58,11 +60,18 @@ def score_file(
     encoding: str = "utf-8",
     on_chunk: Callable[[int], None] | None = None,
 ) -> ScoreSummary:
-    """Score `input_path` chunk by chunk into `output_path` (format from its extension), atomically."""
-    if Path(input_path).resolve() == Path(output_path).resolve():
-        raise DataError(f"--output {str(output_path)!r} is the input file; write the scores to a new file")
-    if chunk_rows < 1:
-        raise DataError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    """Score `input_path` chunk by chunk into `output_path` (format from its extension), atomically.
+
+    Every input column is copied to the output, so a table may have at most MAX_COPIED_COLUMNS of them.
+    """
+    check_outputs({"output": output_path}, {"input": input_path})
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise DataError(f"chunk_rows must be a whole number >= 1, got {chunk_rows!r}")
+    width = len(table_columns(input_path, encoding=encoding))
+    if width > MAX_COPIED_COLUMNS:
+        raise DataError(f"{str(input_path)!r} has {width:,} columns; scoring copies every column to the output and "
+                        f"takes at most {MAX_COPIED_COLUMNS:,}: keep the columns you need (e.g. the text and an id) "
+                        "in a new file and score that")
     started, rows, empty = time.perf_counter(), 0, 0
     writer: TableWriter | None = None
     try:
@@ -80,6 +89,7 @@ def score_file(
                 if extra:
                     log.warning("columns %s appear only after the first chunk and are not written", extra)
                 frame = frame.reindex(columns=columns)
+            check_column_values(frame[column].tolist(), column, str(input_path), "text", first_row=rows)
             scored, chunk_empty = score_frame(clf, frame, column)
             writer.write(scored)
             rows, empty = rows + len(frame), empty + chunk_empty

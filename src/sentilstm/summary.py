@@ -14,7 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from sentilstm.config import check_integer
 from sentilstm.errors import ConfigError
+
+MAX_SEQUENCE_LENGTH = 100_000  # tokens of the dummy text; longer texts' shapes follow the same pattern
 
 __all__ = ["LayerSummary", "ModelSummary", "describe"]
 
@@ -75,8 +78,9 @@ def describe(clf: Any, sequence_length: int | None = None) -> ModelSummary:
         raise ConfigError("describe() needs a trained classifier: fit it or load one with sentilstm.load_model")
     net: nn.Module = clf.model_
     length = sequence_length if sequence_length is not None else clf.pipeline_.config.max_length or 64
-    if length < 1:
+    if isinstance(length, int) and length < 1:
         raise ConfigError(f"sequence_length must be >= 1, got {length}")
+    check_integer("sequence_length", length, 1, MAX_SEQUENCE_LENGTH)  # the dummy text is allocated: bound it
     layers = _traced_layers(net, length)
     text = clf.pipeline_.config
     settings = {

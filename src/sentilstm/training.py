@@ -31,6 +31,7 @@ from sentilstm.batching import balanced_batches, bucketed_batches, collate, resa
 from sentilstm.config import TrainConfig
 from sentilstm.errors import ArtifactError, DataError
 from sentilstm.evaluation import evaluate_probabilities
+from sentilstm.files import writing
 from sentilstm.inference import predict_probabilities
 from sentilstm.runtime import autocast, resolve_device, resolve_precision
 from sentilstm.threads import ThreadGovernor, thread_governor
@@ -551,7 +552,8 @@ def _save(
         "param_groups": optimizer_state["param_groups"],
         "scheduler": _scheduler_state(scheduler),
     }
-    write_file(spec.path, tensors, {**spec.payload, "training": json.loads(json.dumps(training))}, kind="checkpoint")
+    with writing(spec.path):  # a full disk mid-training: one line naming the checkpoint, not a traceback
+        write_file(spec.path, tensors, {**spec.payload, "training": json.loads(json.dumps(training))}, kind="checkpoint")
 
 
 def _restore(

@@ -36,10 +36,10 @@ import torch
 
 from sentilstm.databases import with_installed_driver
 from sentilstm.classifier import Blend, DERIVED_MODEL_FIELDS, SentimentClassifier
-from sentilstm.config import ModelConfig, TextConfig, TrainConfig, check_choice
+from sentilstm.config import MAX_SEED, ModelConfig, TextConfig, TrainConfig, check_choice, check_integer
 from sentilstm.data import Label, check_labels, check_texts
 from sentilstm.errors import ConfigError, SentilstmError
-from sentilstm.files import temporary_beside
+from sentilstm.files import write_atomically, writing
 from sentilstm.training import EpochStats, TrainingCallback
 
 if TYPE_CHECKING:  # optuna is imported when a search runs, so `import sentilstm` stays fast
@@ -585,6 +585,7 @@ def tune(
     texts, labels = check_texts(texts, "texts"), check_labels(labels, "labels")
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 0:
         raise ConfigError(f"trials must be a whole number >= 0 (the finished trials the study should hold), got {trials!r}")
+    check_integer("seed", seed, 0, MAX_SEED)  # Optuna's sampler takes 32 bits
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"timeout must be a number of seconds > 0, got {timeout!r}")
     check_choice("metric", metric, Metric)
@@ -657,18 +658,13 @@ def _result(study: optuna.Study, texts: list[str], labels: list[Label], space: S
     }
     result.model = model
     if out is not None:
-        result.model_path = model.save(out)
+        with writing(out):
+            result.model_path = model.save(out)
     return result
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
-    handle, temporary = temporary_beside(path)
-    os.close(handle)
-    try:
-        table.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomically(path, table.to_csv(index=False))
 
 
 __all__ = ["DEFAULT_SPACE", "SearchSpace", "TuneResult", "tune", "trials_table", "redact_url", "study_path", "trials_path"]

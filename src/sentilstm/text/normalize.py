@@ -26,6 +26,21 @@ NEGATIONS = frozenset(
 HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}?/?\s*>")
 
 
+def clean_text(text: str) -> str:
+    """Lone UTF-16 surrogates and NUL characters become U+FFFD; everything else is left as it is.
+
+    They arrive from JSON ("\\ud83d" alone: a tweet cut inside an emoji) and from command-line arguments that
+    were not valid UTF-8 (Python decodes those bytes to surrogates), and neither the tokenizer nor a UTF-8 file
+    can take them. Valid text costs one ASCII check, or one encode.
+    """
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def strip_html(text: str) -> str:
     """Tags become spaces and entities characters ("<br />" -> " ", "&amp;" -> "&")."""
     return html.unescape(HTML_TAG.sub(" ", text))
@@ -98,6 +113,7 @@ class Normalizer:
         # Each regex runs only when the text holds what it needs ("@", "http"/"www.", "<"): on review-length
         # text a scan costs ~30 us, as much as tokenizing, and most texts have nothing to replace.
         c = self.config
+        text = clean_text(text)
         if c.repair_cp1252 and not text.isascii():
             text = text.translate(_CP1252)
         if c.strip_html and ("<" in text or "&" in text):

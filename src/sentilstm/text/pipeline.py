@@ -42,8 +42,16 @@ class TextPipeline:
             config = dataclasses.replace(config, max_length=choose_max_length([len(x) for x in ids]))
             log.info("max_length set to %d tokens (95th percentile of training lengths)", config.max_length)
         pipeline = cls(config, tokenizer)
-        pipeline.training_lengths = np.asarray([len(x) for x in ids], dtype=np.int64)
-        return pipeline, [pipeline._truncate(x) for x in ids]
+        return pipeline, pipeline._training_ids(ids)
+
+    def encode_training(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Encode training texts as `fit` does, recording their lengths before truncation in `training_lengths`
+        (the data profile's): how a resumed run rebuilds what the interrupted one measured."""
+        return self._training_ids(self.tokenizer.encode(self.normalize.batch(list(texts))))
+
+    def _training_ids(self, ids: list[np.ndarray]) -> list[np.ndarray]:
+        self.training_lengths = np.asarray([len(x) for x in ids], dtype=np.int64)
+        return [self._truncate(x) for x in ids]
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Raw strings -> truncated token-id arrays (at least one id each)."""
