@@ -167,7 +167,7 @@ def test_flipped_byte_in_weights_fails_the_checksum(trained_model_path: Path, tm
 
 def test_unreadable_payload_raises(trained_model_path: Path, tmp_path: Path) -> None:
     path = _rewrite(trained_model_path, tmp_path / "bad.sentilstm", payload="{not json")
-    with pytest.raises(ArtifactError, match="JSON header"):
+    with pytest.raises(ArtifactError, match="payload is not valid JSON"):
         SentimentClassifier.load(path)
 
 

@@ -2,11 +2,14 @@
 `SentimentNet(ModelConfig(**saved))`, `TextPipeline(TextConfig(**saved))`."""
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import math
 import numbers
+import types
+import typing
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from sentilstm.errors import ConfigError
 
@@ -19,6 +22,9 @@ Precision = Literal["fp32", "bf16", "auto"]
 Monitor = Literal["macro_f1", "accuracy", "loss"]
 Loss = Literal["cross_entropy", "focal"]
 Sampling = Literal["none", "oversample", "undersample", "balanced_batches", "smote"]
+# the longest max_length: an LSTM reads a text token by token, so this bounds the work one text can cause (an
+# IMDB review is ~300 tokens; the default picks at most 512); a file asking for more is damaged or forged
+MAX_LENGTH = 100_000
 
 
 def check_choice(name: str, value: Any, kind: Any) -> None:
@@ -74,7 +80,7 @@ class TextConfig:
             check_range("vocab_size", self.vocab_size, 10)
         check_range("min_frequency", self.min_frequency, 1)
         if self.max_length is not None:
-            check_range("max_length", self.max_length, 1)
+            check_range("max_length", self.max_length, 1, MAX_LENGTH)
 
 
 @dataclass
@@ -161,16 +167,112 @@ class TrainConfig:
         check_range("freeze_embeddings", self.freeze_embeddings, -1)
         if self.num_threads is not None:
             check_range("num_threads", self.num_threads, 1)
+        from sentilstm.runtime import parse_device  # torch is needed only here
+
+        parse_device(self.device)
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ConfigError(
                 f"class_weight must be None, 'balanced' or a dict label -> weight, got {self.class_weight!r}"
             )
 
 
-def from_dict(cls: type, values: dict[str, Any]) -> Any:
-    """Rebuild a config dataclass from a saved dict, ignoring keys a newer version added."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in names})
+def from_dict(cls: type, values: Any, where: str | None = None) -> Any:
+    """Rebuild a config dataclass from a saved dict, trusting nothing: every key must be a field (an unknown one
+    is a setting this version would silently ignore), every value of its field's type, and the result must pass
+    `validate()`. Missing keys take their defaults (files from versions that had fewer settings).
+
+    Raises ConfigError naming `where.field` (`where` defaults to the class name).
+    """
+    where = where or cls.__name__
+    check_fields(cls, values, where)
+    config = cls(**values)
+    try:
+        config.validate()
+    except ConfigError as exc:  # its messages start with the field's name
+        raise ConfigError(f"{where}.{exc}") from None
+    return config
 
 
-__all__ = ["TextConfig", "ModelConfig", "TrainConfig", "from_dict"]
+def check_fields(cls: type, values: Any, where: str, *, finite: bool = True) -> None:
+    """Raise ConfigError unless `values` is a dict whose every key is a field of dataclass `cls`, of its type."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be an object, got {_shown(values)}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(str(k) for k in values if k not in names)
+    if unknown:
+        raise ConfigError(f"{where} has unknown settings {unknown[:5]} (a newer sentilstm's, or an edit)")
+    for name, value in values.items():
+        check_type(f"{where}.{name}", value, hints[name], finite=finite)
+
+
+def check_type(name: str, value: Any, hint: Any, *, finite: bool = True) -> None:
+    """Raise ConfigError unless `value`, as read back from JSON, fits the type hint (`finite`: floats must be)."""
+    if not _fits(value, hint, finite):
+        raise ConfigError(f"{name} must be {_describe(hint)}, got {_shown(value)}")
+
+
+def _fits(value: Any, hint: Any, finite: bool) -> bool:
+    origin, args = get_origin(hint) or (hint if hint in (list, dict) else None), get_args(hint)
+    if hint is Any:
+        return True
+    if hint is None or hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg, finite) for arg in args)
+    if origin is Literal:  # type too: True == 1, but a bool is not the number 1
+        return any(value == arg and type(value) is type(arg) for arg in args)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:  # JSON writes 1.0 as 1; a whole number is finite however large
+        return isinstance(value, int) and not isinstance(value, bool) or (
+            isinstance(value, float) and (math.isfinite(value) or not finite))
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple and args and args[-1] is not Ellipsis:  # JSON has no tuples: a list of that length
+        return (isinstance(value, (list, tuple)) and len(value) == len(args)
+                and all(_fits(v, a, finite) for v, a in zip(value, args)))
+    if origin in (list, tuple, collections.abc.Sequence):
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0] if args else Any, finite) for v in value)
+    if origin in (dict, collections.abc.Mapping):
+        key, item = args or (Any, Any)
+        return isinstance(value, dict) and all(_fits(k, key, finite) and _fits(v, item, finite) for k, v in value.items())
+    if origin is collections.abc.Callable:
+        return False  # a saved file holds no code
+    if typing.is_typeddict(hint):
+        spec = typing.get_type_hints(hint)
+        return (isinstance(value, dict) and set(value) == set(spec)
+                and all(_fits(value[key], item, finite) for key, item in spec.items()))
+    if dataclasses.is_dataclass(hint):  # a nested record, e.g. History.epochs: list[EpochStats]
+        try:
+            check_fields(hint, value, hint.__name__, finite=finite)
+        except ConfigError:
+            return False
+        return True
+    raise TypeError(f"check_type cannot check {hint!r}")  # a new kind of field: teach _fits about it
+
+
+def _describe(hint: Any) -> str:
+    origin, args = get_origin(hint) or (hint if hint in (list, dict) else None), get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in args)
+    if origin is Literal:
+        return f"one of {list(args)}"
+    if origin in (list, tuple, collections.abc.Sequence):
+        return f"a list of {len(args)} items" if origin is tuple and args and args[-1] is not Ellipsis else "a list"
+    names = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string",
+             type(None): "null", None: "null", Any: "anything"}
+    if origin in (dict, collections.abc.Mapping) or dataclasses.is_dataclass(hint) or typing.is_typeddict(hint):
+        return "an object" + (f" with keys {list(typing.get_type_hints(hint))}" if typing.is_typeddict(hint) else "")
+    return names.get(hint, "a callable" if origin is collections.abc.Callable else str(hint))
+
+
+def _shown(value: Any) -> str:
+    """A short, one-line repr of a value read from a file (which may be huge)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+__all__ = ["MAX_LENGTH", "TextConfig", "ModelConfig", "TrainConfig", "check_fields", "check_type", "from_dict"]

@@ -29,8 +29,8 @@ from torch.nn.parallel import DistributedDataParallel
 from sentilstm import distributed
 from sentilstm.artifact import read_file, write_file
 from sentilstm.batching import balanced_batches, bucketed_batches, collate, resample
-from sentilstm.config import TrainConfig
-from sentilstm.errors import ArtifactError, DataError
+from sentilstm.config import TrainConfig, check_type
+from sentilstm.errors import ArtifactError, ConfigError, DataError
 from sentilstm.evaluation import evaluate_probabilities
 from sentilstm.inference import predict_probabilities
 from sentilstm.runtime import autocast, resolve_device, resolve_precision
@@ -112,8 +112,59 @@ class CheckpointSpec:
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Tensors and payload of a training checkpoint (for resuming)."""
-    return read_file(path, kind="checkpoint")
+    """Tensors and payload of a training checkpoint (for resuming), every part checked before anything is built
+    from it: the caller's payload by `sentilstm.schema`, the training state written by `_save` here."""
+    from sentilstm.schema import check_checkpoint  # schema imports the classifier, which imports this module
+
+    tensors, payload = read_file(path, kind="checkpoint")
+    try:
+        model_config, config = check_checkpoint(tensors, payload)
+        _check_training_state(tensors, payload, model_config, config)
+    except (ArtifactError, ConfigError) as exc:
+        raise ArtifactError(f"{str(path)!r} cannot be used to resume: {exc}; it is damaged, edited or from another "
+                            "sentilstm version: start again without --resume") from None
+    return tensors, payload
+
+
+def _check_training_state(tensors: dict[str, Tensor], payload: dict[str, Any], model_config: Any,
+                          config: TrainConfig) -> None:
+    """Raise ArtifactError unless the training state fits a fresh optimiser and schedule for this network (built
+    on the meta device: nothing is allocated), so that `_restore` loads it without a shape, key or type error."""
+    from sentilstm.models import SentimentNet
+    from sentilstm.schema import check_tensors, same_structure
+
+    training = payload.get("training")
+    if not isinstance(training, dict):
+        raise ArtifactError(f"training must be an object, got {type(training).__name__}")
+    for key, kind in (("history", History), ("bad_epochs", int), ("fingerprint", str), ("param_groups", list),
+                      ("scheduler", dict)):
+        if key not in training:
+            raise ArtifactError(f"the file has no 'training.{key}'")
+        check_type(f"training.{key}", training[key], kind, finite=False)
+    with torch.device("meta"):
+        network = SentimentNet(model_config)
+    optimizer = _make_optimizer(network, config)
+    scheduler = _scheduler_state(_make_scheduler(optimizer, config, total_steps=1))  # adds keys to the groups
+    same_structure("training.param_groups", training["param_groups"], optimizer.state_dict()["param_groups"],
+                   finite=True)
+    same_structure("training.scheduler", training["scheduler"], scheduler, finite=False)
+    shapes = {name: (tuple(t.shape), t.dtype) for name, t in network.state_dict().items()}
+    expected = {f"model.{name}": shape for name, shape in shapes.items()}
+    if any(name.startswith("best.") for name in tensors):
+        expected.update({f"best.{name}": shape for name, shape in shapes.items()})
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]  # as the state numbers them
+    state: dict[str, set[str]] = {}
+    for name in (n for n in tensors if n.startswith("optimizer.")):
+        index, _, key = name.removeprefix("optimizer.").partition(".")
+        if not index.isdigit() or int(index) >= len(parameters) or key not in ("step", "exp_avg", "exp_avg_sq"):
+            raise ArtifactError(f"tensor {name} names no optimiser state of this network")
+        state.setdefault(index, set()).add(key)
+        expected[name] = ((), torch.float32) if key == "step" else (tuple(parameters[int(index)].shape), torch.float32)
+    if any(keys != {"step", "exp_avg", "exp_avg_sq"} for keys in state.values()):
+        raise ArtifactError("the optimiser state lacks step, exp_avg or exp_avg_sq of some parameter")
+    expected["rng.torch"] = (tuple(torch.get_rng_state().shape), torch.uint8)
+    expected.update({name: ((tensors[name].numel(),), torch.uint8) for name in tensors if name.startswith("rng.cuda.")})
+    check_tensors(expected, tensors, exact=True, finite=False)
 
 
 def fit(
