@@ -176,13 +176,17 @@ class TrainConfig:
             )
 
 
-def from_dict(cls: type, values: Any, where: str | None = None) -> Any:
-    """Rebuild a config dataclass from a saved dict, trusting nothing: every key must be a field (an unknown one
-    is a setting this version would silently ignore), every value of its field's type, and the result must pass
-    `validate()`. Missing keys take their defaults (files from versions that had fewer settings).
+def from_dict(cls: type, values: Any, where: str | None = None, *, strict: bool = False) -> Any:
+    """Rebuild a config dataclass from a dict, ignoring keys that are no field of it (e.g. a full parameter set).
 
-    Raises ConfigError naming `where.field` (`where` defaults to the class name).
+    `strict=True` is for settings read from a file, trusted in nothing: every key must be a field (an unknown one
+    is a setting this version would silently ignore), every value of its field's type, and the result must pass
+    `validate()`; missing keys take their defaults (files from versions with fewer settings). Raises ConfigError
+    naming `where.field` (`where` defaults to the class name).
     """
+    if not strict:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
     where = where or cls.__name__
     check_fields(cls, values, where)
     config = cls(**values)

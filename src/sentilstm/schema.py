@@ -82,7 +82,7 @@ def check_params(estimator: type, params: Any, where: str = "params") -> dict[st
 def config_params(cls: type, params: dict[str, Any], skip: tuple[str, ...] = ()) -> Any:
     """The config `cls` made from the parameters named like its fields, validated (ConfigError says params.X)."""
     return from_dict(cls, {f.name: params[f.name] for f in fields(cls) if f.name in params and f.name not in skip},
-                     "params")
+                     "params", strict=True)
 
 
 def check_classifier(payload: dict[str, Any], network: dict[str, torch.Tensor], prefix: str = "") -> SavedClassifier:
@@ -94,7 +94,7 @@ def check_classifier(payload: dict[str, Any], network: dict[str, torch.Tensor], 
     for cls in (TextConfig, TrainConfig, ModelConfig):  # what fit would check, so a refit cannot fail on them
         config_params(cls, params, DERIVED_MODEL_FIELDS)
     labels = saved_labels(part(payload, "labels", list))
-    text_config = from_dict(TextConfig, part(payload, "text_config"), "text_config")
+    text_config = from_dict(TextConfig, part(payload, "text_config"), "text_config", strict=True)
     if text_config.max_length is None:
         raise ArtifactError("text_config.max_length must be set in a trained model, got null")
     stripped = {name.removeprefix(prefix): tensor for name, tensor in network.items()}
@@ -122,7 +122,7 @@ def check_checkpoint(tensors: dict[str, torch.Tensor], payload: dict[str, Any]) 
 def network_config(values: Any, tensors: dict[str, torch.Tensor], num_labels: int) -> ModelConfig:
     """The saved `ModelConfig`, once every size it declares equals that of the tensors present (so that building
     its network allocates no more than the file holds)."""
-    config = from_dict(ModelConfig, values, "model_config")
+    config = from_dict(ModelConfig, values, "model_config", strict=True)
     if config.padding_idx != PAD_ID:
         raise ArtifactError(f"model_config.padding_idx must be {PAD_ID} ([PAD]), got {config.padding_idx}")
     rows, columns = _matrix_shape(tensors, "embedding.weight")

@@ -112,27 +112,25 @@ class CheckpointSpec:
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Tensors and payload of a training checkpoint (for resuming), every part checked before anything is built
-    from it: the caller's payload by `sentilstm.schema`, the training state written by `_save` here."""
+    """Tensors and payload of a training checkpoint (for resuming), checked before anything is built from them:
+    the training state always; a `SentimentClassifier`'s payload (it holds "params") and the network's tensors and
+    optimiser state against it by `sentilstm.schema`. Another caller's payload is that caller's to check."""
     from sentilstm.schema import check_checkpoint  # schema imports the classifier, which imports this module
 
     tensors, payload = read_file(path, kind="checkpoint")
     try:
-        model_config, config = check_checkpoint(tensors, payload)
-        _check_training_state(tensors, payload, model_config, config)
+        training = _training_state(payload)
+        if "params" in payload:
+            model_config, config = check_checkpoint(tensors, payload)
+            _check_against_network(tensors, training, model_config, config)
     except (ArtifactError, ConfigError) as exc:
         raise ArtifactError(f"{str(path)!r} cannot be used to resume: {exc}; it is damaged, edited or from another "
                             "sentilstm version: start again without --resume") from None
     return tensors, payload
 
 
-def _check_training_state(tensors: dict[str, Tensor], payload: dict[str, Any], model_config: Any,
-                          config: TrainConfig) -> None:
-    """Raise ArtifactError unless the training state fits a fresh optimiser and schedule for this network (built
-    on the meta device: nothing is allocated), so that `_restore` loads it without a shape, key or type error."""
-    from sentilstm.models import SentimentNet
-    from sentilstm.schema import check_tensors, same_structure
-
+def _training_state(payload: dict[str, Any]) -> dict[str, Any]:
+    """The "training" part `_save` writes, each field of its type."""
     training = payload.get("training")
     if not isinstance(training, dict):
         raise ArtifactError(f"training must be an object, got {type(training).__name__}")
@@ -141,6 +139,16 @@ def _check_training_state(tensors: dict[str, Tensor], payload: dict[str, Any], m
         if key not in training:
             raise ArtifactError(f"the file has no 'training.{key}'")
         check_type(f"training.{key}", training[key], kind, finite=False)
+    return training
+
+
+def _check_against_network(tensors: dict[str, Tensor], training: dict[str, Any], model_config: Any,
+                           config: TrainConfig) -> None:
+    """Raise ArtifactError unless weights, optimiser and schedule state fit a fresh optimiser and schedule for the
+    network (built on the meta device: nothing is allocated), so `_restore` loads them without a shape or key error."""
+    from sentilstm.models import SentimentNet
+    from sentilstm.schema import check_tensors, same_structure
+
     with torch.device("meta"):
         network = SentimentNet(model_config)
     optimizer = _make_optimizer(network, config)

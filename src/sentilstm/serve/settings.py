@@ -37,9 +37,15 @@ class ServeSettings:
     # how long a batch that is not full may wait for more texts, only while requests keep coming; an idle
     # server runs each request at once
     batch_wait_ms: float = 1.0
+    # where the torch network runs: "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N"; never the
+    # device the model was trained on, which a serving machine may not have
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         check_choice("backend", self.backend, Backend)
+        from sentilstm.runtime import parse_device  # imports torch, which only this check needs here
+
+        parse_device(self.device)
         if self.threads is not None:
             check_integer("threads", self.threads, low=1)
         for name in ("max_texts", "max_chars", "max_body_bytes", "max_upload_bytes", "batch_max"):
