@@ -122,6 +122,12 @@ def test_cli_commands_refuse_an_unusable_device_in_one_line(gpu_trained_path: Pa
     assert len(lines) == 1 and lines[0].startswith("error: ") and "device" in lines[0], result.output
 
 
+def test_predict_on_ray_takes_gpus_not_a_device(gpu_trained_path: Path, labelled_csv: Path, tmp_path: Path) -> None:
+    result = _invoke("predict", gpu_trained_path, "--input", labelled_csv, "--output", tmp_path / "out",
+                     "--engine", "ray", "--device", "cpu")
+    assert result.exit_code == 2 and result.output.startswith("error: --device cpu applies to the local engine")
+
+
 # ----- serving ------------------------------------------------------------------------------------------------
 def test_serve_settings_carry_the_device_to_the_workers(gpu_trained_path: Path) -> None:
     from sentilstm.serve.settings import ServeSettings

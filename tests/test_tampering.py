@@ -30,6 +30,7 @@ from sentilstm import SentimentClassifier, load_model
 from sentilstm.artifact import read_file, write_file
 from sentilstm.baselines import NBSVM, TfidfLogisticRegression
 from sentilstm.errors import ArtifactError
+from sentilstm.classifier import read_classifier_checkpoint
 from sentilstm.training import read_checkpoint
 
 Payload = dict[str, Any]
@@ -125,7 +126,7 @@ def test_a_file_written_now_loads_without_a_warning(trained_model_path: Path, bl
     with caplog.at_level("WARNING"):
         for path in [trained_model_path, blended_path, *baseline_paths.values()]:
             load_model(path).predict_proba(TEXTS)
-        read_checkpoint(checkpoint_path)
+        read_classifier_checkpoint(checkpoint_path)
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
@@ -410,7 +411,7 @@ def test_a_baseline_with_a_hostile_payload_is_refused(baseline_paths: dict[str, 
 
 # ----- training checkpoints ------------------------------------------------------------------------------------
 def _checkpoint_refused(path: Path, match: str) -> None:
-    _refused(path, match, load=read_checkpoint)
+    _refused(path, match, load=read_classifier_checkpoint)
 
 
 def test_a_hand_edited_checkpoint_fails_the_checksum(checkpoint_path: Path, tmp_path: Path) -> None:
@@ -443,7 +444,7 @@ def test_a_bad_checkpoint_is_refused(checkpoint_path: Path, tmp_path: Path, edit
                                      edit_tensors: Callable | None, match: str | None) -> None:
     path = _resigned(checkpoint_path, tmp_path / "c.ckpt", edit, edit_tensors, kind="checkpoint")
     if match is None:
-        read_checkpoint(path)
+        read_classifier_checkpoint(path)
     else:
         _checkpoint_refused(path, match)
 
@@ -451,6 +452,27 @@ def test_a_bad_checkpoint_is_refused(checkpoint_path: Path, tmp_path: Path, edit
 @pytest.mark.parametrize("payload", ["[1, 2, 3]", DEEP])
 def test_a_checkpoint_with_a_hostile_payload_is_refused(checkpoint_path: Path, tmp_path: Path, payload: str) -> None:
     _checkpoint_refused(_raw_payload(checkpoint_path, tmp_path / "c.ckpt", payload), "payload")
+
+
+@pytest.mark.parametrize("edit, edit_tensors, match", [
+    (lambda p: p.update(training=[1, 2, 3]), None, "training must be an object"),
+    (lambda p: p["training"].pop("fingerprint"), None, "no 'training.fingerprint'"),
+    (None, lambda t: t.update({"rng.torch": torch.zeros(3, dtype=torch.uint8)}), "rng.torch"),
+    (None, lambda t: t.pop("rng.torch"), "rng.torch"),
+    (None, lambda t: t.update(extra=torch.zeros(3)), "unexpected tensor.*extra"),
+])
+def test_the_training_state_is_checked_whoever_wrote_the_payload(checkpoint_path: Path, tmp_path: Path,
+                                                                 edit: Callable | None, edit_tensors: Callable | None,
+                                                                 match: str) -> None:
+    def opaque(payload: Payload) -> None:  # training.fit's own callers may store anything in the payload
+        payload.update(training=payload["training"])
+        for key in [k for k in payload if k != "training"]:
+            del payload[key]
+        if edit is not None:
+            edit(payload)
+
+    _refused(_resigned(checkpoint_path, tmp_path / "c.ckpt", opaque, edit_tensors, kind="checkpoint"), match,
+             load=read_checkpoint)
 
 
 def test_resuming_from_a_forged_checkpoint_is_an_artifact_error(checkpoint_path: Path, tmp_path: Path) -> None:
@@ -479,8 +501,8 @@ def test_the_cli_prints_one_error_line(trained_model_path: Path, tmp_path: Path,
 MEMORY_PROBE = textwrap.dedent("""
     import json, resource, sys
     from sentilstm import load_model
+    from sentilstm.classifier import read_classifier_checkpoint
     from sentilstm.errors import ArtifactError
-    from sentilstm.training import read_checkpoint
 
     good, files = sys.argv[1], json.loads(sys.argv[2])
     load_model(good).predict_proba(["warm up every lazy import"])
@@ -491,7 +513,7 @@ MEMORY_PROBE = textwrap.dedent("""
     results = {}
     for name, (path, kind) in files.items():
         try:
-            load_model(path) if kind == "model" else read_checkpoint(path)
+            load_model(path) if kind == "model" else read_classifier_checkpoint(path)
             results[name] = "loaded"
         except ArtifactError:
             results[name] = "ArtifactError"

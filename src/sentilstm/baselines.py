@@ -273,7 +273,8 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
                                 f"rows ({kind} keeps {rows})")
         expected = clf._expected_tensors(prefix, rows)
         terms = {f"{prefix}features{i}.terms" for i in range(len(specs))}  # checked by Features.from_saved
-        check_tensors(expected, {n: t for n, t in tensors.items() if n.startswith(prefix) and n not in terms}, exact=True)
+        check_tensors(expected, {n: t for n, t in tensors.items() if n.startswith(prefix) and n not in terms},
+                      exact=True)
         clf.normalizer_ = Normalizer(clf._text_config())
         clf.classes_ = np.asarray(clf.label_map_.labels)
         clf.coef_ = tensors[f"{prefix}coef"].numpy()
@@ -289,7 +290,8 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         if self.kind == "nbsvm":
             expected[f"{prefix}ratios"] = ((rows, width), float32)
         else:
-            expected.update({f"{prefix}features{i}.idf": ((len(f.terms),), float32) for i, f in enumerate(self.features_)})
+            expected.update({f"{prefix}features{i}.idf": ((len(f.terms),), float32)
+                             for i, f in enumerate(self.features_)})
         return expected
 
     def _resample(self, matrix: sp.csr_matrix, targets: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -23,6 +23,7 @@ from sentilstm import distributed
 from sentilstm.artifact import library_versions, read_file, write_file
 from sentilstm.baselines import BASELINES, LinearBaseline, make_baseline
 from sentilstm.config import (
+    DERIVED_MODEL_FIELDS,
     Cell, ModelConfig, Monitor, Pooling, Precision, Schedule, TextConfig, TokenizerKind, TrainConfig, Truncation,
     Loss, Sampling, check_choice, check_integer, check_positive, check_range, check_type, from_dict,
 )
@@ -34,18 +35,19 @@ from sentilstm.models import SentimentNet
 from sentilstm.pretraining import PretrainMethod
 from sentilstm.profiling import DataProfile
 from sentilstm.runtime import resolve_device, resolve_precision
-from sentilstm.schema import build_network, check_classifier, part
+from sentilstm.schema import build_network, check_checkpoint, check_classifier, config_params, part
 from sentilstm.text.normalize import strip_html
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.tokenizers import TextTokenizer
-from sentilstm.training import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit, read_checkpoint
+from sentilstm.training import (
+    CheckpointSpec, EncodedSplit, History, TrainingCallback, check_resume_state, fit, read_checkpoint, resume_error,
+)
 
 if TYPE_CHECKING:
     from sentilstm.explain import ExplainMethod, TokenAttribution
 
 log = logging.getLogger(__name__)
 SynonymKind = Literal["neighbours", "wordnet"]
-DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # set by fit, not by the user
 Blend = Literal["auto", "nbsvm", "tfidf_lr"]
 BLEND_PREFIX = "blend."  # tensor names of the blended linear model inside a model file
 CALLABLE_PREFIX = "callable:"  # how a callable parameter is recorded in a model file
@@ -430,7 +432,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if not Path(checkpoint_path).exists():
             log.warning("no checkpoint at %s; training from the start", checkpoint_path)
             return None
-        tensors, payload = read_checkpoint(checkpoint_path)
+        tensors, payload = read_classifier_checkpoint(checkpoint_path)
         if payload.get("params") != _json_params(self.get_params()):
             raise ConfigError(
                 f"checkpoint {str(checkpoint_path)!r} was made with other options; resume with the same options "
@@ -536,7 +538,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         (`sentilstm.schema`; ArtifactError or ConfigError naming the field). `device` is where it will predict
         (None: 'auto'); the device it was trained on is kept as `training_device_`, never used."""
         network = {k: v for k, v in tensors.items() if not k.startswith(BLEND_PREFIX)}
-        saved = check_classifier(payload, network)
+        saved = check_classifier(payload, network, cls)
         blend = part(payload, "blend", required=False)
         history = part(payload, "history", required=False)
         if history is not None:
@@ -605,6 +607,21 @@ def load_model(path: str | Path, *, device: str | None = None) -> Classifier:
         ) from None
 
 
+def read_classifier_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A checkpoint written by `SentimentClassifier.fit`, every part checked before a resumed fit builds anything
+    from it: the training state (`read_checkpoint`), the classifier's payload and network tensors, and the
+    optimiser and schedule state against that network (`check_resume_state`, on the meta device)."""
+    tensors, payload = read_checkpoint(path)
+    try:
+        saved = check_checkpoint(tensors, payload, SentimentClassifier)
+        with torch.device("meta"):
+            network = SentimentNet(saved.model_config)
+        check_resume_state(tensors, payload, network, config_params(TrainConfig, saved.params))
+    except (ArtifactError, ConfigError) as exc:
+        raise resume_error(path, exc) from None
+    return tensors, payload
+
+
 def _writer(payload: dict[str, Any]) -> str:
     """Which sentilstm wrote a payload, as the payload says (it may say anything)."""
     versions = payload.get("versions")
@@ -633,4 +650,4 @@ def _model_pair(spec: Any) -> tuple[str, str] | None:
     return (forward, backward) if forward and backward and "," not in backward else None
 
 
-__all__ = ["Classifier", "SentimentClassifier", "load_model"]
+__all__ = ["Classifier", "SentimentClassifier", "load_model", "read_classifier_checkpoint"]

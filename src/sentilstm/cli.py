@@ -113,7 +113,7 @@ TextColumnOpt = Annotated[Optional[str], typer.Option("--text-column", help="Col
 LabelColumnOpt = Annotated[Optional[str], typer.Option("--label-column", help="Column holding the label (inferred when unambiguous).")]
 EncodingOpt = Annotated[str, typer.Option(help="Text encoding of CSV/TSV/JSONL files (bad bytes are replaced, with a warning).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose/--quiet", help="Show INFO logs (default) or only warnings.")]
-DeviceOpt = Annotated[str, typer.Option(help="Where the network runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N. Never the device the model was trained on.")]
+DeviceOpt = Annotated[str, typer.Option(help="Where the network runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N; the device the model was trained on is not reused.")]
 
 
 DatasetOpt = Annotated[Optional[str], typer.Option(help="A named dataset instead of DATA, e.g. imdb, sst2, afrisenti-ig, tweets.")]
@@ -446,6 +446,8 @@ def predict(
                           "add --engine ray or leave them out")
     if engine == "ray" and texts:
         raise DataError("--engine ray scores tables: give --input FILES and --output FOLDER, not texts")
+    if engine == "ray" and device != "auto":
+        raise ConfigError(f"--device {device} applies to the local engine; with --engine ray give --num-gpus instead")
     if bool(texts) == (input_path is not None):
         raise DataError("give texts to classify, or --input FILE with --output FILE (not both)")
     if input_path is not None and output_path is None:

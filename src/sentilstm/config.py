@@ -83,6 +83,9 @@ class TextConfig:
             check_range("max_length", self.max_length, 1, MAX_LENGTH)
 
 
+DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # of ModelConfig: set by fit, not by the user
+
+
 @dataclass
 class ModelConfig:
     """Architecture of `SentimentNet`; `vocab_size` and `num_classes` are filled in by `fit`."""
@@ -242,7 +245,8 @@ def _fits(value: Any, hint: Any, finite: bool) -> bool:
         return isinstance(value, (list, tuple)) and all(_fits(v, args[0] if args else Any, finite) for v in value)
     if origin in (dict, collections.abc.Mapping):
         key, item = args or (Any, Any)
-        return isinstance(value, dict) and all(_fits(k, key, finite) and _fits(v, item, finite) for k, v in value.items())
+        return isinstance(value, dict) and all(_fits(k, key, finite) and _fits(v, item, finite)
+                                               for k, v in value.items())
     if origin is collections.abc.Callable:
         return False  # a saved file holds no code
     if typing.is_typeddict(hint):
@@ -279,4 +283,5 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
-__all__ = ["MAX_LENGTH", "TextConfig", "ModelConfig", "TrainConfig", "check_fields", "check_type", "from_dict"]
+__all__ = ["DERIVED_MODEL_FIELDS", "MAX_LENGTH", "TextConfig", "ModelConfig", "TrainConfig", "check_fields", "check_type",
+           "from_dict"]

@@ -1,12 +1,12 @@
 """What a model or checkpoint file may hold, checked before anything is built from it.
 
-    saved = check_classifier(payload, tensors)       # every part typed, every declared size backed by a tensor
+    saved = check_classifier(payload, tensors, SentimentClassifier)  # typed; every size backed by a tensor
     net = build_network(saved.model_config, tensors)  # allocates nothing the tensors have not already paid for
 
 A checksum proves a file is the one some sentilstm wrote, not what its author meant: here every field is
 checked for its type and range and every size it declares against the tensors actually present, so a 45 KB
 file cannot make the loader allocate a 4M-word embedding table (issue 14). Each problem raises one
-ArtifactError or ConfigError of one line naming the field; `load_model` and `read_checkpoint` add the path.
+ArtifactError or ConfigError of one line naming the field; the loaders add the file's path.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from sentilstm.config import ModelConfig, TextConfig, TrainConfig, check_type, from_dict
+from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, TrainConfig, check_type, from_dict
 from sentilstm.errors import ArtifactError, ConfigError
 from sentilstm.models import SentimentNet
 from sentilstm.text.tokenizers import PAD_ID, TextTokenizer
@@ -85,12 +85,11 @@ def config_params(cls: type, params: dict[str, Any], skip: tuple[str, ...] = ())
                      "params", strict=True)
 
 
-def check_classifier(payload: dict[str, Any], network: dict[str, torch.Tensor], prefix: str = "") -> SavedClassifier:
-    """Every part of a `SentimentClassifier`'s payload checked; `network` must hold exactly the network's tensors,
-    each named `prefix` + its name in the network's state dict."""
-    from sentilstm.classifier import DERIVED_MODEL_FIELDS, SentimentClassifier  # the class whose file this is
-
-    params = check_params(SentimentClassifier, part(payload, "params"))
+def check_classifier(payload: dict[str, Any], network: dict[str, torch.Tensor], estimator: type,
+                     prefix: str = "") -> SavedClassifier:
+    """Every part of the payload of `estimator` (`SentimentClassifier`) checked; `network` must hold exactly the
+    network's tensors, each named `prefix` + its name in the network's state dict."""
+    params = check_params(estimator, part(payload, "params"))
     for cls in (TextConfig, TrainConfig, ModelConfig):  # what fit would check, so a refit cannot fail on them
         config_params(cls, params, DERIVED_MODEL_FIELDS)
     labels = saved_labels(part(payload, "labels", list))
@@ -105,18 +104,17 @@ def check_classifier(payload: dict[str, Any], network: dict[str, torch.Tensor], 
     return SavedClassifier(params, labels, text_config, model_config, tokenizer)
 
 
-def check_checkpoint(tensors: dict[str, torch.Tensor], payload: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
+def check_checkpoint(tensors: dict[str, torch.Tensor], payload: dict[str, Any], estimator: type) -> SavedClassifier:
     """The classifier's part of a training checkpoint (its network under "model.") checked, and consistent with
-    the parameters a resumed `fit` rebuilds the network from; returns the network's and the training's configs."""
-    from sentilstm.classifier import DERIVED_MODEL_FIELDS
-
-    saved = check_classifier(payload, {name: t for name, t in tensors.items() if name.startswith("model.")}, "model.")
+    the parameters from which a resumed `fit` rebuilds the network."""
+    network = {name: tensor for name, tensor in tensors.items() if name.startswith("model.")}
+    saved = check_classifier(payload, network, estimator, "model.")
     for name in (f.name for f in fields(ModelConfig)):  # embedding_dim may be the pretrained vectors' instead
         if name in saved.params and name not in (*DERIVED_MODEL_FIELDS, "embedding_dim"):
             if saved.params[name] != getattr(saved.model_config, name):
                 raise ArtifactError(f"params.{name} is {saved.params[name]!r} but model_config.{name} is "
                                     f"{getattr(saved.model_config, name)!r}")
-    return saved.model_config, config_params(TrainConfig, saved.params)
+    return saved
 
 
 def network_config(values: Any, tensors: dict[str, torch.Tensor], num_labels: int) -> ModelConfig:

@@ -34,6 +34,7 @@ from sentilstm.errors import ArtifactError, ConfigError, DataError
 from sentilstm.evaluation import evaluate_probabilities
 from sentilstm.inference import predict_probabilities
 from sentilstm.runtime import autocast, resolve_device, resolve_precision
+from sentilstm.schema import check_tensors, same_structure
 
 log = logging.getLogger(__name__)
 
@@ -112,25 +113,25 @@ class CheckpointSpec:
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Tensors and payload of a training checkpoint (for resuming), checked before anything is built from them:
-    the training state always; a `SentimentClassifier`'s payload (it holds "params") and the network's tensors and
-    optimiser state against it by `sentilstm.schema`. Another caller's payload is that caller's to check."""
-    from sentilstm.schema import check_checkpoint  # schema imports the classifier, which imports this module
-
+    """Tensors and payload of a training checkpoint (for resuming), its training state checked: what `_save` wrote
+    is there, of its types. The caller's payload is the caller's to check, and with it the network: see
+    `check_resume_state` (`SentimentClassifier` does both when it resumes)."""
     tensors, payload = read_file(path, kind="checkpoint")
     try:
-        training = _training_state(payload)
-        if "params" in payload:
-            model_config, config = check_checkpoint(tensors, payload)
-            _check_against_network(tensors, training, model_config, config)
+        _training_state(tensors, payload)
     except (ArtifactError, ConfigError) as exc:
-        raise ArtifactError(f"{str(path)!r} cannot be used to resume: {exc}; it is damaged, edited or from another "
-                            "sentilstm version: start again without --resume") from None
+        raise resume_error(path, exc) from None
     return tensors, payload
 
 
-def _training_state(payload: dict[str, Any]) -> dict[str, Any]:
-    """The "training" part `_save` writes, each field of its type."""
+def resume_error(path: str | Path, problem: Exception) -> ArtifactError:
+    """The one-line error for a checkpoint that cannot be resumed from."""
+    return ArtifactError(f"{str(path)!r} cannot be used to resume: {problem}; it is damaged, edited or from another "
+                         "sentilstm version: start again without --resume")
+
+
+def _training_state(tensors: dict[str, Tensor], payload: dict[str, Any]) -> dict[str, Any]:
+    """The "training" part `_save` writes, each field of its type, and its tensors' names and random state."""
     training = payload.get("training")
     if not isinstance(training, dict):
         raise ArtifactError(f"training must be an object, got {type(training).__name__}")
@@ -139,24 +140,30 @@ def _training_state(payload: dict[str, Any]) -> dict[str, Any]:
         if key not in training:
             raise ArtifactError(f"the file has no 'training.{key}'")
         check_type(f"training.{key}", training[key], kind, finite=False)
+    kinds = ("model.", "best.", "optimizer.", "rng.cuda.")
+    unexpected = sorted(name for name in tensors if name != "rng.torch" and not name.startswith(kinds))
+    if unexpected:
+        raise ArtifactError(f"the file holds unexpected tensor(s) {unexpected[:5]}")
+    rng, size = tensors.get("rng.torch"), tuple(torch.get_rng_state().shape)
+    if rng is None or rng.dtype != torch.uint8 or tuple(rng.shape) != size:
+        raise ArtifactError(f"tensor rng.torch must be torch's random state ({size[0]} bytes, uint8)")
+    for name in (n for n in tensors if n.startswith("rng.cuda.")):
+        if tensors[name].dtype != torch.uint8 or tensors[name].dim() != 1:
+            raise ArtifactError(f"tensor {name} must be a CUDA random state (1-D, uint8)")
     return training
 
 
-def _check_against_network(tensors: dict[str, Tensor], training: dict[str, Any], model_config: Any,
-                           config: TrainConfig) -> None:
-    """Raise ArtifactError unless weights, optimiser and schedule state fit a fresh optimiser and schedule for the
-    network (built on the meta device: nothing is allocated), so `_restore` loads them without a shape or key error."""
-    from sentilstm.models import SentimentNet
-    from sentilstm.schema import check_tensors, same_structure
-
-    with torch.device("meta"):
-        network = SentimentNet(model_config)
-    optimizer = _make_optimizer(network, config)
+def check_resume_state(tensors: dict[str, Tensor], payload: dict[str, Any], model: nn.Module,
+                       config: TrainConfig) -> None:
+    """Raise ArtifactError unless a checkpoint's weights, optimiser and schedule state fit `model` (on the meta
+    device it costs nothing) trained with `config`, so `_restore` loads them without a shape or key error."""
+    training = payload["training"]  # read_checkpoint checked its fields
+    optimizer = _make_optimizer(model, config)
     scheduler = _scheduler_state(_make_scheduler(optimizer, config, total_steps=1))  # adds keys to the groups
     same_structure("training.param_groups", training["param_groups"], optimizer.state_dict()["param_groups"],
                    finite=True)
     same_structure("training.scheduler", training["scheduler"], scheduler, finite=False)
-    shapes = {name: (tuple(t.shape), t.dtype) for name, t in network.state_dict().items()}
+    shapes = {name: (tuple(t.shape), t.dtype) for name, t in model.state_dict().items()}
     expected = {f"model.{name}": shape for name, shape in shapes.items()}
     if any(name.startswith("best.") for name in tensors):
         expected.update({f"best.{name}": shape for name, shape in shapes.items()})
@@ -170,8 +177,8 @@ def _check_against_network(tensors: dict[str, Tensor], training: dict[str, Any],
         expected[name] = ((), torch.float32) if key == "step" else (tuple(parameters[int(index)].shape), torch.float32)
     if any(keys != {"step", "exp_avg", "exp_avg_sq"} for keys in state.values()):
         raise ArtifactError("the optimiser state lacks step, exp_avg or exp_avg_sq of some parameter")
-    expected["rng.torch"] = (tuple(torch.get_rng_state().shape), torch.uint8)
-    expected.update({name: ((tensors[name].numel(),), torch.uint8) for name in tensors if name.startswith("rng.cuda.")})
+    expected.update({name: (tuple(tensors[name].shape), tensors[name].dtype) for name in tensors
+                     if name.startswith("rng.")})  # read_checkpoint checked them
     check_tensors(expected, tensors, exact=True, finite=False)
 
 

@@ -89,17 +89,19 @@ def _check_saved(data: Any, vocab_size: int | None) -> None:
         raise ArtifactError(f"the tokenizer is a JSON {type(spec).__name__}, not a JSON object with a model")
     model = spec["model"]
     if model.get("type") not in MODEL_TYPES:
-        raise ArtifactError(f"the tokenizer model must be one of {list(MODEL_TYPES)}, got {str(model.get('type'))[:40]!r}")
+        raise ArtifactError(f"the tokenizer model must be one of {list(MODEL_TYPES)}, "
+                            f"got {str(model.get('type'))[:40]!r}")
     vocab = model.get("vocab")
     if not isinstance(vocab, list if model["type"] == "Unigram" else dict):
         raise ArtifactError(f"the tokenizer's {model['type']} vocabulary is a {type(vocab).__name__}")
     if vocab_size is not None and len(vocab) != vocab_size:
         raise ArtifactError(f"the tokenizer has {len(vocab)} entries but the embedding has {vocab_size} rows")
-    if isinstance(vocab, dict) and sorted(i if type(i) is int else -1 for i in vocab.values()) != list(range(len(vocab))):
+    ids = sorted(i if type(i) is int else -1 for i in vocab.values()) if isinstance(vocab, dict) else None
+    if ids is not None and ids != list(range(len(vocab))):
         raise ArtifactError(f"the tokenizer's token ids are not 0 to {len(vocab) - 1}, one per token")
-    added = spec.get("added_tokens")
-    if not isinstance(added, list) or [(t.get("id"), t.get("content")) if isinstance(t, dict) else t for t in added] != [
-            (PAD_ID, PAD), (UNK_ID, UNK)]:
+    added = spec["added_tokens"] if isinstance(spec.get("added_tokens"), list) else []
+    pairs = [(t.get("id"), t.get("content")) if isinstance(t, dict) else t for t in added]
+    if pairs != [(PAD_ID, PAD), (UNK_ID, UNK)]:
         raise ArtifactError(f"the tokenizer's added_tokens must be {PAD} (id {PAD_ID}) and {UNK} (id {UNK_ID})")
 
 
