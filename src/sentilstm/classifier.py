@@ -35,7 +35,7 @@ from sentilstm.models import SentimentNet
 from sentilstm.pretraining import PretrainMethod
 from sentilstm.profiling import DataProfile
 from sentilstm.runtime import resolve_device, resolve_precision
-from sentilstm.schema import build_network, check_checkpoint, check_classifier, config_params, part
+from sentilstm.schema import build_network, check_checkpoint, check_classifier, config_params, meta_network, part
 from sentilstm.text.normalize import strip_html
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.tokenizers import TextTokenizer
@@ -614,9 +614,7 @@ def read_classifier_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor
     tensors, payload = read_checkpoint(path)
     try:
         saved = check_checkpoint(tensors, payload, SentimentClassifier)
-        with torch.device("meta"):
-            network = SentimentNet(saved.model_config)
-        check_resume_state(tensors, payload, network, config_params(TrainConfig, saved.params))
+        check_resume_state(tensors, payload, meta_network(saved.model_config), config_params(TrainConfig, saved.params))
     except (ArtifactError, ConfigError) as exc:
         raise resume_error(path, exc) from None
     return tensors, payload

@@ -35,7 +35,7 @@ def resolve_device(device: str) -> torch.device:
     if parsed is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} was asked for but no CUDA GPU is available; use device='auto' or 'cpu'")
+        raise ConfigError(f"device {device!r} was asked for but no CUDA GPU is available; use 'auto' or 'cpu'")
     if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
         count = torch.cuda.device_count()
         raise ConfigError(f"device {device!r} was asked for but this machine has {count} CUDA GPU{'s' * (count > 1)} "

@@ -54,23 +54,15 @@ def _plain(text: str) -> bool:
 
 
 @functools.cache
-def _saved_parts() -> tuple[str, str]:
-    """The pre-tokenizer and the subword decoder exactly as this version of `tokenizers` writes them (JSON)."""
-    reference = Tokenizer(models.BPE(unk_token=UNK, continuing_subword_prefix="##"))
-    reference.pre_tokenizer = _pre_tokenizer()
-    reference.decoder = decoders.WordPiece(prefix="##")
-    spec = json.loads(reference.to_str())
-    return _canonical(spec["pre_tokenizer"]), _canonical(spec["decoder"])
-
-
-def _canonical(part: Any) -> str:
-    return json.dumps(part, sort_keys=True)
+def _reference_split() -> str:
+    """`_pre_tokenizer()` as JSON, exactly as this version of `tokenizers` writes it."""
+    return json.dumps(json.loads(_pre_tokenizer().__getstate__()), sort_keys=True)
 
 
 def _word_vocabulary(spec: dict[str, Any]) -> dict[str, int] | None:
     """token -> id when the tokenizer `spec` (its JSON) is a word-level vocabulary behind exactly `_pre_tokenizer()`."""
     model = spec.get("model") or {}
-    same_split = _canonical(spec.get("pre_tokenizer")) == _saved_parts()[0]
+    same_split = json.dumps(spec.get("pre_tokenizer"), sort_keys=True) == _reference_split()
     if model.get("type") != "WordLevel" or model.get("unk_token") != UNK or spec.get("normalizer") or not same_split:
         return None
     return dict(model["vocab"])
@@ -79,9 +71,9 @@ def _word_vocabulary(spec: dict[str, Any]) -> dict[str, int] | None:
 MODEL_TYPES = ("WordLevel", "BPE", "Unigram")  # what `TextTokenizer.train` makes, as the tokenizer JSON names them
 
 
-def _check_saved(data: Any, vocab_size: int | None) -> None:
-    """Raise ArtifactError unless `data` is tokenizer JSON as `TextTokenizer.train` makes it, with `vocab_size`
-    entries: checked in Python, so the Rust parser never sees a vocabulary larger than the embedding."""
+def _check_saved(data: Any, vocab_size: int | None) -> dict[str, Any]:
+    """`data` parsed, or ArtifactError unless it is tokenizer JSON as `TextTokenizer.train` makes it, with
+    `vocab_size` entries: checked in Python, so the Rust parser never sees a vocabulary larger than the embedding."""
     from sentilstm.artifact import parse_json
 
     spec = parse_json(data, "the tokenizer")
@@ -99,30 +91,32 @@ def _check_saved(data: Any, vocab_size: int | None) -> None:
     ids = sorted(i if type(i) is int else -1 for i in vocab.values()) if isinstance(vocab, dict) else None
     if ids is not None and ids != list(range(len(vocab))):
         raise ArtifactError(f"the tokenizer's token ids are not 0 to {len(vocab) - 1}, one per token")
+    unknown = model.get("unk_id") == UNK_ID if model["type"] == "Unigram" else model.get("unk_token") == UNK
+    if not unknown:
+        raise ArtifactError(f"the tokenizer's unknown token must be {UNK} (id {UNK_ID})")
     added = spec["added_tokens"] if isinstance(spec.get("added_tokens"), list) else []
     pairs = [(t.get("id"), t.get("content")) if isinstance(t, dict) else t for t in added]
     if pairs != [(PAD_ID, PAD), (UNK_ID, UNK)]:
         raise ArtifactError(f"the tokenizer's added_tokens must be {PAD} (id {PAD_ID}) and {UNK} (id {UNK_ID})")
+    return spec
 
 
-def _check_built(tokenizer: Tokenizer, spec: dict[str, Any], vocab_size: int | None) -> None:
-    """Raise ArtifactError unless the parsed tokenizer (`spec`: as the library writes it back) splits and maps text
-    exactly as sentilstm's do: no other normaliser or pre-tokenizer regex (which could take seconds per text),
-    no BPE dropout (random ids), [PAD] and [UNK] at ids 0 and 1."""
-    for part in ("normalizer", "post_processor", "truncation", "padding"):
-        if spec.get(part) is not None:
-            raise ArtifactError(f"the tokenizer has a {part}, which sentilstm never saves")
-    pre_tokenizer, decoder = _saved_parts()
-    if _canonical(spec.get("pre_tokenizer")) != pre_tokenizer:
+def _check_built(tokenizer: Tokenizer, vocab_size: int | None) -> None:
+    """Raise ArtifactError unless the parsed tokenizer splits and maps text exactly as sentilstm's do: no other
+    normaliser or pre-tokenizer regex (which could take seconds per text), no BPE dropout (random ids), [PAD] and
+    [UNK] at ids 0 and 1. Parts are compared as this version of the library writes them."""
+    for name in ("normalizer", "post_processor", "truncation", "padding"):
+        if getattr(tokenizer, name) is not None:
+            raise ArtifactError(f"the tokenizer has a {name}, which sentilstm never saves")
+    if tokenizer.pre_tokenizer is None or tokenizer.pre_tokenizer.__getstate__() != _pre_tokenizer().__getstate__():
         raise ArtifactError("the tokenizer's pre_tokenizer is not sentilstm's word split")
-    if spec.get("decoder") is not None and _canonical(spec["decoder"]) != decoder:
+    wordpiece = decoders.WordPiece(prefix="##").__getstate__()
+    if tokenizer.decoder is not None and tokenizer.decoder.__getstate__() != wordpiece:
         raise ArtifactError("the tokenizer's decoder is not sentilstm's")
-    model = spec["model"]
-    if model.get("dropout") is not None:
+    if getattr(tokenizer.model, "dropout", None) is not None:
         raise ArtifactError("the tokenizer has BPE dropout, which would make predictions random")
-    unknown = model.get("unk_id") == UNK_ID if model["type"] == "Unigram" else model.get("unk_token") == UNK
-    if not unknown or tokenizer.token_to_id(PAD) != PAD_ID or tokenizer.token_to_id(UNK) != UNK_ID:
-        raise ArtifactError(f"the tokenizer must map {PAD} to id {PAD_ID} and {UNK} (its unknown token) to id {UNK_ID}")
+    if tokenizer.token_to_id(PAD) != PAD_ID or tokenizer.token_to_id(UNK) != UNK_ID:
+        raise ArtifactError(f"the tokenizer must map {PAD} to id {PAD_ID} and {UNK} to id {UNK_ID}")
     if vocab_size is not None and tokenizer.get_vocab_size() != vocab_size:
         raise ArtifactError(f"the tokenizer has {tokenizer.get_vocab_size()} entries but the embedding has "
                             f"{vocab_size} rows")
@@ -209,13 +203,12 @@ class TextTokenizer:
         `vocab_size` (the rows of the model's embedding) bounds the vocabulary before the tokenizers library
         parses it; any difference from what `train` makes is an ArtifactError.
         """
-        _check_saved(data, vocab_size)
+        spec = _check_saved(data, vocab_size)
         try:
             tokenizer = Tokenizer.from_str(data)
         except Exception as exc:  # the tokenizers library raises a bare Exception on bad JSON
             raise ArtifactError(f"the saved tokenizer could not be read ({str(exc).splitlines()[0][:120]})") from None
-        spec = json.loads(tokenizer.to_str())
-        _check_built(tokenizer, spec, vocab_size)
+        _check_built(tokenizer, vocab_size)
         return cls(tokenizer, spec)
 
 
