@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import struct
 from pathlib import Path
 
@@ -225,6 +226,12 @@ def test_missing_path_raises(tmp_path: Path) -> None:
 def test_folder_raises(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="folder"):
         SentimentClassifier.load(tmp_path)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.sentilstm")  # reading it would wait for a writer forever
+    with pytest.raises(ArtifactError, match="pipe.sentilstm' is not a regular file"):
+        SentimentClassifier.load(tmp_path / "pipe.sentilstm")
 
 
 def test_checkpoint_is_not_a_model(tmp_path: Path) -> None:

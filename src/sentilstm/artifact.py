@@ -125,6 +125,12 @@ def parse_json(text: Any, what: str) -> Any:
         raise ArtifactError(f"{what} is not valid JSON ({str(exc).splitlines()[0][:80]})") from None
 
 
+def json_kind(value: Any) -> str:
+    """What JSON calls the type of a parsed value: "array", "string", "number", "boolean", "null", "object"."""
+    kinds = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", dict: "object"}
+    return kinds.get(type(value), "null")
+
+
 def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read and verify a file written by `write_file`; raise ArtifactError naming the problem and the fix.
 
@@ -137,6 +143,8 @@ def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], di
         raise ArtifactError(f"{what} file {str(path)!r} does not exist; check the path or {hint}")
     if path.is_dir():
         raise ArtifactError(f"{str(path)!r} is a folder, not a sentilstm {what} file")
+    if not path.is_file():  # a FIFO would block the read below, a device never end
+        raise ArtifactError(f"{str(path)!r} is not a regular file, so not a sentilstm {what} file")
     unreadable = (f"{str(path)!r} is not a readable sentilstm {what} (it is truncated, damaged or another kind of "
                   "file: {}); re-create it with `sentilstm train`")
     with path.open("rb") as handle:  # safetensors checks this too; here no byte past the file is ever asked for
@@ -171,7 +179,7 @@ def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], di
     except ArtifactError as exc:
         raise ArtifactError(f"{str(path)!r} is damaged ({exc}); re-create it") from None
     if not isinstance(payload, dict):
-        raise ArtifactError(f"{str(path)!r} is damaged (its payload is a JSON {type(payload).__name__}, "
+        raise ArtifactError(f"{str(path)!r} is damaged (its payload is a JSON {json_kind(payload)}, "
                             "not a JSON object); re-create it")
     return tensors, payload
 

@@ -170,13 +170,13 @@ class TrainConfig:
         check_range("freeze_embeddings", self.freeze_embeddings, -1)
         if self.num_threads is not None:
             check_range("num_threads", self.num_threads, 1)
-        from sentilstm.runtime import parse_device  # torch is needed only here
-
-        parse_device(self.device)
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ConfigError(
                 f"class_weight must be None, 'balanced' or a dict label -> weight, got {self.class_weight!r}"
             )
+        from sentilstm.runtime import parse_device  # torch is needed only here
+
+        parse_device(self.device)  # its syntax only: a file may name a GPU this machine lacks
 
 
 def from_dict(cls: type, values: Any, where: str | None = None, *, strict: bool = False) -> Any:

@@ -43,15 +43,15 @@ class ServeSettings:
 
     def __post_init__(self) -> None:
         check_choice("backend", self.backend, Backend)
-        from sentilstm.runtime import parse_device  # imports torch, which only this check needs here
-
-        parse_device(self.device)
         if self.threads is not None:
             check_integer("threads", self.threads, low=1)
         for name in ("max_texts", "max_chars", "max_body_bytes", "max_upload_bytes", "batch_max"):
             check_integer(name, getattr(self, name), low=1)
         if not 0 <= self.batch_wait_ms <= 1000:
             raise ConfigError(f"batch_wait_ms must be between 0 and 1000 milliseconds, got {self.batch_wait_ms!r}")
+        from sentilstm.runtime import parse_device  # imports torch, which only this check needs here
+
+        parse_device(self.device)  # its syntax; whether this machine has it, loading the model checks
 
     @property
     def model_name(self) -> str:

@@ -74,11 +74,11 @@ MODEL_TYPES = ("WordLevel", "BPE", "Unigram")  # what `TextTokenizer.train` make
 def _check_saved(data: Any, vocab_size: int | None) -> dict[str, Any]:
     """`data` parsed, or ArtifactError unless it is tokenizer JSON as `TextTokenizer.train` makes it, with
     `vocab_size` entries: checked in Python, so the Rust parser never sees a vocabulary larger than the embedding."""
-    from sentilstm.artifact import parse_json
+    from sentilstm.artifact import json_kind, parse_json
 
     spec = parse_json(data, "the tokenizer")
     if not isinstance(spec, dict) or not isinstance(spec.get("model"), dict):
-        raise ArtifactError(f"the tokenizer is a JSON {type(spec).__name__}, not a JSON object with a model")
+        raise ArtifactError(f"the tokenizer is a JSON {json_kind(spec)}, not a JSON object with a model")
     model = spec["model"]
     if model.get("type") not in MODEL_TYPES:
         raise ArtifactError(f"the tokenizer model must be one of {list(MODEL_TYPES)}, "
