@@ -1,7 +1,10 @@
 """sentilstm.artifact: the one-file model format; exact round trips, and every damaged file is an ArtifactError."""
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 import struct
 from pathlib import Path
 
@@ -25,9 +28,27 @@ def _header(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
 
 
 def _rewrite(source: Path, target: Path, **metadata: str) -> Path:
-    """Copy a sentilstm file with some header fields replaced (tensors, and so the checksum, unchanged)."""
+    """Copy a sentilstm file with some header fields replaced and the checksum over them recomputed, so what is
+    tested is what comes after the checksum (tests/test_tampering.py covers edits that keep the old checksum)."""
+    from sentilstm.artifact import CONTENT_DIGEST, content_digest
+
     tensors, header = _header(source)
-    save_file(tensors, str(target), metadata={**header, **metadata})
+    header = {k: v for k, v in {**header, **metadata}.items() if k != CONTENT_DIGEST}
+    save_file(tensors, str(target), metadata={**header, CONTENT_DIGEST: content_digest(header, tensors)})
+    return target
+
+
+def _weights_only(source: Path, target: Path) -> Path:
+    """`source` as sentilstm wrote files before the header was checksummed (format 1, a SHA-256 of the tensors only),
+    written here by hand."""
+    tensors, header = _header(source)
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(tensors[name].reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    metadata = {"format": "sentilstm", "format_version": "1", "kind": header["kind"], "sha256": digest.hexdigest(),
+                "payload": header["payload"]}
+    save_file(tensors, str(target), metadata=metadata)
     return target
 
 
@@ -147,13 +168,13 @@ def test_flipped_byte_in_weights_fails_the_checksum(trained_model_path: Path, tm
 
 def test_unreadable_payload_raises(trained_model_path: Path, tmp_path: Path) -> None:
     path = _rewrite(trained_model_path, tmp_path / "bad.sentilstm", payload="{not json")
-    with pytest.raises(ArtifactError, match="JSON header"):
+    with pytest.raises(ArtifactError, match="payload is not valid JSON"):
         SentimentClassifier.load(path)
 
 
 def test_payload_missing_fields_raises(trained_model_path: Path, tmp_path: Path) -> None:
     path = _rewrite(trained_model_path, tmp_path / "empty.sentilstm", payload="{}")
-    with pytest.raises(ArtifactError, match="could not be rebuilt"):
+    with pytest.raises(ArtifactError, match="empty.sentilstm.*no 'params'"):
         SentimentClassifier.load(path)
 
 
@@ -161,8 +182,40 @@ def test_weights_not_matching_the_config_raise(trained_model_path: Path, tmp_pat
     tensors, payload = read_file(trained_model_path, kind="model")
     payload["model_config"]["hidden_size"] += 1
     write_file(tmp_path / "mismatch.sentilstm", tensors, payload, kind="model")
-    with pytest.raises(ArtifactError, match="could not be rebuilt"):
+    with pytest.raises(ArtifactError, match="mismatch.sentilstm.*hidden_size is 33 but"):
         SentimentClassifier.load(tmp_path / "mismatch.sentilstm")
+
+
+# ----- files from before the header was checksummed ---------------------------------------------------------------
+def test_a_weights_only_file_loads_with_a_warning(trained_clf: SentimentClassifier, trained_model_path: Path,
+                                                  tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _weights_only(trained_model_path, tmp_path / "old.sentilstm")
+    with caplog.at_level(logging.WARNING, logger="sentilstm.artifact"):
+        loaded = SentimentClassifier.load(path)
+    assert np.array_equal(loaded.predict_proba(TEXTS), trained_clf.predict_proba(TEXTS))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "old.sentilstm" in warnings[0] and "only a weights checksum" in warnings[0]
+    resaved = SentimentClassifier.load(loaded.save(tmp_path / "resaved.sentilstm"))  # the advice in the warning
+    assert np.array_equal(resaved.predict_proba(TEXTS), trained_clf.predict_proba(TEXTS))
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
+def test_a_weights_only_file_with_damaged_weights_fails_the_checksum(trained_model_path: Path, tmp_path: Path) -> None:
+    path = _weights_only(trained_model_path, tmp_path / "old.sentilstm")
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="checksum"):
+        SentimentClassifier.load(path)
+
+
+def test_a_weights_only_file_still_gets_every_payload_check(trained_model_path: Path, tmp_path: Path) -> None:
+    tensors, payload = read_file(trained_model_path, kind="model")
+    payload["model_config"]["vocab_size"] = 4_000_000
+    write_file(tmp_path / "new.sentilstm", tensors, payload, kind="model")
+    path = _weights_only(tmp_path / "new.sentilstm", tmp_path / "old.sentilstm")
+    with pytest.raises(ArtifactError, match="vocab_size is 4000000"):
+        SentimentClassifier.load(path)
 
 
 def test_missing_path_raises(tmp_path: Path) -> None:
@@ -173,6 +226,12 @@ def test_missing_path_raises(tmp_path: Path) -> None:
 def test_folder_raises(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="folder"):
         SentimentClassifier.load(tmp_path)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.sentilstm")  # reading it would wait for a writer forever
+    with pytest.raises(ArtifactError, match="pipe.sentilstm' is not a regular file"):
+        SentimentClassifier.load(tmp_path / "pipe.sentilstm")
 
 
 def test_checkpoint_is_not_a_model(tmp_path: Path) -> None:

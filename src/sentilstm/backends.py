@@ -117,7 +117,8 @@ def pad_batch(ids: Sequence[np.ndarray], index: np.ndarray, lengths: np.ndarray)
     return padded, batch_lengths
 
 
-def load_for_serving(path: str | Path, backend: Backend = "torch", *, threads: int | None = None) -> Classifier:
+def load_for_serving(path: str | Path, backend: Backend = "torch", *, threads: int | None = None,
+                     device: str | None = None) -> Classifier:
     """Load a model file for prediction with its network on `backend`: "torch", "onnx" (fp32) or "onnx-int8".
 
         clf = load_for_serving("model.sentilstm", backend="onnx-int8", threads=1); clf.predict(["great"])
@@ -126,13 +127,14 @@ def load_for_serving(path: str | Path, backend: Backend = "torch", *, threads: i
     For the ONNX backends the graph is a sibling file written by `sentilstm export` (model.onnx, model.int8.onnx)
     when one exists and was exported from this very file (its SHA-256 is in the graph's metadata); otherwise it
     is exported in memory, which takes a few seconds. `threads` sets ONNX Runtime's intra-op threads, or torch's
-    for "torch" (default: the library's choice; use 1 per worker process, one process per core).
+    for "torch" (default: the library's choice; use 1 per worker process, one process per core). `device` is where
+    the torch network runs (None: 'auto', CUDA when available, else CPU), never the device it was trained on.
     A linear baseline has no network: it runs on numpy/scipy whatever the backend.
     """
     check_choice("backend", backend, Backend)
     if threads is not None:
         check_integer("threads", threads, low=1, high=MAX_THREADS)  # torch dies at exit on ~10^5 threads
-    clf = load_model(path)
+    clf = load_model(path, device=device)
     if not isinstance(clf, SentimentClassifier):
         if backend != "torch":
             log.info("%s is a linear %s baseline without a network; it runs on numpy/scipy, backend %r changes nothing",

@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,10 +25,11 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from sentilstm.artifact import library_versions, read_file, write_file
-from sentilstm.config import TextConfig, check_choice, check_integer, check_positive
+from sentilstm.config import TextConfig, check_choice, check_integer, check_positive, check_type
 from sentilstm.data import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentilstm.evaluation import ScoringMixin
+from sentilstm.schema import Shapes, check_params, check_tensors, part, saved_labels
 from sentilstm.text.normalize import WORD_PATTERN, Normalizer
 
 if TYPE_CHECKING:
@@ -39,6 +40,14 @@ BaselineKind = Literal["tfidf_lr", "nbsvm"]
 # how the training rows are rebalanced before the linear fit; SMOTE (Chawla et al. 2002) interpolates new
 # minority rows between a row and one of its 5 nearest same-class neighbours in the model's feature space
 BaselineSampling = Literal["none", "oversample", "undersample", "smote"]
+
+
+class _FeatureSpec(TypedDict):
+    """How a model file describes one feature block (`Features.to_json`)."""
+
+    analyzer: Literal["word", "char_wb"]
+    ngram_range: tuple[int, int]
+    size: int
 
 
 @dataclasses.dataclass
@@ -109,9 +118,19 @@ class Features:
 
     @classmethod
     def from_saved(cls, spec: dict[str, Any], tensors: dict[str, torch.Tensor], prefix: str) -> Features:
-        terms = bytes(tensors[f"{prefix}.terms"].numpy()).decode("utf-8").split("\n")
+        """The block `prefix` (e.g. "features0") of a model file, its terms checked against the header's `spec`."""
+        terms_tensor = tensors.get(f"{prefix}.terms")
+        if terms_tensor is None or terms_tensor.dtype != torch.uint8 or terms_tensor.dim() != 1:
+            raise ArtifactError(f"the file has no 1-D uint8 tensor {prefix}.terms")
+        try:
+            terms = bytes(terms_tensor.numpy()).decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            raise ArtifactError(f"{prefix}.terms is not UTF-8 text") from None
         if len(terms) != spec["size"]:
             raise ArtifactError(f"vocabulary {prefix} has {len(terms)} terms, the header says {spec['size']}")
+        if len(set(terms)) != len(terms):
+            repeated = next(t for t, n in Counter(terms).items() if n > 1)
+            raise ArtifactError(f"vocabulary {prefix} lists the term {repeated[:40]!r} twice")
         idf = tensors[f"{prefix}.idf"].numpy() if f"{prefix}.idf" in tensors else None
         return cls(spec["analyzer"], tuple(spec["ngram_range"]), terms, idf)
 
@@ -227,17 +246,53 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
 
     @classmethod
     def from_saved(cls, payload: dict[str, Any], tensors: dict[str, torch.Tensor], prefix: str = "") -> LinearBaseline:
-        estimator = BASELINES[payload["estimator"]]
-        clf = estimator(**{k: v for k, v in payload["params"].items() if k in estimator._get_param_names()})
+        """Rebuild from a model file's payload and its tensors named `prefix`... (a blend's are "blend."), every
+        part checked against the others first (ArtifactError or ConfigError naming the field)."""
+        kind = payload.get("estimator")
+        if kind not in BASELINES:
+            raise ArtifactError(f"{prefix}estimator must be one of {sorted(BASELINES)}, got {str(kind)[:40]!r}")
+        estimator = BASELINES[kind]
+        clf = estimator(**check_params(estimator, part(payload, "params", where=prefix), f"{prefix}params"))
+        try:
+            clf._check_params()
+        except ConfigError as exc:  # its messages start with the parameter's name
+            raise ConfigError(f"{prefix}params.{exc}") from None
+        clf.label_map_ = LabelMap(saved_labels(part(payload, "labels", list, where=prefix), f"{prefix}labels"))
+        specs = part(payload, "features", list, where=prefix)
+        for index, spec in enumerate(specs):
+            check_type(f"{prefix}features[{index}]", spec, _FeatureSpec)
+        blocks = [(spec["analyzer"], tuple(spec["ngram_range"])) for spec in specs]
+        if blocks != clf._blocks():
+            raise ArtifactError(f"{prefix}features hold (analyzer, ngram_range) blocks {blocks} but the ngram settings "
+                                f"in params imply {clf._blocks()}")
+        clf.features_ = [Features.from_saved(spec, tensors, f"{prefix}features{i}") for i, spec in enumerate(specs)]
+        rows = len(clf.label_map_) if kind == "tfidf_lr" or len(clf.label_map_) > 2 else 1  # binary NBSVM: one row
+        coef = tensors.get(f"{prefix}coef")
+        if coef is not None and coef.dim() == 2 and coef.shape[0] != rows:
+            raise ArtifactError(f"the file lists {len(clf.label_map_)} labels but {prefix}coef has {coef.shape[0]} "
+                                f"rows ({kind} keeps {rows})")
+        expected = clf._expected_tensors(prefix, rows)
+        terms = {f"{prefix}features{i}.terms" for i in range(len(specs))}  # checked by Features.from_saved
+        check_tensors(expected, {n: t for n, t in tensors.items() if n.startswith(prefix) and n not in terms},
+                      exact=True)
         clf.normalizer_ = Normalizer(clf._text_config())
-        clf.label_map_ = LabelMap(payload["labels"])
         clf.classes_ = np.asarray(clf.label_map_.labels)
-        clf.features_ = [Features.from_saved(spec, tensors, f"{prefix}features{i}") for i, spec in enumerate(payload["features"])]
         clf.coef_ = tensors[f"{prefix}coef"].numpy()
         clf.intercept_ = tensors[f"{prefix}intercept"].numpy()
         clf.ratios_ = tensors[f"{prefix}ratios"].numpy() if f"{prefix}ratios" in tensors else None
-        clf.metrics_ = payload.get("metrics", {})
+        clf.metrics_ = part(payload, "metrics", required=False, where=prefix) or {}
         return clf
+
+    def _expected_tensors(self, prefix: str, rows: int) -> Shapes:
+        """Shape and dtype of every numeric tensor a file of this baseline holds, from its (checked) features."""
+        width, float32 = sum(len(f.terms) for f in self.features_), torch.float32
+        expected = {f"{prefix}coef": ((rows, width), float32), f"{prefix}intercept": ((rows,), float32)}
+        if self.kind == "nbsvm":
+            expected[f"{prefix}ratios"] = ((rows, width), float32)
+        else:
+            expected.update({f"{prefix}features{i}.idf": ((len(f.terms),), float32)
+                             for i, f in enumerate(self.features_)})
+        return expected
 
     def _resample(self, matrix: sp.csr_matrix, targets: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
         """Rows and targets rebalanced to equal class counts as `sampling` says (seeded, so fits repeat)."""
@@ -261,6 +316,10 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         return sp.csr_matrix(resampled), np.asarray(new_targets)
 
     # ----- subclass hooks ------------------------------------------------------------------------
+    def _blocks(self) -> list[tuple[str, tuple[int, int]]]:
+        """The (analyzer, ngram_range) of each feature block, as the parameters ask."""
+        raise NotImplementedError
+
     def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
         raise NotImplementedError
 
@@ -295,9 +354,11 @@ class TfidfLogisticRegression(LinearBaseline):
             if name != "self":
                 setattr(self, name, value)
 
+    def _blocks(self) -> list[tuple[str, tuple[int, int]]]:
+        return [("word", tuple(self.word_ngrams))] + ([("char_wb", tuple(self.char_ngrams))] if self.char_ngrams else [])
+
     def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
-        blocks = [("word", tuple(self.word_ngrams))] + ([("char_wb", tuple(self.char_ngrams))] if self.char_ngrams else [])
-        fitted = [Features.fit(texts, a, n, self.min_df, self.max_features, idf=True) for a, n in blocks]
+        fitted = [Features.fit(texts, a, n, self.min_df, self.max_features, idf=True) for a, n in self._blocks()]
         features = [f for f, _ in fitted]
         return features, _l2_rows(sp.hstack([f.tfidf(c) for f, c in fitted], format="csr"))
 
@@ -340,6 +401,9 @@ class NBSVM(LinearBaseline):
         super()._check_params()
         check_positive("alpha", self.alpha)
         _check_ngrams("ngrams", self.ngrams)
+
+    def _blocks(self) -> list[tuple[str, tuple[int, int]]]:
+        return [("word", tuple(self.ngrams))]
 
     def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
         features, counts = Features.fit(texts, "word", tuple(self.ngrams), self.min_df, self.max_features, idf=False)

@@ -23,8 +23,9 @@ from sentilstm import distributed
 from sentilstm.artifact import library_versions, read_file, write_file
 from sentilstm.baselines import BASELINES, LinearBaseline, make_baseline
 from sentilstm.config import (
+    DERIVED_MODEL_FIELDS,
     Cell, ModelConfig, Monitor, Pooling, Precision, Schedule, TextConfig, TokenizerKind, TrainConfig, Truncation,
-    Loss, Sampling, check_choice, check_integer, check_positive, check_range, from_dict,
+    Loss, Sampling, check_choice, check_integer, check_positive, check_range, check_type, from_dict,
 )
 from sentilstm.data import Label, LabelMap, check_labels, check_texts, stratified_split
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
@@ -35,18 +36,20 @@ from sentilstm.pretraining import PretrainMethod
 from sentilstm.profiling import DataProfile
 from sentilstm.resources import check_fits
 from sentilstm.runtime import resolve_device, resolve_precision
+from sentilstm.schema import build_network, check_checkpoint, check_classifier, config_params, meta_network, part
 from sentilstm.text.normalize import strip_html
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.tokenizers import TextTokenizer
 from sentilstm.threads import shared_governor
-from sentilstm.training import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit, read_checkpoint
+from sentilstm.training import (
+    CheckpointSpec, EncodedSplit, History, TrainingCallback, check_resume_state, fit, read_checkpoint, resume_error,
+)
 
 if TYPE_CHECKING:
     from sentilstm.explain import ExplainMethod, TokenAttribution
 
 log = logging.getLogger(__name__)
 SynonymKind = Literal["neighbours", "wordnet"]
-DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # set by fit, not by the user
 Blend = Literal["auto", "nbsvm", "tfidf_lr"]
 BLEND_PREFIX = "blend."  # tensor names of the blended linear model inside a model file
 CALLABLE_PREFIX = "callable:"  # how a callable parameter is recorded in a model file
@@ -449,7 +452,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if not Path(checkpoint_path).exists():
             log.warning("no checkpoint at %s; training from the start", checkpoint_path)
             return None
-        tensors, payload = read_checkpoint(checkpoint_path)
+        tensors, payload = read_classifier_checkpoint(checkpoint_path)
         if payload.get("params") != _json_params(self.get_params()):
             raise ConfigError(
                 f"checkpoint {str(checkpoint_path)!r} was made with other options; resume with the same options "
@@ -547,7 +550,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | Path, *, device: str | None = None) -> SentimentClassifier:
-        """Rebuild a classifier saved by `save`; `device` overrides where it predicts ('cpu', 'cuda', 'auto')."""
+        """Rebuild a classifier saved by `save`, to predict on `device` ('auto' (None), 'cpu', 'cuda', 'cuda:N')."""
         clf = load_model(path, device=device)
         if not isinstance(clf, SentimentClassifier):
             raise ArtifactError(f"{str(path)!r} holds a {type(clf).__name__} baseline; load it with sentilstm.load_model")
@@ -555,28 +558,45 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
 
     @classmethod
     def from_saved(cls, tensors: dict[str, torch.Tensor], payload: dict[str, Any], device: str | None = None) -> SentimentClassifier:
-        """Rebuild from the tensors and JSON payload of a model file (raises KeyError etc. when incompatible)."""
-        known = {k: v for k, v in payload["params"].items() if k in cls._get_param_names()}
+        """Rebuild from the tensors and JSON payload of a model file, every part checked against the others first
+        (`sentilstm.schema`; ArtifactError or ConfigError naming the field). `device` is where it will predict
+        (None: 'auto'); the device it was trained on is kept as `training_device_`, never used."""
+        network = {k: v for k, v in tensors.items() if not k.startswith(BLEND_PREFIX)}
+        saved = check_classifier(payload, network, cls)
+        blend = part(payload, "blend", required=False)
+        history = part(payload, "history", required=False)
+        if history is not None:
+            check_type("history", history, History, finite=False)
+        known = dict(saved.params)
         if str(known.get("augment_translator", "")).startswith(CALLABLE_PREFIX):
             known["augment_translator"] = None  # a Python callable is not stored in a model file
         clf = cls(**known)
-        if device is not None:
-            clf.device = device
-        model_config = from_dict(ModelConfig, payload["model_config"])
-        clf.pipeline_ = TextPipeline(from_dict(TextConfig, payload["text_config"]), TextTokenizer.from_json(payload["tokenizer"]))
-        clf.label_map_ = LabelMap(payload["labels"])
-        clf.model_ = SentimentNet(model_config)
-        clf.model_.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(BLEND_PREFIX)})
+        clf.training_device_, clf.device = clf.device, "auto" if device is None else device
+        clf.pipeline_ = TextPipeline(saved.text_config, saved.tokenizer)
+        clf.label_map_ = LabelMap(saved.labels)
+        clf.model_ = build_network(saved.model_config, network)
         clf.blend_model_, clf.blend_weight_ = None, 1.0
-        if payload.get("blend"):
-            clf.blend_model_ = LinearBaseline.from_saved(payload["blend"]["model"], tensors, BLEND_PREFIX)
-            clf.blend_weight_ = float(payload["blend"]["network_weight"])
-        clf.model_.eval()
+        if blend is not None:
+            clf.blend_weight_ = _blend_weight(blend)
+            clf.blend_model_ = LinearBaseline.from_saved(part(blend, "model", where="blend."), tensors, BLEND_PREFIX)
+            if clf.blend_model_.label_map_.labels != saved.labels:
+                raise ArtifactError(f"the blend's labels {clf.blend_model_.label_map_.labels} differ from the "
+                                    f"network's {saved.labels}")
+        elif len(network) < len(tensors):
+            raise ArtifactError(f"the file holds blend tensors {sorted(set(tensors) - set(network))[:3]} but no blend")
         clf.classes_ = np.asarray(clf.label_map_.labels)
-        clf.history_ = History.from_dict(payload["history"]) if payload.get("history") else None
-        clf.metrics_ = payload.get("metrics", {})
-        clf.versions_ = payload.get("versions", {})
+        clf.history_ = History.from_dict(history) if history else None
+        clf.metrics_ = part(payload, "metrics", required=False) or {}
+        clf.versions_ = part(payload, "versions", required=False) or {}
         return clf
+
+
+def _blend_weight(blend: dict[str, Any]) -> float:
+    """The network's share of a blended prediction, a number between 0 and 1."""
+    weight = blend.get("network_weight")
+    check_type("blend.network_weight", weight, float)
+    check_range("blend.network_weight", weight, 0, 1)
+    return float(weight)
 
 
 def _log_loss(probabilities: np.ndarray, targets: np.ndarray) -> float:
@@ -588,18 +608,47 @@ Classifier = SentimentClassifier | LinearBaseline  # anything `load_model` retur
 
 
 def load_model(path: str | Path, *, device: str | None = None) -> Classifier:
-    """Load any sentilstm model file: an LSTM/GRU `SentimentClassifier` or a linear baseline."""
+    """Load any sentilstm model file: an LSTM/GRU `SentimentClassifier` or a linear baseline.
+
+    `device` is where an LSTM/GRU predicts: None or 'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or
+    'cuda:N'; one this machine lacks is a ConfigError. The device a model was trained on is never reused.
+    A damaged, edited or forged file is an ArtifactError naming the file and the problem.
+    """
+    device = "auto" if device is None else device
+    resolve_device(device)  # an unusable device fails before the file is read
     tensors, payload = read_file(path, kind="model")
     try:
-        if payload.get("estimator") in BASELINES:
+        if "estimator" in payload:
             return LinearBaseline.from_saved(payload, tensors)
         return SentimentClassifier.from_saved(tensors, payload, device)
-    except (KeyError, TypeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:
+    except (ArtifactError, ConfigError) as exc:
+        raise ArtifactError(f"{str(path)!r} cannot be loaded: {exc}; it is damaged, edited or from an incompatible "
+                            f"sentilstm ({_writer(payload)}): retrain it or copy it again") from None
+    except (KeyError, TypeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:  # a check this version lacks
         raise ArtifactError(
             f"{str(path)!r} could not be rebuilt ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
-            "it was probably written by an incompatible sentilstm version "
-            f"({payload.get('versions', {}).get('sentilstm', 'unknown')}); retrain it"
+            f"it was probably written by an incompatible sentilstm version ({_writer(payload)}); retrain it"
         ) from None
+
+
+def read_classifier_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A checkpoint written by `SentimentClassifier.fit`, every part checked before a resumed fit builds anything
+    from it: the training state (`read_checkpoint`), the classifier's payload and network tensors, and the
+    optimiser and schedule state against that network (`check_resume_state`, on the meta device)."""
+    tensors, payload = read_checkpoint(path)
+    try:
+        saved = check_checkpoint(tensors, payload, SentimentClassifier)
+        check_resume_state(tensors, payload, meta_network(saved.model_config), config_params(TrainConfig, saved.params))
+    except (ArtifactError, ConfigError) as exc:
+        raise resume_error(path, exc) from None
+    return tensors, payload
+
+
+def _writer(payload: dict[str, Any]) -> str:
+    """Which sentilstm wrote a payload, as the payload says (it may say anything)."""
+    versions = payload.get("versions")
+    version = versions.get("sentilstm") if isinstance(versions, dict) else None
+    return f"written by sentilstm {str(version)[:20]}" if version is not None else "writer unknown"
 
 
 def _json_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -623,4 +672,4 @@ def _model_pair(spec: Any) -> tuple[str, str] | None:
     return (forward, backward) if forward and backward and "," not in backward else None
 
 
-__all__ = ["Classifier", "SentimentClassifier", "load_model"]
+__all__ = ["Classifier", "SentimentClassifier", "load_model", "read_classifier_checkpoint"]

@@ -168,6 +168,7 @@ TextColumnOpt = Annotated[Optional[str], typer.Option("--text-column", help="Col
 LabelColumnOpt = Annotated[Optional[str], typer.Option("--label-column", help="Column holding the label (inferred when unambiguous).")]
 EncodingOpt = Annotated[str, typer.Option(help="Text encoding of CSV/TSV/JSONL files (bad bytes are replaced, with a warning).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose/--quiet", help="Show INFO logs (default) or only warnings.")]
+DeviceOpt = Annotated[str, typer.Option(help="Where the network runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N; the device the model was trained on is not reused.")]
 
 
 DatasetOpt = Annotated[Optional[str], typer.Option(help="A named dataset instead of DATA, e.g. imdb, sst2, afrisenti-ig, tweets.")]
@@ -480,6 +481,7 @@ def evaluate(
     label_column: LabelColumnOpt = None,
     encoding: EncodingOpt = "utf-8",
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON here.")] = None,
+    device: DeviceOpt = "auto",
     verbose: VerboseOpt = False,
 ) -> None:
     """Score a model on a labelled table: accuracy, F1, ROC-AUC, per-class metrics, confusion matrix."""
@@ -489,7 +491,7 @@ def evaluate(
 
     _check_out_paths({"MODEL": model, "DATA": data}, json=json_path)
     check_encoding(encoding)
-    clf = load_model(model)
+    clf = load_model(model, device=device)
     table = read_table(data, text_column=text_column, label_column=label_column, encoding=encoding)
     report = clf.evaluate(table.texts, table.labels)
     print_report(report, f"{data}")
@@ -516,6 +518,7 @@ def predict(
     batch_size: Annotated[Optional[int], typer.Option(help="--engine ray: rows per actor call (default 4096).")] = None,
     num_gpus: Annotated[Optional[float], typer.Option(help="--engine ray: GPUs per actor (torch backend); default 0.")] = None,
     output_format: Annotated[Optional[str], typer.Option(help="--engine ray: csv, jsonl or parquet part files (default: from --output's extension, else parquet).")] = None,
+    device: DeviceOpt = "auto",
     verbose: VerboseOpt = False,
 ) -> None:
     """Classify texts given on the command line, or score a table with --input/--output (streamed here, or on Ray)."""
@@ -534,6 +537,8 @@ def predict(
                           "add --engine ray or leave them out")
     if engine == "ray" and texts:
         raise DataError("--engine ray scores tables: give --input FILES and --output FOLDER, not texts")
+    if engine == "ray" and device != "auto":
+        raise ConfigError(f"--device {device} applies to the local engine; with --engine ray give --num-gpus instead")
     if bool(texts) == (input_path is not None):
         raise DataError("give texts to classify, or --input FILE with --output FILE (not both)")
     if input_path is not None and output_path is None:
@@ -550,7 +555,7 @@ def predict(
         return
     if input_path is not None:
         _check_out_paths({"MODEL": model, "--input": input_path}, output=Path(output_path))
-    clf = load_for_serving(model, backend, threads=threads)  # type: ignore[arg-type] - checked inside
+    clf = load_for_serving(model, backend, threads=threads, device=device)  # type: ignore[arg-type] - checked inside
     if input_path is not None:
         with Progress(TextColumn("scoring"), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task("score", total=None)
@@ -808,7 +813,7 @@ def explain(
     top: Annotated[int, typer.Option(help="How many of the strongest words to list per text.")] = 5,
     html_path: Annotated[Optional[Path], typer.Option("--html", help="Also write one highlighted HTML page with every text here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per text instead of coloured text.")] = False,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: the model's setting).")] = None,
+    device: DeviceOpt = "auto",
     verbose: VerboseOpt = False,
 ) -> None:
     """Show which words made the model choose its label: words coloured by attribution, top words, optional HTML."""
@@ -981,6 +986,7 @@ def serve(
     rate_limit: Annotated[Optional[int], typer.Option(help="Requests a minute per client address (then 429 with Retry-After); each worker counts its own. Default: no limit.")] = None,
     raw_csv: Annotated[bool, typer.Option("--raw-csv", help="Scored CSV downloads keep cells starting with = + - @ as they are (default: a leading ' so spreadsheets do not run them as formulas).")] = False,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request (costs throughput).")] = False,
+    device: DeviceOpt = "auto",
     verbose: VerboseOpt = True,
 ) -> None:
     """Serve a model over HTTP: /predict, /explain, /model, /health, /feedback and /trends, a web page at /, API docs at /docs."""
@@ -991,7 +997,7 @@ def serve(
 
     settings = ServeSettings(
         str(model), backend=backend, threads=threads, feedback_url=feedback_db, max_texts=max_texts, max_chars=max_chars,
-        max_body_bytes=max_body_bytes, batch_max=batch_max, batch_wait_ms=batch_wait_ms,
+        max_body_bytes=max_body_bytes, batch_max=batch_max, batch_wait_ms=batch_wait_ms, device=device,
         api_key=api_key, read_key=read_key, allowed_hosts=serve_allowed_hosts(host, allowed_host or []),
         cors_origins=tuple(cors_origin or ()), rate_limit=rate_limit, raw_csv=raw_csv,
     )

@@ -2,11 +2,13 @@
 `SentimentNet(ModelConfig(**saved))`, `TextPipeline(TextConfig(**saved))`."""
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import functools
 import math
 import numbers
 import types
+import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -31,6 +33,9 @@ MAX_KERNEL = 1025
 MAX_VOCABULARY = 2**24
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 32 bits
 MAX_THREADS = 4096  # torch.set_num_threads(100_000) crashes the process at exit
+# the longest max_length: an LSTM reads a text token by token, so this bounds the work one text can cause (an
+# IMDB review is ~300 tokens; the default picks at most 512); a file asking for more is damaged or forged
+MAX_LENGTH = 100_000
 
 
 def check_choice(name: str, value: Any, kind: Any) -> None:
@@ -66,10 +71,11 @@ def check_integer(name: str, value: int, low: int, high: int | None = None) -> N
         raise ConfigError(f"{name} must be a whole number {bound}, got {value!r}")
 
 
-def check_fields(config: Any) -> None:
+def check_field_kinds(config: Any) -> None:
     """Raise ConfigError for a config field whose value has the wrong kind for its annotation: a whole number
     where an int is declared (1.5 epochs), a finite number for a float (NaN, inf, "0.1"), True/False for a bool.
-    Ranges are each config's `validate`; this is the type check every numeric field shares."""
+    Ranges are each config's `validate`; this is the type check every numeric field shares. Lenient where Python
+    callers are (NumPy integers count as whole numbers); `check_fields` is the strict check of values read from files."""
     for item in dataclasses.fields(config):
         kinds = _field_kinds(type(config))[item.name]
         value = getattr(config, item.name)
@@ -114,7 +120,7 @@ class TextConfig:
     truncation: Truncation = "head_tail"  # reviews state their verdict at the start and the end
 
     def validate(self) -> None:
-        check_fields(self)
+        check_field_kinds(self)
         check_choice("tokenizer", self.tokenizer, TokenizerKind)
         check_choice("truncation", self.truncation, Truncation)
         if self.unicode_form not in (None, "NFC", "NFKC"):
@@ -123,7 +129,10 @@ class TextConfig:
             check_range("vocab_size", self.vocab_size, 10, MAX_VOCABULARY)
         check_range("min_frequency", self.min_frequency, 1)
         if self.max_length is not None:
-            check_range("max_length", self.max_length, 1)
+            check_range("max_length", self.max_length, 1, MAX_LENGTH)
+
+
+DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # of ModelConfig: set by fit, not by the user
 
 
 @dataclass
@@ -147,7 +156,7 @@ class ModelConfig:
     padding_idx: int = 0  # [PAD]; its embedding stays zero and it is masked everywhere
 
     def validate(self) -> None:
-        check_fields(self)
+        check_field_kinds(self)
         check_choice("cell", self.cell, Cell)
         check_choice("pooling", self.pooling, Pooling)
         for name in ("embedding_dim", "hidden_size"):
@@ -196,7 +205,7 @@ class TrainConfig:
     freeze_embeddings: int = 0
 
     def validate(self) -> None:
-        check_fields(self)
+        check_field_kinds(self)
         check_choice("schedule", self.schedule, Schedule)
         check_choice("precision", self.precision, Precision)
         check_choice("monitor", self.monitor, Monitor)
@@ -221,12 +230,114 @@ class TrainConfig:
             raise ConfigError(
                 f"class_weight must be None, 'balanced' or a dict label -> weight, got {self.class_weight!r}"
             )
+        from sentilstm.runtime import parse_device  # torch is needed only here
+
+        parse_device(self.device)  # its syntax only: a file may name a GPU this machine lacks
 
 
-def from_dict(cls: type, values: dict[str, Any]) -> Any:
-    """Rebuild a config dataclass from a saved dict, ignoring keys a newer version added."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in names})
+def from_dict(cls: type, values: Any, where: str | None = None, *, strict: bool = False) -> Any:
+    """Rebuild a config dataclass from a dict, ignoring keys that are no field of it (e.g. a full parameter set).
+
+    `strict=True` is for settings read from a file, trusted in nothing: every key must be a field (an unknown one
+    is a setting this version would silently ignore), every value of its field's type, and the result must pass
+    `validate()`; missing keys take their defaults (files from versions with fewer settings). Raises ConfigError
+    naming `where.field` (`where` defaults to the class name).
+    """
+    if not strict:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+    where = where or cls.__name__
+    check_fields(cls, values, where)
+    config = cls(**values)
+    try:
+        config.validate()
+    except ConfigError as exc:  # its messages start with the field's name
+        raise ConfigError(f"{where}.{exc}") from None
+    return config
 
 
-__all__ = ["TextConfig", "ModelConfig", "TrainConfig", "from_dict"]
+def check_fields(cls: type, values: Any, where: str, *, finite: bool = True) -> None:
+    """Raise ConfigError unless `values` is a dict whose every key is a field of dataclass `cls`, of its type."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be an object, got {_shown(values)}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(str(k) for k in values if k not in names)
+    if unknown:
+        raise ConfigError(f"{where} has unknown settings {unknown[:5]} (a newer sentilstm's, or an edit)")
+    for name, value in values.items():
+        check_type(f"{where}.{name}", value, hints[name], finite=finite)
+
+
+def check_type(name: str, value: Any, hint: Any, *, finite: bool = True) -> None:
+    """Raise ConfigError unless `value`, as read back from JSON, fits the type hint (`finite`: floats must be)."""
+    if not _fits(value, hint, finite):
+        raise ConfigError(f"{name} must be {_describe(hint)}, got {_shown(value)}")
+
+
+def _fits(value: Any, hint: Any, finite: bool) -> bool:
+    origin, args = get_origin(hint) or (hint if hint in (list, dict) else None), get_args(hint)
+    if hint is Any:
+        return True
+    if hint is None or hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg, finite) for arg in args)
+    if origin is Literal:  # type too: True == 1, but a bool is not the number 1
+        return any(value == arg and type(value) is type(arg) for arg in args)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:  # JSON writes 1.0 as 1; a whole number is finite however large
+        return isinstance(value, int) and not isinstance(value, bool) or (
+            isinstance(value, float) and (math.isfinite(value) or not finite))
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple and args and args[-1] is not Ellipsis:  # JSON has no tuples: a list of that length
+        return (isinstance(value, (list, tuple)) and len(value) == len(args)
+                and all(_fits(v, a, finite) for v, a in zip(value, args)))
+    if origin in (list, tuple, collections.abc.Sequence):
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0] if args else Any, finite) for v in value)
+    if origin in (dict, collections.abc.Mapping):
+        key, item = args or (Any, Any)
+        return isinstance(value, dict) and all(_fits(k, key, finite) and _fits(v, item, finite)
+                                               for k, v in value.items())
+    if origin is collections.abc.Callable:
+        return False  # a saved file holds no code
+    if typing.is_typeddict(hint):
+        spec = typing.get_type_hints(hint)
+        return (isinstance(value, dict) and set(value) == set(spec)
+                and all(_fits(value[key], item, finite) for key, item in spec.items()))
+    if dataclasses.is_dataclass(hint):  # a nested record, e.g. History.epochs: list[EpochStats]
+        try:
+            check_fields(hint, value, hint.__name__, finite=finite)
+        except ConfigError:
+            return False
+        return True
+    raise TypeError(f"check_type cannot check {hint!r}")  # a new kind of field: teach _fits about it
+
+
+def _describe(hint: Any) -> str:
+    origin, args = get_origin(hint) or (hint if hint in (list, dict) else None), get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in args)
+    if origin is Literal:
+        return f"one of {list(args)}"
+    if origin in (list, tuple, collections.abc.Sequence):
+        return f"a list of {len(args)} items" if origin is tuple and args and args[-1] is not Ellipsis else "a list"
+    names = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string",
+             type(None): "null", None: "null", Any: "anything"}
+    if origin in (dict, collections.abc.Mapping) or dataclasses.is_dataclass(hint) or typing.is_typeddict(hint):
+        return "an object" + (f" with keys {list(typing.get_type_hints(hint))}" if typing.is_typeddict(hint) else "")
+    return names.get(hint, "a callable" if origin is collections.abc.Callable else str(hint))
+
+
+def _shown(value: Any) -> str:
+    """A short, one-line repr of a value read from a file (which may be huge)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+__all__ = ["DERIVED_MODEL_FIELDS", "MAX_LENGTH", "TextConfig", "ModelConfig", "TrainConfig", "check_fields", "check_type",
+           "from_dict"]

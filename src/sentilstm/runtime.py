@@ -12,17 +12,37 @@ from sentilstm.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # where sentilstm trains and predicts
+
+
+def parse_device(device: str) -> torch.device | None:
+    """The torch device `device` names, None for 'auto'; ConfigError for anything else. Availability is not checked
+    (a file may record the GPU it was trained on): `resolve_device` does that."""
+    if device == "auto":
+        return None
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):  # TypeError: not a string
+        parsed = None
+    if parsed is None or parsed.type not in DEVICE_TYPES:
+        raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N' (or 'mps' on a Mac), got {device!r}")
+    return parsed
+
+
 def resolve_device(device: str) -> torch.device:
     """'auto' -> CUDA when available, else CPU; anything else must be a valid, available torch device."""
-    if device == "auto":
+    parsed = parse_device(device)
+    if parsed is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} was asked for but no CUDA GPU is available; use device='auto' or 'cpu'")
-    return resolved
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} was asked for but no CUDA GPU is available; use 'auto' or 'cpu'")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise ConfigError(f"device {device!r} was asked for but this machine has {count} CUDA GPU{'s' * (count > 1)} "
+                          f"(cuda:0 to cuda:{count - 1}); use one of those, 'auto' or 'cpu'")
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r} was asked for but Apple's MPS is not available here; use 'auto' or 'cpu'")
+    return parsed
 
 
 def bf16_supported(device: torch.device) -> bool:

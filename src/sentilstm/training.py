@@ -28,12 +28,13 @@ from torch.nn.parallel import DistributedDataParallel
 from sentilstm import distributed
 from sentilstm.artifact import read_file, write_file
 from sentilstm.batching import balanced_batches, bucketed_batches, collate, resample
-from sentilstm.config import TrainConfig
-from sentilstm.errors import ArtifactError, DataError
+from sentilstm.config import TrainConfig, check_type
+from sentilstm.errors import ArtifactError, ConfigError, DataError
 from sentilstm.evaluation import evaluate_probabilities
 from sentilstm.files import writing
 from sentilstm.inference import predict_probabilities
 from sentilstm.runtime import autocast, resolve_device, resolve_precision
+from sentilstm.schema import check_tensors, same_structure
 from sentilstm.threads import ThreadGovernor, thread_governor
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,73 @@ class CheckpointSpec:
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Tensors and payload of a training checkpoint (for resuming)."""
-    return read_file(path, kind="checkpoint")
+    """Tensors and payload of a training checkpoint (for resuming), its training state checked: what `_save` wrote
+    is there, of its types. The caller's payload is the caller's to check, and with it the network: see
+    `check_resume_state` (`SentimentClassifier` does both when it resumes)."""
+    tensors, payload = read_file(path, kind="checkpoint")
+    try:
+        _training_state(tensors, payload)
+    except (ArtifactError, ConfigError) as exc:
+        raise resume_error(path, exc) from None
+    return tensors, payload
+
+
+def resume_error(path: str | Path, problem: Exception) -> ArtifactError:
+    """The one-line error for a checkpoint that cannot be resumed from."""
+    return ArtifactError(f"{str(path)!r} cannot be used to resume: {problem}; it is damaged, edited or from another "
+                         "sentilstm version: start again without --resume")
+
+
+def _training_state(tensors: dict[str, Tensor], payload: dict[str, Any]) -> dict[str, Any]:
+    """The "training" part `_save` writes, each field of its type, and its tensors' names and random state."""
+    training = payload.get("training")
+    if not isinstance(training, dict):
+        raise ArtifactError(f"training must be an object, got {type(training).__name__}")
+    for key, kind in (("history", History), ("bad_epochs", int), ("fingerprint", str), ("param_groups", list),
+                      ("scheduler", dict)):
+        if key not in training:
+            raise ArtifactError(f"the file has no 'training.{key}'")
+        check_type(f"training.{key}", training[key], kind, finite=False)
+    kinds = ("model.", "best.", "optimizer.", "rng.cuda.")
+    unexpected = sorted(name for name in tensors if name != "rng.torch" and not name.startswith(kinds))
+    if unexpected:
+        raise ArtifactError(f"the file holds unexpected tensor(s) {unexpected[:5]}")
+    rng, size = tensors.get("rng.torch"), tuple(torch.get_rng_state().shape)
+    if rng is None or rng.dtype != torch.uint8 or tuple(rng.shape) != size:
+        raise ArtifactError(f"tensor rng.torch must be torch's random state ({size[0]} bytes, uint8)")
+    for name in (n for n in tensors if n.startswith("rng.cuda.")):
+        if tensors[name].dtype != torch.uint8 or tensors[name].dim() != 1:
+            raise ArtifactError(f"tensor {name} must be a CUDA random state (1-D, uint8)")
+    return training
+
+
+def check_resume_state(tensors: dict[str, Tensor], payload: dict[str, Any], model: nn.Module,
+                       config: TrainConfig) -> None:
+    """Raise ArtifactError unless a checkpoint's weights, optimiser and schedule state fit `model` (on the meta
+    device it costs nothing) trained with `config`, so `_restore` loads them without a shape or key error."""
+    training = payload["training"]  # read_checkpoint checked its fields
+    optimizer = _make_optimizer(model, config)
+    scheduler = _scheduler_state(_make_scheduler(optimizer, config, total_steps=1))  # adds keys to the groups
+    same_structure("training.param_groups", training["param_groups"], optimizer.state_dict()["param_groups"],
+                   finite=True)
+    same_structure("training.scheduler", training["scheduler"], scheduler, finite=False)
+    shapes = {name: (tuple(t.shape), t.dtype) for name, t in model.state_dict().items()}
+    expected = {f"model.{name}": shape for name, shape in shapes.items()}
+    if any(name.startswith("best.") for name in tensors):
+        expected.update({f"best.{name}": shape for name, shape in shapes.items()})
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]  # as the state numbers them
+    state: dict[str, set[str]] = {}
+    for name in (n for n in tensors if n.startswith("optimizer.")):
+        index, _, key = name.removeprefix("optimizer.").partition(".")
+        if not index.isdigit() or int(index) >= len(parameters) or key not in ("step", "exp_avg", "exp_avg_sq"):
+            raise ArtifactError(f"tensor {name} names no optimiser state of this network")
+        state.setdefault(index, set()).add(key)
+        expected[name] = ((), torch.float32) if key == "step" else (tuple(parameters[int(index)].shape), torch.float32)
+    if any(keys != {"step", "exp_avg", "exp_avg_sq"} for keys in state.values()):
+        raise ArtifactError("the optimiser state lacks step, exp_avg or exp_avg_sq of some parameter")
+    expected.update({name: (tuple(tensors[name].shape), tensors[name].dtype) for name in tensors
+                     if name.startswith("rng.")})  # read_checkpoint checked them
+    check_tensors(expected, tensors, exact=True, finite=False)
 
 
 def fit(

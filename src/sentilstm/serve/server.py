@@ -55,7 +55,8 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
     from sentilstm.serve.app import build_app
 
     check_integer("workers", workers, low=1)
-    classifier = load_classifier(settings.model_path, settings.backend, settings.threads or 1)  # a bad model fails here
+    classifier = load_classifier(settings.model_path, settings.backend, settings.threads or 1,
+                                 settings.device)  # a bad model or device fails here
     store = FeedbackStore(settings.database_url())  # a bad URL fails here; the table exists before workers race
     store.close()
     check_port(host, port)

@@ -167,9 +167,9 @@ class MicroBatcher:
             start = end
 
 
-def load_classifier(path: str, backend: str = "torch", threads: int | None = None) -> Any:
+def load_classifier(path: str, backend: str = "torch", threads: int | None = None, device: str | None = None) -> Any:
     """The classifier for serving: `sentilstm.export.load_for_serving` (network on torch or ONNX Runtime);
-    plain `load_model` on torch where that module is missing."""
+    plain `load_model` on torch where that module is missing. `device`: where torch runs (None: 'auto')."""
     try:
         from sentilstm.export import load_for_serving
     except ModuleNotFoundError as exc:
@@ -183,8 +183,8 @@ def load_classifier(path: str, backend: str = "torch", threads: int | None = Non
 
         if threads is not None:
             fix_threads(threads)
-        return load_model(path)
-    return load_for_serving(path, backend, threads=threads)  # type: ignore[arg-type]
+        return load_model(path, device=device)
+    return load_for_serving(path, backend, threads=threads, device=device)  # type: ignore[arg-type]
 
 
 class ModelService:
@@ -210,7 +210,7 @@ class ModelService:
         """Load the model file of `settings` on its backend (or serve `classifier`, already loaded) and warm it up:
         the first call pays one-off costs that should not land on a user's request."""
         if classifier is None:
-            classifier = load_classifier(settings.model_path, settings.backend, settings.threads or 1)
+            classifier = load_classifier(settings.model_path, settings.backend, settings.threads or 1, settings.device)
         classifier.predict_proba(["warm up the model"])
         return cls(classifier, model_name=settings.model_name, backend=settings.backend,
                    batch_max=settings.batch_max, batch_wait_ms=settings.batch_wait_ms)

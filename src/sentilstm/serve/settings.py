@@ -38,6 +38,9 @@ class ServeSettings:
     # how long a batch that is not full may wait for more texts, only while requests keep coming; an idle
     # server runs each request at once
     batch_wait_ms: float = 1.0
+    # where the torch network runs: "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N"; never the
+    # device the model was trained on, which a serving machine may not have
+    device: str = "auto"
     # ----- guards (serve/security.py); repr=False keeps the keys out of logs and tracebacks
     api_key: str | None = dataclasses.field(default=None, repr=False)  # needed by every route but /health and the page
     read_key: str | None = dataclasses.field(default=None, repr=False)  # GET routes, /predict and /explain only
@@ -60,6 +63,9 @@ class ServeSettings:
         security.check_rate_limit(self.rate_limit)
         object.__setattr__(self, "allowed_hosts", security.normalise_hosts(self.allowed_hosts))  # frozen: set once here
         object.__setattr__(self, "cors_origins", security.normalise_origins(self.cors_origins))
+        from sentilstm.runtime import parse_device  # imports torch, which only this check needs here
+
+        parse_device(self.device)  # its syntax; whether this machine has it, loading the model checks
 
     @property
     def model_name(self) -> str:

@@ -7,11 +7,13 @@ The tokenizer is trained on the training split only and serialised into the mode
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -51,24 +53,82 @@ def _plain(text: str) -> bool:
     return all(c.isascii() and c.isprintable() or unicodedata.category(c) in _PLAIN_CATEGORIES for c in set(text))
 
 
-def _word_vocabulary(tokenizer: Tokenizer) -> dict[str, int] | None:
-    """token -> id when `tokenizer` is a word-level vocabulary behind exactly `_pre_tokenizer()`, else None."""
-    spec = json.loads(tokenizer.to_str())
-    reference = Tokenizer(models.WordLevel(unk_token=UNK))
-    reference.pre_tokenizer = _pre_tokenizer()
+@functools.cache
+def _reference_split() -> str:
+    """`_pre_tokenizer()` as JSON, exactly as this version of `tokenizers` writes it."""
+    return json.dumps(json.loads(_pre_tokenizer().__getstate__()), sort_keys=True)
+
+
+def _word_vocabulary(spec: dict[str, Any]) -> dict[str, int] | None:
+    """token -> id when the tokenizer `spec` (its JSON) is a word-level vocabulary behind exactly `_pre_tokenizer()`."""
     model = spec.get("model") or {}
-    same_split = spec.get("pre_tokenizer") == json.loads(reference.to_str())["pre_tokenizer"]
+    same_split = json.dumps(spec.get("pre_tokenizer"), sort_keys=True) == _reference_split()
     if model.get("type") != "WordLevel" or model.get("unk_token") != UNK or spec.get("normalizer") or not same_split:
         return None
     return dict(model["vocab"])
 
 
+MODEL_TYPES = ("WordLevel", "BPE", "Unigram")  # what `TextTokenizer.train` makes, as the tokenizer JSON names them
+
+
+def _check_saved(data: Any, vocab_size: int | None) -> dict[str, Any]:
+    """`data` parsed, or ArtifactError unless it is tokenizer JSON as `TextTokenizer.train` makes it, with
+    `vocab_size` entries: checked in Python, so the Rust parser never sees a vocabulary larger than the embedding."""
+    from sentilstm.artifact import json_kind, parse_json
+
+    spec = parse_json(data, "the tokenizer")
+    if not isinstance(spec, dict) or not isinstance(spec.get("model"), dict):
+        raise ArtifactError(f"the tokenizer is a JSON {json_kind(spec)}, not a JSON object with a model")
+    model = spec["model"]
+    if model.get("type") not in MODEL_TYPES:
+        raise ArtifactError(f"the tokenizer model must be one of {list(MODEL_TYPES)}, "
+                            f"got {str(model.get('type'))[:40]!r}")
+    vocab = model.get("vocab")
+    if not isinstance(vocab, list if model["type"] == "Unigram" else dict):
+        raise ArtifactError(f"the tokenizer's {model['type']} vocabulary is a {type(vocab).__name__}")
+    if vocab_size is not None and len(vocab) != vocab_size:
+        raise ArtifactError(f"the tokenizer has {len(vocab)} entries but the embedding has {vocab_size} rows")
+    ids = sorted(i if type(i) is int else -1 for i in vocab.values()) if isinstance(vocab, dict) else None
+    if ids is not None and ids != list(range(len(vocab))):
+        raise ArtifactError(f"the tokenizer's token ids are not 0 to {len(vocab) - 1}, one per token")
+    unknown = model.get("unk_id") == UNK_ID if model["type"] == "Unigram" else model.get("unk_token") == UNK
+    if not unknown:
+        raise ArtifactError(f"the tokenizer's unknown token must be {UNK} (id {UNK_ID})")
+    added = spec["added_tokens"] if isinstance(spec.get("added_tokens"), list) else []
+    pairs = [(t.get("id"), t.get("content")) if isinstance(t, dict) else t for t in added]
+    if pairs != [(PAD_ID, PAD), (UNK_ID, UNK)]:
+        raise ArtifactError(f"the tokenizer's added_tokens must be {PAD} (id {PAD_ID}) and {UNK} (id {UNK_ID})")
+    return spec
+
+
+def _check_built(tokenizer: Tokenizer, vocab_size: int | None) -> None:
+    """Raise ArtifactError unless the parsed tokenizer splits and maps text exactly as sentilstm's do: no other
+    normaliser or pre-tokenizer regex (which could take seconds per text), no BPE dropout (random ids), [PAD] and
+    [UNK] at ids 0 and 1. Parts are compared as this version of the library writes them."""
+    for name in ("normalizer", "post_processor", "truncation", "padding"):
+        if getattr(tokenizer, name) is not None:
+            raise ArtifactError(f"the tokenizer has a {name}, which sentilstm never saves")
+    if tokenizer.pre_tokenizer is None or tokenizer.pre_tokenizer.__getstate__() != _pre_tokenizer().__getstate__():
+        raise ArtifactError("the tokenizer's pre_tokenizer is not sentilstm's word split")
+    wordpiece = decoders.WordPiece(prefix="##").__getstate__()
+    if tokenizer.decoder is not None and tokenizer.decoder.__getstate__() != wordpiece:
+        raise ArtifactError("the tokenizer's decoder is not sentilstm's")
+    if getattr(tokenizer.model, "dropout", None) is not None:
+        raise ArtifactError("the tokenizer has BPE dropout, which would make predictions random")
+    if tokenizer.token_to_id(PAD) != PAD_ID or tokenizer.token_to_id(UNK) != UNK_ID:
+        raise ArtifactError(f"the tokenizer must map {PAD} to id {PAD_ID} and {UNK} to id {UNK_ID}")
+    if vocab_size is not None and tokenizer.get_vocab_size() != vocab_size:
+        raise ArtifactError(f"the tokenizer has {tokenizer.get_vocab_size()} entries but the embedding has "
+                            f"{vocab_size} rows")
+
+
 class TextTokenizer:
     """Turns normalised strings into arrays of token ids; id 0 is padding, 1 is unknown."""
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
+    def __init__(self, tokenizer: Tokenizer, spec: dict[str, Any] | None = None) -> None:
         self._tokenizer = tokenizer
-        self._words = _word_vocabulary(tokenizer)  # the Python fast path of `encode`, word-level only
+        spec = spec if spec is not None else json.loads(tokenizer.to_str())  # `spec`: that JSON, when at hand
+        self._words = _word_vocabulary(spec)  # the Python fast path of `encode`, word-level only
 
     @classmethod
     def train(cls, texts: Iterable[str], config: TextConfig) -> TextTokenizer:
@@ -137,11 +197,19 @@ class TextTokenizer:
         return self._tokenizer.to_str()
 
     @classmethod
-    def from_json(cls, data: str) -> TextTokenizer:
+    def from_json(cls, data: str, vocab_size: int | None = None) -> TextTokenizer:
+        """Rebuild a tokenizer saved by `to_json` (read from a file: trusted in nothing).
+
+        `vocab_size` (the rows of the model's embedding) bounds the vocabulary before the tokenizers library
+        parses it; any difference from what `train` makes is an ArtifactError.
+        """
+        spec = _check_saved(data, vocab_size)
         try:
-            return cls(Tokenizer.from_str(data))
+            tokenizer = Tokenizer.from_str(data)
         except Exception as exc:  # the tokenizers library raises a bare Exception on bad JSON
-            raise ArtifactError(f"the saved tokenizer could not be read ({exc}); re-save the model") from exc
+            raise ArtifactError(f"the saved tokenizer could not be read ({str(exc).splitlines()[0][:120]})") from None
+        _check_built(tokenizer, vocab_size)
+        return cls(tokenizer, spec)
 
 
 def truncate(ids: np.ndarray, max_length: int, how: str) -> np.ndarray:
