@@ -222,12 +222,13 @@ def test_a_missing_part_is_named(trained_model_path: Path, tmp_path: Path, missi
 @pytest.mark.parametrize("field, value, match", [
     ("vocab_size", 4_000_000, "vocab_size is 4000000 but the embedding tensor has"),
     ("vocab_size", 2 * 10**9, "vocab_size is 2000000000 but the embedding tensor has"),
-    ("embedding_dim", 10**9, "embedding_dim is 1000000000 but the embedding tensor has"),
+    # sizes past ModelConfig's bounds fail its own range check first, before any tensor is compared
+    ("embedding_dim", 10**9, "embedding_dim must be between 1 and 1048576, got 1000000000"),
     ("hidden_size", 33, "hidden_size is 33 but"),
-    ("hidden_size", 10**12, "hidden_size is 1000000000000 but"),
-    ("num_layers", 10**6, "num_layers is 1000000 but"),
+    ("hidden_size", 10**12, "hidden_size must be between 1 and 1048576, got 1000000000000"),
+    ("num_layers", 10**6, "num_layers must be between 1 and 1024, got 1000000"),
     ("num_layers", 2, "num_layers is 2 but"),
-    ("conv_channels", 10**9, "conv_channels is 1000000000 but"),
+    ("conv_channels", 10**9, "conv_channels must be between 0 and 1048576, got 1000000000"),
     ("num_classes", 3, "num_classes is 3 but"),
     ("num_classes", 10**9, "num_classes is 1000000000 but"),
     ("bidirectional", False, "backward_rnns"),
@@ -421,7 +422,7 @@ def test_a_hand_edited_checkpoint_fails_the_checksum(checkpoint_path: Path, tmp_
 
 @pytest.mark.parametrize("edit, edit_tensors, match", [
     (lambda p: p["model_config"].update(vocab_size=4_000_000), None, "vocab_size is 4000000"),
-    (lambda p: p["model_config"].update(hidden_size=10**9), None, "hidden_size is 1000000000"),
+    (lambda p: p["model_config"].update(hidden_size=10**9), None, "hidden_size must be between 1 and 1048576, got 1000000000"),
     (lambda p: p["text_config"].update(max_length=10**12), None, "max_length"),
     (lambda p: p["labels"].append(3), None, "3 labels"),
     (_swap_vocabulary, None, None),  # a consistent forgery: the checksum is all there is, and it is valid
