@@ -185,3 +185,16 @@ def test_every_new_temporary_sweeps_first_and_names_its_owner(tmp_path: Path) ->
     os.close(handle)
     assert not stale.exists()
     assert temporary.name.startswith(f".model.sentilstm.{os.getpid()}-{files._HOST}.") and temporary.name.endswith(".tmp")
+
+
+def test_saving_a_model_on_a_full_disk_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained_clf: Any,
+) -> None:
+    """SentimentClassifier.save() writes through files.atomic_output: ENOSPC names the path, the old model stays."""
+    target = tmp_path / "model.sentilstm"
+    trained_clf.save(target)
+    before = target.read_bytes()
+    full_disk(monkeypatch)
+    with pytest.raises(OutputError, match=r"cannot write '.*model.sentilstm': No space left on device"):
+        trained_clf.save(target)
+    assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["model.sentilstm"]

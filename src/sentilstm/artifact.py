@@ -23,7 +23,7 @@ from safetensors import safe_open
 from safetensors.torch import save as save_tensors
 
 from sentilstm.errors import ArtifactError
-from sentilstm.files import temporary_beside
+from sentilstm.files import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +101,10 @@ def write_file(path: str | Path, tensors: dict[str, torch.Tensor], payload: dict
     data = save_tensors(tensors, metadata=header)
     if path.parent and not path.parent.exists():
         raise ArtifactError(f"cannot save to {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
-    handle, temporary = temporary_beside(path)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as out:  # a full or read-only disk is one OutputError naming the path
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())  # on disk before the rename makes it the model
 
 
 def parse_json(text: Any, what: str) -> Any:
