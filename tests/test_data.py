@@ -355,6 +355,18 @@ def test_table_writer_round_trips_and_is_atomic(tmp_path: Path, ext: str) -> Non
     assert table.texts == ["good film", "bad film", "ok, fine"] and table.labels == [1, 0, 1]
 
 
+def test_csv_cells_with_a_lone_carriage_return_stay_one_row(tmp_path: Path) -> None:
+    """Python's csv module (before 3.13) leaves "a\rb" unquoted, and readers split the row there; a cell starting
+    after the \r with "=" would then be a formula of its own row."""
+    path = tmp_path / "scored.csv"
+    writer = TableWriter(path)
+    writer.write(pd.DataFrame({"text": ["fine", "ok\r=cmd()"], "label": [1, 0]}))
+    writer.write(pd.DataFrame({"text": ["plain"], "label": [1]}))
+    writer.close()
+    table = read_table(path)
+    assert table.texts == ["fine", "ok\r=cmd()", "plain"] and table.labels == [1, 0, 1]
+
+
 def _write_and_abort(path: Path, monkeypatch: pytest.MonkeyPatch) -> list:
     """Write a chunk, abort, collect the writer; return the errors Python could not raise (e.g. in __del__)."""
     errors: list = []

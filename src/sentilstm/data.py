@@ -531,7 +531,12 @@ class TableWriter:
             text = frame.to_json(orient="records", lines=True, force_ascii=False)
             self._stream.write(text.encode("utf-8") + (b"" if text.endswith("\n") else b"\n"))
         elif self.format == "csv":
-            self._stream.write(frame.to_csv(index=False, header=self._rows == 0).encode("utf-8"))
+            # the csv module quotes a cell holding "\n" but not one holding a lone "\r" (before Python 3.13), which
+            # every reader takes for a line break: a chunk with such a cell quotes all its text cells
+            lone_cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in frame.columns
+                          if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c]))
+            quoting = csv.QUOTE_NONNUMERIC if lone_cr else csv.QUOTE_MINIMAL
+            self._stream.write(frame.to_csv(index=False, header=self._rows == 0, quoting=quoting).encode("utf-8"))
         else:  # TSV is read without quoting, so cells must not hold tabs or line breaks: they become spaces
             cells = frame.astype(object).where(frame.notna(), "").astype(str)
             cells = cells.replace(r"[\t\r\n]", " ", regex=True)
