@@ -44,6 +44,8 @@ def clean_text(text: str) -> str:
 def strip_html(text: str) -> str:
     """Tags become spaces and entities characters ("<br />" -> " ", "&amp;" -> "&")."""
     return html.unescape(HTML_TAG.sub(" ", text))
+
+
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 # A word (letters, digits, combining tone marks, inner apostrophes: "don't", "n'ụlọ") or one other character.
