@@ -37,15 +37,37 @@ class ServeSettings:
     # how long a batch that is not full may wait for more texts, only while requests keep coming; an idle
     # server runs each request at once
     batch_wait_ms: float = 1.0
+    # seconds a request may take until its answer starts (504 past it; its work stops at the next check)
+    request_timeout: float = 60.0
+    # lime/kernel_shap cost grows with words x samples: 10k characters (~1,800 words) x 2,000 samples is
+    # ~10 s on one core, against 350 s for the 20k x 5,000 an unbounded server accepted
+    max_explain_chars: int = 10_000
+    max_explain_samples: int = 2000
+    # rows of an uploaded table: 200k short texts score in ~30 s on one core (torch), well inside request_timeout
+    max_upload_rows: int = 200_000
+    # bytes a gzip upload may unpack to, stopped while it unpacks: a 14 KB gzip can hold 300k rows
+    max_decompressed_bytes: int = 256 * 1024 * 1024
+    # parent folder of the web page's private per-server folder (made 0700, removed at stop); None: the
+    # system's temporary folder. It must be ours and not writable by other users
+    upload_dir: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("backend", self.backend, Backend)
         if self.threads is not None:
             check_integer("threads", self.threads, low=1)
-        for name in ("max_texts", "max_chars", "max_body_bytes", "max_upload_bytes", "batch_max"):
+        for name in ("max_texts", "max_chars", "max_body_bytes", "max_upload_bytes", "batch_max", "max_explain_chars",
+                     "max_upload_rows", "max_decompressed_bytes"):
             check_integer(name, getattr(self, name), low=1)
+        check_integer("max_explain_samples", self.max_explain_samples, low=10)  # explain's own minimum
         if not 0 <= self.batch_wait_ms <= 1000:
             raise ConfigError(f"batch_wait_ms must be between 0 and 1000 milliseconds, got {self.batch_wait_ms!r}")
+        if not 0 < self.request_timeout <= 86_400:
+            raise ConfigError(f"request_timeout must be more than 0 and at most 86400 seconds, got {self.request_timeout!r}")
+
+    @property
+    def explain_text_chars(self) -> int:
+        """Characters an /explain text may have: the tighter of max_chars and max_explain_chars."""
+        return min(self.max_chars, self.max_explain_chars)
 
     @property
     def model_name(self) -> str:
