@@ -192,13 +192,13 @@ def test_explanations_are_bounded_in_text_length_and_samples(model_path: Path, t
         answer = client.post("/explain", json={"text": LONG_TEXT, "method": "kernel_shap", "num_samples": 5000})
         assert answer.status_code == 422
         messages = [error["msg"] for error in answer.json()["detail"]]
-        assert "text has 20000 characters; explanations take up to 10000 (--max-explain-chars)" in messages
+        assert "text has 20000 characters; explanations take up to 5000 (--max-explain-chars)" in messages
         assert "num_samples is 5000; the limit is 2000 (--max-explain-samples)" in messages
         limits = client.get("/model").json()["limits"]
-        assert limits["max_explain_chars"] == 10_000 and limits["max_explain_samples"] == 2000
+        assert limits["max_explain_chars"] == 5000 and limits["max_explain_samples"] == 2000
         assert limits["request_timeout"] == 60 and limits["max_upload_rows"] == 200_000
         schema = client.get("/openapi.json").json()["components"]["schemas"]["ExplainRequest"]["properties"]
-        assert schema["text"]["maxLength"] == 10_000 and schema["num_samples"]["maximum"] == 2000
+        assert schema["text"]["maxLength"] == 5000 and schema["num_samples"]["maximum"] == 2000
         fine = client.post("/explain", json={"text": "not good at all", "method": "kernel_shap", "num_samples": 2000})
         assert fine.status_code == 200, fine.text
 

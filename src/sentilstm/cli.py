@@ -863,7 +863,7 @@ def serve(
     batch_max: Annotated[int, typer.Option(help="Most texts in one model call when concurrent requests are batched.")] = 64,
     batch_wait_ms: Annotated[float, typer.Option(help="Under load, how long a batch may wait for more requests (an idle server never waits).")] = 1.0,
     request_timeout: Annotated[float, typer.Option(help="Seconds a request may take before its answer starts (else 504); its work stops at once.")] = 60.0,
-    max_explain_chars: Annotated[int, typer.Option(help="Most characters in one /explain text (lime and kernel_shap cost grows with words x samples).")] = 10_000,
+    max_explain_chars: Annotated[int, typer.Option(help="Most characters in one /explain text (lime and kernel_shap cost grows with words x samples).")] = 5_000,
     max_explain_samples: Annotated[int, typer.Option(help="Most num_samples in one /explain request.")] = 2000,
     max_upload_rows: Annotated[int, typer.Option(help="Most rows in a table scored on the web page (more: 413, before any is scored).")] = 200_000,
     max_decompressed_bytes: Annotated[int, typer.Option(help="Most bytes a .gz upload may unpack to (stopped while it unpacks).")] = 256 * 1024 * 1024,

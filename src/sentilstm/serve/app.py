@@ -61,7 +61,7 @@ def create_app(
     batch_max: int = 64,
     batch_wait_ms: float = 1.0,
     request_timeout: float = 60.0,
-    max_explain_chars: int = 10_000,
+    max_explain_chars: int = 5_000,
     max_explain_samples: int = 2000,
     max_upload_rows: int = 200_000,
     max_decompressed_bytes: int = 256 * 1024 * 1024,

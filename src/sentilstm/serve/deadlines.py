@@ -161,8 +161,13 @@ class RequestDeadline:
         try:
             await self.app(scope, guarded_receive, watched_send)
         except asyncio.CancelledError:
-            if not why:  # cancelled from outside (the server stopping): not ours to swallow
-                raise
+            if not why:  # cancelled from outside: uvicorn gave up waiting for it while stopping
+                token.cancel(503, SHUTTING_DOWN)
+                if started:
+                    raise
+                log.warning("%s %s: cut short by the shutdown", scope["method"], scope["path"])
+                await _send_json(send, 503, SHUTTING_DOWN)  # a clear answer rather than uvicorn's bare 500
+                return  # the task ends here anyway: nothing waits on it any more
             _uncancel(task)
             if why[0] == "deadline" and not started:
                 log.warning("%s %s: %s", scope["method"], scope["path"], token.detail)

@@ -39,9 +39,10 @@ class ServeSettings:
     batch_wait_ms: float = 1.0
     # seconds a request may take until its answer starts (504 past it; its work stops at the next check)
     request_timeout: float = 60.0
-    # lime/kernel_shap cost grows with words x samples: 10k characters (~1,800 words) x 2,000 samples is
-    # ~10 s on one core, against 350 s for the 20k x 5,000 an unbounded server accepted
-    max_explain_chars: int = 10_000
+    # lime/kernel_shap cost grows with words x samples (kernel_shap's least squares with words^2): 5k characters
+    # (~900 words) x 2,000 samples take ~5 s on one core, ~3 s of it one uninterruptible solve; 10k took 10 s
+    # (6.4 s in the solve, which no deadline can cut short), the 20k x 5,000 an unbounded server accepted 350 s
+    max_explain_chars: int = 5_000
     max_explain_samples: int = 2000
     # rows of an uploaded table: 200k short texts score in ~30 s on one core (torch), well inside request_timeout
     max_upload_rows: int = 200_000
