@@ -443,13 +443,16 @@ def test_feedback_persists_across_a_restart_and_trends_aggregate(model_path: Pat
 
 # ----- settings, CLI and workers --------------------------------------------------------------------------------
 def test_settings_travel_through_the_environment(tmp_path: Path) -> None:
-    settings_ = ServeSettings(str(tmp_path / "m.sentilstm"), backend="onnx-int8", threads=2, max_texts=7, batch_wait_ms=0.5)
+    settings_ = ServeSettings(str(tmp_path / "m.sentilstm"), backend="onnx-int8", threads=2, max_texts=7, batch_wait_ms=0.5,
+                              request_timeout=2.5, max_explain_words=9, upload_dir=str(tmp_path))
     assert ServeSettings.from_env(settings_.to_env()) == settings_
     assert settings_.database_url() == f"sqlite:///{tmp_path / 'm.feedback.db'}"
     with pytest.raises(ValueError, match="SENTILSTM_SERVE_MODEL_PATH is not set"):
         ServeSettings.from_env({})
     with pytest.raises(ValueError, match="max_texts must be a whole number >= 1"):
         ServeSettings("m", max_texts=0)
+    with pytest.raises(ValueError, match="request_timeout must be more than 0 and at most 86400 seconds, got 0"):
+        ServeSettings("m", request_timeout=0)
     assert with_limits({"anyOf": [{"type": "array"}, {"type": "null"}], "x-limit": "max_texts"}, settings_) == \
         {"anyOf": [{"type": "array", "maxItems": 7}, {"type": "null"}]}
 

@@ -194,8 +194,12 @@ def test_explanations_are_bounded_in_text_length_and_samples(model_path: Path, t
         messages = [error["msg"] for error in answer.json()["detail"]]
         assert "text has 20000 characters; explanations take up to 5000 (--max-explain-chars)" in messages
         assert "num_samples is 5000; the limit is 2000 (--max-explain-samples)" in messages
+        tags = client.post("/explain", json={"text": "<b>" * 1500, "method": "kernel_shap"})  # 4,500 characters
+        assert tags.status_code == 422
+        assert tags.json()["detail"][0]["msg"] == "text has 1500 words; explanations take up to 1000 (--max-explain-words)"
         limits = client.get("/model").json()["limits"]
         assert limits["max_explain_chars"] == 5000 and limits["max_explain_samples"] == 2000
+        assert limits["max_explain_words"] == 1000
         assert limits["request_timeout"] == 60 and limits["max_upload_rows"] == 200_000
         schema = client.get("/openapi.json").json()["components"]["schemas"]["ExplainRequest"]["properties"]
         assert schema["text"]["maxLength"] == 5000 and schema["num_samples"]["maximum"] == 2000

@@ -864,6 +864,7 @@ def serve(
     batch_wait_ms: Annotated[float, typer.Option(help="Under load, how long a batch may wait for more requests (an idle server never waits).")] = 1.0,
     request_timeout: Annotated[float, typer.Option(help="Seconds a request may take before its answer starts (else 504); its work stops at once.")] = 60.0,
     max_explain_chars: Annotated[int, typer.Option(help="Most characters in one /explain text (lime and kernel_shap cost grows with words x samples).")] = 5_000,
+    max_explain_words: Annotated[int, typer.Option(help="Most words in one /explain text (kernel_shap's final solve grows with words squared).")] = 1000,
     max_explain_samples: Annotated[int, typer.Option(help="Most num_samples in one /explain request.")] = 2000,
     max_upload_rows: Annotated[int, typer.Option(help="Most rows in a table scored on the web page (more: 413, before any is scored).")] = 200_000,
     max_decompressed_bytes: Annotated[int, typer.Option(help="Most bytes a .gz upload may unpack to (stopped while it unpacks).")] = 256 * 1024 * 1024,
@@ -880,7 +881,7 @@ def serve(
         str(model), backend=backend, threads=threads, feedback_url=feedback_db, max_texts=max_texts, max_chars=max_chars,
         max_body_bytes=max_body_bytes, batch_max=batch_max, batch_wait_ms=batch_wait_ms,
         request_timeout=request_timeout, max_explain_chars=max_explain_chars, max_explain_samples=max_explain_samples,
-        max_upload_rows=max_upload_rows, max_decompressed_bytes=max_decompressed_bytes,
+        max_explain_words=max_explain_words, max_upload_rows=max_upload_rows, max_decompressed_bytes=max_decompressed_bytes,
         upload_dir=None if upload_dir is None else str(upload_dir),
     )
 

@@ -129,6 +129,11 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each word `explain` scores: whitespace-separated chunks, an HTML tag a word of its own."""
+    return [m.span() for m in _WORD.finditer(text)]
+
+
 def check_method(method: str) -> None:
     """Raise ConfigError unless `method` is one of `ExplainMethod`."""
     check_choice("method", method, ExplainMethod)
@@ -162,7 +167,7 @@ def explain(
     check_integer("n_steps", n_steps, low=1)
     if not isinstance(text, str):
         raise DataError(f"text must be a string, got {type(text).__name__} {text!r}")
-    spans = [m.span() for m in _WORD.finditer(text)]
+    spans = word_spans(text)
     if not spans:
         raise DataError(f"text {text!r} has no words to explain; give a non-empty text")
     method = _resolve_method(clf, method)

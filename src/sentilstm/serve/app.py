@@ -62,6 +62,7 @@ def create_app(
     batch_wait_ms: float = 1.0,
     request_timeout: float = 60.0,
     max_explain_chars: int = 5_000,
+    max_explain_words: int = 1000,
     max_explain_samples: int = 2000,
     max_upload_rows: int = 200_000,
     max_decompressed_bytes: int = 256 * 1024 * 1024,
@@ -79,7 +80,7 @@ def create_app(
         max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes, feedback_url=feedback_url,
         batch_max=batch_max, batch_wait_ms=batch_wait_ms,
         request_timeout=request_timeout, max_explain_chars=max_explain_chars, max_explain_samples=max_explain_samples,
-        max_upload_rows=max_upload_rows, max_decompressed_bytes=max_decompressed_bytes,
+        max_explain_words=max_explain_words, max_upload_rows=max_upload_rows, max_decompressed_bytes=max_decompressed_bytes,
         upload_dir=None if upload_dir is None else str(upload_dir),
     ))
 

@@ -15,7 +15,7 @@ from sentilstm.errors import SentilstmError
 
 OPTIONS = {"max_texts": "--max-texts", "max_chars": "--max-chars", "max_body_bytes": "--max-body-bytes",
            "max_upload_bytes": "--max-upload-bytes", "max_explain_chars": "--max-explain-chars",
-           "max_explain_samples": "--max-explain-samples", "max_upload_rows": "--max-upload-rows",
+           "max_explain_words": "--max-explain-words", "max_explain_samples": "--max-explain-samples", "max_upload_rows": "--max-upload-rows",
            "max_decompressed_bytes": "--max-decompressed-bytes", "request_timeout": "--request-timeout"}
 
 
@@ -140,14 +140,20 @@ def check_texts(texts: Sequence[str], loc: Sequence[Any], *, max_texts: int, max
         raise RequestValidationError(errors)
 
 
-def check_explanation(text: str, num_samples: int, *, max_chars: int, max_samples: int) -> None:
+def check_explanation(text: str, num_samples: int, *, max_chars: int, max_words: int, max_samples: int) -> None:
     """422 when an explanation would be too costly: lime and kernel_shap re-predict `num_samples` perturbed copies
-    of the text, so their cost grows with words x samples."""
+    of the text, so their cost grows with words x samples (kernel_shap's final solve with words squared)."""
+    from sentilstm.explain import word_spans
+
     errors = []
     if len(text) > max_chars:
         errors.append({"type": "too_long", "loc": ("body", "text"), "input": len(text),
                        "msg": f"text has {len(text)} characters; explanations take up to {max_chars} "
                               f"({OPTIONS['max_explain_chars']})"})
+    elif len(words := word_spans(text)) > max_words:  # counted only once the length is known to be sane
+        errors.append({"type": "too_long", "loc": ("body", "text"), "input": len(words),
+                       "msg": f"text has {len(words)} words; explanations take up to {max_words} "
+                              f"({OPTIONS['max_explain_words']})"})
     if num_samples > max_samples:
         errors.append({"type": "less_than_equal", "loc": ("body", "num_samples"), "input": num_samples,
                        "msg": f"num_samples is {num_samples}; the limit is {max_samples} "

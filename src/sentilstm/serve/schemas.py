@@ -158,6 +158,7 @@ class Limits(BaseModel):
     max_decompressed_bytes: int = Field(description="what a gzip upload may unpack to")
     max_upload_rows: int
     max_explain_chars: int
+    max_explain_words: int
     max_explain_samples: int
     request_timeout: float = Field(description="seconds until a request's answer starts (else 504)")
 

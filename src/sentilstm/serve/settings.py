@@ -43,6 +43,8 @@ class ServeSettings:
     # (~900 words) x 2,000 samples take ~5 s on one core, ~3 s of it one uninterruptible solve; 10k took 10 s
     # (6.4 s in the solve, which no deadline can cut short), the 20k x 5,000 an unbounded server accepted 350 s
     max_explain_chars: int = 5_000
+    # ... and words, which the solve grows with, whatever their length: 2,500 one-letter words took 28 s in it
+    max_explain_words: int = 1000
     max_explain_samples: int = 2000
     # rows of an uploaded table: 200k short texts score in ~30 s on one core (torch), well inside request_timeout
     max_upload_rows: int = 200_000
@@ -57,7 +59,7 @@ class ServeSettings:
         if self.threads is not None:
             check_integer("threads", self.threads, low=1)
         for name in ("max_texts", "max_chars", "max_body_bytes", "max_upload_bytes", "batch_max", "max_explain_chars",
-                     "max_upload_rows", "max_decompressed_bytes"):
+                     "max_explain_words", "max_upload_rows", "max_decompressed_bytes"):
             check_integer(name, getattr(self, name), low=1)
         check_integer("max_explain_samples", self.max_explain_samples, low=10)  # explain's own minimum
         if not 0 <= self.batch_wait_ms <= 1000:

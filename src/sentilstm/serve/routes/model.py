@@ -24,5 +24,6 @@ async def model(request: Request, settings: SettingsDep) -> JSONResponse:
     limits = {"max_texts": settings.max_texts, "max_chars": settings.max_chars, "max_body_bytes": settings.max_body_bytes,
               "max_upload_bytes": pages.upload_limit(request), "max_decompressed_bytes": settings.max_decompressed_bytes,
               "max_upload_rows": settings.max_upload_rows, "max_explain_chars": settings.explain_text_chars,
-              "max_explain_samples": settings.max_explain_samples, "request_timeout": settings.request_timeout}
+              "max_explain_words": settings.max_explain_words, "max_explain_samples": settings.max_explain_samples,
+              "request_timeout": settings.request_timeout}
     return JSONResponse({**request.app.state.model_description, "limits": limits})

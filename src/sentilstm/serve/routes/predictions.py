@@ -28,12 +28,13 @@ async def predict(body: PredictRequest, service: ServiceDep, settings: SettingsD
 async def explain(body: ExplainRequest, service: ServiceDep, settings: SettingsDep, request: Request) -> JSONResponse:
     """Per-word attributions for one text: which words pushed the prediction towards or away from each label.
 
-    Bounded: --max-explain-chars and --max-explain-samples (lime and kernel_shap cost grows with words x samples),
-    and the request's deadline; the work stops when the client leaves."""
+    Bounded: --max-explain-chars, --max-explain-words and --max-explain-samples (lime and kernel_shap cost grows
+    with words x samples), and the request's deadline; the work stops when the client leaves."""
     check_texts([body.text], ("body", "text"), max_texts=1, max_chars=settings.max_chars)
     samples = body.num_samples if "num_samples" in body.model_fields_set else \
         min(body.num_samples, settings.max_explain_samples)  # the default never exceeds the server's limit
-    check_explanation(body.text, samples, max_chars=settings.max_explain_chars, max_samples=settings.max_explain_samples)
+    check_explanation(body.text, samples, max_chars=settings.max_explain_chars, max_words=settings.max_explain_words,
+                      max_samples=settings.max_explain_samples)
     try:
         result = await service.explain_async(body.text, body.method, body.label, num_samples=samples, seed=body.seed,
                                              check=work_token(request).check)
