@@ -128,12 +128,17 @@ class RequestDeadline:
                                       "send less work (fewer rows, a shorter text, fewer num_samples) or ask for a "
                                       "longer --request-timeout")
 
-        async def watch_disconnect() -> None:  # owns `receive` once the body is in: only a disconnect can come
-            while (await receive())["type"] != "http.disconnect":
-                pass
+        def left() -> None:
             gone.set()
             if not completed:  # uvicorn also reports a disconnect once the answer is complete: nothing to stop
                 log.info("%s %s: the client disconnected; its work is cancelled", scope["method"], scope["path"])
+                token.cancel(499, "the client disconnected")
+
+        async def watch_disconnect() -> None:  # owns `receive` once the body is in: only a disconnect can come
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            left()
+            if not completed:
                 stop("disconnect", 499, "the client disconnected")
 
         async def guarded_receive() -> Message:
@@ -142,8 +147,8 @@ class RequestDeadline:
                 await gone.wait()
                 return {"type": "http.disconnect"}
             message = await receive()
-            if message["type"] == "http.disconnect":
-                gone.set()
+            if message["type"] == "http.disconnect":  # gone before its request was read: the app stops by itself
+                left()
             elif watch and not message.get("more_body", False):
                 watcher = loop.create_task(watch_disconnect())
             return message
