@@ -265,7 +265,7 @@ def test_sigterm_stops_the_server_in_seconds_with_long_work_running_and_queued(m
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "sentilstm", "serve", str(model_path), "--port", str(port), "--quiet",
                "--feedback-db", f"sqlite:///{tmp_path / 'f.db'}", "--max-explain-chars", "20000",
-               "--max-explain-samples", "5000", "--request-timeout", "3600"]
+               "--max-explain-words", "5000", "--max-explain-samples", "5000", "--request-timeout", "3600"]
     server = subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -290,7 +290,9 @@ def test_sigterm_stops_the_server_in_seconds_with_long_work_running_and_queued(m
         idle = cpu_seconds(server.pid)
         for client in clients:
             client.start()
-        while cpu_seconds(server.pid) < idle + 2 and server.poll() is None:  # the first explanation is running
+        deadline = time.monotonic() + 300
+        while cpu_seconds(server.pid) < idle + 2:  # the first explanation is running
+            assert server.poll() is None and time.monotonic() < deadline and not answers, answers
             time.sleep(0.1)
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=60)[0]  # the old code: 100+ s
