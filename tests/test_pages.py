@@ -61,10 +61,8 @@ def csv_upload(frame: pd.DataFrame, name: str = "reviews.csv") -> dict[str, Any]
 
 
 def make_app(model_path: Path, folder: Path) -> Any:
-    """The real app, its feedback database and the page's files in `folder`."""
-    app = create_app(model_path, feedback_url=f"sqlite:///{folder / 'feedback.db'}")
-    app.state.page_files = pages.FileStore(folder / "page-files")
-    return app
+    """The real app, its feedback database, and the page's files in a private folder it makes under `folder`."""
+    return create_app(model_path, feedback_url=f"sqlite:///{folder / 'feedback.db'}", upload_dir=folder / "page-files")
 
 
 @pytest.fixture(scope="module")

@@ -985,6 +985,13 @@ def serve(
     cors_origin: Annotated[Optional[list[str]], typer.Option(help="Let pages from this origin call the API from a browser, e.g. https://app.example.com (repeatable; '*' for any). Default: CORS off.")] = None,
     rate_limit: Annotated[Optional[int], typer.Option(help="Requests a minute per client address (then 429 with Retry-After); each worker counts its own. Default: no limit.")] = None,
     raw_csv: Annotated[bool, typer.Option("--raw-csv", help="Scored CSV downloads keep cells starting with = + - @ as they are (default: a leading ' so spreadsheets do not run them as formulas).")] = False,
+    request_timeout: Annotated[float, typer.Option(help="Seconds a request may take before its answer starts (else 504); its work stops at once.")] = 60.0,
+    max_explain_chars: Annotated[int, typer.Option(help="Most characters in one /explain text (lime and kernel_shap cost grows with words x samples).")] = 5_000,
+    max_explain_words: Annotated[int, typer.Option(help="Most words in one /explain text (kernel_shap's final solve grows with words squared).")] = 1000,
+    max_explain_samples: Annotated[int, typer.Option(help="Most num_samples in one /explain request.")] = 2000,
+    max_upload_rows: Annotated[int, typer.Option(help="Most rows in a table scored on the web page (more: 413, before any is scored).")] = 200_000,
+    max_decompressed_bytes: Annotated[int, typer.Option(help="Most bytes a .gz upload may unpack to (stopped while it unpacks).")] = 256 * 1024 * 1024,
+    upload_dir: Annotated[Optional[Path], typer.Option(help="Folder in which the server makes its private folder for the web page's uploads (removed when it stops); yours, not writable by others. Default: the temporary folder.")] = None,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request (costs throughput).")] = False,
     device: DeviceOpt = "auto",
     verbose: VerboseOpt = True,
@@ -1000,6 +1007,9 @@ def serve(
         max_body_bytes=max_body_bytes, batch_max=batch_max, batch_wait_ms=batch_wait_ms, device=device,
         api_key=api_key, read_key=read_key, allowed_hosts=serve_allowed_hosts(host, allowed_host or []),
         cors_origins=tuple(cors_origin or ()), rate_limit=rate_limit, raw_csv=raw_csv,
+        request_timeout=request_timeout, max_explain_chars=max_explain_chars, max_explain_samples=max_explain_samples,
+        max_explain_words=max_explain_words, max_upload_rows=max_upload_rows, max_decompressed_bytes=max_decompressed_bytes,
+        upload_dir=None if upload_dir is None else str(upload_dir),
     )
 
     def announce(feedback: str) -> None:  # once the model, the database and the port have been checked

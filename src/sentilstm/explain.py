@@ -47,6 +47,7 @@ ExplainMethod = Literal["auto", "attention", "integrated_gradients", "lime", "ke
 NETWORK_METHODS = ("attention", "integrated_gradients")  # need the LSTM/GRU itself
 AGNOSTIC_METHODS = ("lime", "kernel_shap")  # need only predict_proba
 EXACT_SHAP_WORDS = 11  # up to here KernelSHAP enumerates all 2^d coalitions: exact Shapley values, <= 2,048 texts
+CHECK_EVERY = 256  # perturbed texts built or predicted between two calls of explain's `check`
 LIME_KERNEL_WIDTH = 0.25  # lime's text default (25 on its 0..100 cosine-distance scale)
 # cuDNN's switch is process-global: two threads that turned it off and back on at once could restore each other's
 # "off" and leave it off for good (every later GPU LSTM on the slow native kernels), so gradient passes take turns
@@ -128,6 +129,11 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each word `explain` scores: whitespace-separated chunks, an HTML tag a word of its own."""
+    return [m.span() for m in _WORD.finditer(text)]
+
+
 def check_method(method: str) -> None:
     """Raise ConfigError unless `method` is one of `ExplainMethod`."""
     check_choice("method", method, ExplainMethod)
@@ -141,6 +147,7 @@ def explain(
     num_samples: int = 1000,
     seed: int = 0,
     n_steps: int = 50,
+    check: Callable[[], None] | None = None,
 ) -> TokenAttribution:
     """Attribute `clf`'s prediction for `text` to the text's words.
 
@@ -153,15 +160,19 @@ def explain(
         num_samples: perturbed texts for lime, and for kernel_shap beyond 11 words (up to 11 it is exact).
         seed: seeds the perturbations, so the same call gives the same scores.
         n_steps: integration steps of integrated gradients.
+        check: called before the prediction and between batches of perturbed texts; raise from it to stop a
+            long explanation (a server does, when the request's deadline passes or its client leaves).
     """
     check_integer("num_samples", num_samples, low=10)
     check_integer("n_steps", n_steps, low=1)
     if not isinstance(text, str):
         raise DataError(f"text must be a string, got {type(text).__name__} {text!r}")
-    spans = [m.span() for m in _WORD.finditer(text)]
+    spans = word_spans(text)
     if not spans:
         raise DataError(f"text {text!r} has no words to explain; give a non-empty text")
     method = _resolve_method(clf, method)
+    if check is not None:
+        check()
     probabilities = np.asarray(clf.predict_proba([text])[0], dtype=np.float64)  # NotFittedError comes from here
     label_map = getattr(clf, "label_map_", None)  # keeps the user's label types; classes_ is a numpy array
     labels = [_plain(label) for label in (label_map.labels if label_map is not None else clf.classes_)]
@@ -182,14 +193,15 @@ def explain(
             result.notes.append("attention weights are the same for every class and never negative: they show "
                                 "where the model looked, not which way a word pushed")
         return result
-    predict = _predictor(clf)
+    predict = _predictor(clf, check)
     if num_samples < 2 * len(spans) and (method == "lime" or len(spans) > EXACT_SHAP_WORDS):
         result.notes.append(f"{num_samples} samples for {len(spans)} words leave the scores noisy; "
                             f"raise num_samples (say to {10 * len(spans)})")
     if method == "lime":
-        result.scores = _lime(predict, text, spans, num_samples, np.random.default_rng(seed))
+        result.scores = _lime(predict, text, spans, num_samples, np.random.default_rng(seed), check)
     else:
-        result.scores, result.reference = _kernel_shap(predict, text, spans, num_samples, np.random.default_rng(seed))
+        result.scores, result.reference = _kernel_shap(predict, text, spans, num_samples, np.random.default_rng(seed),
+                                                       check)
     return result
 
 
@@ -211,12 +223,20 @@ def _resolve_method(clf: Any, method: str) -> str:
     return method
 
 
-def _predictor(clf: Any) -> Callable[[list[str]], np.ndarray]:
-    """predict_proba over distinct texts only (perturbations repeat when a text has few words)."""
+def _predictor(clf: Any, check: Callable[[], None] | None = None) -> Callable[[list[str]], np.ndarray]:
+    """predict_proba over distinct texts only (perturbations repeat when a text has few words); with `check`,
+    CHECK_EVERY texts at a time with `check()` before each batch."""
 
     def predict(texts: list[str]) -> np.ndarray:
         distinct = list(dict.fromkeys(texts))
-        probabilities = np.asarray(clf.predict_proba(distinct), dtype=np.float64)
+        if check is None:
+            probabilities = np.asarray(clf.predict_proba(distinct), dtype=np.float64)
+        else:
+            parts = []
+            for start in range(0, len(distinct), CHECK_EVERY):
+                check()
+                parts.append(np.asarray(clf.predict_proba(distinct[start:start + CHECK_EVERY]), dtype=np.float64))
+            probabilities = np.vstack(parts)
         row = {t: i for i, t in enumerate(distinct)}
         return probabilities[[row[t] for t in texts]]
 
@@ -235,6 +255,17 @@ def _without(text: str, spans: Sequence[tuple[int, int]], keep: np.ndarray) -> s
     return "".join(pieces)
 
 
+def _perturbed(text: str, spans: Sequence[tuple[int, int]], masks: np.ndarray,
+               check: Callable[[], None] | None) -> list[str]:
+    """`_without` for each mask, with `check()` every CHECK_EVERY texts (a long text's copies take a while)."""
+    texts = []
+    for i, mask in enumerate(masks):
+        if check is not None and i % CHECK_EVERY == 0:
+            check()
+        texts.append(_without(text, spans, mask))
+    return texts
+
+
 def _all_masks(d: int) -> np.ndarray:
     """Every subset of d words as a (2^d, d) 0/1 matrix, the full text first."""
     return np.array(list(itertools.product((1, 0), repeat=d)), dtype=np.float64)
@@ -247,7 +278,7 @@ def _random_masks(sizes: np.ndarray, d: int, rng: np.random.Generator) -> np.nda
 
 
 def _lime(predict: Callable[[list[str]], np.ndarray], text: str, spans: list[tuple[int, int]], num_samples: int,
-          rng: np.random.Generator) -> np.ndarray:
+          rng: np.random.Generator, check: Callable[[], None] | None = None) -> np.ndarray:
     """LIME: a ridge regression of each class's probability on which words are present, weighted by an
     exponential kernel on the cosine distance to the full text; its coefficients are the scores (d, classes)."""
     from sklearn.linear_model import Ridge
@@ -257,7 +288,7 @@ def _lime(predict: Callable[[list[str]], np.ndarray], text: str, spans: list[tup
         masks = _all_masks(d)
     else:  # as lime does: the full text, then texts with a uniform number (1..d) of random words removed
         masks = np.vstack([np.ones((1, d)), _random_masks(rng.integers(1, d + 1, num_samples - 1), d, rng)])
-    probabilities = predict([_without(text, spans, m) for m in masks])
+    probabilities = predict(_perturbed(text, spans, masks, check))
     distance = 1 - np.sqrt(masks.sum(axis=1) / d)  # cosine distance between a 0/1 mask and all ones
     weights = np.sqrt(np.exp(-(distance**2) / LIME_KERNEL_WIDTH**2))  # lime's kernel, square root included
     model = Ridge(alpha=1.0).fit(masks, probabilities, sample_weight=weights)
@@ -265,7 +296,8 @@ def _lime(predict: Callable[[list[str]], np.ndarray], text: str, spans: list[tup
 
 
 def _kernel_shap(predict: Callable[[list[str]], np.ndarray], text: str, spans: list[tuple[int, int]],
-                 num_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                 num_samples: int, rng: np.random.Generator,
+                 check: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """KernelSHAP: Shapley values as the weighted least-squares fit of coalition values under the Shapley
     kernel, with the efficiency constraint sum(phi) = f(x) - f(empty) built in. Returns (phi (d, classes), f(empty))."""
     d = len(spans)
@@ -280,7 +312,7 @@ def _kernel_shap(predict: Callable[[list[str]], np.ndarray], text: str, spans: l
         half = _random_masks(d - sizes, d, rng)  # switch off d - s words: s stay
         masks, weights = np.unique(np.vstack([half, 1 - half]), axis=0, return_counts=True)
         weights = weights.astype(np.float64)
-    texts = [text, _without(text, spans, np.zeros(d))] + [_without(text, spans, m) for m in masks]
+    texts = [text, _without(text, spans, np.zeros(d))] + _perturbed(text, spans, masks, check)
     values = predict(texts)
     full, empty, coalitions = values[0], values[1], values[2:]
     total = full - empty  # (classes,)

@@ -6,13 +6,15 @@
 Errors. A bad request is a 4xx, never a 500: 413 for a body over the limit, 422 (FastAPI's validation format)
 for malformed JSON, a wrong schema, too many or too long texts; anything unexpected is logged with its traceback
 and answered with a 500 that says nothing about the internals. The guards of `security.py` (keys, Host allow-list,
-CSRF header, rate limit) answer 400, 401, 403 or 429 before any route runs.
+CSRF header, rate limit) answer 400, 401, 403 or 429 before any route runs. Work cut short answers 504 (past
+--request-timeout) or 503 (the server is stopping); see `deadlines.py`.
 """
 from __future__ import annotations
 
 import gc
 import logging
 import math
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,8 +29,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sentilstm import __version__
 from sentilstm.serve import pages, security
+from sentilstm.serve.deadlines import Cancelled, RequestDeadline
 from sentilstm.serve.feedback import FeedbackStore
 from sentilstm.serve.limits import BodySizeLimit, InFlight
+from sentilstm.serve.page_files import FOLDER_ENV, FileStore, PageFolder
 from sentilstm.serve.routes import ROUTERS
 from sentilstm.serve.schemas import clean_text
 from sentilstm.serve.service import ModelService
@@ -41,6 +45,7 @@ per label, per-word explanations, and a feedback monitor that stores scored text
 Limits (this server): {max_texts} texts per request, {max_chars} characters per text, {max_body_bytes} bytes per
 request body."""
 BATCHED_PATHS = ("/predict", "/feedback")  # requests that go through the micro-batcher
+LIMIT_KEYWORDS = {"max_texts": ("maxItems", "array"), "max_explain_samples": ("maximum", "integer")}  # else maxLength
 PARSE_ERROR = "There was an error parsing the body"  # FastAPI's 400 for a body json.loads cannot even start on
 
 
@@ -62,6 +67,13 @@ def create_app(
     cors_origins: tuple[str, ...] = (),
     rate_limit: int | None = None,
     raw_csv: bool = False,
+    request_timeout: float = 60.0,
+    max_explain_chars: int = 5_000,
+    max_explain_words: int = 1000,
+    max_explain_samples: int = 2000,
+    max_upload_rows: int = 200_000,
+    max_decompressed_bytes: int = 256 * 1024 * 1024,
+    upload_dir: str | Path | None = None,
 ) -> FastAPI:
     """The HTTP API for the model file `model_path` (see `ServeSettings` for every option).
 
@@ -76,18 +88,25 @@ def create_app(
         max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes, feedback_url=feedback_url,
         batch_max=batch_max, batch_wait_ms=batch_wait_ms, api_key=api_key, read_key=read_key,
         allowed_hosts=tuple(allowed_hosts), cors_origins=tuple(cors_origins), rate_limit=rate_limit, raw_csv=raw_csv,
+        request_timeout=request_timeout, max_explain_chars=max_explain_chars, max_explain_samples=max_explain_samples,
+        max_explain_words=max_explain_words, max_upload_rows=max_upload_rows, max_decompressed_bytes=max_decompressed_bytes,
+        upload_dir=None if upload_dir is None else str(upload_dir),
     ))
 
 
 def app_from_env() -> FastAPI:
-    """The app for `uvicorn --factory sentilstm.serve.app:app_from_env`: settings from SENTILSTM_SERVE_* variables."""
-    return build_app(ServeSettings.from_env())
+    """The app for `uvicorn --factory sentilstm.serve.app:app_from_env`: settings from SENTILSTM_SERVE_* variables,
+    and the page folder of the server whose worker this is from SENTILSTM_SERVE_PAGE_FOLDER."""
+    return build_app(ServeSettings.from_env(), page_folder=os.environ.get(FOLDER_ENV) or None)
 
 
-def build_app(settings: ServeSettings, *, classifier: Any = None) -> FastAPI:
-    """The app for `settings`; `app.state` holds `settings`, and once started `service` and `feedback`.
+def build_app(settings: ServeSettings, *, classifier: Any = None, page_folder: str | Path | None = None) -> FastAPI:
+    """The app for `settings`; `app.state` holds `settings`, and once started `service`, `feedback` and
+    `page_files` (the web page's FileStore).
 
     `classifier`: an already loaded model to serve instead of loading `settings.model_path` at startup.
+    `page_folder`: the private folder of the server this app is part of (`page_files.PageFolder`, checked, never
+    removed here); by default the app makes its own under `settings.upload_dir` and removes it when it stops.
     """
 
     @asynccontextmanager
@@ -114,6 +133,7 @@ def build_app(settings: ServeSettings, *, classifier: Any = None) -> FastAPI:
             await service.stop()
             store.close()
 
+    lifespan = _with_page_files(lifespan, settings, page_folder)  # type: ignore[assignment]
     app = FastAPI(
         title="sentilstm", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,  # routes/docs.py
         description=DESCRIPTION.format(max_texts=settings.max_texts, max_chars=settings.max_chars,
@@ -123,7 +143,9 @@ def build_app(settings: ServeSettings, *, classifier: Any = None) -> FastAPI:
     in_flight = InFlight(BATCHED_PATHS)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes,
                        in_flight=in_flight)
-    security.install(app, settings)  # added last, so its guards run first
+    app.add_middleware(RequestDeadline, seconds=settings.request_timeout, unwatched=BATCHED_PATHS)
+    app.add_exception_handler(Cancelled, _cancelled)
+    security.install(app, settings)  # added last, so its guards run first (refusals before any deadline or route)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
@@ -141,8 +163,26 @@ def build_app(settings: ServeSettings, *, classifier: Any = None) -> FastAPI:
     return app
 
 
+def _with_page_files(lifespan: Any, settings: ServeSettings, page_folder: str | Path | None) -> Any:
+    """`lifespan` inside the web page's folder: `page_folder` (the server's), or one made for this app and removed
+    when it stops; `app.state.page_files` is its FileStore."""
+
+    @asynccontextmanager
+    async def wrapped(app: FastAPI) -> AsyncIterator[None]:
+        own_folder = PageFolder.create(settings.upload_dir) if page_folder is None else None
+        try:
+            app.state.page_files = FileStore(page_folder if own_folder is None else own_folder.path)
+            async with lifespan(app):
+                yield
+        finally:
+            if own_folder is not None:
+                own_folder.close()
+
+    return wrapped
+
+
 def with_limits(schema: Any, settings: ServeSettings) -> Any:
-    """The OpenAPI document with each `x-limit` marker replaced by this server's maxItems / maxLength."""
+    """The OpenAPI document with each `x-limit` marker replaced by this server's maxItems / maxLength / maximum."""
     if isinstance(schema, list):
         return [with_limits(item, settings) for item in schema]
     if not isinstance(schema, dict):
@@ -150,8 +190,7 @@ def with_limits(schema: Any, settings: ServeSettings) -> Any:
     result = {key: with_limits(value, settings) for key, value in schema.items() if key != "x-limit"}
     limit = schema.get("x-limit")
     if limit is not None:
-        keyword = "maxItems" if limit == "max_texts" else "maxLength"
-        kind = "array" if limit == "max_texts" else "string"
+        keyword, kind = LIMIT_KEYWORDS.get(limit, ("maxLength", "string"))
         targets = [branch for branch in result.get("anyOf", []) if branch.get("type") == kind] or [result]
         for target in targets:
             target[keyword] = getattr(settings, limit)
@@ -191,6 +230,12 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(item) for item in value]
     return clean_text(str(value))
+
+
+async def _cancelled(request: Request, exc: Exception) -> JSONResponse:
+    """Work that stopped at a check of its request's token: 503 (the server is stopping) or 504 (its deadline)."""
+    assert isinstance(exc, Cancelled)
+    return JSONResponse(status_code=exc.status, content={"detail": exc.detail})
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,5 +1,6 @@
-"""Request limits: body size (413, checked before anything is parsed) and texts per request / characters per
-text (422 in FastAPI's validation format), each message naming the limit and the option that sets it."""
+"""Request limits: body size (413, checked before anything is parsed), texts per request / characters per text and
+an explanation's size (422 in FastAPI's validation format), an upload's rows and unpacked size (413, `LimitExceeded`),
+each message naming the limit and the option that sets it. The deadline per request is in `deadlines.py`."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,17 @@ from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentilstm.errors import SentilstmError
+
 OPTIONS = {"max_texts": "--max-texts", "max_chars": "--max-chars", "max_body_bytes": "--max-body-bytes",
-           "max_upload_bytes": "--max-upload-bytes"}
+           "max_upload_bytes": "--max-upload-bytes", "max_explain_chars": "--max-explain-chars",
+           "max_explain_words": "--max-explain-words", "max_explain_samples": "--max-explain-samples", "max_upload_rows": "--max-upload-rows",
+           "max_decompressed_bytes": "--max-decompressed-bytes", "request_timeout": "--request-timeout"}
+
+
+class LimitExceeded(SentilstmError):
+    """An upload needs more than a server limit allows (rows, unpacked bytes): a 413 with this one-line message,
+    which names what was given, the limit and its option."""
 
 
 class BodyTooLarge(HTTPException):
@@ -130,4 +140,27 @@ def check_texts(texts: Sequence[str], loc: Sequence[Any], *, max_texts: int, max
         raise RequestValidationError(errors)
 
 
-__all__ = ["BodySizeLimit", "BodyTooLarge", "InFlight", "OPTIONS", "check_texts", "invalid"]
+def check_explanation(text: str, num_samples: int, *, max_chars: int, max_words: int, max_samples: int) -> None:
+    """422 when an explanation would be too costly: lime and kernel_shap re-predict `num_samples` perturbed copies
+    of the text, so their cost grows with words x samples (kernel_shap's final solve with words squared)."""
+    from sentilstm.explain import word_spans
+
+    errors = []
+    if len(text) > max_chars:
+        errors.append({"type": "too_long", "loc": ("body", "text"), "input": len(text),
+                       "msg": f"text has {len(text)} characters; explanations take up to {max_chars} "
+                              f"({OPTIONS['max_explain_chars']})"})
+    elif len(words := word_spans(text)) > max_words:  # counted only once the length is known to be sane
+        errors.append({"type": "too_long", "loc": ("body", "text"), "input": len(words),
+                       "msg": f"text has {len(words)} words; explanations take up to {max_words} "
+                              f"({OPTIONS['max_explain_words']})"})
+    if num_samples > max_samples:
+        errors.append({"type": "less_than_equal", "loc": ("body", "num_samples"), "input": num_samples,
+                       "msg": f"num_samples is {num_samples}; the limit is {max_samples} "
+                              f"({OPTIONS['max_explain_samples']})"})
+    if errors:
+        raise RequestValidationError(errors)
+
+
+__all__ = ["BodySizeLimit", "BodyTooLarge", "InFlight", "LimitExceeded", "OPTIONS", "check_explanation",
+           "check_texts", "invalid"]

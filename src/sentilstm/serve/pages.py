@@ -5,21 +5,20 @@
 The page itself (static/index.html, app.js, charts.js, style.css) talks to the JSON API (/predict, /explain, /feedback,
 /trends, /model) and to the routes here. Scoring streams the upload through `sentilstm.scoring.score_frame` chunk
 by chunk in a worker thread, counting labels and label shares per time period in the same pass, so memory stays
-flat whatever the file size. Uploads and scored files live in a private folder for an hour (`FileStore`).
+flat whatever the file size. Uploads and scored files live for an hour in the server's private folder
+(`page_files.FileStore`, made by the app's lifespan or the server).
+
+Bounded work. An upload is unpacked while it is written (gzip stops at --max-decompressed-bytes) and its rows are
+counted before anything is scored (--max-upload-rows); scoring checks the request's token between chunks, so it
+stops when the client leaves, the deadline passes or the server stops (`deadlines.py`).
 """
 from __future__ import annotations
 
-import getpass
 import hashlib
-import json
 import logging
-import os
-import re
-import secrets
-import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -27,12 +26,16 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from sentilstm.data import TableWriter, infer_columns, is_missing, iter_frames, table_format
+from sentilstm.data import TableWriter, infer_columns, is_missing, iter_frames
 from sentilstm.errors import DataError
 from sentilstm.scoring import probability_column, score_frame
+from sentilstm.serve.deadlines import run_in_thread, work_token
+from sentilstm.serve.limits import OPTIONS, LimitExceeded
+from sentilstm.serve.page_files import (  # noqa: F401 - KEEP_FILES, KEEP_SECONDS, FileStore: re-exported
+    KEEP_FILES, KEEP_SECONDS, PREDICT_HINT, FileStore, StoredFile, file_size, unpacked_too_large,
+)
 from sentilstm.serve.security import neutralise_formulas
 
 log = logging.getLogger(__name__)
@@ -46,13 +49,10 @@ ASSETS = {
 }
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # the page is for files a person picks; bigger ones belong to `sentilstm predict`
 CHUNK_ROWS = 5_000  # rows scored at a time: bounds memory, and a chunk of short texts scores in well under a second
-KEEP_FILES = 8  # uploads and scored files kept (each kind), newest first
-KEEP_SECONDS = 3600  # ... and for how long
 MAX_BUCKETS = 100_000  # time buckets held while scoring; past it, hours become days (then months)
 MAX_POINTS = 400  # periods in a chart (about 1.5 pixels each on a laptop); past it, the interval is coarsened
 Interval = Literal["auto", "hour", "day", "week", "month"]
 PERIODS = ("hour", "day", "week", "month")  # finest first
-TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")  # secrets.token_urlsafe(24)
 TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime", "created_at", "created", "published", "posted", "ts")
 MULTIPART_BODY = {  # the forms are parsed by hand (to refuse oversized uploads before reading them): document them
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
@@ -105,99 +105,18 @@ def asset(name: str, request: Request, v: str | None = None) -> Response:
 
 
 # ----- uploads and scored files on disk -------------------------------------------------------------------------
-@dataclass
-class StoredFile:
-    token: str
-    path: Path
-    name: str  # the user's file name, for messages and the download's name
-    size: int
-    created: float
-
-
-def default_folder() -> Path:
-    """Where uploads and scored files go: $SENTILSTM_PAGE_FILES, else a per-user folder in the temporary folder."""
-    configured = os.environ.get("SENTILSTM_PAGE_FILES")
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / f"sentilstm-page-{getpass.getuser()}"
-
-
-class FileStore:
-    """Uploads and scored CSVs under unguessable tokens in one private folder: the newest `keep` of each kind,
-    for `seconds` seconds.
-
-    Everything lives on disk (a JSON note with the user's file name beside each file), so the worker processes of
-    one server share it: a token handed out by one worker is found by the others.
-    """
-
-    def __init__(self, folder: str | Path | None = None, keep: int = KEEP_FILES, seconds: float = KEEP_SECONDS) -> None:
-        self.folder = Path(folder) if folder is not None else default_folder()
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.keep, self.seconds = keep, seconds
-
-    def reserve(self, kind: str, suffix: str) -> tuple[str, Path]:
-        """A fresh token and the path to write its file to (registered later with `add`)."""
-        token = secrets.token_urlsafe(24)
-        return token, self.folder / f"{token}.{kind}{suffix}"
-
-    def add(self, kind: str, token: str, path: Path, name: str) -> StoredFile:
-        note = self.folder / f"{token}.{kind}.json"
-        note.write_text(json.dumps({"file": path.name, "name": name}), encoding="utf-8")
-        self._sweep(kind)
-        return StoredFile(token, path, name, path.stat().st_size, note.stat().st_mtime)
-
-    def get(self, kind: str, token: str) -> StoredFile | None:
-        """The file stored under `token`; None when unknown, expired or removed."""
-        if not TOKEN.fullmatch(token):
-            return None
-        note = self.folder / f"{token}.{kind}.json"
-        try:
-            created = note.stat().st_mtime
-            if time.time() - created > self.seconds:
-                self._remove(note)
-                return None
-            meta = json.loads(note.read_text(encoding="utf-8"))
-            path = self.folder / meta["file"]
-            return StoredFile(token, path, meta["name"], path.stat().st_size, created)
-        except (FileNotFoundError, ValueError, KeyError):  # swept by another worker meanwhile, or a torn note
-            return None
-
-    def _sweep(self, kind: str) -> None:
-        """Remove the files of `kind` past the newest `keep` and those older than `seconds`."""
-        notes = []
-        for note in self.folder.glob(f"*.{kind}.json"):
-            try:
-                notes.append((note.stat().st_mtime, note))
-            except FileNotFoundError:
-                continue
-        notes.sort(reverse=True)
-        cutoff = time.time() - self.seconds
-        for i, (created, note) in enumerate(notes):
-            if i >= self.keep or created < cutoff:
-                self._remove(note)
-
-    def _remove(self, note: Path) -> None:
-        try:
-            (self.folder / json.loads(note.read_text(encoding="utf-8"))["file"]).unlink(missing_ok=True)
-        except (FileNotFoundError, ValueError, KeyError):
-            pass
-        note.unlink(missing_ok=True)
-
-
 def file_store(request: Request) -> FileStore:
-    """The app's FileStore (`app.state.page_files`), made on first use: the router cannot join the app's lifespan."""
+    """The app's FileStore (`app.state.page_files`), set by the lifespan of `build_app`'s app."""
     store = getattr(request.app.state, "page_files", None)
     if store is None:
-        store = request.app.state.page_files = FileStore()
+        raise RuntimeError("the page's routes need the FileStore that build_app's lifespan sets up: include "
+                           "pages.router only in an app made by sentilstm.serve.build_app")
     return store
 
 
-def _size(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size / 1024:.1f} KB"
-
-
-def _too_large(size: int | None, limit: int) -> HTTPException:
-    given = f"the upload is {_size(size)}" if size is not None else "the file is too large"
-    return HTTPException(413, f"{given}; the page scores files up to {_size(limit)}: split it, "
-                              "or score it with `sentilstm predict MODEL --input FILE --output SCORED`")
+def _too_large(size: int, limit: int) -> HTTPException:
+    return HTTPException(413, f"the upload is {file_size(size)}; the page scores files up to {file_size(limit)}: "
+                              f"{PREDICT_HINT}")
 
 
 async def _form(request: Request) -> Any:
@@ -208,27 +127,42 @@ async def _form(request: Request) -> Any:
     return await request.form(max_files=1, max_fields=8)
 
 
-async def _save_upload(form: Any, store: FileStore, limit: int) -> StoredFile:
-    """Stream the form's `file` to the store (413 past `limit` bytes); its extension must be one the library reads."""
+async def _save_upload(form: Any, request: Request, store: FileStore) -> StoredFile:
+    """Write the form's `file` to the store, unpacked, in a thread (413 past a limit, 422 for a file the library
+    cannot read), then check its rows; its extension must be one the library reads."""
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise HTTPException(422, "send the table as the multipart field 'file' (CSV, TSV, JSONL or Parquet)")
     name = Path(upload.filename or "upload").name
+    settings, check = request.app.state.settings, work_token(request).check
+
+    def save() -> StoredFile:
+        upload.file.seek(0)
+        return store.save_upload(upload.file, name, max_bytes=upload_limit(request),
+                                 max_decompressed_bytes=settings.max_decompressed_bytes, check=check)
+
     try:
-        fmt, gzipped = table_format(Path(name))
+        stored = await run_in_thread(save)
+    except LimitExceeded as exc:
+        raise HTTPException(413, str(exc)) from None
     except DataError as exc:
         raise HTTPException(422, str(exc)) from None
-    token, path = store.reserve("upload", f".{fmt}{'.gz' if gzipped else ''}")
-    size = 0
-    with open(path, "wb") as out:
-        while chunk := await upload.read(1024 * 1024):
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                path.unlink(missing_ok=True)
-                raise _too_large(None, limit)
-            out.write(chunk)
-    return store.add("upload", token, path, name)
+    try:
+        await _reading(stored, check_rows, stored, settings.max_upload_rows, settings.max_decompressed_bytes, check)
+    except BaseException:
+        store.discard("upload", stored.token)
+        raise
+    return stored
+
+
+async def _reading(stored: StoredFile, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`function(*args, **kwargs)` in a thread, its errors about `stored` turned into 413 or 422 answers."""
+    try:
+        return await run_in_thread(function, *args, **kwargs)
+    except LimitExceeded as exc:
+        raise HTTPException(413, str(exc).replace(str(stored.path), stored.name)) from None
+    except READ_ERRORS as exc:
+        raise _user_error(exc, stored) from None
 
 
 def _user_error(exc: Exception, stored: StoredFile) -> HTTPException:
@@ -242,6 +176,43 @@ def _user_error(exc: Exception, stored: StoredFile) -> HTTPException:
 
 
 READ_ERRORS = (DataError, ValueError, TypeError, KeyError, OSError, EOFError)  # a bad file, never a server fault
+
+
+def too_many_rows(name: str, limit: int) -> LimitExceeded:
+    return LimitExceeded(f"{name!r} has more than {limit:,} rows; the limit is {limit:,} "
+                         f"({OPTIONS['max_upload_rows']}): {PREDICT_HINT}")
+
+
+def check_rows(stored: StoredFile, max_rows: int, max_decompressed_bytes: int,
+               check: Callable[[], None] = lambda: None) -> None:
+    """LimitExceeded when the upload has more than `max_rows` rows (a Parquet file: or unpacks past the limit).
+
+    Cheap for most files: the line breaks counted while the upload was written bound its rows, and Parquet says
+    its rows and size in its footer. Only a file with more line breaks than allowed rows (texts with line breaks
+    in them) is parsed, without scoring, until its rows are counted or pass the limit.
+    """
+    bound = stored.rows_at_most
+    if stored.path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            footer = pq.read_metadata(stored.path)
+        except (pa.ArrowException, OSError):
+            footer = None  # not Parquet after all: reading it below says so
+        if footer is not None:
+            unpacked = sum(footer.row_group(i).total_byte_size for i in range(footer.num_row_groups))
+            if unpacked > max_decompressed_bytes:
+                raise unpacked_too_large(stored.name, max_decompressed_bytes)
+            bound = footer.num_rows
+    if bound is not None and bound <= max_rows:
+        return
+    rows = 0
+    for frame in iter_frames(stored.path, chunk_rows=CHUNK_ROWS):
+        check()
+        rows += len(frame)
+        if rows > max_rows:
+            raise too_many_rows(stored.name, max_rows)
 
 
 # ----- timestamps and periods ------------------------------------------------------------------------------------
@@ -405,12 +376,12 @@ def inspect_file(stored: StoredFile) -> dict[str, Any]:
 
 def score_upload(
     clf: Any, stored: StoredFile, output: Path, *, text_column: str | None, timestamp_column: str | None,
-    interval: Interval,
-    raw_csv: bool = False,
+    interval: Interval, max_rows: int | None = None, check: Callable[[], None] = lambda: None, raw_csv: bool = False,
 ) -> dict[str, Any]:
     """Score `stored` into the CSV `output` chunk by chunk; label counts and the time series in the same pass.
 
-    Text cells a spreadsheet would run as a formula ("=HYPERLINK(...)") get a leading apostrophe unless `raw_csv`.
+    `check` runs before each chunk (it raises to stop the work); past `max_rows` rows: LimitExceeded. Text cells a
+    spreadsheet would run as a formula ("=HYPERLINK(...)") get a leading apostrophe unless `raw_csv`.
     """
     started = time.perf_counter()
     labels = list(clf.label_map_.labels)
@@ -423,6 +394,9 @@ def score_upload(
     writer = TableWriter(output)
     try:
         for frame in iter_frames(stored.path, chunk_rows=CHUNK_ROWS):
+            check()
+            if max_rows is not None and rows + len(frame) > max_rows:
+                raise too_many_rows(stored.name, max_rows)
             if column is None:
                 column = infer_columns(frame, text_column, None, need_label=False)[0]
                 columns = list(frame.columns)
@@ -474,11 +448,8 @@ async def score_columns(request: Request) -> dict[str, Any]:
     """Upload a table: its columns, guessed text and timestamp columns, first rows, and an `upload` token for
     POST /score (so the file is sent once)."""
     store = file_store(request)
-    stored = await _save_upload(await _form(request), store, upload_limit(request))
-    try:
-        info = await run_in_threadpool(inspect_file, stored)
-    except READ_ERRORS as exc:
-        raise _user_error(exc, stored) from None
+    stored = await _save_upload(await _form(request), request, store)
+    info = await _reading(stored, inspect_file, stored)
     return {"upload": stored.token, "filename": stored.name, "size": stored.size, **info}
 
 
@@ -498,17 +469,14 @@ async def score(request: Request) -> dict[str, Any]:
         if stored is None:
             raise HTTPException(404, "that upload has expired or is unknown; choose the file again")
     else:
-        stored = await _save_upload(form, store, upload_limit(request))
+        stored = await _save_upload(form, request, store)
     result_token, output = store.reserve("scored", ".csv")
-    service = request.app.state.service
-    try:
-        result = await run_in_threadpool(
-            score_upload, service.classifier, stored, output, text_column=_field(form, "text_column"),
-            timestamp_column=_field(form, "timestamp_column"), interval=interval,
-            raw_csv=getattr(getattr(request.app.state, "settings", None), "raw_csv", False),
-        )
-    except READ_ERRORS as exc:
-        raise _user_error(exc, stored) from None
+    result = await _reading(
+        stored, score_upload, request.app.state.service.classifier, stored, output,
+        text_column=_field(form, "text_column"), timestamp_column=_field(form, "timestamp_column"), interval=interval,
+        max_rows=request.app.state.settings.max_upload_rows, check=work_token(request).check,
+        raw_csv=request.app.state.settings.raw_csv,
+    )
     store.add("scored", result_token, output, f"{Path(stored.name.removesuffix('.gz')).stem}.scored.csv")
     return {**result, "filename": stored.name, "download": f"/score/{result_token}.csv"}
 

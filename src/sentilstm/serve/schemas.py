@@ -63,6 +63,7 @@ def utc_naive(value: dt.datetime) -> dt.datetime:
 
 
 Text = Annotated[str, AfterValidator(clean_text), Field(json_schema_extra={"x-limit": "max_chars"})]
+ExplainText = Annotated[str, AfterValidator(clean_text), Field(json_schema_extra={"x-limit": "explain_text_chars"})]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(clean_text)]
 Timestamp = Annotated[dt.datetime, BeforeValidator(iso_time_string), AfterValidator(utc_naive),
                       WithJsonSchema({"type": "string", "pattern": ISO_TIME, "examples": ["2026-03-01T09:15:00Z"]})]
@@ -107,11 +108,12 @@ class ExplainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"text": "the plot was not good at all", "method": "auto"}]})
 
-    text: Text
+    text: ExplainText
     method: ExplainMethod = Field("auto", description="auto: integrated gradients for a network, kernel SHAP otherwise")
     label: LabelValue | None = Field(None, description="explain this label (default: the predicted one)")
-    # strict: true or "200" are not numbers, as the schema says
-    num_samples: StrictInt = Field(1000, ge=10, le=5000, description="perturbed texts for lime and kernel_shap")
+    # strict: true or "200" are not numbers, as the schema says; the most is the server's --max-explain-samples
+    num_samples: StrictInt = Field(1000, ge=10, description="perturbed texts for lime and kernel_shap (default: 1000, "
+                                   "or the server's limit when lower)", json_schema_extra={"x-limit": "max_explain_samples"})
     seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="seed of the perturbations")
 
 
@@ -147,9 +149,18 @@ class HealthResponse(BaseModel):
 
 
 class Limits(BaseModel):
+    """This server's limits; each is the `sentilstm serve` option of the same name."""
+
     max_texts: int
     max_chars: int
     max_body_bytes: int
+    max_upload_bytes: int = Field(description="a file upload on the web page, as sent")
+    max_decompressed_bytes: int = Field(description="what a gzip upload may unpack to")
+    max_upload_rows: int
+    max_explain_chars: int
+    max_explain_words: int
+    max_explain_samples: int
+    request_timeout: float = Field(description="seconds until a request's answer starts (else 504)")
 
 
 class Guards(BaseModel):

@@ -5,21 +5,28 @@
 Workers are separate processes, each loading the model once (uvicorn imports `app_from_env`, which reads
 the settings from SENTILSTM_SERVE_* variables). On a 2-core machine two single-threaded workers serve
 1.6-5.6x what one two-threaded worker does (PERF_NOTES section 3): use one worker per core.
+
+This process makes the web page's private folder (`page_files.PageFolder`) before anything else, hands it to
+its workers, holds its lock while they serve, and removes it when the server stops. SIGTERM stops the server
+with status 0 once the work in flight has been cancelled (`workers.GracefulServer`).
 """
 from __future__ import annotations
 
 import gc
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable
 
 from sentilstm.config import check_integer
 from sentilstm.errors import ConfigError
 from sentilstm.serve.feedback import FeedbackStore
+from sentilstm.serve.page_files import FOLDER_ENV, PageFolder
 from sentilstm.serve.service import load_classifier
 from sentilstm.serve.settings import ServeSettings
-from sentilstm.serve.workers import FACTORY, reuse_port_supported, serve_workers
+from sentilstm.serve.workers import FACTORY, GracefulServer, reuse_port_supported, serve_workers
 
 log = logging.getLogger(__name__)
 
@@ -55,25 +62,47 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
     from sentilstm.serve.app import build_app
 
     check_integer("workers", workers, low=1)
-    classifier = load_classifier(settings.model_path, settings.backend, settings.threads or 1,
-                                 settings.device)  # a bad model or device fails here
-    store = FeedbackStore(settings.database_url())  # a bad URL fails here; the table exists before workers race
-    store.close()
-    check_port(host, port)
-    if on_ready is not None:
-        on_ready(store.safe_url)
-    options = dict(host=host, port=port, access_log=access_log, log_level=log_level, timeout_graceful_shutdown=10)
-    if workers == 1:  # serve in this process, with the model already loaded
-        uvicorn.run(build_app(settings, classifier=classifier), **options)
+    folder = PageFolder.create(settings.upload_dir)  # a bad --upload-dir fails here, before the model loads
+    try:
+        classifier = load_classifier(settings.model_path, settings.backend, settings.threads or 1,
+                                     settings.device)  # a bad model or device fails here
+        store = FeedbackStore(settings.database_url())  # a bad URL fails here; the table exists before workers race
+        store.close()
+        check_port(host, port)
+        if on_ready is not None:
+            on_ready(store.safe_url)
+        options = dict(host=host, port=port, access_log=access_log, log_level=log_level, timeout_graceful_shutdown=10)
+        if workers == 1:  # serve in this process, with the model already loaded
+            app = build_app(settings, classifier=classifier, page_folder=folder.path)
+            return _serve_here(GracefulServer(uvicorn.Config(app, **options)))
+        del classifier
+        gc.collect()
+        env = {**settings.to_env(), FOLDER_ENV: str(folder.path)}  # what the workers read
+        if reuse_port_supported():
+            del options["host"], options["port"]
+            return serve_workers(env, host=host, port=port, workers=workers, options=options)
+        os.environ.update(env)  # uvicorn's spawned workers inherit it
+        uvicorn.run(FACTORY, factory=True, workers=workers, **options)
         return 0
-    del classifier
-    gc.collect()
-    if reuse_port_supported():
-        del options["host"], options["port"]
-        return serve_workers(settings.to_env(), host=host, port=port, workers=workers, options=options)
-    os.environ.update(settings.to_env())  # the workers (spawned processes) read their settings from here
-    uvicorn.run(FACTORY, factory=True, workers=workers, **options)
-    return 0
+    finally:
+        folder.close()
+
+
+def _serve_here(server: GracefulServer) -> int:
+    """Run `server` in this process; 0 once stopped by a signal, 1 when it could not start.
+
+    uvicorn raises a signal it stopped on again once it is done; SIGTERM's default action would kill this process
+    before it removes the page folder (and report -15), so SIGTERM is a no-op here meanwhile.
+    """
+    if threading.current_thread() is not threading.main_thread():  # no signals there: uvicorn leaves them alone
+        server.run()
+        return 0 if server.started else 1
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0 if server.started else 1
 
 
 __all__ = ["FACTORY", "check_port", "run"]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sentilstm.errors import ConfigError
+from sentilstm.serve.deadlines import SHUTTING_DOWN, Cancelled
 from sentilstm.serve.settings import ServeSettings
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class MicroBatcher:
         while self._queue:
             request = self._queue.popleft()
             if not request.future.done():
-                request.future.set_exception(RuntimeError("the server is shutting down"))
+                request.future.set_exception(Cancelled(503, SHUTTING_DOWN))
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
         self._task = self._executor = None
@@ -247,9 +248,14 @@ class ModelService:
 
     # ----- explanations ------------------------------------------------------------------------------------
     def explain(self, text: str, method: str = "auto", label: Any = None, *, num_samples: int = 1000,
-                seed: int = 0) -> dict[str, Any]:
-        """`TokenAttribution.to_dict()` plus `explained_label` and its `top` 10 words (blocking; see `explain_async`)."""
-        attribution = self.classifier.explain(text, method, num_samples=num_samples, seed=seed)
+                seed: int = 0, check: Callable[[], None] | None = None) -> dict[str, Any]:
+        """`TokenAttribution.to_dict()` plus `explained_label` and its `top` 10 words (blocking; see `explain_async`).
+
+        `check` runs between batches of the work and raises to stop it (the request's `WorkToken.check`).
+        """
+        from sentilstm.explain import explain
+
+        attribution = explain(self.classifier, text, method, num_samples=num_samples, seed=seed, check=check)
         column = attribution.label_index(label)  # ConfigError for a label the model does not have
         result = attribution.to_dict()
         result["explained_label"] = _plain(attribution.labels[column])
@@ -257,10 +263,11 @@ class ModelService:
         return _finite(result)
 
     async def explain_async(self, text: str, method: str = "auto", label: Any = None, *, num_samples: int = 1000,
-                            seed: int = 0) -> dict[str, Any]:
+                            seed: int = 0, check: Callable[[], None] | None = None) -> dict[str, Any]:
+        """`explain` on the explanation thread; cancelling the caller drops it if it has not started yet."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._explainer, lambda: self.explain(text, method, label, num_samples=num_samples, seed=seed))
+            self._explainer, lambda: self.explain(text, method, label, num_samples=num_samples, seed=seed, check=check))
 
     # ----- description -------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

@@ -50,22 +50,48 @@ class ServeSettings:
     cors_origins: tuple[str, ...] = ()  # sites whose pages may call the API from a browser; (): CORS off
     rate_limit: int | None = None  # requests a minute per client address, counted by each worker; None: no limit
     raw_csv: bool = False  # scored CSV downloads keep cells such as "=1+1" (default: "'=1+1", OWASP's rule)
+    # ----- bounded work
+    # seconds a request may take until its answer starts (504 past it; its work stops at the next check)
+    request_timeout: float = 60.0
+    # lime/kernel_shap cost grows with words x samples (kernel_shap's least squares with words^2): 5k characters
+    # (~900 words) x 2,000 samples take ~5 s on one core, ~3 s of it one uninterruptible solve; 10k took 10 s
+    # (6.4 s in the solve, which no deadline can cut short), the 20k x 5,000 an unbounded server accepted 350 s
+    max_explain_chars: int = 5_000
+    # ... and words, which the solve grows with, whatever their length: 2,500 one-letter words took 28 s in it
+    max_explain_words: int = 1000
+    max_explain_samples: int = 2000
+    # rows of an uploaded table: 200k short texts score in ~30 s on one core (torch), well inside request_timeout
+    max_upload_rows: int = 200_000
+    # bytes a gzip upload may unpack to, stopped while it unpacks: a 14 KB gzip can hold 300k rows
+    max_decompressed_bytes: int = 256 * 1024 * 1024
+    # parent folder of the web page's private per-server folder (made 0700, removed at stop); None: the
+    # system's temporary folder. It must be ours and not writable by other users
+    upload_dir: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("backend", self.backend, Backend)
         if self.threads is not None:
             check_integer("threads", self.threads, low=1)
-        for name in ("max_texts", "max_chars", "max_body_bytes", "max_upload_bytes", "batch_max"):
+        for name in ("max_texts", "max_chars", "max_body_bytes", "max_upload_bytes", "batch_max", "max_explain_chars",
+                     "max_explain_words", "max_upload_rows", "max_decompressed_bytes"):
             check_integer(name, getattr(self, name), low=1)
+        check_integer("max_explain_samples", self.max_explain_samples, low=10)  # explain's own minimum
         if not 0 <= self.batch_wait_ms <= 1000:
             raise ConfigError(f"batch_wait_ms must be between 0 and 1000 milliseconds, got {self.batch_wait_ms!r}")
         security.check_keys(self.api_key, self.read_key)
         security.check_rate_limit(self.rate_limit)
         object.__setattr__(self, "allowed_hosts", security.normalise_hosts(self.allowed_hosts))  # frozen: set once here
         object.__setattr__(self, "cors_origins", security.normalise_origins(self.cors_origins))
+        if not 0 < self.request_timeout <= 86_400:
+            raise ConfigError(f"request_timeout must be more than 0 and at most 86400 seconds, got {self.request_timeout!r}")
         from sentilstm.runtime import parse_device  # imports torch, which only this check needs here
 
         parse_device(self.device)  # its syntax; whether this machine has it, loading the model checks
+
+    @property
+    def explain_text_chars(self) -> int:
+        """Characters an /explain text may have: the tighter of max_chars and max_explain_chars."""
+        return min(self.max_chars, self.max_explain_chars)
 
     @property
     def model_name(self) -> str:

@@ -1,12 +1,13 @@
 """POST /predict and POST /explain."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sentilstm.errors import DataError, SentilstmError
+from sentilstm.serve.deadlines import work_token
 from sentilstm.serve.deps import ServiceDep, SettingsDep
-from sentilstm.serve.limits import check_texts, invalid
+from sentilstm.serve.limits import check_explanation, check_texts, invalid
 from sentilstm.serve.routes.errors import TOO_LARGE
 from sentilstm.serve.schemas import ExplainRequest, ExplainResponse, PredictRequest, PredictResponse
 
@@ -24,12 +25,19 @@ async def predict(body: PredictRequest, service: ServiceDep, settings: SettingsD
 
 
 @router.post("/explain", response_model=ExplainResponse, responses=TOO_LARGE)
-async def explain(body: ExplainRequest, service: ServiceDep, settings: SettingsDep) -> JSONResponse:
-    """Per-word attributions for one text: which words pushed the prediction towards or away from each label."""
+async def explain(body: ExplainRequest, service: ServiceDep, settings: SettingsDep, request: Request) -> JSONResponse:
+    """Per-word attributions for one text: which words pushed the prediction towards or away from each label.
+
+    Bounded: --max-explain-chars, --max-explain-words and --max-explain-samples (lime and kernel_shap cost grows
+    with words x samples), and the request's deadline; the work stops when the client leaves."""
     check_texts([body.text], ("body", "text"), max_texts=1, max_chars=settings.max_chars)
+    samples = body.num_samples if "num_samples" in body.model_fields_set else \
+        min(body.num_samples, settings.max_explain_samples)  # the default never exceeds the server's limit
+    check_explanation(body.text, samples, max_chars=settings.max_explain_chars, max_words=settings.max_explain_words,
+                      max_samples=settings.max_explain_samples)
     try:
-        result = await service.explain_async(body.text, body.method, body.label, num_samples=body.num_samples,
-                                             seed=body.seed)
+        result = await service.explain_async(body.text, body.method, body.label, num_samples=samples, seed=body.seed,
+                                             check=work_token(request).check)
     except SentilstmError as exc:  # a text without words, a label or method this model does not have
         field = "text" if isinstance(exc, DataError) else "label" if str(exc).startswith("label") else "method"
         raise invalid(("body", field), str(exc), given=getattr(body, field)) from None
