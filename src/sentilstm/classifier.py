@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from sentilstm import distributed
 from sentilstm.artifact import library_versions, read_file, write_file
-from sentilstm.baselines import BASELINES, LinearBaseline, make_baseline
+from sentilstm.baselines import LinearBaseline, make_baseline
 from sentilstm.config import (
     DERIVED_MODEL_FIELDS,
     Cell, ModelConfig, Monitor, Pooling, Precision, Schedule, TextConfig, TokenizerKind, TrainConfig, Truncation,
