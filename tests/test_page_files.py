@@ -31,6 +31,8 @@ from sentilstm.errors import ConfigError
 from sentilstm.serve import pages
 from sentilstm.serve.app import create_app
 
+PAGE_HEADERS = {"X-Sentilstm-CSRF": "1"}  # what the web page sends with its uploads (the CSRF guard)
+
 PLANTED = "A" * 32  # a well-formed token the attacker picked
 
 
@@ -63,7 +65,7 @@ def test_a_planted_folder_and_note_are_never_served(model_path: Path, tmp_path: 
     (planted / f"{PLANTED}.scored.json").write_text(json.dumps({"file": str(secret), "name": "x.csv"}))
 
     app = create_app(model_path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}")
-    with TestClient(app) as client:
+    with TestClient(app, headers=PAGE_HEADERS) as client:
         stolen = client.get(f"/score/{PLANTED}.csv")
         assert stolen.status_code == 404 and "root:x" not in stolen.text
         scored = client.post("/score", files=csv_upload())
@@ -99,7 +101,7 @@ def test_planted_notes_and_links_never_reach_outside_the_folder(tmp_path: Path) 
 
 def test_every_server_has_its_own_private_folder_removed_when_it_stops(model_path: Path, tmp_path: Path) -> None:
     apps = [create_app(model_path, feedback_url=f"sqlite:///{tmp_path / f'f{i}.db'}") for i in range(2)]
-    with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
+    with TestClient(apps[0], headers=PAGE_HEADERS) as first, TestClient(apps[1], headers=PAGE_HEADERS) as second:
         for client in (first, second):
             assert client.post("/score", files=csv_upload()).status_code == 200
         folders = [app.state.page_files.folder for app in apps]
@@ -122,7 +124,7 @@ def test_a_configured_upload_dir_must_be_ours_and_not_writable_by_others(model_p
 
     mine = tmp_path / "mine"  # made when missing, then used for a private folder of the server's own
     app = create_app(model_path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}", upload_dir=mine)
-    with TestClient(app) as client:
+    with TestClient(app, headers=PAGE_HEADERS) as client:
         assert client.post("/score", files=csv_upload()).status_code == 200
         assert app.state.page_files.folder.parent == mine and private(app.state.page_files.folder)
     assert mine.is_dir() and not any(mine.iterdir())

@@ -103,11 +103,14 @@ def multipart(name: str, content: bytes, **fields: str) -> tuple[bytes, str]:
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+PAGE_HEADERS = {"X-Sentilstm-CSRF": "1"}  # what the web page sends with its uploads (the CSRF guard)
+
+
 def send_and_leave(url: str, path: str, body: bytes, content_type: str) -> socket.socket:
     """POST `body` on a raw connection and return it open; closing it is the client leaving."""
     host, port = url.removeprefix("http://").split(":")
     connection = socket.create_connection((host, int(port)), timeout=30)
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nX-Sentilstm-CSRF: 1\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()
     connection.sendall(head + body)
     return connection
@@ -140,7 +143,7 @@ def test_a_gzip_bomb_of_rows_is_refused_before_it_is_scored(model_path: Path, tm
                         original(clf, frame, column))
     with LiveServer(create_app(model_path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}")) as server:
         for route in ("/score", "/score/columns"):
-            answer = httpx.post(f"{server.url}{route}", files={"file": ("bomb.csv.gz", bomb)}, timeout=60)
+            answer = httpx.post(f"{server.url}{route}", files={"file": ("bomb.csv.gz", bomb)}, headers=PAGE_HEADERS, timeout=60)
             assert answer.status_code == 413, answer.text
             assert "'bomb.csv.gz' has more than 200,000 rows" in answer.json()["detail"]
             assert "(--max-upload-rows)" in answer.json()["detail"]
@@ -151,19 +154,19 @@ def test_a_gzip_bomb_of_bytes_is_stopped_while_it_unpacks(model_path: Path, tmp_
     bomb = gzip.compress(b"text\n" + b"a" * 50_000_000 + b"\n", compresslevel=9)  # 50 MB in ~50 KB
     app = create_app(model_path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}", max_decompressed_bytes=1 << 20)
     with LiveServer(app) as server:
-        answer = httpx.post(f"{server.url}/score", files={"file": ("bomb.csv.gz", bomb)}, timeout=60)
+        answer = httpx.post(f"{server.url}/score", files={"file": ("bomb.csv.gz", bomb)}, headers=PAGE_HEADERS, timeout=60)
         folder = app.state.page_files.folder
         assert answer.status_code == 413, answer.text
         assert answer.json()["detail"].startswith("'bomb.csv.gz' unpacks to more than 1.0 MB; the limit is 1.0 MB "
                                                   "(--max-decompressed-bytes)")
         assert [path.name for path in folder.iterdir()] == [".lock"]  # nothing half-written left behind
         cut = gzip.compress(b"text\n" + b"good film\n" * 1000)[:-20]
-        truncated = httpx.post(f"{server.url}/score", files={"file": ("cut.csv.gz", cut)}, timeout=60)
+        truncated = httpx.post(f"{server.url}/score", files={"file": ("cut.csv.gz", cut)}, headers=PAGE_HEADERS, timeout=60)
         assert truncated.status_code == 422 and "'cut.csv.gz' is not a complete gzip file" in truncated.text
-        not_gzip = httpx.post(f"{server.url}/score", files={"file": ("fake.csv.gz", b"text\ngood\n")}, timeout=60)
+        not_gzip = httpx.post(f"{server.url}/score", files={"file": ("fake.csv.gz", b"text\ngood\n")}, headers=PAGE_HEADERS, timeout=60)
         assert not_gzip.status_code == 422 and "'fake.csv.gz' is not a gzip file" in not_gzip.text
         two_members = gzip.compress(b"text\ngood\n") + gzip.compress(b"not good\n")  # as `cat a.gz b.gz` makes
-        joined = httpx.post(f"{server.url}/score", files={"file": ("two.csv.gz", two_members)}, timeout=60)
+        joined = httpx.post(f"{server.url}/score", files={"file": ("two.csv.gz", two_members)}, headers=PAGE_HEADERS, timeout=60)
         assert joined.status_code == 200 and joined.json()["rows"] == 2
 
 
@@ -212,7 +215,7 @@ def test_a_request_past_its_deadline_is_answered_504_and_its_work_stops(model_pa
     monkeypatch.setattr(pages, "CHUNK_ROWS", 10)
     done = finished_scoring(monkeypatch)
     gated, live = gated_server(model_path, tmp_path, request_timeout=1.0)
-    with live as server, httpx.Client(base_url=server.url, timeout=60) as client:
+    with live as server, httpx.Client(base_url=server.url, timeout=60, headers=PAGE_HEADERS) as client:
         gated.armed.set()
         explained = client.post("/explain", json={"text": "not good at all", "method": "kernel_shap"})
         assert explained.status_code == 504
