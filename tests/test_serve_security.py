@@ -27,7 +27,7 @@ from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier
 from sentilstm.cli import app as cli_app
 from sentilstm.errors import ConfigError
-from sentilstm.serve import ServeSettings, build_app, pages
+from sentilstm.serve import ServeSettings, build_app
 from sentilstm.serve.security import (
     CSRF_HEADER, RateLimiter, client_key, host_allowed, neutralise_formulas, serve_allowed_hosts,
 )
@@ -51,10 +51,9 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def serving(model_path: Path, folder: Path, **options: Any) -> LiveServer:
     """The real app with `options` (ServeSettings fields), its database and page files in `folder`."""
-    settings = ServeSettings(str(model_path), feedback_url=f"sqlite:///{folder / 'feedback.db'}", **options)
-    app = build_app(settings)
-    app.state.page_files = pages.FileStore(folder / "page-files")
-    return LiveServer(app)
+    settings = ServeSettings(str(model_path), feedback_url=f"sqlite:///{folder / 'feedback.db'}", upload_dir=str(folder),
+                             **options)
+    return LiveServer(build_app(settings))
 
 
 @pytest.fixture(scope="module")
