@@ -1,6 +1,8 @@
 """Synthetic data for tests: tiny, seeded, and solvable only by a model that reads negation."""
 from __future__ import annotations
 
+import errno
+import os
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -40,3 +42,29 @@ def make_negation_data(n: int, seed: int, labels: Sequence[Any] = (-1, 1)) -> tu
         texts.append(" ".join(words))
         out.append(positive_label if positive != negated else negative_label)
     return texts, out
+
+
+class _FullDisk:
+    """A file object whose writes fail like a full disk."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, data: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stream.close()
+
+
+def full_disk(monkeypatch: Any) -> None:
+    """Every file opened through os.fdopen (how sentilstm opens its temporaries) then fails to write: ENOSPC.
+    `monkeypatch` is pytest's fixture; undone with it."""
+    real = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda *args, **kwargs: _FullDisk(real(*args, **kwargs)))

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, full_disk, make_negation_data
 from sentilstm import SentimentClassifier, files
 from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError
@@ -221,23 +221,6 @@ def test_the_python_api_refuses_wrong_types_and_sizes() -> None:
 
 
 # ----- item 8: full and read-only disks ---------------------------------------------------------------------
-class _FullDisk:
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-
-    def write(self, data: Any) -> int:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-    def __enter__(self) -> _FullDisk:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stream.close()
-
-
 @pytest.mark.parametrize("args, written", [
     (["train", "{train}", "--out", "{folder}/n.sentilstm", *SMALL], "n.sentilstm.ckpt"),  # the first checkpoint
     (["baseline", "{train}", "--out", "{folder}/b.sentilstm"], "b.sentilstm"),
@@ -250,8 +233,7 @@ class _FullDisk:
 ])
 def test_a_full_disk_is_one_line_naming_the_path_and_leaves_no_partial_file(
         work: dict[str, Path], monkeypatch: pytest.MonkeyPatch, args: list[str], written: str) -> None:
-    real = os.fdopen
-    monkeypatch.setattr(os, "fdopen", lambda *a, **k: _FullDisk(real(*a, **k)))
+    full_disk(monkeypatch)
     before = snapshot(work["folder"])
     line = error_line(invoke(*(a.format(**work) for a in args)))
     assert f"cannot write '{work['folder'] / written}': No space left on device; the disk is full" in line

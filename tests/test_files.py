@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from helpers import full_disk
 from sentilstm import files
 from sentilstm.errors import DataError, OutputError, SentilstmError
 from sentilstm.files import atomic_output, check_outputs, sweep_temporaries, temporary_beside, write_atomically
@@ -55,29 +56,6 @@ def test_two_outputs_on_one_path_a_folder_or_a_missing_folder_are_refused(tmp_pa
 
 
 # ----- write errors -----------------------------------------------------------------------------------------
-class _FullDisk:
-    """A file object whose writes fail like a full disk."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-
-    def write(self, data: Any) -> int:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-    def __enter__(self) -> _FullDisk:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stream.close()
-
-
-def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every file opened through os.fdopen (how sentilstm opens its temporaries) then fails to write: ENOSPC."""
-    real = os.fdopen
-    monkeypatch.setattr(os, "fdopen", lambda *args, **kwargs: _FullDisk(real(*args, **kwargs)))
 
 
 def test_a_full_disk_is_one_output_error_and_the_old_file_stays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

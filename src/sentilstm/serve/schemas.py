@@ -7,32 +7,20 @@ OpenAPI document, and the routes enforce them with precise messages (see `limits
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
-
 import re
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
     StringConstraints, WithJsonSchema, model_validator,
 )
 
+from sentilstm.text.normalize import clean_text  # lone surrogates and NUL -> U+FFFD, as everywhere else
+
 ExplainMethod = Literal["auto", "attention", "integrated_gradients", "lime", "kernel_shap"]
 Interval = Literal["minute", "hour", "day"]
 # a label as the user wrote it in the training data: -1/1 come back as numbers, "pos" as a string
 LabelValue = StrictBool | StrictInt | StrictFloat | StrictStr
-
-
-def clean_text(value: str) -> str:
-    """Lone UTF-16 surrogates (a tweet cut in the middle of an emoji) and NUL characters become U+FFFD.
-
-    JSON allows "\\ud83d" on its own, but neither the tokenizer, a UTF-8 response, nor PostgreSQL can take it.
-    """
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 # ISO 8601 date and time, seconds and zone optional ("2026-03-01T09:15:00Z", "2026-03-01 09:15+02:00"); no zone
