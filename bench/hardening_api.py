@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hardening_core import (
-    ALLOC_SIGNS, AS_LIMIT, PROBES, PYTHON, ROOT, Artefacts, Outcome, compare, exception_line, kill_group, odd_tables, select,
+    ALLOC_SIGNS, AS_LIMIT, BASE_MB, PROBES, PYTHON, ROOT, Artefacts, Outcome, compare, exception_line, kill_group, odd_tables, select,
     snapshot,
 )
 from hardening_model import TAMPERS, Tamper
@@ -303,9 +303,10 @@ def peak_reset() -> None:
         pass
 
 
-def peak_mb() -> float:
+def memory_mb(field: str) -> float:
+    """VmHWM (peak since `peak_reset`) or VmRSS (now) of this process, in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -326,6 +327,7 @@ def runner(work: Path, start: int, surfaces: set[str], quick: bool, limit: int |
         log.write(json.dumps({"event": "start", "index": index, "timeout": case.timeout, **case_fields(case)}) + "\n")
         before = snapshot(work / "py")
         peak_reset()
+        resident = memory_mb("VmRSS")
         started = time.monotonic()
         try:
             problem = case.run(ctx)
@@ -336,14 +338,17 @@ def runner(work: Path, start: int, surfaces: set[str], quick: bool, limit: int |
         except BaseException as exc:  # noqa: BLE001 - classifying every failure is the point
             verdict, detail = judge_exception(exc, case.expect)
         seconds = time.monotonic() - started
-        peak = peak_mb()
+        added = memory_mb("VmHWM") - resident  # this case's own peak, whatever the cases before it left behind
         lost, leftovers = compare(before, snapshot(work / "py"), (), True)
         if lost or leftovers:
             verdict, detail = "data lost", "; ".join(lost + leftovers)
-        elif peak > blowup_mb and verdict != "hang/blow-up":
-            verdict, detail = "hang/blow-up", f"peak RSS {peak:.0f} MB ({detail})"
+        elif added > blowup_mb - BASE_MB and verdict != "hang/blow-up":
+            verdict, detail = "hang/blow-up", f"peak RSS grew by {added:.0f} MB ({detail})"
         log.write(json.dumps({"event": "end", "index": index, "verdict": verdict, "detail": detail,
-                              "seconds": round(seconds, 2), "peak_mb": round(peak)}) + "\n")
+                              "seconds": round(seconds, 2), "peak_mb": round(added)}) + "\n")
+        if memory_mb("VmRSS") > BASE_MB + 700:  # memory a blow-up left behind: a fresh process for the next case
+            log.write(json.dumps({"event": "restart", "next": index + 1}) + "\n")
+            return 0
     log.write(json.dumps({"event": "done", "total": len(cases)}) + "\n")
     return 0
 
@@ -374,7 +379,7 @@ def run_python_surfaces(art: Artefacts, surfaces: set[str], quick: bool, limit: 
         command += ["--quick"] if quick else []
         command += ["--limit", str(limit)] if limit else []
         command += ["--match", match] if match else []
-        offset, current, done = results.stat().st_size if results.exists() else 0, None, False
+        offset, current, done, restart_at = results.stat().st_size if results.exists() else 0, None, False, None
         with open(art.work / "runner.log", "ab") as runner_log:
             process = subprocess.Popen(command, cwd=folder, env=art.env, stdout=runner_log, stderr=runner_log,
                                        start_new_session=True)
@@ -392,6 +397,8 @@ def run_python_surfaces(art: Artefacts, surfaces: set[str], quick: bool, limit: 
                                                        event["seconds"], event["peak_mb"])
                     log(f"  [{event['verdict']:>12}] {meta['surface']}: {meta['name']}")
                     current = None
+                elif event["event"] == "restart":
+                    restart_at = event["next"]
                 elif event["event"] == "done":
                     done = True
             if done:
@@ -399,6 +406,9 @@ def run_python_surfaces(art: Artefacts, surfaces: set[str], quick: bool, limit: 
                 return [outcomes[i] for i in sorted(outcomes)]
             exited = process.poll() is not None
             hung = current is not None and time.monotonic() - current["started"] > current["timeout"]
+            if exited and current is None and restart_at is not None:
+                start = restart_at
+                break
             if exited or hung:
                 kill_group(process.pid)
                 process.wait()

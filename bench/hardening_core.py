@@ -29,6 +29,7 @@ SENTILSTM = [PYTHON, "-m", "sentilstm"]
 VERDICTS = ("clean", "traceback", "data lost", "hang/blow-up", "accepted", "other", "skipped")
 SURFACES = ("cli", "python", "model", "http")
 AS_LIMIT = 4 << 30  # address space of every process started here (a tiny training run peaks at ~0.6 GB)
+BASE_MB = 500  # RSS of a process that has imported sentilstm and loaded a tiny model
 ALLOC_SIGNS = ("MemoryError", "can't allocate memory", "std::bad_alloc", "Cannot allocate memory",
                "DefaultCPUAllocator", "Unable to allocate", "out of memory")
 NOBODY = 65534  # the "other local user" who pre-creates the page's upload folder

@@ -23,38 +23,34 @@ def join_file(header: dict[str, Any], body: bytes) -> bytes:
     return struct.pack("<Q", len(raw)) + raw + body
 
 
-def edit_payload(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes], bytes]:
+def edit_header(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes], bytes]:
+    """A tamper that applies `change` to the parsed safetensors header (its __metadata__ and tensor entries)."""
     def tamper(data: bytes) -> bytes:
         header, body = split_file(data)
-        payload = json.loads(header["__metadata__"]["payload"])
-        change(payload)
-        header["__metadata__"]["payload"] = json.dumps(payload)
-        return join_file(header, body)
-    return tamper
-
-
-def raw_payload(text: str) -> Callable[[bytes], bytes]:
-    def tamper(data: bytes) -> bytes:
-        header, body = split_file(data)
-        header["__metadata__"]["payload"] = text
+        change(header)
         return join_file(header, body)
     return tamper
 
 
 def edit_meta(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes], bytes]:
-    def tamper(data: bytes) -> bytes:
-        header, body = split_file(data)
-        change(header["__metadata__"])
-        return join_file(header, body)
-    return tamper
+    return edit_header(lambda header: change(header["__metadata__"]))
 
 
 def edit_tensor_entry(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes], bytes]:
-    def tamper(data: bytes) -> bytes:
-        header, body = split_file(data)
-        change(header["embedding.weight"])
-        return join_file(header, body)
-    return tamper
+    return edit_header(lambda header: change(header["embedding.weight"]))
+
+
+def raw_payload(text: str) -> Callable[[bytes], bytes]:
+    return edit_meta(lambda meta: meta.__setitem__("payload", text))
+
+
+def edit_payload(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes], bytes]:
+    """A tamper that applies `change` to the JSON payload inside the header, re-encoded."""
+    def rewrite(meta: dict[str, Any]) -> None:
+        payload = json.loads(meta["payload"])
+        change(payload)
+        meta["payload"] = json.dumps(payload)
+    return edit_meta(rewrite)
 
 
 def flip_label_bit(data: bytes) -> bytes:
