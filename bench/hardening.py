@@ -1,7 +1,7 @@
 """Hostile-input audit (issue 14): hundreds of bad inputs against the CLI, the Python API, the model file and
 the HTTP server, each outcome classified and tallied.
 
-    python bench/hardening.py                                  # everything: ~35-45 min on 2 shared cores
+    python bench/hardening.py                                  # everything: ~40 min on 2 cores
     python bench/hardening.py --quick --only cli,model         # the issue's listed items and a few more
     python bench/hardening.py --match nproc --only cli         # the cases whose name holds a text
     python bench/hardening.py --list                           # the command cases, without running them

@@ -142,7 +142,6 @@ def numeric_cases(art: Artefacts) -> list[Case]:
                     sandbox="spawn" if flag in SPAWNING else "", item="8" if listed else None,
                     quick=listed or (label in ("nan", "10**12") and verb in ("describe", "serve", "predict")),
                     accepted_if="cannot listen" if verb == "serve" and flag != "--port" else None,
-                    timeout=60 if verb == "serve" else 90,
                 ))
     cases.append(Case("cli", "numeric option", "train --hidden-size 200000 (the issue's value)",
                       [*NUMERIC_BASE["train"], "--hidden-size", "200000"], expect="either", item="8", quick=True))
@@ -254,13 +253,13 @@ def odd_table_cases() -> list[Case]:
         big = name in ("wide6.csv", "classes.csv")
         report = ["--report", "r.html"] if name == "classes.csv" else ["--no-report"]  # the report is what blew up
         cases.append(Case("cli", "odd table", f"train on {what}", ["train", name, *TINY, *report, "--out", "m.sentilstm"],
-                          expect=expect, setup=write, item=item, quick=item is not None, timeout=180 if big else 90))
+                          expect=expect, setup=write, item=item, quick=item is not None, timeout=120 if big else 60))
         if name in ("one.csv", "nolabel.csv", "oneclass.csv", "classes.csv", "mixedlabel.jsonl"):
             continue
         score_expect = "either" if expect == "refuse" and name in ("mixed.jsonl", "nested.parquet") else expect
         cases.append(Case("cli", "odd table", f"predict --input {what}", ["predict", "net.sentilstm", "--input", name,
                                                                             "--output", "scored.csv"],
-                          expect=score_expect, setup=write, item=item if item != "7" else None, timeout=180 if big else 90))
+                          expect=score_expect, setup=write, item=item if item != "7" else None, timeout=120 if big else 60))
     return cases
 
 

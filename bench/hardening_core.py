@@ -58,7 +58,7 @@ class Case:
     setup: Callable[[Path], None] | None = None  # adds files to the case folder
     sandbox: str = ""  # "" | readonly (ro/ is read-only) | full (full/ is a full tmpfs) | spawn (process/thread watchdog)
     outputs: tuple[str, ...] = ()  # files the command may write (or overwrite) when it succeeds
-    timeout: float = 90.0
+    timeout: float = 60.0  # a tiny training run takes ~5 s; tune with its --timeout 20 about 30 s
     item: str | None = None  # issue 14's item it reproduces ("1".."13", "S" for the security options); None: new
     quick: bool = False
     check: Callable[[Path, Run], str | None] | None = None  # after exit 0: what is wrong with the result, if anything

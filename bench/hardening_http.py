@@ -641,7 +641,7 @@ class HttpAudit:
             self.bombs(tmp)
 
     def bombs(self, tmp: Path) -> None:
-        bomb = gzip.compress(b"text\n" + b"good film\n" * 2_000_000, 9)
+        bomb = gzip.compress(b"text\n" + b"good film\n" * 10_000_000, 9)  # 100 MB of rows, ~200 KB on the wire
         server = Server(self.art, "bomb", "blend.sentilstm", tmp, *(("--api-key", self.api_key) if self.api_key else ()))
         server.headers = self.auth
         if not server.start():
@@ -655,7 +655,7 @@ class HttpAudit:
                 verdict, detail = "accepted", f"scored {json.loads(reply.body).get('rows')} rows from a {len(bomb) // 1024} KB upload"
             else:
                 verdict, detail = judge_reply(reply, "refuse")
-            self.record("unbounded work", f"gzip bomb: a {len(bomb) // 1024} KB .csv.gz of 2,000,000 rows to POST /score (client waits 15 s)",
+            self.record("unbounded work", f"gzip bomb: a {len(bomb) // 1024} KB .csv.gz of 10,000,000 rows to POST /score (client waits 15 s)",
                         "refuse", verdict, detail, "POST /score file=bomb.csv.gz", "5", reply.seconds)
             idle, seconds = server.settles(15)
             self.record("unbounded work", "after the bomb's client left, the server is idle again within 15 s", "work",
