@@ -1,9 +1,13 @@
-"""bench/accuracy.py end to end on the bundled tweets corpus with the fastest model (a few seconds)."""
+"""bench/accuracy.py end to end on the bundled tweets corpus with the fastest model (a few seconds); bench/hardening.py's
+verdict rules, snapshots and model-file tampering, and a tiny end-to-end run (slow)."""
 from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "accuracy.py"
 
@@ -48,3 +52,98 @@ def test_threads_bench_runs_a_cell_and_tabulates() -> None:
     rows = [{"workload": "train", "setting": s, "burners": b, "texts_per_second": v, "source": "x",
              "threads_used": {"1": 3}, "switches": []} for s, b, v in [("two", 2, 100.0), ("auto", 2, 700.0)]]
     assert "| train | 2 | 100 | 700 | 7.00x |" in bench.markdown(rows, "test machine")
+
+
+# ----- bench/hardening.py: the hostile-input audit ------------------------------------------------------------------
+HARDENING = Path(__file__).resolve().parents[1] / "bench" / "hardening.py"
+
+
+def load_hardening(part: str = "hardening"):
+    """bench/hardening.py, or one of its parts (hardening_core, hardening_model, hardening_api...)."""
+    if str(HARDENING.parent) not in sys.path:
+        sys.path.insert(0, str(HARDENING.parent))
+    return importlib.import_module(part)
+
+
+def test_audit_classifies_command_outcomes() -> None:
+    audit = load_hardening("hardening_core")
+
+    def verdict(expect: str, rc: int | None, stderr: str, *, lost=(), leftovers=(), peak=500.0, **options) -> str:
+        run = audit.Run(rc, "", stderr, 1.0, peak)
+        return audit.classify(expect, run, blowup_mb=1536, lost=list(lost), leftovers=list(leftovers), **options)[0]
+
+    one_line = "training on 300 texts\nerror: --epochs must be a whole number >= 1, got -1\n"
+    assert verdict("refuse", 2, one_line) == "clean"
+    assert verdict("work", 2, one_line) == "other"  # a valid input refused
+    assert verdict("refuse", 2, "error: a\nerror: b\n") == "other"
+    assert verdict("refuse", 2, "Usage: sentilstm train [OPTIONS]\n│ Invalid value for '--epochs': 'x' is not a valid integer. │\n") == "clean"
+    assert verdict("refuse", 1, "Traceback (most recent call last):\n  File ...\nValueError: bad\n") == "traceback"
+    assert verdict("refuse", 1, "something went wrong\n") == "traceback"
+    assert verdict("refuse", 0, "") == "accepted"
+    assert verdict("either", 0, "") == "clean"
+    assert verdict("work", 0, "", problem="loads silently and predicts different labels") == "accepted"
+    assert verdict("refuse", None, "") == "hang/blow-up"
+    assert verdict("refuse", -9, "") == "hang/blow-up"
+    assert verdict("refuse", 2, one_line, peak=4000.0) == "hang/blow-up"
+    assert verdict("refuse", 1, "RuntimeError: DefaultCPUAllocator: can't allocate memory\n") == "hang/blow-up"
+    assert verdict("refuse", 2, one_line, lost=["train.csv changed"]) == "data lost"
+    assert verdict("refuse", 2, one_line, leftovers=[".m.sentilstm.x.tmp"]) == "data lost"
+    assert verdict("refuse", 2, "error: cannot listen on 127.0.0.1:9: it is already in use", accepted_if="cannot listen") == "accepted"
+    assert verdict("refuse", 2, "training on 300 texts\nerror: label 'meh'", late_if="training on") == "other"
+
+
+def test_audit_snapshots_find_changed_inputs_and_half_written_outputs(tmp_path: Path) -> None:
+    audit = load_hardening("hardening_core")
+    (tmp_path / "train.csv").write_text("text,label\ngood,pos\n")
+    (tmp_path / "model.sentilstm").write_bytes(b"old model")
+    (tmp_path / "link.csv").symlink_to("train.csv")
+    before = audit.snapshot(tmp_path)
+    assert before["link.csv"] == "link:train.csv" and before["train.csv"].startswith("file:")
+    (tmp_path / "train.csv").write_text("a model now")
+    (tmp_path / "model.sentilstm").write_bytes(b"new model")
+    (tmp_path / ".out.csv.x1.tmp").write_text("half")
+    after = audit.snapshot(tmp_path)
+    lost, leftovers = audit.compare(before, after, outputs=("model.sentilstm",), succeeded=True)
+    assert lost == ["train.csv changed"] and leftovers == [".out.csv.x1.tmp"]
+    lost, _ = audit.compare(before, after, outputs=("model.sentilstm",), succeeded=False)  # a failed run keeps old outputs
+    assert lost == ["model.sentilstm changed", "train.csv changed"]
+
+
+def test_audit_tampers_change_only_what_they_say(trained_model_path: Path) -> None:
+    audit = load_hardening("hardening_model")
+    data = trained_model_path.read_bytes()
+    header, body = audit.split_file(data)
+    payload = json.loads(header["__metadata__"]["payload"])
+    swapped = audit.edit_payload(lambda p: p.__setitem__("labels", p["labels"][::-1]))(data)
+    new_header, new_body = audit.split_file(swapped)
+    assert new_body == body and json.loads(new_header["__metadata__"]["payload"])["labels"] == payload["labels"][::-1]
+    assert {k: v for k, v in new_header.items() if k != "__metadata__"} == {k: v for k, v in header.items() if k != "__metadata__"}
+    flipped = audit.flip_label_bit(data)
+    assert len(flipped) == len(data) and sum(a != b for a, b in zip(flipped, data)) == 1
+
+
+def test_audit_judges_python_exceptions() -> None:
+    audit = load_hardening("hardening_api")
+    from sentilstm.errors import ConfigError
+
+    assert audit.judge_exception(ConfigError("epochs must be >= 1, got 0"), "refuse") == ("clean", "ConfigError: epochs must be >= 1, got 0")
+    assert audit.judge_exception(ConfigError("epochs must be >= 1, got 0"), "work")[0] == "other"
+    assert audit.judge_exception(ConfigError("two\nlines"), "refuse")[0] == "other"
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        assert audit.judge_exception(exc, "refuse")[0] == "traceback"  # raised by accident, not on purpose
+    assert audit.judge_exception(MemoryError(), "refuse")[0] == "hang/blow-up"
+
+
+@pytest.mark.slow  # ~1 min: prepares tiny models with the CLI, then runs a few cases
+def test_audit_runs_end_to_end_in_a_tiny_mode(tmp_path: Path) -> None:
+    audit = load_hardening()
+    results = tmp_path / "hardening.json"
+    assert audit.main(["--only", "python", "--limit", "3", "--out", str(results)]) == 0
+    saved = json.loads(results.read_text())
+    assert 3 <= len(saved["cases"]) <= 6 and {c["surface"] for c in saved["cases"]} == {"python"}
+    assert all(c["verdict"] in load_hardening("hardening_core").VERDICTS for c in saved["cases"])
+    assert saved["totals"]["total"]["tried"] == len(saved["cases"]) - saved["totals"]["total"]["skipped"]
+    table = (tmp_path / "hardening.md").read_text()
+    assert "| surface | tried | clean one-line errors" in table and "| **total** |" in table
