@@ -392,3 +392,20 @@ def test_resume_without_a_checkpoint_file_starts_fresh(
 def test_resume_from_a_model_file_raises(resume_data: tuple[list[str], list[int]], trained_model_path: Path) -> None:
     with pytest.raises(ArtifactError, match="not a checkpoint"):
         SentimentClassifier(**RESUME_PARAMS).fit(*resume_data, checkpoint_path=trained_model_path, resume=True)
+
+
+def test_a_loss_that_becomes_nan_is_a_training_error_saying_what_to_change() -> None:
+    """NaN in the weights (e.g. from pretrained vectors holding NaN) or a runaway learning rate: a typed, one-line
+    error (the CLI's exit code 2), not a bare FloatingPointError traceback."""
+    from sentilstm.errors import SentilstmError, TrainingError
+
+    data = token_split(64, seed=1)
+    net = SentimentNet(ModelConfig(vocab_size=20, num_classes=2, embedding_dim=8, hidden_size=8))
+    with torch.no_grad():
+        net.embedding.weight[3] = float("nan")
+    config = TrainConfig(epochs=1, batch_size=64, num_threads=1, device="cpu")
+    with pytest.raises(TrainingError, match="training loss became nan; lower the learning rate or the weight decay") as caught:
+        fit(net, data, token_split(8, seed=2), config, labels=[0, 1])
+    assert isinstance(caught.value, SentilstmError) and isinstance(caught.value, FloatingPointError)
+    with pytest.raises(ConfigError, match="weight_decay must be between 0.0 and 10.0, got 1e"):
+        TrainConfig(weight_decay=1e300).validate()

@@ -14,7 +14,9 @@ from sentilstm.config import ModelConfig, TextConfig, TrainConfig
 from sentilstm.crossval import CVResult, FoldResult, cross_validate
 from sentilstm.data import LabelMap, Table, read_table
 from sentilstm.datasets import DATASETS, DatasetSplits, download_dataset, load_dataset
-from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError, OutputError, SentilstmError
+from sentilstm.errors import (
+    ArtifactError, ConfigError, DataError, NotFittedError, OutputError, SentilstmError, TrainingError,
+)
 from sentilstm.evaluation import EvaluationReport
 from sentilstm.explain import TokenAttribution, explain
 from sentilstm.models import SentimentNet
@@ -38,6 +40,7 @@ __all__ = [
     "DATASETS",
     "DatasetSplits",
     "SentilstmError",
+    "TrainingError",
     "DataError",
     "ConfigError",
     "ArtifactError",

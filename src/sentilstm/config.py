@@ -215,7 +215,7 @@ class TrainConfig:
         check_range("epochs", self.epochs, 1)
         check_range("batch_size", self.batch_size, 1)
         check_range("learning_rate", self.learning_rate, 1e-8, 10.0)
-        check_range("weight_decay", self.weight_decay, 0.0)
+        check_range("weight_decay", self.weight_decay, 0.0, 10.0)  # AdamW shrinks weights by lr x this per step
         check_range("head_l2", self.head_l2, 0.0, 10.0)
         check_range("max_grad_norm", self.max_grad_norm, 0.0)
         check_range("warmup_fraction", self.warmup_fraction, 0.0, 0.5)

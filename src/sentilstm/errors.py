@@ -26,3 +26,8 @@ class NotFittedError(SentilstmError, RuntimeError):
 class OutputError(SentilstmError, OSError):
     """A file cannot be written (no permission, read-only or full disk, a folder in the way...); nothing was left
     half-written. `errno` is the system's error number."""
+
+
+class TrainingError(SentilstmError, FloatingPointError):
+    """Training cannot go on as configured: the loss became NaN or infinite (a learning rate or weight decay too
+    large, bf16 overflow, NaN in pretrained vectors). Nothing was saved from the failed run."""

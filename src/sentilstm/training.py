@@ -29,7 +29,7 @@ from sentilstm import distributed
 from sentilstm.artifact import read_file, write_file
 from sentilstm.batching import balanced_batches, bucketed_batches, collate, resample
 from sentilstm.config import TrainConfig, check_type
-from sentilstm.errors import ArtifactError, ConfigError, DataError
+from sentilstm.errors import ArtifactError, ConfigError, DataError, TrainingError
 from sentilstm.evaluation import evaluate_probabilities
 from sentilstm.files import writing
 from sentilstm.inference import predict_probabilities
@@ -554,7 +554,8 @@ def train_step(
     if config.head_l2 > 0:
         loss = loss + config.head_l2 * model.head.weight.float().pow(2).sum()  # on every rank: DDP averages it to 1x
     if not torch.isfinite(loss):
-        raise FloatingPointError(f"training loss became {loss.item()}; lower the learning rate or use precision='fp32'")
+        raise TrainingError(f"training loss became {loss.item()}; lower the learning rate or the weight decay, use "
+                            "precision='fp32', or check pretrained vectors for NaN")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if norms is not None:
