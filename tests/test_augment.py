@@ -546,7 +546,8 @@ def test_a_callable_translator_is_recorded_by_name_and_dropped_on_load(tiny_para
     ({"augment": True}, r"augment must be a comma-separated string or a list of operations"),
     ({"augment": "backtranslate", "augment_translator": "Helsinki-NLP/opus-mt-en-de"},
      r"two Hugging Face model names 'FORWARD,BACKWARD'.*got 'Helsinki-NLP/opus-mt-en-de'"),
-    ({"augment": "swap", "augment_copies": 0}, r"augment_copies must be a whole number >= 1, got 0"),
+    ({"augment": "swap", "augment_copies": 0}, r"augment_copies must be a whole number between 1 and 100, got 0"),
+    ({"augment": "swap", "augment_copies": 10**12}, r"augment_copies must be a whole number between 1 and 100, got 10+"),
     ({"augment": "swap", "augment_alpha": 0.9}, r"augment_alpha must be between 0.0 and 0.5, got 0.9"),
 ])
 def test_augment_options_are_checked_before_any_work(options: dict, message: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -115,13 +115,29 @@ def test_two_gloo_processes_reproduce_one_process(tmp_path: Path) -> None:
     assert "model.sentilstm" in files["two"] and "model.report.html" in files["two"]
 
 
-def test_nproc_per_node_must_be_positive(tmp_path: Path) -> None:
+@pytest.mark.parametrize("count", ["0", str(10**12)])
+def test_nproc_per_node_must_be_between_one_and_the_cpus(tmp_path: Path, count: str) -> None:
     data = _write_csv(tmp_path / "train.csv", *make_negation_data(40, seed=0))
-    result = CliRunner().invoke(app, ["train", str(data), "--nproc-per-node", "0"])
+    result = CliRunner().invoke(app, ["train", str(data), "--nproc-per-node", count])
     assert result.exit_code == 2
+    most = max(2, len(os.sched_getaffinity(0)))
     lines = result.output.strip().splitlines()
-    assert lines == ["error: --nproc-per-node must be a whole number >= 1, got 0"]
+    assert lines == [f"error: --nproc-per-node must be a whole number between 1 and {most:,}, got {count}"]
     assert not list(Path.cwd().iterdir())  # nothing written, nothing launched
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"node_rank": -1}, r"--node-rank must be a whole number between 0 and 0, got -1"),
+    ({"node_rank": 10**12}, r"--node-rank must be a whole number between 0 and 0, got 1000000000000"),
+    ({"node_rank": 2, "nnodes": "2", "rdzv_endpoint": "node0:29400"}, r"between 0 and 1, got 2"),
+    ({"nnodes": "0"}, r"--nnodes must be a machine count N or a range MIN:MAX .*got '0'"),
+    ({"nnodes": "4:2"}, r"got '4:2'"),
+    ({"nnodes": "1e300"}, r"got '1e300'"),
+])
+def test_machine_count_and_rank_are_checked(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        LaunchOptions(1, **options).validate()
+    LaunchOptions(1, nnodes="1:3", node_rank=2, rdzv_endpoint="node0:29400").validate()
 
 
 def test_distributed_refuses_what_it_cannot_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ from sentilstm.baselines import LinearBaseline, make_baseline
 from sentilstm.config import (
     DERIVED_MODEL_FIELDS,
     Cell, ModelConfig, Monitor, Pooling, Precision, Schedule, TextConfig, TokenizerKind, TrainConfig, Truncation,
-    Loss, Sampling, check_choice, check_integer, check_positive, check_range, check_type, from_dict,
+    Loss, Sampling, MAX_AUGMENT_COPIES, check_choice, check_integer, check_positive, check_range, check_type, from_dict,
 )
 from sentilstm.data import Label, LabelMap, check_labels, check_texts, stratified_split
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
@@ -382,7 +382,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if not isinstance(self.augment, (str, list, tuple)):
             raise ConfigError(f"augment must be a comma-separated string or a list of operations such as 'eda' or "
                               f"['swap', 'delete'], got {self.augment!r}")
-        check_integer("augment_copies", self.augment_copies, low=1)
+        check_integer("augment_copies", self.augment_copies, low=1, high=MAX_AUGMENT_COPIES)
         check_positive("augment_alpha", self.augment_alpha)
         check_range("augment_alpha", self.augment_alpha, 0.0, 0.5)
         names = self.augment.split(",") if isinstance(self.augment, str) else list(self.augment)

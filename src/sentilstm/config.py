@@ -32,6 +32,7 @@ MAX_LAYERS = 1024
 MAX_KERNEL = 1025
 MAX_VOCABULARY = 2**24
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 32 bits
+MAX_AUGMENT_COPIES = 100  # augmented copies per text and operation (EDA uses 4 to 16)
 MAX_THREADS = 4096  # torch.set_num_threads(100_000) crashes the process at exit
 # the longest max_length: an LSTM reads a text token by token, so this bounds the work one text can cause (an
 # IMDB review is ~300 tokens; the default picks at most 512); a file asking for more is damaged or forged

@@ -25,6 +25,7 @@ import torch.distributed as dist
 
 from sentilstm.config import check_integer
 from sentilstm.errors import ConfigError
+from sentilstm.threads import cpu_budget
 
 log = logging.getLogger(__name__)
 
@@ -187,19 +188,32 @@ class LaunchOptions:
 
     def validate(self, device: torch.device | None = None) -> None:
         """Raise ConfigError for values torchrun cannot use, or more CUDA processes than GPUs on `device`'s machine."""
-        check_integer("--nproc-per-node", self.nproc_per_node, low=1)
+        # one process per CPU at most (two on a one-CPU machine, for trying things out): more only thrash
+        check_integer("--nproc-per-node", self.nproc_per_node, low=1, high=max(2, cpu_budget().affinity))
         if device is not None and device.type == "cuda" and self.nproc_per_node > torch.cuda.device_count():
             raise ConfigError(f"--nproc-per-node {self.nproc_per_node} asks for one GPU per process, but this machine "
                               f"has {torch.cuda.device_count()}; use at most that many, or --device cpu")
         if launched():
             raise ConfigError(f"--nproc-per-node was given inside a torchrun worker (WORLD_SIZE={world_size()}); "
                               "drop it, or drop torchrun and let sentilstm start the processes")
-        single = self.nnodes in ("1", "1:1")
+        most_nodes = self._most_nodes()
+        single = most_nodes == 1
+        if self.node_rank is not None:
+            check_integer("--node-rank", self.node_rank, low=0, high=most_nodes - 1)
         if not single and not self.rdzv_endpoint:
             raise ConfigError(f"--nnodes {self.nnodes} needs --rdzv-endpoint HOST:PORT, an address every machine "
                               "can reach (usually the first machine's), and the same --rdzv-id on each machine")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise ConfigError(f"--dist-timeout must be a number of seconds > 0, got {self.timeout_s!r}")
+
+    def _most_nodes(self) -> int:
+        """The largest machine count `nnodes` allows ("N" or "MIN:MAX"), or ConfigError for anything else."""
+        parts = str(self.nnodes).split(":")
+        if (len(parts) not in (1, 2) or not all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts)
+                or int(parts[0]) < 1 or int(parts[0]) > int(parts[-1])):
+            raise ConfigError(f"--nnodes must be a machine count N or a range MIN:MAX such as 2 or 1:4, "
+                              f"got {self.nnodes!r}")
+        return int(parts[-1])
 
     def torchrun_args(self) -> list[str]:
         """torchrun's own options for these settings."""
