@@ -249,8 +249,10 @@ class HttpAudit:
         self.log(f"  [{verdict:>12}] http: {name}")
 
     def call(self, kind: str, name: str, expect: str, port: int, method: str, path: str, body: bytes = b"",
-             headers: dict[str, str] | None = None, item: str | None = None, timeout: float = 30.0) -> Reply:
-        reply = request(port, method, path, body, {**self.auth, **(headers or {})}, timeout)
+             headers: dict[str, str] | None = None, item: str | None = None, timeout: float = 30.0,
+             auth: bool = True) -> Reply:
+        """`auth=False` for what another site's page would send: a browser adds no Authorization header to it."""
+        reply = request(port, method, path, body, {**(self.auth if auth else {}), **(headers or {})}, timeout)
         verdict, detail = judge_reply(reply, expect, self.leaks)
         self.record(kind, name, expect, verdict, detail, f"{method} {path[:120]}", item, reply.seconds)
         return reply
@@ -453,9 +455,9 @@ class HttpAudit:
                   {"Host": "evil.example:80", "Content-Type": "application/json"}, item="S")
         body, ctype = multipart({}, {"file": ("x.csv", csv_text(rows(5, 13)).encode())})
         self.call("cross-site", "cross-site form post to /score (Origin evil, no CSRF token)", "refuse", port, "POST", "/score", body,
-                  {"Content-Type": ctype, "Origin": evil, "Sec-Fetch-Site": "cross-site"}, item="S")
+                  {"Content-Type": ctype, "Origin": evil, "Sec-Fetch-Site": "cross-site"}, item="S", auth=False)
         self.call("cross-site", "cross-site form post to /score/columns", "refuse", port, "POST", "/score/columns", body,
-                  {"Content-Type": ctype, "Origin": evil, "Sec-Fetch-Site": "cross-site"}, item="S")
+                  {"Content-Type": ctype, "Origin": evil, "Sec-Fetch-Site": "cross-site"}, item="S", auth=False)
         for name, method, headers in (
             ("CORS preflight from another origin: OPTIONS /predict", "OPTIONS",
              {"Origin": evil, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}),

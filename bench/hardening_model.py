@@ -53,6 +53,25 @@ def edit_payload(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes], b
     return edit_meta(rewrite)
 
 
+def resave_payload(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes], bytes]:
+    """Not a tamper: `change` applied to the payload, then the file written again as sentilstm writes it (checksums
+    recomputed), for a file made elsewhere that must load here (a model saved on a GPU machine, say)."""
+    def resave(data: bytes) -> bytes:
+        from safetensors.torch import load
+
+        from sentilstm.artifact import CONTENT_DIGEST, content_digest
+
+        header, body = split_file(data)
+        meta = header["__metadata__"]
+        payload = json.loads(meta["payload"])
+        change(payload)
+        meta["payload"] = json.dumps(payload, ensure_ascii=False)
+        if CONTENT_DIGEST in meta:
+            meta[CONTENT_DIGEST] = content_digest(meta, load(data))
+        return join_file(header, body)
+    return resave
+
+
 def flip_label_bit(data: bytes) -> bytes:
     """Flip the lowest bit of the first label's first letter or digit, in place in the raw header (no re-encoding)."""
     size = struct.unpack("<Q", data[:8])[0]
@@ -123,7 +142,7 @@ TAMPERS = [
     Tamper("payload invalid JSON", "net", raw_payload("{"), item="4"),
     Tamper("payload with a 2**70 integer hidden_size", "net", edit_payload(set_path("model_config.hidden_size", 2**70)), item="4"),
     Tamper("tokenizer JSON replaced by garbage", "net", edit_payload(set_path("tokenizer", "{not json")), item="4"),
-    Tamper("saved device 'cuda:3' (loads on a CPU-only machine)", "net", edit_payload(set_path("params.device", "cuda:3")),
+    Tamper("saved device 'cuda:3' (loads on a CPU-only machine)", "net", resave_payload(set_path("params.device", "cuda:3")),
            expect="work", item="11", quick=True),
     Tamper("saved precision 'fp8'", "net", edit_payload(set_path("params.precision", "fp8"))),
     Tamper("format_version 99", "net", edit_meta(lambda m: m.__setitem__("format_version", "99"))),

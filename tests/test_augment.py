@@ -542,6 +542,13 @@ def test_a_callable_translator_is_recorded_by_name_and_dropped_on_load(tiny_para
     np.testing.assert_array_equal(loaded.predict_proba(texts[:10]), clf.predict_proba(texts[:10]))
 
 
+@pytest.mark.parametrize("options", [{"augment_copies": float("nan")}, {"augment_copies": -1}, {"augment_alpha": float("inf")},
+                                     {"augment_alpha": -1}])
+def test_augment_options_are_checked_even_without_augment(options: dict) -> None:
+    with pytest.raises(ConfigError, match="augment_(copies|alpha) must be"):
+        SentimentClassifier(**options).fit(["a good film", "a bad film"] * 10, [1, 0] * 10)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"augment": True}, r"augment must be a comma-separated string or a list of operations"),
     ({"augment": "backtranslate", "augment_translator": "Helsinki-NLP/opus-mt-en-de"},

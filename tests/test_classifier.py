@@ -17,9 +17,10 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_
 from helpers import FILLER, make_negation_data
 from sentilstm import (
     ConfigError, DataError, EvaluationReport, ModelConfig, NotFittedError, SentimentClassifier, TextConfig, TrainConfig,
-    load_dataset,
+    load_dataset, load_model,
 )
 from sentilstm.classifier import DERIVED_MODEL_FIELDS
+from sentilstm.errors import ArtifactError, OutputError
 
 
 def _is_int(value: Any) -> bool:
@@ -150,6 +151,22 @@ def test_validation_set_can_be_given(tiny_params: dict) -> None:
     clf = SentimentClassifier(**tiny_params).fit(texts, labels, validation=(val_texts, val_labels))
     assert clf.validation_report_.num_examples == 50
     assert clf.validation_report_ == clf.evaluate(val_texts, val_labels)
+
+
+@pytest.mark.parametrize("path", [None, 3, ["a.sentilstm"], "a\x00b.sentilstm"])
+def test_a_value_that_is_no_path_is_a_typed_error_when_saving_or_loading(tiny_params: dict, path: Any) -> None:
+    with pytest.raises(ArtifactError, match="the model file must be a file path \\(a str or pathlib.Path\\), got "):
+        load_model(path)
+    clf = SentimentClassifier(**tiny_params).fit(*make_negation_data(60, seed=0))
+    with pytest.raises(OutputError, match="the model file to write must be a file path"):
+        clf.save(path)
+
+
+@pytest.mark.parametrize("validation", [(["good", "bad"],), "good", {"texts": ["good"]}])
+def test_validation_that_is_not_a_pair_is_a_data_error(tiny_params: dict, validation: Any) -> None:
+    texts, labels = make_negation_data(100, seed=8)
+    with pytest.raises(DataError, match="validation must be a pair \\(texts, labels\\), got "):
+        SentimentClassifier(**tiny_params).fit(texts, labels, validation=validation)
 
 
 @pytest.mark.parametrize("validation", [([], []), (["good"], [1, -1])])

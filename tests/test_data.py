@@ -179,6 +179,22 @@ def test_invalid_jsonl_line_raises_with_line_number(tmp_path: Path) -> None:
         read_table(tmp_path / "x.jsonl")
 
 
+@pytest.mark.parametrize("first", [True, False])
+@pytest.mark.parametrize("line, reason", [("[" * 200_000 + "]" * 200_000, "is nested too deeply to read"),
+                                          ('{"text": "a", "label": ' + "9" * 5000 + "}", "is not valid JSON")])
+def test_a_jsonl_line_json_cannot_parse_is_a_data_error(tmp_path: Path, first: bool, line: str, reason: str) -> None:
+    good = '{"text": "good", "label": 1}'
+    (tmp_path / "x.jsonl").write_text(f"{line}\n{good}\n" if first else f"{good}\n{line}\n")
+    with pytest.raises(DataError, match=f"line {1 if first else 2} {reason}.*; fix or remove that line"):
+        read_table(tmp_path / "x.jsonl")
+
+
+@pytest.mark.parametrize("path", [None, 3, ["a.csv"], "a\x00b.csv"])
+def test_a_value_that_is_no_path_is_a_data_error(path: object) -> None:
+    with pytest.raises(DataError, match="a data file must be a file path \\(a str or pathlib.Path\\), got "):
+        read_table(path)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("ext", ["csv", "jsonl"])
 def test_rows_with_empty_text_or_missing_label_are_dropped_with_warning(
     tmp_path: Path, ext: str, caplog: pytest.LogCaptureFixture

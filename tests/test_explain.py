@@ -301,6 +301,8 @@ def test_bad_options(trained_clf: SentimentClassifier) -> None:
         trained_clf.explain("good", method="shap")
     with pytest.raises(ConfigError, match="num_samples"):
         trained_clf.explain("good", method="lime", num_samples=0)
+    with pytest.raises(ConfigError, match=r"seed must be a whole number between 0 and 4,294,967,295, got -1"):
+        trained_clf.explain("good", method="lime", seed=-1)
     with pytest.raises(NotFittedError):
         SentimentClassifier().explain("good")
 

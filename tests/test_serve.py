@@ -34,6 +34,7 @@ from sentilstm import SentimentClassifier, load_model
 from sentilstm.cli import app as cli_app
 from sentilstm.serve import MicroBatcher, ServeSettings, create_app
 from sentilstm.serve.app import with_limits
+from sentilstm.serve.protocol import http_options
 from sentilstm.serve.schemas import clean_text
 
 LIMITS = dict(max_texts=50, max_chars=2000, max_body_bytes=100_000)  # small, so limit tests and fuzzing stay cheap
@@ -49,7 +50,7 @@ class LiveServer:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **http_options()))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def __enter__(self) -> LiveServer:

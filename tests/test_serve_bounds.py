@@ -6,6 +6,7 @@ so a test knows the work is running and decides when it may go on, without sleep
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -27,6 +28,7 @@ import pytest
 from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier, load_model
 from sentilstm.serve import ServeSettings, build_app, create_app, pages
+from sentilstm.serve.protocol import MAX_HEAD_BYTES
 from test_serve import LiveServer
 
 LONG_TEXT = ("the film was not good " * 1000)[:20_000]  # 20,000 characters, about 4,500 words
@@ -309,3 +311,39 @@ def test_sigterm_stops_the_server_in_seconds_with_long_work_running_and_queued(m
     assert len(answers) == 3 and all(answer in (503, "RemoteProtocolError", "ConnectError", "ReadError")
                                      for answer in answers), answers
     assert 503 in answers, answers  # the running one was told why
+
+
+def _raw(url: str, data: bytes) -> bytes:
+    """Send `data` on a fresh connection as fast as the server reads it, then everything the server answers."""
+    host, port = url.removeprefix("http://").split(":")
+    received = b""
+    with socket.create_connection((host, int(port)), timeout=20) as connection:
+        try:
+            connection.sendall(data)
+        except OSError:  # the server may close once it has answered
+            pass
+        with contextlib.suppress(OSError):
+            while chunk := connection.recv(65536):
+                received += chunk
+    return received
+
+
+@pytest.mark.parametrize("head", [
+    b"X-Big: " + b"a" * 20_000_000 + b"\r\n",
+    b"".join(b"X-%d: a\r\n" % i for i in range(20_000)),
+])
+def test_an_oversized_request_head_is_431_and_the_connection_closes(model_path: Path, tmp_path: Path, head: bytes) -> None:
+    with LiveServer(build_app(ServeSettings(str(model_path), feedback_url=f"sqlite:///{tmp_path / 'f.db'}"))) as server:
+        started = time.monotonic()
+        answer = _raw(server.url, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + head + b"\r\n")
+        assert answer.startswith(b"HTTP/1.1 431 ")
+        detail = json.loads(answer.partition(b"\r\n\r\n")[2])["detail"]
+        assert detail.startswith(f"the request line and headers exceed {MAX_HEAD_BYTES:,} bytes")
+        assert time.monotonic() - started < 15
+        # heads under the bound, several on one kept-alive connection, are served as before
+        cookie = b"Cookie: " + b"c" * 40_000 + b"\r\n"
+        one = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + cookie + b"\r\n"
+        answer = _raw(server.url, one * 2 + b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert answer.count(b"HTTP/1.1 200 OK") == 3
+        assert httpx.get(f"{server.url}/health").status_code == 200
+

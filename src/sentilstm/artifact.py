@@ -22,8 +22,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as save_tensors
 
-from sentilstm.errors import ArtifactError
-from sentilstm.files import atomic_output
+from sentilstm.errors import ArtifactError, OutputError
+from sentilstm.files import as_path, atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def content_digest(fields: dict[str, str], tensors: dict[str, torch.Tensor]) -> 
 
 def write_file(path: str | Path, tensors: dict[str, torch.Tensor], payload: dict[str, Any], kind: Kind) -> None:
     """Atomically write tensors plus a JSON payload to `path`."""
-    path = Path(path)
+    path = as_path(path, f"the {kind} file to write", OutputError)
     tensors = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
     header = {
         "format": FORMAT,
@@ -130,8 +130,8 @@ def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], di
 
     The payload is returned as a dict whose contents are unchecked: see `sentilstm.schema`.
     """
-    path = Path(path)
     what = "model" if kind == "model" else "checkpoint"
+    path = as_path(path, f"the {what} file", ArtifactError)
     if not path.exists():
         hint = "train one with `sentilstm train ... --out FILE`" if kind == "model" else "start without --resume"
         raise ArtifactError(f"{what} file {str(path)!r} does not exist; check the path or {hint}")

@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from sentilstm.artifact import library_versions, read_file, write_file
+from sentilstm.artifact import library_versions, write_file
 from sentilstm.config import TextConfig, check_choice, check_integer, check_positive, check_type
 from sentilstm.data import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError

@@ -219,6 +219,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             val_texts, val_targets = [texts[i] for i in val_index], targets[val_index]
             texts, targets = [texts[i] for i in train_index], targets[train_index]
         else:
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise DataError(f"validation must be a pair (texts, labels), got {type(validation).__name__} "
+                                f"{str(validation)[:60]!r}; or validation=None for a stratified hold-out")
             val_texts, val_labels = check_texts(validation[0], "validation texts"), check_labels(validation[1], "validation labels")
             if not val_texts or len(val_texts) != len(val_labels):
                 raise DataError(f"validation has {len(val_texts)} texts and {len(val_labels)} labels; give the same "
@@ -377,14 +380,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         from sentilstm.text.augment import EDA_OPERATIONS, OPERATIONS
 
         check_choice("augment_synonyms", self.augment_synonyms, SynonymKind)
+        check_integer("augment_copies", self.augment_copies, low=1, high=MAX_AUGMENT_COPIES)
+        check_positive("augment_alpha", self.augment_alpha)
+        check_range("augment_alpha", self.augment_alpha, 0.0, 0.5)
         if not self.augment:
             return []
         if not isinstance(self.augment, (str, list, tuple)):
             raise ConfigError(f"augment must be a comma-separated string or a list of operations such as 'eda' or "
                               f"['swap', 'delete'], got {self.augment!r}")
-        check_integer("augment_copies", self.augment_copies, low=1, high=MAX_AUGMENT_COPIES)
-        check_positive("augment_alpha", self.augment_alpha)
-        check_range("augment_alpha", self.augment_alpha, 0.0, 0.5)
         names = self.augment.split(",") if isinstance(self.augment, str) else list(self.augment)
         operations: list[str] = []
         for name in (str(n).strip() for n in names):

@@ -29,6 +29,7 @@ from sentilstm.baselines import BASELINES, make_baseline
 from sentilstm.config import check_choice, check_integer
 from sentilstm.data import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ConfigError, DataError
+from sentilstm.files import as_path
 from sentilstm.evaluation import EvaluationReport, Predictions, evaluate_probabilities
 from sentilstm.threads import cpu_budget
 from sentilstm.training import History, TrainingCallback
@@ -231,7 +232,7 @@ def parse_assignments(assignments: Sequence[str], estimator: Estimator) -> dict[
 
 def read_params(path: str | Path) -> dict[str, Any]:
     """Parameters from a JSON or YAML (.yaml/.yml) file holding one mapping {name: value}."""
-    path = Path(path)
+    path = as_path(path, "a parameters file", ConfigError)
     if not path.is_file():
         raise DataError(f"parameters file {str(path)!r} does not exist; give a JSON or YAML file of {{name: value}}")
     text = path.read_text(encoding="utf-8")
@@ -377,7 +378,11 @@ def _run_in_processes(
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
     except BaseException:
-        # the pool's manager thread may still have started a process while shutting down: end anything it left
+        # the pool's manager thread may still start a process while shutting down: wait for it to end (it does
+        # once the pool is broken), then end anything it left
+        manager = getattr(pool, "_executor_manager_thread", None)
+        if manager is not None:
+            manager.join(timeout=10)
         _terminate([p for p in multiprocessing.active_children() if p.pid not in before])
         raise
     return [done[(task.repeat, task.fold)] for task in tasks]

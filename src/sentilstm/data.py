@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentilstm.errors import DataError
-from sentilstm.files import temporary_beside, writing
+from sentilstm.errors import DataError, OutputError
+from sentilstm.files import as_path, temporary_beside, writing
 from sentilstm.text.normalize import clean_text
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def table_format(path: Path) -> tuple[str, bool]:
 
 
 def _check_file(path: str | Path) -> Path:
-    path = Path(path)
+    path = as_path(path, "a data file", DataError)
     if not path.exists():
         raise DataError(f"data file {str(path)!r} does not exist; check the path")
     if path.is_dir():
@@ -116,8 +116,8 @@ def table_columns(path: str | Path, *, encoding: str = "utf-8", quoting: bool | 
             return _parquet_file(path, gzipped).schema_arrow.names
         with _text_stream(path, gzipped, encoding) as handle:
             if fmt == "jsonl":
-                line = next((line for line in handle if line.strip()), "")
-                row = json.loads(line) if line else {}
+                number, line = next(((n, line) for n, line in enumerate(handle, start=1) if line.strip()), (0, ""))
+                row = _json_line(line, path, number) if line else {}
                 return [str(key) for key in row] if isinstance(row, dict) else []
             if fmt == "tsv" and not (quoting or False):
                 return handle.readline().rstrip("\r\n").split("\t")
@@ -233,18 +233,24 @@ def _iter_parquet(path: Path, gzipped: bool, chunk_rows: int | None, columns: Se
         raise DataError(f"could not read {str(path)!r} as Parquet: {exc}") from exc
 
 
+def _json_line(line: str, path: Path, number: int) -> Any:
+    """One JSONL line parsed, or a DataError naming the line: bad JSON, deep nesting, a number of 4,300+ digits."""
+    try:
+        return json.loads(line)
+    except RecursionError:  # json's C parser recurses once per [ or {
+        raise DataError(f"{str(path)!r} line {number} is nested too deeply to read; fix or remove that line") from None
+    except ValueError as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else _first_line(exc)[:80]
+        raise DataError(f"{str(path)!r} line {number} is not valid JSON ({reason}); fix or remove that line") from None
+
+
 def _iter_jsonl(handle: io.TextIOBase, chunk_rows: int | None, path: Path, columns: Sequence[str] | None) -> Iterator[pd.DataFrame]:
     rows: list[dict[str, Any]] = []
     cells = 0
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{str(path)!r} line {number} is not valid JSON ({exc.msg}); fix or remove that line") from exc
-        except RecursionError:
-            raise DataError(f"{str(path)!r} line {number} is nested too deeply to read; fix or remove that line") from None
+        row = _json_line(line, path, number)
         if not isinstance(row, dict):
             raise DataError(f"{str(path)!r} line {number} is not a JSON object; each line must be {{\"text\": ...}}")
         if columns is not None:
@@ -494,7 +500,7 @@ class TableWriter:
     file system refuses (full disk, read-only...) raises OutputError naming the path."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = as_path(path, "the table to write", OutputError)
         self.format, self.gzipped = table_format(self.path)
         if not self.path.parent.exists():
             raise DataError(f"cannot write {str(self.path)!r}: folder {str(self.path.parent)!r} does not exist")

@@ -30,6 +30,7 @@ import numpy as np
 
 from sentilstm.config import check_choice
 from sentilstm.errors import ConfigError, DataError
+from sentilstm.files import as_path
 
 log = logging.getLogger(__name__)
 VectorFormat = Literal["glove", "word2vec", "word2vec_binary", "fasttext_vec", "fasttext_bin"]
@@ -182,7 +183,7 @@ def _damaged(path: Path, exc: BaseException) -> DataError:
 
 def _first_line(path: str | Path) -> tuple[Path, bytes]:
     """The path and its first line (at most 64 KiB); DataError when the file is missing, empty or unreadable."""
-    path = Path(path)
+    path = as_path(path, "a vectors file", DataError)
     if not path.is_file():
         raise DataError(f"vectors file {str(path)!r} does not exist; check the path (GloVe: "
                         "https://nlp.stanford.edu/projects/glove/, fastText: https://fasttext.cc)")

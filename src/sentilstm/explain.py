@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
-from sentilstm.config import check_choice, check_integer
-from sentilstm.errors import ConfigError, DataError
+from sentilstm.config import MAX_SEED, check_choice, check_integer
+from sentilstm.errors import ConfigError, DataError, OutputError
 from sentilstm.explain_render import render_html, render_rich
-from sentilstm.files import temporary_beside
+from sentilstm.files import as_path, temporary_beside
 from sentilstm.text.normalize import HTML_TAG  # the tags the normaliser strips: one word each here
 from sentilstm.text.tokenizers import truncate
 
@@ -164,6 +164,7 @@ def explain(
             long explanation (a server does, when the request's deadline passes or its client leaves).
     """
     check_integer("num_samples", num_samples, low=10)
+    check_integer("seed", seed, low=0, high=MAX_SEED)
     check_integer("n_steps", n_steps, low=1)
     if not isinstance(text, str):
         raise DataError(f"text must be a string, got {type(text).__name__} {text!r}")
@@ -446,7 +447,7 @@ def _integrated_gradients(model: Any, ids: np.ndarray, device: torch.device, n_s
 # ----- files ------------------------------------------------------------------------------------------------
 def write_html(attributions: Sequence[TokenAttribution], path: str | Path, *, label: Any = None) -> Path:
     """Write one highlighted page for all `attributions` to `path`, atomically (temporary file, then rename)."""
-    path = Path(path)
+    path = as_path(path, "the page to write", OutputError)
     handle, temporary = temporary_beside(path)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:

@@ -42,8 +42,8 @@ from sentilstm.backends import (
 )
 from sentilstm.classifier import SentimentClassifier
 from sentilstm.config import check_choice
-from sentilstm.errors import ArtifactError, ConfigError
-from sentilstm.files import check_outputs, write_atomically
+from sentilstm.errors import ArtifactError, ConfigError, OutputError
+from sentilstm.files import as_path, check_outputs, write_atomically
 from sentilstm.models import SentimentNet
 from sentilstm.onnx_rnn import FusedNetwork
 
@@ -233,7 +233,7 @@ def export_onnx(
     from sentilstm.backends import file_digest
 
     started = time.perf_counter()
-    path = Path(path)
+    path = as_path(path, "the ONNX file to write", OutputError)
     check_outputs({"path": path}, {"source": source})  # fail before the export's seconds of work
     data = onnx_graph(clf, quantize=quantize, opset=opset, source_sha256=file_digest(source) if source else None)
     runner = OnnxNetwork(data, threads=1)  # the very bytes the file will hold

@@ -49,6 +49,15 @@ _FIXES = {  # errno -> how to get past it
 }
 
 
+def as_path(value: Any, what: str, error: type[SentilstmError]) -> Path:
+    """`value` as a Path, or `error` saying what was given: None, a number or a name with a NUL is no file."""
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        if "\x00" not in str(path):
+            return path
+    raise error(f"{what} must be a file path (a str or pathlib.Path), got {value!r:.80}")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -89,7 +98,7 @@ def atomic_output(path: str | Path, mode: str = "wb", encoding: str | None = Non
 
     On any failure the temporary file is removed and `path` is left as it was; OSError becomes OutputError.
     """
-    path = Path(path)
+    path = as_path(path, "the file to write", OutputError)
     handle, temporary = temporary_beside(path)
     try:
         with os.fdopen(handle, mode, encoding=encoding) as stream:

@@ -24,6 +24,7 @@ from sentilstm.config import check_integer
 from sentilstm.errors import ConfigError
 from sentilstm.serve.feedback import FeedbackStore
 from sentilstm.serve.page_files import FOLDER_ENV, PageFolder
+from sentilstm.serve.protocol import http_options
 from sentilstm.serve.service import load_classifier
 from sentilstm.serve.settings import ServeSettings
 from sentilstm.serve.workers import FACTORY, GracefulServer, reuse_port_supported, serve_workers
@@ -71,7 +72,8 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
         check_port(host, port)
         if on_ready is not None:
             on_ready(store.safe_url)
-        options = dict(host=host, port=port, access_log=access_log, log_level=log_level, timeout_graceful_shutdown=10)
+        options = dict(host=host, port=port, access_log=access_log, log_level=log_level, timeout_graceful_shutdown=10,
+                       **http_options())
         if workers == 1:  # serve in this process, with the model already loaded
             app = build_app(settings, classifier=classifier, page_folder=folder.path)
             return _serve_here(GracefulServer(uvicorn.Config(app, **options)))
