@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from sentilstm import SentimentClassifier, load_dataset
-from sentilstm.baselines import make_baseline
-from sentilstm.datasets import DATASETS
+from sentilstm.estimators.baselines import make_baseline
+from sentilstm.data.datasets import DATASETS
 
 RESULTS = Path(__file__).parent / "results"
 LOCAL_FOLDERS = {"imdb": "imdb", "sst2": "sst", "afrisenti-ig": "afrisenti", "afrisenti-pcm": "afrisenti"}

@@ -29,7 +29,7 @@ RESULTS = ROOT / "bench" / "results"
 
 def make_input(model: str, rows: int, path: Path, seed: int = 0) -> None:
     """A CSV (id, text) of `rows` tweet-length texts from the model's vocabulary, written in blocks."""
-    from sentilstm.classifier import load_model
+    from sentilstm.estimators.classifier import load_model
 
     vocabulary = load_model(model).pipeline_.tokenizer.vocabulary()
     words = np.array([w for w, i in sorted(vocabulary.items(), key=lambda kv: kv[1]) if i >= 2 and w.isalpha()])

@@ -54,7 +54,7 @@ def build_vocabulary(reviews: Path, size: int) -> tuple[dict[str, int], dict[str
 
 def child(request: Path) -> dict:
     """Load the vectors for the vocabulary in `request` and measure; runs in the fresh subprocess."""
-    from sentilstm.embeddings import load_vectors
+    from sentilstm.text.embeddings import load_vectors
 
     job = json.loads(request.read_text())
     before, peak_before = current_rss_mb(), peak_rss_mb()

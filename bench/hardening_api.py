@@ -242,7 +242,7 @@ def _cv(ctx: PyContext, **options: Any) -> Any:
 
 
 def _score_through_hardlink(ctx: PyContext) -> Any:
-    from sentilstm.scoring import score_file
+    from sentilstm.estimators.scoring import score_file
 
     folder = ctx.work / "py"
     link = folder / "hard-score.csv"

@@ -59,7 +59,7 @@ def resave_payload(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes],
     def resave(data: bytes) -> bytes:
         from safetensors.torch import load
 
-        from sentilstm.artifact import CONTENT_DIGEST, content_digest
+        from sentilstm.artifact.format import CONTENT_DIGEST, content_digest
 
         header, body = split_file(data)
         meta = header["__metadata__"]

@@ -417,7 +417,7 @@ def ensure_model(path: Path, blend: str | None) -> None:
 def model_cost(path: Path, backend: str, texts: list[str]) -> dict[str, Any]:
     """CPU per text of `predict_proba` in this process, 1 thread, no HTTP: one text per call and 32 per call
     (what the micro-batcher can make of 32 clients); for a blended model also its linear partner alone."""
-    from sentilstm.backends import load_for_serving
+    from sentilstm.onnx.backends import load_for_serving
 
     clf = load_for_serving(path, backend, threads=1)  # type: ignore[arg-type]
     sample = texts[:320]
@@ -634,7 +634,7 @@ def main(argv: list[str] | None = None) -> None:
                 {"command": report["command"], "started": report["started"],
                  "load_average_at_start": report["load_average_at_start"]}]}
         for label, path, _ in models:
-            from sentilstm.classifier import load_model
+            from sentilstm.estimators.classifier import load_model
 
             clf = load_model(path)
             description = (f"{type(clf).__name__}, blend {getattr(clf, 'blend', None)!r} -> "

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     source = WORK / f"igbo_{args.rows}.csv"
     if not source.exists():
         make_input(args.rows, source)
-    from sentilstm.classifier import load_model
+    from sentilstm.estimators.classifier import load_model
 
     clf = load_model(model)
     description = (f"{clf.cell.upper()}{'-bi' if clf.bidirectional else ''} hidden {clf.hidden_size}, "

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from accuracy import load, machine  # noqa: E402 - the scoreboard's data loading and machine description
 
 from sentilstm import SentimentClassifier, cross_validate, tune  # noqa: E402
-from sentilstm.report import cv_report, training_report, tune_report  # noqa: E402
+from sentilstm.report.builders import cv_report, training_report, tune_report  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 METRICS = ("weighted_f1", "macro_f1", "accuracy")

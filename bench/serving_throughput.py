@@ -44,7 +44,7 @@ def thread_env(threads: int) -> dict[str, str]:
 
 # ----- worker process ----------------------------------------------------------------------------------
 def load_classifier(model: str, backend: str, threads: int) -> Any:
-    from sentilstm.backends import load_for_serving
+    from sentilstm.onnx.backends import load_for_serving
 
     clf = load_for_serving(model, "torch" if backend.startswith("torch") else backend, threads=threads)
     if backend == "torch-bf16":
@@ -83,8 +83,8 @@ def breakdown(clf: Any, texts: list[str], chunk: int) -> dict[str, float]:
     """Seconds spent in each stage of predict over all texts: normalise, tokenize (+truncate), network, blend."""
     import torch
 
-    from sentilstm.inference import predict_probabilities
-    from sentilstm.runtime import resolve_precision
+    from sentilstm.estimators.inference import predict_probabilities
+    from sentilstm.system.device import resolve_precision
 
     pipeline, seconds = clf.pipeline_, {"normalize": 0.0, "tokenize": 0.0, "network": 0.0, "blend": 0.0}
     for start in range(0, len(texts), chunk):
@@ -198,7 +198,7 @@ def accuracy(model: str, texts: list[str], labels: list[str], threads: int) -> l
     """Accuracy on every text per backend (network alone, and with the model's blend if it has one)."""
     import torch
 
-    from sentilstm.backends import load_for_serving
+    from sentilstm.onnx.backends import load_for_serving
 
     torch.set_num_threads(threads)
     clf = load_for_serving(model, "torch")
@@ -215,7 +215,7 @@ def accuracy(model: str, texts: list[str], labels: list[str], threads: int) -> l
         if runner is not None:
             network[backend] = runner(ids)
         else:
-            from sentilstm.inference import predict_probabilities
+            from sentilstm.estimators.inference import predict_probabilities
 
             precision = "bf16" if backend == "torch-bf16" else "fp32"
             network[backend] = predict_probabilities(served.model_, ids, device=torch.device("cpu"), precision=precision)
@@ -237,8 +237,9 @@ def accuracy(model: str, texts: list[str], labels: list[str], threads: int) -> l
 def make_blended(model: str, out: str) -> None:
     """Fit the NBSVM blend `fit(..., blend="nbsvm")` would fit, on the same training/validation split as the
     network's (IMDB train, stratified 10% hold-out, seed of the model), and save network + blend to `out`."""
-    from sentilstm.classifier import load_model
-    from sentilstm.data import read_table, stratified_split
+    from sentilstm.estimators.classifier import load_model
+    from sentilstm.data.tables import read_table
+    from sentilstm.data.labels import stratified_split
 
     clf = load_model(model)
     train = read_table(DATA / "train.csv.gz")
@@ -352,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.make_blended:
         make_blended(args.model, args.make_blended)
         return 0
-    from sentilstm.classifier import load_model
-    from sentilstm.data import read_table
+    from sentilstm.estimators.classifier import load_model
+    from sentilstm.data.tables import read_table
 
     test = read_table(DATA / "test.csv.gz")
     rng = np.random.default_rng(0)

@@ -9,7 +9,7 @@ prediction of the same tweets. Settings:
 - `two`: torch's default before issue 14 (2 intra-op threads, OpenMP's default spinning barriers);
 - `one`: `--threads 1`;
 - `auto`: sentilstm's default now (threads from the CPUs this process may use and that others leave free,
-  re-measured while it runs; see `sentilstm.threads`);
+  re-measured while it runs; see `sentilstm.system.threads`);
 - `two-passive`: 2 threads with OMP_WAIT_POLICY=PASSIVE (threads sleep at barriers instead of spinning).
 A burner is a process spinning on one core for the length of the cell (bounded: killed when the cell ends).
 Reads ../shared/data/afrisenti/ig_train.tsv (else synthetic tweet-length texts). Saves bench/results/threads.{json,md}.
@@ -40,7 +40,7 @@ BURNER = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic(
 # ----- one cell, in its own process ------------------------------------------------------------------------------
 def texts_and_labels(limit: int) -> tuple[list[str], list[str], str]:
     if IGBO.exists():
-        from sentilstm.data import read_table
+        from sentilstm.data.tables import read_table
 
         table = read_table(IGBO)
         return table.texts[:limit], [str(x) for x in table.labels[:limit]], f"AfriSenti Igbo train ({IGBO.name})"
@@ -60,12 +60,12 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
     import torch
 
     from sentilstm.config import ModelConfig, TextConfig, TrainConfig
-    from sentilstm.data import LabelMap
-    from sentilstm.inference import predict_probabilities
+    from sentilstm.data.labels import LabelMap
+    from sentilstm.estimators.inference import predict_probabilities
     from sentilstm.models import SentimentNet
     from sentilstm.text.pipeline import TextPipeline
-    from sentilstm.threads import thread_governor
-    from sentilstm.training import EncodedSplit, _make_optimizer, epoch_batches, run_epoch
+    from sentilstm.system.threads import thread_governor
+    from sentilstm.training.loop import EncodedSplit, _make_optimizer, epoch_batches, run_epoch
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     texts, labels, source = texts_and_labels(20_000)

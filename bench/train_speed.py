@@ -20,7 +20,7 @@ import torch
 
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig
 from sentilstm.models import SentimentNet
-from sentilstm.training import EncodedSplit, fit
+from sentilstm.training.loop import EncodedSplit, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 IMDB = ROOT.parent / "shared" / "data" / "imdb" / "train.csv.gz"
@@ -43,7 +43,8 @@ def load_reviews(count: int, max_length: int, seed: int) -> tuple[list[np.ndarra
     """Token ids of `count` reviews (IMDB when available), their labels, the vocabulary size and the source."""
     rng = np.random.default_rng(seed)
     if IMDB.exists():
-        from sentilstm.data import LabelMap, read_table
+        from sentilstm.data.tables import read_table
+        from sentilstm.data.labels import LabelMap
         from sentilstm.text.pipeline import TextPipeline
 
         table = read_table(IMDB)

@@ -26,9 +26,8 @@ from sentilstm import SentimentClassifier
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread() -> Iterator[None]:
     """Run the session's tiny models on one intra-op thread (see helpers.TINY), with no thread governor changing it
-    (tests of `sentilstm.threads` undo this locally), then restore torch's setting."""
-    from sentilstm import threads
-
+    (tests of `sentilstm.system.threads` undo this locally), then restore torch's setting."""
+    from sentilstm.system import threads
     before = torch.get_num_threads()
     threads.fix_threads(1)
     yield

@@ -1,4 +1,4 @@
-"""sentilstm.artifact: the one-file model format; exact round trips, and every damaged file is an ArtifactError."""
+"""sentilstm.artifact.format: the one-file model format; exact round trips, and every damaged file is an ArtifactError."""
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 from helpers import make_negation_data
 from sentilstm import SentimentClassifier
-from sentilstm.artifact import FORMAT_VERSION, read_file, write_file
+from sentilstm.artifact.format import FORMAT_VERSION, read_file, write_file
 from sentilstm.errors import ArtifactError
 
 TEXTS = make_negation_data(60, seed=7)[0] + ["", "not " * 2000, "\U0001f600 caf\u00e9 <br /> @user http://x.y"]
@@ -30,7 +30,7 @@ def _header(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
 def _rewrite(source: Path, target: Path, **metadata: str) -> Path:
     """Copy a sentilstm file with some header fields replaced and the checksum over them recomputed, so what is
     tested is what comes after the checksum (tests/test_tampering.py covers edits that keep the old checksum)."""
-    from sentilstm.artifact import CONTENT_DIGEST, content_digest
+    from sentilstm.artifact.format import CONTENT_DIGEST, content_digest
 
     tensors, header = _header(source)
     header = {k: v for k, v in {**header, **metadata}.items() if k != CONTENT_DIGEST}
@@ -190,7 +190,7 @@ def test_weights_not_matching_the_config_raise(trained_model_path: Path, tmp_pat
 def test_a_weights_only_file_loads_with_a_warning(trained_clf: SentimentClassifier, trained_model_path: Path,
                                                   tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = _weights_only(trained_model_path, tmp_path / "old.sentilstm")
-    with caplog.at_level(logging.WARNING, logger="sentilstm.artifact"):
+    with caplog.at_level(logging.WARNING, logger="sentilstm.artifact.format"):
         loaded = SentimentClassifier.load(path)
     assert np.array_equal(loaded.predict_proba(TEXTS), trained_clf.predict_proba(TEXTS))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -263,7 +263,7 @@ def test_failed_save_leaves_no_file_and_no_temporary(
     def fail(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(f"sentilstm.artifact.os.{broken}", fail)
+    monkeypatch.setattr(f"sentilstm.artifact.format.os.{broken}", fail)
     with pytest.raises(OSError, match="No space left"):
         trained_clf.save(tmp_path / "model.sentilstm")
     assert _files(tmp_path) == []
@@ -277,7 +277,7 @@ def test_failed_overwrite_keeps_the_old_model(
     def interrupt(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sentilstm.artifact.os.replace", interrupt)
+    monkeypatch.setattr("sentilstm.artifact.format.os.replace", interrupt)
     with pytest.raises(KeyboardInterrupt):
         trained_clf.save(path)
     assert path.read_bytes() == before and _files(tmp_path) == ["model.sentilstm"]

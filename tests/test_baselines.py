@@ -1,4 +1,4 @@
-"""sentilstm.baselines: NBSVM and TF-IDF + logistic regression, through the Python API and the CLI.
+"""sentilstm.estimators.baselines: NBSVM and TF-IDF + logistic regression, through the Python API and the CLI.
 
 The data is the negation-dependent synthetic corpus of `helpers.make_negation_data`: one sentiment word among
 filler words, flipped by a preceding "not". Unigrams alone cannot read it, word bigrams ("not good") can, so
@@ -34,7 +34,7 @@ from sentilstm import (
     NBSVM, ArtifactError, ConfigError, DataError, EvaluationReport, NotFittedError, SentimentClassifier, TextConfig,
     TfidfLogisticRegression, load_model,
 )
-from sentilstm.baselines import BASELINES, Features, LinearBaseline, _l2_rows, _vectorizer, make_baseline
+from sentilstm.estimators.baselines import BASELINES, Features, LinearBaseline, _l2_rows, _vectorizer, make_baseline
 from sentilstm.cli import app
 from sentilstm.text.normalize import Normalizer
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from helpers import TINY
 from sentilstm import ConfigError, SentimentClassifier, load_model
-from sentilstm.baselines import NBSVM, TfidfLogisticRegression
+from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression
 from sentilstm.cli import app
 
 WORDS = {"pos": ("good", "great", "lovely"), "neg": ("bad", "awful", "dull")}
@@ -99,7 +99,7 @@ def test_unknown_blend_fails_before_training() -> None:
 def test_blend_is_skipped_with_a_warning_when_no_ngram_repeats(caplog: pytest.LogCaptureFixture) -> None:
     texts = [f"word{i}" for i in range(40)]  # every token occurs once: no n-gram reaches min_df=2
     labels = [i % 2 for i in range(40)]
-    with caplog.at_level(logging.WARNING, logger="sentilstm.classifier"):
+    with caplog.at_level(logging.WARNING, logger="sentilstm.estimators.classifier"):
         clf = SentimentClassifier(embedding_dim=8, hidden_size=8, epochs=1, min_frequency=1, num_threads=1).fit(texts, labels)
     assert clf.blend_model_ is None
     assert "no nbsvm blend" in caplog.text and "no tfidf_lr blend" in caplog.text

@@ -1,4 +1,4 @@
-"""sentilstm.classifier (and evaluation, datasets): the scikit-learn-style facade end to end."""
+"""sentilstm.estimators.classifier (and evaluation, datasets): the scikit-learn-style facade end to end."""
 from __future__ import annotations
 
 import dataclasses
@@ -19,7 +19,7 @@ from sentilstm import (
     ConfigError, DataError, EvaluationReport, ModelConfig, NotFittedError, SentimentClassifier, TextConfig, TrainConfig,
     load_dataset, load_model,
 )
-from sentilstm.classifier import DERIVED_MODEL_FIELDS
+from sentilstm.estimators.classifier import DERIVED_MODEL_FIELDS
 from sentilstm.errors import ArtifactError, OutputError
 
 

@@ -4,7 +4,7 @@ Everything runs on a synthetic, negation-dependent corpus built here: sentences 
 sentiment word ("good", "awful", ...), sometimes preceded by "not", which flips the label. A bag of words
 cannot get these right; an LSTM can. Models are trained once per module with small options and reused.
 
-The contract under test (src/sentilstm/cli.py): every error a user can cause prints exactly one line
+The contract under test (src/sentilstm/cli/): every error a user can cause prints exactly one line
 `error: ...` on stderr and exits with code 2, with no traceback and no half-written output file.
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sentilstm.cli import app
-from sentilstm.classifier import SentimentClassifier
-from sentilstm.training import read_checkpoint
+from sentilstm.estimators.classifier import SentimentClassifier
+from sentilstm.training.loop import read_checkpoint
 
 # Rich reads COLUMNS on every render: wide enough that table titles and help text are not wrapped.
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}

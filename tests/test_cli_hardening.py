@@ -18,10 +18,11 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import TINY, full_disk, make_negation_data
-from sentilstm import SentimentClassifier, files
+from sentilstm import SentimentClassifier
+from sentilstm.system import files
 from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError
-from sentilstm.training import TrainingCallback
+from sentilstm.training.loop import TrainingCallback
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
 SMALL = ["--embedding-dim", "8", "--hidden-size", "8", "--epochs", "1", "--min-frequency", "1", "--threads", "1",
@@ -336,7 +337,7 @@ def test_a_table_with_a_huge_header_reads_only_the_needed_columns(tmp_path: Path
             handle.write(f"row {i} {'good' if i % 2 else 'bad'},{i % 2}\n")
     result = run_measured(f"""
         import json
-        from sentilstm.data import read_table
+        from sentilstm.data.tables import read_table
         before = peak_mb()
         table = read_table({str(path)!r})
         print(json.dumps({{"rows": len(table), "labels": sorted(set(table.labels)), "growth": peak_mb() - before}}))
@@ -367,10 +368,10 @@ def test_a_thousand_classes_report_and_table_finish_with_bounded_memory() -> Non
         from pathlib import Path
         import numpy as np
         from rich.console import Console
-        from sentilstm import cli
-        from sentilstm.evaluation import Predictions
-        from sentilstm.report_html import Report
-        from sentilstm.report_sections import ScoredSet, data_section, evaluation_section
+        from sentilstm.cli import common as cli
+        from sentilstm.estimators.evaluation import Predictions
+        from sentilstm.report.html import Report
+        from sentilstm.report.sections import ScoredSet, data_section, evaluation_section
         before = peak_mb()
         rng = np.random.default_rng(0)
         k, n = 1000, 3000

@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 from helpers import TINY, make_negation_data
 from sentilstm import CVResult, FoldResult, cross_validate
 from sentilstm.cli import app
-from sentilstm.crossval import SUMMARY_METRICS, parse_assignments, read_params
+from sentilstm.cli.options import parse_assignments, read_params
+from sentilstm.selection.crossval import SUMMARY_METRICS
 from sentilstm.errors import ConfigError, DataError
-from sentilstm.evaluation import Predictions
-from sentilstm.training import TrainingCallback
+from sentilstm.estimators.evaluation import Predictions
+from sentilstm.training.loop import TrainingCallback
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""sentilstm.data: reading tables in every format, column inference, row dropping, labels, splits, writing."""
+"""sentilstm.data.tables: reading tables in every format, column inference, row dropping, labels, splits, writing."""
 from __future__ import annotations
 
 import gc
@@ -12,7 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sentilstm.data import LabelMap, TableWriter, read_table, stratified_split
+from sentilstm.data.tables import read_table
+
+from sentilstm.data.labels import LabelMap, stratified_split
+
+from sentilstm.data.writer import TableWriter
 from sentilstm.errors import DataError
 
 TEXTS = ["a good film, truly", 'he said "wow', "caf\u00e9 \u00fcber \U0001f600", "plain bad"]
@@ -201,7 +205,7 @@ def test_rows_with_empty_text_or_missing_label_are_dropped_with_warning(
 ) -> None:
     frame = pd.DataFrame({"text": ["good", "", "bad", "   ", "fine"], "label": [1.0, 0.0, np.nan, 1.0, 0.0]})
     path = _write(tmp_path / f"x.{ext}", frame)
-    with caplog.at_level(logging.WARNING, logger="sentilstm.data"):
+    with caplog.at_level(logging.WARNING, logger="sentilstm.data.tables"):
         table = read_table(path)
     assert table.texts == ["good", "fine"]
     assert table.labels == [1, 0]
@@ -217,7 +221,7 @@ def test_all_rows_unusable_raises(tmp_path: Path) -> None:
 
 def test_invalid_utf8_is_replaced_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "x.csv").write_bytes(b"text,label\ncaf\xe9 good,1\nfine \xff\xfe,0\n")
-    with caplog.at_level(logging.WARNING, logger="sentilstm.data"):
+    with caplog.at_level(logging.WARNING, logger="sentilstm.data.tables"):
         table = read_table(tmp_path / "x.csv")
     assert table.texts == ["caf\ufffd good", "fine \ufffd\ufffd"]
     assert "3 byte(s)" in caplog.text
@@ -225,7 +229,7 @@ def test_invalid_utf8_is_replaced_and_counted(tmp_path: Path, caplog: pytest.Log
 
 def test_explicit_encoding_decodes_without_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "x.tsv").write_bytes(b"text\tlabel\ncaf\xe9 good\t1\nfine\t0\n")
-    with caplog.at_level(logging.WARNING, logger="sentilstm.data"):
+    with caplog.at_level(logging.WARNING, logger="sentilstm.data.tables"):
         table = read_table(tmp_path / "x.tsv", encoding="latin-1")
     assert table.texts[0] == "caf\u00e9 good"
     assert "U+FFFD" not in caplog.text

@@ -1,4 +1,4 @@
-"""sentilstm.datasets: the registry, the official formats read from the cache or a local copy, and the CLI.
+"""sentilstm.data.datasets: the registry, the official formats read from the cache or a local copy, and the CLI.
 
 Archives are built here in each official format (helpers in test_download.py, with the loopback mirror
 that the downloads in this module go to). The real local copies in ../shared/data are read at the end
@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from sentilstm import datasets
-from sentilstm.classifier import load_model
+from sentilstm.data import datasets
+from sentilstm.estimators.classifier import load_model
 from sentilstm.cli import app
-from sentilstm.datasets import DatasetSplits, dataset_info, is_cached, list_datasets, load_dataset
+from sentilstm.data.datasets import DatasetSplits, dataset_info, is_cached, list_datasets, load_dataset
 from sentilstm.errors import DataError
 from test_download import (  # noqa: F401 - fixtures are used by name
     AFRISENTI_ROWS,

@@ -18,9 +18,9 @@ from helpers import make_negation_data
 from sentilstm import load_model
 from sentilstm.cli import app
 from sentilstm.config import TrainConfig
-from sentilstm.distributed import LaunchOptions, shard
+from sentilstm.training.distributed import LaunchOptions, shard
 from sentilstm.errors import ConfigError
-from sentilstm.training import BatchShare, FocalLoss, example_losses, global_batches
+from sentilstm.training.loop import BatchShare, FocalLoss, example_losses, global_batches
 
 
 @pytest.mark.parametrize("sampling", ["none", "oversample", "balanced_batches"])

@@ -1,4 +1,4 @@
-"""sentilstm.download: the dataset cache, resumable and retried transfers, checksums, against a real HTTP server.
+"""sentilstm.data.download: the dataset cache, resumable and retried transfers, checksums, against a real HTTP server.
 
 The helpers at the top (a scriptable loopback mirror and builders of small archives in each dataset's
 official format) are imported by test_datasets.py. Nothing here leaves 127.0.0.1, and the retry back-off
@@ -30,9 +30,11 @@ from typing import Any
 
 import pytest
 
-from sentilstm import datasets, download
-from sentilstm.datasets import is_cached, load_dataset
-from sentilstm.download import RemoteFile, cache_dir, fetch
+from sentilstm.data import datasets
+
+from sentilstm.data import download
+from sentilstm.data.datasets import is_cached, load_dataset
+from sentilstm.data.download import RemoteFile, cache_dir, fetch
 from sentilstm.errors import DataError
 
 # ----- a loopback mirror ---------------------------------------------------------------------------------
@@ -640,11 +642,11 @@ def test_published_sha256_rejects_a_file_that_is_not_the_official_one(mirror: Mi
 
 def test_first_download_records_checksums_and_warns(mirror: Mirror, cache: Path, caplog: pytest.LogCaptureFixture) -> None:
     mirror.files.update(afrisenti_files("yo"))
-    caplog.set_level(logging.WARNING, logger="sentilstm.download")
+    caplog.set_level(logging.WARNING, logger="sentilstm.data.download")
     load_dataset("afrisenti-yo")
     recorded = json.loads((cache / "checksums.json").read_text())
     assert recorded == {f"afrisenti/yo_{split}.tsv": sha256(afrisenti_tsv("yo", split)) for split in ("train", "dev", "test")}
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "sentilstm.download"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "sentilstm.data.download"]
     assert len(warnings) == 3
     assert all(str(cache / "checksums.json") in message for message in warnings)
     assert any("afrisenti/yo_train.tsv" in message and recorded["afrisenti/yo_train.tsv"] in message for message in warnings)

@@ -1,4 +1,4 @@
-"""sentilstm.embeddings: pretrained vectors in every format, loaded for a vocabulary only, with exact coverage.
+"""sentilstm.text.embeddings: pretrained vectors in every format, loaded for a vocabulary only, with exact coverage.
 
 Each test writes a small vectors file in tmp_path; the memory test writes ~60 MB, the GloVe test reads
 ../shared/data/glove/glove.6B.50d.txt.gz when it exists (slow).
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentilstm.embeddings import FASTTEXT_MAGIC, EmbeddingCoverage, detect_format, load_vectors
+from sentilstm.text.embeddings import FASTTEXT_MAGIC, EmbeddingCoverage, detect_format, load_vectors
 from sentilstm.errors import ConfigError, DataError
 
 GLOVE_6B = Path(__file__).resolve().parents[2] / "shared" / "data" / "glove" / "glove.6B.50d.txt.gz"

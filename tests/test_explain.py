@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier, TokenAttribution
 from sentilstm import explain as explain_fn
-from sentilstm.baselines import make_baseline
+from sentilstm.estimators.baselines import make_baseline
 from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError, NotFittedError
-from sentilstm.explain import _align, _token_owners
+from sentilstm.explanations.methods import _align, _token_owners
 
 METHODS = ["attention", "integrated_gradients", "lime", "kernel_shap"]
 # (text, the decisive words): the sentiment word, and "not" where it flips it
@@ -115,7 +115,7 @@ def test_lime_weighs_samples_with_lime_s_own_kernel(monkeypatch: pytest.MonkeyPa
     import sklearn.linear_model
     from sklearn.metrics.pairwise import cosine_distances
 
-    from sentilstm.explain import _lime
+    from sentilstm.explanations.methods import _lime
 
     seen: dict[str, np.ndarray] = {}
 

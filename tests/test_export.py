@@ -22,10 +22,12 @@ from typer.testing import CliRunner
 
 from helpers import TINY, make_negation_data
 from sentilstm import NBSVM, SentimentClassifier
-from sentilstm.backends import OnnxNetwork, load_for_serving, pad_batch, sibling_path
+from sentilstm.onnx.backends import load_for_serving
+from sentilstm.onnx.graph import pad_batch, sibling_path
+from sentilstm.onnx.runner import OnnxNetwork
 from sentilstm.cli import app
 from sentilstm.errors import ConfigError
-from sentilstm.export import check_batches, export_model, export_onnx, export_torchscript, onnx_graph
+from sentilstm.onnx.export import check_batches, export_model, export_onnx, export_torchscript, onnx_graph
 from sentilstm.models import SentimentNet
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
@@ -205,7 +207,7 @@ def test_cli_export_then_predict_file_on_onnx(trained_clf: SentimentClassifier, 
     report = json.loads(result.stdout)
     assert report["path"] == str(tmp_path / "neg.onnx") and report["max_abs_diff"] < 1e-4
     # the exported siblings are used as they are: no export happens at load time
-    monkeypatch.setattr("sentilstm.export.onnx_graph", lambda *a, **k: pytest.fail("re-exported instead of reusing"))
+    monkeypatch.setattr("sentilstm.onnx.backends.onnx_graph", lambda *a, **k: pytest.fail("re-exported instead of reusing"))
     texts = held_out_data[0][:250]
     pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(tmp_path / "in.csv", index=False)
     for backend in ("onnx", "onnx-int8"):

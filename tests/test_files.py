@@ -1,4 +1,4 @@
-"""sentilstm.files: outputs never destroy inputs, writes are atomic, file-system refusals are one OutputError, and
+"""sentilstm.system.files: outputs never destroy inputs, writes are atomic, file-system refusals are one OutputError, and
 temporaries left by killed runs are swept, never anyone else's files (issue 14, items 2, 8 and 12)."""
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from helpers import full_disk
-from sentilstm import files
+from sentilstm.system import files
 from sentilstm.errors import DataError, OutputError, SentilstmError
-from sentilstm.files import atomic_output, check_outputs, sweep_temporaries, temporary_beside, write_atomically
+from sentilstm.system.files import atomic_output, check_outputs, sweep_temporaries, temporary_beside, write_atomically
 
 ROOT = os.geteuid() == 0
 

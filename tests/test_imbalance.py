@@ -11,10 +11,10 @@ from torch import nn
 
 from helpers import make_negation_data
 from sentilstm import ConfigError, SentimentClassifier, TrainingCallback
-from sentilstm.baselines import NBSVM, TfidfLogisticRegression
-from sentilstm.batching import balanced_batches, resample
+from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression
+from sentilstm.training.batching import balanced_batches, resample
 from sentilstm.errors import DataError
-from sentilstm.training import FocalLoss, interpolate_minority
+from sentilstm.training.loop import FocalLoss, interpolate_minority
 
 
 def test_focal_loss_with_gamma_zero_is_cross_entropy() -> None:

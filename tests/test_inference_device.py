@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from helpers import make_negation_data
 from sentilstm import SentimentClassifier, load_model
-from sentilstm.artifact import read_file, write_file
+from sentilstm.artifact.format import read_file, write_file
 from sentilstm.errors import ArtifactError, ConfigError
 
 TEXTS = ["the movie was great", "the movie was not great", "awful", "not awful at all"]

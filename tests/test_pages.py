@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from helpers import FILLER, NEGATIVE, POSITIVE
-from sentilstm.classifier import SentimentClassifier
+from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.serve import pages
 from sentilstm.serve.app import create_app
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from helpers import FILLER, NEGATIVE, POSITIVE, make_negation_data
 from sentilstm import ConfigError, SentimentClassifier
 from sentilstm.cli import app
-from sentilstm.training import read_checkpoint
+from sentilstm.training.loop import read_checkpoint
 
 DIM = 6
 
@@ -136,7 +136,7 @@ def test_in_domain_word2vec_initialises_every_seen_token() -> None:
 
 
 def test_train_vectors_places_words_used_alike_together() -> None:
-    from sentilstm.pretraining import train_vectors
+    from sentilstm.text.pretraining import train_vectors
 
     rng = np.random.default_rng(0)
     sentences = []

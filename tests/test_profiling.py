@@ -5,9 +5,9 @@ from typing import Any
 
 import numpy as np
 
-from sentilstm.classifier import SentimentClassifier
-from sentilstm.evaluation import Predictions
-from sentilstm.profiling import DataProfile
+from sentilstm.estimators.classifier import SentimentClassifier
+from sentilstm.estimators.evaluation import Predictions
+from sentilstm.report.profiling import DataProfile
 from sentilstm.text.tokenizers import UNK_ID
 
 

@@ -1,4 +1,4 @@
-"""sentilstm.report: the HTML training / cross-validation / tuning reports, their PNGs, and `train --report`.
+"""sentilstm.report.builders: the HTML training / cross-validation / tuning reports, their PNGs, and `train --report`.
 
 The reports are checked as files a person opens: every section is there, every plot is an embedded PNG
 (and the same PNG in the _plots folder), nothing is fetched from outside the file, user text is escaped,
@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 
 from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier
-from sentilstm.baselines import NBSVM
+from sentilstm.estimators.baselines import NBSVM
 from sentilstm.cli import app
-from sentilstm.evaluation import Predictions
-from sentilstm.report import (
-    Plot, Report, Section, cv_report, labelled_predictions, plots_folder_for, report_path_for, training_report, tune_report,
+from sentilstm.estimators.evaluation import Predictions
+from sentilstm.report.builders import (
+    Plot, Report, Section, cv_report, plots_folder_for, report_path_for, training_report, tune_report,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -114,7 +114,7 @@ def test_report_for_a_loaded_model_uses_the_saved_metrics(trained_model_path: Pa
 def test_multiclass_report(three_class: SentimentClassifier, tmp_path: Path) -> None:
     texts, labels = make_negation_data(90, seed=9)
     labels = [0 if i % 3 == 0 else label for i, label in enumerate(labels)]
-    test = labelled_predictions(three_class, texts, labels)
+    test = three_class.score_labelled(texts, labels)
     assert test.probabilities.shape == (90, 3)
     report = training_report(three_class, test=test)
     html = check_self_contained(report.write(tmp_path / "three.report.html"))
@@ -127,7 +127,7 @@ def test_multiclass_report(three_class: SentimentClassifier, tmp_path: Path) -> 
 def test_baseline_report(tmp_path: Path) -> None:
     texts, labels = make_negation_data(300, seed=2)
     clf = NBSVM().fit(texts, labels)
-    test = labelled_predictions(clf, texts[:60], labels[:60])
+    test = clf.score_labelled(texts[:60], labels[:60])
     html = check_self_contained(training_report(clf, test=test).write(tmp_path / "b.html"))
     assert section_ids(html) == ["overview", "evaluation", "errors", "model", "configuration", "versions"]
     assert "nbsvm linear baseline" in html
@@ -137,8 +137,7 @@ def test_baseline_report(tmp_path: Path) -> None:
 
 
 def test_plots_are_deterministic(trained_clf: SentimentClassifier) -> None:
-    from sentilstm import plots
-
+    from sentilstm.report import plots
     predictions = trained_clf.validation_predictions_
     for draw in (lambda: plots.learning_curves_figure(trained_clf.history_), lambda: plots.calibration_figure(predictions),
                  lambda: plots.roc_figure(predictions)):
@@ -210,7 +209,7 @@ def test_failed_rewrite_keeps_the_previous_report(tmp_path: Path, monkeypatch: p
 # ----- cross-validation and tuning ---------------------------------------------------------------------
 def fake_cv_result(clf: SentimentClassifier, texts: list[str], labels: list[Any], folds: int = 3) -> Any:
     """A CVResult-like object: folds of `clf`'s predictions on `texts`, the out-of-fold predictions, summary()."""
-    predictions = labelled_predictions(clf, texts, labels)
+    predictions = clf.score_labelled(texts, labels)
     parts = np.array_split(np.arange(len(texts)), folds)
     results = []
     for fold, index in enumerate(parts):
@@ -346,7 +345,7 @@ def test_cli_report_failure_keeps_the_model(csv_data: dict[str, Path], tmp_path:
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("renderer broke")
 
-    monkeypatch.setattr("sentilstm.report.training_report", broken)
+    monkeypatch.setattr("sentilstm.report.builders.training_report", broken)
     result = invoke("train", csv_data["train"], "--out", tmp_path / "m.sentilstm", *SMALL)
     assert "no report written" in result.stderr and "renderer broke" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.sentilstm"]
@@ -403,7 +402,7 @@ def _many_class_predictions(k: int, n: int, seed: int = 0) -> Predictions:
 
 
 def test_top_confusions_and_most_confused_classes() -> None:
-    from sentilstm.evaluation import most_confused_classes, top_confusions
+    from sentilstm.estimators.evaluation import most_confused_classes, top_confusions
 
     matrix = [[5, 3, 0], [1, 4, 0], [0, 6, 2]]
     assert top_confusions(matrix, ["a", "b", "c"], 2) == [("c", "b", 6, 0.75), ("a", "b", 3, 0.375)]
@@ -416,14 +415,13 @@ def test_micro_precision_recall_is_close_to_the_exact_average_precision() -> Non
     predictions = _many_class_predictions(60, 1500)
     positive = (predictions.targets[:, None] == np.arange(60)[None, :]).ravel()
     exact = average_precision_score(positive, predictions.probabilities.ravel())
-    from sentilstm import plots
-
+    from sentilstm.report import plots
     precision, recall, ap = plots.micro_precision_recall(predictions.targets, predictions.probabilities)
     assert abs(ap - exact) < 0.01 and recall[-1] == 1.0 and np.all((precision >= 0) & (precision <= 1))
 
 
 def test_beyond_fifty_classes_the_confusion_matrix_is_summarised_and_the_per_class_table_complete() -> None:
-    from sentilstm.report_sections import ScoredSet, evaluation_section
+    from sentilstm.report.sections import ScoredSet, evaluation_section
 
     predictions = _many_class_predictions(120, 1200)
     section = evaluation_section([ScoredSet("test", "Test", predictions.report(), predictions, "")])

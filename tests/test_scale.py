@@ -16,11 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import make_negation_data
-from sentilstm.backends import load_for_serving
+from sentilstm.onnx.backends import load_for_serving
 from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.scale.paths import output_format, resolve_inputs
-from sentilstm.scoring import score_frame
+from sentilstm.estimators.scoring import score_frame
 
 ROWS = 3000
 PROBABILITIES = ["prob_-1", "prob_1"]

@@ -1,4 +1,4 @@
-"""`sentilstm.scoring`: streaming a file through a classifier, chunk by chunk, into an atomically written output."""
+"""`sentilstm.estimators.scoring`: streaming a file through a classifier, chunk by chunk, into an atomically written output."""
 from __future__ import annotations
 
 import json
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sentilstm.classifier import SentimentClassifier
+from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.errors import DataError
-from sentilstm.scoring import ScoreSummary, probability_column, score_file, score_frame
+from sentilstm.estimators.scoring import ScoreSummary, probability_column, score_file, score_frame
 
 WORDS = "the movie was plot actors story film really quite".split()
 

@@ -1,4 +1,4 @@
-"""sentilstm.summary and `sentilstm describe`: layers, output shapes and parameter counts of real models."""
+"""sentilstm.report.summary and `sentilstm describe`: layers, output shapes and parameter counts of real models."""
 from __future__ import annotations
 
 import json
@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from helpers import TINY, make_negation_data
 from sentilstm import ConfigError, SentimentClassifier
-from sentilstm.baselines import NBSVM
+from sentilstm.estimators.baselines import NBSVM
 from sentilstm.cli import app
-from sentilstm.summary import describe
+from sentilstm.report.summary import describe
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 

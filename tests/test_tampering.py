@@ -27,11 +27,11 @@ from typer.testing import CliRunner
 
 from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier, load_model
-from sentilstm.artifact import read_file, write_file
-from sentilstm.baselines import NBSVM, TfidfLogisticRegression
+from sentilstm.artifact.format import read_file, write_file
+from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression
 from sentilstm.errors import ArtifactError
-from sentilstm.classifier import read_classifier_checkpoint
-from sentilstm.training import read_checkpoint
+from sentilstm.estimators.classifier import read_classifier_checkpoint
+from sentilstm.training.loop import read_checkpoint
 
 Payload = dict[str, Any]
 TEXTS = ["the movie was great", "the movie was not great", "awful", "not awful at all", ""]
@@ -66,7 +66,7 @@ def _resigned(source: Path, target: Path, edit: Callable[[Payload], Any] | None 
 
 def _raw_payload(source: Path, target: Path, payload: str) -> Path:
     """`source` with the payload field replaced by any string, and a valid checksum over the new header."""
-    from sentilstm.artifact import CONTENT_DIGEST, content_digest
+    from sentilstm.artifact.format import CONTENT_DIGEST, content_digest
 
     tensors, header = _parts(source)
     header = {k: v for k, v in header.items() if k != CONTENT_DIGEST}
@@ -502,7 +502,7 @@ def test_the_cli_prints_one_error_line(trained_model_path: Path, tmp_path: Path,
 MEMORY_PROBE = textwrap.dedent("""
     import json, resource, sys
     from sentilstm import load_model
-    from sentilstm.classifier import read_classifier_checkpoint
+    from sentilstm.estimators.classifier import read_classifier_checkpoint
     from sentilstm.errors import ArtifactError
 
     good, files = sys.argv[1], json.loads(sys.argv[2])

@@ -1,4 +1,4 @@
-"""sentilstm.threads: the CPUs a process may use, what others are using, and the governor that picks torch's threads.
+"""sentilstm.system.threads: the CPUs a process may use, what others are using, and the governor that picks torch's threads.
 
 The governor is driven with a fake clock and a fake machine whose speed per thread count the test sets, so its
 decisions are checked exactly; no test measures real time.
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sentilstm import threads
-from sentilstm.threads import CpuBudget, ThreadGovernor, cgroup_quota, cpu_budget, others_busy, starting_threads
+from sentilstm.system import threads
+from sentilstm.system.threads import CpuBudget, ThreadGovernor, cgroup_quota, cpu_budget, others_busy, starting_threads
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_automatic_threads_start_from_the_free_cpus_and_say_so(
 ) -> None:
     monkeypatch.setattr(threads, "cpu_budget", lambda: CpuBudget(4, None))
     monkeypatch.setattr(threads, "others_busy", lambda: 3.2)
-    with caplog.at_level(logging.INFO, logger="sentilstm.threads"):
+    with caplog.at_level(logging.INFO, logger="sentilstm.system.threads"):
         governor = threads.thread_governor(None)
     assert governor is not None and governor.threads == 1 and torch.get_num_threads() == 1
     assert "1 CPU thread to start" in caplog.text and "4 usable" in caplog.text and "busy on 3.2 CPUs" in caplog.text
@@ -198,8 +198,8 @@ def test_automatic_threads_start_from_the_free_cpus_and_say_so(
 def test_training_and_large_predictions_are_governed(
     unfixed: None, monkeypatch: pytest.MonkeyPatch, tiny_params: dict, negation_data: tuple,
 ) -> None:
-    from sentilstm import SentimentClassifier, classifier
-
+    from sentilstm import SentimentClassifier
+    from sentilstm.estimators import classifier
     monkeypatch.setattr(threads, "cpu_budget", lambda: CpuBudget(2, None))
     monkeypatch.setattr(threads, "others_busy", lambda: 1.5)  # start on one thread, whatever the machine does
     made: list[Counting] = []

@@ -1,4 +1,4 @@
-"""Tests of `sentilstm.tracking` and `sentilstm train --mlflow`: runs go to a local MLflow file store under tmp_path
+"""Tests of `sentilstm.report.tracking` and `sentilstm train --mlflow`: runs go to a local MLflow file store under tmp_path
 (no server) and are read back with `MlflowClient`, as a user would.
 
 The contract: parameters, one metric point per epoch (step = epoch) including per-layer gradient norms, final
@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 from helpers import TINY, make_negation_data
 from sentilstm import ConfigError, SentimentClassifier
 from sentilstm.cli import app
-from sentilstm.tracking import ALLOW_FILE_STORE, MlflowTracker, Tracker, chain, key_name, resolve_tracking_uri, run_status
-from sentilstm.training import EpochStats, TrainingCallback
+from sentilstm.report.tracking import ALLOW_FILE_STORE, MlflowTracker, Tracker, chain, key_name, resolve_tracking_uri, run_status
+from sentilstm.training.loop import EpochStats, TrainingCallback
 
 needs_mlflow = pytest.mark.skipif(importlib.util.find_spec("mlflow") is None, reason="MLflow is not installed")
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}

@@ -1,4 +1,4 @@
-"""sentilstm.batching and sentilstm.training: batches, the fit loop, early stopping, checkpoints, resume."""
+"""sentilstm.training.batching and sentilstm.training.loop: batches, the fit loop, early stopping, checkpoints, resume."""
 from __future__ import annotations
 
 import logging
@@ -11,11 +11,11 @@ import torch
 
 from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier
-from sentilstm.batching import bucketed_batches, collate, sorted_batches
+from sentilstm.training.batching import bucketed_batches, collate, sorted_batches
 from sentilstm.config import ModelConfig, TrainConfig
 from sentilstm.errors import ArtifactError, ConfigError
 from sentilstm.models import SentimentNet
-from sentilstm.training import (
+from sentilstm.training.loop import (
     CheckpointSpec, EncodedSplit, EpochStats, GradientNorms, History, TrainingCallback, fit, read_checkpoint,
 )
 
@@ -270,7 +270,7 @@ def test_gradient_norms_warn_when_they_vanish_or_explode(caplog: pytest.LogCaptu
     norms.add(net)
     means = norms.means()
     assert means["embedding"] == 0.0 and means["head"] == pytest.approx(1e3 * net.head.weight.numel() ** 0.5)
-    with caplog.at_level(logging.WARNING, logger="sentilstm.training"):
+    with caplog.at_level(logging.WARNING, logger="sentilstm.training.loop"):
         norms.warn(3)
     messages = [r.getMessage() for r in caplog.records]
     assert any("epoch 3: the gradient of embedding vanished" in m for m in messages)
@@ -281,6 +281,24 @@ def test_gradient_norms_warn_when_they_vanish_or_explode(caplog: pytest.LogCaptu
 def test_fit_validates_config() -> None:
     with pytest.raises(ConfigError, match="epochs"):
         fit(make_net(), token_split(8, 0), token_split(8, 1), train_config(epochs=0), labels=LABELS)
+
+
+def test_cuda_random_states_come_back_in_device_order_and_gaps_are_refused(tmp_path: Path) -> None:
+    from sentilstm.artifact.format import read_file, write_file
+    from sentilstm.training.loop import cuda_rng_states
+
+    states = {f"rng.cuda.{i}": torch.full((4,), i, dtype=torch.uint8) for i in range(12)}
+    assert [int(state[0]) for state in cuda_rng_states(states)] == list(range(12))  # not 0, 1, 10, 11, 2, ...
+    path = tmp_path / "run.sentilstm.ckpt"
+    fit(make_net(), token_split(64, 0), token_split(32, 1), train_config(epochs=1), labels=LABELS,
+        checkpoint=CheckpointSpec(path))
+    tensors, payload = read_file(path, kind="checkpoint")
+    write_file(path, {**tensors, **states}, payload, "checkpoint")
+    assert len(cuda_rng_states(read_checkpoint(path)[0])) == 12
+    del states["rng.cuda.3"]
+    write_file(path, {**tensors, **states}, payload, "checkpoint")
+    with pytest.raises(ArtifactError, match=r"CUDA random states must be named rng.cuda.0 .. rng.cuda.10"):
+        read_checkpoint(path)
 
 
 def test_checkpoint_written_after_every_epoch(tmp_path: Path) -> None:
@@ -382,7 +400,7 @@ def test_resume_without_a_checkpoint_file_starts_fresh(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     path = tmp_path / "never-written.ckpt"
-    with caplog.at_level(logging.WARNING, logger="sentilstm.classifier"):
+    with caplog.at_level(logging.WARNING, logger="sentilstm.estimators.classifier"):
         clf = SentimentClassifier(**RESUME_PARAMS).fit(*resume_data, checkpoint_path=path, resume=True)
     assert "no checkpoint" in caplog.text and path.exists()
     for a, b in zip(uninterrupted.model_.state_dict().values(), clf.model_.state_dict().values()):

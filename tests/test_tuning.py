@@ -26,10 +26,10 @@ from typer.testing import CliRunner
 
 from helpers import TINY, make_negation_data
 from sentilstm import SearchSpace, SentimentClassifier, TuneResult, tune
-from sentilstm import tuning
+from sentilstm.selection import tuning
 from sentilstm.cli import app
 from sentilstm.config import Cell, ModelConfig, Pooling, TextConfig, TokenizerKind, TrainConfig, from_dict
-from sentilstm.databases import with_installed_driver
+from sentilstm.data.databases import with_installed_driver
 from sentilstm.errors import ConfigError
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}

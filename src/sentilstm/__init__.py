@@ -6,22 +6,24 @@
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from sentilstm._version import __version__
 
-from sentilstm.baselines import NBSVM, TfidfLogisticRegression
-from sentilstm.classifier import SentimentClassifier, load_model
+from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression
+from sentilstm.estimators.classifier import SentimentClassifier, load_model
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig
-from sentilstm.crossval import CVResult, FoldResult, cross_validate
-from sentilstm.data import LabelMap, Table, read_table
-from sentilstm.datasets import DATASETS, DatasetSplits, download_dataset, load_dataset
+from sentilstm.selection.crossval import CVResult, FoldResult, cross_validate
+from sentilstm.data.tables import Table, read_table
+from sentilstm.data.labels import LabelMap
+from sentilstm.data.datasets import DATASETS, DatasetSplits, download_dataset, load_dataset
 from sentilstm.errors import (
     ArtifactError, ConfigError, DataError, NotFittedError, OutputError, SentilstmError, TrainingError,
 )
-from sentilstm.evaluation import EvaluationReport
-from sentilstm.explain import TokenAttribution, explain
+from sentilstm.estimators.evaluation import EvaluationReport
+from sentilstm.explanations.methods import explain
+from sentilstm.explanations.result import TokenAttribution
 from sentilstm.models import SentimentNet
-from sentilstm.training import EpochStats, History, TrainingCallback
-from sentilstm.tuning import DEFAULT_SPACE, SearchSpace, TuneResult, tune
+from sentilstm.training.loop import EpochStats, History, TrainingCallback
+from sentilstm.selection.tuning import DEFAULT_SPACE, SearchSpace, TuneResult, tune
 
 __all__ = [
     "__version__",

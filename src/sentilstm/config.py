@@ -198,7 +198,7 @@ class TrainConfig:
     precision: Precision = "fp32"  # "bf16" autocast ~1.7x faster on AVX512-BF16 CPUs and on GPUs
     device: str = "auto"  # "auto": CUDA when available, else CPU
     # torch intra-op threads; None: the CPUs this process may use (affinity, cgroup quota) that other processes
-    # leave free, re-measured while training (2 threads beside a busy process ran 7x slower than 1; sentilstm.threads)
+    # leave free, re-measured while training (2 threads beside a busy process ran 7x slower than 1; sentilstm.system.threads)
     num_threads: int | None = None
     bucket_pool: int = 50  # batches per sorting pool: texts of similar length share a batch
     # epochs the embedding layer stays frozen (-1: always): pretrained vectors survive the noisy first
@@ -231,7 +231,7 @@ class TrainConfig:
             raise ConfigError(
                 f"class_weight must be None, 'balanced' or a dict label -> weight, got {self.class_weight!r}"
             )
-        from sentilstm.runtime import parse_device  # torch is needed only here
+        from sentilstm.system.device import parse_device  # torch is needed only here
 
         parse_device(self.device)  # its syntax only: a file may name a GPU this machine lacks
 

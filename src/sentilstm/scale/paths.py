@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from sentilstm.data import table_format
+from sentilstm.data.tables import table_format
 from sentilstm.errors import DataError
 
 InputFormat = Literal["csv", "tsv", "jsonl", "parquet"]

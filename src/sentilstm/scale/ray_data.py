@@ -26,14 +26,15 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from sentilstm.backends import Backend, load_for_serving, sibling_path
+from sentilstm.onnx.backends import Backend, load_for_serving
+from sentilstm.onnx.graph import sibling_path
 from sentilstm.config import check_choice, check_integer, check_range
-from sentilstm.data import infer_columns
+from sentilstm.data.tables import infer_columns
 from sentilstm.errors import ConfigError, DataError, SentilstmError
-from sentilstm.files import temporary_beside
+from sentilstm.system.files import temporary_beside
 from sentilstm.scale.paths import InputFormat, OutputFormat, check_new_output, filesystem, is_remote, resolve_inputs
 from sentilstm.scale.paths import output_format as resolve_output_format  # ray_score has a parameter of that name
-from sentilstm.scoring import score_frame
+from sentilstm.estimators.scoring import score_frame
 
 log = logging.getLogger(__name__)
 INSTALL_HINT = "pip install 'sentilstm[ray]'"
@@ -80,15 +81,15 @@ class ModelFiles:
     def read(cls, path: str | Path, backend: Backend) -> ModelFiles:
         """Read and check the model on the driver (one clear error here, not one per actor); for onnx/onnx-int8
         export the graph once here, unless a matching sibling file from `sentilstm export` exists."""
-        from sentilstm.backends import _graph_for  # the same reuse-or-export rule load_for_serving applies
-        from sentilstm.classifier import SentimentClassifier, load_model
+        from sentilstm.onnx.backends import graph_for  # the same reuse-or-export rule load_for_serving applies
+        from sentilstm.estimators.classifier import SentimentClassifier, load_model
 
         path = Path(path)
         clf = load_model(path)
         files = cls(path.name, path.read_bytes())
         if backend != "torch" and isinstance(clf, SentimentClassifier):
             quantize: Literal["int8"] | None = "int8" if backend == "onnx-int8" else None
-            graph = _graph_for(path, clf, quantize)
+            graph = graph_for(path, clf, quantize)
             files.graph_name = sibling_path(path, quantize).name
             files.graph = graph.read_bytes() if isinstance(graph, Path) else graph
         return files

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentilstm.backends import Backend
+from sentilstm.onnx.backends import Backend
 from sentilstm.config import check_choice, check_integer
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.scale.ray_data import ModelFiles, SentimentPredictor
-from sentilstm.scoring import probability_column
+from sentilstm.estimators.scoring import probability_column
 
 INSTALL_HINT = "pip install 'sentilstm[spark]'"
 
@@ -39,7 +39,7 @@ def predict_udf(model_path: str | Path, *, backend: Backend = "torch", threads: 
     check_integer("threads", threads, low=1)
     check_integer("batch_size", batch_size, low=1)
     model = ModelFiles.read(model_path, backend)
-    from sentilstm.classifier import load_model
+    from sentilstm.estimators.classifier import load_model
 
     labels = list(load_model(model_path).label_map_.labels)
     integer_labels = all(isinstance(label, (int, np.integer)) and not isinstance(label, bool) for label in labels)

@@ -27,7 +27,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sentilstm import __version__
+from sentilstm._version import __version__
 from sentilstm.serve import pages, security
 from sentilstm.serve.deadlines import Cancelled, RequestDeadline
 from sentilstm.serve.feedback import FeedbackStore

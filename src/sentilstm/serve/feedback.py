@@ -18,11 +18,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from sentilstm.databases import with_installed_driver
+from sentilstm.data.databases import with_installed_driver
 from sentilstm.errors import ConfigError
+from sentilstm.serve.periods import period_starts
 
 log = logging.getLogger(__name__)
 Interval = Literal["minute", "hour", "day"]
@@ -239,27 +241,20 @@ class FeedbackStore:
         query = sa.select(table.c.created_at, table.c.label, table.c.probabilities).where(*conditions)
         groups: dict[tuple[dt.datetime, str], list[Any]] = {}
         with self.engine.connect() as connection:
-            for created_at, label, probabilities in connection.execution_options(yield_per=1000).execute(query):
-                key = (_floor(created_at, interval), label)
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = [0, defaultdict(float), defaultdict(int)]
-                group[0] += 1
-                for name in labels:
-                    value = probabilities.get(name) if isinstance(probabilities, dict) else None
-                    if isinstance(value, (int, float)):
-                        group[1][name] += float(value)
-                        group[2][name] += 1
+            for rows in connection.execution_options(yield_per=1000).execute(query).partitions():
+                starts = period_starts(pd.DatetimeIndex([row.created_at for row in rows]), interval).to_pydatetime()
+                for start, (_, label, probabilities) in zip(starts, rows):
+                    group = groups.get((start, label))
+                    if group is None:
+                        group = groups[(start, label)] = [0, defaultdict(float), defaultdict(int)]
+                    group[0] += 1
+                    for name in labels:
+                        value = probabilities.get(name) if isinstance(probabilities, dict) else None
+                        if isinstance(value, (int, float)):
+                            group[1][name] += float(value)
+                            group[2][name] += 1
         return [(period, label, n, {k: sums[k] for k in labels}, {k: counts[k] for k in labels})
                 for (period, label), (n, sums, counts) in groups.items()]
-
-
-def _floor(value: dt.datetime, interval: str) -> dt.datetime:
-    if interval == "minute":
-        return value.replace(second=0, microsecond=0)
-    if interval == "hour":
-        return value.replace(minute=0, second=0, microsecond=0)
-    return value.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _entry(row: Any) -> FeedbackEntry:

@@ -143,7 +143,7 @@ def check_texts(texts: Sequence[str], loc: Sequence[Any], *, max_texts: int, max
 def check_explanation(text: str, num_samples: int, *, max_chars: int, max_words: int, max_samples: int) -> None:
     """422 when an explanation would be too costly: lime and kernel_shap re-predict `num_samples` perturbed copies
     of the text, so their cost grows with words x samples (kernel_shap's final solve with words squared)."""
-    from sentilstm.explain import word_spans
+    from sentilstm.explanations.methods import word_spans
 
     errors = []
     if len(text) > max_chars:

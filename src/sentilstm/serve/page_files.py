@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from sentilstm.data import table_format
+from sentilstm.data.tables import table_format
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.serve.limits import OPTIONS, LimitExceeded
 

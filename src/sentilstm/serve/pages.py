@@ -3,7 +3,7 @@
     app.include_router(pages.router)  # GET /, /static/*, POST /score/columns, POST /score, GET /score/<token>.csv
 
 The page itself (static/index.html, app.js, charts.js, style.css) talks to the JSON API (/predict, /explain, /feedback,
-/trends, /model) and to the routes here. Scoring streams the upload through `sentilstm.scoring.score_frame` chunk
+/trends, /model) and to the routes here. Scoring streams the upload through `sentilstm.estimators.scoring.score_frame` chunk
 by chunk in a worker thread, counting labels and label shares per time period in the same pass, so memory stays
 flat whatever the file size. Uploads and scored files live for an hour in the server's private folder
 (`page_files.FileStore`, made by the app's lifespan or the server).
@@ -28,14 +28,17 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from starlette.datastructures import UploadFile
 
-from sentilstm.data import TableWriter, infer_columns, is_missing, iter_frames
+from sentilstm.data.tables import infer_columns, is_missing, iter_frames
+
+from sentilstm.data.writer import TableWriter
 from sentilstm.errors import DataError
-from sentilstm.scoring import probability_column, score_frame
+from sentilstm.estimators.scoring import probability_column, score_frame
 from sentilstm.serve.deadlines import run_in_thread, work_token
 from sentilstm.serve.limits import OPTIONS, LimitExceeded
 from sentilstm.serve.page_files import (  # noqa: F401 - KEEP_FILES, KEEP_SECONDS, FileStore: re-exported
     KEEP_FILES, KEEP_SECONDS, PREDICT_HINT, FileStore, StoredFile, file_size, unpacked_too_large,
 )
+from sentilstm.serve.periods import period_starts
 from sentilstm.serve.security import neutralise_formulas
 
 log = logging.getLogger(__name__)
@@ -52,7 +55,7 @@ CHUNK_ROWS = 5_000  # rows scored at a time: bounds memory, and a chunk of short
 MAX_BUCKETS = 100_000  # time buckets held while scoring; past it, hours become days (then months)
 MAX_POINTS = 400  # periods in a chart (about 1.5 pixels each on a laptop); past it, the interval is coarsened
 Interval = Literal["auto", "hour", "day", "week", "month"]
-PERIODS = ("hour", "day", "week", "month")  # finest first
+PERIODS = ("hour", "day", "week", "month")  # a chart's periods, finest first (see periods.py)
 TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime", "created_at", "created", "published", "posted", "ts")
 MULTIPART_BODY = {  # the forms are parsed by hand (to refuse oversized uploads before reading them): document them
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
@@ -257,17 +260,6 @@ def _numeric_timestamps(numbers: pd.Series) -> pd.Series:
     return pd.Series(pd.to_datetime(text, format=fmt, errors="coerce"), index=numbers.index)
 
 
-def floor_periods(stamps: pd.DatetimeIndex, period: str) -> pd.DatetimeIndex:
-    """Each stamp's period start: the hour, the day, the Monday of its week, or the 1st of its month."""
-    if period == "hour":
-        return stamps.floor("h")
-    days = stamps.floor("D")
-    if period == "day":
-        return days
-    back = days.day_of_week if period == "week" else days.day - 1
-    return days - pd.to_timedelta(np.asarray(back), unit="D")
-
-
 def auto_period(span: pd.Timedelta) -> str:
     """The period that gives a readable chart for data spanning `span`: about 10 to 120 points."""
     if span <= pd.Timedelta(days=3):
@@ -293,7 +285,7 @@ class LabelSeries:
         known = stamps.notna().to_numpy()
         if not known.any():
             return
-        keys = floor_periods(pd.DatetimeIndex(stamps[known]), self.base)
+        keys = period_starts(pd.DatetimeIndex(stamps[known]), self.base)
         values = np.hstack([np.eye(self.num_classes)[label_ids[known]], probabilities[known]])  # (n, 2K)
         self._merge(pd.DataFrame(values, index=keys).groupby(level=0).sum())
         while len(self.buckets) > MAX_BUCKETS and self.base != "month":
@@ -311,7 +303,7 @@ class LabelSeries:
     def _frame(self, period: str) -> pd.DataFrame:
         keys = pd.DatetimeIndex(list(self.buckets))
         frame = pd.DataFrame(np.vstack(list(self.buckets.values())), index=keys)
-        return frame.groupby(floor_periods(keys, period)).sum().sort_index()
+        return frame.groupby(period_starts(keys, period)).sum().sort_index()
 
     def to_dict(self, interval: Interval, labels: list[Any]) -> dict[str, Any] | None:
         """{"interval", "start", "end", "notes", "points": [{"period", "count", "counts", "shares",

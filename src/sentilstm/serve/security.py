@@ -25,7 +25,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -37,8 +37,6 @@ from sentilstm.errors import ConfigError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-
-    from sentilstm.serve.settings import ServeSettings
 
 CSRF_HEADER = "X-Sentilstm-CSRF"  # any value; a page on another site cannot set it without a CORS preflight
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")  # names a DNS-rebinding page can never have
@@ -58,6 +56,23 @@ ORIGIN = re.compile(r"https?://([a-z0-9_.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?")  # as
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # "-0.5", "+3e2": a number, not a formula
 Access = Literal["open", "read", "full"]
 Refusal = tuple[int, str, dict[str, str]]  # status, one-line message, extra headers
+
+
+class Guards(Protocol):
+    """The settings the guards read (`ServeSettings` has them, checked and normalised in its __post_init__)."""
+
+    @property
+    def api_key(self) -> str | None: ...
+    @property
+    def read_key(self) -> str | None: ...
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]: ...
+    @property
+    def cors_origins(self) -> tuple[str, ...]: ...
+    @property
+    def rate_limit(self) -> int | None: ...
+    @property
+    def raw_csv(self) -> bool: ...
 
 
 # ----- settings: checked and normalised in ServeSettings.__post_init__ --------------------------------------------
@@ -139,7 +154,7 @@ def check_rate_limit(rate_limit: int | None) -> None:
                           "leave it out for no limit")
 
 
-def security_state(settings: ServeSettings) -> dict[str, Any]:
+def security_state(settings: Guards) -> dict[str, Any]:
     """The guards in force, for GET /model: whether keys are set (never the keys), hosts, origins, limits."""
     return {
         "api_key": settings.api_key is not None,
@@ -152,7 +167,7 @@ def security_state(settings: ServeSettings) -> dict[str, Any]:
     }
 
 
-def describe_guards(settings: ServeSettings) -> str:
+def describe_guards(settings: Guards) -> str:
     """One line for the start-up message, e.g. "API key required (and a read key); Host: localhost, ...; CORS off"."""
     keys = ("API key required" + (" (and a read-only key)" if settings.read_key else "")) if settings.api_key \
         else "no API key (anyone who reaches the port may use it)"
@@ -255,7 +270,7 @@ def needed_access(method: str, path: str) -> Access:
 class RequestGuard:
     """ASGI middleware: the Host allow-list, the rate limit, the keys and the CSRF header, in that order."""
 
-    def __init__(self, app: ASGIApp, *, settings: ServeSettings) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Guards) -> None:
         self.app = app
         self.allowed_hosts = settings.allowed_hosts
         self.limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
@@ -362,7 +377,7 @@ def _given_key(headers: dict[bytes, bytes]) -> str | None:
     return api_key or None
 
 
-def install(app: FastAPI, settings: ServeSettings) -> None:
+def install(app: FastAPI, settings: Guards) -> None:
     """Add the guards `settings` asks for to `app` (after its other middleware, so they run first)."""
     app.add_middleware(RequestGuard, settings=settings)
     if settings.cors_origins:
@@ -374,7 +389,7 @@ def install(app: FastAPI, settings: ServeSettings) -> None:
 
 
 # ----- the OpenAPI document ---------------------------------------------------------------------------------------
-def with_guards(schema: dict[str, Any], settings: ServeSettings) -> dict[str, Any]:
+def with_guards(schema: dict[str, Any], settings: Guards) -> dict[str, Any]:
     """The OpenAPI document with the keys as security schemes (so /docs has an Authorize button), the CSRF
     header on the form routes, and the refusals each operation may give."""
     if settings.api_key:
@@ -432,5 +447,5 @@ def _safe_cell(cell: str) -> str:
     return ("'" if _is_formula(cell) else "") + cell.replace("\r\n", "\n").replace("\r", "\n")
 
 
-__all__ = ["CSRF_HEADER", "KeyRing", "RateLimiter", "RequestGuard", "client_key", "describe_guards", "host_allowed",
+__all__ = ["CSRF_HEADER", "Guards", "KeyRing", "RateLimiter", "RequestGuard", "client_key", "describe_guards", "host_allowed",
            "install", "needed_access", "neutralise_formulas", "security_state", "serve_allowed_hosts", "with_guards"]

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from sentilstm.errors import ConfigError
 from sentilstm.serve.deadlines import SHUTTING_DOWN, Cancelled
 from sentilstm.serve.settings import ServeSettings
 
@@ -169,22 +168,10 @@ class MicroBatcher:
 
 
 def load_classifier(path: str, backend: str = "torch", threads: int | None = None, device: str | None = None) -> Any:
-    """The classifier for serving: `sentilstm.export.load_for_serving` (network on torch or ONNX Runtime);
-    plain `load_model` on torch where that module is missing. `device`: where torch runs (None: 'auto')."""
-    try:
-        from sentilstm.export import load_for_serving
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("sentilstm.export", "sentilstm.backends"):
-            raise
-        if backend != "torch":
-            raise ConfigError(f"backend {backend!r} needs sentilstm.export, which this installation lacks; "
-                              "use backend 'torch'") from None
-        from sentilstm.classifier import load_model
-        from sentilstm.threads import fix_threads
+    """The classifier for serving: `sentilstm.onnx.backends.load_for_serving` (network on torch or ONNX Runtime).
+    `device`: where torch runs (None: 'auto')."""
+    from sentilstm.onnx.backends import load_for_serving
 
-        if threads is not None:
-            fix_threads(threads)
-        return load_model(path, device=device)
     return load_for_serving(path, backend, threads=threads, device=device)  # type: ignore[arg-type]
 
 
@@ -253,7 +240,7 @@ class ModelService:
 
         `check` runs between batches of the work and raises to stop it (the request's `WorkToken.check`).
         """
-        from sentilstm.explain import explain
+        from sentilstm.explanations.methods import explain
 
         attribution = explain(self.classifier, text, method, num_samples=num_samples, seed=seed, check=check)
         column = attribution.label_index(label)  # ConfigError for a label the model does not have
@@ -274,7 +261,7 @@ class ModelService:
         """Labels, parameters, saved metrics, library versions and the `sentilstm describe` text (JSON-safe)."""
         clf = self.classifier
         try:
-            from sentilstm.summary import describe
+            from sentilstm.report.summary import describe
 
             summary: str | None = describe(clf).to_text()
         except Exception as exc:  # noqa: BLE001 - a summary is a nicety; an exotic model must still serve

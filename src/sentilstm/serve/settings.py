@@ -84,7 +84,7 @@ class ServeSettings:
         object.__setattr__(self, "cors_origins", security.normalise_origins(self.cors_origins))
         if not 0 < self.request_timeout <= 86_400:
             raise ConfigError(f"request_timeout must be more than 0 and at most 86400 seconds, got {self.request_timeout!r}")
-        from sentilstm.runtime import parse_device  # imports torch, which only this check needs here
+        from sentilstm.system.device import parse_device  # imports torch, which only this check needs here
 
         parse_device(self.device)  # its syntax; whether this machine has it, loading the model checks
 

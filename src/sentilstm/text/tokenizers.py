@@ -74,7 +74,7 @@ MODEL_TYPES = ("WordLevel", "BPE", "Unigram")  # what `TextTokenizer.train` make
 def _check_saved(data: Any, vocab_size: int | None) -> dict[str, Any]:
     """`data` parsed, or ArtifactError unless it is tokenizer JSON as `TextTokenizer.train` makes it, with
     `vocab_size` entries: checked in Python, so the Rust parser never sees a vocabulary larger than the embedding."""
-    from sentilstm.artifact import json_kind, parse_json
+    from sentilstm.artifact.format import json_kind, parse_json
 
     spec = parse_json(data, "the tokenizer")
     if not isinstance(spec, dict) or not isinstance(spec.get("model"), dict):

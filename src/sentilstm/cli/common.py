@@ -1,0 +1,275 @@
+"""What every command shares: the Typer app, one-line errors (`friendly`), logging, progress bars, printed
+reports, the common options, reading the training tables, checked outputs, saving and MLflow."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from sentilstm.errors import SentilstmError
+from sentilstm.estimators.evaluation import MAX_MATRIX_CLASSES
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, evaluate and use LSTM sentiment classifiers.")
+# markup=False: paths, texts and labels are user data, and "[b]" or "[/x]" in them must print as they are
+console = Console(stderr=True, markup=False)
+out = Console(markup=False)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_time=False, show_path=False)],
+        force=True,
+    )
+
+
+def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user errors into one line on stderr and exit code 2 (no traceback). Every number given on the command
+    line is checked first: finite (no nan or inf) and within 64 bits; each command and the library check ranges."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            check_numbers(command, kwargs)
+            return command(*args, **kwargs)
+        except SentilstmError as exc:
+            print_error(str(exc))
+        except OSError as exc:  # what no writer mapped (OutputError is a SentilstmError): still one line
+            where = f" ({exc.filename})" if exc.filename else ""
+            print_error(f"{exc.strerror or exc}{where}; check the path, its permissions and the free disk space")
+        except MemoryError:
+            print_error("ran out of memory; use smaller sizes (--hidden-size, --embedding-dim, --batch-size, --vocab-size) "
+                         "or less data")
+        except KeyboardInterrupt:
+            console.print("interrupted")
+            raise typer.Exit(130) from None
+        raise typer.Exit(2)
+
+    return wrapper
+
+
+def print_error(message: str) -> None:
+    console.print(Text.assemble(("error:", "red"), f" {message}"), highlight=False, soft_wrap=True)
+
+
+def check_numbers(command: Callable[..., Any], values: dict[str, Any]) -> None:
+    """nan, inf and integers beyond 64 bits fail for every option, naming it; ranges are each option's own."""
+    from sentilstm.errors import ConfigError
+
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{option_name(command, name)} must be a finite number, got {value}")
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            raise ConfigError(f"{option_name(command, name)} must be a whole number of at most 19 digits, got {value}")
+
+
+def option_name(command: Callable[..., Any], name: str) -> str:
+    """The option as the user types it (--learning-rate, --C) for a parameter name (learning_rate, c)."""
+    hint = typing.get_type_hints(command, include_extras=True).get(name)
+    for info in getattr(hint, "__metadata__", ()):
+        # in Annotated[..., typer.Option("--out")] typer keeps the first name in `default`
+        names = [getattr(info, "default", None), *(getattr(info, "param_decls", None) or ())]
+        declared = [d for d in names if isinstance(d, str) and d.startswith("--")]
+        if declared:
+            return declared[0]
+        if isinstance(info, typer.models.ArgumentInfo):
+            return name.upper()
+    return "--" + name.replace("_", "-")
+
+
+class ProgressBar:
+    """A rich progress bar fed by the training loop's callback hooks."""
+
+    def __init__(self) -> None:
+        from sentilstm.training.loop import TrainingCallback
+
+        parent = self
+
+        class _Callback(TrainingCallback):
+            def on_epoch_start(self, epoch: int, num_epochs: int, num_batches: int) -> None:
+                parent.task = parent.progress.add_task(f"epoch {epoch}/{num_epochs}", total=num_batches, loss="")
+
+            def on_step(self, epoch: int, step: int, loss: float) -> None:
+                parent.progress.update(parent.task, advance=1, loss=f"loss {loss:.4f}")
+
+            def on_epoch_end(self, stats: Any, improved: bool) -> None:
+                parent.progress.update(
+                    parent.task,
+                    loss=f"loss {stats.train_loss:.4f} | val loss {stats.val_loss:.4f} acc {stats.val_accuracy:.4f} "
+                    f"macro-F1 {stats.val_macro_f1:.4f} | {stats.samples_per_second:.0f} texts/s{' *' if improved else ''}",
+                )
+
+        self.callback = _Callback()
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TimeRemainingColumn(), TextColumn("{task.fields[loss]}"), console=console,
+        )
+        self.task: Any = None
+
+
+def print_report(report: Any, title: str) -> None:
+    """Metrics, per-class table and confusion matrix of an EvaluationReport."""
+    summary = RichTable(title=title, show_header=True)
+    for name in ("examples", "accuracy", "macro F1", "weighted F1", "ROC-AUC", "loss"):
+        summary.add_column(name, justify="right")
+    auc = "n/a" if report.roc_auc is None else f"{report.roc_auc:.4f}"
+    summary.add_row(
+        str(report.num_examples), f"{report.accuracy:.4f}", f"{report.macro_f1:.4f}", f"{report.weighted_f1:.4f}", auc,
+        f"{report.loss:.4f}",
+    )
+    out.print(summary)
+    per_class = RichTable(title="per class")
+    for name in ("label", "precision", "recall", "F1", "support"):
+        per_class.add_column(name, justify="right")
+    for label, metrics in report.per_class.items():
+        per_class.add_row(label, f"{metrics.precision:.4f}", f"{metrics.recall:.4f}", f"{metrics.f1:.4f}", str(metrics.support))
+    out.print(per_class)
+    if len(report.labels) > MAX_MATRIX_CLASSES:  # K x K cells would be unreadable (and slow to draw)
+        out.print(confusions_table(report))
+        return
+    matrix = RichTable(title="confusion matrix (rows: true, columns: predicted)")
+    matrix.add_column("true \\ pred")
+    for label in report.labels:
+        matrix.add_column(str(label), justify="right")
+    for label, row in zip(report.labels, report.confusion_matrix):
+        matrix.add_row(str(label), *map(str, row))
+    out.print(matrix)
+
+
+def confusions_table(report: Any, k: int = 20) -> RichTable:
+    """The most frequent errors, for a confusion matrix too large to print."""
+    from sentilstm.estimators.evaluation import top_confusions
+
+    table = RichTable(title=f"most frequent confusions ({len(report.labels)} classes; every count is in the JSON metrics)")
+    for name in ("true", "predicted", "texts", "share of true"):
+        table.add_column(name, justify="right")
+    for true, predicted, count, share in top_confusions(report.confusion_matrix, report.labels, k):
+        table.add_row(str(true), str(predicted), str(count), f"{share:.1%}")
+    return table
+
+
+TextColumnOpt = Annotated[Optional[str], typer.Option("--text-column", help="Column holding the text (inferred when unambiguous).")]
+LabelColumnOpt = Annotated[Optional[str], typer.Option("--label-column", help="Column holding the label (inferred when unambiguous).")]
+EncodingOpt = Annotated[str, typer.Option(help="Text encoding of CSV/TSV/JSONL files (bad bytes are replaced, with a warning).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose/--quiet", help="Show INFO logs (default) or only warnings.")]
+DeviceOpt = Annotated[str, typer.Option(help="Where the network runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N; the device the model was trained on is not reused.")]
+
+
+DatasetOpt = Annotated[Optional[str], typer.Option(help="A named dataset instead of DATA, e.g. imdb, sst2, afrisenti-ig, tweets.")]
+DatasetPathOpt = Annotated[Optional[Path], typer.Option(help="Read --dataset from this local copy (official archive or folder) instead of the cache.")]
+
+
+def training_tables(data: Path | None, dataset: str | None, dataset_path: Path | None, validation: Path | None,
+                     test: Path | None, **options: Any) -> tuple[Any, Any, Any, list[str]]:
+    """(train, validation or None, test or None, unlabelled texts) from DATA or a named dataset, plus overrides."""
+    from sentilstm.data.datasets import load_dataset
+    from sentilstm.data.tables import read_table
+    from sentilstm.errors import DataError
+
+    if (data is None) == (dataset is None):
+        raise DataError("give either a DATA file or --dataset NAME (not both, not neither)")
+    if dataset_path is not None and dataset is None:
+        raise DataError("--dataset-path needs --dataset NAME, the dataset it holds")
+    unlabeled: list[str] = []
+    if dataset is not None:
+        splits = load_dataset(dataset, path=dataset_path)
+        train_table, val_table, test_table = splits.train, splits.validation, splits.test
+        unlabeled = splits.unlabeled or []
+    else:
+        train_table, val_table, test_table = read_table(data, **options), None, None
+    if validation is not None:
+        val_table = read_table(validation, **options)
+    if test is not None:
+        test_table = read_table(test, **options)
+    return train_table, val_table, test_table, unlabeled
+
+
+def check_test_labels(train: Any, validation: Any, test: Any) -> None:
+    """A --test label the training data does not have can never be predicted: say so before training."""
+    from sentilstm.data.labels import LabelMap
+    from sentilstm.errors import DataError
+
+    if test is None:
+        return
+    known = LabelMap.fit(train.labels + (validation.labels if validation is not None else []))
+    try:
+        known.encode(test.labels)
+    except DataError as exc:  # "labels [...] were not seen in training; this model knows [...]"
+        raise DataError(f"--test {test.source}: {exc}; a model can never predict those: check the files and "
+                        "--label-column") from None
+
+
+def check_out_paths(inputs: dict[str, Any] | None = None, **paths: Path | None) -> None:
+    """Before any work: every output (keyword: option name) writable, none of them an input (MODEL, DATA...)."""
+    from sentilstm.system.files import check_outputs
+
+    check_outputs({f"--{option.replace('_', '-')}": path for option, path in paths.items()}, inputs or {})
+
+
+def save_model(model: Any, path: Path) -> None:
+    """`model.save(path)`; the file system's refusal (full disk...) becomes one line naming the path."""
+    from sentilstm.system.files import writing
+
+    with writing(path):
+        model.save(path)
+
+
+def write_json(data: Any, path: Path | None) -> None:
+    """Write `data` as indented JSON to `path` (if given), atomically."""
+    from sentilstm.system.files import write_atomically
+
+    if path is not None:
+        write_atomically(path, json.dumps(data, indent=2, default=str))
+
+
+MlflowOpt = Annotated[Optional[bool], typer.Option("--mlflow/--no-mlflow", help="Log parameters, per-epoch metrics, results and files to MLflow (default: on when --mlflow-uri is given).")]
+MlflowUriOpt = Annotated[Optional[str], typer.Option(help="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000; implies --mlflow. Default: $MLFLOW_TRACKING_URI, else ./mlruns (a local file store, no server).")]
+MlflowExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment of the run (created when missing).")]
+
+
+def make_tracker(ctx: typer.Context, use_mlflow: bool | None, uri: str | None, experiment: str) -> Any:
+    """The command's MLflow run (a no-op Tracker without --mlflow), started now and ended with the command:
+    FINISHED, FAILED on an error, KILLED on Ctrl-C; its id and URI are printed last. For train, cv, tune:
+
+        tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment); tracker.log_params(...)
+        fit(..., callback=chain(bar.callback, tracker.callback())); tracker.log_metrics(...); tracker.log_artifact(...)
+    """
+    from sentilstm.report.tracking import MlflowTracker, Tracker
+
+    if not (use_mlflow if use_mlflow is not None else uri is not None):
+        return Tracker()
+    tracker = MlflowTracker(uri, experiment, tags={"sentilstm.command": ctx.info_name})
+    # registered before the run so that it runs after the run has ended (the context unwinds last in, first out)
+    ctx.call_on_close(lambda: tracker.run_id and console.print(
+        f"MLflow run {tracker.run_id} ({tracker.status}) in experiment {experiment!r}: {tracker.tracking_uri}", soft_wrap=True))
+    return ctx.with_resource(tracker)
+
+
+def write_report(build: Callable[[], Any], path: Path | None) -> Path | None:
+    """Render and write a report after the results are saved: a report that fails never costs the trained model or
+    the scores; it warns instead. Returns the path written, or None."""
+    if path is None:
+        return None
+    try:
+        build().write(path)
+    except Exception as exc:  # noqa: BLE001 - plotting has many failure modes; none may lose a finished run
+        console.print(f"warning: no report written to {path} ({type(exc).__name__}: {exc})")
+        return None
+    out.print(f"report: {path}")
+    return path
+
+
+NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")]

@@ -1,0 +1,250 @@
+"""Model selection: `sentilstm cv` and `sentilstm tune`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from sentilstm.cli.common import (
+    DatasetOpt,
+    DatasetPathOpt,
+    EncodingOpt,
+    LabelColumnOpt,
+    MlflowExperimentOpt,
+    MlflowOpt,
+    MlflowUriOpt,
+    NoReportOpt,
+    ProgressBar,
+    TextColumnOpt,
+    VerboseOpt,
+    app,
+    check_out_paths,
+    console,
+    friendly,
+    make_tracker,
+    out,
+    print_report,
+    setup_logging,
+    training_tables,
+    write_json,
+    write_report,
+)
+
+SCORES = ("accuracy", "macro_f1", "weighted_f1", "roc_auc", "loss")  # the headline numbers --mlflow logs per fold
+
+
+@app.command()
+@friendly
+def cv(
+    ctx: typer.Context,
+    data: Annotated[Optional[Path], typer.Argument(help="Labelled table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
+    folds: Annotated[int, typer.Option(help="Stratified folds K (every class needs K or more texts).")] = 5,
+    repeats: Annotated[int, typer.Option(help="Repeat the K folds with a new shuffle this many times (R*K models).")] = 1,
+    jobs: Annotated[int, typer.Option(help="Folds trained at once, each in its own process; CPU threads are shared out.")] = 1,
+    estimator: Annotated[str, typer.Option(help="lstm (SentimentClassifier) or a linear baseline: nbsvm or tfidf_lr.")] = "lstm",
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Model/training parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set cell=gru (SentimentClassifier's or the baseline's names; 'none' for None).")] = None,
+    params_file: Annotated[Optional[Path], typer.Option("--params", help="JSON or YAML file of parameters {name: value}; --set overrides it.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the fold shuffle (repeat r uses seed + r); the model's seed is --set seed=N.")] = 0,
+    dataset: DatasetOpt = None,
+    dataset_path: DatasetPathOpt = None,
+    text_column: TextColumnOpt = None,
+    label_column: LabelColumnOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write every fold's metrics and the summary as JSON here.")] = None,
+    report_to: Annotated[Optional[Path], typer.Option("--report", help="Where to write the HTML report (default: NAME.cv.report.html, NAME being DATA's or the dataset's name).")] = None,
+    no_report: NoReportOpt = False,
+    use_mlflow: MlflowOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
+    mlflow_experiment: MlflowExperimentOpt = "sentilstm",
+    verbose: VerboseOpt = True,
+) -> None:
+    """Cross-validate: stratified K-fold, each fold's metrics, mean ± std, and the out-of-fold confusion matrix."""
+    setup_logging(verbose)
+    import contextlib
+
+    from sentilstm.cli.options import parse_assignments, read_params
+    from sentilstm.selection.crossval import check_options, cross_validate
+
+    name = dataset or (data.name.split(".")[0] if data is not None else "cv")
+    report_path = None if no_report else report_to or Path(f"{name}.cv.report.html")
+    from sentilstm.data.tables import check_encoding
+
+    check_out_paths({"DATA": data, "--params": params_file}, json=json_path, report=report_path)
+    check_encoding(encoding)
+    params = read_params(params_file) if params_file is not None else {}
+    params.update(parse_assignments(settings or [], estimator))
+    check_options(estimator=estimator, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs)  # before reading data
+    train_table, val_table, _, _ = training_tables(
+        data, dataset, dataset_path, None, None, text_column=text_column, label_column=label_column, encoding=encoding
+    )
+    texts, labels = train_table.texts, train_table.labels
+    if val_table is not None:  # a named dataset's validation split: the folds make their own held-out parts
+        console.print(f"adding the {len(val_table)} validation texts to the cross-validated data")
+        texts, labels = texts + val_table.texts, labels + val_table.labels
+    console.print(f"{folds}-fold cross-validation{f' x {repeats}' if repeats > 1 else ''} of {estimator} on "
+                  f"{len(texts)} texts from {train_table.source}")
+    tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
+    tracker.log_params({**params, "estimator": estimator, "folds": folds, "repeats": repeats, "cv_seed": seed,
+                        "data": f"{train_table.source} ({len(texts)} rows)"})
+    bar = ProgressBar() if jobs == 1 and estimator == "lstm" else None
+
+    def on_fold(fold: Any) -> None:
+        step = fold.repeat * folds + fold.fold + 1
+        tracker.log_metrics({k: v for k, v in fold.report.to_dict().items() if k in SCORES}, prefix="fold", step=step)
+        if bar is not None:  # drop the finished fold's epoch bars
+            for task in list(bar.progress.task_ids):
+                bar.progress.remove_task(task)
+        where = f"repeat {fold.repeat + 1}/{repeats} " if repeats > 1 else ""
+        console.print(f"{where}fold {fold.fold + 1}/{folds}: accuracy {fold.report.accuracy:.4f}, "
+                      f"macro F1 {fold.report.macro_f1:.4f} ({fold.seconds:.1f}s)")
+
+    with bar.progress if bar is not None else contextlib.nullcontext():
+        result = cross_validate(
+            texts, labels, params=params, estimator=estimator, folds=folds, repeats=repeats, seed=seed, jobs=jobs,
+            on_fold=on_fold, callback_factory=(lambda repeat, fold: bar.callback) if bar is not None else None,
+        )
+    _print_folds(result)
+    print_report(result.predictions.report(), "out-of-fold predictions" + (" (repeat 1)" if repeats > 1 else ""))
+    write_json(result.to_dict(), json_path)
+    from sentilstm.report.builders import cv_report
+
+    report_path = write_report(lambda: cv_report(result), report_path)
+    tracker.log_metrics({f"{metric}_{part}": value for metric, pair in result.summary().items()
+                         for part, value in zip(("mean", "std"), pair)})
+    for path in (report_path, json_path):
+        if path is not None:
+            tracker.log_artifact(path)
+
+
+def _print_folds(result: Any) -> None:
+    """One row per fold of a CVResult, then mean ± std over the folds."""
+    table = RichTable(title=f"{result.num_folds}-fold cross-validation of {result.estimator}")
+    metrics = ("accuracy", "macro_f1", "weighted_f1", "roc_auc", "loss")
+    for name in ("repeat", "fold", "accuracy", "macro F1", "weighted F1", "ROC-AUC", "loss", "seconds"):
+        table.add_column(name, justify="right")
+    for fold in result.folds:
+        values = [getattr(fold.report, m) for m in metrics]
+        table.add_row(str(fold.repeat + 1), str(fold.fold + 1), *("n/a" if v is None else f"{v:.4f}" for v in values),
+                      f"{fold.seconds:.1f}")
+    summary = result.summary()
+    cells = [f"{summary[m][0]:.4f} ± {summary[m][1]:.4f}" if m in summary else "n/a" for m in metrics]
+    seconds = [fold.seconds for fold in result.folds]
+    mean = sum(seconds) / len(seconds)
+    spread = (sum((s - mean) ** 2 for s in seconds) / len(seconds)) ** 0.5
+    table.add_section()
+    table.add_row("mean ± std", "", *cells, f"{mean:.1f} ± {spread:.1f}")
+    out.print(table)
+
+
+@app.command()
+@friendly
+def tune(
+    ctx: typer.Context,
+    data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
+    trials: Annotated[int, typer.Option(help="Finished (complete or pruned) trials the study should hold: re-running resumes to this total; 0 runs none and only retrains the best.")] = 20,
+    timeout: Annotated[Optional[float], typer.Option(help="Start no new trial after this many seconds.")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Study database, any SQLAlchemy URL (e.g. postgresql://user:pw@host/db); workers given the same URL share the study. Default: sqlite beside --out (model.study.db).")] = None,
+    study_name: Annotated[Optional[str], typer.Option(help="Study name in the storage (default: DATA's file name or the dataset's name).")] = None,
+    space: Annotated[Optional[Path], typer.Option(help="YAML or JSON search space {name: spec or fixed value}, replacing or extending the default one ('extend_default: false' starts empty).")] = None,
+    metric: Annotated[str, typer.Option(help="Validation metric to optimise: macro_f1, accuracy, weighted_f1, or loss (minimised).")] = "macro_f1",
+    cv_folds: Annotated[Optional[int], typer.Option(help="Score each trial by the mean of K-fold cross-validation (small datasets).")] = None,
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched one leaves the search. blend applies to the final model only.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to save the retrained best model; the trials table goes beside it (model.trials.csv).")] = Path("model.sentilstm"),
+    seed: Annotated[int, typer.Option(help="Sampler seed, and every model's unless --set seed=N; give each worker of a shared study its own.")] = 0,
+    retrain: Annotated[bool, typer.Option("--retrain/--no-retrain", help="Retrain and save the best configuration at the end (--no-retrain for worker processes).")] = True,
+    dataset: DatasetOpt = None,
+    dataset_path: DatasetPathOpt = None,
+    text_column: TextColumnOpt = None,
+    label_column: LabelColumnOpt = None,
+    validation: Annotated[Optional[Path], typer.Option(help="Validation table for every trial; default: each trial's stratified hold-out of DATA.")] = None,
+    encoding: EncodingOpt = "utf-8",
+    report_to: Annotated[Optional[Path], typer.Option("--report", help="Where to write the HTML report: trials, search history, parameter importances, and the retrained model's evaluation (default: beside --out, model.report.html).")] = None,
+    no_report: NoReportOpt = False,
+    use_mlflow: MlflowOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
+    mlflow_experiment: MlflowExperimentOpt = "sentilstm",
+    verbose: VerboseOpt = True,
+) -> None:
+    """Search hyperparameters with Optuna (pruning, resumable study), then retrain and save the best model."""
+    setup_logging(verbose)
+    from sentilstm.report.builders import report_path_for, tune_report
+    from sentilstm.cli.options import parse_assignments
+    from sentilstm.selection.tuning import SearchSpace, trials_path
+    from sentilstm.selection.tuning import tune as search
+
+    report_path = None if no_report else report_to or report_path_for(out_path)
+    from sentilstm.data.tables import check_encoding
+    from sentilstm.selection.tuning import study_path
+
+    check_out_paths({"DATA": data, "--validation": validation, "--space": space}, out=out_path, report=report_path,
+                     trials_table=trials_path(out_path), study=study_path(out_path) if storage is None else None)
+    check_encoding(encoding)
+    base = parse_assignments(settings or [], "lstm")
+    search_space = SearchSpace.load(space)  # a bad space file fails before any data is read
+    train_table, val_table, _, _ = training_tables(
+        data, dataset, dataset_path, validation, None, text_column=text_column, label_column=label_column, encoding=encoding
+    )
+    name = study_name or dataset or (data.name.split(".")[0] if data is not None else None)
+    tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
+    tracker.log_params({"space": search_space.to_dict(), "fixed": base, "metric": metric, "cv_folds": cv_folds,
+                        "trials": trials, "seed": seed, "data": f"{train_table.source} ({len(train_table)} rows)"})
+
+    def log_trial(study: Any, trial: Any) -> None:  # each finished trial's score, step = trial number
+        if trial.value is not None:
+            tracker.log_metrics({"trial_value": trial.value}, step=trial.number)
+
+    try:
+        result = search(
+            train_table.texts, train_table.labels, trials=trials, timeout=timeout, space=search_space, base_params=base,
+            metric=metric, cv_folds=cv_folds, validation=(val_table.texts, val_table.labels) if val_table is not None else None,
+            storage=storage, study_name=name, out=out_path, retrain=retrain, seed=seed, callback=log_trial,
+        )
+    except KeyboardInterrupt:
+        console.print("interrupted; run the same command again to continue the study (finished trials are kept)")
+        raise typer.Exit(130) from None
+    _print_trials(result)
+    out.print(f"study {result.study.study_name!r} in {result.storage}")
+    if len(result.study.trials):
+        out.print(f"trials table: {trials_path(out_path)}")
+    if result.model_path is not None:
+        out.print(f"saved the best configuration, retrained: {result.model_path}")
+    elif not retrain:
+        out.print("no model retrained (--no-retrain); when the workers are done, run this command with --trials 0")
+    report_path = write_report(lambda: tune_report(result), report_path)
+    if result.best_params:
+        tracker.log_params({f"best.{key}": value for key, value in result.best_params.items()})
+        tracker.log_metrics({f"best_{metric}": result.best_value})
+    for path in (result.model_path, report_path, trials_path(out_path) if len(result.study.trials) else None):
+        if path is not None and Path(path).exists():
+            tracker.log_artifact(path)
+
+
+def _print_trials(result: Any) -> None:
+    """The trials (number, state, value, the parameters that varied, seconds), then the best parameters."""
+    table = result.trials_table()
+    bookkeeping = {"number", "state", "value", "seconds", "steps", "error", "worker"}
+    params = [c for c in table.columns if c not in bookkeeping and (len(table) < 2 or table[c].astype(str).nunique() > 1)]
+    view = RichTable(title=f"trials of {result.study.study_name!r} ({result.metric}, {result.direction})")
+    for column, justify in (("trial", "right"), ("state", "left"), (result.metric, "right"), ("params", "left"), ("seconds", "right")):
+        view.add_column(column, justify=justify, overflow="fold")
+    for row in table.astype(object).where(table.notna(), None).to_dict(orient="records"):
+        value = "" if row["value"] is None else f"{row['value']:.4f}"
+        note = f" [{row['error']}]" if row["error"] else ""
+        seconds = "" if row["seconds"] is None else f"{row['seconds']:.1f}"
+        view.add_row(str(row["number"]), row["state"].lower(), value, Text(" ".join(f"{p}={_short(row[p])}" for p in params) + note),
+                     seconds)
+    out.print(view)
+    if result.best_params:
+        best = RichTable(title=f"best: trial {result.study.best_trial.number}, {result.metric} {result.best_value:.4f}")
+        best.add_column("parameter")
+        best.add_column("value")
+        for key, value in result.best_params.items():
+            best.add_row(key, repr(value))
+        out.print(best)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,290 @@
+"""`sentilstm train` (one process, or several under torchrun) and `sentilstm baseline`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.text import Text
+
+from sentilstm.cli.common import (
+    DatasetOpt,
+    DatasetPathOpt,
+    EncodingOpt,
+    LabelColumnOpt,
+    MlflowExperimentOpt,
+    MlflowOpt,
+    MlflowUriOpt,
+    NoReportOpt,
+    ProgressBar,
+    TextColumnOpt,
+    VerboseOpt,
+    app,
+    check_out_paths,
+    check_test_labels,
+    console,
+    friendly,
+    make_tracker,
+    out,
+    print_report,
+    save_model,
+    setup_logging,
+    training_tables,
+    write_json,
+    write_report,
+)
+
+
+@app.command()
+@friendly
+def train(
+    ctx: typer.Context,
+    data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
+    dataset: DatasetOpt = None,
+    dataset_path: DatasetPathOpt = None,
+    text_column: TextColumnOpt = None,
+    label_column: LabelColumnOpt = None,
+    validation: Annotated[Optional[Path], typer.Option(help="Validation table; default: a stratified hold-out of DATA.")] = None,
+    test: Annotated[Optional[Path], typer.Option(help="Test table, scored once after training and saved in the model.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the model file.")] = Path("model.sentilstm"),
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUT.ckpt (same data and options).")] = False,
+    encoding: EncodingOpt = "utf-8",
+    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm or gru.")] = "lstm",
+    bidirectional: Annotated[bool, typer.Option("--bidirectional/--unidirectional", help="Read texts both ways.")] = True,
+    pooling: Annotated[str, typer.Option(help="last, mean, max, attention or concat.")] = "attention",
+    embedding_dim: Annotated[int, typer.Option(help="Embedding size.")] = 128,
+    hidden_size: Annotated[int, typer.Option(help="RNN hidden size per direction.")] = 128,
+    num_layers: Annotated[int, typer.Option(help="Stacked RNN layers.")] = 1,
+    dropout: Annotated[float, typer.Option(help="Dropout on embeddings, between layers and before the head.")] = 0.3,
+    embedding_dropout: Annotated[float, typer.Option(help="Drop whole words from each batch (AWD-LSTM: 0.1).")] = 0.0,
+    output_dropout: Annotated[float, typer.Option(help="Dropout on the RNN's output states before pooling.")] = 0.0,
+    weight_drop: Annotated[float, typer.Option(help="DropConnect on the RNN's hidden-to-hidden weights (AWD-LSTM).")] = 0.0,
+    conv_channels: Annotated[int, typer.Option(help="Channels of an optional Conv1D front (0: none).")] = 0,
+    tokenizer: Annotated[str, typer.Option(help="word, bpe or unigram (subwords suit Igbo, typos, code-mixing).")] = "word",
+    vocab_size: Annotated[Optional[int], typer.Option(help="Vocabulary cap (default 30000 words / 8000 subwords).")] = None,
+    min_frequency: Annotated[int, typer.Option(help="Rarer tokens become [UNK].")] = 2,
+    max_length: Annotated[Optional[int], typer.Option(help="Max tokens per text (default: 95th percentile).")] = None,
+    stopwords: Annotated[Optional[str], typer.Option(help="'english' removes stop words (negations are kept).")] = None,
+    stemmer: Annotated[Optional[str], typer.Option(help="Snowball stemmer language, e.g. 'english'.")] = None,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping usually ends sooner).")] = 10,
+    batch_size: Annotated[int, typer.Option(help="Texts per optimiser step; with --nproc-per-node the global batch, split between the processes.")] = 64,
+    learning_rate: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
+    head_l2: Annotated[float, typer.Option(help="L2 penalty on the output layer's weights, added to the loss (on top of AdamW's --weight-decay).")] = 0.0,
+    schedule: Annotated[str, typer.Option(help="linear (warm-up + decay), one_cycle, plateau or constant.")] = "linear",
+    patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping.")] = 2,
+    monitor: Annotated[str, typer.Option(help="Validation metric for early stopping: macro_f1, accuracy or loss.")] = "macro_f1",
+    class_weight: Annotated[Optional[str], typer.Option(help="'balanced' weighs the loss by inverse class frequency.")] = None,
+    loss: Annotated[str, typer.Option(help="cross_entropy, or focal (down-weights easy examples; for skewed classes).")] = "cross_entropy",
+    focal_gamma: Annotated[float, typer.Option(help="Focal loss strength (0 = cross-entropy).")] = 2.0,
+    sampling: Annotated[str, typer.Option(help="Class rebalancing: none, oversample, undersample (per epoch), balanced_batches, or smote (synthetic minority examples in the hidden space).")] = "none",
+    seed: Annotated[int, typer.Option(help="Random seed for split, initialisation and batch order.")] = 0,
+    precision: Annotated[str, typer.Option(help="fp32, bf16 (faster on AVX512-BF16 CPUs and GPUs) or auto.")] = "fp32",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads (default: the usable CPUs other processes leave free, re-measured while training; per process with --nproc-per-node: cores // processes).")] = None,
+    embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained word vectors: GloVe, word2vec (.txt/.bin), fastText (.vec/.bin); .gz ok.")] = None,
+    pretrain_embeddings: Annotated[Optional[str], typer.Option(help="Train word2vec or fasttext vectors on the training (+ --unlabeled) texts first.")] = None,
+    unlabeled: Annotated[Optional[Path], typer.Option(help="Unlabelled texts for --pretrain-embeddings (a named dataset's are used automatically).")] = None,
+    freeze_embeddings: Annotated[int, typer.Option(help="Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).")] = 0,
+    blend: Annotated[str, typer.Option(help="Blend with a linear n-gram model: auto (best on validation), nbsvm, tfidf_lr or none.")] = "auto",
+    augment: Annotated[Optional[str], typer.Option(help="Augment the training split: eda, or any of synonym,insert,swap,delete,backtranslate (comma-separated).")] = None,
+    augment_copies: Annotated[int, typer.Option(help="Augmented copies per text and operation.")] = 1,
+    augment_alpha: Annotated[float, typer.Option(help="Share of a text's words each edit changes (EDA's alpha).")] = 0.1,
+    augment_synonyms: Annotated[str, typer.Option(help="Synonyms for synonym/insert: neighbours (nearest words in embedding space, any language) or wordnet (English, installed locally).")] = "neighbours",
+    augment_translator: Annotated[Optional[str], typer.Option(help="Hugging Face models for backtranslate: 'FORWARD,BACKWARD', e.g. 'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en'.")] = None,
+    metrics_json: Annotated[Optional[Path], typer.Option(help="Also write validation/test metrics as JSON here.")] = None,
+    report_to: Annotated[Optional[Path], typer.Option("--report", help="Where to write the HTML training report (its PNG plots go in a _plots folder beside it); default: beside --out, e.g. model.report.html.")] = None,
+    no_report: NoReportOpt = False,
+    use_mlflow: MlflowOpt = None,
+    mlflow_uri: MlflowUriOpt = None,
+    mlflow_experiment: MlflowExperimentOpt = "sentilstm",
+    nproc_per_node: Annotated[Optional[int], typer.Option(help="Train data-parallel (PyTorch DDP) in this many processes per machine, launched through torchrun; --batch-size stays the global batch. On CUDA one GPU per process (NCCL), on CPU the cores are shared out (gloo).", rich_help_panel="Distributed training")] = None,
+    nnodes: Annotated[str, typer.Option(help="Machines in the job, N or MIN:MAX (each runs this command with the same rendezvous options).", rich_help_panel="Distributed training")] = "1",
+    node_rank: Annotated[Optional[int], typer.Option(help="This machine's index, for --rdzv-backend static.", rich_help_panel="Distributed training")] = None,
+    rdzv_endpoint: Annotated[Optional[str], typer.Option(help="HOST:PORT every machine can reach, for --nnodes > 1.", rich_help_panel="Distributed training")] = None,
+    rdzv_id: Annotated[Optional[str], typer.Option(help="Job id, the same on every machine.", rich_help_panel="Distributed training")] = None,
+    rdzv_backend: Annotated[Optional[str], typer.Option(help="torchrun rendezvous backend: c10d (default) or static.", rich_help_panel="Distributed training")] = None,
+    dist_timeout: Annotated[Optional[float], typer.Option(help="Seconds a process waits for the others before failing (default 600; env SENTILSTM_DIST_TIMEOUT).", rich_help_panel="Distributed training")] = None,
+    verbose: VerboseOpt = True,
+) -> None:
+    """Train a classifier on a labelled table and save it as one file."""
+    from sentilstm.report.builders import report_path_for
+    from sentilstm.training import distributed
+
+    report_path = None if no_report else report_to or report_path_for(out_path)
+    inputs = {"DATA": data, "--validation": validation, "--test": test, "--unlabeled": unlabeled, "--embeddings": embeddings}
+    outputs = {"out": out_path, "metrics_json": metrics_json, "report": report_path}
+    if nproc_per_node is not None:  # this process only starts the workers (each runs this command without these)
+        check_out_paths(inputs, **outputs)
+        _launch_training(ctx, distributed.LaunchOptions(nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_id,
+                                                        rdzv_backend, dist_timeout), sampling, device)
+        return
+    main_process = distributed.is_main_process()  # under torchrun only rank 0 prints, tracks and writes files
+    setup_logging(verbose and main_process)
+    from sentilstm.data.tables import check_encoding
+    from sentilstm.estimators.classifier import SentimentClassifier
+
+    check_out_paths(inputs, **outputs)
+    check_encoding(encoding)
+    clf = SentimentClassifier(
+        cell=cell, bidirectional=bidirectional, pooling=pooling, embedding_dim=embedding_dim, hidden_size=hidden_size,
+        num_layers=num_layers, dropout=dropout, embedding_dropout=embedding_dropout, output_dropout=output_dropout,
+        weight_drop=weight_drop, head_l2=head_l2, conv_channels=conv_channels, tokenizer=tokenizer,
+        vocab_size=vocab_size, min_frequency=min_frequency, max_length=max_length, stopwords=stopwords,
+        stemmer=stemmer, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        weight_decay=weight_decay, schedule=schedule, patience=patience, monitor=monitor, class_weight=class_weight,
+        loss=loss, focal_gamma=focal_gamma, sampling=sampling,
+        seed=seed, precision=precision, device=device, num_threads=threads, blend=None if blend == "none" else blend,
+        embeddings=str(embeddings) if embeddings is not None else None, freeze_embeddings=freeze_embeddings,
+        pretrain_embeddings=pretrain_embeddings, augment=augment, augment_copies=augment_copies,
+        augment_alpha=augment_alpha, augment_synonyms=augment_synonyms, augment_translator=augment_translator,
+    ).check_params()  # every setting, and whether the network fits in memory, before any data is read
+    train_table, val_table, test_table, unlabeled_texts = training_tables(
+        data, dataset, dataset_path, validation, test, text_column=text_column, label_column=label_column, encoding=encoding
+    )
+    check_test_labels(train_table, val_table, test_table)
+    if unlabeled is not None:
+        from sentilstm.data.tables import read_table
+
+        unlabeled_texts = read_table(unlabeled, text_column=text_column, need_label=False, encoding=encoding).texts
+    from sentilstm.report.tracking import chain
+
+    if not main_process:  # another rank of a distributed run: train its shards, write and print nothing
+        clf.fit(train_table.texts, train_table.labels,
+                validation=(val_table.texts, val_table.labels) if val_table is not None else None,
+                checkpoint_path=Path(f"{out_path}.ckpt"), resume=resume, unlabeled=unlabeled_texts if pretrain_embeddings else None)
+        return
+    tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
+    splits = {"train": train_table, "validation": val_table, "test": test_table}  # validation None: a hold-out of train
+    tracker.log_params({**clf.get_params(), "data": {name: t if t is None else f"{t.source} ({len(t)} rows)" for name, t in splits.items()}})
+    console.print(f"training on {len(train_table)} texts from {train_table.source}"
+                  + (f" in {distributed.world_size()} processes" if distributed.launched() else ""))
+    bar = ProgressBar()
+    with bar.progress:
+        clf.fit(
+            train_table.texts,
+            train_table.labels,
+            validation=(val_table.texts, val_table.labels) if val_table is not None else None,
+            checkpoint_path=Path(f"{out_path}.ckpt"),
+            resume=resume,
+            callback=chain(bar.callback, tracker.callback()),
+            unlabeled=unlabeled_texts if pretrain_embeddings else None,
+        )
+    print_report(clf.validation_report_, f"validation (best epoch {clf.history_.best_epoch})")
+    from sentilstm.report.builders import training_report
+
+    test_predictions = None
+    if test_table is not None:  # scored once: the printed metrics, the model file's and the report's curves
+        test_predictions = clf.score_labelled(test_table.texts, test_table.labels)
+        report = test_predictions.report()
+        clf.metrics_["test"] = report.to_dict()
+        print_report(report, f"test: {test_table.source}")
+    clf.metrics_["data"]["dropped_rows"] = train_table.dropped + (val_table.dropped if val_table is not None else 0)
+    save_model(clf, out_path)
+    Path(f"{out_path}.ckpt").unlink(missing_ok=True)
+    report_path = write_report(lambda: training_report(clf, title=f"Training report: {out_path.name}", test=test_predictions,
+                                                        source=train_table.source), report_path)
+    write_json(clf.metrics_, metrics_json)
+    # --mlflow (no-op otherwise): final scores, then the files once all are written (the report embeds its plots)
+    tracker.log_metrics({"best_epoch": clf.history_.best_epoch, **{k: v for k, v in clf.metrics_.items() if k in ("validation", "test")}})
+    for path in (out_path, report_path, metrics_json):
+        if path is not None:
+            tracker.log_artifact(path)
+    out.print(f"saved {out_path}")
+
+
+LAUNCH_OPTIONS = {"nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_id", "rdzv_backend", "dist_timeout"}
+
+
+def _launch_training(ctx: typer.Context, options: Any, sampling: str, device: str) -> None:
+    """Run this `train` command, minus the launch options, in torchrun workers; exit with the job's code."""
+    from sentilstm.system.device import resolve_device
+    from sentilstm.training import distributed
+
+    distributed.check_supported(sampling)
+    options.validate(resolve_device(device))
+    result = distributed.launch(_worker_command(ctx, exclude=LAUNCH_OPTIONS), options)
+    if result.failure:
+        console.print(Text.assemble(("error:", "red"), f" {result.failure}"), highlight=False, soft_wrap=True)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _worker_command(ctx: typer.Context, exclude: set[str]) -> list[str]:
+    """The command line that reproduces this command's parsed arguments, without the parameters in `exclude`."""
+    args = [ctx.info_name or "train"]
+    for param in ctx.command.params:  # duck-typed: typer ships its own copy of click's classes
+        value = ctx.params.get(param.name or "")
+        if param.name in exclude or value is None:
+            continue
+        if param.param_type_name == "argument":
+            args.append(str(value))
+        elif getattr(param, "is_flag", False):
+            if param.secondary_opts:
+                args.append(param.opts[0] if value else param.secondary_opts[0])
+            elif value:
+                args.append(param.opts[0])
+        else:
+            args += [param.opts[0], str(value)]
+    return args
+
+
+@app.command()
+@friendly
+def baseline(
+    data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
+    kind: Annotated[str, typer.Option(help="nbsvm (NB-weighted word 1-3-grams) or tfidf_lr (word + char TF-IDF, logistic regression).")] = "nbsvm",
+    dataset: DatasetOpt = None,
+    dataset_path: DatasetPathOpt = None,
+    text_column: TextColumnOpt = None,
+    label_column: LabelColumnOpt = None,
+    test: Annotated[Optional[Path], typer.Option(help="Test table, scored after training and saved in the model.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the model file.")] = Path("baseline.sentilstm"),
+    c: Annotated[Optional[float], typer.Option("--C", help="Inverse regularisation strength (default 0.1 nbsvm, 4 tfidf_lr).")] = None,
+    min_df: Annotated[int, typer.Option(help="Keep n-grams seen in at least this many texts.")] = 2,
+    class_weight: Annotated[Optional[str], typer.Option(help="'balanced' weighs classes by inverse frequency.")] = None,
+    sampling: Annotated[str, typer.Option(help="none, oversample, undersample or smote (synthetic minority rows, Chawla et al. 2002) to equal classes.")] = "none",
+    encoding: EncodingOpt = "utf-8",
+    metrics_json: Annotated[Optional[Path], typer.Option(help="Also write the test metrics as JSON here.")] = None,
+    report_path: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report here (with --test: its curves and errors), PNG plots in a _plots folder beside it.")] = None,
+    verbose: VerboseOpt = True,
+) -> None:
+    """Train a linear baseline (NBSVM or TF-IDF + logistic regression): the bar an LSTM has to clear."""
+    setup_logging(verbose)
+    import time
+
+    from sentilstm.data.tables import check_encoding
+    from sentilstm.estimators.baselines import make_baseline
+
+    check_out_paths({"DATA": data, "--test": test}, out=out_path, metrics_json=metrics_json, report=report_path)
+    check_encoding(encoding)
+    params: dict[str, Any] = {"min_df": min_df, "class_weight": class_weight, "sampling": sampling}
+    if c is not None:
+        params["C"] = c
+    clf = make_baseline(kind, **params).check_params()  # bad options fail before any data is read
+    train_table, val_table, test_table, _ = training_tables(
+        data, dataset, dataset_path, None, test, text_column=text_column, label_column=label_column, encoding=encoding
+    )
+    check_test_labels(train_table, val_table, test_table)
+    if val_table is not None:  # a linear model needs no early stopping: train on train + validation
+        console.print(f"adding the {len(val_table)} validation texts to training (a baseline has no early stopping)")
+    texts = train_table.texts + (val_table.texts if val_table is not None else [])
+    labels = train_table.labels + (val_table.labels if val_table is not None else [])
+    console.print(f"training {kind} on {len(texts)} texts from {train_table.source}")
+    started = time.perf_counter()
+    clf.fit(texts, labels)
+    clf.metrics_ = {"train_seconds": round(time.perf_counter() - started, 2)}
+    console.print(f"trained in {clf.metrics_['train_seconds']:.1f}s")
+    from sentilstm.report.builders import training_report
+
+    test_predictions = None
+    if test_table is not None:
+        test_predictions = clf.score_labelled(test_table.texts, test_table.labels)
+        report = test_predictions.report()
+        clf.metrics_["test"] = report.to_dict()
+        print_report(report, f"test: {test_table.source}")
+    save_model(clf, out_path)
+    write_report(lambda: training_report(clf, title=f"Baseline report: {out_path.name}", test=test_predictions,
+                                          source=train_table.source), report_path)
+    write_json(clf.metrics_, metrics_json)
+    out.print(f"saved {out_path}")

@@ -1,0 +1,1 @@
+"""Per-word attributions (`attributions`) and their rendering as HTML and terminal text (`render`)."""

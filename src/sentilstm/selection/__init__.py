@@ -1,0 +1,1 @@
+"""Model selection: K-fold cross-validation (`crossval`) and hyperparameter search (`tuning`)."""
