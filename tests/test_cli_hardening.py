@@ -154,6 +154,9 @@ def test_test_labels_never_seen_in_training_are_refused_before_training(work: di
     ("--num-layers", "100000", "num_layers must be between 1 and 1024"),
     ("--encoding", "bogus", "encoding 'bogus' is not a text encoding Python knows"),
     ("--encoding", "rot13", "encoding 'rot13' is not a text encoding"),
+    ("--encoding", "\udcff", "is not a text encoding Python knows"),  # undecodable bytes in argv
+    ("--nproc-per-node", str(10**12), "--nproc-per-node must be a whole number between 1 and"),
+    ("--augment-copies", str(10**12), "augment_copies must be a whole number between 1 and 100"),
 ])
 def test_train_refuses_bad_numbers_and_encodings_before_reading_data(tmp_path: Path, option: str, value: str,
                                                                       message: str) -> None:
@@ -177,6 +180,15 @@ def test_train_refuses_bad_numbers_and_encodings_before_reading_data(tmp_path: P
     (["tune", "{train}", "--out", "{folder}/t.sentilstm", "--trials", "0", "--seed", "-1"],
      "seed must be a whole number between 0 and 4,294,967,295, got -1"),
     (["predict", "{model}", "good", "--threads", "100000"], "threads must be a whole number between 1 and 4,096"),
+    (["cv", "{train}", "--estimator", "nbsvm", "--repeats", str(10**12), "--no-report"],
+     "repeats must be a whole number between 1 and 100"),
+    (["cv", "{train}", "--estimator", "nbsvm", "--seed", str(10**12), "--no-report"],
+     "seed must be a whole number between 0 and 4,294,967,295"),
+    (["serve", "{model}", "--workers", str(10**12)], "workers must be a whole number between 1 and"),
+    (["train", "{train}", "--out", "{folder}/m.sentilstm", "--encoding", "utf-16"],
+     "cannot be read as utf-16 (UTF-16 stream does not start with BOM); pass the file's real encoding"),
+    (["predict", "{model}", "--input", "{train}", "--output", "{folder}/o.csv", "--encoding", "utf-16"],
+     "cannot be read as utf-16"),
 ])
 def test_other_verbs_refuse_bad_numbers_in_one_line(work: dict[str, Path], args: list[str], message: str) -> None:
     before = snapshot(work["folder"])
