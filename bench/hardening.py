@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blowup-mb", type=float, default=1536.0, help="peak RSS of one case that counts as a blow-up")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (its path is printed)")
     parser.add_argument("--list", action="store_true", help="print the command cases that would run, then stop")
-    parser.add_argument("--match", default="", help="only cases whose name contains this text (e.g. 'nproc')")
+    parser.add_argument("--match", default="", help="only cases whose name contains this text (e.g. 'nproc'; "
+                        "'a|b' for either)")
     parser.add_argument("--runner", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -413,7 +413,8 @@ def group_tasks(pgid: int) -> int:
 
 
 def select(cases: list[Any], surfaces: set[str], quick: bool, limit: int | None, match: str = "") -> list[Any]:
-    chosen = [c for c in cases if c.surface in surfaces and (c.quick or not quick) and match in c.name]
+    texts = match.split("|")  # "a|b": cases whose name holds a or b
+    chosen = [c for c in cases if c.surface in surfaces and (c.quick or not quick) and any(t in c.name for t in texts)]
     if limit:
         per_surface: Counter[str] = Counter()
         kept = []

@@ -68,3 +68,40 @@ def full_disk(monkeypatch: Any) -> None:
     `monkeypatch` is pytest's fixture; undone with it."""
     real = os.fdopen
     monkeypatch.setattr(os, "fdopen", lambda *args, **kwargs: _FullDisk(real(*args, **kwargs)))
+
+
+# ----- the command line ------------------------------------------------------------------------------------
+CLI_ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}  # wide, plain output
+
+
+def invoke_cli(*args: Any) -> Any:
+    """`sentilstm ARGS...` in this process (click's runner: result.stdout and result.stderr kept apart)."""
+    from typer.testing import CliRunner
+
+    from sentilstm.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], env=CLI_ENV)
+
+
+def error_line(result: Any) -> str:
+    """A user error: exit 2, exactly one `error:` line on stderr, no traceback; returns that line."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def stop_server(process: Any) -> str:
+    """Ctrl-C a `sentilstm serve` process (killed if it is still up after 30 s); its output."""
+    import signal
+    import subprocess
+
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.communicate(timeout=30)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()[0]
+

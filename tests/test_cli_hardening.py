@@ -15,33 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from helpers import TINY, full_disk, make_negation_data
+from helpers import TINY, error_line, full_disk, invoke_cli, make_negation_data
 from sentilstm import SentimentClassifier
 from sentilstm.system import files
-from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.training.loop import TrainingCallback
 
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
 SMALL = ["--embedding-dim", "8", "--hidden-size", "8", "--epochs", "1", "--min-frequency", "1", "--threads", "1",
          "--blend", "none", "--no-report", "--quiet"]
-runner = CliRunner()
-
-
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args], env=ENV)
-
-
-def error_line(result: Any) -> str:
-    """Exit 2, exactly one `error:` line on stderr, no traceback; returns that line."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -108,7 +90,7 @@ VERBS = {
 def test_no_verb_writes_over_one_of_its_inputs(work: dict[str, Path], verb: str) -> None:
     """Regression: `train DATA --out DATA` and `baseline DATA --out DATA` replaced the training table with the model."""
     before = snapshot(work["folder"])
-    line = error_line(invoke(*VERBS[verb](work, work["train"])))
+    line = error_line(invoke_cli(*VERBS[verb](work, work["train"])))
     assert "is the input file given as" in line and "choose another output path" in line
     assert snapshot(work["folder"]) == before
 
@@ -122,7 +104,7 @@ def test_other_spellings_of_the_input_are_refused_too(work: dict[str, Path], spe
     os.link(work["train"], work["folder"] / "hard.csv")
     before = snapshot(work["folder"])
     for verb in ("train", "baseline"):
-        line = error_line(invoke(verb, "train.csv", "--out", spelling, *(SMALL if verb == "train" else [])))
+        line = error_line(invoke_cli(verb, "train.csv", "--out", spelling, *(SMALL if verb == "train" else [])))
         assert "is the input file given as DATA" in line
     assert snapshot(work["folder"]) == before
 
@@ -131,13 +113,13 @@ def test_export_beside_a_model_named_like_its_export_is_refused(work: dict[str, 
     model = work["folder"] / "m.pt"
     model.write_bytes(work["model"].read_bytes())
     before = snapshot(work["folder"])
-    assert "is the input file" in error_line(invoke("export", model, "--format", "torchscript"))
+    assert "is the input file" in error_line(invoke_cli("export", model, "--format", "torchscript"))
     assert snapshot(work["folder"]) == before
 
 
 def test_out_being_a_folder_is_refused_before_training(work: dict[str, Path]) -> None:
     (work["folder"] / "models").mkdir()
-    result = invoke("train", work["train"], "--out", work["folder"] / "models", *SMALL)
+    result = invoke_cli("train", work["train"], "--out", work["folder"] / "models", *SMALL)
     assert "is a folder; give a file name" in error_line(result)
     assert "training on" not in result.stderr and list((work["folder"] / "models").iterdir()) == []
 
@@ -147,7 +129,7 @@ def test_test_labels_never_seen_in_training_are_refused_before_training(work: di
     odd = write_csv(work["folder"] / "odd.csv", texts, [5 * label for label in labels])
     before = snapshot(work["folder"])
     for verb in ("train", "baseline"):
-        result = invoke(verb, work["train"], "--test", odd, "--out", work["folder"] / "x.sentilstm",
+        result = invoke_cli(verb, work["train"], "--test", odd, "--out", work["folder"] / "x.sentilstm",
                         *(SMALL if verb == "train" else []))
         line = error_line(result)
         assert "--test" in line and "labels [-5, 5] were not seen in training" in line
@@ -173,13 +155,16 @@ def test_test_labels_never_seen_in_training_are_refused_before_training(work: di
     ("--num-layers", "100000", "num_layers must be between 1 and 1024"),
     ("--encoding", "bogus", "encoding 'bogus' is not a text encoding Python knows"),
     ("--encoding", "rot13", "encoding 'rot13' is not a text encoding"),
+    ("--encoding", "\udcff", "is not a text encoding Python knows"),  # undecodable bytes in argv
+    ("--nproc-per-node", str(10**12), "--nproc-per-node must be a whole number between 1 and"),
+    ("--augment-copies", str(10**12), "augment_copies must be a whole number between 1 and 100"),
 ])
 def test_train_refuses_bad_numbers_and_encodings_before_reading_data(tmp_path: Path, option: str, value: str,
                                                                       message: str) -> None:
     """Regression: NaN passed check_range, --seed -1 / 2^70, --encoding bogus and --hidden-size 200000 gave tracebacks.
 
     DATA does not exist: the option must fail first, before anything is read."""
-    result = invoke("train", tmp_path / "missing.csv", "--out", tmp_path / "m.sentilstm", *SMALL, option, value)
+    result = invoke_cli("train", tmp_path / "missing.csv", "--out", tmp_path / "m.sentilstm", *SMALL, option, value)
     assert message in error_line(result)
     assert list(tmp_path.iterdir()) == []
 
@@ -196,10 +181,19 @@ def test_train_refuses_bad_numbers_and_encodings_before_reading_data(tmp_path: P
     (["tune", "{train}", "--out", "{folder}/t.sentilstm", "--trials", "0", "--seed", "-1"],
      "seed must be a whole number between 0 and 4,294,967,295, got -1"),
     (["predict", "{model}", "good", "--threads", "100000"], "threads must be a whole number between 1 and 4,096"),
+    (["cv", "{train}", "--estimator", "nbsvm", "--repeats", str(10**12), "--no-report"],
+     "repeats must be a whole number between 1 and 100"),
+    (["cv", "{train}", "--estimator", "nbsvm", "--seed", str(10**12), "--no-report"],
+     "seed must be a whole number between 0 and 4,294,967,295"),
+    (["serve", "{model}", "--workers", str(10**12)], "workers must be a whole number between 1 and"),
+    (["train", "{train}", "--out", "{folder}/m.sentilstm", "--encoding", "utf-16"],
+     "cannot be read as utf-16 (UTF-16 stream does not start with BOM); pass the file's real encoding"),
+    (["predict", "{model}", "--input", "{train}", "--output", "{folder}/o.csv", "--encoding", "utf-16"],
+     "cannot be read as utf-16"),
 ])
 def test_other_verbs_refuse_bad_numbers_in_one_line(work: dict[str, Path], args: list[str], message: str) -> None:
     before = snapshot(work["folder"])
-    line = error_line(invoke(*(a.format(**work) for a in args)))
+    line = error_line(invoke_cli(*(a.format(**work) for a in args)))
     assert message in line
     assert snapshot(work["folder"]) == before
 
@@ -236,7 +230,7 @@ def test_a_full_disk_is_one_line_naming_the_path_and_leaves_no_partial_file(
         work: dict[str, Path], monkeypatch: pytest.MonkeyPatch, args: list[str], written: str) -> None:
     full_disk(monkeypatch)
     before = snapshot(work["folder"])
-    line = error_line(invoke(*(a.format(**work) for a in args)))
+    line = error_line(invoke_cli(*(a.format(**work) for a in args)))
     assert f"cannot write '{work['folder'] / written}': No space left on device; the disk is full" in line
     assert snapshot(work["folder"]) == before  # no partial output, no temporary
 
@@ -247,7 +241,7 @@ def test_a_read_only_folder_fails_before_training(work: dict[str, Path], monkeyp
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
-    result = invoke("train", work["train"], "--out", work["folder"] / "n.sentilstm", *SMALL)
+    result = invoke_cli("train", work["train"], "--out", work["folder"] / "n.sentilstm", *SMALL)
     assert "Read-only file system; the file system is read-only; write somewhere else" in error_line(result)
     assert "training on" not in result.stderr
 
@@ -272,7 +266,7 @@ def test_a_folder_without_write_permission_fails_before_training(work: dict[str,
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        result = invoke("train", work["train"], "--out", locked / "n.sentilstm", *SMALL)
+        result = invoke_cli("train", work["train"], "--out", locked / "n.sentilstm", *SMALL)
         assert "Permission denied" in error_line(result) and "training on" not in result.stderr
     finally:
         locked.chmod(0o755)
@@ -298,7 +292,7 @@ def test_lone_surrogates_in_jsonl_train_evaluate_and_predict(work: dict[str, Pat
     out = work["folder"] / "e.sentilstm"
     for args in (["train", data, "--out", out, *SMALL], ["evaluate", out, data],
                  ["predict", out, "--input", data, "--output", work["folder"] / "scored.jsonl"]):
-        result = invoke(*args)
+        result = invoke_cli(*args)
         assert result.exit_code == 0, (args[0], result.output, result.exception)
     scored = (work["folder"] / "scored.jsonl").read_text(encoding="utf-8")
     assert "\ufffd" in scored and len(scored.splitlines()) == 200
@@ -308,7 +302,7 @@ def test_lone_surrogates_in_jsonl_train_evaluate_and_predict(work: dict[str, Pat
 def test_mixed_types_in_a_jsonl_column_are_one_line_naming_it(work: dict[str, Path]) -> None:
     data = work["folder"] / "mixed.jsonl"
     data.write_text('{"text": "good film", "label": "pos"}\n{"text": "bad film", "label": 0}\n')
-    line = error_line(invoke("train", data, "--out", work["folder"] / "x.sentilstm", *SMALL))
+    line = error_line(invoke_cli("train", data, "--out", work["folder"] / "x.sentilstm", *SMALL))
     assert "label column 'label' mixes strings (row 1: 'pos') and numbers (row 2: 0)" in line
 
 
@@ -349,14 +343,14 @@ def test_a_table_with_a_huge_header_reads_only_the_needed_columns(tmp_path: Path
 def test_a_table_too_wide_to_copy_is_refused_by_predict(work: dict[str, Path]) -> None:
     path = work["folder"] / "wide.csv"
     path.write_text("text," + ",".join(f"c{i}" for i in range(20_000)) + "\ngood film\n")
-    line = error_line(invoke("predict", work["model"], "--input", path, "--output", work["folder"] / "o.csv"))
+    line = error_line(invoke_cli("predict", work["model"], "--input", path, "--output", work["folder"] / "o.csv"))
     assert "has 20,001 columns; scoring copies every column to the output and takes at most 10,000" in line
 
 
 def test_a_wide_table_needs_its_columns_named(tmp_path: Path) -> None:
     path = tmp_path / "wide.csv"
     path.write_text(",".join(f"c{i}" for i in range(1000)) + "\ngood film,1\n")
-    result = invoke("train", path, "--out", tmp_path / "m.sentilstm", *SMALL)
+    result = invoke_cli("train", path, "--out", tmp_path / "m.sentilstm", *SMALL)
     line = error_line(result)
     assert "cannot tell which column holds the text among 1,000 columns ['c0', 'c1'" in line and len(line) < 400
 
@@ -434,7 +428,7 @@ def test_predict_sweeps_what_a_killed_predict_left_and_nothing_else(work: dict[s
     keep = [work["folder"] / ".scored.csv.notes.tmp", work["folder"] / f".scored.csv.{os.getpid()}-{files._HOST}.zz99zz99.tmp"]
     for path in keep:
         path.write_text("not sentilstm's to remove")
-    result = invoke("predict", work["model"], "--input", work["test"], "--output", work["folder"] / "scored.csv")
+    result = invoke_cli("predict", work["model"], "--input", work["test"], "--output", work["folder"] / "scored.csv")
     assert result.exit_code == 0, result.output
     assert not left.exists() and all(path.exists() for path in keep)
     assert (work["folder"] / "scored.csv").read_text().count("\n") == 61

@@ -169,7 +169,7 @@ def test_a_class_smaller_than_folds_is_a_data_error(data: tuple[list[str], list[
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"folds": 1}, "folds must be a whole number >= 2, got 1"),
-    ({"repeats": 0}, "repeats must be a whole number >= 1, got 0"),
+    ({"repeats": 0}, "repeats must be a whole number between 1 and 100, got 0"),
     ({"jobs": 0}, "jobs must be a whole number >= 1, got 0"),
     ({"estimator": "svm"}, "estimator must be one of"),
     ({"params": {"hiden_size": 8}}, "'hiden_size' is not a parameter of SentimentClassifier; did you mean 'hidden_size'"),

@@ -133,6 +133,14 @@ def test_malformed_lines_are_skipped_and_counted_while_crlf_and_trailing_spaces_
     assert coverage.skipped_lines == 4 and coverage.words_in_file == len(rows) + 5 and coverage.found_exact == 3
 
 
+@pytest.mark.parametrize("lines", [["good 0.1 0.2", "bad 0.1"], ["a 1 2 3", "b 1 2", "c 1", "d 1 2 3 4"]])
+def test_vectors_of_many_lengths_are_a_data_error(tmp_path: Path, lines: list[str]) -> None:
+    path = tmp_path / "ragged.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"lines hold a vector of another length than \d numbers; it is not one set"):
+        load_vectors(path, VOCABULARY)
+
+
 def test_detects_a_fasttext_binary_by_its_magic_number(tmp_path: Path) -> None:
     path = tmp_path / "cc.en.300.bin"
     path.write_bytes(struct.pack("<ii", FASTTEXT_MAGIC, 12) + b"\x00" * 32)

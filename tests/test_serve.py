@@ -29,7 +29,7 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings, strategies as st
 from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, make_negation_data, stop_server
 from sentilstm import SentimentClassifier, load_model
 from sentilstm.cli import app as cli_app
 from sentilstm.serve import MicroBatcher, ServeSettings, create_app
@@ -499,12 +499,7 @@ def test_cli_serve_with_two_workers(model_path: Path, tmp_path: Path) -> None:
             except httpx.TransportError:
                 time.sleep(0.2)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            output = process.communicate(timeout=30)[0]
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output = process.communicate()[0]
+        output = stop_server(process)
     assert len(pids) == 2, output
     assert process.pid not in pids
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, make_negation_data, stop_server
 from sentilstm import SentimentClassifier
 from sentilstm.cli import app as cli_app
 from sentilstm.errors import ConfigError
@@ -368,12 +367,7 @@ def test_cli_guards_reach_every_worker(model_path: Path, tmp_path: Path) -> None
             except httpx.TransportError:
                 time.sleep(0.2)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            output = process.communicate(timeout=30)[0]
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output = process.communicate()[0]
+        output = stop_server(process)
     assert len(pids) == 2, output
     assert FULL_KEY not in output and "API key required" in output
 

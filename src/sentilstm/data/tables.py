@@ -95,7 +95,7 @@ def check_encoding(encoding: str) -> None:
     """Raise DataError unless `encoding` names a text codec Python knows ('utf-8', 'latin-1', 'cp1252'...)."""
     try:
         known = isinstance(encoding, str) and codecs.lookup(encoding)._is_text_encoding  # type: ignore[attr-defined]
-    except LookupError:
+    except (LookupError, ValueError):  # UnicodeEncodeError for a name with undecodable bytes, ValueError for a NUL
         known = False
     if not known:
         raise DataError(f"encoding {encoding!r} is not a text encoding Python knows; use one such as 'utf-8', "
@@ -119,8 +119,15 @@ def table_columns(path: str | Path, *, encoding: str = "utf-8", quoting: bool | 
             if fmt == "tsv" and not (quoting or False):
                 return handle.readline().rstrip("\r\n").split("\t")
             return next(csv.reader(handle, delimiter="," if fmt == "csv" else "\t"), [])
+    except UnicodeError as exc:  # a codec that fails before any error handler runs (utf-16 without its BOM)
+        raise _decode_error(path, encoding, exc) from None
     except (csv.Error, json.JSONDecodeError, OSError, EOFError) as exc:
         raise DataError(f"could not read the header of {str(path)!r}: {_first_line(exc)}") from exc
+
+
+def _decode_error(path: Path, encoding: str, exc: UnicodeError) -> DataError:
+    return DataError(f"{str(path)!r} cannot be read as {encoding} ({_first_line(exc)}); pass the file's real "
+                     "encoding, e.g. utf-8, latin-1 or cp1252")
 
 
 def _text_stream(path: Path, gzipped: bool, encoding: str) -> io.TextIOWrapper:
@@ -174,6 +181,8 @@ def iter_frames(
                 yield from ([reader] if chunk_rows is None else reader)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, json.JSONDecodeError, OSError, EOFError) as exc:
         raise DataError(f"could not read {str(path)!r} as {fmt}{' (gzip)' if gzipped else ''}: {_first_line(exc)}") from exc
+    except UnicodeError as exc:
+        raise _decode_error(path, encoding, exc) from None
     except ValueError as exc:  # pandas: the chosen columns are not all in the file
         if columns is None or "usecols" not in str(exc).lower():
             raise

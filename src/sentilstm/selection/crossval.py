@@ -24,9 +24,9 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from sentilstm.estimators.baselines import BASELINES, make_baseline
-from sentilstm.config import check_choice, check_integer
+from sentilstm.config import MAX_SEED, check_choice, check_integer
 from sentilstm.data.labels import Label, LabelMap, check_labels, check_texts
+from sentilstm.estimators.baselines import BASELINES, make_baseline
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.estimators.evaluation import EvaluationReport, Predictions, evaluate_probabilities
 from sentilstm.system.threads import cpu_budget
@@ -35,6 +35,7 @@ from sentilstm.training.loop import History, TrainingCallback
 log = logging.getLogger(__name__)
 Estimator = Literal["lstm", "nbsvm", "tfidf_lr"]
 SUMMARY_METRICS = ("accuracy", "macro_f1", "weighted_f1", "roc_auc", "loss")
+MAX_REPEATS = 100  # repeated K-fold: 10 repeats already pin a mean to a tenth of one fold's spread
 
 
 @dataclass
@@ -187,9 +188,9 @@ def check_options(
     """Raise ConfigError for a bad cross-validation option or an unknown parameter, before any training."""
     check_choice("estimator", estimator, Estimator)
     check_integer("folds", folds, low=2)
-    check_integer("repeats", repeats, low=1)
+    check_integer("repeats", repeats, low=1, high=MAX_REPEATS)
     check_integer("jobs", jobs, low=1)
-    check_integer("seed", seed, low=0)
+    check_integer("seed", seed, low=0, high=MAX_SEED - repeats + 1)  # repeat r shuffles with seed + r (32 bits)
     if callback_factory is not None and jobs > 1:
         raise ConfigError(f"callback_factory runs in this process only, so it needs jobs=1, got jobs={jobs}; "
                           "use on_fold to follow parallel folds")

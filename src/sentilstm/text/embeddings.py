@@ -250,6 +250,9 @@ def _read_text(path: Path, format: VectorFormat, collector: _Collector) -> tuple
                     collector.offer(word, lambda: np.array(rest.split(), dtype=np.float32))
                 except ValueError:  # a field is not a number
                     skipped += 1
+    if skipped * 2 >= words:  # no vector length holds a majority of the lines: no dimension to trust
+        raise DataError(f"{str(path)!r}: {skipped:,} of {words:,} lines hold a vector of another length than "
+                        f"{dim} numbers; it is not one set of word vectors: download it again or fix those lines")
     if header is not None and header[0] != words:
         log.warning("%s: header promises %d words, read %d", path, header[0], words)
     return dim, words, skipped
