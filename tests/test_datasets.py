@@ -12,7 +12,6 @@ import json
 import struct
 import tarfile
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 

@@ -154,7 +154,7 @@ def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], di
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except ArtifactError:
         raise
-    except Exception as exc:  # safetensors raises its own error types for foreign, truncated or damaged files
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for foreign, truncated or damaged files
         raise ArtifactError(unreadable.format(str(exc).splitlines()[0][:120])) from None
     try:
         version = int(header.get("format_version", ""))

@@ -358,8 +358,8 @@ def percent(value: float) -> str:
 def fold_metrics_figure(values: dict[str, list[float]]) -> Figure:
     """One dot per fold for every metric, with the mean and ±1 standard deviation beside the dots."""
     figure, (ax,) = _figure(WIDE, 2.8)
-    for i, (name, scores) in enumerate(values.items()):
-        scores = np.asarray([s for s in scores if s is not None and np.isfinite(s)], dtype=float)
+    for i, raw in enumerate(values.values()):
+        scores = np.asarray([s for s in raw if s is not None and np.isfinite(s)], dtype=float)
         if not len(scores):
             continue
         spread = np.linspace(-0.12, 0.12, len(scores)) if len(scores) > 1 else np.zeros(1)

@@ -49,7 +49,7 @@ def import_ray() -> ModuleType:
     """The `ray` module with Ray Data, or a ConfigError saying how to install it."""
     try:
         import ray
-        import ray.data  # noqa: F401 - Ray Data ships in the ray[data] extra's dependencies
+        import ray.data  # Ray Data ships in the ray[data] extra's dependencies
     except ImportError as exc:
         raise ConfigError(f"the Ray engine needs Ray Data, which is not installed ({exc.name} is missing); "
                           f"install it with: {INSTALL_HINT}") from None

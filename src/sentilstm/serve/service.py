@@ -133,7 +133,7 @@ class MicroBatcher:
                 continue
             try:
                 await self._run_batch(loop, batch)
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive any one batch
+            except Exception as exc:  # the loop must outlive any one batch (logged below)
                 log.exception("micro-batch of %d requests failed", len(batch))
                 for request in batch:
                     if not request.future.done():

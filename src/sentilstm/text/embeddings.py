@@ -247,7 +247,7 @@ def _read_text(path: Path, format: VectorFormat, collector: _Collector) -> tuple
                 skipped += 1
             else:
                 try:
-                    collector.offer(word, lambda: np.array(rest.split(), dtype=np.float32))
+                    collector.offer(word, lambda: np.array(rest.split(), dtype=np.float32))  # noqa: B023 - offer() calls it now or never
                 except ValueError:  # a field is not a number
                     skipped += 1
     if header is not None and header[0] != words:
@@ -271,7 +271,7 @@ def _read_word2vec_binary(path: Path, collector: _Collector) -> tuple[int, int, 
                                     f"values but it ends in word {index + 1:,}; download it again")
                 buffer, start = buffer[start:] + more, 0
             word = buffer[start:space].lstrip(b"\n").decode("utf-8", errors="replace")
-            collector.offer(word, lambda: np.frombuffer(buffer, "<f4", dim, space + 1).copy())
+            collector.offer(word, lambda: np.frombuffer(buffer, "<f4", dim, space + 1).copy())  # noqa: B023 - called at once or never
             start = space + 1 + width
     return dim, count, 0
 
@@ -289,7 +289,7 @@ def _read_fasttext_bin(path: Path, collector: _Collector) -> tuple[int, int, int
         raise DataError(f"cannot read fastText binary {str(path)!r} ({exc}); it is truncated or not a fastText "
                         ".bin: download it again") from None
     for word in vectors.index_to_key:
-        collector.offer(word, lambda: vectors.get_vector(word).astype(np.float32))
+        collector.offer(word, lambda: vectors.get_vector(word).astype(np.float32))  # noqa: B023 - called at once or never
     for token, row in collector.lookup.items():
         if row not in collector.exact and token.lower() not in collector.lower:
             # a subword piece ("##ing" from the BPE tokenizer, "▁the" from SentencePiece) is built from the
