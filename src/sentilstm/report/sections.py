@@ -133,7 +133,7 @@ def per_class_table(report: EvaluationReport) -> Markup:
 def errors_section(scored: list[ScoredSet]) -> Section | None:
     """The wrong predictions the model was surest of, from the first scored set that has predictions."""
     split = next((s for s in scored if s.predictions is not None), None)
-    if split is None:
+    if split is None or split.predictions is None:  # (the second is only for the type checker)
         return None
     predictions, name = split.predictions, split.name.lower()
     section = Section("errors", "Most confidently wrong")

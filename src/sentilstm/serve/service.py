@@ -23,12 +23,15 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentilstm.serve.deadlines import SHUTTING_DOWN, Cancelled
 from sentilstm.serve.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from sentilstm.explanations.methods import ExplainMethod
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +237,7 @@ class ModelService:
         return self._by_name.get(name, name)
 
     # ----- explanations ------------------------------------------------------------------------------------
-    def explain(self, text: str, method: str = "auto", label: Any = None, *, num_samples: int = 1000,
+    def explain(self, text: str, method: ExplainMethod = "auto", label: Any = None, *, num_samples: int = 1000,
                 seed: int = 0, check: Callable[[], None] | None = None) -> dict[str, Any]:
         """`TokenAttribution.to_dict()` plus `explained_label` and its `top` 10 words (blocking; see `explain_async`).
 
@@ -249,7 +252,7 @@ class ModelService:
         result["top"] = [[word, score] for word, score in attribution.top(10, attribution.labels[column])]
         return _finite(result)
 
-    async def explain_async(self, text: str, method: str = "auto", label: Any = None, *, num_samples: int = 1000,
+    async def explain_async(self, text: str, method: ExplainMethod = "auto", label: Any = None, *, num_samples: int = 1000,
                             seed: int = 0, check: Callable[[], None] | None = None) -> dict[str, Any]:
         """`explain` on the explanation thread; cancelling the caller drops it if it has not started yet."""
         loop = asyncio.get_running_loop()

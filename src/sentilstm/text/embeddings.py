@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import io
 import itertools
 import logging
 import struct
@@ -24,7 +25,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class _Collector:
         lower = low in self.wanted_lower and low not in self.lower  # the first case-insensitive line wins
         if exact or lower:
             vector = parse()
-            if exact:
+            if row is not None and exact:
                 self.exact[row] = vector
             if lower:
                 self.lower[low] = vector
@@ -173,7 +174,7 @@ def _lookup(vocabulary: dict[str, int]) -> dict[str, int]:
     return lookup
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_binary(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
 
 

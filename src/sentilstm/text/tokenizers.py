@@ -134,6 +134,7 @@ class TextTokenizer:
     def train(cls, texts: Iterable[str], config: TextConfig) -> TextTokenizer:
         """Learn a vocabulary from (already normalised) training texts."""
         special = [PAD, UNK]
+        trainer: trainers.Trainer
         if config.tokenizer == "word":
             vocab = config.vocab_size or DEFAULT_WORD_VOCAB
             tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
