@@ -160,7 +160,7 @@ def build_app(settings: ServeSettings, *, classifier: Any = None, page_folder: s
             app.openapi_schema = security.with_guards(with_limits(schema, settings), settings)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
     return app
 
 

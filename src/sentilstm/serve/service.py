@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sentilstm.serve.deadlines import SHUTTING_DOWN, Cancelled
-from sentilstm.serve.settings import ServeSettings
+from sentilstm.serve.settings import Backend, ServeSettings
 
 if TYPE_CHECKING:
     from sentilstm.explanations.methods import ExplainMethod
@@ -170,12 +170,12 @@ class MicroBatcher:
             start = end
 
 
-def load_classifier(path: str, backend: str = "torch", threads: int | None = None, device: str | None = None) -> Any:
+def load_classifier(path: str, backend: Backend = "torch", threads: int | None = None, device: str | None = None) -> Any:
     """The classifier for serving: `sentilstm.onnx.backends.load_for_serving` (network on torch or ONNX Runtime).
     `device`: where torch runs (None: 'auto')."""
     from sentilstm.onnx.backends import load_for_serving
 
-    return load_for_serving(path, backend, threads=threads, device=device)  # type: ignore[arg-type]
+    return load_for_serving(path, backend, threads=threads, device=device)
 
 
 class ModelService:
