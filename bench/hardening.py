@@ -48,10 +48,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is scripts, not a package: its siblings by path
 
-from hardening_api import run_python_surfaces, runner  # noqa: E402
-from hardening_cli import cli_catalogue, model_file_cli_cases, run_case  # noqa: E402
-from hardening_core import AS_LIMIT, RESULTS, ROOT, SURFACES, VERDICTS, Outcome, prepare, select  # noqa: E402
-from hardening_http import HttpAudit  # noqa: E402
+from hardening_api import run_python_surfaces, runner
+from hardening_cli import cli_catalogue, model_file_cli_cases, run_case
+from hardening_core import AS_LIMIT, RESULTS, ROOT, SURFACES, VERDICTS, Outcome, prepare, select
+from hardening_http import HttpAudit
 
 
 # ----- selection, report, main ---------------------------------------------------------------------------------------

@@ -365,7 +365,7 @@ def run_python_surfaces(art: Artefacts, surfaces: set[str], quick: bool, limit: 
     for source in art.files.iterdir():
         shutil.copyfile(source, folder / source.name)
     odd = art.work / "odd"
-    for _, name, _, _, write in odd_tables():
+    for _, _name, _, _, write in odd_tables():
         write(odd)
     for index, tamper in enumerate(TAMPERS):
         source = art.files / f"{tamper.base}.sentilstm"

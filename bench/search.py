@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from accuracy import load, machine  # noqa: E402 - the scoreboard's data loading and machine description
+from accuracy import load, machine  # the scoreboard's data loading and machine description
 
-from sentilstm import SentimentClassifier, cross_validate, tune  # noqa: E402
-from sentilstm.report.builders import cv_report, training_report, tune_report  # noqa: E402
+from sentilstm import SentimentClassifier, cross_validate, tune
+from sentilstm.report.builders import cv_report, training_report, tune_report
 
 RESULTS = Path(__file__).parent / "results"
 METRICS = ("weighted_f1", "macro_f1", "accuracy")

@@ -292,14 +292,14 @@ def markdown(result: dict[str, Any]) -> str:
              f"{result['repeats']} passes after a warm-up; 2x1 = two single-threaded processes, each with half the reviews.", ""]
     titles = {"1x1": "1 process x 1 thread", "1x2": "1 process x 2 threads", "2x1": "2 processes x 1 thread"}
     for name, section in result["models"].items():
-        measured = [l for l in LAYOUTS if any(r["layout"] == l for r in section["throughput"])]  # --layouts
-        lines += [f"## {name}: `{section['path']}`", "", "| backend | " + " | ".join(titles[l] for l in measured)
+        measured = [lay for lay in LAYOUTS if any(r["layout"] == lay for r in section["throughput"])]  # --layouts
+        lines += [f"## {name}: `{section['path']}`", "", "| backend | " + " | ".join(titles[lay] for lay in measured)
                   + " | µs/review at 1x1: normalise / tokenize / network / blend |", "|---" * (len(measured) + 2) + "|"]
         for backend in section["backends"]:
             cells = {r["layout"]: r for r in section["throughput"] if r["backend"] == backend}
             stages = cells.get("1x1", {}).get("stage_microseconds_per_review", {})
             split = " / ".join(f"{stages.get(k, 0):.0f}" for k in ("normalize", "tokenize", "network", "blend")) if stages else ""
-            lines.append(f"| {backend} | " + " | ".join(rate(cells[l], result) if l in cells else "" for l in measured)
+            lines.append(f"| {backend} | " + " | ".join(rate(cells[lay], result) if lay in cells else "" for lay in measured)
                          + f" | {split} |")
         lines.append("")
     tokenize = result.get("tokenization_only", [])

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install, then run the test suite: the fast default tests, then the slow ones (real datasets from
-# ../shared/data when present; they skip cleanly when it is absent).
+# Install, lint (ruff, mypy: scripts/lint.sh), then run the test suite: the fast default tests, then the slow
+# ones (real datasets from ../shared/data when present; they skip cleanly when it is absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+bash scripts/lint.sh
 .venv/bin/python -m pytest -q "$@"
 status=0
 .venv/bin/python -m pytest -q -m slow "$@" || status=$?

@@ -12,7 +12,6 @@ import json
 import struct
 import tarfile
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +293,16 @@ def test_sst2_without_a_labelled_test_split(tmp_path: Path) -> None:
     (tmp_path / "train.tsv").write_bytes(files["SST-2/train.tsv"])
     (tmp_path / "test.tsv").write_bytes(files["SST-2/test.tsv"])
     with pytest.raises(DataError, match="test split .* has no label column"):
+        load_dataset("sst2", path=tmp_path)
+
+
+def test_sst2_unlabelled_validation_split_is_a_data_error(tmp_path: Path) -> None:
+    """A dev file without labels beside labelled train and test files is named, not a TypeError."""
+    files = sst2_files()
+    (tmp_path / "train.tsv").write_bytes(files["SST-2/train.tsv"])
+    (tmp_path / "dev.tsv").write_text("sentence\n" + "".join(f"{text}\n" for text in SST2_DEV))
+    (tmp_path / "test.tsv").write_text("sentence\tlabel\n" + "".join(f"{text} \t{i % 2}\n" for i, text in enumerate(SST2_TEST)))
+    with pytest.raises(DataError, match="dev.tsv.* has no label column"):
         load_dataset("sst2", path=tmp_path)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentilstm.text.embeddings import FASTTEXT_MAGIC, EmbeddingCoverage, detect_format, load_vectors
+from sentilstm.text.embeddings import FASTTEXT_MAGIC, detect_format, load_vectors
 from sentilstm.errors import ConfigError, DataError
 
 GLOVE_6B = Path(__file__).resolve().parents[2] / "shared" / "data" / "glove" / "glove.6B.50d.txt.gz"

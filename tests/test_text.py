@@ -289,7 +289,7 @@ def test_pipeline_fit_picks_max_length_and_encodes_training_texts() -> None:
 
 
 def test_pipeline_keeps_given_max_length_and_truncation() -> None:
-    texts = ["w%d" % i for i in range(30)]
+    texts = [f"w{i}" for i in range(30)]
     pipeline, _ = TextPipeline.fit([" ".join(texts)], TextConfig(min_frequency=1, max_length=4, truncation="tail"))
     (ids,) = pipeline.encode([" ".join(texts)])
     assert pipeline.tokenizer.tokens(" ".join(texts))[-4:] == [

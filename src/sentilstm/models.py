@@ -37,12 +37,12 @@ class _Permute(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, index: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, index: Tensor) -> Tensor:
         ctx.save_for_backward(index)
         return x.gather(1, index)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
         (index,) = ctx.saved_tensors
         return grad.gather(1, index), None
 
@@ -168,7 +168,7 @@ class SentimentNet(nn.Module):
             if layer:
                 x = self.sequence_dropout(x)
             out = self._run(forward_rnn, x)  # (batch, seq_len, hidden)
-            if reverse is not None:
+            if reverse is not None and self.backward_rnns is not None:  # both or neither (bidirectional)
                 backward = self._run(self.backward_rnns[layer], reverse_within_length(x, reverse))
                 out = torch.cat([out, reverse_within_length(backward, reverse)], dim=-1)  # (batch, seq_len, 2*hidden)
             x = out
@@ -188,6 +188,7 @@ class SentimentNet(nn.Module):
     def _pool(self, states: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
         pooling = self.config.pooling
         if pooling == "attention":
+            assert self.attention is not None  # built exactly when pooling == "attention"
             return self.attention(states, mask)
         parts = []
         if pooling in ("last", "concat"):

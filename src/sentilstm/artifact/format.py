@@ -60,7 +60,7 @@ def _weights_digest(tensors: dict[str, torch.Tensor]) -> str:
     digest = hashlib.sha256()
     for name in sorted(tensors):
         digest.update(name.encode())
-        digest.update(_tensor_bytes(tensors[name]))
+        digest.update(_tensor_bytes(tensors[name]).data)  # .data: the array's buffer (typed as one)
     return digest.hexdigest()
 
 
@@ -72,8 +72,12 @@ def content_digest(fields: dict[str, str], tensors: dict[str, torch.Tensor]) -> 
     digest = hashlib.sha256(b"sentilstm content digest 1\0")
 
     def feed(piece: bytes | np.ndarray) -> None:
-        digest.update(struct.pack("<Q", piece.nbytes if isinstance(piece, np.ndarray) else len(piece)))
-        digest.update(piece)
+        if isinstance(piece, np.ndarray):
+            digest.update(struct.pack("<Q", piece.nbytes))
+            digest.update(piece.data)
+        else:
+            digest.update(struct.pack("<Q", len(piece)))
+            digest.update(piece)
 
     for key in sorted(k for k in fields if k != CONTENT_DIGEST):
         feed(key.encode())
@@ -154,7 +158,7 @@ def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], di
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except ArtifactError:
         raise
-    except Exception as exc:  # safetensors raises its own error types for foreign, truncated or damaged files
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for foreign, truncated or damaged files
         raise ArtifactError(unreadable.format(str(exc).splitlines()[0][:120])) from None
     try:
         version = int(header.get("format_version", ""))

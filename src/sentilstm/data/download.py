@@ -23,7 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,13 +100,16 @@ def _locked(path: Path) -> Iterator[None]:
 
 def verify(path: Path, remote: RemoteFile, root: Path) -> None:
     """Check `path` against the published checksum, or the one recorded at its first download."""
-    if remote.md5 or remote.sha256:
-        algorithm, expected, origin = ("md5", remote.md5, "published") if remote.md5 else ("sha256", remote.sha256, "published")
+    if remote.md5:
+        algorithm, expected, origin = "md5", remote.md5, "published"
+    elif remote.sha256:
+        algorithm, expected, origin = "sha256", remote.sha256, "published"
     else:
-        algorithm, expected, origin = "sha256", _recorded(root).get(remote.filename), "recorded at first download"
-        if expected is None:
+        recorded = _recorded(root).get(remote.filename)
+        if recorded is None:
             _record(root, remote.filename, file_digest(path, "sha256"))
             return
+        algorithm, expected, origin = "sha256", recorded, "recorded at first download"
     actual = file_digest(path, algorithm)
     if actual != expected.lower():
         raise ChecksumError(path, f"{origin} {algorithm.upper()} {expected}, got {actual}")
@@ -208,7 +211,7 @@ def _transfer(url: str, partial: Path, timeout: float, progress: bool) -> None:
 
 
 @contextlib.contextmanager
-def _progress_bar(name: str, total: int | None, done: int, enabled: bool) -> Iterator[object]:
+def _progress_bar(name: str, total: int | None, done: int, enabled: bool) -> Iterator[Callable[[int], object]]:
     """A rich progress bar on stderr when it is a terminal; otherwise silent (logs say what happened)."""
     if not (enabled and sys.stderr.isatty()):
         yield lambda n: None

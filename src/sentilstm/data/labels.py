@@ -82,7 +82,8 @@ def stratified_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, validation) with each class's share kept; classes too rare to split stay in train."""
     rng = np.random.default_rng(seed)
-    train, validation = [], []
+    train: list[int] = []
+    validation: list[int] = []
     for cls in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == cls))
         take = int(round(len(members) * fraction)) if len(members) >= 2 else 0

@@ -14,8 +14,8 @@ import math
 import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,8 @@ from sentilstm.text.normalize import clean_text
 
 log = logging.getLogger(__name__)
 
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+TableFormat = Literal["csv", "tsv", "jsonl", "parquet"]
+FORMATS: dict[str, TableFormat] = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 TEXT_NAMES = ("text", "review", "tweet", "sentence", "content", "comment", "body", "message", "document")
 LABEL_NAMES = ("label", "labels", "sentiment", "polarity", "class", "target", "y")
 
@@ -43,7 +44,9 @@ class _ReplacementCounter:
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self, error: UnicodeDecodeError) -> tuple[str, int]:
+    def __call__(self, error: UnicodeError) -> tuple[str, int]:
+        if not isinstance(error, (UnicodeDecodeError, UnicodeEncodeError, UnicodeTranslateError)):
+            raise error  # no position to resume at (codecs passes one of those three)
         self.count += error.end - error.start
         return "\ufffd", error.end
 
@@ -67,7 +70,7 @@ class Table:
         return len(self.texts)
 
 
-def table_format(path: Path) -> tuple[str, bool]:
+def table_format(path: PurePath) -> tuple[TableFormat, bool]:
     """(format, gzipped) from a file name such as `reviews.tsv.gz`."""
     suffixes = [s.lower() for s in path.suffixes]
     gzipped = bool(suffixes) and suffixes[-1] == ".gz"
@@ -94,7 +97,7 @@ def _check_file(path: str | Path) -> Path:
 def check_encoding(encoding: str) -> None:
     """Raise DataError unless `encoding` names a text codec Python knows ('utf-8', 'latin-1', 'cp1252'...)."""
     try:
-        known = isinstance(encoding, str) and codecs.lookup(encoding)._is_text_encoding  # type: ignore[attr-defined]
+        known = isinstance(encoding, str) and codecs.lookup(encoding)._is_text_encoding
     except (LookupError, ValueError):  # UnicodeEncodeError for a name with undecodable bytes, ValueError for a NUL
         known = False
     if not known:
@@ -375,9 +378,10 @@ def frame_to_table(
     """Pick columns, drop rows with empty text or missing label (counted in a warning), canonicalise labels."""
     text_name, label_name = infer_columns(frame, text_column, label_column, need_label)
     texts = frame[text_name].tolist()
-    labels = frame[label_name].tolist() if label_name is not None else None
     check_column_values(texts, text_name, source, "text")
-    if labels is not None:
+    labels: list[Any] | None = None
+    if label_name is not None:
+        labels = frame[label_name].tolist()
         check_column_values(labels, label_name, source, "label")
     keep = [not is_missing(t) for t in texts]
     empty_texts = keep.count(False)

@@ -87,7 +87,7 @@ class TableWriter:
                 try:
                     if closable is not None:
                         closable.close()
-                except Exception:  # already failing; the temporary file is removed below either way
+                except Exception:  # noqa: BLE001 - already failing; the temporary file is removed below either way
                     pass
         finally:
             self._temporary.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict
 
@@ -102,6 +102,7 @@ class Features:
 
     def tfidf(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Sublinear tf (1 + log count) times idf; rows are L2-normalised by the caller over all blocks."""
+        assert self.idf is not None  # only TF-IDF blocks (fitted with idf=True) are weighted
         out = counts.copy()
         out.data = (1 + np.log(out.data)) * self.idf[out.indices]
         return out
@@ -316,7 +317,7 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         return sp.csr_matrix(resampled), np.asarray(new_targets)
 
     # ----- subclass hooks ------------------------------------------------------------------------
-    def _blocks(self) -> list[tuple[str, tuple[int, int]]]:
+    def _blocks(self) -> list[tuple[Literal["word", "char_wb"], tuple[int, int]]]:
         """The (analyzer, ngram_range) of each feature block, as the parameters ask."""
         raise NotImplementedError
 
@@ -354,8 +355,11 @@ class TfidfLogisticRegression(LinearBaseline):
             if name != "self":
                 setattr(self, name, value)
 
-    def _blocks(self) -> list[tuple[str, tuple[int, int]]]:
-        return [("word", tuple(self.word_ngrams))] + ([("char_wb", tuple(self.char_ngrams))] if self.char_ngrams else [])
+    def _blocks(self) -> list[tuple[Literal["word", "char_wb"], tuple[int, int]]]:
+        blocks: list[tuple[Literal["word", "char_wb"], tuple[int, int]]] = [("word", _pair(self.word_ngrams))]
+        if self.char_ngrams:
+            blocks.append(("char_wb", _pair(self.char_ngrams)))
+        return blocks
 
     def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
         fitted = [Features.fit(texts, a, n, self.min_df, self.max_features, idf=True) for a, n in self._blocks()]
@@ -402,11 +406,11 @@ class NBSVM(LinearBaseline):
         check_positive("alpha", self.alpha)
         _check_ngrams("ngrams", self.ngrams)
 
-    def _blocks(self) -> list[tuple[str, tuple[int, int]]]:
-        return [("word", tuple(self.ngrams))]
+    def _blocks(self) -> list[tuple[Literal["word", "char_wb"], tuple[int, int]]]:
+        return [("word", _pair(self.ngrams))]
 
     def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
-        features, counts = Features.fit(texts, "word", tuple(self.ngrams), self.min_df, self.max_features, idf=False)
+        features, counts = Features.fit(texts, "word", _pair(self.ngrams), self.min_df, self.max_features, idf=False)
         return [features], _binarize(counts)
 
     def _transform(self, texts: list[str]) -> sp.csr_matrix:
@@ -442,6 +446,11 @@ def _check_ngrams(name: str, value: Any) -> None:
     if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(n, int) for n in value)
             and 1 <= value[0] <= value[1]):
         raise ConfigError(f"{name} must be a (min_n, max_n) pair of integers with 1 <= min_n <= max_n, got {value!r}")
+
+
+def _pair(value: Sequence[int]) -> tuple[int, int]:
+    """A (min_n, max_n) checked by _check_ngrams, as a tuple (set_params may have given a list)."""
+    return value[0], value[1]
 
 
 def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
 
-from sentilstm.data.labels import Label, check_labels, check_texts
+from sentilstm.data.labels import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import DataError
 
 # Beyond this many classes a full confusion matrix is unreadable (and its drawing grows with the square): tables
@@ -129,6 +129,13 @@ def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, num_classes: int) ->
 
 class ScoringMixin:
     """`predict` and `evaluate` for any classifier with `predict_proba`, `label_map_` and `_check_fitted`."""
+
+    if TYPE_CHECKING:  # what the classes that mix this in provide
+        label_map_: LabelMap
+
+        def predict_proba(self, X: Iterable[str]) -> np.ndarray: ...
+
+        def _check_fitted(self) -> None: ...
 
     def predict(self, X: Iterable[str]) -> np.ndarray:
         """Labels as the user gave them in training (e.g. -1/0/1 or 'positive'), argmax of predict_proba."""

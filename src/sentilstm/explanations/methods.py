@@ -138,7 +138,7 @@ class NetworkClassifier(Protocol):
     device: str
 
 
-def _resolve_method(clf: Any, method: str) -> str:
+def _resolve_method(clf: Any, method: ExplainMethod) -> ExplainMethod:
     """The concrete method for a fitted `clf` ("auto" resolved), or ConfigError naming the methods that fit it."""
     network = isinstance(clf, NetworkClassifier)
     if method == "auto":  # explain what the user sees: a blended prediction is more than the network's

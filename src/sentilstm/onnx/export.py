@@ -137,7 +137,8 @@ def onnx_graph(
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and RNN batch-size notes
         torch.onnx.export(
-            net, _example(net), buffer, dynamo=False, opset_version=opset, do_constant_folding=True,
+            net, _example(net), buffer,  # type: ignore[arg-type]  # the TorchScript exporter takes file objects too
+            dynamo=False, opset_version=opset, do_constant_folding=True,
             input_names=list(ONNX_INPUTS), output_names=list(ONNX_OUTPUTS),
             dynamic_axes={"ids": {0: "batch", 1: "sequence"}, "lengths": {0: "batch"},
                           "logits": {0: "batch"}, "probabilities": {0: "batch"}},
@@ -177,7 +178,7 @@ def check_batches(clf: SentimentClassifier, texts: Sequence[str] | None = None, 
     max_length, mixed short and long texts in one batch, and larger batches of Zipf-distributed token ids
     (a word tokenizer numbers its vocabulary by frequency); plus `texts` encoded, 64 per batch, when given."""
     rng = np.random.default_rng(seed)
-    vocab, max_length = clf.model_.config.vocab_size, clf.pipeline_.config.max_length
+    vocab, max_length = clf.model_.config.vocab_size, clf.pipeline_.max_length
     ranks = np.arange(2, max(3, vocab))
     weights = 1.0 / ranks
     weights /= weights.sum()
@@ -185,7 +186,7 @@ def check_batches(clf: SentimentClassifier, texts: Sequence[str] | None = None, 
     def text(length: int) -> np.ndarray:
         return rng.choice(ranks, size=length, p=weights).astype(np.int64)
 
-    shapes = [[1], [max_length], [max_length, 1, max(1, max_length // 2), 3], list(rng.integers(1, 40, 16)),
+    shapes: list[list[Any]] = [[1], [max_length], [max_length, 1, max(1, max_length // 2), 3], list(rng.integers(1, 40, 16)),
               list(np.clip(rng.lognormal(np.log(max(2, max_length // 3)), 0.6, 37).astype(int), 1, max_length))]
     sequences = [[text(int(n)) for n in lengths] for lengths in shapes]
     if texts:
@@ -241,7 +242,7 @@ def export_onnx(
                             "this is a sentilstm export bug, please report it with the model's settings")
     write_atomically(path, data)
     operators = Counter(node.op_type for node in onnx.load_from_string(data).graph.node)
-    report = ExportReport(str(path), "onnx", quantize, len(data), worst, agreement, [tuple(b[0].shape) for b in batches],
+    report = ExportReport(str(path), "onnx", quantize, len(data), worst, agreement, [(b[0].shape[0], b[0].shape[1]) for b in batches],
                           time.perf_counter() - started, opset, dict(sorted(operators.items())))
     log.info("%s", report.summary())
     return report
@@ -272,7 +273,7 @@ def export_torchscript(clf: Any, path: str | Path, *, texts: Sequence[str] | Non
         loaded = torch.jit.load(str(path))
     batches = check_batches(clf, texts)
     worst, agreement = _compare(net, lambda i, n: loaded(i, n)[0].numpy(), batches)
-    report = ExportReport(str(path), "torchscript", None, len(data), worst, agreement, [tuple(b[0].shape) for b in batches],
+    report = ExportReport(str(path), "torchscript", None, len(data), worst, agreement, [(b[0].shape[0], b[0].shape[1]) for b in batches],
                           time.perf_counter() - started)
     log.info("%s", report.summary())
     return report

@@ -32,8 +32,8 @@ def _onnx_weights(rnn: nn.Module, cell: str) -> tuple[Tensor, Tensor, Tensor]:
         parts = t.detach().chunk(len(order))
         return torch.cat([parts[i] for i in order])
 
-    return (reorder(rnn.weight_ih_l0), reorder(rnn.weight_hh_l0),
-            torch.cat([reorder(rnn.bias_ih_l0), reorder(rnn.bias_hh_l0)]))
+    return (reorder(rnn.get_parameter("weight_ih_l0")), reorder(rnn.get_parameter("weight_hh_l0")),
+            torch.cat([reorder(rnn.get_parameter("bias_ih_l0")), reorder(rnn.get_parameter("bias_hh_l0"))]))
 
 
 def _run(cell: str, x: Tensor, params: Sequence[Tensor], hidden: int) -> Tensor:
@@ -49,14 +49,14 @@ def _bidirectional_function(cell: str, hidden: int) -> type[torch.autograd.Funct
 
     class Bidirectional(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, x: Tensor, lengths: Tensor, w: Tensor, r: Tensor, b: Tensor, *params: Tensor) -> Tensor:  # type: ignore[override]
+        def forward(ctx, x: Tensor, lengths: Tensor, w: Tensor, r: Tensor, b: Tensor, *params: Tensor) -> Tensor:
             index = reversal_index(lengths, x.shape[1])
             forward = _run(cell, x, params[:4], hidden)  # (batch, seq_len, hidden)
             backward = _run(cell, reverse_within_length(x, index), params[4:], hidden)
             return torch.cat([forward, reverse_within_length(backward, index)], dim=-1)  # (batch, seq_len, 2*hidden)
 
         @staticmethod
-        def symbolic(g, x, lengths, w, r, b, *params):  # type: ignore[no-untyped-def]
+        def symbolic(g, x, lengths, w, r, b, *params):
             steps = g.op("Transpose", x, perm_i=[1, 0, 2])  # (seq_len, batch, features)
             attributes = {"direction_s": "bidirectional", "hidden_size_i": hidden}
             if cell == "gru":
@@ -95,6 +95,7 @@ class FusedNetwork(nn.Module):
         if net.conv is not None:
             x = x * mask.unsqueeze(-1).to(x.dtype)
             x = torch.relu(net.conv(x.transpose(1, 2))).transpose(1, 2)  # (batch, seq_len, conv_channels)
+        assert net.backward_rnns is not None  # checked in __init__
         for layer, (forward_rnn, backward_rnn) in enumerate(zip(net.forward_rnns, net.backward_rnns)):
             w, r, b = (getattr(self, f"{name}{layer}") for name in "wrb")
             x = self.function.apply(x, lengths, w, r, b, *forward_rnn.parameters(), *backward_rnn.parameters())

@@ -169,7 +169,7 @@ def _overview(clf: Any, scored: list[ScoredSet], history: History | None, profil
     if source:
         rows.append(("Data", source))
     if getattr(clf, "classes_", None) is not None:
-        rows.append(("Labels", ", ".join(str(getattr(label, "item", lambda: label)()) for label in clf.classes_)))
+        rows.append(("Labels", ", ".join(str(label.item() if hasattr(label, "item") else label) for label in clf.classes_)))
     if history is not None and history.epochs:
         stopped = "; stopped early" if history.stopped_early else ""
         speed = np.mean([e.samples_per_second for e in history.epochs])

@@ -146,7 +146,8 @@ def gradient_norms_figure(history: History) -> Figure:
 
 
 # ----- evaluation --------------------------------------------------------------------------------------
-def confusion_figure(matrix: Sequence[Sequence[int]], labels: Sequence[Any], row_totals: Sequence[int] | None = None) -> Figure:
+def confusion_figure(matrix: Sequence[Sequence[int]] | np.ndarray, labels: Sequence[Any],
+                     row_totals: Sequence[int] | np.ndarray | None = None) -> Figure:
     """Counts and row-normalised shares (recall on the diagonal) side by side; rows true, columns predicted.
 
     `row_totals`: each row's texts when `matrix` is a part of a larger one (its shares are then of the whole row).
@@ -358,8 +359,8 @@ def percent(value: float) -> str:
 def fold_metrics_figure(values: dict[str, list[float]]) -> Figure:
     """One dot per fold for every metric, with the mean and ±1 standard deviation beside the dots."""
     figure, (ax,) = _figure(WIDE, 2.8)
-    for i, (name, scores) in enumerate(values.items()):
-        scores = np.asarray([s for s in scores if s is not None and np.isfinite(s)], dtype=float)
+    for i, raw in enumerate(values.values()):
+        scores = np.asarray([s for s in raw if s is not None and np.isfinite(s)], dtype=float)
         if not len(scores):
             continue
         spread = np.linspace(-0.12, 0.12, len(scores)) if len(scores) > 1 else np.zeros(1)
@@ -396,17 +397,17 @@ def optimization_history_figure(numbers: Sequence[int], values: Sequence[float],
                                 metric: str, maximize: bool) -> Figure:
     """Every trial's value (pruned ones marked apart, at their last reported value) and the best so far."""
     figure, (ax,) = _figure(WIDE, 3.0)
-    numbers, values = np.asarray(numbers), np.asarray(values, dtype=float)
-    complete = np.asarray([s == "COMPLETE" for s in states]) & np.isfinite(values)
-    pruned = np.asarray([s == "PRUNED" for s in states]) & np.isfinite(values)
-    ax.scatter(numbers[complete], values[complete], s=22, color=PALETTE[0], zorder=3, label="complete")
+    trials, scores = np.asarray(numbers), np.asarray(values, dtype=float)
+    complete = np.asarray([s == "COMPLETE" for s in states]) & np.isfinite(scores)
+    pruned = np.asarray([s == "PRUNED" for s in states]) & np.isfinite(scores)
+    ax.scatter(trials[complete], scores[complete], s=22, color=PALETTE[0], zorder=3, label="complete")
     if pruned.any():
-        ax.scatter(numbers[pruned], values[pruned], s=22, marker="x", color="#9aa5b1", zorder=3, label="pruned (last report)")
+        ax.scatter(trials[pruned], scores[pruned], s=22, marker="x", color="#9aa5b1", zorder=3, label="pruned (last report)")
     if complete.any():
-        order = np.argsort(numbers[complete], kind="stable")
-        done = values[complete][order]
+        order = np.argsort(trials[complete], kind="stable")
+        done = scores[complete][order]
         best = np.maximum.accumulate(done) if maximize else np.minimum.accumulate(done)
-        ax.step(numbers[complete][order], best, where="post", color=ALERT, lw=1.6, label="best so far")
+        ax.step(trials[complete][order], best, where="post", color=ALERT, lw=1.6, label="best so far")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _label(ax, "Optimization history", "trial", metric)
     _legend(ax, loc="best")

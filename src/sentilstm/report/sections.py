@@ -133,7 +133,7 @@ def per_class_table(report: EvaluationReport) -> Markup:
 def errors_section(scored: list[ScoredSet]) -> Section | None:
     """The wrong predictions the model was surest of, from the first scored set that has predictions."""
     split = next((s for s in scored if s.predictions is not None), None)
-    if split is None:
+    if split is None or split.predictions is None:  # (the second is only for the type checker)
         return None
     predictions, name = split.predictions, split.name.lower()
     section = Section("errors", "Most confidently wrong")
@@ -293,7 +293,7 @@ def param_importances(study: Any) -> tuple[dict[str, float] | None, str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks parts of this experimental and warns on every call
             values = optuna.importance.get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
-    except Exception as exc:  # an optional plot: any failure (e.g. no parameter varied) becomes a note instead
+    except Exception as exc:  # noqa: BLE001 - an optional plot: any failure (e.g. no parameter varied) becomes a note instead
         return None, f"Optuna could not compute them ({type(exc).__name__}: {str(exc)[:160]})"
     if not values:
         return None, "no parameter varied between the completed trials"

@@ -16,6 +16,7 @@ from torch import nn
 
 from sentilstm.config import check_integer
 from sentilstm.errors import ConfigError
+from sentilstm.models import SentimentNet
 
 MAX_SEQUENCE_LENGTH = 100_000  # tokens of the dummy text; longer texts' shapes follow the same pattern
 
@@ -76,7 +77,7 @@ def describe(clf: Any, sequence_length: int | None = None) -> ModelSummary:
         return _describe_baseline(clf)
     if not hasattr(clf, "model_"):
         raise ConfigError("describe() needs a trained classifier: fit it or load one with sentilstm.load_model")
-    net: nn.Module = clf.model_
+    net: SentimentNet = clf.model_
     length = sequence_length if sequence_length is not None else clf.pipeline_.config.max_length or 64
     if isinstance(length, int) and length < 1:
         raise ConfigError(f"sequence_length must be >= 1, got {length}")

@@ -88,6 +88,8 @@ class MlflowTracker(Tracker):
         with MlflowTracker(experiment="imdb", run_name="bilstm") as tracker: clf.fit(X, y, callback=tracker.callback())
     """
 
+    tracking_uri: str  # resolved in __init__
+
     def __init__(
         self,
         tracking_uri: str | None = None,

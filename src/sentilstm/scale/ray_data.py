@@ -49,7 +49,7 @@ def import_ray() -> ModuleType:
     """The `ray` module with Ray Data, or a ConfigError saying how to install it."""
     try:
         import ray
-        import ray.data  # noqa: F401 - Ray Data ships in the ray[data] extra's dependencies
+        import ray.data  # Ray Data ships in the ray[data] extra's dependencies
     except ImportError as exc:
         raise ConfigError(f"the Ray engine needs Ray Data, which is not installed ({exc.name} is missing); "
                           f"install it with: {INSTALL_HINT}") from None
@@ -114,16 +114,19 @@ class SentimentPredictor:
 
     def __init__(self, model: str | Path | ModelFiles | list[Any], text_column: str, backend: Backend = "torch",
                  threads: int = 1, device: str | None = None) -> None:
+        source: str | Path | ModelFiles
         if isinstance(model, list):
             import ray
 
-            model = ray.get(model[0])
-        if not isinstance(model, ModelFiles):
-            self.classifier = load_for_serving(model, backend, threads=threads)
+            source = ray.get(model[0])
+        else:
+            source = model
+        if not isinstance(source, ModelFiles):
+            self.classifier = load_for_serving(source, backend, threads=threads)
         else:
             folder = Path(tempfile.mkdtemp(prefix="sentilstm-actor-"))
             try:  # the network (and any ONNX session) is in memory once loaded: the files can go
-                self.classifier = load_for_serving(model.write(folder), backend, threads=threads)
+                self.classifier = load_for_serving(source.write(folder), backend, threads=threads)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
         if device is not None:
@@ -131,7 +134,7 @@ class SentimentPredictor:
         self.text_column = text_column
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        return score_frame(self.classifier, batch, self.text_column)[0]  # type: ignore[arg-type] - baselines too
+        return score_frame(self.classifier, batch, self.text_column)[0]
 
 
 def read_dataset(inputs: str | Path | Sequence[str | Path], input_format: InputFormat | None = None) -> Any:

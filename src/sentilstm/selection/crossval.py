@@ -182,7 +182,7 @@ def cross_validate(
 
 
 def check_options(
-    *, estimator: str, params: dict[str, Any], folds: int, repeats: int = 1, seed: int = 0, jobs: int = 1,
+    *, estimator: Estimator, params: dict[str, Any], folds: int, repeats: int = 1, seed: int = 0, jobs: int = 1,
     callback_factory: Callable[[int, int], TrainingCallback | None] | None = None,
 ) -> None:
     """Raise ConfigError for a bad cross-validation option or an unknown parameter, before any training."""

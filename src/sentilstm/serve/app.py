@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sentilstm._version import __version__
@@ -133,7 +133,7 @@ def build_app(settings: ServeSettings, *, classifier: Any = None, page_folder: s
             await service.stop()
             store.close()
 
-    lifespan = _with_page_files(lifespan, settings, page_folder)  # type: ignore[assignment]
+    lifespan = _with_page_files(lifespan, settings, page_folder)
     app = FastAPI(
         title="sentilstm", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,  # routes/docs.py
         description=DESCRIPTION.format(max_texts=settings.max_texts, max_chars=settings.max_chars,
@@ -146,8 +146,9 @@ def build_app(settings: ServeSettings, *, classifier: Any = None, page_folder: s
     app.add_middleware(RequestDeadline, seconds=settings.request_timeout, unwatched=BATCHED_PATHS)
     app.add_exception_handler(Cancelled, _cancelled)
     security.install(app, settings)  # added last, so its guards run first (refusals before any deadline or route)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    # starlette types every handler as taking Exception: it cannot tie an exception class to its handler's type
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
     for router in ROUTERS:
         app.include_router(router)
@@ -159,7 +160,7 @@ def build_app(settings: ServeSettings, *, classifier: Any = None, page_folder: s
             app.openapi_schema = security.with_guards(with_limits(schema, settings), settings)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
     return app
 
 
@@ -169,9 +170,13 @@ def _with_page_files(lifespan: Any, settings: ServeSettings, page_folder: str | 
 
     @asynccontextmanager
     async def wrapped(app: FastAPI) -> AsyncIterator[None]:
-        own_folder = PageFolder.create(settings.upload_dir) if page_folder is None else None
+        own_folder: PageFolder | None = None
         try:
-            app.state.page_files = FileStore(page_folder if own_folder is None else own_folder.path)
+            if page_folder is None:
+                own_folder = PageFolder.create(settings.upload_dir)
+                app.state.page_files = FileStore(own_folder.path)
+            else:
+                app.state.page_files = FileStore(page_folder)
             async with lifespan(app):
                 yield
         finally:
@@ -202,7 +207,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return JSONResponse(status_code=422, content={"detail": json_safe(exc.errors())})
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """FastAPI's answer, except that a body it cannot decode at all (bad UTF-8, nesting too deep) is a 422 too."""
     if exc.status_code == 400 and exc.detail == PARSE_ERROR:
         cause = exc.__cause__

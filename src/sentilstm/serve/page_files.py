@@ -43,7 +43,7 @@ from sentilstm.serve.limits import OPTIONS, LimitExceeded
 try:
     import fcntl
 except ImportError:  # Windows: no flock; mkdtemp's fresh names still keep servers apart, nothing is swept
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # a module or None: checked before each use
 
 log = logging.getLogger(__name__)
 PREFIX = "sentilstm-page-"  # per-server folders: sentilstm-page-<random>

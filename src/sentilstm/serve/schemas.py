@@ -69,9 +69,10 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         **_exactly_one("text", "texts"), "examples": [{"texts": ["what a lovely film", "not good at all"]}]})
 
-    # absent by default but never null: {"text": null, "texts": [...]} would break the "exactly one" rule
+    # absent by default but never null: {"text": null, "texts": [...]} would break the "exactly one" rule; typed
+    # without None so the schema says so, hence the two ignores (None is only the "absent" default)
     text: Text = None  # type: ignore[assignment]
-    texts: list[Text] = Field(None, min_length=1, json_schema_extra={"x-limit": "max_texts"})  # type: ignore[assignment]
+    texts: list[Text] = Field(None, min_length=1, json_schema_extra={"x-limit": "max_texts"})  # type: ignore[arg-type]
 
     @model_validator(mode="after")
     def _one_of(self) -> PredictRequest:
@@ -80,7 +81,7 @@ class PredictRequest(BaseModel):
         return self
 
     def all_texts(self) -> list[str]:
-        return [self.text] if self.texts is None else self.texts  # type: ignore[list-item]
+        return [self.text] if self.texts is None else self.texts
 
 
 class Prediction(BaseModel):
@@ -192,7 +193,7 @@ class FeedbackRequest(BaseModel):
         **_exactly_one("text", "items"), "examples": [{"text": "the app keeps crashing", "source": "web"}]})
 
     text: Text = None  # type: ignore[assignment]  # absent by default, never null (see PredictRequest)
-    items: list[FeedbackItem] = Field(None, min_length=1, json_schema_extra={"x-limit": "max_texts"})  # type: ignore[assignment]
+    items: list[FeedbackItem] = Field(None, min_length=1, json_schema_extra={"x-limit": "max_texts"})  # type: ignore[arg-type]
     source: Source = "api"
     timestamp: Timestamp | None = None
 
@@ -206,7 +207,7 @@ class FeedbackRequest(BaseModel):
     def all_items(self) -> list[FeedbackItem]:
         """Every item with the request's source and timestamp filled in where the item has none."""
         if self.items is None:
-            return [FeedbackItem(text=self.text, source=self.source, timestamp=self.timestamp)]  # type: ignore[arg-type]
+            return [FeedbackItem(text=self.text, source=self.source, timestamp=self.timestamp)]
         return [item if item.source is not None and item.timestamp is not None else
                 item.model_copy(update={"source": item.source or self.source,
                                         "timestamp": item.timestamp or self.timestamp})

@@ -23,12 +23,15 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentilstm.serve.deadlines import SHUTTING_DOWN, Cancelled
-from sentilstm.serve.settings import ServeSettings
+from sentilstm.serve.settings import Backend, ServeSettings
+
+if TYPE_CHECKING:
+    from sentilstm.explanations.methods import ExplainMethod
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +136,7 @@ class MicroBatcher:
                 continue
             try:
                 await self._run_batch(loop, batch)
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive any one batch
+            except Exception as exc:  # the loop must outlive any one batch (logged below)
                 log.exception("micro-batch of %d requests failed", len(batch))
                 for request in batch:
                     if not request.future.done():
@@ -167,12 +170,12 @@ class MicroBatcher:
             start = end
 
 
-def load_classifier(path: str, backend: str = "torch", threads: int | None = None, device: str | None = None) -> Any:
+def load_classifier(path: str, backend: Backend = "torch", threads: int | None = None, device: str | None = None) -> Any:
     """The classifier for serving: `sentilstm.onnx.backends.load_for_serving` (network on torch or ONNX Runtime).
     `device`: where torch runs (None: 'auto')."""
     from sentilstm.onnx.backends import load_for_serving
 
-    return load_for_serving(path, backend, threads=threads, device=device)  # type: ignore[arg-type]
+    return load_for_serving(path, backend, threads=threads, device=device)
 
 
 class ModelService:
@@ -234,7 +237,7 @@ class ModelService:
         return self._by_name.get(name, name)
 
     # ----- explanations ------------------------------------------------------------------------------------
-    def explain(self, text: str, method: str = "auto", label: Any = None, *, num_samples: int = 1000,
+    def explain(self, text: str, method: ExplainMethod = "auto", label: Any = None, *, num_samples: int = 1000,
                 seed: int = 0, check: Callable[[], None] | None = None) -> dict[str, Any]:
         """`TokenAttribution.to_dict()` plus `explained_label` and its `top` 10 words (blocking; see `explain_async`).
 
@@ -249,7 +252,7 @@ class ModelService:
         result["top"] = [[word, score] for word, score in attribution.top(10, attribution.labels[column])]
         return _finite(result)
 
-    async def explain_async(self, text: str, method: str = "auto", label: Any = None, *, num_samples: int = 1000,
+    async def explain_async(self, text: str, method: ExplainMethod = "auto", label: Any = None, *, num_samples: int = 1000,
                             seed: int = 0, check: Callable[[], None] | None = None) -> dict[str, Any]:
         """`explain` on the explanation thread; cancelling the caller drops it if it has not started yet."""
         loop = asyncio.get_running_loop()

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
 from sentilstm.errors import DataError, OutputError, SentilstmError
 
@@ -73,6 +73,10 @@ def output_error(path: str | Path, error: OSError) -> OutputError:
     return failure
 
 
+@overload
+def temporary_beside(path: Path, *, directory: Literal[False] = False) -> tuple[int, Path]: ...
+@overload
+def temporary_beside(path: Path, *, directory: Literal[True]) -> tuple[None, Path]: ...
 def temporary_beside(path: Path, *, directory: bool = False) -> tuple[int | None, Path]:
     """A new temporary file (open handle, path) or folder (None, path) in `path`'s folder, with the
     permissions a normal new file would get (mkstemp alone makes it private to the owner).

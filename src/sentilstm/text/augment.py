@@ -247,6 +247,7 @@ def augment(texts: Sequence[str], labels: Sequence[Any], operations: Sequence[st
     produced: dict[str, list[list[str]]] = {}  # operation -> copy -> one text per original
     for operation in operations:
         if operation == "backtranslate":
+            assert translator is not None  # refused above
             round_trip = translator if isinstance(translator, BackTranslator) else BackTranslator(translator)
             produced[operation] = [round_trip(texts) for _ in range(copies)]  # a sampling translator varies copies
         else:
@@ -308,11 +309,18 @@ def _assemble(texts: list[str], labels: list[Any], operations: list[str], produc
     return AugmentResult(rows, row_labels, np.asarray(source, dtype=np.int64), row_operations)
 
 
+def _split_core(token: str) -> tuple[str, str, str]:
+    """(leading punctuation, core, trailing punctuation) of a whitespace-free token (the pattern always matches)."""
+    match = _CORE.match(token)
+    assert match is not None
+    return match.group(1), match.group(2), match.group(3)
+
+
 def _synonym_replace(tokens: list[str], alpha: float, rng: np.random.Generator,
                      lookup: Callable[[str], list[str]]) -> list[str]:
     edited, budget = list(tokens), _budget(alpha, len(tokens))
     for position in rng.permutation(len(tokens)):
-        prefix, core, suffix = _CORE.match(tokens[position]).groups()
+        prefix, core, suffix = _split_core(tokens[position])
         options = lookup(core)
         if options:
             edited[position] = prefix + _recase(core, options[rng.integers(len(options))]) + suffix
@@ -325,7 +333,7 @@ def _synonym_replace(tokens: list[str], alpha: float, rng: np.random.Generator,
 def _random_insert(tokens: list[str], alpha: float, rng: np.random.Generator,
                    lookup: Callable[[str], list[str]]) -> list[str]:
     edited = list(tokens)
-    choices = [options for options in (lookup(_CORE.match(token).group(2)) for token in tokens) if options]
+    choices = [options for options in (lookup(_split_core(token)[1]) for token in tokens) if options]
     for _ in range(_budget(alpha, len(tokens)) if choices else 0):
         options = choices[rng.integers(len(choices))]
         edited.insert(int(rng.integers(len(edited) + 1)), options[rng.integers(len(options))])
@@ -336,7 +344,7 @@ def _random_swap(tokens: list[str], alpha: float, rng: np.random.Generator,
                  lookup: Callable[[str], list[str]]) -> list[str]:
     # Negations stay put: moving "not" to another clause changes what it negates.
     movable = np.array([position for position, token in enumerate(tokens)
-                        if not _is_negation(_CORE.match(token).group(2))], dtype=np.int64)
+                        if not _is_negation(_split_core(token)[1])], dtype=np.int64)
     edited = list(tokens)
     for _ in range(_budget(alpha, len(tokens)) if len(movable) >= 2 else 0):
         first, second = movable[rng.choice(len(movable), size=2, replace=False)]
@@ -349,7 +357,7 @@ def _random_delete(tokens: list[str], alpha: float, rng: np.random.Generator,
     if len(tokens) < 2:
         return list(tokens)
     draws = rng.random(len(tokens))
-    kept = [token for token, draw in zip(tokens, draws) if draw >= alpha or _is_negation(_CORE.match(token).group(2))]
+    kept = [token for token, draw in zip(tokens, draws) if draw >= alpha or _is_negation(_split_core(token)[1])]
     return kept or [tokens[rng.integers(len(tokens))]]  # never an empty text
 
 

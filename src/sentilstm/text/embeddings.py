@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import io
 import itertools
 import logging
 import struct
@@ -24,7 +25,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class _Collector:
         lower = low in self.wanted_lower and low not in self.lower  # the first case-insensitive line wins
         if exact or lower:
             vector = parse()
-            if exact:
+            if row is not None and exact:
                 self.exact[row] = vector
             if lower:
                 self.lower[low] = vector
@@ -173,7 +174,7 @@ def _lookup(vocabulary: dict[str, int]) -> dict[str, int]:
     return lookup
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_binary(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
 
 
@@ -247,7 +248,7 @@ def _read_text(path: Path, format: VectorFormat, collector: _Collector) -> tuple
                 skipped += 1
             else:
                 try:
-                    collector.offer(word, lambda: np.array(rest.split(), dtype=np.float32))
+                    collector.offer(word, lambda: np.array(rest.split(), dtype=np.float32))  # noqa: B023 - offer() calls it now or never
                 except ValueError:  # a field is not a number
                     skipped += 1
     if skipped * 2 >= words:  # no vector length holds a majority of the lines: no dimension to trust
@@ -274,7 +275,7 @@ def _read_word2vec_binary(path: Path, collector: _Collector) -> tuple[int, int, 
                                     f"values but it ends in word {index + 1:,}; download it again")
                 buffer, start = buffer[start:] + more, 0
             word = buffer[start:space].lstrip(b"\n").decode("utf-8", errors="replace")
-            collector.offer(word, lambda: np.frombuffer(buffer, "<f4", dim, space + 1).copy())
+            collector.offer(word, lambda: np.frombuffer(buffer, "<f4", dim, space + 1).copy())  # noqa: B023 - called at once or never
             start = space + 1 + width
     return dim, count, 0
 
@@ -292,7 +293,7 @@ def _read_fasttext_bin(path: Path, collector: _Collector) -> tuple[int, int, int
         raise DataError(f"cannot read fastText binary {str(path)!r} ({exc}); it is truncated or not a fastText "
                         ".bin: download it again") from None
     for word in vectors.index_to_key:
-        collector.offer(word, lambda: vectors.get_vector(word).astype(np.float32))
+        collector.offer(word, lambda: vectors.get_vector(word).astype(np.float32))  # noqa: B023 - called at once or never
     for token, row in collector.lookup.items():
         if row not in collector.exact and token.lower() not in collector.lower:
             # a subword piece ("##ing" from the BPE tokenizer, "▁the" from SentencePiece) is built from the

@@ -64,7 +64,7 @@ class TextPipeline:
         Normalised text has single spaces and CHARS_PER_TOKEN is far above any language's mean token length,
         so the kept tokens are unchanged.
         """
-        budget = self.config.max_length * CHARS_PER_TOKEN
+        budget = self.max_length * CHARS_PER_TOKEN
         if len(text) <= budget:
             return text
         if self.config.truncation == "head":
@@ -74,4 +74,10 @@ class TextPipeline:
         return text[:budget] + " " + text[-budget:]
 
     def _truncate(self, ids: np.ndarray) -> np.ndarray:
-        return truncate(ids, self.config.max_length, self.config.truncation)
+        return truncate(ids, self.max_length, self.config.truncation)
+
+    @property
+    def max_length(self) -> int:
+        """`config.max_length`, resolved (__init__ refuses None)."""
+        assert self.config.max_length is not None
+        return self.config.max_length

@@ -67,7 +67,7 @@ def train_vectors(
     coverage = EmbeddingCoverage(
         source=f"in-domain {method}", format=method, dim=dim, vocabulary=lookups, found_exact=len(found),
         found_lowercase=0, found_subword=subword, vocabulary_share=len(found) / max(lookups, 1),
-        token_share=(sum(n for t, n in token_counts.items() if t in found) / total) if total else None,
+        token_share=(sum(n for t, n in token_counts.items() if t in found) / total) if token_counts and total else None,
         skipped_lines=0, words_in_file=len(vectors.key_to_index),
     )
     log.info("trained %s vectors (%dd, %d epochs) on %d texts in %.0fs", method, dim, epochs, len(sentences),

@@ -134,6 +134,7 @@ class TextTokenizer:
     def train(cls, texts: Iterable[str], config: TextConfig) -> TextTokenizer:
         """Learn a vocabulary from (already normalised) training texts."""
         special = [PAD, UNK]
+        trainer: trainers.Trainer
         if config.tokenizer == "word":
             vocab = config.vocab_size or DEFAULT_WORD_VOCAB
             tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
@@ -206,7 +207,7 @@ class TextTokenizer:
         spec = _check_saved(data, vocab_size)
         try:
             tokenizer = Tokenizer.from_str(data)
-        except Exception as exc:  # the tokenizers library raises a bare Exception on bad JSON
+        except Exception as exc:  # noqa: BLE001 - the tokenizers library raises a bare Exception on bad JSON
             raise ArtifactError(f"the saved tokenizer could not be read ({str(exc).splitlines()[0][:120]})") from None
         _check_built(tokenizer, vocab_size)
         return cls(tokenizer, spec)
