@@ -166,23 +166,31 @@ class RequestDeadline:
         try:
             await self.app(scope, guarded_receive, watched_send)
         except asyncio.CancelledError:
-            if not why:  # cancelled from outside: uvicorn gave up waiting for it while stopping
+            if not why and started:  # cancelled by uvicorn's shutdown after the answer began: nothing to add
                 token.cancel(503, SHUTTING_DOWN)
-                if started:
-                    raise
-                log.warning("%s %s: cut short by the shutdown", scope["method"], scope["path"])
-                await _send_json(send, 503, SHUTTING_DOWN)  # a clear answer rather than uvicorn's bare 500
-                return  # the task ends here anyway: nothing waits on it any more
-            _uncancel(task)
-            if why[0] == "deadline" and not started:
-                log.warning("%s %s: %s", scope["method"], scope["path"], token.detail)
-                await _send_json(send, 504, token.detail)
+                raise
+            await _answer_cancelled(scope, send, task, token, why[0] if why else None, started)
         finally:
             finished = True
             timer.cancel()
             if watcher is not None:
                 watcher.cancel()
             _LIVE.discard(token)
+
+
+async def _answer_cancelled(scope: Scope, send: Send, task: asyncio.Task[Any], token: WorkToken, why: str | None,
+                            started: bool) -> None:
+    """The answer of a request whose task was cancelled: by the shutdown (`why` None) 503, past its deadline
+    504 (unless its answer had begun), after its client left none."""
+    if why is None:  # cancelled from outside: uvicorn gave up waiting for it while stopping
+        token.cancel(503, SHUTTING_DOWN)
+        log.warning("%s %s: cut short by the shutdown", scope["method"], scope["path"])
+        await _send_json(send, 503, SHUTTING_DOWN)  # a clear answer rather than uvicorn's bare 500
+        return  # the task ends here anyway: nothing waits on it any more
+    _uncancel(task)
+    if why == "deadline" and not started:
+        log.warning("%s %s: %s", scope["method"], scope["path"], token.detail)
+        await _send_json(send, 504, token.detail)
 
 
 def _uncancel(task: asyncio.Task[Any]) -> None:
