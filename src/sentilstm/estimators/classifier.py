@@ -184,11 +184,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         resume: bool = False,
         callback: TrainingCallback | None = None,
         unlabeled: Iterable[str] | None = None,
+        callbacks: Sequence[TrainingCallback] | None = None,
     ) -> SentimentClassifier:
         """Train on texts `X` with labels `y`; hold out a stratified validation split unless one is given.
 
         With `checkpoint_path`, a checkpoint is written after every epoch; `resume=True` continues from it.
         `unlabeled` texts are used only by `pretrain_embeddings` and by embedding-neighbour synonyms.
+        `callbacks` (`TrainingCallback`s, after `callback`) see the training loop's hooks, listed in
+        `sentilstm.training.callbacks`; early stopping and checkpointing are built in.
         The named steps it runs are those of `sentilstm.estimators.steps`.
         """
         texts, labels, others = steps.check_inputs(X, y, unlabeled)
@@ -213,7 +216,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if checkpoint_path is not None:
             checkpoint = CheckpointSpec(Path(checkpoint_path), self._payload(data.label_map, text.pipeline, model_config))
         history = steps.train_network(net, rows, data, text, settings.train, checkpoint=checkpoint,
-                                      resume=saved["checkpoint"] if saved else None, callback=callback)
+                                      resume=saved["checkpoint"] if saved else None,
+                                      callbacks=[*([callback] if callback is not None else []), *(callbacks or [])])
         self._set_trained(data.label_map, text.pipeline, net, history, rows)
         blend = steps.fit_blend_step(settings.blend, self._network_proba, data, data.label_map.labels,
                                      sampling=self.sampling)

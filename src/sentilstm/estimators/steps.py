@@ -269,13 +269,14 @@ def class_weights(class_weight: Any, label_map: LabelMap, targets: np.ndarray) -
 def train_network(
     net: SentimentNet, rows: TrainingRows, data: PreparedData, text: FittedText, config: TrainConfig, *,
     checkpoint: CheckpointSpec | None = None, resume: tuple[dict[str, Any], dict[str, Any]] | None = None,
-    callback: TrainingCallback | None = None,
+    callbacks: list[TrainingCallback] | None = None,
 ) -> History:
-    """Train `net` on `rows` with the training loop, validate on `data`'s validation split; `net` ends in eval mode."""
+    """Train `net` on `rows` with the training loop (`callbacks` among its built-in ones), validate on `data`'s
+    validation split; `net` ends in eval mode."""
     history = fit(
         net, EncodedSplit(rows.ids, rows.targets), EncodedSplit(text.pipeline.encode(data.val_texts), data.val_targets),
         config, labels=data.label_map.labels, class_weights=class_weights(config.class_weight, data.label_map, rows.targets),
-        checkpoint=checkpoint, resume=resume, callback=callback,
+        checkpoint=checkpoint, resume=resume, callbacks=callbacks,
     )
     net.eval()  # a trained model predicts and explains; training mode would only ever be a trap
     return history
