@@ -1,14 +1,19 @@
 """sentilstm.estimators.steps: each named step of `SentimentClassifier.fit` on its own, and the steps together."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from helpers import make_negation_data
-from sentilstm import SentimentClassifier
-from sentilstm.config import AugmentConfig, BlendConfig, EmbeddingConfig, ModelConfig, TextConfig, TrainConfig
-from sentilstm.errors import ConfigError, DataError
+from sentilstm import SentimentClassifier, load_model
+from sentilstm.artifact.format import read_file, write_file
+from sentilstm.config import (
+    EXTRA_CONFIGS, AugmentConfig, BlendConfig, EmbeddingConfig, ModelConfig, TextConfig, TrainConfig, from_dict,
+)
+from sentilstm.errors import ArtifactError, ConfigError, DataError
 from sentilstm.estimators import steps
 from sentilstm.training.loop import History
 
@@ -101,3 +106,51 @@ def test_the_steps_together_are_fit(tiny_params: dict) -> None:
     steps.train_network(net, rows, data, text, chosen.train)
     for mine, theirs in zip(net.state_dict().values(), clf.model_.state_dict().values()):
         assert torch.equal(mine, theirs)
+
+
+# ----- the config sections of a model file: EmbeddingConfig, AugmentConfig, BlendConfig --------------------------
+def _augmented_model(tiny_params: dict, tmp_path: Path) -> tuple[SentimentClassifier, Path]:
+    options = dict(pretrain_embeddings="word2vec", augment=["swap", "delete"], augment_copies=2, blend="nbsvm")
+    clf = SentimentClassifier(**{**tiny_params, **options}).fit(TEXTS, LABELS)
+    return clf, clf.save(tmp_path / "sections.sentilstm")
+
+
+def test_the_new_config_sections_round_trip(tiny_params: dict, tmp_path: Path) -> None:
+    clf, path = _augmented_model(tiny_params, tmp_path)
+    _, payload = read_file(path, kind="model")
+    assert payload["embedding_config"] == {"embeddings": None, "pretrain_embeddings": "word2vec"}
+    assert payload["augment_config"]["augment"] == ["swap", "delete"] and payload["augment_config"]["augment_copies"] == 2
+    assert payload["blend_config"] == {"blend": "nbsvm"}
+    loaded = load_model(path)
+    for name, cls in EXTRA_CONFIGS.items():
+        assert from_dict(cls, payload[name]) == loaded._config(cls) == from_dict(cls, clf.get_params())
+    np.testing.assert_array_equal(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS))
+
+
+@pytest.mark.parametrize("blended", [False, True])
+def test_an_old_style_payload_without_the_new_sections_loads(tiny_params: dict, tmp_path: Path, blended: bool) -> None:
+    """A file written before the config sections existed carries params, labels, text_config, model_config,
+    tokenizer (and history, metrics, blend): it loads exactly as a new one, predictions identical."""
+    clf = SentimentClassifier(**{**tiny_params, "blend": "nbsvm" if blended else None}).fit(TEXTS, LABELS)
+    path = clf.save(tmp_path / "new.sentilstm")
+    tensors, payload = read_file(path, kind="model")
+    for name in EXTRA_CONFIGS:
+        del payload[name]
+    write_file(tmp_path / "old.sentilstm", tensors, payload, kind="model")
+    old, new = load_model(tmp_path / "old.sentilstm"), load_model(path)
+    assert old.get_params() == new.get_params()
+    np.testing.assert_array_equal(old.predict_proba(TEXTS), new.predict_proba(TEXTS))
+    np.testing.assert_array_equal(old.predict_proba(TEXTS), clf.predict_proba(TEXTS))
+
+
+def test_a_section_contradicting_the_params_is_refused(tiny_params: dict, tmp_path: Path) -> None:
+    clf = SentimentClassifier(**{**tiny_params, "blend": None}).fit(TEXTS, LABELS)
+    tensors, payload = read_file(clf.save(tmp_path / "new.sentilstm"), kind="model")
+    payload["blend_config"]["blend"] = "auto"
+    write_file(tmp_path / "edited.sentilstm", tensors, payload, kind="model")
+    with pytest.raises(ArtifactError, match="blend_config.blend"):
+        load_model(tmp_path / "edited.sentilstm")
+    payload["blend_config"] = {"blend": "svm"}
+    write_file(tmp_path / "bad.sentilstm", tensors, payload, kind="model")
+    with pytest.raises(ArtifactError, match="blend_config.blend"):
+        load_model(tmp_path / "bad.sentilstm")

@@ -20,9 +20,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sentilstm.artifact.format import library_versions, read_file, write_file
 from sentilstm.estimators.baselines import LinearBaseline
 from sentilstm.config import (
-    DERIVED_MODEL_FIELDS,
+    DERIVED_MODEL_FIELDS, EXTRA_CONFIGS,
     AugmentConfig, Blend, BlendConfig, Cell, EmbeddingConfig, ModelConfig, Monitor, Pooling, Precision, Schedule,
-    SynonymKind, TextConfig, TokenizerKind, TrainConfig, Truncation, Loss, Sampling, check_type,
+    SynonymKind, TextConfig, TokenizerKind, TrainConfig, Truncation, Loss, Sampling, check_type, from_dict,
 )
 from sentilstm.data.labels import Label, LabelMap, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, NotFittedError
@@ -333,6 +333,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             "labels": label_map.to_list(),
             "text_config": dataclasses.asdict(pipeline.config),
             "model_config": dataclasses.asdict(model_config),
+            **{name: _json_params(dataclasses.asdict(self._config(cls))) for name, cls in EXTRA_CONFIGS.items()},
             "tokenizer": pipeline.tokenizer.to_json(),
             "versions": library_versions(),
         }
@@ -369,6 +370,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         (None: 'auto'); the device it was trained on is kept as `training_device_`, never used."""
         network = {k: v for k, v in tensors.items() if not k.startswith(BLEND_PREFIX)}
         saved = check_classifier(payload, network, cls)
+        _check_extra_configs(payload, saved.params)
         blend = part(payload, "blend", required=False)
         history = part(payload, "history", required=False)
         if history is not None:
@@ -395,6 +397,21 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         clf.metrics_ = part(payload, "metrics", required=False) or {}
         clf.versions_ = part(payload, "versions", required=False) or {}
         return clf
+
+
+def _check_extra_configs(payload: dict[str, Any], params: dict[str, Any]) -> None:
+    """The config sections beyond text_config and model_config, where the file has them (a file written before they
+    existed has not, and is read from its params alone): each of its type, and saying what the params say."""
+    for name, cls in EXTRA_CONFIGS.items():
+        section = part(payload, name, required=False)
+        if section is None:
+            continue
+        from_dict(cls, section, name, strict=True)
+        for field in dataclasses.fields(cls):
+            value = section.get(field.name, field.default)
+            if field.name in params and value != params[field.name]:
+                raise ArtifactError(f"params.{field.name} is {str(params[field.name])[:40]!r} but "
+                                    f"{name}.{field.name} is {str(value)[:40]!r}")
 
 
 Classifier = SentimentClassifier | LinearBaseline  # anything `load_model` returns: same predict/evaluate/save
