@@ -38,7 +38,8 @@ def fit_blend(
     network's validation probabilities `network`."""
     scores = {"network": log_loss(network, val_targets)}
     best: tuple[float, float, LinearBaseline] | None = None
-    for kind in ("nbsvm", "tfidf_lr") if config.blend == "auto" else (config.blend,):
+    kinds: tuple[str, ...] = ("nbsvm", "tfidf_lr") if config.blend == "auto" else (str(config.blend),)
+    for kind in kinds:
         try:
             linear = make_baseline(kind, **partner_balancing(sampling)).fit(texts, labels)
         except DataError as exc:  # e.g. too few texts for any n-gram to repeat
@@ -80,7 +81,7 @@ def partner_balancing(sampling: str) -> dict[str, Any]:
 
 def blend_weight(blend: dict[str, Any]) -> float:
     """The network's share of a blended prediction, a number between 0 and 1 (as a model file states it)."""
-    weight = blend.get("network_weight")
+    weight: Any = blend.get("network_weight")
     check_type("blend.network_weight", weight, float)
     check_range("blend.network_weight", weight, 0, 1)
     return float(weight)

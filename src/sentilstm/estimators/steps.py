@@ -216,9 +216,10 @@ def network_config(
     vocabulary cap `TextConfig.vocab_size` allowed), a class per label, and the vectors' dimension when given."""
     config = dataclasses.replace(settings.model, vocab_size=text.pipeline.tokenizer.vocab_size,
                                  num_classes=len(data.label_map))
-    if vectors.matrix is not None or (saved and settings.embedding.embeddings is not None):
-        dim = vectors.matrix.shape[1] if vectors.matrix is not None else saved["model_config"]["embedding_dim"]
-        config = dataclasses.replace(config, embedding_dim=dim)
+    if vectors.matrix is not None:
+        config = dataclasses.replace(config, embedding_dim=vectors.matrix.shape[1])
+    elif saved and settings.embedding.embeddings is not None:  # resumed without reading the file again
+        config = dataclasses.replace(config, embedding_dim=saved["model_config"]["embedding_dim"])
     return config
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -137,7 +137,7 @@ class GradientNorms:
         self.sums: dict[str, Tensor] = {}
         self.steps = 0
 
-    def add(self, model: nn.Module) -> None:
+    def add(self, model: TrainableNetwork) -> None:
         squares: dict[str, Tensor] = {}
         for name, parameter in model.named_parameters():
             if parameter.grad is not None:

@@ -22,7 +22,7 @@ from sentilstm.config import TrainConfig, check_type
 from sentilstm.errors import ArtifactError, ConfigError
 from sentilstm.system.files import writing
 from sentilstm.training.optim import make_optimizer, make_scheduler, scheduler_state
-from sentilstm.training.records import History
+from sentilstm.training.records import History, TrainableNetwork
 
 
 @dataclass
@@ -117,7 +117,7 @@ def check_resume_state(tensors: dict[str, Tensor], payload: dict[str, Any], mode
 
 def save_checkpoint(
     spec: CheckpointSpec,
-    model: nn.Module,
+    model: TrainableNetwork,
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     history: History,
@@ -147,7 +147,7 @@ def save_checkpoint(
 
 def restore_checkpoint(
     checkpoint: tuple[dict[str, Tensor], dict[str, Any]],
-    model: nn.Module,
+    model: TrainableNetwork,
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     fingerprint: str,

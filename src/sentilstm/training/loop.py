@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -39,7 +39,8 @@ from sentilstm.training.records import EncodedSplit, EpochStats, History, Traina
 
 log = logging.getLogger(__name__)
 # the names this module had before its parts moved out, for code that imports them from here
-_make_optimizer, _make_scheduler, _scheduler_state, _freeze_embeddings = make_optimizer, make_scheduler, scheduler_state, freeze_embeddings
+_make_optimizer, _make_scheduler, _scheduler_state = make_optimizer, make_scheduler, scheduler_state
+_freeze_embeddings = freeze_embeddings
 _save, _restore = save_checkpoint, restore_checkpoint
 
 
@@ -178,29 +179,30 @@ class DataParallelReplica:
     unfreezing the embedding layer between epochs needs a new wrapper (cheap: one broadcast of the weights).
     """
 
-    def __init__(self, model: nn.Module, device: torch.device) -> None:
+    def __init__(self, model: TrainableNetwork, device: torch.device) -> None:
         self.trainable = _trainable(model)
-        self.module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        self.module = DistributedDataParallel(cast(nn.Module, model), device_ids=[device] if device.type == "cuda" else None)
 
-    def matches(self, model: nn.Module) -> bool:
+    def matches(self, model: TrainableNetwork) -> bool:
         return _trainable(model) == self.trainable
 
 
-def _trainable(model: nn.Module) -> tuple[bool, ...]:
+def _trainable(model: TrainableNetwork) -> tuple[bool, ...]:
     return tuple(p.requires_grad for p in model.parameters())
 
 
 def _validation_probabilities(
-    model: nn.Module, validation: EncodedSplit, device: torch.device, precision: str, num_classes: int
+    model: TrainableNetwork, validation: EncodedSplit, device: torch.device, precision: str, num_classes: int
 ) -> np.ndarray:
     """Probabilities for the whole validation split; with several ranks each scores every world-th text and all
     ranks receive every row, so they compute the same metrics and take the same early-stopping decision."""
     if not distributed.active():
-        return predict_probabilities(model, validation.ids, device=device, precision=precision)
+        return predict_probabilities(cast(nn.Module, model), validation.ids, device=device, precision=precision)
     index = distributed.shard(np.arange(len(validation)))
     rows = np.zeros((0, num_classes))
     if len(index):
-        rows = predict_probabilities(model, [validation.ids[i] for i in index], device=device, precision=precision)
+        rows = predict_probabilities(cast(nn.Module, model), [validation.ids[i] for i in index], device=device,
+                                     precision=precision)
     return distributed.gather_rows(index, rows, len(validation))
 
 
