@@ -340,5 +340,62 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
-__all__ = ["DERIVED_MODEL_FIELDS", "MAX_LENGTH", "TextConfig", "ModelConfig", "TrainConfig", "check_fields", "check_type",
-           "from_dict"]
+# ----- the facade's other settings: where the embedding layer starts, augmentation, the linear blend -------------
+PretrainKind = Literal["word2vec", "fasttext"]  # = sentilstm.text.pretraining.PretrainMethod
+SynonymKind = Literal["neighbours", "wordnet"]
+Blend = Literal["auto", "nbsvm", "tfidf_lr"]
+
+
+@dataclass
+class EmbeddingConfig:
+    """Where the embedding layer's initial vectors come from (how long they stay fixed: `TrainConfig.freeze_embeddings`)."""
+
+    embeddings: str | None = None  # a GloVe/word2vec/fastText vectors file; its dimension becomes embedding_dim
+    pretrain_embeddings: PretrainKind | None = None  # train vectors on the training (+ unlabelled) texts instead
+
+    def validate(self) -> None:  # whether the file exists is `fit`'s to check: a saved model needs it no more
+        if self.embeddings is not None and self.pretrain_embeddings is not None:
+            raise ConfigError("give either embeddings (a vectors file) or pretrain_embeddings, not both")
+        if self.pretrain_embeddings is not None:
+            check_choice("pretrain_embeddings", self.pretrain_embeddings, PretrainKind)
+
+
+@dataclass
+class AugmentConfig:
+    """Edited copies of the training split's texts (`sentilstm.text.augment`); validation never sees them."""
+
+    augment: str | list[str] | None = None  # "eda" or operations, a list or a comma-separated string
+    augment_copies: int = 1  # per text and operation
+    augment_alpha: float = 0.1  # the share of a text's words an edit changes
+    augment_synonyms: SynonymKind = "neighbours"  # nearest word vectors (any language) or WordNet (English)
+    # a round-trip callable list[str] -> list[str] or Hugging Face model names "FORWARD,BACKWARD"; a model file
+    # records a callable by name ("callable:NAME")
+    augment_translator: Any = None
+
+    def validate(self) -> None:
+        check_choice("augment_synonyms", self.augment_synonyms, SynonymKind)
+        check_integer("augment_copies", self.augment_copies, low=1, high=MAX_AUGMENT_COPIES)
+        check_positive("augment_alpha", self.augment_alpha)
+        check_range("augment_alpha", self.augment_alpha, 0.0, 0.5)
+        if self.augment and not isinstance(self.augment, (str, list, tuple)):
+            raise ConfigError(f"augment must be a comma-separated string or a list of operations such as 'eda' or "
+                              f"['swap', 'delete'], got {self.augment!r}")
+
+
+@dataclass
+class BlendConfig:
+    """The linear n-gram model averaged with the network's probabilities (None: the network alone)."""
+
+    blend: Blend | None = "auto"  # "auto" tries NBSVM and TF-IDF logistic regression and keeps the better
+
+    def validate(self) -> None:
+        if self.blend is not None:
+            check_choice("blend", self.blend, Blend)
+
+
+# the sections a model file may carry beyond text_config and model_config; a file without them (written before
+# they existed) is read from its params alone
+EXTRA_CONFIGS = {"embedding_config": EmbeddingConfig, "augment_config": AugmentConfig, "blend_config": BlendConfig}
+
+__all__ = ["DERIVED_MODEL_FIELDS", "EXTRA_CONFIGS", "MAX_LENGTH", "AugmentConfig", "BlendConfig", "EmbeddingConfig",
+           "TextConfig", "ModelConfig", "TrainConfig", "check_fields", "check_type", "from_dict"]

@@ -351,9 +351,10 @@ class TfidfLogisticRegression(LinearBaseline):
         sampling: BaselineSampling = "none", lowercase: bool = True, replace_urls: bool = True,
         replace_mentions: bool = True, max_iter: int = 1000,
     ) -> None:
-        for name, value in locals().items():
-            if name != "self":
-                setattr(self, name, value)
+        self.C, self.word_ngrams, self.char_ngrams, self.min_df = C, word_ngrams, char_ngrams, min_df
+        self.max_features, self.class_weight, self.sampling = max_features, class_weight, sampling
+        self.lowercase, self.replace_urls, self.replace_mentions = lowercase, replace_urls, replace_mentions
+        self.max_iter = max_iter
 
     def _blocks(self) -> list[tuple[Literal["word", "char_wb"], tuple[int, int]]]:
         blocks: list[tuple[Literal["word", "char_wb"], tuple[int, int]]] = [("word", _pair(self.word_ngrams))]
@@ -397,9 +398,10 @@ class NBSVM(LinearBaseline):
         sampling: BaselineSampling = "none", lowercase: bool = True, replace_urls: bool = True,
         replace_mentions: bool = True, max_iter: int = 1000,
     ) -> None:
-        for name, value in locals().items():
-            if name != "self":
-                setattr(self, name, value)
+        self.C, self.ngrams, self.alpha, self.min_df = C, ngrams, alpha, min_df
+        self.max_features, self.class_weight, self.sampling = max_features, class_weight, sampling
+        self.lowercase, self.replace_urls, self.replace_mentions = lowercase, replace_urls, replace_mentions
+        self.max_iter = max_iter
 
     def _check_params(self) -> None:
         super()._check_params()

@@ -1,0 +1,44 @@
+"""The optimiser and learning-rate schedule of the training loop (AdamW; linear, one-cycle, plateau or constant).
+
+    optimizer = make_optimizer(net, config); scheduler = make_scheduler(optimizer, config, total_steps)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from sentilstm.config import TrainConfig
+from sentilstm.training.records import TrainableNetwork
+
+
+def make_optimizer(model: TrainableNetwork | nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]  # biases: decay only hurts
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int) -> Any:
+    if config.schedule == "one_cycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate, total_steps=total_steps)
+    if config.schedule == "plateau":  # stepped per epoch with the monitored score (negated loss is maximised)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=0)
+    warmup = max(1, int(total_steps * config.warmup_fraction))
+    decay = config.schedule == "linear"
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup)) if decay else 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def scheduler_state(scheduler: Any) -> dict[str, Any]:
+    return {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
+
+
+
+__all__ = ["make_optimizer", "make_scheduler", "scheduler_state"]
