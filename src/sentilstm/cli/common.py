@@ -3,6 +3,7 @@ reports, the common options, reading the training tables, checked outputs, savin
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import math
@@ -219,14 +220,6 @@ def check_out_paths(inputs: dict[str, Any] | None = None, **paths: Path | None) 
     check_outputs({f"--{option.replace('_', '-')}": path for option, path in paths.items()}, inputs or {})
 
 
-def save_model(model: Any, path: Path) -> None:
-    """`model.save(path)`; the file system's refusal (full disk...) becomes one line naming the path."""
-    from sentilstm.system.files import writing
-
-    with writing(path):
-        model.save(path)
-
-
 def write_json(data: Any, path: Path | None) -> None:
     """Write `data` as indented JSON to `path` (if given), atomically."""
     from sentilstm.system.files import write_atomically
@@ -258,18 +251,27 @@ def make_tracker(ctx: typer.Context, use_mlflow: bool | None, uri: str | None, e
     return ctx.with_resource(tracker)
 
 
-def write_report(build: Callable[[], Any], path: Path | None) -> Path | None:
-    """Render and write a report after the results are saved: a report that fails never costs the trained model or
-    the scores; it warns instead. Returns the path written, or None."""
-    if path is None:
-        return None
-    try:
-        build().write(path)
-    except Exception as exc:  # noqa: BLE001 - plotting has many failure modes; none may lose a finished run
-        console.print(f"warning: no report written to {path} ({type(exc).__name__}: {exc})")
-        return None
-    out.print(f"report: {path}")
-    return path
+def announce_report(asked: Path | None, written: Path | None, error: str | None) -> None:
+    """Say where a workflow wrote its report, or warn why the report asked for is missing (the run still counts)."""
+    if written is not None:
+        out.print(f"report: {written}")
+    elif asked is not None and error is not None:
+        console.print(f"warning: no report written to {asked} ({error})")
+
+
+def options_from(*declarations: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command `f(ctx, **options)` the options that `declarations` declare in their signatures (functions
+    that only declare Typer options, in --help order): each option stays one typed line with its help, and a
+    command with sixty options stays a short function."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+        params = own + [p for d in declarations for p in inspect.signature(d, eval_str=True).parameters.values()]
+        command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
 
 
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")]

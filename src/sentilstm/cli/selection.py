@@ -20,6 +20,7 @@ from sentilstm.cli.common import (
     ProgressBar,
     TextColumnOpt,
     VerboseOpt,
+    announce_report,
     app,
     check_out_paths,
     console,
@@ -29,11 +30,7 @@ from sentilstm.cli.common import (
     print_report,
     setup_logging,
     training_tables,
-    write_json,
-    write_report,
 )
-
-SCORES = ("accuracy", "macro_f1", "weighted_f1", "roc_auc", "loss")  # the headline numbers --mlflow logs per fold
 
 
 @app.command()
@@ -66,7 +63,8 @@ def cv(
     import contextlib
 
     from sentilstm.cli.options import parse_assignments, read_params
-    from sentilstm.selection.crossval import check_options, cross_validate
+    from sentilstm.selection.crossval import check_options
+    from sentilstm.workflows import cv_to_file
 
     name = dataset or (data.name.split(".")[0] if data is not None else "cv")
     report_path = None if no_report else report_to or Path(f"{name}.cv.report.html")
@@ -87,13 +85,9 @@ def cv(
     console.print(f"{folds}-fold cross-validation{f' x {repeats}' if repeats > 1 else ''} of {estimator} on "
                   f"{len(texts)} texts from {train_table.source}")
     tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
-    tracker.log_params({**params, "estimator": estimator, "folds": folds, "repeats": repeats, "cv_seed": seed,
-                        "data": f"{train_table.source} ({len(texts)} rows)"})
     bar = ProgressBar() if jobs == 1 and estimator == "lstm" else None
 
     def on_fold(fold: Any) -> None:
-        step = fold.repeat * folds + fold.fold + 1
-        tracker.log_metrics({k: v for k, v in fold.report.to_dict().items() if k in SCORES}, prefix="fold", step=step)
         if bar is not None:  # drop the finished fold's epoch bars
             for task in list(bar.progress.task_ids):
                 bar.progress.remove_task(task)
@@ -102,21 +96,14 @@ def cv(
                       f"macro F1 {fold.report.macro_f1:.4f} ({fold.seconds:.1f}s)")
 
     with bar.progress if bar is not None else contextlib.nullcontext():
-        result = cross_validate(
+        run = cv_to_file(
             texts, labels, params=params, estimator=estimator, folds=folds, repeats=repeats, seed=seed, jobs=jobs,
-            on_fold=on_fold, callback_factory=(lambda repeat, fold: bar.callback) if bar is not None else None,
+            json_path=json_path, report=report_path, on_fold=on_fold, tracker=tracker, source=train_table.source,
+            callback_factory=(lambda repeat, fold: bar.callback) if bar is not None else None,
         )
-    _print_folds(result)
-    print_report(result.predictions.report(), "out-of-fold predictions" + (" (repeat 1)" if repeats > 1 else ""))
-    write_json(result.to_dict(), json_path)
-    from sentilstm.report.builders import cv_report
-
-    report_path = write_report(lambda: cv_report(result), report_path)
-    tracker.log_metrics({f"{metric}_{part}": value for metric, pair in result.summary().items()
-                         for part, value in zip(("mean", "std"), pair)})
-    for path in (report_path, json_path):
-        if path is not None:
-            tracker.log_artifact(path)
+    _print_folds(run.result)
+    print_report(run.result.predictions.report(), "out-of-fold predictions" + (" (repeat 1)" if repeats > 1 else ""))
+    announce_report(report_path, run.report_path, run.report_error)
 
 
 def _print_folds(result: Any) -> None:
@@ -170,10 +157,10 @@ def tune(
 ) -> None:
     """Search hyperparameters with Optuna (pruning, resumable study), then retrain and save the best model."""
     setup_logging(verbose)
-    from sentilstm.report.builders import report_path_for, tune_report
     from sentilstm.cli.options import parse_assignments
+    from sentilstm.report.builders import report_path_for
     from sentilstm.selection.tuning import SearchSpace, trials_path
-    from sentilstm.selection.tuning import tune as search
+    from sentilstm.workflows import tune_to_file
 
     report_path = None if no_report else report_to or report_path_for(out_path)
     from sentilstm.data.tables import check_encoding
@@ -189,22 +176,17 @@ def tune(
     )
     name = study_name or dataset or (data.name.split(".")[0] if data is not None else None)
     tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
-    tracker.log_params({"space": search_space.to_dict(), "fixed": base, "metric": metric, "cv_folds": cv_folds,
-                        "trials": trials, "seed": seed, "data": f"{train_table.source} ({len(train_table)} rows)"})
-
-    def log_trial(study: Any, trial: Any) -> None:  # each finished trial's score, step = trial number
-        if trial.value is not None:
-            tracker.log_metrics({"trial_value": trial.value}, step=trial.number)
-
     try:
-        result = search(
+        run = tune_to_file(
             train_table.texts, train_table.labels, trials=trials, timeout=timeout, space=search_space, base_params=base,
             metric=metric, cv_folds=cv_folds, validation=(val_table.texts, val_table.labels) if val_table is not None else None,
-            storage=storage, study_name=name, out=out_path, retrain=retrain, seed=seed, callback=log_trial,
+            storage=storage, study_name=name, out=out_path, retrain=retrain, seed=seed, report=report_path or False,
+            tracker=tracker, source=train_table.source,
         )
     except KeyboardInterrupt:
         console.print("interrupted; run the same command again to continue the study (finished trials are kept)")
         raise typer.Exit(130) from None
+    result = run.result
     _print_trials(result)
     out.print(f"study {result.study.study_name!r} in {result.storage}")
     if len(result.study.trials):
@@ -213,13 +195,7 @@ def tune(
         out.print(f"saved the best configuration, retrained: {result.model_path}")
     elif not retrain:
         out.print("no model retrained (--no-retrain); when the workers are done, run this command with --trials 0")
-    report_path = write_report(lambda: tune_report(result), report_path)
-    if result.best_params:
-        tracker.log_params({f"best.{key}": value for key, value in result.best_params.items()})
-        tracker.log_metrics({f"best_{metric}": result.best_value})
-    for path in (result.model_path, report_path, trials_path(out_path) if len(result.study.trials) else None):
-        if path is not None and Path(path).exists():
-            tracker.log_artifact(path)
+    announce_report(report_path, run.report_path, run.report_error)
 
 
 def _print_trials(result: Any) -> None:

@@ -1,7 +1,9 @@
 """`sentilstm train` (one process, or several under torchrun) and `sentilstm baseline`."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any, Optional
 
 import typer
@@ -19,26 +21,22 @@ from sentilstm.cli.common import (
     ProgressBar,
     TextColumnOpt,
     VerboseOpt,
+    announce_report,
     app,
     check_out_paths,
     check_test_labels,
     console,
     friendly,
     make_tracker,
+    options_from,
     out,
     print_report,
-    save_model,
     setup_logging,
     training_tables,
-    write_json,
-    write_report,
 )
 
 
-@app.command()
-@friendly
-def train(
-    ctx: typer.Context,
+def _input_options(
     data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
     dataset: DatasetOpt = None,
     dataset_path: DatasetPathOpt = None,
@@ -49,6 +47,11 @@ def train(
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the model file.")] = Path("model.sentilstm"),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUT.ckpt (same data and options).")] = False,
     encoding: EncodingOpt = "utf-8",
+) -> None:
+    """The data `train` reads and where it writes the model."""
+
+
+def _model_options(
     cell: Annotated[str, typer.Option(help="Recurrent cell: lstm or gru.")] = "lstm",
     bidirectional: Annotated[bool, typer.Option("--bidirectional/--unidirectional", help="Read texts both ways.")] = True,
     pooling: Annotated[str, typer.Option(help="last, mean, max, attention or concat.")] = "attention",
@@ -66,6 +69,11 @@ def train(
     max_length: Annotated[Optional[int], typer.Option(help="Max tokens per text (default: 95th percentile).")] = None,
     stopwords: Annotated[Optional[str], typer.Option(help="'english' removes stop words (negations are kept).")] = None,
     stemmer: Annotated[Optional[str], typer.Option(help="Snowball stemmer language, e.g. 'english'.")] = None,
+) -> None:
+    """The network and the text pipeline."""
+
+
+def _training_options(
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping usually ends sooner).")] = 10,
     batch_size: Annotated[int, typer.Option(help="Texts per optimiser step; with --nproc-per-node the global batch, split between the processes.")] = 64,
     learning_rate: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
@@ -92,6 +100,11 @@ def train(
     augment_alpha: Annotated[float, typer.Option(help="Share of a text's words each edit changes (EDA's alpha).")] = 0.1,
     augment_synonyms: Annotated[str, typer.Option(help="Synonyms for synonym/insert: neighbours (nearest words in embedding space, any language) or wordnet (English, installed locally).")] = "neighbours",
     augment_translator: Annotated[Optional[str], typer.Option(help="Hugging Face models for backtranslate: 'FORWARD,BACKWARD', e.g. 'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en'.")] = None,
+) -> None:
+    """How the network is trained."""
+
+
+def _output_options(
     metrics_json: Annotated[Optional[Path], typer.Option(help="Also write validation/test metrics as JSON here.")] = None,
     report_to: Annotated[Optional[Path], typer.Option("--report", help="Where to write the HTML training report (its PNG plots go in a _plots folder beside it); default: beside --out, e.g. model.report.html.")] = None,
     no_report: NoReportOpt = False,
@@ -107,90 +120,78 @@ def train(
     dist_timeout: Annotated[Optional[float], typer.Option(help="Seconds a process waits for the others before failing (default 600; env SENTILSTM_DIST_TIMEOUT).", rich_help_panel="Distributed training")] = None,
     verbose: VerboseOpt = True,
 ) -> None:
+    """Metrics, report, tracking and distributed launch."""
+
+
+@app.command()
+@friendly
+@options_from(_input_options, _model_options, _training_options, _output_options)
+def train(ctx: typer.Context, **options: Any) -> None:
     """Train a classifier on a labelled table and save it as one file."""
     from sentilstm.report.builders import report_path_for
     from sentilstm.training import distributed
 
-    report_path = None if no_report else report_to or report_path_for(out_path)
-    inputs = {"DATA": data, "--validation": validation, "--test": test, "--unlabeled": unlabeled, "--embeddings": embeddings}
-    outputs = {"out": out_path, "metrics_json": metrics_json, "report": report_path}
-    if nproc_per_node is not None:  # this process only starts the workers (each runs this command without these)
+    o = SimpleNamespace(**options)
+    report_path = None if o.no_report else o.report_to or report_path_for(o.out_path)
+    inputs = {"DATA": o.data, "--validation": o.validation, "--test": o.test, "--unlabeled": o.unlabeled,
+              "--embeddings": o.embeddings}
+    outputs = {"out": o.out_path, "metrics_json": o.metrics_json, "report": report_path}
+    if o.nproc_per_node is not None:  # this process only starts the workers (each runs this command without these)
         check_out_paths(inputs, **outputs)
-        _launch_training(ctx, distributed.LaunchOptions(nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_id,
-                                                        rdzv_backend, dist_timeout), sampling, device)
+        _launch_training(ctx, distributed.LaunchOptions(o.nproc_per_node, o.nnodes, o.node_rank, o.rdzv_endpoint,
+                                                        o.rdzv_id, o.rdzv_backend, o.dist_timeout), o.sampling, o.device)
         return
     main_process = distributed.is_main_process()  # under torchrun only rank 0 prints, tracks and writes files
-    setup_logging(verbose and main_process)
-    from sentilstm.data.tables import check_encoding
-    from sentilstm.estimators.classifier import SentimentClassifier
+    setup_logging(o.verbose and main_process)
+    from sentilstm.data.tables import check_encoding, read_table
+    from sentilstm.workflows import train_to_file
 
     check_out_paths(inputs, **outputs)
-    check_encoding(encoding)
-    clf = SentimentClassifier(
-        cell=cell, bidirectional=bidirectional, pooling=pooling, embedding_dim=embedding_dim, hidden_size=hidden_size,
-        num_layers=num_layers, dropout=dropout, embedding_dropout=embedding_dropout, output_dropout=output_dropout,
-        weight_drop=weight_drop, head_l2=head_l2, conv_channels=conv_channels, tokenizer=tokenizer,
-        vocab_size=vocab_size, min_frequency=min_frequency, max_length=max_length, stopwords=stopwords,
-        stemmer=stemmer, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        weight_decay=weight_decay, schedule=schedule, patience=patience, monitor=monitor, class_weight=class_weight,
-        loss=loss, focal_gamma=focal_gamma, sampling=sampling,
-        seed=seed, precision=precision, device=device, num_threads=threads, blend=None if blend == "none" else blend,
-        embeddings=str(embeddings) if embeddings is not None else None, freeze_embeddings=freeze_embeddings,
-        pretrain_embeddings=pretrain_embeddings, augment=augment, augment_copies=augment_copies,
-        augment_alpha=augment_alpha, augment_synonyms=augment_synonyms, augment_translator=augment_translator,
-    ).check_params()  # every setting, and whether the network fits in memory, before any data is read
+    check_encoding(o.encoding)
+    clf = _classifier(o).check_params()  # every setting, and whether the network fits in memory, before any data is read
     train_table, val_table, test_table, unlabeled_texts = training_tables(
-        data, dataset, dataset_path, validation, test, text_column=text_column, label_column=label_column, encoding=encoding
-    )
+        o.data, o.dataset, o.dataset_path, o.validation, o.test, text_column=o.text_column,
+        label_column=o.label_column, encoding=o.encoding)
     check_test_labels(train_table, val_table, test_table)
-    if unlabeled is not None:
-        from sentilstm.data.tables import read_table
-
-        unlabeled_texts = read_table(unlabeled, text_column=text_column, need_label=False, encoding=encoding).texts
-    from sentilstm.report.tracking import chain
-
-    if not main_process:  # another rank of a distributed run: train its shards, write and print nothing
-        clf.fit(train_table.texts, train_table.labels,
-                validation=(val_table.texts, val_table.labels) if val_table is not None else None,
-                checkpoint_path=Path(f"{out_path}.ckpt"), resume=resume, unlabeled=unlabeled_texts if pretrain_embeddings else None)
+    if o.unlabeled is not None:
+        unlabeled_texts = read_table(o.unlabeled, text_column=o.text_column, need_label=False, encoding=o.encoding).texts
+    tracker = make_tracker(ctx, o.use_mlflow, o.mlflow_uri, o.mlflow_experiment) if main_process else None
+    if main_process:
+        console.print(f"training on {len(train_table)} texts from {train_table.source}"
+                      + (f" in {distributed.world_size()} processes" if distributed.launched() else ""))
+    bar = ProgressBar() if main_process else None
+    with bar.progress if bar is not None else contextlib.nullcontext():
+        run = train_to_file(clf, train_table, o.out_path, validation=val_table, test=test_table,
+                            unlabeled=unlabeled_texts, resume=o.resume, metrics_json=o.metrics_json,
+                            report=report_path or False, callback=bar.callback if bar is not None else None,
+                            tracker=tracker)
+    if not main_process:  # another rank of a distributed run: it trained its shards and writes and prints nothing
         return
-    tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
-    splits = {"train": train_table, "validation": val_table, "test": test_table}  # validation None: a hold-out of train
-    tracker.log_params({**clf.get_params(), "data": {name: t if t is None else f"{t.source} ({len(t)} rows)" for name, t in splits.items()}})
-    console.print(f"training on {len(train_table)} texts from {train_table.source}"
-                  + (f" in {distributed.world_size()} processes" if distributed.launched() else ""))
-    bar = ProgressBar()
-    with bar.progress:
-        clf.fit(
-            train_table.texts,
-            train_table.labels,
-            validation=(val_table.texts, val_table.labels) if val_table is not None else None,
-            checkpoint_path=Path(f"{out_path}.ckpt"),
-            resume=resume,
-            callback=chain(bar.callback, tracker.callback()),
-            unlabeled=unlabeled_texts if pretrain_embeddings else None,
-        )
-    print_report(clf.validation_report_, f"validation (best epoch {clf.history_.best_epoch})")
-    from sentilstm.report.builders import training_report
+    print_report(run.validation, f"validation (best epoch {clf.history_.best_epoch})")
+    if run.test is not None:
+        print_report(run.test, f"test: {test_table.source}")
+    announce_report(report_path, run.report_path, run.report_error)
+    out.print(f"saved {o.out_path}")
 
-    test_predictions = None
-    if test_table is not None:  # scored once: the printed metrics, the model file's and the report's curves
-        test_predictions = clf.score_labelled(test_table.texts, test_table.labels)
-        report = test_predictions.report()
-        clf.metrics_["test"] = report.to_dict()
-        print_report(report, f"test: {test_table.source}")
-    clf.metrics_["data"]["dropped_rows"] = train_table.dropped + (val_table.dropped if val_table is not None else 0)
-    save_model(clf, out_path)
-    Path(f"{out_path}.ckpt").unlink(missing_ok=True)
-    report_path = write_report(lambda: training_report(clf, title=f"Training report: {out_path.name}", test=test_predictions,
-                                                        source=train_table.source), report_path)
-    write_json(clf.metrics_, metrics_json)
-    # --mlflow (no-op otherwise): final scores, then the files once all are written (the report embeds its plots)
-    tracker.log_metrics({"best_epoch": clf.history_.best_epoch, **{k: v for k, v in clf.metrics_.items() if k in ("validation", "test")}})
-    for path in (out_path, report_path, metrics_json):
-        if path is not None:
-            tracker.log_artifact(path)
-    out.print(f"saved {out_path}")
+
+def _classifier(o: SimpleNamespace) -> Any:
+    """The SentimentClassifier that `train`'s options describe."""
+    from sentilstm.estimators.classifier import SentimentClassifier
+
+    return SentimentClassifier(
+        cell=o.cell, bidirectional=o.bidirectional, pooling=o.pooling, embedding_dim=o.embedding_dim,
+        hidden_size=o.hidden_size, num_layers=o.num_layers, dropout=o.dropout, embedding_dropout=o.embedding_dropout,
+        output_dropout=o.output_dropout, weight_drop=o.weight_drop, head_l2=o.head_l2, conv_channels=o.conv_channels,
+        tokenizer=o.tokenizer, vocab_size=o.vocab_size, min_frequency=o.min_frequency, max_length=o.max_length,
+        stopwords=o.stopwords, stemmer=o.stemmer, epochs=o.epochs, batch_size=o.batch_size,
+        learning_rate=o.learning_rate, weight_decay=o.weight_decay, schedule=o.schedule, patience=o.patience,
+        monitor=o.monitor, class_weight=o.class_weight, loss=o.loss, focal_gamma=o.focal_gamma, sampling=o.sampling,
+        seed=o.seed, precision=o.precision, device=o.device, num_threads=o.threads,
+        blend=None if o.blend == "none" else o.blend,
+        embeddings=str(o.embeddings) if o.embeddings is not None else None, freeze_embeddings=o.freeze_embeddings,
+        pretrain_embeddings=o.pretrain_embeddings, augment=o.augment, augment_copies=o.augment_copies,
+        augment_alpha=o.augment_alpha, augment_synonyms=o.augment_synonyms, augment_translator=o.augment_translator,
+    )
 
 
 LAUNCH_OPTIONS = {"nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_id", "rdzv_backend", "dist_timeout"}
@@ -251,10 +252,9 @@ def baseline(
 ) -> None:
     """Train a linear baseline (NBSVM or TF-IDF + logistic regression): the bar an LSTM has to clear."""
     setup_logging(verbose)
-    import time
-
     from sentilstm.data.tables import check_encoding
     from sentilstm.estimators.baselines import make_baseline
+    from sentilstm.workflows import baseline_to_file
 
     check_out_paths({"DATA": data, "--test": test}, out=out_path, metrics_json=metrics_json, report=report_path)
     check_encoding(encoding)
@@ -268,23 +268,12 @@ def baseline(
     check_test_labels(train_table, val_table, test_table)
     if val_table is not None:  # a linear model needs no early stopping: train on train + validation
         console.print(f"adding the {len(val_table)} validation texts to training (a baseline has no early stopping)")
-    texts = train_table.texts + (val_table.texts if val_table is not None else [])
-    labels = train_table.labels + (val_table.labels if val_table is not None else [])
-    console.print(f"training {kind} on {len(texts)} texts from {train_table.source}")
-    started = time.perf_counter()
-    clf.fit(texts, labels)
-    clf.metrics_ = {"train_seconds": round(time.perf_counter() - started, 2)}
+    total = len(train_table) + (len(val_table) if val_table is not None else 0)
+    console.print(f"training {kind} on {total} texts from {train_table.source}")
+    run = baseline_to_file(clf, train_table, out_path, validation=val_table, test=test_table, metrics_json=metrics_json,
+                           report=report_path)
     console.print(f"trained in {clf.metrics_['train_seconds']:.1f}s")
-    from sentilstm.report.builders import training_report
-
-    test_predictions = None
-    if test_table is not None:
-        test_predictions = clf.score_labelled(test_table.texts, test_table.labels)
-        report = test_predictions.report()
-        clf.metrics_["test"] = report.to_dict()
-        print_report(report, f"test: {test_table.source}")
-    save_model(clf, out_path)
-    write_report(lambda: training_report(clf, title=f"Baseline report: {out_path.name}", test=test_predictions,
-                                          source=train_table.source), report_path)
-    write_json(clf.metrics_, metrics_json)
+    if run.test is not None:
+        print_report(run.test, f"test: {test_table.source}")
+    announce_report(report_path, run.report_path, run.report_error)
     out.print(f"saved {out_path}")
