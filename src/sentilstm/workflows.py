@@ -21,7 +21,7 @@ from typing import Any
 from sentilstm.data.labels import Label, LabelMap
 from sentilstm.data.tables import Table
 from sentilstm.errors import DataError
-from sentilstm.estimators.evaluation import EvaluationReport, Predictions
+from sentilstm.estimators.evaluation import EvaluationReport
 from sentilstm.report.tracking import Tracker, chain
 from sentilstm.selection.crossval import CVResult, Estimator, FoldResult, cross_validate
 from sentilstm.system.files import check_outputs, writing

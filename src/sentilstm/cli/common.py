@@ -1,14 +1,17 @@
 """What every command shares: the Typer app, one-line errors (`friendly`), logging, progress bars, printed
-reports, the common options, reading the training tables, checked outputs, saving and MLflow."""
+reports, the common options (and those of config `Literal` types), reading the training tables, checked outputs
+and MLflow."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
 import logging
 import math
+import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -160,6 +163,44 @@ def confusions_table(report: Any, k: int = 20) -> RichTable:
     for true, predicted, count, share in top_confusions(report.confusion_matrix, report.labels, k):
         table.add_row(str(true), str(predicted), str(count), f"{share:.1%}")
     return table
+
+
+def literal_option(kind: Any, field: str, lead: str) -> Any:
+    """A Typer option taking one of a config `Literal` type's values: its help is `lead` and then those values
+    ("Recurrent cell: lstm or gru."), and a bad one fails while the command line is parsed, with the library's own
+    one-line error (`cell must be one of ['lstm', 'gru'], got 'rnn'`)."""
+    from sentilstm.config import check_choice
+    from sentilstm.errors import ConfigError
+
+    def parse(value: str) -> str:
+        try:
+            check_choice(field, value, kind)
+        except ConfigError as exc:
+            print_error(str(exc))
+            raise typer.Exit(2) from None
+        return value
+
+    values = [str(value) for value in typing.get_args(kind)]
+    listed = f"{', '.join(values[:-1])} or {values[-1]}" if len(values) > 1 else values[0]
+    return typer.Option(parser=parse, metavar="[" + "|".join(values) + "]", help=f"{lead} {listed}.")
+
+
+def settings_help(lead: str, flagged: Iterable[str] = ()) -> str:
+    """The help of --set: `lead`, then the config fields that have no named flag (`flagged`), with the choices of
+    their Literal types, so that the list can never go stale."""
+    from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, TrainConfig
+
+    named = []
+    for config in (TextConfig, ModelConfig, TrainConfig):
+        hints = typing.get_type_hints(config)
+        for item in dataclasses.fields(config):
+            if item.name in flagged or (config is ModelConfig and item.name in DERIVED_MODEL_FIELDS):
+                continue
+            hint = hints[item.name]
+            members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+            choices = [v for m in members if typing.get_origin(m) is typing.Literal for v in typing.get_args(m)]
+            named.append(f"{item.name} ({'|'.join(map(str, choices))})" if choices else item.name)
+    return f"{lead} Settings without a flag here: {', '.join(named)}."
 
 
 TextColumnOpt = Annotated[Optional[str], typer.Option("--text-column", help="Column holding the text (inferred when unambiguous).")]

@@ -29,8 +29,14 @@ from sentilstm.cli.common import (
     out,
     print_report,
     setup_logging,
+    settings_help,
     training_tables,
 )
+
+CV_SET_HELP = settings_help("Model/training parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set cell=gru "
+                            "(SentimentClassifier's or the baseline's names; 'none' for None).")
+TUNE_SET_HELP = settings_help("Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched "
+                              "one leaves the search. blend applies to the final model only.")
 
 
 @app.command()
@@ -42,7 +48,7 @@ def cv(
     repeats: Annotated[int, typer.Option(help="Repeat the K folds with a new shuffle this many times (R*K models).")] = 1,
     jobs: Annotated[int, typer.Option(help="Folds trained at once, each in its own process; CPU threads are shared out.")] = 1,
     estimator: Annotated[str, typer.Option(help="lstm (SentimentClassifier) or a linear baseline: nbsvm or tfidf_lr.")] = "lstm",
-    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Model/training parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set cell=gru (SentimentClassifier's or the baseline's names; 'none' for None).")] = None,
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help=CV_SET_HELP)] = None,
     params_file: Annotated[Optional[Path], typer.Option("--params", help="JSON or YAML file of parameters {name: value}; --set overrides it.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the fold shuffle (repeat r uses seed + r); the model's seed is --set seed=N.")] = 0,
     dataset: DatasetOpt = None,
@@ -138,7 +144,8 @@ def tune(
     space: Annotated[Optional[Path], typer.Option(help="YAML or JSON search space {name: spec or fixed value}, replacing or extending the default one ('extend_default: false' starts empty).")] = None,
     metric: Annotated[str, typer.Option(help="Validation metric to optimise: macro_f1, accuracy, weighted_f1, or loss (minimised).")] = "macro_f1",
     cv_folds: Annotated[Optional[int], typer.Option(help="Score each trial by the mean of K-fold cross-validation (small datasets).")] = None,
-    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched one leaves the search. blend applies to the final model only.")] = None,
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help=TUNE_SET_HELP)] = None,
+    params_file: Annotated[Optional[Path], typer.Option("--params", help="JSON or YAML file of fixed parameters {name: value}; --set overrides it.")] = None,
     out_path: Annotated[Path, typer.Option("--out", help="Where to save the retrained best model; the trials table goes beside it (model.trials.csv).")] = Path("model.sentilstm"),
     seed: Annotated[int, typer.Option(help="Sampler seed, and every model's unless --set seed=N; give each worker of a shared study its own.")] = 0,
     retrain: Annotated[bool, typer.Option("--retrain/--no-retrain", help="Retrain and save the best configuration at the end (--no-retrain for worker processes).")] = True,
@@ -157,8 +164,9 @@ def tune(
 ) -> None:
     """Search hyperparameters with Optuna (pruning, resumable study), then retrain and save the best model."""
     setup_logging(verbose)
-    from sentilstm.cli.options import parse_assignments
+    from sentilstm.cli.options import parse_assignments, read_params
     from sentilstm.report.builders import report_path_for
+    from sentilstm.selection.crossval import check_names, default_params
     from sentilstm.selection.tuning import SearchSpace, trials_path
     from sentilstm.workflows import tune_to_file
 
@@ -166,10 +174,13 @@ def tune(
     from sentilstm.data.tables import check_encoding
     from sentilstm.selection.tuning import study_path
 
-    check_out_paths({"DATA": data, "--validation": validation, "--space": space}, out=out_path, report=report_path,
-                     trials_table=trials_path(out_path), study=study_path(out_path) if storage is None else None)
+    check_out_paths({"DATA": data, "--validation": validation, "--space": space, "--params": params_file}, out=out_path,
+                    report=report_path, trials_table=trials_path(out_path),
+                    study=study_path(out_path) if storage is None else None)
     check_encoding(encoding)
-    base = parse_assignments(settings or [], "lstm")
+    base = read_params(params_file) if params_file is not None else {}
+    check_names("lstm", base, default_params("lstm"))
+    base.update(parse_assignments(settings or [], "lstm"))
     search_space = SearchSpace.load(space)  # a bad space file fails before any data is read
     train_table, val_table, _, _ = training_tables(
         data, dataset, dataset_path, validation, None, text_column=text_column, label_column=label_column, encoding=encoding

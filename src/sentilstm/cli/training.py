@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any, Optional
@@ -27,13 +28,20 @@ from sentilstm.cli.common import (
     check_test_labels,
     console,
     friendly,
+    literal_option,
     make_tracker,
     options_from,
     out,
     print_report,
+    settings_help,
     setup_logging,
     training_tables,
 )
+from sentilstm.config import (
+    Cell, Loss, ModelConfig, Monitor, Pooling, Precision, Sampling, Schedule, TextConfig, TokenizerKind, TrainConfig,
+)
+
+T, M, R = TextConfig(), ModelConfig(), TrainConfig()  # the defaults of every option that is a config field
 
 
 def _input_options(
@@ -52,56 +60,65 @@ def _input_options(
 
 
 def _model_options(
-    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm or gru.")] = "lstm",
-    bidirectional: Annotated[bool, typer.Option("--bidirectional/--unidirectional", help="Read texts both ways.")] = True,
-    pooling: Annotated[str, typer.Option(help="last, mean, max, attention or concat.")] = "attention",
-    embedding_dim: Annotated[int, typer.Option(help="Embedding size.")] = 128,
-    hidden_size: Annotated[int, typer.Option(help="RNN hidden size per direction.")] = 128,
-    num_layers: Annotated[int, typer.Option(help="Stacked RNN layers.")] = 1,
-    dropout: Annotated[float, typer.Option(help="Dropout on embeddings, between layers and before the head.")] = 0.3,
-    embedding_dropout: Annotated[float, typer.Option(help="Drop whole words from each batch (AWD-LSTM: 0.1).")] = 0.0,
-    output_dropout: Annotated[float, typer.Option(help="Dropout on the RNN's output states before pooling.")] = 0.0,
-    weight_drop: Annotated[float, typer.Option(help="DropConnect on the RNN's hidden-to-hidden weights (AWD-LSTM).")] = 0.0,
-    conv_channels: Annotated[int, typer.Option(help="Channels of an optional Conv1D front (0: none).")] = 0,
-    tokenizer: Annotated[str, typer.Option(help="word, bpe or unigram (subwords suit Igbo, typos, code-mixing).")] = "word",
-    vocab_size: Annotated[Optional[int], typer.Option(help="Vocabulary cap (default 30000 words / 8000 subwords).")] = None,
-    min_frequency: Annotated[int, typer.Option(help="Rarer tokens become [UNK].")] = 2,
-    max_length: Annotated[Optional[int], typer.Option(help="Max tokens per text (default: 95th percentile).")] = None,
-    stopwords: Annotated[Optional[str], typer.Option(help="'english' removes stop words (negations are kept).")] = None,
-    stemmer: Annotated[Optional[str], typer.Option(help="Snowball stemmer language, e.g. 'english'.")] = None,
+    cell: Annotated[str, literal_option(Cell, "cell", "Recurrent cell (GRU is ~25% cheaper):")] = M.cell,
+    bidirectional: Annotated[bool, typer.Option("--bidirectional/--unidirectional", help="Read texts both ways.")] = M.bidirectional,
+    pooling: Annotated[str, literal_option(Pooling, "pooling", "How the RNN's states become one vector per text:")] = M.pooling,
+    embedding_dim: Annotated[int, typer.Option(help="Embedding size.")] = M.embedding_dim,
+    hidden_size: Annotated[int, typer.Option(help="RNN hidden size per direction.")] = M.hidden_size,
+    num_layers: Annotated[int, typer.Option(help="Stacked RNN layers.")] = M.num_layers,
+    dropout: Annotated[float, typer.Option(help="Dropout on embeddings, between layers and before the head.")] = M.dropout,
+    embedding_dropout: Annotated[float, typer.Option(help="Drop whole words from each batch (AWD-LSTM: 0.1).")] = M.embedding_dropout,
+    output_dropout: Annotated[float, typer.Option(help="Dropout on the RNN's output states before pooling.")] = M.output_dropout,
+    weight_drop: Annotated[float, typer.Option(help="DropConnect on the RNN's hidden-to-hidden weights (AWD-LSTM).")] = M.weight_drop,
+    conv_channels: Annotated[int, typer.Option(help="Channels of an optional Conv1D front (0: none).")] = M.conv_channels,
+    tokenizer: Annotated[str, literal_option(TokenizerKind, "tokenizer", "Tokens (subwords suit Igbo, typos, code-mixing):")] = T.tokenizer,
+    vocab_size: Annotated[Optional[int], typer.Option(help="Vocabulary cap (default 30000 words / 8000 subwords).")] = T.vocab_size,
+    min_frequency: Annotated[int, typer.Option(help="Rarer tokens become [UNK].")] = T.min_frequency,
+    max_length: Annotated[Optional[int], typer.Option(help="Max tokens per text (default: 95th percentile).")] = T.max_length,
+    stopwords: Annotated[Optional[str], typer.Option(help="'english' removes stop words (negations are kept).")] = T.stopwords,
+    stemmer: Annotated[Optional[str], typer.Option(help="Snowball stemmer language, e.g. 'english'.")] = T.stemmer,
 ) -> None:
     """The network and the text pipeline."""
 
 
 def _training_options(
-    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping usually ends sooner).")] = 10,
-    batch_size: Annotated[int, typer.Option(help="Texts per optimiser step; with --nproc-per-node the global batch, split between the processes.")] = 64,
-    learning_rate: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
-    head_l2: Annotated[float, typer.Option(help="L2 penalty on the output layer's weights, added to the loss (on top of AdamW's --weight-decay).")] = 0.0,
-    schedule: Annotated[str, typer.Option(help="linear (warm-up + decay), one_cycle, plateau or constant.")] = "linear",
-    patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping.")] = 2,
-    monitor: Annotated[str, typer.Option(help="Validation metric for early stopping: macro_f1, accuracy or loss.")] = "macro_f1",
-    class_weight: Annotated[Optional[str], typer.Option(help="'balanced' weighs the loss by inverse class frequency.")] = None,
-    loss: Annotated[str, typer.Option(help="cross_entropy, or focal (down-weights easy examples; for skewed classes).")] = "cross_entropy",
-    focal_gamma: Annotated[float, typer.Option(help="Focal loss strength (0 = cross-entropy).")] = 2.0,
-    sampling: Annotated[str, typer.Option(help="Class rebalancing: none, oversample, undersample (per epoch), balanced_batches, or smote (synthetic minority examples in the hidden space).")] = "none",
-    seed: Annotated[int, typer.Option(help="Random seed for split, initialisation and batch order.")] = 0,
-    precision: Annotated[str, typer.Option(help="fp32, bf16 (faster on AVX512-BF16 CPUs and GPUs) or auto.")] = "fp32",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads (default: the usable CPUs other processes leave free, re-measured while training; per process with --nproc-per-node: cores // processes).")] = None,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping usually ends sooner).")] = R.epochs,
+    batch_size: Annotated[int, typer.Option(help="Texts per optimiser step; with --nproc-per-node the global batch, split between the processes.")] = R.batch_size,
+    learning_rate: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = R.learning_rate,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = R.weight_decay,
+    head_l2: Annotated[float, typer.Option(help="L2 penalty on the output layer's weights, added to the loss (on top of AdamW's --weight-decay).")] = R.head_l2,
+    schedule: Annotated[str, literal_option(Schedule, "schedule", "Learning-rate schedule (linear: warm-up + decay):")] = R.schedule,
+    patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping.")] = R.patience,
+    monitor: Annotated[str, literal_option(Monitor, "monitor", "Validation metric for early stopping:")] = R.monitor,
+    class_weight: Annotated[Optional[str], typer.Option(help="'balanced' weighs the loss by inverse class frequency.")] = R.class_weight,
+    loss: Annotated[str, literal_option(Loss, "loss", "Training loss (focal down-weights easy examples; for skewed classes):")] = R.loss,
+    focal_gamma: Annotated[float, typer.Option(help="Focal loss strength (0 = cross-entropy).")] = R.focal_gamma,
+    sampling: Annotated[str, literal_option(Sampling, "sampling", "Class rebalancing (over/undersampling per epoch, balanced batches, or smote: synthetic minority examples in the hidden space):")] = R.sampling,
+    seed: Annotated[int, typer.Option(help="Random seed for split, initialisation and batch order.")] = R.seed,
+    precision: Annotated[str, literal_option(Precision, "precision", "Arithmetic (bf16 is faster on AVX512-BF16 CPUs and GPUs):")] = R.precision,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = R.device,
+    threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads (default: the usable CPUs other processes leave free, re-measured while training; per process with --nproc-per-node: cores // processes).")] = R.num_threads,
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained word vectors: GloVe, word2vec (.txt/.bin), fastText (.vec/.bin); .gz ok.")] = None,
     pretrain_embeddings: Annotated[Optional[str], typer.Option(help="Train word2vec or fasttext vectors on the training (+ --unlabeled) texts first.")] = None,
     unlabeled: Annotated[Optional[Path], typer.Option(help="Unlabelled texts for --pretrain-embeddings (a named dataset's are used automatically).")] = None,
-    freeze_embeddings: Annotated[int, typer.Option(help="Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).")] = 0,
+    freeze_embeddings: Annotated[int, typer.Option(help="Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).")] = R.freeze_embeddings,
     blend: Annotated[str, typer.Option(help="Blend with a linear n-gram model: auto (best on validation), nbsvm, tfidf_lr or none.")] = "auto",
     augment: Annotated[Optional[str], typer.Option(help="Augment the training split: eda, or any of synonym,insert,swap,delete,backtranslate (comma-separated).")] = None,
     augment_copies: Annotated[int, typer.Option(help="Augmented copies per text and operation.")] = 1,
     augment_alpha: Annotated[float, typer.Option(help="Share of a text's words each edit changes (EDA's alpha).")] = 0.1,
     augment_synonyms: Annotated[str, typer.Option(help="Synonyms for synonym/insert: neighbours (nearest words in embedding space, any language) or wordnet (English, installed locally).")] = "neighbours",
     augment_translator: Annotated[Optional[str], typer.Option(help="Hugging Face models for backtranslate: 'FORWARD,BACKWARD', e.g. 'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en'.")] = None,
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help=SET_HELP)] = None,
+    params_file: Annotated[Optional[Path], typer.Option("--params", help="JSON or YAML file of parameters {name: value}; --set overrides it, and neither may repeat a flag given here.")] = None,
 ) -> None:
     """How the network is trained."""
+
+
+FLAG_FIELDS = {"threads": "num_threads"}  # train's flags named otherwise than the SentimentClassifier parameter
+SET_HELP = settings_help(
+    "Any SentimentClassifier parameter KEY=VALUE, repeatable, e.g. --set truncation=head --set warmup_fraction=0.1 "
+    "('none' for None); it overrides the default of that parameter's flag.",
+    flagged=[FLAG_FIELDS.get(p, p) for f in (_model_options, _training_options) for p in inspect.signature(f).parameters])
 
 
 def _output_options(
@@ -134,7 +151,7 @@ def train(ctx: typer.Context, **options: Any) -> None:
     o = SimpleNamespace(**options)
     report_path = None if o.no_report else o.report_to or report_path_for(o.out_path)
     inputs = {"DATA": o.data, "--validation": o.validation, "--test": o.test, "--unlabeled": o.unlabeled,
-              "--embeddings": o.embeddings}
+              "--embeddings": o.embeddings, "--params": o.params_file}
     outputs = {"out": o.out_path, "metrics_json": o.metrics_json, "report": report_path}
     if o.nproc_per_node is not None:  # this process only starts the workers (each runs this command without these)
         check_out_paths(inputs, **outputs)
@@ -148,7 +165,7 @@ def train(ctx: typer.Context, **options: Any) -> None:
 
     check_out_paths(inputs, **outputs)
     check_encoding(o.encoding)
-    clf = _classifier(o).check_params()  # every setting, and whether the network fits in memory, before any data is read
+    clf = _classifier(ctx, o).check_params()  # every setting, and whether the network fits in memory, before any data is read
     train_table, val_table, test_table, unlabeled_texts = training_tables(
         o.data, o.dataset, o.dataset_path, o.validation, o.test, text_column=o.text_column,
         label_column=o.label_column, encoding=o.encoding)
@@ -174,11 +191,15 @@ def train(ctx: typer.Context, **options: Any) -> None:
     out.print(f"saved {o.out_path}")
 
 
-def _classifier(o: SimpleNamespace) -> Any:
-    """The SentimentClassifier that `train`'s options describe."""
+def _classifier(ctx: typer.Context, o: SimpleNamespace) -> Any:
+    """The SentimentClassifier that `train`'s options describe: its flags, then --params, then --set."""
     from sentilstm.estimators.classifier import SentimentClassifier
 
-    return SentimentClassifier(
+    return SentimentClassifier(**{**_flag_params(o), **_settings(ctx, o)})
+
+
+def _flag_params(o: SimpleNamespace) -> dict[str, Any]:
+    return dict(
         cell=o.cell, bidirectional=o.bidirectional, pooling=o.pooling, embedding_dim=o.embedding_dim,
         hidden_size=o.hidden_size, num_layers=o.num_layers, dropout=o.dropout, embedding_dropout=o.embedding_dropout,
         output_dropout=o.output_dropout, weight_drop=o.weight_drop, head_l2=o.head_l2, conv_channels=o.conv_channels,
@@ -192,6 +213,28 @@ def _classifier(o: SimpleNamespace) -> Any:
         pretrain_embeddings=o.pretrain_embeddings, augment=o.augment, augment_copies=o.augment_copies,
         augment_alpha=o.augment_alpha, augment_synonyms=o.augment_synonyms, augment_translator=o.augment_translator,
     )
+
+
+def _settings(ctx: typer.Context, o: SimpleNamespace) -> dict[str, Any]:
+    """--params, then --set, checked: known names, and none that a flag given on the command line also sets."""
+    from sentilstm.cli.options import parse_assignments, read_params
+    from sentilstm.errors import ConfigError
+    from sentilstm.selection.crossval import check_names, default_params
+
+    settings = read_params(o.params_file) if o.params_file is not None else {}
+    check_names("lstm", settings, default_params("lstm"))
+    settings.update(parse_assignments(o.settings or [], "lstm"))
+    for name in ctx.params:
+        key = FLAG_FIELDS.get(name, name)
+        if key in settings and _given(ctx, name):
+            raise ConfigError(f"{key} is given twice, as --{name.replace('_', '-')} and in --set/--params; give it once")
+    return settings  # the flags' defaults yield to these
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user gave this parameter (command line or environment), rather than it taking its default."""
+    source = ctx.get_parameter_source(name)  # typer's own copy of click's ParameterSource: compared by name
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 LAUNCH_OPTIONS = {"nproc_per_node", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_id", "rdzv_backend", "dist_timeout"}
@@ -216,8 +259,8 @@ def _worker_command(ctx: typer.Context, exclude: set[str]) -> list[str]:
     args = [ctx.info_name or "train"]
     for param in ctx.command.params:  # duck-typed: typer ships its own copy of click's classes
         value = ctx.params.get(param.name or "")
-        if param.name in exclude or value is None:
-            continue
+        if param.name in exclude or value is None or not _given(ctx, param.name or ""):
+            continue  # a default stays a default: --set epochs=3 must not meet an explicit --epochs 10 in the workers
         if param.param_type_name == "argument":
             args.append(str(value))
         elif getattr(param, "is_flag", False):
@@ -226,7 +269,8 @@ def _worker_command(ctx: typer.Context, exclude: set[str]) -> list[str]:
             elif value:
                 args.append(param.opts[0])
         else:
-            args += [param.opts[0], str(value)]
+            args += [arg for item in (value if getattr(param, "multiple", False) else [value])
+                     for arg in (param.opts[0], str(item))]
     return args
 
 
