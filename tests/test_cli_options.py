@@ -52,12 +52,13 @@ def table(tmp_path: Path) -> Path:
     return path
 
 
-def test_every_train_default_is_the_config_default() -> None:
+@pytest.mark.parametrize("verb", ["train", "cv", "tune"])
+def test_every_cli_default_is_the_config_default(verb: str) -> None:
     defaults = SentimentClassifier().get_params()  # the config dataclasses' defaults, and the classifier's own
     checked = 0
-    for param in command("train").params:
+    for param in command(verb).params:
         key = FLAG_FIELDS.get(param.name, param.name)
-        if key in defaults:
+        if key in defaults and not (verb != "train" and key == "seed"):  # cv's and tune's --seed are their own
             expected = "none" if key == "blend" and defaults[key] is None else defaults[key]
             assert param.default == expected, (param.name, param.default, expected)
             checked += 1
@@ -136,3 +137,38 @@ def test_config_literals_cover_the_train_choices() -> None:
     """A Literal type gained a value: the flag offers it without an edit to the CLI."""
     hints = typing.get_type_hints(TrainConfig)
     assert "[" + "|".join(typing.get_args(hints["schedule"])) + "]" in invoke("train", "--help").stdout
+
+
+def test_cv_takes_the_model_flags(table: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cv.json"
+    result = invoke("cv", table, "--folds", "2", "--json", out, "--no-report", "--epochs", "1", "--embedding-dim", "8",
+                    "--hidden-size", "8", "--threads", "1", "--blend", "none", "--set", "truncation=head")
+    assert result.exit_code == 0, result.output
+    params = json.loads(out.read_text())["params"]
+    assert params == {"truncation": "head", "epochs": 1, "embedding_dim": 8, "hidden_size": 8, "num_threads": 1,
+                      "blend": None}  # only what was given: the flags' defaults are the classifier's anyway
+
+
+@pytest.mark.parametrize("verb, args, message", [
+    ("cv", ["--estimator", "nbsvm", "--epochs", "2"], "'epochs' is not a parameter of the nbsvm baseline"),
+    ("cv", ["--cell", "gru", "--set", "cell=lstm"], "cell is given twice, as --cell and in --set/--params"),
+    ("cv", ["--pooling", "sum"], "pooling must be one of"),
+    ("tune", ["--epochs", "2", "--set", "epochs=3"], "epochs is given twice"),
+    ("tune", ["--schedule", "cosine"], "schedule must be one of"),
+])
+def test_cv_and_tune_flag_errors(verb: str, args: list[str], message: str, table: Path, tmp_path: Path) -> None:
+    line = error_line(invoke(verb, table, "--no-report", *args))
+    assert message in line
+    assert {p.name for p in tmp_path.iterdir()} == {"train.jsonl"}
+
+
+def test_tune_flags_fix_parameters(table: Path, tmp_path: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("extend_default: false\ndropout: {type: categorical, choices: [0.1, 0.3]}\n")
+    out = tmp_path / "m.sentilstm"
+    result = invoke("tune", table, "--trials", "1", "--space", space, "--out", out, "--no-report", "--epochs", "1",
+                    "--embedding-dim", "8", "--hidden-size", "8", "--threads", "1", "--blend", "none",
+                    "--set", "min_frequency=1")
+    assert result.exit_code == 0, result.output
+    saved = load_model(out).get_params()
+    assert (saved["epochs"], saved["embedding_dim"], saved["min_frequency"], saved["blend"]) == (1, 8, 1, None)

@@ -300,19 +300,35 @@ def announce_report(asked: Path | None, written: Path | None, error: str | None)
         console.print(f"warning: no report written to {asked} ({error})")
 
 
-def options_from(*declarations: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Give a command `f(ctx, **options)` the options that `declarations` declare in their signatures (functions
-    that only declare Typer options, in --help order): each option stays one typed line with its help, and a
-    command with sixty options stays a short function."""
+def options_from(*declarations: Callable[..., Any], exclude: Iterable[str] = (),
+                 panel: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command `f(ctx, ..., **options)` the options that `declarations` declare in their signatures (functions
+    that only declare Typer options, in --help order), but those in `exclude`, under the --help heading `panel`:
+    each option stays one typed line with its help, and a command with sixty options stays a short function."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
-        params = own + [p for d in declarations for p in inspect.signature(d, eval_str=True).parameters.values()]
+        declared = [p for d in declarations for p in inspect.signature(d, eval_str=True).parameters.values()
+                    if p.name not in exclude]
+        if panel is not None:
+            declared = [p.replace(annotation=_in_panel(p.annotation, panel)) for p in declared]
+        params = own + declared
         command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
         return command
 
     return decorate
+
+
+def _in_panel(annotation: Any, panel: str) -> Any:
+    """Annotated[T, typer.Option(...)] with the option shown under the --help heading `panel`."""
+    import copy
+
+    base, *infos = typing.get_args(annotation)
+    moved = [copy.copy(info) for info in infos]
+    for info in moved:
+        info.rich_help_panel = panel
+    return Annotated[(base, *moved)]  # type: ignore[valid-type]
 
 
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")]

@@ -26,21 +26,26 @@ from sentilstm.cli.common import (
     console,
     friendly,
     make_tracker,
+    options_from,
     out,
     print_report,
     setup_logging,
     settings_help,
     training_tables,
 )
+from sentilstm.cli.training import SHARED_FLAGS_EXCLUDE, _model_options, _training_options, flagged_fields, given_flags
 
 CV_SET_HELP = settings_help("Model/training parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set cell=gru "
-                            "(SentimentClassifier's or the baseline's names; 'none' for None).")
+                            "(SentimentClassifier's or the baseline's names; 'none' for None).",
+                            flagged=flagged_fields(SHARED_FLAGS_EXCLUDE))
 TUNE_SET_HELP = settings_help("Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched "
-                              "one leaves the search. blend applies to the final model only.")
+                              "one leaves the search. blend applies to the final model only.",
+                              flagged=flagged_fields(SHARED_FLAGS_EXCLUDE))
 
 
 @app.command()
 @friendly
+@options_from(_model_options, _training_options, exclude=SHARED_FLAGS_EXCLUDE, panel="Model and training (lstm)")
 def cv(
     ctx: typer.Context,
     data: Annotated[Optional[Path], typer.Argument(help="Labelled table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
@@ -63,6 +68,7 @@ def cv(
     mlflow_uri: MlflowUriOpt = None,
     mlflow_experiment: MlflowExperimentOpt = "sentilstm",
     verbose: VerboseOpt = True,
+    **flags: Any,
 ) -> None:
     """Cross-validate: stratified K-fold, each fold's metrics, mean ± std, and the out-of-fold confusion matrix."""
     setup_logging(verbose)
@@ -80,6 +86,7 @@ def cv(
     check_encoding(encoding)
     params = read_params(params_file) if params_file is not None else {}
     params.update(parse_assignments(settings or [], estimator))
+    params.update(given_flags(ctx, flags, params))
     check_options(estimator=estimator, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs)  # before reading data
     train_table, val_table, _, _ = training_tables(
         data, dataset, dataset_path, None, None, text_column=text_column, label_column=label_column, encoding=encoding
@@ -134,6 +141,7 @@ def _print_folds(result: Any) -> None:
 
 @app.command()
 @friendly
+@options_from(_model_options, _training_options, exclude=SHARED_FLAGS_EXCLUDE, panel="Fixed model and training settings")
 def tune(
     ctx: typer.Context,
     data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
@@ -161,6 +169,7 @@ def tune(
     mlflow_uri: MlflowUriOpt = None,
     mlflow_experiment: MlflowExperimentOpt = "sentilstm",
     verbose: VerboseOpt = True,
+    **flags: Any,
 ) -> None:
     """Search hyperparameters with Optuna (pruning, resumable study), then retrain and save the best model."""
     setup_logging(verbose)
@@ -181,6 +190,7 @@ def tune(
     base = read_params(params_file) if params_file is not None else {}
     check_names("lstm", base, default_params("lstm"))
     base.update(parse_assignments(settings or [], "lstm"))
+    base.update(given_flags(ctx, flags, base))
     search_space = SearchSpace.load(space)  # a bad space file fails before any data is read
     train_table, val_table, _, _ = training_tables(
         data, dataset, dataset_path, validation, None, text_column=text_column, label_column=label_column, encoding=encoding

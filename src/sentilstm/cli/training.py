@@ -115,10 +115,19 @@ def _training_options(
 
 
 FLAG_FIELDS = {"threads": "num_threads"}  # train's flags named otherwise than the SentimentClassifier parameter
+# train's model and training flags that cv and tune also take (they have their own --seed, --set and --params)
+SHARED_FLAGS_EXCLUDE = {"seed", "unlabeled", "settings", "params_file"}
+
+
+def flagged_fields(exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The SentimentClassifier parameters that have a flag of their own (but those in `exclude`)."""
+    names = [p for f in (_model_options, _training_options) for p in inspect.signature(f).parameters]
+    return [FLAG_FIELDS.get(p, p) for p in names if p not in exclude and p not in ("settings", "params_file", "unlabeled")]
+
+
 SET_HELP = settings_help(
     "Any SentimentClassifier parameter KEY=VALUE, repeatable, e.g. --set truncation=head --set warmup_fraction=0.1 "
-    "('none' for None); it overrides the default of that parameter's flag.",
-    flagged=[FLAG_FIELDS.get(p, p) for f in (_model_options, _training_options) for p in inspect.signature(f).parameters])
+    "('none' for None); it overrides the default of that parameter's flag.", flagged=flagged_fields())
 
 
 def _output_options(
@@ -218,17 +227,29 @@ def _flag_params(o: SimpleNamespace) -> dict[str, Any]:
 def _settings(ctx: typer.Context, o: SimpleNamespace) -> dict[str, Any]:
     """--params, then --set, checked: known names, and none that a flag given on the command line also sets."""
     from sentilstm.cli.options import parse_assignments, read_params
-    from sentilstm.errors import ConfigError
     from sentilstm.selection.crossval import check_names, default_params
 
     settings = read_params(o.params_file) if o.params_file is not None else {}
     check_names("lstm", settings, default_params("lstm"))
     settings.update(parse_assignments(o.settings or [], "lstm"))
-    for name in ctx.params:
-        key = FLAG_FIELDS.get(name, name)
-        if key in settings and _given(ctx, name):
-            raise ConfigError(f"{key} is given twice, as --{name.replace('_', '-')} and in --set/--params; give it once")
+    given_flags(ctx, vars(o), settings)
     return settings  # the flags' defaults yield to these
+
+
+def given_flags(ctx: typer.Context, flags: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """The flags among `flags` that the user gave (not their defaults), as SentimentClassifier parameters; a flag
+    whose parameter `settings` (--set/--params) also sets is a ConfigError: a value is given once."""
+    from sentilstm.errors import ConfigError
+
+    given: dict[str, Any] = {}
+    for name, value in flags.items():
+        if not _given(ctx, name):
+            continue
+        key = FLAG_FIELDS.get(name, name)
+        if key in settings:
+            raise ConfigError(f"{key} is given twice, as --{name.replace('_', '-')} and in --set/--params; give it once")
+        given[key] = None if key == "blend" and value == "none" else str(value) if key == "embeddings" else value
+    return given
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
