@@ -172,3 +172,16 @@ def test_tune_flags_fix_parameters(table: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     saved = load_model(out).get_params()
     assert (saved["epochs"], saved["embedding_dim"], saved["min_frequency"], saved["blend"]) == (1, 8, 1, None)
+
+
+def test_help_comes_from_the_config() -> None:
+    from sentilstm.config import FIELD_HELP
+
+    assert set(FIELD_HELP) == set(config_fields())  # a new config field needs its line of help
+    params = {FLAG_FIELDS.get(p.name, p.name): p for p in command("train").params}
+    cli_specific = {"batch_size", "num_threads"}  # their help adds what --nproc-per-node does to them
+    for key, text in FIELD_HELP.items():
+        shown = params[key].help if key in params else params["settings"].help
+        assert text in shown or key in cli_specific, key
+    assert params["cell"].help == "Recurrent cell (GRU is ~25% cheaper): lstm or gru."
+    assert "truncation: Which tokens a text longer than max_length keeps: head, tail or head_tail." in params["settings"].help

@@ -181,14 +181,19 @@ def literal_option(kind: Any, field: str, lead: str) -> Any:
         return value
 
     values = [str(value) for value in typing.get_args(kind)]
-    listed = f"{', '.join(values[:-1])} or {values[-1]}" if len(values) > 1 else values[0]
-    return typer.Option(parser=parse, metavar="[" + "|".join(values) + "]", help=f"{lead} {listed}.")
+    return typer.Option(parser=parse, metavar="[" + "|".join(values) + "]", help=f"{lead} {_listed(values)}.")
+
+
+def _listed(values: list[Any]) -> str:
+    """'a, b or c'."""
+    words = [str(value) for value in values]
+    return f"{', '.join(words[:-1])} or {words[-1]}" if len(words) > 1 else words[0]
 
 
 def settings_help(lead: str, flagged: Iterable[str] = ()) -> str:
-    """The help of --set: `lead`, then the config fields that have no named flag (`flagged`), with the choices of
-    their Literal types, so that the list can never go stale."""
-    from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, TrainConfig
+    """The help of --set: `lead`, then each config field that has no named flag (`flagged`) with its help from
+    `config.FIELD_HELP` and the values of its Literal type, so that the list can never go stale."""
+    from sentilstm.config import DERIVED_MODEL_FIELDS, FIELD_HELP, ModelConfig, TextConfig, TrainConfig
 
     named = []
     for config in (TextConfig, ModelConfig, TrainConfig):
@@ -199,8 +204,10 @@ def settings_help(lead: str, flagged: Iterable[str] = ()) -> str:
             hint = hints[item.name]
             members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
             choices = [v for m in members if typing.get_origin(m) is typing.Literal for v in typing.get_args(m)]
-            named.append(f"{item.name} ({'|'.join(map(str, choices))})" if choices else item.name)
-    return f"{lead} Settings without a flag here: {', '.join(named)}."
+            text = FIELD_HELP.get(item.name, "")
+            named.append(f"{item.name}: {text} {_listed(choices)}." if text.endswith(":") and choices else
+                         f"{item.name}: {text}")
+    return f"{lead} Settings without a flag here: {' '.join(named)}"
 
 
 TextColumnOpt = Annotated[Optional[str], typer.Option("--text-column", help="Column holding the text (inferred when unambiguous).")]
