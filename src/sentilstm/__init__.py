@@ -24,6 +24,7 @@ from sentilstm.explanations.result import TokenAttribution
 from sentilstm.models import SentimentNet
 from sentilstm.training.loop import EpochStats, History, TrainingCallback
 from sentilstm.selection.tuning import DEFAULT_SPACE, SearchSpace, TuneResult, tune
+from sentilstm.workflows import CVRun, TrainRun, TuneRun, baseline_to_file, cv_to_file, train_to_file, tune_to_file
 
 __all__ = [
     "__version__",
@@ -62,4 +63,11 @@ __all__ = [
     "TuneResult",
     "SearchSpace",
     "DEFAULT_SPACE",
+    "train_to_file",
+    "baseline_to_file",
+    "cv_to_file",
+    "tune_to_file",
+    "TrainRun",
+    "CVRun",
+    "TuneRun",
 ]

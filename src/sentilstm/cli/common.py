@@ -1,13 +1,17 @@
 """What every command shares: the Typer app, one-line errors (`friendly`), logging, progress bars, printed
-reports, the common options, reading the training tables, checked outputs, saving and MLflow."""
+reports, the common options (and those of config `Literal` types), reading the training tables, checked outputs
+and MLflow."""
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import json
 import logging
 import math
+import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -161,6 +165,51 @@ def confusions_table(report: Any, k: int = 20) -> RichTable:
     return table
 
 
+def literal_option(kind: Any, field: str, lead: str) -> Any:
+    """A Typer option taking one of a config `Literal` type's values: its help is `lead` and then those values
+    ("Recurrent cell: lstm or gru."), and a bad one fails while the command line is parsed, with the library's own
+    one-line error (`cell must be one of ['lstm', 'gru'], got 'rnn'`)."""
+    from sentilstm.config import check_choice
+    from sentilstm.errors import ConfigError
+
+    def parse(value: str) -> str:
+        try:
+            check_choice(field, value, kind)
+        except ConfigError as exc:
+            print_error(str(exc))
+            raise typer.Exit(2) from None
+        return value
+
+    values = [str(value) for value in typing.get_args(kind)]
+    return typer.Option(parser=parse, metavar="[" + "|".join(values) + "]", help=f"{lead} {_listed(values)}.")
+
+
+def _listed(values: list[Any]) -> str:
+    """'a, b or c'."""
+    words = [str(value) for value in values]
+    return f"{', '.join(words[:-1])} or {words[-1]}" if len(words) > 1 else words[0]
+
+
+def settings_help(lead: str, flagged: Iterable[str] = ()) -> str:
+    """The help of --set: `lead`, then each config field that has no named flag (`flagged`) with its help from
+    `config.FIELD_HELP` and the values of its Literal type, so that the list can never go stale."""
+    from sentilstm.config import DERIVED_MODEL_FIELDS, FIELD_HELP, ModelConfig, TextConfig, TrainConfig
+
+    named = []
+    for config in (TextConfig, ModelConfig, TrainConfig):
+        hints = typing.get_type_hints(config)
+        for item in dataclasses.fields(config):
+            if item.name in flagged or (config is ModelConfig and item.name in DERIVED_MODEL_FIELDS):
+                continue
+            hint = hints[item.name]
+            members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+            choices = [v for m in members if typing.get_origin(m) is typing.Literal for v in typing.get_args(m)]
+            text = FIELD_HELP.get(item.name, "")
+            named.append(f"{item.name}: {text} {_listed(choices)}." if text.endswith(":") and choices else
+                         f"{item.name}: {text}")
+    return f"{lead} Settings without a flag here: {' '.join(named)}"
+
+
 TextColumnOpt = Annotated[Optional[str], typer.Option("--text-column", help="Column holding the text (inferred when unambiguous).")]
 LabelColumnOpt = Annotated[Optional[str], typer.Option("--label-column", help="Column holding the label (inferred when unambiguous).")]
 EncodingOpt = Annotated[str, typer.Option(help="Text encoding of CSV/TSV/JSONL files (bad bytes are replaced, with a warning).")]
@@ -219,14 +268,6 @@ def check_out_paths(inputs: dict[str, Any] | None = None, **paths: Path | None) 
     check_outputs({f"--{option.replace('_', '-')}": path for option, path in paths.items()}, inputs or {})
 
 
-def save_model(model: Any, path: Path) -> None:
-    """`model.save(path)`; the file system's refusal (full disk...) becomes one line naming the path."""
-    from sentilstm.system.files import writing
-
-    with writing(path):
-        model.save(path)
-
-
 def write_json(data: Any, path: Path | None) -> None:
     """Write `data` as indented JSON to `path` (if given), atomically."""
     from sentilstm.system.files import write_atomically
@@ -258,18 +299,43 @@ def make_tracker(ctx: typer.Context, use_mlflow: bool | None, uri: str | None, e
     return ctx.with_resource(tracker)
 
 
-def write_report(build: Callable[[], Any], path: Path | None) -> Path | None:
-    """Render and write a report after the results are saved: a report that fails never costs the trained model or
-    the scores; it warns instead. Returns the path written, or None."""
-    if path is None:
-        return None
-    try:
-        build().write(path)
-    except Exception as exc:  # noqa: BLE001 - plotting has many failure modes; none may lose a finished run
-        console.print(f"warning: no report written to {path} ({type(exc).__name__}: {exc})")
-        return None
-    out.print(f"report: {path}")
-    return path
+def announce_report(asked: Path | None, written: Path | None, error: str | None) -> None:
+    """Say where a workflow wrote its report, or warn why the report asked for is missing (the run still counts)."""
+    if written is not None:
+        out.print(f"report: {written}")
+    elif asked is not None and error is not None:
+        console.print(f"warning: no report written to {asked} ({error})")
+
+
+def options_from(*declarations: Callable[..., Any], exclude: Iterable[str] = (),
+                 panel: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command `f(ctx, ..., **options)` the options that `declarations` declare in their signatures (functions
+    that only declare Typer options, in --help order), but those in `exclude`, under the --help heading `panel`:
+    each option stays one typed line with its help, and a command with sixty options stays a short function."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+        declared = [p for d in declarations for p in inspect.signature(d, eval_str=True).parameters.values()
+                    if p.name not in exclude]
+        if panel is not None:
+            declared = [p.replace(annotation=_in_panel(p.annotation, panel)) for p in declared]
+        params = own + declared
+        command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
+
+
+def _in_panel(annotation: Any, panel: str) -> Any:
+    """Annotated[T, typer.Option(...)] with the option shown under the --help heading `panel`."""
+    import copy
+
+    base, *infos = typing.get_args(annotation)
+    moved = [copy.copy(info) for info in infos]
+    for info in moved:
+        info.rich_help_panel = panel
+    return Annotated[(base, *moved)]  # type: ignore[valid-type]
 
 
 NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")]

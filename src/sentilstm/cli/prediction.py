@@ -122,19 +122,19 @@ def predict(
         console.print(f"scored {summary.rows} rows in {summary.seconds:.1f}s -> {summary.output}")
         return
     probabilities = clf.predict_proba(texts)
+    predicted = clf.predict(texts).tolist()  # the classifier's own decision (argmax of predict_proba)
     labels = clf.label_map_.labels
     if as_json:
-        for text, row in zip(texts, probabilities):
-            best = int(row.argmax())
-            print(json.dumps({"text": text, "label": labels[best], "probabilities": dict(zip(map(str, labels), row.round(6).tolist()))}, ensure_ascii=False))
+        for text, label, row in zip(texts, predicted, probabilities):
+            print(json.dumps({"text": text, "label": label, "probabilities": dict(zip(map(str, labels), row.round(6).tolist()))}, ensure_ascii=False))
         return
     table = RichTable(show_header=True)
     table.add_column("text", overflow="fold")
     table.add_column("label")
     for label in labels:
         table.add_column(f"p({label})", justify="right")
-    for text, row in zip(texts, probabilities):
-        table.add_row(Text(text[:200]), Text(str(labels[int(row.argmax())])), *(f"{p:.4f}" for p in row))
+    for text, label, row in zip(texts, predicted, probabilities):
+        table.add_row(Text(text[:200]), Text(str(label)), *(f"{p:.4f}" for p in row))
     out.print(table)
 
 

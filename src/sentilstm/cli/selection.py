@@ -20,24 +20,32 @@ from sentilstm.cli.common import (
     ProgressBar,
     TextColumnOpt,
     VerboseOpt,
+    announce_report,
     app,
     check_out_paths,
     console,
     friendly,
     make_tracker,
+    options_from,
     out,
     print_report,
     setup_logging,
+    settings_help,
     training_tables,
-    write_json,
-    write_report,
 )
+from sentilstm.cli.training import SHARED_FLAGS_EXCLUDE, _model_options, _training_options, flagged_fields, given_flags
 
-SCORES = ("accuracy", "macro_f1", "weighted_f1", "roc_auc", "loss")  # the headline numbers --mlflow logs per fold
+CV_SET_HELP = settings_help("Model/training parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set cell=gru "
+                            "(SentimentClassifier's or the baseline's names; 'none' for None).",
+                            flagged=flagged_fields(SHARED_FLAGS_EXCLUDE))
+TUNE_SET_HELP = settings_help("Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched "
+                              "one leaves the search. blend applies to the final model only.",
+                              flagged=flagged_fields(SHARED_FLAGS_EXCLUDE))
 
 
 @app.command()
 @friendly
+@options_from(_model_options, _training_options, exclude=SHARED_FLAGS_EXCLUDE, panel="Model and training (lstm)")
 def cv(
     ctx: typer.Context,
     data: Annotated[Optional[Path], typer.Argument(help="Labelled table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
@@ -45,7 +53,7 @@ def cv(
     repeats: Annotated[int, typer.Option(help="Repeat the K folds with a new shuffle this many times (R*K models).")] = 1,
     jobs: Annotated[int, typer.Option(help="Folds trained at once, each in its own process; CPU threads are shared out.")] = 1,
     estimator: Annotated[str, typer.Option(help="lstm (SentimentClassifier) or a linear baseline: nbsvm or tfidf_lr.")] = "lstm",
-    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Model/training parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set cell=gru (SentimentClassifier's or the baseline's names; 'none' for None).")] = None,
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help=CV_SET_HELP)] = None,
     params_file: Annotated[Optional[Path], typer.Option("--params", help="JSON or YAML file of parameters {name: value}; --set overrides it.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the fold shuffle (repeat r uses seed + r); the model's seed is --set seed=N.")] = 0,
     dataset: DatasetOpt = None,
@@ -60,13 +68,15 @@ def cv(
     mlflow_uri: MlflowUriOpt = None,
     mlflow_experiment: MlflowExperimentOpt = "sentilstm",
     verbose: VerboseOpt = True,
+    **flags: Any,
 ) -> None:
     """Cross-validate: stratified K-fold, each fold's metrics, mean ± std, and the out-of-fold confusion matrix."""
     setup_logging(verbose)
     import contextlib
 
     from sentilstm.cli.options import parse_assignments, read_params
-    from sentilstm.selection.crossval import check_options, cross_validate
+    from sentilstm.selection.crossval import check_options
+    from sentilstm.workflows import cv_to_file
 
     name = dataset or (data.name.split(".")[0] if data is not None else "cv")
     report_path = None if no_report else report_to or Path(f"{name}.cv.report.html")
@@ -76,6 +86,7 @@ def cv(
     check_encoding(encoding)
     params = read_params(params_file) if params_file is not None else {}
     params.update(parse_assignments(settings or [], estimator))
+    params.update(given_flags(ctx, flags, params))
     check_options(estimator=estimator, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs)  # before reading data
     train_table, val_table, _, _ = training_tables(
         data, dataset, dataset_path, None, None, text_column=text_column, label_column=label_column, encoding=encoding
@@ -87,13 +98,9 @@ def cv(
     console.print(f"{folds}-fold cross-validation{f' x {repeats}' if repeats > 1 else ''} of {estimator} on "
                   f"{len(texts)} texts from {train_table.source}")
     tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
-    tracker.log_params({**params, "estimator": estimator, "folds": folds, "repeats": repeats, "cv_seed": seed,
-                        "data": f"{train_table.source} ({len(texts)} rows)"})
     bar = ProgressBar() if jobs == 1 and estimator == "lstm" else None
 
     def on_fold(fold: Any) -> None:
-        step = fold.repeat * folds + fold.fold + 1
-        tracker.log_metrics({k: v for k, v in fold.report.to_dict().items() if k in SCORES}, prefix="fold", step=step)
         if bar is not None:  # drop the finished fold's epoch bars
             for task in list(bar.progress.task_ids):
                 bar.progress.remove_task(task)
@@ -102,21 +109,14 @@ def cv(
                       f"macro F1 {fold.report.macro_f1:.4f} ({fold.seconds:.1f}s)")
 
     with bar.progress if bar is not None else contextlib.nullcontext():
-        result = cross_validate(
+        run = cv_to_file(
             texts, labels, params=params, estimator=estimator, folds=folds, repeats=repeats, seed=seed, jobs=jobs,
-            on_fold=on_fold, callback_factory=(lambda repeat, fold: bar.callback) if bar is not None else None,
+            json_path=json_path, report=report_path, on_fold=on_fold, tracker=tracker, source=train_table.source,
+            callback_factory=(lambda repeat, fold: bar.callback) if bar is not None else None,
         )
-    _print_folds(result)
-    print_report(result.predictions.report(), "out-of-fold predictions" + (" (repeat 1)" if repeats > 1 else ""))
-    write_json(result.to_dict(), json_path)
-    from sentilstm.report.builders import cv_report
-
-    report_path = write_report(lambda: cv_report(result), report_path)
-    tracker.log_metrics({f"{metric}_{part}": value for metric, pair in result.summary().items()
-                         for part, value in zip(("mean", "std"), pair)})
-    for path in (report_path, json_path):
-        if path is not None:
-            tracker.log_artifact(path)
+    _print_folds(run.result)
+    print_report(run.result.predictions.report(), "out-of-fold predictions" + (" (repeat 1)" if repeats > 1 else ""))
+    announce_report(report_path, run.report_path, run.report_error)
 
 
 def _print_folds(result: Any) -> None:
@@ -141,6 +141,7 @@ def _print_folds(result: Any) -> None:
 
 @app.command()
 @friendly
+@options_from(_model_options, _training_options, exclude=SHARED_FLAGS_EXCLUDE, panel="Fixed model and training settings")
 def tune(
     ctx: typer.Context,
     data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
@@ -151,7 +152,8 @@ def tune(
     space: Annotated[Optional[Path], typer.Option(help="YAML or JSON search space {name: spec or fixed value}, replacing or extending the default one ('extend_default: false' starts empty).")] = None,
     metric: Annotated[str, typer.Option(help="Validation metric to optimise: macro_f1, accuracy, weighted_f1, or loss (minimised).")] = "macro_f1",
     cv_folds: Annotated[Optional[int], typer.Option(help="Score each trial by the mean of K-fold cross-validation (small datasets).")] = None,
-    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched one leaves the search. blend applies to the final model only.")] = None,
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help=TUNE_SET_HELP)] = None,
+    params_file: Annotated[Optional[Path], typer.Option("--params", help="JSON or YAML file of fixed parameters {name: value}; --set overrides it.")] = None,
     out_path: Annotated[Path, typer.Option("--out", help="Where to save the retrained best model; the trials table goes beside it (model.trials.csv).")] = Path("model.sentilstm"),
     seed: Annotated[int, typer.Option(help="Sampler seed, and every model's unless --set seed=N; give each worker of a shared study its own.")] = 0,
     retrain: Annotated[bool, typer.Option("--retrain/--no-retrain", help="Retrain and save the best configuration at the end (--no-retrain for worker processes).")] = True,
@@ -167,44 +169,45 @@ def tune(
     mlflow_uri: MlflowUriOpt = None,
     mlflow_experiment: MlflowExperimentOpt = "sentilstm",
     verbose: VerboseOpt = True,
+    **flags: Any,
 ) -> None:
     """Search hyperparameters with Optuna (pruning, resumable study), then retrain and save the best model."""
     setup_logging(verbose)
-    from sentilstm.report.builders import report_path_for, tune_report
-    from sentilstm.cli.options import parse_assignments
+    from sentilstm.cli.options import parse_assignments, read_params
+    from sentilstm.report.builders import report_path_for
+    from sentilstm.selection.crossval import check_names, default_params
     from sentilstm.selection.tuning import SearchSpace, trials_path
-    from sentilstm.selection.tuning import tune as search
+    from sentilstm.workflows import tune_to_file
 
     report_path = None if no_report else report_to or report_path_for(out_path)
     from sentilstm.data.tables import check_encoding
     from sentilstm.selection.tuning import study_path
 
-    check_out_paths({"DATA": data, "--validation": validation, "--space": space}, out=out_path, report=report_path,
-                     trials_table=trials_path(out_path), study=study_path(out_path) if storage is None else None)
+    check_out_paths({"DATA": data, "--validation": validation, "--space": space, "--params": params_file}, out=out_path,
+                    report=report_path, trials_table=trials_path(out_path),
+                    study=study_path(out_path) if storage is None else None)
     check_encoding(encoding)
-    base = parse_assignments(settings or [], "lstm")
+    base = read_params(params_file) if params_file is not None else {}
+    check_names("lstm", base, default_params("lstm"))
+    base.update(parse_assignments(settings or [], "lstm"))
+    base.update(given_flags(ctx, flags, base))
     search_space = SearchSpace.load(space)  # a bad space file fails before any data is read
     train_table, val_table, _, _ = training_tables(
         data, dataset, dataset_path, validation, None, text_column=text_column, label_column=label_column, encoding=encoding
     )
     name = study_name or dataset or (data.name.split(".")[0] if data is not None else None)
     tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
-    tracker.log_params({"space": search_space.to_dict(), "fixed": base, "metric": metric, "cv_folds": cv_folds,
-                        "trials": trials, "seed": seed, "data": f"{train_table.source} ({len(train_table)} rows)"})
-
-    def log_trial(study: Any, trial: Any) -> None:  # each finished trial's score, step = trial number
-        if trial.value is not None:
-            tracker.log_metrics({"trial_value": trial.value}, step=trial.number)
-
     try:
-        result = search(
+        run = tune_to_file(
             train_table.texts, train_table.labels, trials=trials, timeout=timeout, space=search_space, base_params=base,
             metric=metric, cv_folds=cv_folds, validation=(val_table.texts, val_table.labels) if val_table is not None else None,
-            storage=storage, study_name=name, out=out_path, retrain=retrain, seed=seed, callback=log_trial,
+            storage=storage, study_name=name, out=out_path, retrain=retrain, seed=seed, report=report_path or False,
+            tracker=tracker, source=train_table.source,
         )
     except KeyboardInterrupt:
         console.print("interrupted; run the same command again to continue the study (finished trials are kept)")
         raise typer.Exit(130) from None
+    result = run.result
     _print_trials(result)
     out.print(f"study {result.study.study_name!r} in {result.storage}")
     if len(result.study.trials):
@@ -213,13 +216,7 @@ def tune(
         out.print(f"saved the best configuration, retrained: {result.model_path}")
     elif not retrain:
         out.print("no model retrained (--no-retrain); when the workers are done, run this command with --trials 0")
-    report_path = write_report(lambda: tune_report(result), report_path)
-    if result.best_params:
-        tracker.log_params({f"best.{key}": value for key, value in result.best_params.items()})
-        tracker.log_metrics({f"best_{metric}": result.best_value})
-    for path in (result.model_path, report_path, trials_path(out_path) if len(result.study.trials) else None):
-        if path is not None and Path(path).exists():
-            tracker.log_artifact(path)
+    announce_report(report_path, run.report_path, run.report_error)
 
 
 def _print_trials(result: Any) -> None:
