@@ -29,7 +29,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, r
 from sklearn.model_selection import cross_val_score
 from typer.testing import CliRunner
 
-from helpers import FILLER, NEGATIVE, POSITIVE, make_negation_data
+from helpers import FILLER, NEGATIVE, POSITIVE, error_line, make_negation_data
 from sentilstm import (
     NBSVM, ArtifactError, ConfigError, DataError, EvaluationReport, NotFittedError, SentimentClassifier, TextConfig,
     TfidfLogisticRegression, load_model,
@@ -550,15 +550,6 @@ def ok(result: Any) -> Any:
     assert "Traceback" not in result.output
     return result
 
-
-def error_line(result: Any) -> str:
-    """Exit 2, exactly one `error:` line on stderr, no traceback; returns that line."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def write_csv(path: Path, texts: list[str], labels: list[Any] | None = None) -> Path:

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from helpers import error_line
 from sentilstm.data import datasets
 from sentilstm.estimators.classifier import load_model
 from sentilstm.cli import app
@@ -430,15 +431,6 @@ runner = CliRunner()
 def invoke(*args: Any) -> Any:
     return runner.invoke(app, [str(a) for a in args], env=ENV)
 
-
-def error_line(result: Any) -> str:
-    """A user error: exit 2, one `error:` line on stderr, no traceback; returns that line."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def listed() -> dict[str, dict[str, Any]]:
