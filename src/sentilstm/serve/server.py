@@ -27,7 +27,7 @@ from sentilstm.serve.page_files import FOLDER_ENV, PageFolder
 from sentilstm.serve.protocol import http_options
 from sentilstm.serve.service import load_classifier
 from sentilstm.serve.settings import ServeSettings
-from sentilstm.system.threads import cpu_budget
+from sentilstm.system.threads import max_processes
 from sentilstm.serve.workers import FACTORY, GracefulServer, reuse_port_supported, serve_workers
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,7 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
 
     from sentilstm.serve.app import build_app
 
-    # one process per CPU at most (two on a one-CPU machine): each holds a model and computes; more only thrash
-    check_integer("workers", workers, low=1, high=max(2, cpu_budget().affinity))
+    check_integer("workers", workers, low=1, high=max_processes())
     folder = PageFolder.create(settings.upload_dir)  # a bad --upload-dir fails here, before the model loads
     try:
         classifier = load_classifier(settings.model_path, settings.backend, settings.threads or 1,

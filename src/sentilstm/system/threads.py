@@ -60,6 +60,12 @@ def cpu_budget(root: Path = Path("/")) -> CpuBudget:
     return CpuBudget(affinity, cgroup_quota(root))
 
 
+def max_processes() -> int:
+    """The most worker processes worth starting here: one per CPU in the affinity mask (two on a one-CPU machine,
+    for trying things out); each computes, so more only thrash."""
+    return max(2, cpu_budget().affinity)
+
+
 def cgroup_quota(root: Path = Path("/")) -> float | None:
     """CPUs allowed by the tightest CPU quota on this process's cgroup path (v2 `cpu.max`, v1 `cpu.cfs_quota_us`).
 
@@ -314,5 +320,5 @@ def _torch_set_num_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-__all__ = ["CpuBudget", "ThreadGovernor", "cgroup_quota", "cpu_budget", "fix_threads", "free_threads", "others_busy", "shared_governor",
+__all__ = ["CpuBudget", "ThreadGovernor", "cgroup_quota", "cpu_budget", "fix_threads", "free_threads", "max_processes", "others_busy", "shared_governor",
            "starting_threads", "thread_governor"]

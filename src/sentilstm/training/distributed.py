@@ -25,7 +25,7 @@ import torch.distributed as dist
 
 from sentilstm.config import check_integer
 from sentilstm.errors import ConfigError
-from sentilstm.system.threads import cpu_budget
+from sentilstm.system.threads import max_processes
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +188,7 @@ class LaunchOptions:
 
     def validate(self, device: torch.device | None = None) -> None:
         """Raise ConfigError for values torchrun cannot use, or more CUDA processes than GPUs on `device`'s machine."""
-        # one process per CPU at most (two on a one-CPU machine, for trying things out): more only thrash
-        check_integer("--nproc-per-node", self.nproc_per_node, low=1, high=max(2, cpu_budget().affinity))
+        check_integer("--nproc-per-node", self.nproc_per_node, low=1, high=max_processes())
         if device is not None and device.type == "cuda" and self.nproc_per_node > torch.cuda.device_count():
             raise ConfigError(f"--nproc-per-node {self.nproc_per_node} asks for one GPU per process, but this machine "
                               f"has {torch.cuda.device_count()}; use at most that many, or --device cpu")
