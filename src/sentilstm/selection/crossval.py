@@ -291,29 +291,32 @@ def _run_in_processes(
     pool = futures.ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker, initargs=(context, threads))
     before = {process.pid for process in multiprocessing.active_children()}
     try:
-        with pool:
-            pending = [pool.submit(_worker_fold, task) for task in tasks]
-            try:
-                for future in futures.as_completed(pending):
-                    result, probabilities = future.result()
-                    done[(result.repeat, result.fold)] = (result, probabilities)
-                    _report(result, folds, on_fold)
-            except BaseException:
-                # one fold failed (or Ctrl-C): end the folds still training, or they would run on in the background
-                # and the interpreter's exit would wait for them. Python < 3.14 has no public terminate_workers(),
-                # and shutdown() forgets the processes, so they are taken first.
-                _terminate(list((getattr(pool, "_processes", None) or {}).values()))
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        pending = [pool.submit(_worker_fold, task) for task in tasks]
+        for future in futures.as_completed(pending):
+            result, probabilities = future.result()
+            done[(result.repeat, result.fold)] = (result, probabilities)
+            _report(result, folds, on_fold)
     except BaseException:
-        # the pool's manager thread may still start a process while shutting down: wait for it to end (it does
-        # once the pool is broken), then end anything it left
-        manager = getattr(pool, "_executor_manager_thread", None)
-        if manager is not None:
-            manager.join(timeout=10)
-        _terminate([p for p in multiprocessing.active_children() if p.pid not in before])
+        # one fold failed (or Ctrl-C): end the folds still training, or they would run on in the background and the
+        # interpreter's exit would wait for them
+        _stop_pool(pool, before)
         raise
+    pool.shutdown(wait=True)
     return [done[(task.repeat, task.fold)] for task in tasks]
+
+
+def _stop_pool(pool: futures.ProcessPoolExecutor, before: set[int | None]) -> None:
+    """End a pool's workers now. Python < 3.14 has no public terminate_workers(), and shutdown() forgets the
+    processes and the manager thread, so both are taken first. The manager thread reaps the workers once it sees
+    the pool broken; it is waited for, so no worker is left half-reaped (alive in `active_children()`) after this."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    for process in processes:
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    if manager is not None:
+        manager.join(timeout=30)
+    _terminate([p for p in multiprocessing.active_children() if p.pid not in before] + processes)
 
 
 def _terminate(processes: list[Any]) -> None:
