@@ -10,6 +10,7 @@ an interrupted scoreboard keeps its runs and a later call skips them. bench/resu
 rebuilt from the JSON: mean ± std over seeds, training wall-clock time, the machine, and published
 anchors for comparison. Data comes from --data-dir (default ../shared/data) or the dataset cache.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ import numpy as np
 import torch
 
 from sentilstm import SentimentClassifier, load_dataset
-from sentilstm.estimators.baselines import make_baseline
 from sentilstm.data.datasets import DATASETS
+from sentilstm.estimators.baselines import make_baseline
 
 RESULTS = Path(__file__).parent / "results"
 LOCAL_FOLDERS = {"imdb": "imdb", "sst2": "sst", "afrisenti-ig": "afrisenti", "afrisenti-pcm": "afrisenti"}
@@ -77,9 +78,12 @@ for _name, (_title, _) in LEVERS.items():
     MODELS.setdefault(_name, f"default + {_title}, blended")
     MODELS.setdefault(f"{_name}_alone", f"default + {_title}, network alone (same runs)")
 BASELINE_RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
-    "nbsvm": ("nbsvm", {}), "tfidf_lr": ("tfidf_lr", {}),
-    "nbsvm_balanced": ("nbsvm", {"class_weight": "balanced"}), "nbsvm_smote": ("nbsvm", {"sampling": "smote"}),
-    "tfidf_lr_balanced": ("tfidf_lr", {"class_weight": "balanced"}), "tfidf_lr_smote": ("tfidf_lr", {"sampling": "smote"}),
+    "nbsvm": ("nbsvm", {}),
+    "tfidf_lr": ("tfidf_lr", {}),
+    "nbsvm_balanced": ("nbsvm", {"class_weight": "balanced"}),
+    "nbsvm_smote": ("nbsvm", {"sampling": "smote"}),
+    "tfidf_lr_balanced": ("tfidf_lr", {"class_weight": "balanced"}),
+    "tfidf_lr_smote": ("tfidf_lr", {"sampling": "smote"}),
 }
 # Built here from a registry dataset, to measure the class-imbalance levers where the imbalance is severe.
 DERIVED = {
@@ -121,7 +125,9 @@ def machine() -> str:
 
 def load(name: str, data_dir: Path | None) -> Any:
     if name == "imdb-imbalanced":
-        return imbalanced(load("imdb", data_dir), {"negative": 4500, "positive": 500}, {"negative": 9000, "positive": 1000})
+        return imbalanced(
+            load("imdb", data_dir), {"negative": 4500, "positive": 500}, {"negative": 9000, "positive": 1000}
+        )
     if data_dir is not None and name in LOCAL_FOLDERS and (data_dir / LOCAL_FOLDERS[name]).is_dir():
         return load_dataset(name, path=data_dir / LOCAL_FOLDERS[name])
     return load_dataset(name)
@@ -133,16 +139,30 @@ def imbalanced(splits: Any, train_counts: dict[str, int], test_counts: dict[str,
 
     def subsample(table: Any, counts: dict[str, int]) -> Any:
         labels = np.asarray(table.labels)
-        index = np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in counts.items()]))
-        return dataclasses.replace(table, texts=[table.texts[i] for i in index], labels=[table.labels[i] for i in index])
+        index = np.sort(
+            np.concatenate([rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in counts.items()])
+        )
+        return dataclasses.replace(
+            table, texts=[table.texts[i] for i in index], labels=[table.labels[i] for i in index]
+        )
 
-    return dataclasses.replace(splits, name="imdb-imbalanced", train=subsample(splits.train, train_counts),
-                               validation=None, test=subsample(splits.test, test_counts), unlabeled=None)
+    return dataclasses.replace(
+        splits,
+        name="imdb-imbalanced",
+        train=subsample(splits.train, train_counts),
+        validation=None,
+        test=subsample(splits.test, test_counts),
+        unlabeled=None,
+    )
 
 
 def scores(report: Any) -> dict[str, Any]:
-    return {"accuracy": report.accuracy * 100, "macro_f1": report.macro_f1 * 100, "weighted_f1": report.weighted_f1 * 100,
-            "recall": {label: m.recall * 100 for label, m in report.per_class.items()}}
+    return {
+        "accuracy": report.accuracy * 100,
+        "macro_f1": report.macro_f1 * 100,
+        "weighted_f1": report.weighted_f1 * 100,
+        "recall": {label: m.recall * 100 for label, m in report.per_class.items()},
+    }
 
 
 def run_baseline(model: str, splits: Any) -> dict[str, Any]:
@@ -176,18 +196,24 @@ def run_lstm(splits: Any, seed: int, options: dict[str, Any] | None = None) -> t
     validation = (splits.validation.texts, splits.validation.labels) if splits.validation else None
     started = time.perf_counter()
     clf = SentimentClassifier(seed=seed, **(options or {})).fit(
-        splits.train.texts, splits.train.labels, validation=validation, unlabeled=splits.unlabeled)
+        splits.train.texts, splits.train.labels, validation=validation, unlabeled=splits.unlabeled
+    )
     seconds = time.perf_counter() - started
     blended = scores(clf.evaluate(splits.test.texts, splits.test.labels))
     blend_model, clf.blend_model_ = clf.blend_model_, None
     alone = scores(clf.evaluate(splits.test.texts, splits.test.labels))
     extra = {
-        "epochs": len(clf.history_.epochs), "best_epoch": clf.history_.best_epoch,
-        "blend": clf.metrics_.get("blend"), "embeddings": clf.metrics_.get("embeddings"), "max_length": clf.pipeline_.config.max_length,
+        "epochs": len(clf.history_.epochs),
+        "best_epoch": clf.history_.best_epoch,
+        "blend": clf.metrics_.get("blend"),
+        "embeddings": clf.metrics_.get("embeddings"),
+        "max_length": clf.pipeline_.config.max_length,
         "vocab_size": clf.pipeline_.tokenizer.vocab_size,
     }
-    return ({"train_seconds": seconds, **blended, "extra": extra},
-            {"train_seconds": seconds, **alone, "extra": {"blend_model": blend_model.kind if blend_model else None}})
+    return (
+        {"train_seconds": seconds, **blended, "extra": extra},
+        {"train_seconds": seconds, **alone, "extra": {"blend_model": blend_model.kind if blend_model else None}},
+    )
 
 
 def read_runs(path: Path) -> list[dict[str, Any]]:
@@ -208,12 +234,15 @@ def mean_std(values: list[float]) -> str:
 
 def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
     lines = [
-        "# Accuracy scoreboard", "",
+        "# Accuracy scoreboard",
+        "",
         "Produced by `python bench/accuracy.py` (see its docstring). Official train/test splits; SST-2 is scored",
         "on GLUE dev. The linear baselines are deterministic (one run); the LSTM rows are mean ± std over seeds.",
         "Training time is wall-clock on the machine below, mean of the runs, including the blend's linear models",
         "(a shared 2-core VM: times of the same run vary by up to 2x with other load).",
-        "", f"Machine: {machine_name}", "",
+        "",
+        f"Machine: {machine_name}",
+        "",
     ]
     for dataset in dict.fromkeys(r["dataset"] for r in runs):
         if dataset in DERIVED:
@@ -221,9 +250,14 @@ def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
         else:
             info = DATASETS[dataset]
             about = f"{info.description}. Official metric: {info.metric.replace('_f1', ' F1')}. Data: {info.citation}."
-        lines += [f"## {dataset}", "", about, "",
-                  "| model | seeds | accuracy | macro F1 | weighted F1 | lowest class recall | train time |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {dataset}",
+            "",
+            about,
+            "",
+            "| model | seeds | accuracy | macro F1 | weighted F1 | lowest class recall | train time |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for model, title in MODELS.items():
             group = [r for r in runs if r["dataset"] == dataset and r["model"] == model]
             if not group:
@@ -235,8 +269,11 @@ def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
             duration = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
             lines.append(f"| {title} | {len(group)} | {' | '.join(cells)} | {duration} |")
         for name, figure, citation in ANCHORS.get(dataset, []):
-            lines.append(f"| *published:* {name} | | {figure:.2f} | | | | {citation} |" if dataset != "afrisenti-ig"
-                         else f"| *published:* {name} | | | | {figure:.2f} | | {citation} |")
+            lines.append(
+                f"| *published:* {name} | | {figure:.2f} | | | | {citation} |"
+                if dataset != "afrisenti-ig"
+                else f"| *published:* {name} | | | | {figure:.2f} | | {citation} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -244,8 +281,11 @@ def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
-    parser.add_argument("--models", default="nbsvm,tfidf_lr,lstm",
-                        help=f"comma-separated, among: {', '.join(m for m in MODELS if not m.endswith('_alone'))}")
+    parser.add_argument(
+        "--models",
+        default="nbsvm,tfidf_lr,lstm",
+        help=f"comma-separated, among: {', '.join(m for m in MODELS if not m.endswith('_alone'))}",
+    )
     parser.add_argument("--seeds", default="0,1,2", help="LSTM seeds (baselines run once)")
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--results", type=Path, default=RESULTS / "accuracy.json")
@@ -270,8 +310,10 @@ def main(argv: list[str] | None = None) -> int:
                     logging.info("scoreboard: %s %s seed %d", dataset, model, seed)
                     if model.startswith("lstm"):
                         blended, alone = run_lstm(splits, seed, recipe(model, data_dir))
-                        new = [{"dataset": dataset, "model": model, "seed": seed, **blended},
-                               {"dataset": dataset, "model": f"{model}_alone", "seed": seed, **alone}]
+                        new = [
+                            {"dataset": dataset, "model": model, "seed": seed, **blended},
+                            {"dataset": dataset, "model": f"{model}_alone", "seed": seed, **alone},
+                        ]
                     else:
                         new = [{"dataset": dataset, "model": model, "seed": seed, **run_baseline(model, splits)}]
                     for run in new:

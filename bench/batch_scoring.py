@@ -8,6 +8,7 @@ with a URL, a mention or "not"), written once to /tmp. Each backend runs the rea
 resident memory is sampled from /proc every --interval seconds, and the peak is the kernel's own high-water
 mark (ru_maxrss from wait4), so nothing between samples is missed. Saves bench/results/batch_scoring.{json,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,11 +73,26 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
-def score(model: str, source: Path, backend: str, threads: int | None, chunk_rows: int, interval: float) -> dict[str, Any]:
+def score(
+    model: str, source: Path, backend: str, threads: int | None, chunk_rows: int, interval: float
+) -> dict[str, Any]:
     """Run the CLI once; return wall time, rows/s, peak RSS (kernel high-water mark) and the sampled RSS curve."""
     output = source.with_name(f"{source.stem}.{backend}.scored.csv")
-    command = [sys.executable, "-m", "sentilstm", "predict", model, "--input", str(source), "--output", str(output),
-               "--backend", backend, "--chunk-rows", str(chunk_rows)]
+    command = [
+        sys.executable,
+        "-m",
+        "sentilstm",
+        "predict",
+        model,
+        "--input",
+        str(source),
+        "--output",
+        str(output),
+        "--backend",
+        backend,
+        "--chunk-rows",
+        str(chunk_rows),
+    ]
     if threads is not None:
         command += ["--threads", str(threads)]
     log = source.with_name(f"{source.stem}.{backend}.log")
@@ -105,8 +121,12 @@ def score(model: str, source: Path, backend: str, threads: int | None, chunk_row
     values = [v for _, v in samples]
     quarter = len(values) // 4
     return {
-        "backend": backend, "threads": threads, "rows": rows, "seconds": round(seconds, 1),
-        "rows_per_second": round(rows / seconds, 1), "scoring_seconds": scoring_seconds,
+        "backend": backend,
+        "threads": threads,
+        "rows": rows,
+        "seconds": round(seconds, 1),
+        "rows_per_second": round(rows / seconds, 1),
+        "scoring_seconds": scoring_seconds,
         "scoring_rows_per_second": round(rows / scoring_seconds, 1),  # as the CLI reports it: without start-up
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
         # flat memory: RSS in the second quarter of the run vs the last quarter
@@ -119,19 +139,28 @@ def score(model: str, source: Path, backend: str, threads: int | None, chunk_row
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = [f"# Batch scoring: {result['rows']:,} rows ({result['input_mib']:.0f} MiB CSV of tweet-length texts), "
-             f"`sentilstm predict --input/--output`", "",
-             f"Machine: {result['machine']}. {result['date']}. Conditions: {result['conditions']}. Model: `{result['model']}`, "
-             f"chunks of {result['chunk_rows']:,} rows.", "",
-             "| backend | threads | rows/s (wall, incl. start-up) | rows/s (scoring loop) | wall time | peak RSS (MiB) | "
-             "RSS max, 2nd quarter of run | RSS max, last quarter | other processes' load (cores) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Batch scoring: {result['rows']:,} rows ({result['input_mib']:.0f} MiB CSV of tweet-length texts), "
+        f"`sentilstm predict --input/--output`",
+        "",
+        f"Machine: {result['machine']}. {result['date']}. Conditions: {result['conditions']}. Model: `{result['model']}`, "
+        f"chunks of {result['chunk_rows']:,} rows.",
+        "",
+        "| backend | threads | rows/s (wall, incl. start-up) | rows/s (scoring loop) | wall time | peak RSS (MiB) | "
+        "RSS max, 2nd quarter of run | RSS max, last quarter | other processes' load (cores) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["runs"]:
-        lines.append(f"| {r['backend']} | {r['threads'] or 'default'} | {r['rows_per_second']:,.0f} | {r['scoring_rows_per_second']:,.0f} | {r['seconds']:.0f} s | "
-                     f"{r['peak_rss_mib']:.0f} | {r['rss_mib_second_quarter_max']:.0f} | {r['rss_mib_last_quarter_max']:.0f} | "
-                     f"{r.get('other_load_cores', float('nan')):.2f} |")
-    lines += ["", "Peak RSS is the kernel's high-water mark of the CLI process (ru_maxrss); the quarter columns come from "
-              "/proc samples and show whether memory grows with the rows read (target: peak < 1 GiB)."]
+        lines.append(
+            f"| {r['backend']} | {r['threads'] or 'default'} | {r['rows_per_second']:,.0f} | {r['scoring_rows_per_second']:,.0f} | {r['seconds']:.0f} s | "
+            f"{r['peak_rss_mib']:.0f} | {r['rss_mib_second_quarter_max']:.0f} | {r['rss_mib_last_quarter_max']:.0f} | "
+            f"{r.get('other_load_cores', float('nan')):.2f} |"
+        )
+    lines += [
+        "",
+        "Peak RSS is the kernel's high-water mark of the CLI process (ru_maxrss); the quarter columns come from "
+        "/proc samples and show whether memory grows with the rows read (target: peak < 1 GiB).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -141,28 +170,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--input", type=Path, default=Path("/tmp/sentilstm_bench_1m.csv"))
     parser.add_argument("--backends", nargs="+", default=["torch", "onnx-int8"])
-    parser.add_argument("--threads", type=int, default=None, help="--threads for the CLI (default: the backend's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="--threads for the CLI (default: the backend's choice)"
+    )
     parser.add_argument("--chunk-rows", type=int, default=10_000)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between RSS samples")
     parser.add_argument("--conditions", default="", help="free text recorded with the results (load, other jobs)")
     parser.add_argument("--results", type=Path, default=RESULTS / "batch_scoring.json")
     args = parser.parse_args(argv)
     meta = args.input.with_suffix(".json")
-    if not (args.input.exists() and meta.exists() and json.loads(meta.read_text()) == {"rows": args.rows, "model": args.model}):
+    if not (
+        args.input.exists()
+        and meta.exists()
+        and json.loads(meta.read_text()) == {"rows": args.rows, "model": args.model}
+    ):
         started = time.perf_counter()
         make_input(args.model, args.rows, args.input)
         meta.write_text(json.dumps({"rows": args.rows, "model": args.model}))
-        print(f"wrote {args.input} ({args.input.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - started:.0f}s", flush=True)
+        print(
+            f"wrote {args.input} ({args.input.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - started:.0f}s",
+            flush=True,
+        )
     runs = []
     for backend in args.backends:
         run = score(args.model, args.input, backend, args.threads, args.chunk_rows, args.interval)
         runs.append(run)
-        print(f"{backend}: {run['rows_per_second']:.0f} rows/s, {run['seconds']:.0f}s, peak RSS {run['peak_rss_mib']:.0f} MiB "
-              f"(2nd quarter {run['rss_mib_second_quarter_max']:.0f}, last quarter {run['rss_mib_last_quarter_max']:.0f})", flush=True)
-    result = {"rows": args.rows, "input": str(args.input), "input_mib": args.input.stat().st_size / 2**20, "model": args.model,
-              "chunk_rows": args.chunk_rows, "conditions": args.conditions or "not recorded",
-              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": runs}
+        print(
+            f"{backend}: {run['rows_per_second']:.0f} rows/s, {run['seconds']:.0f}s, peak RSS {run['peak_rss_mib']:.0f} MiB "
+            f"(2nd quarter {run['rss_mib_second_quarter_max']:.0f}, last quarter {run['rss_mib_last_quarter_max']:.0f})",
+            flush=True,
+        )
+    result = {
+        "rows": args.rows,
+        "input": str(args.input),
+        "input_mib": args.input.stat().st_size / 2**20,
+        "model": args.model,
+        "chunk_rows": args.chunk_rows,
+        "conditions": args.conditions or "not recorded",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "runs": runs,
+    }
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=2))
     args.results.with_suffix(".md").write_text(markdown(result))

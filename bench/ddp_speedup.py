@@ -10,6 +10,7 @@ saving). The machine is shared: the 1-minute load average before and after each 
 train subset (BiLSTM-128 on ~230-token reviews) and AfriSenti Igbo train/dev (short tweets), from
 ../shared/data. Saves bench/results/ddp_speedup.{json,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,11 @@ def imdb_subset(count: int, seed: int, folder: Path) -> tuple[list[str], str]:
 
 def igbo() -> tuple[list[str], str]:
     folder = DATA / "afrisenti"
-    return [str(folder / "ig_train.tsv"), "--validation", str(folder / "ig_dev.tsv")], \
-        "AfriSenti Igbo train (10,192 tweets), dev as validation"
+    return [
+        str(folder / "ig_train.tsv"),
+        "--validation",
+        str(folder / "ig_dev.tsv"),
+    ], "AfriSenti Igbo train (10,192 tweets), dev as validation"
 
 
 def run(data_args: list[str], extra: list[str], threads: str, epochs: int, batch_size: int, folder: Path) -> dict:
@@ -62,9 +66,30 @@ def run(data_args: list[str], extra: list[str], threads: str, epochs: int, batch
     out = folder / "model.sentilstm"
     out.unlink(missing_ok=True)
     command = [
-        sys.executable, "-m", "sentilstm", "train", *data_args, "--epochs", str(epochs), "--patience", str(epochs),
-        "--batch-size", str(batch_size), "--blend", "none", "--no-report", "--device", "cpu", "--precision", "fp32",
-        "--seed", "0", "--out", str(out), "--quiet", *extra,
+        sys.executable,
+        "-m",
+        "sentilstm",
+        "train",
+        *data_args,
+        "--epochs",
+        str(epochs),
+        "--patience",
+        str(epochs),
+        "--batch-size",
+        str(batch_size),
+        "--blend",
+        "none",
+        "--no-report",
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": threads}
     load_before = os.getloadavg()[0]
@@ -106,22 +131,27 @@ def main() -> None:
                 for setting, (extra, threads) in SETTINGS.items():
                     row = run(data_args, extra, threads, args.epochs, args.batch_size, folder)
                     runs[setting].append(row)
-                    print(f"{name}, {setting}: {row['reviews_per_second']:.0f} reviews/s, epoch {row['epoch_seconds']:.1f} s, "
-                          f"command {row['command_seconds']:.0f} s, load {row['load_before']:.2f} -> {row['load_after']:.2f}",
-                          flush=True)
-            summary = {setting: {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
-                       for setting, rows in runs.items()}
+                    print(
+                        f"{name}, {setting}: {row['reviews_per_second']:.0f} reviews/s, epoch {row['epoch_seconds']:.1f} s, "
+                        f"command {row['command_seconds']:.0f} s, load {row['load_before']:.2f} -> {row['load_after']:.2f}",
+                        flush=True,
+                    )
+            summary = {
+                setting: {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
+                for setting, rows in runs.items()
+            }
             one, two = (summary[s]["reviews_per_second"] for s in SETTINGS)
-            results.append({"dataset": name, "source": source, "runs": runs, "median": summary,
-                            "speedup": round(two / one, 3)})
+            results.append(
+                {"dataset": name, "source": source, "runs": runs, "median": summary, "speedup": round(two / one, 3)}
+            )
             print(f"{name}: 2 processes x 1 thread / 1 process x 2 threads = {two / one:.2f}x", flush=True)
     result = {
         "command": "python bench/ddp_speedup.py " + " ".join(sys.argv[1:]),
         "conditions": f"{args.epochs} epochs, global batch {args.batch_size}, BiLSTM-128 + attention (defaults), fp32, "
-                      f"seed 0, --blend none; last epoch's training reviews/s; median of {args.repeats} run(s) per "
-                      "setting; machine shared with other users (1-min load average recorded per run)",
+        f"seed 0, --blend none; last epoch's training reviews/s; median of {args.repeats} run(s) per "
+        "setting; machine shared with other users (1-min load average recorded per run)",
         "machine": f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
-                   f"torch {torch.__version__}, Python {platform.python_version()}",
+        f"torch {torch.__version__}, Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "results": results,
     }

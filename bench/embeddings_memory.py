@@ -8,6 +8,7 @@ reviews inflates nothing: it reports the RSS before loading (current, and the pr
 includes importing sentilstm/torch) and the peak RSS after (getrusage ru_maxrss). Prints the result and saves
 bench/results/embeddings_memory.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,9 @@ def build_vocabulary(reviews: Path, size: int) -> tuple[dict[str, int], dict[str
     """[PAD], [UNK] and the `size` most frequent lower-cased whitespace tokens; and every token's count."""
     import pandas as pd
 
-    counts = Counter(token for text in pd.read_csv(reviews, usecols=["text"])["text"] for token in str(text).lower().split())
+    counts = Counter(
+        token for text in pd.read_csv(reviews, usecols=["text"])["text"] for token in str(text).lower().split()
+    )
     vocabulary = {"[PAD]": 0, "[UNK]": 1} | {token: i + 2 for i, (token, _) in enumerate(counts.most_common(size))}
     return vocabulary, dict(counts)
 
@@ -62,19 +65,31 @@ def child(request: Path) -> dict:
     matrix, coverage = load_vectors(job["vectors"], job["vocabulary"], token_counts=job["token_counts"])
     seconds = time.perf_counter() - start
     peak = peak_rss_mb()
-    return {"seconds": round(seconds, 3), "rss_before_mb": before and round(before, 1),
-            "peak_rss_before_mb": round(peak_before, 1), "peak_rss_mb": round(peak, 1),
-            "peak_growth_mb": round(max(0.0, peak - max(peak_before, before or 0.0)), 1),
-            "matrix_mb": round(matrix.nbytes / 1e6, 2), "summary": coverage.summary(), "coverage": coverage.to_dict()}
+    return {
+        "seconds": round(seconds, 3),
+        "rss_before_mb": before and round(before, 1),
+        "peak_rss_before_mb": round(peak_before, 1),
+        "peak_rss_mb": round(peak, 1),
+        "peak_growth_mb": round(max(0.0, peak - max(peak_before, before or 0.0)), 1),
+        "matrix_mb": round(matrix.nbytes / 1e6, 2),
+        "summary": coverage.summary(),
+        "coverage": coverage.to_dict(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vocabulary", type=int, default=30_000, help="how many of the most frequent words to look up")
     parser.add_argument("--vectors", type=Path, default=DATA / "glove" / "glove.6B.50d.txt.gz", help="the vectors file")
-    parser.add_argument("--reviews", type=Path, default=DATA / "imdb" / "train.csv.gz",
-                        help="a CSV with a `text` column the vocabulary is counted from")
-    parser.add_argument("--results", type=Path, default=RESULTS / "embeddings_memory.json", help="where to save the JSON")
+    parser.add_argument(
+        "--reviews",
+        type=Path,
+        default=DATA / "imdb" / "train.csv.gz",
+        help="a CSV with a `text` column the vocabulary is counted from",
+    )
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS / "embeddings_memory.json", help="where to save the JSON"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # internal: measure in this fresh process
     args = parser.parse_args(argv)
     if args.child:
@@ -91,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     if done.returncode != 0:
         print(done.stderr, file=sys.stderr)
         return done.returncode
-    result = {"vectors": str(args.vectors), "reviews": str(args.reviews), "vocabulary_words": len(vocabulary) - 2,
-              "machine": f"{platform.processor() or platform.machine()}, Python {platform.python_version()}"}
+    result = {
+        "vectors": str(args.vectors),
+        "reviews": str(args.reviews),
+        "vocabulary_words": len(vocabulary) - 2,
+        "machine": f"{platform.processor() or platform.machine()}, Python {platform.python_version()}",
+    }
     result |= json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(result, indent=2))
     args.results.parent.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ imports), one at a time; the Python cases share one process. The parts, one modu
 hardening_core.py (verdicts, sandbox, artefacts), hardening_cli.py (the command catalogue), hardening_model.py
 (model-file surgery), hardening_api.py (the Python runner), hardening_http.py (servers on loopback).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,19 +67,30 @@ def tally(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
 
 
 def markdown(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
-    lines = ["# Hostile-input audit (issue 14)", "",
-             f"Code: `{meta['commit']}`{' (with uncommitted changes)' if meta['dirty'] else ''}. Machine: {meta['machine']}. "
-             f"Started {meta['started']}, {meta['minutes']:.1f} min. Command: `{meta['command']}`.", "",
-             f"Sandbox: {meta['sandbox']}. Blow-up: peak RSS over {meta['blowup_mb']:.0f} MB, or out of memory under a "
-             f"{AS_LIMIT >> 30} GB address-space limit.", ""]
+    lines = [
+        "# Hostile-input audit (issue 14)",
+        "",
+        f"Code: `{meta['commit']}`{' (with uncommitted changes)' if meta['dirty'] else ''}. Machine: {meta['machine']}. "
+        f"Started {meta['started']}, {meta['minutes']:.1f} min. Command: `{meta['command']}`.",
+        "",
+        f"Sandbox: {meta['sandbox']}. Blow-up: peak RSS over {meta['blowup_mb']:.0f} MB, or out of memory under a "
+        f"{AS_LIMIT >> 30} GB address-space limit.",
+        "",
+    ]
     for note in meta.get("notes", []):
         lines.append(f"Note: {note}")
-    lines += ["", "| surface | tried | clean one-line errors (or correct answers) | tracebacks | data lost | hangs or blow-ups | "
-              "wrongly accepted | other | skipped |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| surface | tried | clean one-line errors (or correct answers) | tracebacks | data lost | hangs or blow-ups | "
+        "wrongly accepted | other | skipped |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for surface, counts in tally(outcomes).items():
         name = f"**{surface}**" if surface == "total" else surface
-        lines.append(f"| {name} | {counts['tried']} | {counts['clean']} | {counts['traceback']} | {counts['data lost']} | "
-                     f"{counts['hang/blow-up']} | {counts['accepted']} | {counts['other']} | {counts['skipped']} |")
+        lines.append(
+            f"| {name} | {counts['tried']} | {counts['clean']} | {counts['traceback']} | {counts['data lost']} | "
+            f"{counts['hang/blow-up']} | {counts['accepted']} | {counts['other']} | {counts['skipped']} |"
+        )
     bad = [o for o in outcomes if o.verdict not in ("clean", "skipped")]
     new = [o for o in bad if o.item is None]
     lines += ["", f"{len(bad)} cases not clean, {len(new)} of them of a kind issue 14 does not list (marked NEW).", ""]
@@ -105,8 +117,10 @@ def print_table(outcomes: list[Outcome]) -> None:
     header = f"{'surface':<8} {'tried':>6} {'clean':>6} {'traceback':>10} {'data lost':>10} {'hang/blow-up':>13} {'accepted':>9} {'other':>6} {'skipped':>8}"
     print(header)
     for surface, c in tally(outcomes).items():
-        print(f"{surface:<8} {c['tried']:>6} {c['clean']:>6} {c['traceback']:>10} {c['data lost']:>10} {c['hang/blow-up']:>13} "
-              f"{c['accepted']:>9} {c['other']:>6} {c['skipped']:>8}")
+        print(
+            f"{surface:<8} {c['tried']:>6} {c['clean']:>6} {c['traceback']:>10} {c['data lost']:>10} {c['hang/blow-up']:>13} "
+            f"{c['accepted']:>9} {c['other']:>6} {c['skipped']:>8}"
+        )
 
 
 def git(*args: str) -> str:
@@ -118,13 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the issue's listed items and a few more")
     parser.add_argument("--only", default=",".join(SURFACES), help="comma-separated surfaces: cli, python, model, http")
-    parser.add_argument("--out", type=Path, default=RESULTS / "hardening.json", help="results JSON (Markdown beside it)")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS / "hardening.json", help="results JSON (Markdown beside it)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="at most this many cases per surface (a smoke test)")
     parser.add_argument("--blowup-mb", type=float, default=1536.0, help="peak RSS of one case that counts as a blow-up")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (its path is printed)")
     parser.add_argument("--list", action="store_true", help="print the command cases that would run, then stop")
-    parser.add_argument("--match", default="", help="only cases whose name contains this text (e.g. 'nproc'; "
-                        "'a|b' for either)")
+    parser.add_argument(
+        "--match", default="", help="only cases whose name contains this text (e.g. 'nproc'; 'a|b' for either)"
+    )
     parser.add_argument("--runner", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -132,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := surfaces - set(SURFACES):
         parser.error(f"--only takes {', '.join(SURFACES)}; got {', '.join(sorted(unknown))}")
     if args.runner is not None:
-        return runner(args.runner, args.start, surfaces & {"python", "model"}, args.quick, args.limit, args.match, args.blowup_mb)
+        return runner(
+            args.runner, args.start, surfaces & {"python", "model"}, args.quick, args.limit, args.match, args.blowup_mb
+        )
     started = time.time()
     work = Path(tempfile.mkdtemp(prefix="sentilstm-audit-"))
     log = lambda message: print(message, flush=True)  # noqa: E731
@@ -154,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"  [{outcome.verdict:>12}] {outcome.surface}: {case.name} ({outcome.seconds:.1f} s)")
         if surfaces & {"python", "model"}:
             log("Python API and model-file cases (one process)")
-            outcomes += run_python_surfaces(art, surfaces & {"python", "model"}, args.quick, args.limit, args.match, log)
+            outcomes += run_python_surfaces(
+                art, surfaces & {"python", "model"}, args.quick, args.limit, args.match, log
+            )
         if "http" in surfaces:
             log("HTTP cases (real servers on loopback)")
             outcomes += HttpAudit(art, args.quick, log).run()
@@ -165,15 +186,22 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(["chmod", "-R", "u+rwx", str(work)], check=False, capture_output=True)
             shutil.rmtree(work, ignore_errors=True)
     meta = {
-        "commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain", "--", "src")),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--", "src")),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)), "minutes": (time.time() - started) / 60,
+        "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
+        "minutes": (time.time() - started) / 60,
         "command": "python bench/hardening.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "sandbox": art.sandbox.describe(), "blowup_mb": args.blowup_mb, "notes": art.notes,
+        "sandbox": art.sandbox.describe(),
+        "blowup_mb": args.blowup_mb,
+        "notes": art.notes,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({**meta, "totals": tally(outcomes), "cases": [asdict(o) for o in outcomes]}, indent=1,
-                                   ensure_ascii=False))
+    args.out.write_text(
+        json.dumps(
+            {**meta, "totals": tally(outcomes), "cases": [asdict(o) for o in outcomes]}, indent=1, ensure_ascii=False
+        )
+    )
     args.out.with_suffix(".md").write_text(markdown(outcomes, meta))
     print()
     print_table(outcomes)

@@ -1,5 +1,6 @@
 """The audit's parts shared by every surface: cases and verdicts, running a command in a sandbox, snapshots,
 tiny tables, and the artefacts every case starts from (see bench/hardening.py)."""
+
 from __future__ import annotations
 
 import gzip
@@ -21,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
@@ -30,19 +30,59 @@ VERDICTS = ("clean", "traceback", "data lost", "hang/blow-up", "accepted", "othe
 SURFACES = ("cli", "python", "model", "http")
 AS_LIMIT = 4 << 30  # address space of every process started here (a tiny training run peaks at ~0.6 GB)
 BASE_MB = 500  # RSS of a process that has imported sentilstm and loaded a tiny model
-ALLOC_SIGNS = ("MemoryError", "can't allocate memory", "std::bad_alloc", "Cannot allocate memory",
-               "DefaultCPUAllocator", "Unable to allocate", "out of memory")
+ALLOC_SIGNS = (
+    "MemoryError",
+    "can't allocate memory",
+    "std::bad_alloc",
+    "Cannot allocate memory",
+    "DefaultCPUAllocator",
+    "Unable to allocate",
+    "out of memory",
+)
 NOBODY = 65534  # the "other local user" who pre-creates the page's upload folder
 MAX_TASKS = 128  # processes + threads a "spawn" case may start before the audit stops it (root ignores RLIMIT_NPROC)
 HUGE = {"10**12": "1000000000000", "2**70": str(2**70)}
-TINY = ["--epochs", "1", "--embedding-dim", "8", "--hidden-size", "8", "--threads", "1", "--min-frequency", "1",
-        "--blend", "none", "--quiet"]
+TINY = [
+    "--epochs",
+    "1",
+    "--embedding-dim",
+    "8",
+    "--hidden-size",
+    "8",
+    "--threads",
+    "1",
+    "--min-frequency",
+    "1",
+    "--blend",
+    "none",
+    "--quiet",
+]
 PROBES = ["good film", "not good at all", "awful plot", "not bad", "really lovely acting"]
 POSITIVE, NEGATIVE = ("good", "great", "lovely", "superb"), ("bad", "awful", "boring", "poor")
 FILLER = ("the", "film", "was", "really", "plot", "and", "i", "it", "acting", "story")
 # the checkpoint run (killed after its first epoch, then resumed); --max-length 4 truncates most texts (issue item 10)
-CKPT_ARGS = ["--epochs", "6", "--patience", "6", "--batch-size", "1", "--max-length", "4", "--embedding-dim", "8",
-             "--hidden-size", "8", "--threads", "1", "--min-frequency", "1", "--blend", "none", "--no-report", "--quiet"]
+CKPT_ARGS = [
+    "--epochs",
+    "6",
+    "--patience",
+    "6",
+    "--batch-size",
+    "1",
+    "--max-length",
+    "4",
+    "--embedding-dim",
+    "8",
+    "--hidden-size",
+    "8",
+    "--threads",
+    "1",
+    "--min-frequency",
+    "1",
+    "--blend",
+    "none",
+    "--no-report",
+    "--quiet",
+]
 
 
 # ----- cases and outcomes ---------------------------------------------------------------------------------------
@@ -56,7 +96,9 @@ class Case:
     argv: list[str | bytes] = field(default_factory=list)  # after `python -m sentilstm`
     expect: str = "refuse"  # refuse | work | either
     setup: Callable[[Path], None] | None = None  # adds files to the case folder
-    sandbox: str = ""  # "" | readonly (ro/ is read-only) | full (full/ is a full tmpfs) | spawn (process/thread watchdog)
+    sandbox: str = (
+        ""  # "" | readonly (ro/ is read-only) | full (full/ is a full tmpfs) | spawn (process/thread watchdog)
+    )
     outputs: tuple[str, ...] = ()  # files the command may write (or overwrite) when it succeeds
     timeout: float = 60.0  # a tiny training run takes ~5 s; tune with its --timeout 20 about 30 s
     item: str | None = None  # issue 14's item it reproduces ("1".."13", "S" for the security options); None: new
@@ -102,14 +144,26 @@ def exception_line(text: str) -> str:
     """The exception line of the last traceback in `text` (e.g. "ValueError: ..."), else its last line."""
     lines = [line.strip(" │╰─╯") for line in text.splitlines() if line.strip(" │╰─╯")]
     for line in reversed(lines):
-        if ":" in line and line.split(":")[0].replace(".", "").replace("_", "").isalnum() and \
-                ("Error" in line.split(":")[0] or "Exception" in line.split(":")[0]):
+        if (
+            ":" in line
+            and line.split(":")[0].replace(".", "").replace("_", "").isalnum()
+            and ("Error" in line.split(":")[0] or "Exception" in line.split(":")[0])
+        ):
             return line[:300]
     return lines[-1][:300] if lines else ""
 
 
-def classify(expect: str, run: Run, *, blowup_mb: float, lost: list[str], leftovers: list[str],
-             problem: str | None = None, accepted_if: str | None = None, late_if: str | None = None) -> tuple[str, str]:
+def classify(
+    expect: str,
+    run: Run,
+    *,
+    blowup_mb: float,
+    lost: list[str],
+    leftovers: list[str],
+    problem: str | None = None,
+    accepted_if: str | None = None,
+    late_if: str | None = None,
+) -> tuple[str, str]:
     """(verdict, detail) of one command's run; see the module docstring for the rules."""
     output = run.stdout + "\n" + run.stderr
     if lost:
@@ -179,7 +233,9 @@ def snapshot(folder: Path) -> dict[str, str]:
     return state
 
 
-def compare(before: dict[str, str], after: dict[str, str], outputs: tuple[str, ...], succeeded: bool) -> tuple[list[str], list[str]]:
+def compare(
+    before: dict[str, str], after: dict[str, str], outputs: tuple[str, ...], succeeded: bool
+) -> tuple[list[str], list[str]]:
     """(lost, leftovers): pre-existing files changed or gone (outputs may change on success); new *.tmp files, and
     new declared outputs after a failure."""
     lost = []
@@ -188,21 +244,27 @@ def compare(before: dict[str, str], after: dict[str, str], outputs: tuple[str, .
         if not signature.startswith("file:") or now == signature or (succeeded and rel in outputs):
             continue
         lost.append(f"{rel} {'deleted' if now is None else 'changed'}")
-    leftovers = [rel for rel in sorted(after.keys() - before.keys())
-                 if rel.endswith(".tmp") or (not succeeded and rel in outputs)]
+    leftovers = [
+        rel
+        for rel in sorted(after.keys() - before.keys())
+        if rel.endswith(".tmp") or (not succeeded and rel in outputs)
+    ]
     return lost, leftovers
 
 
 def sentence(rng: random.Random) -> tuple[str, str]:
     positive, negated = rng.random() < 0.5, rng.random() < 0.3
     words = [rng.choice(FILLER) for _ in range(rng.randint(2, 8))]
-    words.insert(rng.randint(0, len(words)), ("not " if negated else "") + rng.choice(POSITIVE if positive else NEGATIVE))
+    words.insert(
+        rng.randint(0, len(words)), ("not " if negated else "") + rng.choice(POSITIVE if positive else NEGATIVE)
+    )
     return " ".join(words), "pos" if positive != negated else "neg"
 
 
 def csv_text(rows: list[tuple[str, ...]], header: tuple[str, ...] = ("text", "label")) -> str:
     def cell(value: str) -> str:
         return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\n\r') else value
+
     return "\n".join(",".join(map(cell, row)) for row in [header, *rows]) + "\n"
 
 
@@ -213,6 +275,7 @@ def rows(n: int, seed: int) -> list[tuple[str, str]]:
 
 def writer(name: str, content: str | bytes | Callable[[Path], None]) -> Callable[[Path], None]:
     """A setup step that writes `content` (text, bytes, or a function of the path) to `name` in the case folder."""
+
     def write(folder: Path) -> None:
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,6 +283,7 @@ def writer(name: str, content: str | bytes | Callable[[Path], None]) -> Callable
             content(path)
         else:
             path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+
     return write
 
 
@@ -228,6 +292,7 @@ def steps(*functions: Callable[[Path], None] | None) -> Callable[[Path], None]:
         for function in functions:
             if function is not None:
                 function(folder)
+
     return run
 
 
@@ -243,6 +308,7 @@ def copy(name: str, source: str) -> Callable[[Path], None]:
     def run(folder: Path) -> None:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(folder / source, folder / name)
+
     return run
 
 
@@ -256,6 +322,7 @@ def wide_csv(columns: int) -> Callable[[Path], None]:
             out.write("text,label," + ",".join(f"c{i}" for i in range(columns - 2)) + "\n")
             for text, label in rows(60, 5):
                 out.write(f"{text},{label}\n")
+
     return write
 
 
@@ -280,45 +347,153 @@ def odd_tables() -> list[tuple[str, str, str, str | None, Callable[[Path], None]
     return [
         ("10^5 columns in the header", "wide5.csv", "either", "7", writer("wide5.csv", wide_csv(100_000))),
         ("10^6 columns in the header (8 MB)", "wide6.csv", "either", "7", writer("wide6.csv", wide_csv(1_000_000))),
-        ("1,000 classes", "classes.csv", "either", "7",
-         writer("classes.csv", csv_text([(sentence(random.Random(i))[0], f"c{i % 1000}") for i in range(15_000)]))),
-        ("mixed-type JSONL text column", "mixed.jsonl", "refuse", "8",
-         writer("mixed.jsonl", jsonl(valid + [{"text": 5, "label": "pos"}, {"text": {"a": 1}, "label": "neg"},
-                                              {"text": ["x", "y"], "label": "pos"}, {"text": True, "label": "neg"}]))),
-        ("mixed-type JSONL label column", "mixedlabel.jsonl", "refuse", "8",
-         writer("mixedlabel.jsonl", jsonl(valid + [{"text": "good", "label": [1]}, {"text": "bad", "label": {"x": 1}}]))),
-        ("nested Parquet text column (list<string>)", "nested.parquet", "refuse", "8", writer("nested.parquet", nested_parquet)),
+        (
+            "1,000 classes",
+            "classes.csv",
+            "either",
+            "7",
+            writer("classes.csv", csv_text([(sentence(random.Random(i))[0], f"c{i % 1000}") for i in range(15_000)])),
+        ),
+        (
+            "mixed-type JSONL text column",
+            "mixed.jsonl",
+            "refuse",
+            "8",
+            writer(
+                "mixed.jsonl",
+                jsonl(
+                    valid
+                    + [
+                        {"text": 5, "label": "pos"},
+                        {"text": {"a": 1}, "label": "neg"},
+                        {"text": ["x", "y"], "label": "pos"},
+                        {"text": True, "label": "neg"},
+                    ]
+                ),
+            ),
+        ),
+        (
+            "mixed-type JSONL label column",
+            "mixedlabel.jsonl",
+            "refuse",
+            "8",
+            writer(
+                "mixedlabel.jsonl", jsonl(valid + [{"text": "good", "label": [1]}, {"text": "bad", "label": {"x": 1}}])
+            ),
+        ),
+        (
+            "nested Parquet text column (list<string>)",
+            "nested.parquet",
+            "refuse",
+            "8",
+            writer("nested.parquet", nested_parquet),
+        ),
         ("an empty file", "empty.csv", "refuse", None, writer("empty.csv", b"")),
         ("a header and no rows", "header.csv", "refuse", None, writer("header.csv", "text,label\n")),
-        ("NUL bytes in cells", "nul.csv", "either", None,
-         writer("nul.csv", csv_text([(f"{t}\x00x", label) for t, label in base]))),
-        ("a NUL byte in the header", "nulhead.csv", "either", None,
-         writer("nulhead.csv", csv_text(base, ("te\x00xt", "label")))),
-        ("a 1 MB single cell", "bigcell.csv", "work", None,
-         writer("bigcell.csv", csv_text(base + [(("good " * 200_000).strip(), "pos")]))),
+        (
+            "NUL bytes in cells",
+            "nul.csv",
+            "either",
+            None,
+            writer("nul.csv", csv_text([(f"{t}\x00x", label) for t, label in base])),
+        ),
+        (
+            "a NUL byte in the header",
+            "nulhead.csv",
+            "either",
+            None,
+            writer("nulhead.csv", csv_text(base, ("te\x00xt", "label"))),
+        ),
+        (
+            "a 1 MB single cell",
+            "bigcell.csv",
+            "work",
+            None,
+            writer("bigcell.csv", csv_text(base + [(("good " * 200_000).strip(), "pos")])),
+        ),
         ("CRLF line endings", "crlf.csv", "work", None, writer("crlf.csv", csv_text(base).replace("\n", "\r\n"))),
         ("CR-only line endings", "cr.csv", "either", None, writer("cr.csv", csv_text(base).replace("\n", "\r"))),
         ("a UTF-8 byte-order mark", "bom.csv", "work", None, writer("bom.csv", "\ufeff" + csv_text(base))),
-        ("duplicated column names", "dup.csv", "either", None,
-         writer("dup.csv", csv_text([(t, t, label) for t, label in base], ("text", "text", "label")))),
-        ("UTF-16 bytes read as UTF-8", "utf16.csv", "either", None, writer("utf16.csv", csv_text(base).encode("utf-16"))),
-        ("Latin-1 bytes read as UTF-8", "latin1.csv", "work", None,
-         writer("latin1.csv", csv_text([(f"{t} caf\xe9", label) for t, label in base]).encode("latin-1"))),
-        ("CESU-8 surrogate bytes in cells", "cesu.csv", "work", "6",
-         writer("cesu.csv", csv_text(base).encode() + b"good \xed\xa0\xbd film,pos\n")),
-        ("lone surrogate escapes in JSONL", "surrogate.jsonl", "work", "6",
-         writer("surrogate.jsonl", jsonl(valid + [{"text": "good \ud83d film", "label": "pos"}]))),
+        (
+            "duplicated column names",
+            "dup.csv",
+            "either",
+            None,
+            writer("dup.csv", csv_text([(t, t, label) for t, label in base], ("text", "text", "label"))),
+        ),
+        (
+            "UTF-16 bytes read as UTF-8",
+            "utf16.csv",
+            "either",
+            None,
+            writer("utf16.csv", csv_text(base).encode("utf-16")),
+        ),
+        (
+            "Latin-1 bytes read as UTF-8",
+            "latin1.csv",
+            "work",
+            None,
+            writer("latin1.csv", csv_text([(f"{t} caf\xe9", label) for t, label in base]).encode("latin-1")),
+        ),
+        (
+            "CESU-8 surrogate bytes in cells",
+            "cesu.csv",
+            "work",
+            "6",
+            writer("cesu.csv", csv_text(base).encode() + b"good \xed\xa0\xbd film,pos\n"),
+        ),
+        (
+            "lone surrogate escapes in JSONL",
+            "surrogate.jsonl",
+            "work",
+            "6",
+            writer("surrogate.jsonl", jsonl(valid + [{"text": "good \ud83d film", "label": "pos"}])),
+        ),
         ("plain text named .csv.gz", "fake.csv.gz", "refuse", None, writer("fake.csv.gz", csv_text(base))),
-        ("a truncated gzip", "cut.csv.gz", "refuse", None, writer("cut.csv.gz", gzip.compress(csv_text(base).encode())[:300])),
+        (
+            "a truncated gzip",
+            "cut.csv.gz",
+            "refuse",
+            None,
+            writer("cut.csv.gz", gzip.compress(csv_text(base).encode())[:300]),
+        ),
         ("random bytes named .parquet", "bad.parquet", "refuse", None, writer("bad.parquet", garbage(5000))),
         ("random bytes named .csv", "random.csv", "either", None, writer("random.csv", garbage(5000))),
-        ("only a text column (no labels)", "one.csv", "refuse", None,
-         writer("one.csv", csv_text([(t,) for t, _ in base], ("text",)))),
-        ("every label empty", "nolabel.csv", "refuse", None, writer("nolabel.csv", csv_text([(t, "") for t, _ in base]))),
-        ("a single class", "oneclass.csv", "refuse", None, writer("oneclass.csv", csv_text([(t, "pos") for t, _ in base]))),
-        ("an unclosed quote", "unclosed.csv", "either", None, writer("unclosed.csv", csv_text(base) + '"good film,pos\n')),
-        ("a deeply nested JSON line", "deep.jsonl", "refuse", None,
-         writer("deep.jsonl", '{"text": ' + "[" * 100_000 + "]" * 100_000 + ', "label": "pos"}\n')),
+        (
+            "only a text column (no labels)",
+            "one.csv",
+            "refuse",
+            None,
+            writer("one.csv", csv_text([(t,) for t, _ in base], ("text",))),
+        ),
+        (
+            "every label empty",
+            "nolabel.csv",
+            "refuse",
+            None,
+            writer("nolabel.csv", csv_text([(t, "") for t, _ in base])),
+        ),
+        (
+            "a single class",
+            "oneclass.csv",
+            "refuse",
+            None,
+            writer("oneclass.csv", csv_text([(t, "pos") for t, _ in base])),
+        ),
+        (
+            "an unclosed quote",
+            "unclosed.csv",
+            "either",
+            None,
+            writer("unclosed.csv", csv_text(base) + '"good film,pos\n'),
+        ),
+        (
+            "a deeply nested JSON line",
+            "deep.jsonl",
+            "refuse",
+            None,
+            writer("deep.jsonl", '{"text": ' + "[" * 100_000 + "]" * 100_000 + ', "label": "pos"}\n'),
+        ),
         ("a folder named like a table", "folder.csv", "refuse", None, lambda folder: (folder / "folder.csv").mkdir()),
         ("a FIFO named like a table", "fifo.csv", "refuse", None, fifo("fifo.csv")),
         ("a symlink to /dev/zero named like a table", "zero.csv", "refuse", None, symlink("zero.csv", "/dev/zero")),
@@ -332,13 +507,21 @@ class Sandbox:
 
     def __init__(self) -> None:
         self.root = os.geteuid() == 0
-        probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "true"],
-                               capture_output=True) if shutil.which("unshare") else None
+        probe = (
+            subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "true"], capture_output=True)
+            if shutil.which("unshare")
+            else None
+        )
         self.namespaces = probe is not None and probe.returncode == 0
 
     def describe(self) -> str:
-        disk = ("private mount namespaces (read-only bind mount; a full 256 KB tmpfs)" if self.namespaces else
-                "chmod 555 and RLIMIT_FSIZE (not root)" if not self.root else "none: disk cases skipped")
+        disk = (
+            "private mount namespaces (read-only bind mount; a full 256 KB tmpfs)"
+            if self.namespaces
+            else "chmod 555 and RLIMIT_FSIZE (not root)"
+            if not self.root
+            else "none: disk cases skipped"
+        )
         return f"disk: {disk}; options that start processes or threads: stopped past {MAX_TASKS} tasks"
 
     def wrap(self, case: Case, command: list[str | bytes], folder: Path) -> list[str | bytes] | str:
@@ -347,31 +530,60 @@ class Sandbox:
         if case.sandbox == "readonly":
             if self.namespaces:
                 script = 'mount --bind ro ro && mount -o remount,bind,ro ro && exec "$@"'
-                return [*limited, "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", *command]
+                return [
+                    *limited,
+                    "unshare",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "--",
+                    "sh",
+                    "-c",
+                    script,
+                    "sh",
+                    *command,
+                ]
             if self.root:
                 return "root ignores file modes and mount namespaces are unavailable"
             os.chmod(folder / "ro", 0o555)
             return [*limited, *command]
         if case.sandbox == "full":
-            fill = ("cp -a seed/. full/ && (dd if=/dev/zero of=full/.filler bs=4096 2>/dev/null; true) && "
-                    "find full -type f -exec sha256sum {} + > .audit-before.sha && \"$@\"; rc=$?; "
-                    "find full -type f -exec sha256sum {} + > .audit-after.sha; exit $rc")
+            fill = (
+                "cp -a seed/. full/ && (dd if=/dev/zero of=full/.filler bs=4096 2>/dev/null; true) && "
+                'find full -type f -exec sha256sum {} + > .audit-before.sha && "$@"; rc=$?; '
+                "find full -type f -exec sha256sum {} + > .audit-after.sha; exit $rc"
+            )
             if self.namespaces:
                 script = "mount -t tmpfs -o size=256k tmpfs full && " + fill
-                return [*limited, "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", *command]
+                return [
+                    *limited,
+                    "unshare",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "--",
+                    "sh",
+                    "-c",
+                    script,
+                    "sh",
+                    *command,
+                ]
             if self.root:
                 return "mount namespaces are unavailable (no tmpfs to fill)"
             return ["prlimit", f"--as={AS_LIMIT}", "--fsize=65536", "--", "sh", "-c", fill, "sh", *command]
         return [*limited, *command]
 
 
-def execute(command: list[str | bytes], cwd: Path, env: dict[str, str], timeout: float, max_tasks: int | None = None) -> Run:
+def execute(
+    command: list[str | bytes], cwd: Path, env: dict[str, str], timeout: float, max_tasks: int | None = None
+) -> Run:
     """Run `command` in its own process group; wait at most `timeout` s (and, with `max_tasks`, stop it once its
     processes hold more threads than that); peak RSS from wait4."""
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+        )
         rc: int | None = None
         usage = None
         note = ""
@@ -393,8 +605,14 @@ def execute(command: list[str | bytes], cwd: Path, env: dict[str, str], timeout:
         seconds = time.monotonic() - started
         out.seek(0)
         err.seek(0)
-        return Run(rc, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"), seconds,
-                   usage.ru_maxrss / 1024 if usage is not None else 0.0, note)
+        return Run(
+            rc,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+            seconds,
+            usage.ru_maxrss / 1024 if usage is not None else 0.0,
+            note,
+        )
 
 
 def group_tasks(pgid: int) -> int:
@@ -503,9 +721,16 @@ def prepare(work: Path, blowup_mb: float, need_checkpoint: bool, log: Callable[[
     files.mkdir(parents=True)
     for name in ("tmp", "mpl", "cache", "cases", "odd", "tampered"):
         (work / name).mkdir()
-    env = {**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1", "MPLCONFIGDIR": str(work / "mpl"),
-           "SENTILSTM_CACHE": str(work / "cache"), "TMPDIR": str(work / "tmp"), "PYTHONDONTWRITEBYTECODE": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p)}
+    env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "OMP_NUM_THREADS": "1",
+        "MPLCONFIGDIR": str(work / "mpl"),
+        "SENTILSTM_CACHE": str(work / "cache"),
+        "TMPDIR": str(work / "tmp"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p),
+    }
     env.pop("SENTILSTM_MIRROR", None)
     (files / "train.csv").write_text(csv_text(rows(300, 0)))
     (files / "test.csv").write_text(csv_text(rows(60, 1)))
@@ -516,11 +741,15 @@ def prepare(work: Path, blowup_mb: float, need_checkpoint: bool, log: Callable[[
     (files / "space.json").write_text(json.dumps({"dropout": {"type": "float", "low": 0.1, "high": 0.5}}))
     rng = random.Random(9)
     words = sorted({w for t, _ in rows(300, 0) for w in t.split()})
-    (files / "vectors.txt").write_text("".join(f"{w} " + " ".join(f"{rng.uniform(-1, 1):.3f}" for _ in range(8)) + "\n"
-                                               for w in words))
+    (files / "vectors.txt").write_text(
+        "".join(f"{w} " + " ".join(f"{rng.uniform(-1, 1):.3f}" for _ in range(8)) + "\n" for w in words)
+    )
     steps_run = [
         ("net", [*SENTILSTM, "train", "train.csv", "--out", "net.sentilstm", *TINY, "--no-report"]),
-        ("blend", [*SENTILSTM, "train", "train.csv", "--out", "blend.sentilstm", *TINY, "--blend", "nbsvm", "--no-report"]),
+        (
+            "blend",
+            [*SENTILSTM, "train", "train.csv", "--out", "blend.sentilstm", *TINY, "--blend", "nbsvm", "--no-report"],
+        ),
         ("base", [*SENTILSTM, "baseline", "train.csv", "--out", "base.sentilstm", "--quiet"]),
     ]
     for name, command in steps_run:
@@ -537,8 +766,17 @@ def prepare(work: Path, blowup_mb: float, need_checkpoint: bool, log: Callable[[
     busy.bind(("127.0.0.1", 0))
     busy.listen()
     _HELD.append(busy)  # held for the whole run: `serve --port BUSY` fails only after every other check
-    artefacts = Artefacts(work, files, env, json.loads(introspect.stdout), json.loads(reference.stdout),
-                          busy.getsockname()[1], None, blowup_mb, Sandbox())
+    artefacts = Artefacts(
+        work,
+        files,
+        env,
+        json.loads(introspect.stdout),
+        json.loads(reference.stdout),
+        busy.getsockname()[1],
+        None,
+        blowup_mb,
+        Sandbox(),
+    )
     if need_checkpoint:
         artefacts.checkpoint = make_checkpoint(artefacts, log)
     return artefacts
@@ -554,8 +792,14 @@ def make_checkpoint(art: Artefacts, log: Callable[[str], None]) -> Path | None:
     folder.mkdir()
     shutil.copyfile(art.files / "train.csv", folder / "train.csv")
     target = folder / "ck.sentilstm.ckpt"
-    process = subprocess.Popen([*SENTILSTM, "train", "train.csv", "--out", "ck.sentilstm", *CKPT_ARGS], cwd=folder,
-                               env=art.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [*SENTILSTM, "train", "train.csv", "--out", "ck.sentilstm", *CKPT_ARGS],
+        cwd=folder,
+        env=art.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 180
     while not target.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -567,5 +811,3 @@ def make_checkpoint(art: Artefacts, log: Callable[[str], None]) -> Path | None:
     kept = art.work / "files" / "ck.ckpt"
     shutil.copyfile(target, kept)
     return kept
-
-

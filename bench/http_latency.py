@@ -30,6 +30,7 @@ use (cores) is measured and reported, as is the server's (all its processes, fro
 Texts: AfriSenti Igbo test tweets from --data-dir (default ../shared/data); synthetic tweets if absent.
 Saves bench/results/http_latency.{json,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,7 +71,9 @@ async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, p
     return (await exchange_body(reader, writer, payload))[0]
 
 
-async def exchange_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes) -> tuple[int, bytes]:
+async def exchange_body(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes
+) -> tuple[int, bytes]:
     writer.write(payload)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
@@ -138,8 +141,9 @@ async def closed_loop(port: int, payloads: list[bytes], clients: int, rec: Recor
     await asyncio.gather(*(client(c) for c in range(clients)))
 
 
-async def open_loop(port: int, payloads: list[bytes], rate: float, pool: int, rec: Recorder, t0: float,
-                    seed: int = 0) -> dict[str, Any]:
+async def open_loop(
+    port: int, payloads: list[bytes], rate: float, pool: int, rec: Recorder, t0: float, seed: int = 0
+) -> dict[str, Any]:
     """Poisson arrivals from t0 to rec.t_end; latency from each request's scheduled time."""
     rng = random.Random(seed)
     queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
@@ -193,10 +197,14 @@ async def open_loop(port: int, payloads: list[bytes], rate: float, pool: int, re
         for task in senders:
             task.cancel()
     lags.sort()
-    return {"scheduled": sent, "arrival_lag_p50_ms": round(lags[len(lags) // 2] * 1000, 3) if lags else None,
-            "arrival_lag_p99_ms": round(lags[int(0.99 * len(lags))] * 1000, 3) if lags else None,
-            "max_client_backlog": max_backlog, "client_backlog_at_end": backlog_at_end,
-            "connections": connections_opened}
+    return {
+        "scheduled": sent,
+        "arrival_lag_p50_ms": round(lags[len(lags) // 2] * 1000, 3) if lags else None,
+        "arrival_lag_p99_ms": round(lags[int(0.99 * len(lags))] * 1000, 3) if lags else None,
+        "max_client_backlog": max_backlog,
+        "client_backlog_at_end": backlog_at_end,
+        "connections": connections_opened,
+    }
 
 
 def summarize(rec: Recorder, duration: float, cpu_s: float, wall_s: float) -> dict[str, Any]:
@@ -206,11 +214,19 @@ def summarize(rec: Recorder, duration: float, cpu_s: float, wall_s: float) -> di
     def pct(q: float) -> float | None:
         return round(lat[min(n - 1, int(q * n))] * 1000, 3) if n else None
 
-    return {"requests": n, "errors": rec.errors, "error_kinds": rec.error_kinds,
-            "rps": round(n / duration, 1), "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
-            "p999_ms": pct(0.999), "max_ms": round(lat[-1] * 1000, 3) if n else None,
-            "mean_ms": round(statistics.fmean(lat) * 1000, 3) if n else None,
-            "generator_cpu_cores": round(cpu_s / wall_s, 3)}
+    return {
+        "requests": n,
+        "errors": rec.errors,
+        "error_kinds": rec.error_kinds,
+        "rps": round(n / duration, 1),
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "p999_ms": pct(0.999),
+        "max_ms": round(lat[-1] * 1000, 3) if n else None,
+        "mean_ms": round(statistics.fmean(lat) * 1000, 3) if n else None,
+        "generator_cpu_cores": round(cpu_s / wall_s, 3),
+    }
 
 
 async def generate(spec: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +265,7 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
 def generator_main(spec_json: str) -> None:
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass
@@ -311,7 +328,9 @@ def wait_for_quiet(max_cores: float, timeout: float, window: float = 3.0) -> boo
         if time.monotonic() > deadline:
             print(f"machine still busy ({cores:.2f} cores) after {timeout:.0f} s; measuring anyway", file=sys.stderr)
             return False
-        print(f"machine busy ({cores:.2f} cores; other benchmarks: {len(others)}): waiting", file=sys.stderr, flush=True)
+        print(
+            f"machine busy ({cores:.2f} cores; other benchmarks: {len(others)}): waiting", file=sys.stderr, flush=True
+        )
         time.sleep(27)
 
 
@@ -323,13 +342,35 @@ def get(port: int, path: str, timeout: float = 2.0) -> dict[str, Any]:
 class Server:
     def __init__(self, model: str, backend: str, workers: int, log_path: Path, extra: list[str]) -> None:
         self.port = free_port()
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "MKL_NUM_THREADS": "1",
-               "RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-        self.command = [str(SENTILSTM), "serve", model, "--backend", backend, "--workers", str(workers),
-                        "--threads", "1", "--host", "127.0.0.1", "--port", str(self.port), "--quiet", *extra]
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "OMP_WAIT_POLICY": "PASSIVE",
+            "MKL_NUM_THREADS": "1",
+            "RAYON_NUM_THREADS": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+        self.command = [
+            str(SENTILSTM),
+            "serve",
+            model,
+            "--backend",
+            backend,
+            "--workers",
+            str(workers),
+            "--threads",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--quiet",
+            *extra,
+        ]
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(self.command, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.workers = workers
 
     def wait_ready(self, timeout: float = 180) -> list[int]:
@@ -363,8 +404,13 @@ class Server:
 def run_generator(spec: dict[str, Any], server: Server) -> dict[str, Any]:
     """Run one load in a fresh generator process; it samples its own and the server's CPU over the window."""
     spec = {**spec, "server_pids": process_tree(server.proc.pid)}
-    done = subprocess.run([sys.executable, __file__, "--generator", json.dumps(spec)], capture_output=True,
-                          text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, "--generator", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"generator failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -390,8 +436,12 @@ def tweet_texts(data_dir: Path, limit: int) -> tuple[list[str], str]:
 
 def other_benchmarks() -> list[str]:
     """Command lines of other bench/ scripts running now (they would share the 2 cores)."""
-    found = subprocess.run(["pgrep", "-af", r"bench/(search|serving_throughput|batch_scoring|train_speed|accuracy)"],
-                           capture_output=True, text=True, check=False).stdout
+    found = subprocess.run(
+        ["pgrep", "-af", r"bench/(search|serving_throughput|batch_scoring|train_speed|accuracy)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     return [line for line in found.splitlines() if "http_latency" not in line]
 
 
@@ -406,8 +456,18 @@ def ensure_model(path: Path, blend: str | None) -> None:
     if path.exists():
         return
     data = ROOT.parent / "shared" / "data" / "afrisenti"
-    command = [str(SENTILSTM), "train", str(data / "ig_train.tsv"), "--validation", str(data / "ig_dev.tsv"),
-               "--out", str(path), "--no-report", "--threads", "1"]
+    command = [
+        str(SENTILSTM),
+        "train",
+        str(data / "ig_train.tsv"),
+        "--validation",
+        str(data / "ig_dev.tsv"),
+        "--out",
+        str(path),
+        "--no-report",
+        "--threads",
+        "1",
+    ]
     if blend:
         command += ["--blend", blend]
     print("training", " ".join(command), file=sys.stderr)
@@ -426,11 +486,14 @@ def model_cost(path: Path, backend: str, texts: list[str]) -> dict[str, Any]:
     def per_text(predict: Any, size: int) -> float:
         start = time.process_time()
         for i in range(0, len(sample), size):
-            predict(sample[i:i + size])
+            predict(sample[i : i + size])
         return round((time.process_time() - start) * 1000 / len(sample), 3)
 
-    result = {"backend": backend, "batch1_ms_per_text": per_text(clf.predict_proba, 1),
-              "batch32_ms_per_text": per_text(clf.predict_proba, 32)}
+    result = {
+        "backend": backend,
+        "batch1_ms_per_text": per_text(clf.predict_proba, 1),
+        "batch32_ms_per_text": per_text(clf.predict_proba, 32),
+    }
     partner = getattr(clf, "blend_model_", None)
     if partner is not None:
         result["partner"] = type(partner).__name__
@@ -445,18 +508,24 @@ def fmt(value: Any, digits: int = 2) -> str:
 
 def write_markdown(report: dict[str, Any], path: Path) -> None:
     lines = [
-        "# HTTP latency of `sentilstm serve` (tweet-length requests, loopback)", "",
-        f"Machine: {report['machine']}. Python {report['python']}.", "",
-        f"Command: `{report['command']}`", "",
+        "# HTTP latency of `sentilstm serve` (tweet-length requests, loopback)",
+        "",
+        f"Machine: {report['machine']}. Python {report['python']}.",
+        "",
+        f"Command: `{report['command']}`",
+        "",
         f"Started {report['started']}; texts: {report['texts']} (mean {report['mean_chars']:.0f} characters). "
         f"Each cell: {report['warmup']} s warm-up, then {report['duration']} s measured. Server: "
         "`sentilstm serve MODEL --backend B --workers W --threads 1` with OMP_NUM_THREADS=1, "
         "OMP_WAIT_POLICY=PASSIVE. Generator: one separate process, raw asyncio streams on uvloop, keep-alive "
-        "HTTP/1.1, one connection per client. Conditions: " + report["conditions"] +
-        f" (load average at start {report['load_average_at_start'][0]:.2f}, at end {report['load_average_at_end'][0]:.2f}; "
+        "HTTP/1.1, one connection per client. Conditions: "
+        + report["conditions"]
+        + f" (load average at start {report['load_average_at_start'][0]:.2f}, at end {report['load_average_at_end'][0]:.2f}; "
         f"other benchmarks at start: {report['other_benchmarks_at_start'] or 'none'}, "
-        f"at end: {report['other_benchmarks_at_end'] or 'none'}).", "",
-        "Target (issue 6, 6b): p99 <= 5 ms at 32 clients, 0 errors.", "",
+        f"at end: {report['other_benchmarks_at_end'] or 'none'}).",
+        "",
+        "Target (issue 6, 6b): p99 <= 5 ms at 32 clients, 0 errors.",
+        "",
     ]
     for merge in report.get("merged", []):
         lines += [f"Re-measured later ({merge['started']}, only the variants named): `{merge['command']}`", ""]
@@ -472,65 +541,100 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     for model in report["models"]:
         for kind in ("closed", "open", "floor"):
             model[kind] = sorted(model[kind], key=key)
-        lines += [f"## {model['label']}", "", f"`{model['path']}`: {model['description']}", "",
-                  "### Closed loop: POST /predict {\"text\": tweet}", "",
-                  "| backend | workers | clients | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
-                  "clients / req/s ms (Little's law: the mean a closed loop must show) | server CPU cores | server CPU ms/req | "
-                  "generator CPU cores | other programs' CPU cores | connections per worker |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {model['label']}",
+            "",
+            f"`{model['path']}`: {model['description']}",
+            "",
+            '### Closed loop: POST /predict {"text": tweet}',
+            "",
+            "| backend | workers | clients | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
+            "clients / req/s ms (Little's law: the mean a closed loop must show) | server CPU cores | server CPU ms/req | "
+            "generator CPU cores | other programs' CPU cores | connections per worker |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in model["closed"]:
             floor = r["clients"] / r["rps"] * 1000 if r["rps"] else None
-            lines.append(f"| {r['backend']} | {r['workers']} | {r['clients']} | {r['rps']:.0f} | {fmt(r['p50_ms'])} | "
-                         f"{fmt(r['p90_ms'])} | {fmt(r['p99_ms'])} | {fmt(r['max_ms'])} | {r['errors']} | "
-                         f"{fmt(floor)} | {fmt(r['server_cpu_cores'])} | {fmt(r.get('server_cpu_ms_per_request'), 3)} | "
-                         f"{fmt(r['generator_cpu_cores'])} | {other(r)} | "
-                         f"{'+'.join(map(str, r.get('connections_per_worker', []))) or '–'} |")
+            lines.append(
+                f"| {r['backend']} | {r['workers']} | {r['clients']} | {r['rps']:.0f} | {fmt(r['p50_ms'])} | "
+                f"{fmt(r['p90_ms'])} | {fmt(r['p99_ms'])} | {fmt(r['max_ms'])} | {r['errors']} | "
+                f"{fmt(floor)} | {fmt(r['server_cpu_cores'])} | {fmt(r.get('server_cpu_ms_per_request'), 3)} | "
+                f"{fmt(r['generator_cpu_cores'])} | {other(r)} | "
+                f"{'+'.join(map(str, r.get('connections_per_worker', []))) or '–'} |"
+            )
         if model["open"]:
-            lines += ["", "### Open loop: Poisson arrivals, latency from the scheduled arrival time", "",
-                      "| backend | workers | offered req/s | served req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | "
-                      "errors | server CPU cores | server CPU ms/req | generator CPU cores | generator arrival lag p99 ms | "
-                      "other programs' CPU cores |",
-                      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "### Open loop: Poisson arrivals, latency from the scheduled arrival time",
+                "",
+                "| backend | workers | offered req/s | served req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | "
+                "errors | server CPU cores | server CPU ms/req | generator CPU cores | generator arrival lag p99 ms | "
+                "other programs' CPU cores |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            ]
             for r in model["open"]:
-                lines.append(f"| {r['backend']} | {r['workers']} | {r['rate']:.0f} | {r['rps']:.0f} | {fmt(r['p50_ms'])} | "
-                             f"{fmt(r['p90_ms'])} | {fmt(r['p99_ms'])} | {fmt(r['p999_ms'])} | {fmt(r['max_ms'])} | "
-                             f"{r['errors']} | {fmt(r['server_cpu_cores'])} | {fmt(r.get('server_cpu_ms_per_request'), 3)} | "
-                             f"{fmt(r['generator_cpu_cores'])} | {fmt(r.get('arrival_lag_p99_ms'))} | "
-                             f"{other(r)} |")
-        lines += ["", "### Where the time goes: CPU per request", "",
-                  "Model alone: `predict_proba` in one process, 1 thread, no HTTP. Server: CPU of all server "
-                  "processes over the measured window / requests answered (HTTP, FastAPI, validation, "
-                  "micro-batcher, model, JSON). Capacity: 2 cores / server CPU per request.", "",
-                  "| backend | model alone, 1 text/call ms | model alone, 32 texts/call ms per text | "
-                  "of which linear partner (1 / 32 per call) ms | server CPU ms/req, 1 client (workers 1 / 2) | "
-                  "server CPU ms/req, 32 clients (workers 1 / 2) | GET /health server CPU ms/req, 32 clients (workers 1 / 2) |",
-                  "|---|---|---|---|---|---|---|"]
+                lines.append(
+                    f"| {r['backend']} | {r['workers']} | {r['rate']:.0f} | {r['rps']:.0f} | {fmt(r['p50_ms'])} | "
+                    f"{fmt(r['p90_ms'])} | {fmt(r['p99_ms'])} | {fmt(r['p999_ms'])} | {fmt(r['max_ms'])} | "
+                    f"{r['errors']} | {fmt(r['server_cpu_cores'])} | {fmt(r.get('server_cpu_ms_per_request'), 3)} | "
+                    f"{fmt(r['generator_cpu_cores'])} | {fmt(r.get('arrival_lag_p99_ms'))} | "
+                    f"{other(r)} |"
+                )
+        lines += [
+            "",
+            "### Where the time goes: CPU per request",
+            "",
+            "Model alone: `predict_proba` in one process, 1 thread, no HTTP. Server: CPU of all server "
+            "processes over the measured window / requests answered (HTTP, FastAPI, validation, "
+            "micro-batcher, model, JSON). Capacity: 2 cores / server CPU per request.",
+            "",
+            "| backend | model alone, 1 text/call ms | model alone, 32 texts/call ms per text | "
+            "of which linear partner (1 / 32 per call) ms | server CPU ms/req, 1 client (workers 1 / 2) | "
+            "server CPU ms/req, 32 clients (workers 1 / 2) | GET /health server CPU ms/req, 32 clients (workers 1 / 2) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for cost in model.get("model_cost", []):
             b = cost["backend"]
             one = [r for r in model["closed"] if r["backend"] == b and r["clients"] == 1]
             many = [r for r in model["closed"] if r["backend"] == b and r["clients"] == 32]
             health = [r for r in model["floor"] if r["backend"] == b and r["clients"] == 32]
-            partner = (f"{fmt(cost['partner_batch1_ms_per_text'], 3)} / {fmt(cost['partner_batch32_ms_per_text'], 3)}"
-                       if "partner" in cost else "none")
-            lines.append(f"| {b} | {fmt(cost['batch1_ms_per_text'], 3)} | {fmt(cost['batch32_ms_per_text'], 3)} | "
-                         f"{partner} | {' / '.join(fmt(r.get('server_cpu_ms_per_request'), 3) for r in one) or '–'} | "
-                         f"{' / '.join(fmt(r.get('server_cpu_ms_per_request'), 3) for r in many) or '–'} | "
-                         f"{' / '.join(fmt(r.get('server_cpu_ms_per_request'), 3) for r in health) or '–'} |")
+            partner = (
+                f"{fmt(cost['partner_batch1_ms_per_text'], 3)} / {fmt(cost['partner_batch32_ms_per_text'], 3)}"
+                if "partner" in cost
+                else "none"
+            )
+            lines.append(
+                f"| {b} | {fmt(cost['batch1_ms_per_text'], 3)} | {fmt(cost['batch32_ms_per_text'], 3)} | "
+                f"{partner} | {' / '.join(fmt(r.get('server_cpu_ms_per_request'), 3) for r in one) or '–'} | "
+                f"{' / '.join(fmt(r.get('server_cpu_ms_per_request'), 3) for r in many) or '–'} | "
+                f"{' / '.join(fmt(r.get('server_cpu_ms_per_request'), 3) for r in health) or '–'} |"
+            )
         if model["floor"]:
-            lines += ["", "### Framework floor: GET /health (no model, no request body)", "",
-                      "| backend | workers | clients | req/s | p50 ms | p99 ms | errors | server CPU ms/req | generator CPU cores | "
-                      "other programs' CPU cores |",
-                      "|---|---|---|---|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "### Framework floor: GET /health (no model, no request body)",
+                "",
+                "| backend | workers | clients | req/s | p50 ms | p99 ms | errors | server CPU ms/req | generator CPU cores | "
+                "other programs' CPU cores |",
+                "|---|---|---|---|---|---|---|---|---|---|",
+            ]
             for r in model["floor"]:
-                lines.append(f"| {r['backend']} | {r['workers']} | {r['clients']} | {r['rps']:.0f} | {fmt(r['p50_ms'])} | "
-                             f"{fmt(r['p99_ms'])} | {r['errors']} | {fmt(r.get('server_cpu_ms_per_request'), 3)} | "
-                             f"{fmt(r['generator_cpu_cores'])} | {other(r)} |")
+                lines.append(
+                    f"| {r['backend']} | {r['workers']} | {r['clients']} | {r['rps']:.0f} | {fmt(r['p50_ms'])} | "
+                    f"{fmt(r['p99_ms'])} | {r['errors']} | {fmt(r.get('server_cpu_ms_per_request'), 3)} | "
+                    f"{fmt(r['generator_cpu_cores'])} | {other(r)} |"
+                )
         lines.append("")
-    need = [f"{m['label']}, {r['backend']} x{r['workers']}: {r['server_cpu_ms_per_request']:.2f} ms -> "
-            f"{6400 * r['server_cpu_ms_per_request'] / 1000:.1f} cores"
-            for m in report["models"] for r in m["closed"] if r["clients"] == 32 and r.get("server_cpu_ms_per_request")]
+    need = [
+        f"{m['label']}, {r['backend']} x{r['workers']}: {r['server_cpu_ms_per_request']:.2f} ms -> "
+        f"{6400 * r['server_cpu_ms_per_request'] / 1000:.1f} cores"
+        for m in report["models"]
+        for r in m["closed"]
+        if r["clients"] == 32 and r.get("server_cpu_ms_per_request")
+    ]
     lines += [
-        "## How to read these figures", "",
+        "## How to read these figures",
+        "",
         "* **A closed loop must queue.** C clients that each wait for their answer keep exactly C requests in "
         "the system, so by Little's law the mean latency is C / throughput: at 32 clients and X req/s no "
         "server can answer faster on average than 32 / X seconds, whatever its per-request cost, and the p50 "
@@ -565,34 +669,50 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generator", help=argparse.SUPPRESS)
-    parser.add_argument("--model", type=Path, default=Path("/tmp/igbo_bench.sentilstm"),
-                        help="model to serve (default recipe, blended)")
-    parser.add_argument("--network-model", type=Path, default=None,
-                        help="optionally, the same recipe trained with --blend none (network-only cost)")
-    parser.add_argument("--models", default="default,network",
-                        help="which of the two to measure: default (--model), network (--network-model)")
+    parser.add_argument(
+        "--model", type=Path, default=Path("/tmp/igbo_bench.sentilstm"), help="model to serve (default recipe, blended)"
+    )
+    parser.add_argument(
+        "--network-model",
+        type=Path,
+        default=None,
+        help="optionally, the same recipe trained with --blend none (network-only cost)",
+    )
+    parser.add_argument(
+        "--models",
+        default="default,network",
+        help="which of the two to measure: default (--model), network (--network-model)",
+    )
     parser.add_argument("--make-model", action="store_true", help="train --model (and --network-model) when missing")
     parser.add_argument("--backends", default="torch,onnx-int8")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--rates", default="500,1000", help="open-loop arrival rates, req/s ('' for none)")
     parser.add_argument("--pool", type=int, default=64, help="open-loop connection pool")
-    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
-                        help="also GET /health at 1 and 32 clients")
+    parser.add_argument(
+        "--floor", action=argparse.BooleanOptionalAction, default=True, help="also GET /health at 1 and 32 clients"
+    )
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--texts", type=int, default=2000)
-    parser.add_argument("--conditions", default="not recorded",
-                        help="what else ran on the machine (free text for the report)")
+    parser.add_argument(
+        "--conditions", default="not recorded", help="what else ran on the machine (free text for the report)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "http_latency")
-    parser.add_argument("--max-other-cpu", type=float, default=0.1,
-                        help="CPU cores other programs may use during a cell before it is measured again")
+    parser.add_argument(
+        "--max-other-cpu",
+        type=float,
+        default=0.1,
+        help="CPU cores other programs may use during a cell before it is measured again",
+    )
     parser.add_argument("--retries", type=int, default=3, help="re-measurements of a cell disturbed by other programs")
-    parser.add_argument("--quiet-timeout", type=float, default=1800,
-                        help="longest wait for an idle machine before a variant (seconds)")
-    parser.add_argument("--merge", action="store_true",
-                        help="update OUT.json: re-measure only the variants given, keep every other row")
+    parser.add_argument(
+        "--quiet-timeout", type=float, default=1800, help="longest wait for an idle machine before a variant (seconds)"
+    )
+    parser.add_argument(
+        "--merge", action="store_true", help="update OUT.json: re-measure only the variants given, keep every other row"
+    )
     parser.add_argument("--report-only", action="store_true", help="rebuild OUT.md from OUT.json, measure nothing")
     args = parser.parse_args(argv)
     if args.generator:
@@ -622,27 +742,52 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
     report: dict[str, Any] = {
-        "machine": machine(), "python": sys.version.split()[0], "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": machine(),
+        "python": sys.version.split()[0],
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": " ".join(["python", "bench/http_latency.py", *(argv if argv is not None else sys.argv[1:])]),
-        "texts": text_source, "mean_chars": statistics.fmean(map(len, texts)), "warmup": args.warmup,
-        "duration": args.duration, "conditions": args.conditions, "models": [],
-        "load_average_at_start": os.getloadavg(), "other_benchmarks_at_start": other_benchmarks()}
+        "texts": text_source,
+        "mean_chars": statistics.fmean(map(len, texts)),
+        "warmup": args.warmup,
+        "duration": args.duration,
+        "conditions": args.conditions,
+        "models": [],
+        "load_average_at_start": os.getloadavg(),
+        "other_benchmarks_at_start": other_benchmarks(),
+    }
     try:
         previous = json.loads(args.out.with_suffix(".json").read_text()) if args.merge else None
         if previous is not None:
-            report = {**previous, "merged": previous.get("merged", []) + [
-                {"command": report["command"], "started": report["started"],
-                 "load_average_at_start": report["load_average_at_start"]}]}
+            report = {
+                **previous,
+                "merged": previous.get("merged", [])
+                + [
+                    {
+                        "command": report["command"],
+                        "started": report["started"],
+                        "load_average_at_start": report["load_average_at_start"],
+                    }
+                ],
+            }
         for label, path, _ in models:
             from sentilstm.estimators.classifier import load_model
 
             clf = load_model(path)
-            description = (f"{type(clf).__name__}, blend {getattr(clf, 'blend', None)!r} -> "
-                           f"{type(getattr(clf, 'blend_model_', None)).__name__} weight {getattr(clf, 'blend_weight_', None)}, "
-                           f"labels {[str(c) for c in clf.classes_]}")
+            description = (
+                f"{type(clf).__name__}, blend {getattr(clf, 'blend', None)!r} -> "
+                f"{type(getattr(clf, 'blend_model_', None)).__name__} weight {getattr(clf, 'blend_weight_', None)}, "
+                f"labels {[str(c) for c in clf.classes_]}"
+            )
             del clf
-            entry: dict[str, Any] = {"label": label, "path": str(path), "description": description,
-                                     "closed": [], "open": [], "floor": [], "model_cost": []}
+            entry: dict[str, Any] = {
+                "label": label,
+                "path": str(path),
+                "description": description,
+                "closed": [],
+                "open": [],
+                "floor": [],
+                "model_cost": [],
+            }
             old_entry = next((m for m in report["models"] if m["label"] == label), None)
             if old_entry is not None:
                 entry = old_entry
@@ -650,7 +795,9 @@ def main(argv: list[str] | None = None) -> None:
                 report["models"].append(entry)
             wait_for_quiet(args.max_other_cpu, args.quiet_timeout)
             costs = [model_cost(path, backend, texts) for backend in args.backends.split(",")]
-            entry["model_cost"] = [c for c in entry["model_cost"] if c["backend"] not in args.backends.split(",")] + costs
+            entry["model_cost"] = [
+                c for c in entry["model_cost"] if c["backend"] not in args.backends.split(",")
+            ] + costs
             for cost in costs:
                 print(json.dumps({"model": label, "model_cost": cost}), flush=True)
             for backend in args.backends.split(","):
@@ -663,32 +810,74 @@ def main(argv: list[str] | None = None) -> None:
                     try:
                         pids = server.wait_ready()
                         # warm-up: a few hundred requests through every worker before anything is timed
-                        base = {"port": server.port, "texts": str(texts_path), "warmup": 0.5, "duration": 1.0,
-                                "path": "/predict", "mode": "closed", "clients": 8}
+                        base = {
+                            "port": server.port,
+                            "texts": str(texts_path),
+                            "warmup": 0.5,
+                            "duration": 1.0,
+                            "path": "/predict",
+                            "mode": "closed",
+                            "clients": 8,
+                        }
                         run_generator(base, server)
                         cells: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
                         for clients in ints(args.clients):
-                            cells.append(("closed", {"clients": clients},
-                                          {**base, "warmup": args.warmup, "duration": args.duration, "clients": clients}))
+                            cells.append(
+                                (
+                                    "closed",
+                                    {"clients": clients},
+                                    {**base, "warmup": args.warmup, "duration": args.duration, "clients": clients},
+                                )
+                            )
                         for rate in ints(args.rates):
-                            cells.append(("open", {"rate": rate}, {**base, "mode": "open", "rate": rate, "pool": args.pool,
-                                                                   "warmup": args.warmup, "duration": args.duration}))
+                            cells.append(
+                                (
+                                    "open",
+                                    {"rate": rate},
+                                    {
+                                        **base,
+                                        "mode": "open",
+                                        "rate": rate,
+                                        "pool": args.pool,
+                                        "warmup": args.warmup,
+                                        "duration": args.duration,
+                                    },
+                                )
+                            )
                         if args.floor:
                             for clients in (1, 32):
-                                cells.append(("floor", {"clients": clients},
-                                              {**base, "path": "/health", "clients": clients, "warmup": 1.0,
-                                               "duration": max(2.0, args.duration / 2)}))
+                                cells.append(
+                                    (
+                                        "floor",
+                                        {"clients": clients},
+                                        {
+                                            **base,
+                                            "path": "/health",
+                                            "clients": clients,
+                                            "warmup": 1.0,
+                                            "duration": max(2.0, args.duration / 2),
+                                        },
+                                    )
+                                )
                         for kind, key, spec in cells:
                             for attempt in range(args.retries + 1):
-                                result = {"backend": backend, "workers": workers, **key,
-                                          "measured_at": time.strftime("%H:%M:%S"), **run_generator(spec, server)}
+                                result = {
+                                    "backend": backend,
+                                    "workers": workers,
+                                    **key,
+                                    "measured_at": time.strftime("%H:%M:%S"),
+                                    **run_generator(spec, server),
+                                }
                                 print(json.dumps({"model": label, "path": spec["path"], **result}), flush=True)
                                 if result["other_cpu_cores"] <= args.max_other_cpu:
                                     break
                                 result["attempts"] = attempt + 1
                                 if attempt < args.retries:  # another program took CPU: wait, measure again
-                                    print(f"other programs used {result['other_cpu_cores']} cores; waiting to re-measure",
-                                          file=sys.stderr, flush=True)
+                                    print(
+                                        f"other programs used {result['other_cpu_cores']} cores; waiting to re-measure",
+                                        file=sys.stderr,
+                                        flush=True,
+                                    )
                                     wait_for_quiet(args.max_other_cpu, args.quiet_timeout)
                             entry[kind].append(result)
                         entry.setdefault("worker_pids", {})[f"{backend}/{workers}"] = pids

@@ -13,6 +13,7 @@
 Results go to bench/results/search.{json,md}; the HTML reports, the study database and the models to --work
 (default /tmp/sentilstm-search), which is not part of the repository.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from accuracy import load, machine  # the scoreboard's data loading and machine description
-
 from sentilstm import SentimentClassifier, cross_validate, tune
 from sentilstm.report.builders import cv_report, training_report, tune_report
 
@@ -39,12 +39,18 @@ def percent(report: Any) -> dict[str, float]:
 
 def run_cv(splits: Any, estimator: str, folds: int, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    result = cross_validate(splits.train.texts, splits.train.labels, estimator=estimator, folds=folds,
-                            params={"min_df": 2} if estimator != "lstm" else {})
+    result = cross_validate(
+        splits.train.texts,
+        splits.train.labels,
+        estimator=estimator,
+        folds=folds,
+        params={"min_df": 2} if estimator != "lstm" else {},
+    )
     cv_report(result).write(work / f"cv_{estimator}.report.html")
     summary = result.summary()
     return {
-        "estimator": estimator, "folds": folds,
+        "estimator": estimator,
+        "folds": folds,
         **{m: [round(100 * summary[m][0], 2), round(100 * summary[m][1], 2)] for m in METRICS},
         "seconds_per_fold": round((time.perf_counter() - started) / folds, 1),
     }
@@ -57,9 +63,17 @@ def run_search(splits: Any, trials: int, timeout: float | None, work: Path) -> d
     default_seconds = time.perf_counter() - started
     default_test = default.evaluate(splits.test.texts, splits.test.labels)
     started = time.perf_counter()
-    result = tune(splits.train.texts, splits.train.labels, trials=trials, timeout=timeout, metric="weighted_f1",
-                  validation=validation, storage=f"sqlite:///{work / 'search.study.db'}", study_name="bench",
-                  out=work / "tuned.sentilstm")
+    result = tune(
+        splits.train.texts,
+        splits.train.labels,
+        trials=trials,
+        timeout=timeout,
+        metric="weighted_f1",
+        validation=validation,
+        storage=f"sqlite:///{work / 'search.study.db'}",
+        study_name="bench",
+        out=work / "tuned.sentilstm",
+    )
     search_seconds = time.perf_counter() - started
     tuned_test = result.model.evaluate(splits.test.texts, splits.test.labels)
     tune_report(result).write(work / "tune.report.html")
@@ -70,30 +84,49 @@ def run_search(splits: Any, trials: int, timeout: float | None, work: Path) -> d
         "search_minutes": round(search_seconds / 60, 1),
         "best_validation_weighted_f1": round(100 * result.best_value, 2),
         "best_params": result.best_params,
-        "default": {"validation": percent(default.validation_report_), "test": percent(default_test),
-                    "train_seconds": round(default_seconds, 1)},
+        "default": {
+            "validation": percent(default.validation_report_),
+            "test": percent(default_test),
+            "train_seconds": round(default_seconds, 1),
+        },
         "tuned": {"validation": percent(result.model.validation_report_), "test": percent(tuned_test)},
     }
 
 
 def markdown(results: dict[str, Any]) -> str:
-    lines = [f"# Model selection on {results['dataset']}", "", f"Machine: {results['machine']}. Command: "
-             f"`{results['command']}`.", "", f"## {results['cv'][0]['folds']}-fold cross-validation of the training split",
-             "", "| model | weighted F1 | macro F1 | accuracy | seconds per fold |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Model selection on {results['dataset']}",
+        "",
+        f"Machine: {results['machine']}. Command: `{results['command']}`.",
+        "",
+        f"## {results['cv'][0]['folds']}-fold cross-validation of the training split",
+        "",
+        "| model | weighted F1 | macro F1 | accuracy | seconds per fold |",
+        "|---|---|---|---|---|",
+    ]
     for row in results["cv"]:
         cells = " | ".join(f"{row[m][0]:.2f} ± {row[m][1]:.2f}" for m in METRICS)
         lines.append(f"| {row['estimator']} | {cells} | {row['seconds_per_fold']} |")
     search = results.get("search")
     if search:
-        lines += ["", "## Optuna search (validation: official dev split; test: official test split, scored once)", "",
-                  f"Trials: {search['trials']}, {search['search_minutes']} min. Best trial's validation weighted F1: "
-                  f"{search['best_validation_weighted_f1']}.", "", f"Best parameters: `{json.dumps(search['best_params'])}`",
-                  "", "| recipe | validation weighted F1 | test weighted F1 | test macro F1 | test accuracy |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Optuna search (validation: official dev split; test: official test split, scored once)",
+            "",
+            f"Trials: {search['trials']}, {search['search_minutes']} min. Best trial's validation weighted F1: "
+            f"{search['best_validation_weighted_f1']}.",
+            "",
+            f"Best parameters: `{json.dumps(search['best_params'])}`",
+            "",
+            "| recipe | validation weighted F1 | test weighted F1 | test macro F1 | test accuracy |",
+            "|---|---|---|---|---|",
+        ]
         for name in ("default", "tuned"):
             row = search[name]
-            lines.append(f"| {name} (blended) | {row['validation']['weighted_f1']:.2f} | {row['test']['weighted_f1']:.2f} | "
-                         f"{row['test']['macro_f1']:.2f} | {row['test']['accuracy']:.2f} |")
+            lines.append(
+                f"| {name} (blended) | {row['validation']['weighted_f1']:.2f} | {row['test']['weighted_f1']:.2f} | "
+                f"{row['test']['macro_f1']:.2f} | {row['test']['accuracy']:.2f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -115,7 +148,9 @@ def main() -> None:
     if args.skip_cv:
         results["cv"] = json.loads((RESULTS / "search.json").read_text())["cv"]
     else:
-        results["cv"] = [run_cv(splits, estimator, args.folds, args.work) for estimator in ("nbsvm", "tfidf_lr", "lstm")]
+        results["cv"] = [
+            run_cv(splits, estimator, args.folds, args.work) for estimator in ("nbsvm", "tfidf_lr", "lstm")
+        ]
     print(json.dumps(results["cv"], indent=1), flush=True)
     if not args.skip_search:
         results["search"] = run_search(splits, args.trials, args.timeout, args.work)

@@ -12,6 +12,7 @@ chunks of --chunk raw texts, so it includes normalisation, tokenization, padding
 blend and argmax; tokenization alone is measured the same way. Each process warms up first; the figure is
 the median over --repeats passes. Saves bench/results/serving_throughput.{json,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,13 @@ LAYOUTS = ("1x1", "1x2", "2x1")  # processes x threads
 def thread_env(threads: int) -> dict[str, str]:
     """Every thread pool a worker may start (OpenMP, MKL, Rust/rayon in tokenizers) sized to `threads`."""
     value = str(threads)
-    return {**os.environ, "OMP_NUM_THREADS": value, "MKL_NUM_THREADS": value, "RAYON_NUM_THREADS": value,
-            "TOKENIZERS_PARALLELISM": "true" if threads > 1 else "false"}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": value,
+        "MKL_NUM_THREADS": value,
+        "RAYON_NUM_THREADS": value,
+        "TOKENIZERS_PARALLELISM": "true" if threads > 1 else "false",
+    }
 
 
 # ----- worker process ----------------------------------------------------------------------------------
@@ -140,18 +146,38 @@ def wait_for_quiet(pids: list[int], patience: float, threshold: float = 0.1) -> 
 
 
 # ----- parent: throughput --------------------------------------------------------------------------------
-def run_layout(model: str, backend: str, layout: str, texts: list[str], args: argparse.Namespace,
-               tokenize_only: bool = False, with_breakdown: bool = False) -> dict[str, Any]:
+def run_layout(
+    model: str,
+    backend: str,
+    layout: str,
+    texts: list[str],
+    args: argparse.Namespace,
+    tokenize_only: bool = False,
+    with_breakdown: bool = False,
+) -> dict[str, Any]:
     processes, threads = (int(x) for x in layout.split("x"))
     folder = Path(tempfile.mkdtemp(prefix="serving-bench-"))
     workers = []
     for p in range(processes):
         share = folder / f"texts{p}.json"
         share.write_text(json.dumps(texts[p::processes]))  # round robin: every process sees the same length mix
-        spec = {"model": model, "backend": backend, "threads": threads, "texts": str(share), "chunk": args.chunk,
-                "tokenize_only": tokenize_only}
-        workers.append(subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(spec)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, env=thread_env(threads)))
+        spec = {
+            "model": model,
+            "backend": backend,
+            "threads": threads,
+            "texts": str(share),
+            "chunk": args.chunk,
+            "tokenize_only": tokenize_only,
+        }
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, __file__, "--worker", json.dumps(spec)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=thread_env(threads),
+            )
+        )
     for w in workers:
         line = w.stdout.readline()
         assert line.strip() == "ready", f"worker failed to start ({line!r})"
@@ -185,9 +211,18 @@ def run_layout(model: str, backend: str, layout: str, texts: list[str], args: ar
         w.wait()
     quiet = [s for s, load in passes if load <= max_load]
     rates = [len(texts) / s for s in (quiet or [s for s, _ in passes])]
-    row = {"backend": backend, "layout": layout, "processes": processes, "threads": threads,
-           "reviews_per_second": round(statistics.median(rates), 1), "quiet_passes": len(quiet), "max_load": max_load,
-           "passes": [{"reviews_per_second": round(len(texts) / s, 1), "other_load_cores": round(load, 2)} for s, load in passes]}
+    row = {
+        "backend": backend,
+        "layout": layout,
+        "processes": processes,
+        "threads": threads,
+        "reviews_per_second": round(statistics.median(rates), 1),
+        "quiet_passes": len(quiet),
+        "max_load": max_load,
+        "passes": [
+            {"reviews_per_second": round(len(texts) / s, 1), "other_load_cores": round(load, 2)} for s, load in passes
+        ],
+    }
     if stages is not None:
         row["stage_microseconds_per_review"] = {k: round(v / len(texts) * 1e6, 1) for k, v in stages.items()}
     return row
@@ -218,15 +253,24 @@ def accuracy(model: str, texts: list[str], labels: list[str], threads: int) -> l
             from sentilstm.estimators.inference import predict_probabilities
 
             precision = "bf16" if backend == "torch-bf16" else "fp32"
-            network[backend] = predict_probabilities(served.model_, ids, device=torch.device("cpu"), precision=precision)
+            network[backend] = predict_probabilities(
+                served.model_, ids, device=torch.device("cpu"), precision=precision
+            )
         seconds = time.perf_counter() - started
-        print(f"  accuracy pass {backend}: {seconds:.1f}s network ({threads} threads), tokenization {encode_seconds:.1f}s", flush=True)
+        print(
+            f"  accuracy pass {backend}: {seconds:.1f}s network ({threads} threads), tokenization {encode_seconds:.1f}s",
+            flush=True,
+        )
     rows = []
     reference = network["torch"].argmax(1)
     for backend, probabilities in network.items():
-        row = {"backend": backend, "examples": len(texts), "network_accuracy": float((probabilities.argmax(1) == targets).mean()),
-               "network_agreement_with_torch_fp32": float((probabilities.argmax(1) == reference).mean()),
-               "max_abs_probability_diff_vs_torch_fp32": float(np.abs(probabilities - network["torch"]).max())}
+        row = {
+            "backend": backend,
+            "examples": len(texts),
+            "network_accuracy": float((probabilities.argmax(1) == targets).mean()),
+            "network_agreement_with_torch_fp32": float((probabilities.argmax(1) == reference).mean()),
+            "max_abs_probability_diff_vs_torch_fp32": float(np.abs(probabilities - network["torch"]).max()),
+        }
         if blend is not None:
             mixed = clf.blend_weight_ * probabilities + (1 - clf.blend_weight_) * blend
             row["blended_accuracy"] = float((mixed.argmax(1) == targets).mean())
@@ -237,9 +281,9 @@ def accuracy(model: str, texts: list[str], labels: list[str], threads: int) -> l
 def make_blended(model: str, out: str) -> None:
     """Fit the NBSVM blend `fit(..., blend="nbsvm")` would fit, on the same training/validation split as the
     network's (IMDB train, stratified 10% hold-out, seed of the model), and save network + blend to `out`."""
-    from sentilstm.estimators.classifier import load_model
-    from sentilstm.data.tables import read_table
     from sentilstm.data.labels import stratified_split
+    from sentilstm.data.tables import read_table
+    from sentilstm.estimators.classifier import load_model
 
     clf = load_model(model)
     train = read_table(DATA / "train.csv.gz")
@@ -247,8 +291,12 @@ def make_blended(model: str, out: str) -> None:
     train_index, val_index = stratified_split(targets, clf.validation_fraction, clf.seed)
     clf.blend = "nbsvm"
     started = time.perf_counter()
-    clf._fit_blend([train.texts[i] for i in train_index], [train.labels[i] for i in train_index],
-                   [train.texts[i] for i in val_index], targets[val_index])
+    clf._fit_blend(
+        [train.texts[i] for i in train_index],
+        [train.labels[i] for i in train_index],
+        [train.texts[i] for i in val_index],
+        targets[val_index],
+    )
     print(f"blend fitted in {time.perf_counter() - started:.0f}s: {clf.metrics_.get('blend')}")
     clf.save(out)
 
@@ -256,7 +304,9 @@ def make_blended(model: str, out: str) -> None:
 # ----- report -------------------------------------------------------------------------------------------
 def rate(row: dict[str, Any], result: dict[str, Any]) -> str:
     """Reviews/s, starred when fewer passes than asked for ran without other load on the machine."""
-    return f"{row['reviews_per_second']:.0f}" + ("*" if row.get("quiet_passes", result["repeats"]) < result["repeats"] else "")
+    return f"{row['reviews_per_second']:.0f}" + (
+        "*" if row.get("quiet_passes", result["repeats"]) < result["repeats"] else ""
+    )
 
 
 def conclusions(result: dict[str, Any], target: float = 2000.0) -> list[str]:
@@ -265,59 +315,94 @@ def conclusions(result: dict[str, Any], target: float = 2000.0) -> list[str]:
     if not rows:
         return []
     name, best = max(rows, key=lambda item: item[1]["reviews_per_second"])
-    lines = [f"Fastest: {name}, {best['backend']}, {best['processes']} process(es) x {best['threads']} thread(s): "
-             f"{best['reviews_per_second']:.0f} reviews/s; the target of {target:,.0f} reviews/s on 2 cores is "
-             f"{'reached' if best['reviews_per_second'] >= target else 'not reached'}."]
+    lines = [
+        f"Fastest: {name}, {best['backend']}, {best['processes']} process(es) x {best['threads']} thread(s): "
+        f"{best['reviews_per_second']:.0f} reviews/s; the target of {target:,.0f} reviews/s on 2 cores is "
+        f"{'reached' if best['reviews_per_second'] >= target else 'not reached'}."
+    ]
     single = next((r for n, r in rows if n == name and r["backend"] == best["backend"] and r["layout"] == "1x1"), None)
     if single and single.get("stage_microseconds_per_review"):
         stages = single["stage_microseconds_per_review"]
         total = 1e6 / single["reviews_per_second"]
         parts = ", ".join(f"{k} {v:.0f} µs ({100 * v / total:.0f}%)" for k, v in stages.items() if v)
         rest = total - sum(stages.values())
-        lines.append(f"One core's time per review with {best['backend']} (1x1, {total:.0f} µs): {parts}, the rest "
-                     f"(predict's bookkeeping, argmax, labels; and timing noise: the stages come from a separate pass) {rest:.0f} µs.")
+        lines.append(
+            f"One core's time per review with {best['backend']} (1x1, {total:.0f} µs): {parts}, the rest "
+            f"(predict's bookkeeping, argmax, labels; and timing noise: the stages come from a separate pass) {rest:.0f} µs."
+        )
     tokenize = {r["layout"]: r["reviews_per_second"] for r in result.get("tokenization_only", [])}
     if "2x1" in tokenize:
-        lines.append(f"Normalising and tokenizing alone run at {tokenize['2x1']:.0f} reviews/s on 2 processes, so no network "
-                     "could bring the end-to-end figure above that.")
+        lines.append(
+            f"Normalising and tokenizing alone run at {tokenize['2x1']:.0f} reviews/s on 2 processes, so no network "
+            "could bring the end-to-end figure above that."
+        )
     return [line + "\n" for line in lines]
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = [f"# Serving throughput: raw IMDB test review -> label ({result['reviews']} reviews, mean "
-             f"{result['mean_tokens']:.0f} tokens after truncation to {result['max_length']})", "",
-             f"Machine: {result['machine']}. {result['date']}. Conditions: {result['conditions']}", "",
-             "Each figure is `clf.predict` on chunks of "
-             f"{result['chunk']} raw texts (normalisation, tokenization, padding, network, blend, argmax), median of "
-             f"{result['repeats']} passes after a warm-up; 2x1 = two single-threaded processes, each with half the reviews.", ""]
+    lines = [
+        f"# Serving throughput: raw IMDB test review -> label ({result['reviews']} reviews, mean "
+        f"{result['mean_tokens']:.0f} tokens after truncation to {result['max_length']})",
+        "",
+        f"Machine: {result['machine']}. {result['date']}. Conditions: {result['conditions']}",
+        "",
+        "Each figure is `clf.predict` on chunks of "
+        f"{result['chunk']} raw texts (normalisation, tokenization, padding, network, blend, argmax), median of "
+        f"{result['repeats']} passes after a warm-up; 2x1 = two single-threaded processes, each with half the reviews.",
+        "",
+    ]
     titles = {"1x1": "1 process x 1 thread", "1x2": "1 process x 2 threads", "2x1": "2 processes x 1 thread"}
     for name, section in result["models"].items():
         measured = [lay for lay in LAYOUTS if any(r["layout"] == lay for r in section["throughput"])]  # --layouts
-        lines += [f"## {name}: `{section['path']}`", "", "| backend | " + " | ".join(titles[lay] for lay in measured)
-                  + " | µs/review at 1x1: normalise / tokenize / network / blend |", "|---" * (len(measured) + 2) + "|"]
+        lines += [
+            f"## {name}: `{section['path']}`",
+            "",
+            "| backend | "
+            + " | ".join(titles[lay] for lay in measured)
+            + " | µs/review at 1x1: normalise / tokenize / network / blend |",
+            "|---" * (len(measured) + 2) + "|",
+        ]
         for backend in section["backends"]:
             cells = {r["layout"]: r for r in section["throughput"] if r["backend"] == backend}
             stages = cells.get("1x1", {}).get("stage_microseconds_per_review", {})
-            split = " / ".join(f"{stages.get(k, 0):.0f}" for k in ("normalize", "tokenize", "network", "blend")) if stages else ""
-            lines.append(f"| {backend} | " + " | ".join(rate(cells[lay], result) if lay in cells else "" for lay in measured)
-                         + f" | {split} |")
+            split = (
+                " / ".join(f"{stages.get(k, 0):.0f}" for k in ("normalize", "tokenize", "network", "blend"))
+                if stages
+                else ""
+            )
+            lines.append(
+                f"| {backend} | "
+                + " | ".join(rate(cells[lay], result) if lay in cells else "" for lay in measured)
+                + f" | {split} |"
+            )
         lines.append("")
     tokenize = result.get("tokenization_only", [])
     if tokenize:
-        lines += ["Tokenization alone (normalise + tokenize + truncate, reviews/s): "
-                  + ", ".join(f"{r['layout']} {r['reviews_per_second']:.0f}" for r in tokenize), ""]
+        lines += [
+            "Tokenization alone (normalise + tokenize + truncate, reviews/s): "
+            + ", ".join(f"{r['layout']} {r['reviews_per_second']:.0f}" for r in tokenize),
+            "",
+        ]
     if result.get("accuracy"):
-        lines += [f"## Accuracy on the full IMDB test set ({result['accuracy'][0]['examples']} reviews)", "",
-                  "| backend | network accuracy | agreement with eager fp32 | max abs prob. diff | blended accuracy |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"## Accuracy on the full IMDB test set ({result['accuracy'][0]['examples']} reviews)",
+            "",
+            "| backend | network accuracy | agreement with eager fp32 | max abs prob. diff | blended accuracy |",
+            "|---|---|---|---|---|",
+        ]
         for r in result["accuracy"]:
             blended = f"{100 * r['blended_accuracy']:.2f}%" if "blended_accuracy" in r else ""
-            lines.append(f"| {r['backend']} | {100 * r['network_accuracy']:.2f}% | {100 * r['network_agreement_with_torch_fp32']:.2f}% | "
-                         f"{r['max_abs_probability_diff_vs_torch_fp32']:.4f} | {blended} |")
+            lines.append(
+                f"| {r['backend']} | {100 * r['network_accuracy']:.2f}% | {100 * r['network_agreement_with_torch_fp32']:.2f}% | "
+                f"{r['max_abs_probability_diff_vs_torch_fp32']:.4f} | {blended} |"
+            )
         lines.append("")
-    lines += [f"\\* fewer than {result['repeats']} passes ran while other processes used under {result.get('max_load', 0.1)} "
-              "cores (0.9 for 1x1, which leaves a core free); the figure is the median of the quiet passes, or of all passes "
-              "when none was quiet (each pass's rate and other load are in the JSON).", ""]
+    lines += [
+        f"\\* fewer than {result['repeats']} passes ran while other processes used under {result.get('max_load', 0.1)} "
+        "cores (0.9 for 1x1, which leaves a core free); the figure is the median of the quiet passes, or of all passes "
+        "when none was quiet (each pass's rate and other load are in the JSON).",
+        "",
+    ]
     lines += conclusions(result) + result.get("notes", [])
     return "\n".join(lines) + "\n"
 
@@ -335,9 +420,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=LAYOUTS)
     parser.add_argument("--accuracy-threads", type=int, default=2)
     parser.add_argument("--skip-accuracy", action="store_true")
-    parser.add_argument("--max-load", type=float, default=0.1,
-                        help="a pass during which other processes used more cores than this is repeated (2 cores here)")
-    parser.add_argument("--patience", type=float, default=120, help="seconds to wait for the machine to be quiet before a pass")
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        default=0.1,
+        help="a pass during which other processes used more cores than this is repeated (2 cores here)",
+    )
+    parser.add_argument(
+        "--patience", type=float, default=120, help="seconds to wait for the machine to be quiet before a pass"
+    )
     parser.add_argument("--conditions", default="", help="free text recorded with the results (load, other jobs)")
     parser.add_argument("--results", type=Path, default=RESULTS / "serving_throughput.json")
     parser.add_argument("--report-only", action="store_true", help="rebuild the Markdown from --results and exit")
@@ -353,8 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.make_blended:
         make_blended(args.model, args.make_blended)
         return 0
-    from sentilstm.estimators.classifier import load_model
     from sentilstm.data.tables import read_table
+    from sentilstm.estimators.classifier import load_model
 
     test = read_table(DATA / "test.csv.gz")
     rng = np.random.default_rng(0)
@@ -363,10 +454,17 @@ def main(argv: list[str] | None = None) -> int:
     clf = load_model(args.model)
     lengths = np.array([len(x) for x in clf.pipeline_.encode(texts)])
     result: dict[str, Any] = {
-        "reviews": len(texts), "mean_tokens": float(lengths.mean()), "max_length": clf.pipeline_.config.max_length,
-        "chunk": args.chunk, "repeats": args.repeats, "max_load": args.max_load, "conditions": args.conditions or "not recorded",
+        "reviews": len(texts),
+        "mean_tokens": float(lengths.mean()),
+        "max_length": clf.pipeline_.config.max_length,
+        "chunk": args.chunk,
+        "repeats": args.repeats,
+        "max_load": args.max_load,
+        "conditions": args.conditions or "not recorded",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "models": {}, "notes": [],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "models": {},
+        "notes": [],
     }
     models = {"network only": args.model}
     if args.blended_model:
@@ -377,7 +475,10 @@ def main(argv: list[str] | None = None) -> int:
             for layout in args.layouts:
                 row = run_layout(path, backend, layout, texts, args, with_breakdown=layout == "1x1")
                 rows.append(row)
-                print(f"{name} {backend} {layout}: {row['reviews_per_second']:.0f} reviews/s {row.get('stage_microseconds_per_review', '')}", flush=True)
+                print(
+                    f"{name} {backend} {layout}: {row['reviews_per_second']:.0f} reviews/s {row.get('stage_microseconds_per_review', '')}",
+                    flush=True,
+                )
         result["models"][name] = {"path": path, "backends": args.backends, "throughput": rows}
     result["tokenization_only"] = []
     for layout in args.layouts:
@@ -386,7 +487,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tokenization only {layout}: {row['reviews_per_second']:.0f} reviews/s", flush=True)
     if not args.skip_accuracy:
         everything = read_table(DATA / "test.csv.gz")
-        result["accuracy"] = accuracy(args.blended_model or args.model, everything.texts, everything.labels, args.accuracy_threads)
+        result["accuracy"] = accuracy(
+            args.blended_model or args.model, everything.texts, everything.labels, args.accuracy_threads
+        )
     elif args.results.exists() and "accuracy" in (previous := json.loads(args.results.read_text())):
         result["accuracy"] = previous["accuracy"]  # same models; the throughput work does not change predictions
         result["notes"].append(f"accuracy carried over from the run of {previous['date']} (--skip-accuracy)")

@@ -7,6 +7,7 @@ cycles (counting imports inside functions, which hide a cycle from Python but no
 Bounds: at most 20 entries directly under src/sentilstm, no module over 500 lines, no function over 80 lines,
 no import cycle between modules of the package.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ def imported_modules(tree: ast.AST, name: str, is_package: bool, known: set[str]
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                anchor = base[:len(base) - node.level + 1]
+                anchor = base[: len(base) - node.level + 1]
                 module = ".".join(anchor + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
@@ -73,6 +74,7 @@ def function_sizes(tree: ast.AST, name: str) -> dict[str, int]:
                 visit(child, f"{prefix}{child.name}.")
             elif isinstance(child, ast.ClassDef):
                 visit(child, f"{prefix}{child.name}.")
+
     visit(tree, f"{name}:")
     return sizes
 
@@ -131,29 +133,42 @@ def measure(package: Path = PACKAGE) -> Shape:
     # a module inside a package runs that package's __init__ whatever it imports: those edges are no choice
     for name in graph:
         graph[name] = {target for target in graph[name] if not name.startswith(f"{target}.")}
-    top = sorted(p.name for p in package.iterdir()
-                 if p.name != "__pycache__" and (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists())))
+    top = sorted(
+        p.name
+        for p in package.iterdir()
+        if p.name != "__pycache__" and (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
+    )
     shape = Shape(
         top_level=top,
         module_lines=dict(sorted(lines.items(), key=lambda kv: -kv[1])),
         long_modules={k: v for k, v in lines.items() if v > MAX_MODULE_LINES},
-        long_functions=dict(sorted(((k, v) for k, v in functions.items() if v > MAX_FUNCTION_LINES), key=lambda kv: -kv[1])),
+        long_functions=dict(
+            sorted(((k, v) for k, v in functions.items() if v > MAX_FUNCTION_LINES), key=lambda kv: -kv[1])
+        ),
         cycles=cycles(graph),
     )
     if len(top) > MAX_TOP_LEVEL:
         shape.problems.append(f"{len(top)} entries at the top level (at most {MAX_TOP_LEVEL})")
     shape.problems += [f"module {k}: {v} lines (at most {MAX_MODULE_LINES})" for k, v in shape.long_modules.items()]
-    shape.problems += [f"function {k}: {v} lines (at most {MAX_FUNCTION_LINES})" for k, v in shape.long_functions.items()]
+    shape.problems += [
+        f"function {k}: {v} lines (at most {MAX_FUNCTION_LINES})" for k, v in shape.long_functions.items()
+    ]
     shape.problems += [f"import cycle: {' <-> '.join(c)}" for c in shape.cycles]
     return shape
 
 
 def markdown(shape: Shape) -> str:
-    out = ["# Package structure", "", "Command: `python bench/structure.py`", "",
-           f"- entries at the top level: {len(shape.top_level)} (at most {MAX_TOP_LEVEL})",
-           f"- modules over {MAX_MODULE_LINES} lines: {len(shape.long_modules)}",
-           f"- functions over {MAX_FUNCTION_LINES} lines: {len(shape.long_functions)}",
-           f"- import cycles (function-level imports included): {len(shape.cycles)}", ""]
+    out = [
+        "# Package structure",
+        "",
+        "Command: `python bench/structure.py`",
+        "",
+        f"- entries at the top level: {len(shape.top_level)} (at most {MAX_TOP_LEVEL})",
+        f"- modules over {MAX_MODULE_LINES} lines: {len(shape.long_modules)}",
+        f"- functions over {MAX_FUNCTION_LINES} lines: {len(shape.long_functions)}",
+        f"- import cycles (function-level imports included): {len(shape.cycles)}",
+        "",
+    ]
     if shape.problems:
         out += ["## Over the bounds", ""] + [f"- {p}" for p in shape.problems] + [""]
     out += ["## Largest modules", "", "| module | lines |", "|---|---|"]

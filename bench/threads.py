@@ -14,6 +14,7 @@ prediction of the same tweets. Settings:
 A burner is a process spinning on one core for the length of the cell (bounded: killed when the cell ends).
 Reads ../shared/data/afrisenti/ig_train.tsv (else synthetic tweet-length texts). Saves bench/results/threads.{json,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,8 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
     from sentilstm.data.labels import LabelMap
     from sentilstm.estimators.inference import predict_probabilities
     from sentilstm.models import SentimentNet
-    from sentilstm.text.pipeline import TextPipeline
     from sentilstm.system.threads import thread_governor
+    from sentilstm.text.pipeline import TextPipeline
     from sentilstm.training.loop import EncodedSplit, _make_optimizer, epoch_batches, run_epoch
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
@@ -86,8 +87,19 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             for batch in epoch_batches(targets, lengths, config, rng):
-                run_epoch(net, optimizer, scheduler, loss_fn, data, [batch], config, torch.device("cpu"), "fp32",
-                          lambda step, loss: None, governor=governor)
+                run_epoch(
+                    net,
+                    optimizer,
+                    scheduler,
+                    loss_fn,
+                    data,
+                    [batch],
+                    config,
+                    torch.device("cpu"),
+                    "fp32",
+                    lambda step, loss: None,
+                    governor=governor,
+                )
                 done += len(batch)
                 choices.append(torch.get_num_threads())
                 if time.perf_counter() - started >= seconds:
@@ -98,15 +110,20 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             for i in range(0, len(ids), chunk):
-                predict_probabilities(net, ids[i:i + chunk], device=torch.device("cpu"), governor=governor)
-                done += len(ids[i:i + chunk])
+                predict_probabilities(net, ids[i : i + chunk], device=torch.device("cpu"), governor=governor)
+                done += len(ids[i : i + chunk])
                 choices.append(torch.get_num_threads())
                 if time.perf_counter() - started >= seconds:
                     break
     elapsed = time.perf_counter() - started
-    return {"texts_per_second": round(done / elapsed, 1), "seconds": round(elapsed, 1), "texts": done,
-            "source": source, "threads_used": {str(n): choices.count(n) for n in sorted(set(choices))},
-            "switches": [list(s) for s in governor.switches] if governor is not None else []}
+    return {
+        "texts_per_second": round(done / elapsed, 1),
+        "seconds": round(elapsed, 1),
+        "texts": done,
+        "source": source,
+        "threads_used": {str(n): choices.count(n) for n in sorted(set(choices))},
+        "switches": [list(s) for s in governor.switches] if governor is not None else [],
+    }
 
 
 # ----- the driver ------------------------------------------------------------------------------------------------
@@ -119,8 +136,13 @@ def measure(workload: str, setting: str, burners: int, seconds: float) -> dict[s
     burn = [subprocess.Popen([sys.executable, "-c", BURNER.format(seconds=seconds * 3 + 120)]) for _ in range(burners)]
     try:
         cell = json.dumps({"workload": workload, "threads": spec["threads"], "seconds": seconds})
-        done = subprocess.run([sys.executable, __file__, "--cell", cell], env=env, capture_output=True, text=True,
-                              timeout=seconds * 3 + 120)
+        done = subprocess.run(
+            [sys.executable, __file__, "--cell", cell],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=seconds * 3 + 120,
+        )
     finally:
         for process in burn:
             process.kill()
@@ -133,10 +155,16 @@ def measure(workload: str, setting: str, burners: int, seconds: float) -> dict[s
 
 
 def markdown(rows: list[dict[str, Any]], machine: str) -> str:
-    lines = [f"# Threads on a quiet and a busy machine ({rows[0]['source']})", "", f"Machine: {machine}", "",
-             "texts/s; `burners` = other processes spinning on the cores during the cell.", "",
-             "| workload | burners | " + " | ".join(dict.fromkeys(r["setting"] for r in rows)) + " | auto / two |",
-             "|---|---|" + "---|" * (len(dict.fromkeys(r["setting"] for r in rows)) + 1)]
+    lines = [
+        f"# Threads on a quiet and a busy machine ({rows[0]['source']})",
+        "",
+        f"Machine: {machine}",
+        "",
+        "texts/s; `burners` = other processes spinning on the cores during the cell.",
+        "",
+        "| workload | burners | " + " | ".join(dict.fromkeys(r["setting"] for r in rows)) + " | auto / two |",
+        "|---|---|" + "---|" * (len(dict.fromkeys(r["setting"] for r in rows)) + 1),
+    ]
     settings = list(dict.fromkeys(r["setting"] for r in rows))
     for workload in dict.fromkeys(r["workload"] for r in rows):
         for burners in dict.fromkeys(r["burners"] for r in rows):
@@ -144,8 +172,11 @@ def markdown(rows: list[dict[str, Any]], machine: str) -> str:
             if not cells:
                 continue
             values = [f"{cells[s]['texts_per_second']:.0f}" if s in cells else "" for s in settings]
-            ratio = (f"{cells['auto']['texts_per_second'] / cells['two']['texts_per_second']:.2f}x"
-                     if "auto" in cells and "two" in cells else "")
+            ratio = (
+                f"{cells['auto']['texts_per_second'] / cells['two']['texts_per_second']:.2f}x"
+                if "auto" in cells and "two" in cells
+                else ""
+            )
             lines.append(f"| {workload} | {burners} | " + " | ".join(values) + f" | {ratio} |")
     lines += ["", "Threads the automatic setting used (steps per thread count) and its switches:", ""]
     for r in rows:
@@ -173,11 +204,16 @@ def main(argv: list[str] | None = None) -> int:
             for setting in args.settings:  # interleaved, so slow drifts of the host hit every setting alike
                 row = measure(workload, setting, burners, args.seconds)
                 rows.append(row)
-                print(f"{workload:8s} burners={burners} {setting:12s} {row['texts_per_second']:8.0f} texts/s "
-                      f"threads {row['threads_used']} {row['switches'] or ''}", flush=True)
+                print(
+                    f"{workload:8s} burners={burners} {setting:12s} {row['texts_per_second']:8.0f} texts/s "
+                    f"threads {row['threads_used']} {row['switches'] or ''}",
+                    flush=True,
+                )
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps({"machine": machine, "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}, indent=2))
+    args.results.write_text(
+        json.dumps({"machine": machine, "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}, indent=2)
+    )
     args.results.with_suffix(".md").write_text(markdown(rows, machine))
     print(f"saved {args.results.with_suffix('.md')}")
     return 0

@@ -7,6 +7,7 @@ setting and prints the second epoch's reviews/s (the first also pays for buildin
 machine's float32 matmul peak measured in the same run. Reads ../shared/data/imdb/train.csv.gz when
 present, else synthesises IMDB-like lengths. Saves bench/results/train_speed.{json,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,8 @@ def load_reviews(count: int, max_length: int, seed: int) -> tuple[list[np.ndarra
     """Token ids of `count` reviews (IMDB when available), their labels, the vocabulary size and the source."""
     rng = np.random.default_rng(seed)
     if IMDB.exists():
-        from sentilstm.data.tables import read_table
         from sentilstm.data.labels import LabelMap
+        from sentilstm.data.tables import read_table
         from sentilstm.text.pipeline import TextPipeline
 
         table = read_table(IMDB)
@@ -64,7 +65,9 @@ def measure(ids, labels, vocab: int, threads: int, precision: str, batch_size: i
     net = SentimentNet(model_config)
     validation = EncodedSplit(ids[:64], labels[:64])
     train = EncodedSplit(ids, labels)
-    config = TrainConfig(epochs=2, patience=2, batch_size=batch_size, precision=precision, device="cpu", num_threads=threads)
+    config = TrainConfig(
+        epochs=2, patience=2, batch_size=batch_size, precision=precision, device="cpu", num_threads=threads
+    )
     first, stats = fit(net, train, validation, config, labels=[0, 1]).epochs  # epoch 2: oneDNN primitives cached
     tokens = int(sum(len(x) for x in ids))
     flops_per_token = 2 * 4 * 128 * (128 + 128) * 3 * 2  # 2*4H(E+H) multiply-adds, x3 fwd+bwd, x2 directions

@@ -3,6 +3,7 @@
 `make_negation_data` lives in `tests/helpers.py` (importable as `from helpers import make_negation_data`,
 pytest puts this folder on sys.path) so test modules can build data of any size themselves.
 """
+
 from __future__ import annotations
 
 import glob
@@ -28,6 +29,7 @@ def _one_torch_thread() -> Iterator[None]:
     """Run the session's tiny models on one intra-op thread (see helpers.TINY), with no thread governor changing it
     (tests of `sentilstm.system.threads` undo this locally), then restore torch's setting."""
     from sentilstm.system import threads
+
     before = torch.get_num_threads()
     threads.fix_threads(1)
     yield
@@ -77,8 +79,14 @@ def trained_clf() -> SentimentClassifier:
     """
     texts, labels = make_negation_data(2000, seed=0)
     clf = SentimentClassifier(
-        embedding_dim=32, hidden_size=32, epochs=10, learning_rate=5e-3, patience=3,
-        min_frequency=1, num_threads=1, seed=0,
+        embedding_dim=32,
+        hidden_size=32,
+        epochs=10,
+        learning_rate=5e-3,
+        patience=3,
+        min_frequency=1,
+        num_threads=1,
+        seed=0,
     )
     return clf.fit(texts, labels)
 
@@ -128,8 +136,20 @@ def postgres_url() -> Iterator[str]:
     try:
         steps = [
             [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
-            [*as_user, pg_ctl, "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "60",
-             "-o", f"-h 127.0.0.1 -p {port} -k {folder} -F", "start"],
+            [
+                *as_user,
+                pg_ctl,
+                "-D",
+                str(data),
+                "-l",
+                str(folder / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-h 127.0.0.1 -p {port} -k {folder} -F",
+                "start",
+            ],
         ]
         for step in steps:
             result = subprocess.run(step, capture_output=True, text=True, timeout=120)
@@ -140,5 +160,7 @@ def postgres_url() -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         if started:
-            subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60)
+            subprocess.run(
+                [*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60
+            )
         shutil.rmtree(folder, ignore_errors=True)

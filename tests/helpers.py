@@ -1,4 +1,5 @@
 """Synthetic data for tests: tiny, seeded, and solvable only by a model that reads negation."""
+
 from __future__ import annotations
 
 import errno
@@ -17,8 +18,30 @@ TINY: dict[str, Any] = dict(
     embedding_dim=16, hidden_size=16, epochs=2, batch_size=32, min_frequency=1, num_threads=1, seed=0, blend=None
 )
 FILLER = (
-    "the", "movie", "film", "was", "really", "plot", "acting", "story", "i", "thought", "it", "and",
-    "this", "a", "quite", "overall", "cast", "ending", "felt", "to", "me", "honestly", "so", "very",
+    "the",
+    "movie",
+    "film",
+    "was",
+    "really",
+    "plot",
+    "acting",
+    "story",
+    "i",
+    "thought",
+    "it",
+    "and",
+    "this",
+    "a",
+    "quite",
+    "overall",
+    "cast",
+    "ending",
+    "felt",
+    "to",
+    "me",
+    "honestly",
+    "so",
+    "very",
 )
 
 
@@ -104,4 +127,3 @@ def stop_server(process: Any) -> str:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.communicate()[0]
-

@@ -1,4 +1,5 @@
 """sentilstm.artifact.format: the one-file model format; exact round trips, and every damaged file is an ArtifactError."""
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,13 @@ def _weights_only(source: Path, target: Path) -> Path:
     for name in sorted(tensors):
         digest.update(name.encode())
         digest.update(tensors[name].reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
-    metadata = {"format": "sentilstm", "format_version": "1", "kind": header["kind"], "sha256": digest.hexdigest(),
-                "payload": header["payload"]}
+    metadata = {
+        "format": "sentilstm",
+        "format_version": "1",
+        "kind": header["kind"],
+        "sha256": digest.hexdigest(),
+        "payload": header["payload"],
+    }
     save_file(tensors, str(target), metadata=metadata)
     return target
 
@@ -187,8 +193,9 @@ def test_weights_not_matching_the_config_raise(trained_model_path: Path, tmp_pat
 
 
 # ----- files from before the header was checksummed ---------------------------------------------------------------
-def test_a_weights_only_file_loads_with_a_warning(trained_clf: SentimentClassifier, trained_model_path: Path,
-                                                  tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_weights_only_file_loads_with_a_warning(
+    trained_clf: SentimentClassifier, trained_model_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = _weights_only(trained_model_path, tmp_path / "old.sentilstm")
     with caplog.at_level(logging.WARNING, logger="sentilstm.artifact.format"):
         loaded = SentimentClassifier.load(path)
@@ -274,6 +281,7 @@ def test_failed_overwrite_keeps_the_old_model(
 ) -> None:
     path = trained_clf.save(tmp_path / "model.sentilstm")
     before = path.read_bytes()
+
     def interrupt(*args: object) -> None:
         raise KeyboardInterrupt
 

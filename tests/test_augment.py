@@ -3,6 +3,7 @@
 WordNet is tested on tiny data files written in tmp_path (as a folder and as an nltk-style zip); the test
 against a real install runs only where one is found. Hugging Face models are replaced by a fake module.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from typer.testing import CliRunner
 
 from helpers import make_negation_data
@@ -46,12 +46,24 @@ class DictSynonyms:
         return list(self.table.get(word, []))
 
 
-SYNONYMS = DictSynonyms({
-    "good": ["great", "fine"], "film": ["movie"], "plot": ["story"], "boring": ["dull", "tedious"],
-    "bad": ["awful", "not"], "acting": ["performance"], "not": ["definitely"], "never": ["always"],
-})
-TEXTS = ["Good film, really good plot", "the plot was not boring and the acting was never bad", "Wow",
-         "I didn't like the bad acting, nor the boring film"]
+SYNONYMS = DictSynonyms(
+    {
+        "good": ["great", "fine"],
+        "film": ["movie"],
+        "plot": ["story"],
+        "boring": ["dull", "tedious"],
+        "bad": ["awful", "not"],
+        "acting": ["performance"],
+        "not": ["definitely"],
+        "never": ["always"],
+    }
+)
+TEXTS = [
+    "Good film, really good plot",
+    "the plot was not boring and the acting was never bad",
+    "Wow",
+    "I didn't like the bad acting, nor the boring film",
+]
 LABELS = [1, 1, 1, 0]
 NEGATION_WORDS = {"not", "never", "didn't", "nor"}
 
@@ -66,8 +78,11 @@ def negations(text: str) -> list[str]:
 
 def added(result: AugmentResult, operation: str) -> list[tuple[str, str]]:
     """(original, augmented) for each row `operation` produced."""
-    return [(result.texts[result.source[row]], text) for row, text in enumerate(result.texts)
-            if result.operations[row] == operation]
+    return [
+        (result.texts[result.source[row]], text)
+        for row, text in enumerate(result.texts)
+        if result.operations[row] == operation
+    ]
 
 
 def is_subsequence(short: list[str], long: list[str]) -> bool:
@@ -121,8 +136,9 @@ def test_negations_are_never_deleted_replaced_moved_or_inserted() -> None:
 
 
 def test_never_empty_and_unchanged_copies_are_dropped() -> None:
-    result = augment(["Wow", "so good"], [1, 0], ["swap", "delete", "synonym"], synonyms=SYNONYMS,
-                     alpha=0.5, copies=10, seed=0)
+    result = augment(
+        ["Wow", "so good"], [1, 0], ["swap", "delete", "synonym"], synonyms=SYNONYMS, alpha=0.5, copies=10, seed=0
+    )
     assert all(text.strip() for text in result.texts)
     assert 0 not in result.source[2:]  # a one-word text with no synonym cannot change: no copy of it is kept
     for index in range(2):  # no copy equals its original or another copy of the same text
@@ -159,21 +175,29 @@ def test_seeded_results_reproduce_and_do_not_depend_on_other_operations() -> Non
 
 
 def test_output_does_not_depend_on_the_hash_seed() -> None:
-    code = ("import json; from test_augment import SYNONYMS, TEXTS, LABELS; from sentilstm.text.augment import augment;"
-            "print(json.dumps(augment(TEXTS, LABELS, ['synonym', 'insert', 'swap', 'delete'], synonyms=SYNONYMS,"
-            " copies=2, alpha=0.3, seed=4).texts))")
+    code = (
+        "import json; from test_augment import SYNONYMS, TEXTS, LABELS; from sentilstm.text.augment import augment;"
+        "print(json.dumps(augment(TEXTS, LABELS, ['synonym', 'insert', 'swap', 'delete'], synonyms=SYNONYMS,"
+        " copies=2, alpha=0.3, seed=4).texts))"
+    )
     environment = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(Path(__file__).parent)}
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment,
-                            check=True).stdout
-    here = augment(TEXTS, LABELS, ["synonym", "insert", "swap", "delete"], synonyms=SYNONYMS, copies=2,
-                   alpha=0.3, seed=4)
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True
+    ).stdout
+    here = augment(
+        TEXTS, LABELS, ["synonym", "insert", "swap", "delete"], synonyms=SYNONYMS, copies=2, alpha=0.3, seed=4
+    )
     assert json.loads(output) == here.texts
 
 
 def test_logs_counts_and_examples(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="sentilstm.text.augment"):
-        augment([" ".join(["a long review about a film"] * 20 + ["good"])], [1], ["synonym"], synonyms=DictSynonyms(
-            {"good": ["fine"]}))
+        augment(
+            [" ".join(["a long review about a film"] * 20 + ["good"])],
+            [1],
+            ["synonym"],
+            synonyms=DictSynonyms({"good": ["fine"]}),
+        )
     messages = [record.getMessage() for record in caplog.records]
     assert any("added 1 rows" in message and "synonym 1" in message for message in messages)
     example = next(message for message in messages if message.startswith("synonym: "))
@@ -181,20 +205,23 @@ def test_logs_counts_and_examples(caplog: pytest.LogCaptureFixture) -> None:
     assert len(example) < 2 * 130
 
 
-@pytest.mark.parametrize(("kwargs", "expected"), [
-    ({"operations": ["shuffle"]}, "backtranslate"),
-    ({"operations": "swap"}, "must be a list"),
-    ({"copies": 0}, "copies"),
-    ({"copies": 1.5}, "copies"),
-    ({"alpha": 0.9}, "alpha"),
-    ({"alpha": 0}, "alpha"),
-    ({"seed": -1}, "seed"),
-    ({"operations": ["synonym"]}, "WordNetSynonyms"),
-    ({"operations": ["insert"]}, "synonyms="),
-    ({"operations": ["backtranslate"]}, "translator="),
-    ({"operations": ["backtranslate"], "translator": "opus-mt-en-de"}, "BackTranslator('Helsinki-NLP"),
-    ({"operations": ["synonym"], "synonyms": {"good": ["fine"]}}, "synonyms(word)"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"operations": ["shuffle"]}, "backtranslate"),
+        ({"operations": "swap"}, "must be a list"),
+        ({"copies": 0}, "copies"),
+        ({"copies": 1.5}, "copies"),
+        ({"alpha": 0.9}, "alpha"),
+        ({"alpha": 0}, "alpha"),
+        ({"seed": -1}, "seed"),
+        ({"operations": ["synonym"]}, "WordNetSynonyms"),
+        ({"operations": ["insert"]}, "synonyms="),
+        ({"operations": ["backtranslate"]}, "translator="),
+        ({"operations": ["backtranslate"], "translator": "opus-mt-en-de"}, "BackTranslator('Helsinki-NLP"),
+        ({"operations": ["synonym"], "synonyms": {"good": ["fine"]}}, "synonyms(word)"),
+    ],
+)
 def test_bad_arguments_raise_config_errors(kwargs: dict, expected: str) -> None:
     arguments = {"operations": ["swap"], **kwargs}
     with pytest.raises(ConfigError) as error:
@@ -210,6 +237,7 @@ def test_bad_data_raises_data_errors() -> None:
 
 
 # --- back-translation -------------------------------------------------------------------------------------------
+
 
 def test_back_translator_runs_both_directions_in_batches() -> None:
     calls: list[tuple[str, int]] = []
@@ -229,11 +257,14 @@ def test_back_translator_runs_both_directions_in_batches() -> None:
     assert BackTranslator(lambda texts: [text + "!" for text in texts])(["hi"]) == ["hi!"]  # a round trip in one
 
 
-@pytest.mark.parametrize(("translate", "expected"), [
-    (lambda texts: texts[:-1], "given 2 texts it returned a list of 1 (str)"),
-    (lambda texts: [1, 2], "a list of 2 (int)"),
-    (lambda texts: "nope", "str 'nope'"),
-])
+@pytest.mark.parametrize(
+    ("translate", "expected"),
+    [
+        (lambda texts: texts[:-1], "given 2 texts it returned a list of 1 (str)"),
+        (lambda texts: [1, 2], "a list of 2 (int)"),
+        (lambda texts: "nope", "str 'nope'"),
+    ],
+)
 def test_back_translator_rejects_malformed_answers(translate: object, expected: str) -> None:
     with pytest.raises(ConfigError, match="one string per input text") as error:
         BackTranslator(translate)(["one", "two"])
@@ -254,7 +285,9 @@ def test_hugging_face_models_are_loaded_lazily_and_once(monkeypatch: pytest.Monk
 
     def pipeline(task: str, model: str) -> object:
         loads.append((task, model))
-        return lambda texts, batch_size=None, truncation=False: [{"translation_text": f"{text} <{model}>"} for text in texts]
+        return lambda texts, batch_size=None, truncation=False: [
+            {"translation_text": f"{text} <{model}>"} for text in texts
+        ]
 
     fake = types.ModuleType("transformers")
     fake.pipeline = pipeline
@@ -287,15 +320,17 @@ def test_augment_back_translates_once_per_text_and_drops_duplicates() -> None:
 
 # --- synonym sources -----------------------------------------------------------------------------------------
 
-LICENCE = ("  1 This software and database is being provided to you, the LICENSEE, by  \n"
-           "  2 Princeton University under the following license.  By obtaining, using  \n")
+LICENCE = (
+    "  1 This software and database is being provided to you, the LICENSEE, by  \n"
+    "  2 Princeton University under the following license.  By obtaining, using  \n"
+)
 DATA = {
     "data.noun": LICENCE + "00001740 03 n 02 film 0 movie 0 001 @ 00001930 n 0000 | a form of entertainment  \n"
-                           "00001850 03 n 03 plot 0 story 1 ice_cream 0 000 | the story that is told  \n",
+    "00001850 03 n 03 plot 0 story 1 ice_cream 0 000 | the story that is told  \n",
     "data.adj": LICENCE + "00001740 00 a 03 good(a) 0 fine 0 Great 0 000 | having desirable qualities  \n"
-                          "00001900 00 s 02 good 1 beneficial 0 000 | promoting well-being  \n"
-                          "00002000 00 a 0a boring 0 dull 0 tedious 0 tiresome 0 wearisome 0 humdrum 0 monotonous 0 "
-                          "dreary 0 flat 0 slow 0 000 | so lacking in interest as to cause weariness  \n",
+    "00001900 00 s 02 good 1 beneficial 0 000 | promoting well-being  \n"
+    "00002000 00 a 0a boring 0 dull 0 tedious 0 tiresome 0 wearisome 0 humdrum 0 monotonous 0 "
+    "dreary 0 flat 0 slow 0 000 | so lacking in interest as to cause weariness  \n",
 }
 
 
@@ -344,8 +379,9 @@ def test_wordnet_location_from_the_environment_must_exist(tmp_path: Path, monkey
         WordNetSynonyms()
 
 
-def test_missing_wordnet_says_where_it_looked_and_how_to_install(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_wordnet_says_where_it_looked_and_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(augment_module, "_NLTK_FOLDERS", (str(tmp_path / "system"),))  # hide any real install
     monkeypatch.setattr(augment_module, "_DEBIAN_WORDNET", str(tmp_path / "debian"))
     monkeypatch.delenv("SENTILSTM_WORDNET", raising=False)
@@ -369,10 +405,20 @@ def test_installed_wordnet_when_present() -> None:
 
 
 VOCABULARY = ["[PAD]", "[UNK]", "good", "great", "fine", "bad", "Good", "unseen", "123", "ọma"]
-VECTORS = np.array([
-    [0, 0, 0], [1, 0, 0], [1, 0, 0], [0.9, 0.1, 0], [0.7, 0.7, 0], [-1, 0, 0], [1, 0, 0], [0, 0, 0], [1, 0, 0],
-    [0.95, 0, 0.05],
-])
+VECTORS = np.array(
+    [
+        [0, 0, 0],
+        [1, 0, 0],
+        [1, 0, 0],
+        [0.9, 0.1, 0],
+        [0.7, 0.7, 0],
+        [-1, 0, 0],
+        [1, 0, 0],
+        [0, 0, 0],
+        [1, 0, 0],
+        [0.95, 0, 0.05],
+    ]
+)
 
 
 def test_neighbours_are_ordered_by_cosine_and_cut_off() -> None:
@@ -463,14 +509,23 @@ def test_fit_with_wordnet_synonyms(tiny_params: dict, tmp_path: Path, monkeypatc
     assert words & {"fine", "great", "beneficial", "movie", "story", "dull", "tedious", "slow", "flat"}
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"augment": "eda,rotate"}, r"augment operations must be among \['eda', 'synonym', 'insert', 'swap', 'delete', "
-                                r"'backtranslate'\], got 'rotate'"),
-    ({"augment": "backtranslate"}, r"augment='backtranslate' needs augment_translator"),
-    ({"augment": "swap", "augment_synonyms": "thesaurus"}, r"augment_synonyms must be one of \['neighbours', 'wordnet'\]"),
-    ({"augment": "swap", "augment_copies": 0}, r"copies must be"),
-    ({"augment": "swap", "augment_alpha": 0.9}, r"alpha must be"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            {"augment": "eda,rotate"},
+            r"augment operations must be among \['eda', 'synonym', 'insert', 'swap', 'delete', "
+            r"'backtranslate'\], got 'rotate'",
+        ),
+        ({"augment": "backtranslate"}, r"augment='backtranslate' needs augment_translator"),
+        (
+            {"augment": "swap", "augment_synonyms": "thesaurus"},
+            r"augment_synonyms must be one of \['neighbours', 'wordnet'\]",
+        ),
+        ({"augment": "swap", "augment_copies": 0}, r"copies must be"),
+        ({"augment": "swap", "augment_alpha": 0.9}, r"alpha must be"),
+    ],
+)
 def test_bad_augment_options_are_config_errors(options: dict, message: str, tiny_params: dict) -> None:
     with pytest.raises(ConfigError, match=message):
         SentimentClassifier(**tiny_params, **options).fit(["a good film", "a bad film"] * 10, [1, 0] * 10)
@@ -481,19 +536,50 @@ def test_cli_train_with_augmentation(tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     with data.open("w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows([("text", "label"), *zip(texts, labels)])
-    small = ["--embedding-dim", "16", "--hidden-size", "16", "--epochs", "2", "--min-frequency", "1", "--threads", "1",
-             "--blend", "none"]
+    small = [
+        "--embedding-dim",
+        "16",
+        "--hidden-size",
+        "16",
+        "--epochs",
+        "2",
+        "--min-frequency",
+        "1",
+        "--threads",
+        "1",
+        "--blend",
+        "none",
+    ]
     out = tmp_path / "m.sentilstm"
     metrics = tmp_path / "metrics.json"
     result = CliRunner().invoke(
-        app, ["train", str(data), *small, "--augment", "swap,delete", "--augment-copies", "2", "--augment-alpha", "0.2",
-              "--out", str(out), "--metrics-json", str(metrics)], env={"COLUMNS": "200", "NO_COLOR": "1"})
+        app,
+        [
+            "train",
+            str(data),
+            *small,
+            "--augment",
+            "swap,delete",
+            "--augment-copies",
+            "2",
+            "--augment-alpha",
+            "0.2",
+            "--out",
+            str(out),
+            "--metrics-json",
+            str(metrics),
+        ],
+        env={"COLUMNS": "200", "NO_COLOR": "1"},
+    )
     assert result.exit_code == 0, result.output
     assert "augmentation added" in result.output and out.exists()
     saved = json.loads(metrics.read_text())
     assert saved["augmentation"]["added_per_operation"].keys() <= {"swap", "delete"}
-    bad = CliRunner().invoke(app, ["train", str(data), *small, "--augment", "shuffle", "--out", str(tmp_path / "x")],
-                             env={"COLUMNS": "200", "NO_COLOR": "1"})
+    bad = CliRunner().invoke(
+        app,
+        ["train", str(data), *small, "--augment", "shuffle", "--out", str(tmp_path / "x")],
+        env={"COLUMNS": "200", "NO_COLOR": "1"},
+    )
     assert bad.exit_code == 2 and "augment operations must be among" in bad.stderr
     assert "Traceback" not in bad.output and not (tmp_path / "x").exists()
 
@@ -523,10 +609,13 @@ def test_resume_with_neighbour_augmentation_is_exact(extra: dict, tiny_params: d
 
 
 def test_augmentation_sees_texts_without_html_tags(tiny_params: dict) -> None:
-    texts = [f"a {w} film.<br /><br />the plot was {w} and the cast too" for w in ("good", "bad", "great", "awful")] * 10
+    texts = [
+        f"a {w} film.<br /><br />the plot was {w} and the cast too" for w in ("good", "bad", "great", "awful")
+    ] * 10
     translator = RecordingTranslator()
-    clf = SentimentClassifier(**tiny_params, augment="swap,delete,backtranslate", augment_translator=translator,
-                              augment_alpha=0.5)
+    clf = SentimentClassifier(
+        **tiny_params, augment="swap,delete,backtranslate", augment_translator=translator, augment_alpha=0.5
+    )
     clf.fit(texts, [1, 0, 1, 0] * 10)
     assert translator.seen and not any("<" in t or ">" in t for t in translator.seen)
     assert all("<" not in new for _, _, new in clf.metrics_["augmentation"]["examples"])
@@ -542,22 +631,34 @@ def test_a_callable_translator_is_recorded_by_name_and_dropped_on_load(tiny_para
     np.testing.assert_array_equal(loaded.predict_proba(texts[:10]), clf.predict_proba(texts[:10]))
 
 
-@pytest.mark.parametrize("options", [{"augment_copies": float("nan")}, {"augment_copies": -1}, {"augment_alpha": float("inf")},
-                                     {"augment_alpha": -1}])
+@pytest.mark.parametrize(
+    "options",
+    [{"augment_copies": float("nan")}, {"augment_copies": -1}, {"augment_alpha": float("inf")}, {"augment_alpha": -1}],
+)
 def test_augment_options_are_checked_even_without_augment(options: dict) -> None:
     with pytest.raises(ConfigError, match="augment_(copies|alpha) must be"):
         SentimentClassifier(**options).fit(["a good film", "a bad film"] * 10, [1, 0] * 10)
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"augment": True}, r"augment must be a comma-separated string or a list of operations"),
-    ({"augment": "backtranslate", "augment_translator": "Helsinki-NLP/opus-mt-en-de"},
-     r"two Hugging Face model names 'FORWARD,BACKWARD'.*got 'Helsinki-NLP/opus-mt-en-de'"),
-    ({"augment": "swap", "augment_copies": 0}, r"augment_copies must be a whole number between 1 and 100, got 0"),
-    ({"augment": "swap", "augment_copies": 10**12}, r"augment_copies must be a whole number between 1 and 100, got 10+"),
-    ({"augment": "swap", "augment_alpha": 0.9}, r"augment_alpha must be between 0.0 and 0.5, got 0.9"),
-])
-def test_augment_options_are_checked_before_any_work(options: dict, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"augment": True}, r"augment must be a comma-separated string or a list of operations"),
+        (
+            {"augment": "backtranslate", "augment_translator": "Helsinki-NLP/opus-mt-en-de"},
+            r"two Hugging Face model names 'FORWARD,BACKWARD'.*got 'Helsinki-NLP/opus-mt-en-de'",
+        ),
+        ({"augment": "swap", "augment_copies": 0}, r"augment_copies must be a whole number between 1 and 100, got 0"),
+        (
+            {"augment": "swap", "augment_copies": 10**12},
+            r"augment_copies must be a whole number between 1 and 100, got 10+",
+        ),
+        ({"augment": "swap", "augment_alpha": 0.9}, r"augment_alpha must be between 0.0 and 0.5, got 0.9"),
+    ],
+)
+def test_augment_options_are_checked_before_any_work(
+    options: dict, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sentilstm.text.pipeline import TextPipeline
 
     monkeypatch.setattr(TextPipeline, "fit", None)  # nothing may be tokenized before the options are checked

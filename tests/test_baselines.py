@@ -5,6 +5,7 @@ filler words, flipped by a preceding "not". Unigrams alone cannot read it, word 
 both baselines (NBSVM on word 1-3-grams, TF-IDF on word 1-2-grams + char n-grams) should get it nearly right.
 Every model here trains in well under a second; the fitted ones are shared per module and treated as read-only.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,11 +32,19 @@ from typer.testing import CliRunner
 
 from helpers import FILLER, NEGATIVE, POSITIVE, error_line, make_negation_data
 from sentilstm import (
-    NBSVM, ArtifactError, ConfigError, DataError, EvaluationReport, NotFittedError, SentimentClassifier, TextConfig,
-    TfidfLogisticRegression, load_model,
+    NBSVM,
+    ArtifactError,
+    ConfigError,
+    DataError,
+    EvaluationReport,
+    NotFittedError,
+    SentimentClassifier,
+    TextConfig,
+    TfidfLogisticRegression,
+    load_model,
 )
-from sentilstm.estimators.baselines import BASELINES, Features, LinearBaseline, _l2_rows, _vectorizer, make_baseline
 from sentilstm.cli import app
+from sentilstm.estimators.baselines import BASELINES, Features, LinearBaseline, _l2_rows, _vectorizer, make_baseline
 from sentilstm.text.normalize import Normalizer
 
 KINDS = ["nbsvm", "tfidf_lr"]
@@ -110,7 +119,8 @@ def test_baselines_learn_the_negation_set(kind: str, minimum: float, fitted: dic
 def test_negation_flips_the_prediction(kind: str, fitted: dict) -> None:
     assert list(fitted[kind].predict(PROBES)) == [1, -1, -1, 1]
     p_good, p_not_good, p_awful, p_not_awful = fitted[kind].predict_proba(
-        ["the movie was good", "the movie was not good", "the movie was awful", "the movie was not awful"])[:, 1]
+        ["the movie was good", "the movie was not good", "the movie was awful", "the movie was not awful"]
+    )[:, 1]
     assert p_good > p_not_good + 0.3 and p_not_awful > p_awful + 0.3
     assert p_not_good < 0.35 and p_not_awful > 0.65
 
@@ -134,7 +144,10 @@ def test_three_classes_with_string_labels(kind: str, fitted3: dict) -> None:
     assert all(isinstance(v, str) for v in predicted)
     assert (predicted == np.asarray(labels)).mean() >= 0.9  # chance is 1/3
     assert list(clf.predict(["the film was okay", "the film was not great", "the movie was not awful"])) == [
-        "neutral", "negative", "positive"]
+        "neutral",
+        "negative",
+        "positive",
+    ]
     probabilities = clf.predict_proba(texts)
     assert probabilities.shape == (600, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
@@ -237,8 +250,11 @@ def test_fit_returns_self_and_refits_with_string_labels(kind: str, train_data: t
 @pytest.mark.parametrize("kind", KINDS)
 def test_not_fitted_before_fit(kind: str, tmp_path: Path) -> None:
     clf = make_baseline(kind)
-    for call in (lambda: clf.predict_proba(["x"]), lambda: clf.evaluate(["x"], [1]),
-                 lambda: clf.save(tmp_path / "m.sentilstm")):
+    for call in (
+        lambda: clf.predict_proba(["x"]),
+        lambda: clf.evaluate(["x"], [1]),
+        lambda: clf.save(tmp_path / "m.sentilstm"),
+    ):
         with pytest.raises(NotFittedError, match="not trained yet"):
             call()
     assert list(tmp_path.iterdir()) == []
@@ -317,9 +333,13 @@ def test_a_single_class_is_a_data_error(kind: str) -> None:
 @pytest.mark.parametrize(
     "kind, params, bad",
     [
-        ("nbsvm", {"C": 0}, "C"), ("nbsvm", {"C": -1.0}, "C"), ("tfidf_lr", {"C": 0.0}, "C"),
-        ("nbsvm", {"alpha": 0}, "alpha"), ("nbsvm", {"alpha": -0.5}, "alpha"),
-        ("nbsvm", {"min_df": 0}, "min_df"), ("tfidf_lr", {"min_df": 0}, "min_df"),
+        ("nbsvm", {"C": 0}, "C"),
+        ("nbsvm", {"C": -1.0}, "C"),
+        ("tfidf_lr", {"C": 0.0}, "C"),
+        ("nbsvm", {"alpha": 0}, "alpha"),
+        ("nbsvm", {"alpha": -0.5}, "alpha"),
+        ("nbsvm", {"min_df": 0}, "min_df"),
+        ("tfidf_lr", {"min_df": 0}, "min_df"),
         ("tfidf_lr", {"max_features": 0}, "max_features"),
     ],
 )
@@ -408,8 +428,12 @@ def test_mentions_urls_and_case_are_normalised_like_the_lstm(kind: str) -> None:
     assert clf.normalizer_("@Bob: GREAT film http://x.y/z") == "xxuser : great film xxurl"
     # The same normaliser as an LSTM with default text options: HTML, cp1252, NFC (Igbo tone marks)
     lstm = Normalizer(TextConfig())
-    for text in ["Great film!<br />Loved it &amp; more", "caf\u0082 \x93quoted\x94", unicodedata.normalize("NFD", "Ọ̀ dị́ mma"),
-                 "@a_b www.x.org/p?q=1 Mixed CASE"]:
+    for text in [
+        "Great film!<br />Loved it &amp; more",
+        "caf\u0082 \x93quoted\x94",
+        unicodedata.normalize("NFD", "Ọ̀ dị́ mma"),
+        "@a_b www.x.org/p?q=1 Mixed CASE",
+    ]:
         assert clf.normalizer_(text) == lstm(text)
 
 
@@ -444,8 +468,16 @@ def test_balanced_class_weight_raises_minority_recall(kind: str) -> None:
 
 # ----- save / load -------------------------------------------------------------------------------------
 IGBO = ["Ọ̀ dị́ mma nke ukwuu 😀", "ihe a jọ̀rọ̀ njọ́ 😡", "fíìmù à dị̀ mmá", "😀😀😀", "ụ̀lọ́ akwụkwọ 👍🏽 great"]
-UNSEEN = ["zyzzyva quux blorf", "xylophone", "", "   ", "!!!", "the movie was not good at all, honestly.",
-          unicodedata.normalize("NFD", IGBO[0]), "word " * 400]
+UNSEEN = [
+    "zyzzyva quux blorf",
+    "xylophone",
+    "",
+    "   ",
+    "!!!",
+    "the movie was not good at all, honestly.",
+    unicodedata.normalize("NFD", IGBO[0]),
+    "word " * 400,
+]
 
 
 @pytest.fixture(scope="module")
@@ -474,7 +506,8 @@ def test_save_load_round_trip_is_exact(kind: str, unicode_train: tuple, held_out
     assert list(loaded.classes_) == [-1, 1] and all(_is_int(c) for c in loaded.classes_)
     assert [f.terms for f in loaded.features_] == [f.terms for f in clf.features_]
     assert {k: v for k, v in loaded.get_params().items() if "ngram" not in k} == {
-        k: v for k, v in clf.get_params().items() if "ngram" not in k}
+        k: v for k, v in clf.get_params().items() if "ngram" not in k
+    }
     assert loaded.metrics_ == {"note": "kept"}
     report = loaded.evaluate(held_out_data[0], held_out_data[1])
     assert report.to_dict() == clf.evaluate(held_out_data[0], held_out_data[1]).to_dict()
@@ -523,8 +556,11 @@ def test_sentiment_classifier_load_refuses_a_baseline(kind: str, fitted: dict, t
 def test_load_model_on_an_lstm_file_returns_a_sentiment_classifier(trained_model_path: Path) -> None:
     clf = load_model(trained_model_path)
     assert type(clf) is SentimentClassifier and list(clf.classes_) == [-1, 1]
-    assert list(clf.predict(["the movie was great", "the movie was not great", "the movie was awful",
-                             "the movie was not awful"])) == [1, -1, -1, 1]
+    assert list(
+        clf.predict(
+            ["the movie was great", "the movie was not great", "the movie was awful", "the movie was not awful"]
+        )
+    ) == [1, -1, -1, 1]
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.9, 100])
@@ -549,7 +585,6 @@ def ok(result: Any) -> Any:
     assert result.exit_code == 0, (result.exit_code, result.output, result.exception)
     assert "Traceback" not in result.output
     return result
-
 
 
 def write_csv(path: Path, texts: list[str], labels: list[Any] | None = None) -> Path:
@@ -578,8 +613,18 @@ def cli_models(cli_data: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     for kind in KINDS:
         folder = tmp_path_factory.mktemp(f"cli_{kind}")
         model, metrics = folder / "b.sentilstm", folder / "metrics.json"
-        result = invoke("baseline", cli_data["train"], "--kind", kind, "--test", cli_data["test"], "--out", model,
-                        "--metrics-json", metrics)
+        result = invoke(
+            "baseline",
+            cli_data["train"],
+            "--kind",
+            kind,
+            "--test",
+            cli_data["test"],
+            "--out",
+            model,
+            "--metrics-json",
+            metrics,
+        )
         out[kind] = {"result": result, "model": model, "metrics": metrics, "folder": folder}
     return out
 
@@ -605,8 +650,25 @@ def test_cli_baseline_writes_model_and_metrics(kind: str, cli_models: dict, cli_
 
 def test_cli_baseline_passes_options(cli_data: dict, tmp_path: Path) -> None:
     model = tmp_path / "o.sentilstm"
-    ok(invoke("baseline", cli_data["train"], "--kind", "tfidf_lr", "--C", "0.5", "--min-df", "3",
-              "--class-weight", "balanced", "--sampling", "smote", "--out", model, "--quiet"))
+    ok(
+        invoke(
+            "baseline",
+            cli_data["train"],
+            "--kind",
+            "tfidf_lr",
+            "--C",
+            "0.5",
+            "--min-df",
+            "3",
+            "--class-weight",
+            "balanced",
+            "--sampling",
+            "smote",
+            "--out",
+            model,
+            "--quiet",
+        )
+    )
     clf = load_model(model)
     assert (clf.C, clf.min_df, clf.class_weight, clf.sampling) == (0.5, 3, "balanced", "smote")
     assert clf.metrics_.keys() == {"train_seconds"}  # no --test, no test metrics
@@ -618,16 +680,21 @@ def test_cli_baseline_unknown_kind_is_a_user_error(cli_data: dict, tmp_path: Pat
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("option, value, bad", [("--min-df", "0", "min_df"), ("--C", "0", "C"), ("--sampling", "adasyn", "sampling")])
-def test_cli_baseline_bad_option_is_a_user_error(option: str, value: str, bad: str, cli_data: dict,
-                                                 tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "option, value, bad", [("--min-df", "0", "min_df"), ("--C", "0", "C"), ("--sampling", "adasyn", "sampling")]
+)
+def test_cli_baseline_bad_option_is_a_user_error(
+    option: str, value: str, bad: str, cli_data: dict, tmp_path: Path
+) -> None:
     line = error_line(invoke("baseline", cli_data["train"], option, value, "--out", tmp_path / "m.sentilstm"))
     assert f"{bad} must be" in line
     assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_baseline_bad_class_weight_is_a_user_error(cli_data: dict, tmp_path: Path) -> None:
-    line = error_line(invoke("baseline", cli_data["train"], "--class-weight", "balancd", "--out", tmp_path / "m.sentilstm"))
+    line = error_line(
+        invoke("baseline", cli_data["train"], "--class-weight", "balancd", "--out", tmp_path / "m.sentilstm")
+    )
     assert "class_weight" in line and "balancd" in line
 
 

@@ -1,5 +1,6 @@
 """bench/accuracy.py end to end on the bundled tweets corpus with the fastest model (a few seconds); bench/hardening.py's
 verdict rules, snapshots and model-file tampering, and a tiny end-to-end run (slow)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,10 +37,23 @@ def test_scoreboard_runs_saves_and_resumes(tmp_path: Path) -> None:
 
 def test_markdown_reports_mean_and_std_over_seeds_and_anchors() -> None:
     bench = load_bench()
-    runs = [{"dataset": "imdb", "model": "lstm", "seed": s, "train_seconds": 600.0, "accuracy": a,
-             "macro_f1": a, "weighted_f1": a} for s, a in enumerate([90.0, 91.0, 92.0])]
+    runs = [
+        {
+            "dataset": "imdb",
+            "model": "lstm",
+            "seed": s,
+            "train_seconds": 600.0,
+            "accuracy": a,
+            "macro_f1": a,
+            "weighted_f1": a,
+        }
+        for s, a in enumerate([90.0, 91.0, 92.0])
+    ]
     text = bench.markdown(runs, "test machine")
-    assert "| sentilstm default (BiLSTM + attention, blended) | 3 | 91.00 ± 1.00 | 91.00 ± 1.00 | 91.00 ± 1.00 |  |" in text
+    assert (
+        "| sentilstm default (BiLSTM + attention, blended) | 3 | 91.00 ± 1.00 | 91.00 ± 1.00 | 91.00 ± 1.00 |  |"
+        in text
+    )
     assert "10.0 min" in text and "91.22" in text and "Wang & Manning 2012" in text
 
 
@@ -49,8 +63,18 @@ def test_threads_bench_runs_a_cell_and_tabulates() -> None:
     spec.loader.exec_module(bench)
     cell = bench.run_cell("train", 1, 0.5)
     assert cell["texts_per_second"] > 0 and cell["threads_used"] == {"1": cell["threads_used"]["1"]}
-    rows = [{"workload": "train", "setting": s, "burners": b, "texts_per_second": v, "source": "x",
-             "threads_used": {"1": 3}, "switches": []} for s, b, v in [("two", 2, 100.0), ("auto", 2, 700.0)]]
+    rows = [
+        {
+            "workload": "train",
+            "setting": s,
+            "burners": b,
+            "texts_per_second": v,
+            "source": "x",
+            "threads_used": {"1": 3},
+            "switches": [],
+        }
+        for s, b, v in [("two", 2, 100.0), ("auto", 2, 700.0)]
+    ]
     assert "| train | 2 | 100 | 700 | 7.00x |" in bench.markdown(rows, "test machine")
 
 
@@ -76,7 +100,14 @@ def test_audit_classifies_command_outcomes() -> None:
     assert verdict("refuse", 2, one_line) == "clean"
     assert verdict("work", 2, one_line) == "other"  # a valid input refused
     assert verdict("refuse", 2, "error: a\nerror: b\n") == "other"
-    assert verdict("refuse", 2, "Usage: sentilstm train [OPTIONS]\n│ Invalid value for '--epochs': 'x' is not a valid integer. │\n") == "clean"
+    assert (
+        verdict(
+            "refuse",
+            2,
+            "Usage: sentilstm train [OPTIONS]\n│ Invalid value for '--epochs': 'x' is not a valid integer. │\n",
+        )
+        == "clean"
+    )
     assert verdict("refuse", 1, "Traceback (most recent call last):\n  File ...\nValueError: bad\n") == "traceback"
     assert verdict("refuse", 1, "something went wrong\n") == "traceback"
     assert verdict("refuse", 0, "") == "accepted"
@@ -88,7 +119,10 @@ def test_audit_classifies_command_outcomes() -> None:
     assert verdict("refuse", 1, "RuntimeError: DefaultCPUAllocator: can't allocate memory\n") == "hang/blow-up"
     assert verdict("refuse", 2, one_line, lost=["train.csv changed"]) == "data lost"
     assert verdict("refuse", 2, one_line, leftovers=[".m.sentilstm.x.tmp"]) == "data lost"
-    assert verdict("refuse", 2, "error: cannot listen on 127.0.0.1:9: it is already in use", accepted_if="cannot listen") == "accepted"
+    assert (
+        verdict("refuse", 2, "error: cannot listen on 127.0.0.1:9: it is already in use", accepted_if="cannot listen")
+        == "accepted"
+    )
     assert verdict("refuse", 2, "training on 300 texts\nerror: label 'meh'", late_if="training on") == "other"
 
 
@@ -105,7 +139,9 @@ def test_audit_snapshots_find_changed_inputs_and_half_written_outputs(tmp_path: 
     after = audit.snapshot(tmp_path)
     lost, leftovers = audit.compare(before, after, outputs=("model.sentilstm",), succeeded=True)
     assert lost == ["train.csv changed"] and leftovers == [".out.csv.x1.tmp"]
-    lost, _ = audit.compare(before, after, outputs=("model.sentilstm",), succeeded=False)  # a failed run keeps old outputs
+    lost, _ = audit.compare(
+        before, after, outputs=("model.sentilstm",), succeeded=False
+    )  # a failed run keeps old outputs
     assert lost == ["model.sentilstm changed", "train.csv changed"]
 
 
@@ -117,7 +153,9 @@ def test_audit_tampers_change_only_what_they_say(trained_model_path: Path) -> No
     swapped = audit.edit_payload(lambda p: p.__setitem__("labels", p["labels"][::-1]))(data)
     new_header, new_body = audit.split_file(swapped)
     assert new_body == body and json.loads(new_header["__metadata__"]["payload"])["labels"] == payload["labels"][::-1]
-    assert {k: v for k, v in new_header.items() if k != "__metadata__"} == {k: v for k, v in header.items() if k != "__metadata__"}
+    assert {k: v for k, v in new_header.items() if k != "__metadata__"} == {
+        k: v for k, v in header.items() if k != "__metadata__"
+    }
     flipped = audit.flip_label_bit(data)
     assert len(flipped) == len(data) and sum(a != b for a, b in zip(flipped, data)) == 1
 
@@ -126,7 +164,10 @@ def test_audit_judges_python_exceptions() -> None:
     audit = load_hardening("hardening_api")
     from sentilstm.errors import ConfigError
 
-    assert audit.judge_exception(ConfigError("epochs must be >= 1, got 0"), "refuse") == ("clean", "ConfigError: epochs must be >= 1, got 0")
+    assert audit.judge_exception(ConfigError("epochs must be >= 1, got 0"), "refuse") == (
+        "clean",
+        "ConfigError: epochs must be >= 1, got 0",
+    )
     assert audit.judge_exception(ConfigError("epochs must be >= 1, got 0"), "work")[0] == "other"
     assert audit.judge_exception(ConfigError("two\nlines"), "refuse")[0] == "other"
     try:

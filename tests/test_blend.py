@@ -1,4 +1,5 @@
 """The network + linear n-gram blend inside SentimentClassifier: chosen on validation, saved, reloaded."""
+
 from __future__ import annotations
 
 import logging
@@ -11,8 +12,8 @@ from typer.testing import CliRunner
 
 from helpers import TINY
 from sentilstm import ConfigError, SentimentClassifier, load_model
-from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression
 from sentilstm.cli import app
+from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression
 
 WORDS = {"pos": ("good", "great", "lovely"), "neg": ("bad", "awful", "dull")}
 
@@ -33,8 +34,16 @@ def keyword_data(n: int, seed: int) -> tuple[list[str], list[str]]:
 @pytest.fixture(scope="module")
 def blended() -> SentimentClassifier:
     texts, labels = keyword_data(400, seed=1)
-    clf = SentimentClassifier(embedding_dim=8, hidden_size=8, epochs=1, learning_rate=1e-4, min_frequency=1,
-                              num_threads=1, seed=0, blend="auto")
+    clf = SentimentClassifier(
+        embedding_dim=8,
+        hidden_size=8,
+        epochs=1,
+        learning_rate=1e-4,
+        min_frequency=1,
+        num_threads=1,
+        seed=0,
+        blend="auto",
+    )
     return clf.fit(texts, labels)
 
 
@@ -60,7 +69,9 @@ def test_blended_probabilities_are_the_weighted_mean(blended: SentimentClassifie
 
 def test_blend_lifts_a_weak_network(blended: SentimentClassifier) -> None:
     texts, labels = keyword_data(300, seed=3)
-    network_accuracy = np.mean(blended.label_map_.decode(blended._network_proba(texts).argmax(axis=1)) == np.asarray(labels))
+    network_accuracy = np.mean(
+        blended.label_map_.decode(blended._network_proba(texts).argmax(axis=1)) == np.asarray(labels)
+    )
     assert blended.evaluate(texts, labels).accuracy > max(network_accuracy, 0.9)
 
 
@@ -85,8 +96,9 @@ def test_blend_none_is_the_network_alone() -> None:
 @pytest.mark.parametrize("kind", ["nbsvm", "tfidf_lr"])
 def test_a_named_blend_uses_only_that_model(kind: str) -> None:
     texts, labels = keyword_data(300, seed=6)
-    clf = SentimentClassifier(embedding_dim=8, hidden_size=8, epochs=1, learning_rate=1e-4, min_frequency=1,
-                              num_threads=1, blend=kind).fit(texts, labels)
+    clf = SentimentClassifier(
+        embedding_dim=8, hidden_size=8, epochs=1, learning_rate=1e-4, min_frequency=1, num_threads=1, blend=kind
+    ).fit(texts, labels)
     assert clf.blend_model_.kind == kind
     assert set(clf.metrics_["blend"]["validation_log_loss"]) == {"network", kind, "blend"}
 
@@ -100,7 +112,9 @@ def test_blend_is_skipped_with_a_warning_when_no_ngram_repeats(caplog: pytest.Lo
     texts = [f"word{i}" for i in range(40)]  # every token occurs once: no n-gram reaches min_df=2
     labels = [i % 2 for i in range(40)]
     with caplog.at_level(logging.WARNING, logger="sentilstm.estimators.classifier"):
-        clf = SentimentClassifier(embedding_dim=8, hidden_size=8, epochs=1, min_frequency=1, num_threads=1).fit(texts, labels)
+        clf = SentimentClassifier(embedding_dim=8, hidden_size=8, epochs=1, min_frequency=1, num_threads=1).fit(
+            texts, labels
+        )
     assert clf.blend_model_ is None
     assert "no nbsvm blend" in caplog.text and "no tfidf_lr blend" in caplog.text
 
@@ -110,8 +124,21 @@ def test_cli_blend_option(tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
     runner = CliRunner()
-    common = ["train", str(data), "--embedding-dim", "8", "--hidden-size", "8", "--epochs", "1", "--min-frequency", "1",
-              "--threads", "1", "--quiet"]
+    common = [
+        "train",
+        str(data),
+        "--embedding-dim",
+        "8",
+        "--hidden-size",
+        "8",
+        "--epochs",
+        "1",
+        "--min-frequency",
+        "1",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
     result = runner.invoke(app, [*common, "--blend", "none", "--out", str(tmp_path / "m.sentilstm")])
     assert result.exit_code == 0, result.output
     assert load_model(tmp_path / "m.sentilstm").blend_model_ is None
@@ -121,14 +148,17 @@ def test_cli_blend_option(tmp_path: Path) -> None:
     assert not (tmp_path / "x.sentilstm").exists()
 
 
-@pytest.mark.parametrize("options, expected", [
-    ({}, {"class_weight": "balanced", "sampling": "none"}),
-    ({"class_weight": "balanced"}, {"class_weight": "balanced", "sampling": "none"}),
-    ({"sampling": "smote"}, {"class_weight": None, "sampling": "smote"}),
-    ({"sampling": "oversample"}, {"class_weight": None, "sampling": "oversample"}),
-    ({"sampling": "undersample"}, {"class_weight": None, "sampling": "oversample"}),
-    ({"sampling": "balanced_batches"}, {"class_weight": None, "sampling": "oversample"}),
-])
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ({}, {"class_weight": "balanced", "sampling": "none"}),
+        ({"class_weight": "balanced"}, {"class_weight": "balanced", "sampling": "none"}),
+        ({"sampling": "smote"}, {"class_weight": None, "sampling": "smote"}),
+        ({"sampling": "oversample"}, {"class_weight": None, "sampling": "oversample"}),
+        ({"sampling": "undersample"}, {"class_weight": None, "sampling": "oversample"}),
+        ({"sampling": "balanced_batches"}, {"class_weight": None, "sampling": "oversample"}),
+    ],
+)
 def test_the_linear_partner_is_balanced_or_mirrors_the_sampling(options: dict, expected: dict) -> None:
     texts, labels = keyword_data(240, seed=7)
     skewed = [(t, y) for i, (t, y) in enumerate(zip(texts, labels)) if y == "pos" or i % 4 == 0]

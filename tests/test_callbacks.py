@@ -1,4 +1,5 @@
 """sentilstm.training.callbacks: the hook points of the training loop, in order, and user callbacks next to the built-in ones."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -62,8 +63,9 @@ def test_a_user_callback_sees_every_hook_in_order(tiny_params: dict, tmp_path: P
     texts, labels = make_negation_data(100, seed=0)
     first, second = Recorder(), Recorder()
     params = {**tiny_params, "epochs": 2, "patience": 5, "batch_size": 64, "blend": None}
-    clf = SentimentClassifier(**params).fit(texts, labels, callback=first, callbacks=[second],
-                                            checkpoint_path=tmp_path / "run.ckpt")
+    clf = SentimentClassifier(**params).fit(
+        texts, labels, callback=first, callbacks=[second], checkpoint_path=tmp_path / "run.ckpt"
+    )
     steps = clf.history_.epochs[0].steps
     calls = first.calls  # on_epoch_end's True: `improved` agreed with the history
     assert calls == expected_calls(2, steps) and second.calls == first.calls

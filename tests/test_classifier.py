@@ -1,4 +1,5 @@
 """sentilstm.estimators.classifier (and evaluation, datasets): the scikit-learn-style facade end to end."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,11 +17,19 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_
 
 from helpers import FILLER, make_negation_data
 from sentilstm import (
-    ConfigError, DataError, EvaluationReport, ModelConfig, NotFittedError, SentimentClassifier, TextConfig, TrainConfig,
-    load_dataset, load_model,
+    ConfigError,
+    DataError,
+    EvaluationReport,
+    ModelConfig,
+    NotFittedError,
+    SentimentClassifier,
+    TextConfig,
+    TrainConfig,
+    load_dataset,
+    load_model,
 )
-from sentilstm.estimators.classifier import DERIVED_MODEL_FIELDS
 from sentilstm.errors import ArtifactError, OutputError
+from sentilstm.estimators.classifier import DERIVED_MODEL_FIELDS
 
 
 def _is_int(value: Any) -> bool:
@@ -41,8 +50,9 @@ def test_trained_classifier_reads_negation(trained_clf: SentimentClassifier, hel
 
 
 def test_negation_flips_the_prediction(trained_clf: SentimentClassifier) -> None:
-    predicted = trained_clf.predict(["the movie was great", "the movie was not great",
-                                     "the movie was awful", "the movie was not awful"])
+    predicted = trained_clf.predict(
+        ["the movie was great", "the movie was not great", "the movie was awful", "the movie was not awful"]
+    )
     assert list(predicted) == [1, -1, -1, 1]
 
 
@@ -196,8 +206,12 @@ def test_class_weight_dict_trains(tiny_params: dict) -> None:
 
 @pytest.mark.parametrize(
     "overrides",
-    [dict(tokenizer="bpe"), dict(cell="gru", bidirectional=False, pooling="mean"),
-     dict(conv_channels=8, pooling="concat", num_layers=2), dict(stopwords="english", stemmer="english")],
+    [
+        dict(tokenizer="bpe"),
+        dict(cell="gru", bidirectional=False, pooling="mean"),
+        dict(conv_channels=8, pooling="concat", num_layers=2),
+        dict(stopwords="english", stemmer="english"),
+    ],
 )
 def test_other_architectures_and_text_options_train(tiny_params: dict, overrides: dict) -> None:
     texts, labels = make_negation_data(160, seed=12)
@@ -225,7 +239,13 @@ def test_every_config_field_is_a_parameter_with_the_same_default() -> None:
             expected[f.name] = f.default
     assert set(DERIVED_MODEL_FIELDS) == {"vocab_size", "num_classes", "padding_idx"}
     assert {name for name in parameters if name != "self"} == set(expected) | {
-        "blend", "embeddings", "pretrain_embeddings", "augment", "augment_copies", "augment_alpha", "augment_synonyms",
+        "blend",
+        "embeddings",
+        "pretrain_embeddings",
+        "augment",
+        "augment_copies",
+        "augment_alpha",
+        "augment_synonyms",
         "augment_translator",
     }  # not config fields
     assert parameters["blend"].default == "auto"
@@ -233,8 +253,14 @@ def test_every_config_field_is_a_parameter_with_the_same_default() -> None:
         assert parameters[name].default == default, name
         assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
     assert SentimentClassifier().get_params() == expected | {
-        "blend": "auto", "embeddings": None, "pretrain_embeddings": None, "augment": None, "augment_copies": 1,
-        "augment_alpha": 0.1, "augment_synonyms": "neighbours", "augment_translator": None,
+        "blend": "auto",
+        "embeddings": None,
+        "pretrain_embeddings": None,
+        "augment": None,
+        "augment_copies": 1,
+        "augment_alpha": 0.1,
+        "augment_synonyms": "neighbours",
+        "augment_translator": None,
     }
 
 

@@ -7,6 +7,7 @@ cannot get these right; an LSTM can. Models are trained once per module with sma
 The contract under test (src/sentilstm/cli/): every error a user can cause prints exactly one line
 `error: ...` on stderr and exits with code 2, with no traceback and no half-written output file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -155,7 +156,12 @@ def test_train_writes_model_and_prints_metrics(trained: dict[str, Any]) -> None:
     result = ok(trained["result"])
     assert trained["model"].is_file() and trained["model"].stat().st_size > 0
     # no .ckpt, no .tmp; the HTML report and its plots beside the model
-    assert sorted(p.name for p in trained["folder"].iterdir()) == ["m.report.html", "m.report_plots", "m.sentilstm", "metrics.json"]
+    assert sorted(p.name for p in trained["folder"].iterdir()) == [
+        "m.report.html",
+        "m.report_plots",
+        "m.sentilstm",
+        "metrics.json",
+    ]
     assert "validation (best epoch" in result.stdout
     for column in ("accuracy", "macro F1", "weighted F1", "ROC-AUC", "confusion matrix"):
         assert column in result.stdout
@@ -256,8 +262,9 @@ def test_evaluate_prints_report(model: Path, data: dict[str, Path]) -> None:
     assert "600" in result.stdout  # examples
 
 
-def test_evaluate_json_matches_python_api(model: Path, data: dict[str, Path], clf: SentimentClassifier,
-                                          tmp_path: Path) -> None:
+def test_evaluate_json_matches_python_api(
+    model: Path, data: dict[str, Path], clf: SentimentClassifier, tmp_path: Path
+) -> None:
     path = tmp_path / "report.json"
     ok(invoke("evaluate", model, data["test"], "--text-column", "text", "--label-column", "label", "--json", path))
     report = json.loads(path.read_text())
@@ -287,8 +294,14 @@ def test_predict_texts_prints_table(model: Path) -> None:
 
 
 def test_predict_json_lines(model: Path, clf: SentimentClassifier) -> None:
-    texts = ["the movie was not good", "the movie was good", "the film was not bad today", "the actors were not great",
-             "i think the plot was not awful", "awful awful plot"]
+    texts = [
+        "the movie was not good",
+        "the movie was good",
+        "the film was not bad today",
+        "the actors were not great",
+        "i think the plot was not awful",
+        "awful awful plot",
+    ]
     result = ok(invoke("predict", model, "--json", *texts))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["text"] for line in lines] == texts
@@ -332,8 +345,15 @@ def big_texts(data: dict[str, Path]) -> list[str]:
         ("scored.tsv.gz", lambda p: pd.read_csv(p, sep="\t")),
     ],
 )
-def test_predict_input_output_formats(name: str, reader: Any, model: Path, data: dict[str, Path],
-                                      clf: SentimentClassifier, big_texts: list[str], tmp_path: Path) -> None:
+def test_predict_input_output_formats(
+    name: str,
+    reader: Any,
+    model: Path,
+    data: dict[str, Path],
+    clf: SentimentClassifier,
+    big_texts: list[str],
+    tmp_path: Path,
+) -> None:
     output = tmp_path / name
     result = ok(invoke("predict", model, "--input", data["big"], "--output", output, "--chunk-rows", "500"))
     assert "scored 3000 rows" in result.stderr
@@ -344,8 +364,9 @@ def test_predict_input_output_formats(name: str, reader: Any, model: Path, data:
 
 
 @pytest.mark.parametrize("source", ["big_tsv", "big_jsonl"])
-def test_predict_input_formats(source: str, model: Path, data: dict[str, Path], clf: SentimentClassifier,
-                               big_texts: list[str], tmp_path: Path) -> None:
+def test_predict_input_formats(
+    source: str, model: Path, data: dict[str, Path], clf: SentimentClassifier, big_texts: list[str], tmp_path: Path
+) -> None:
     output = tmp_path / "scored.csv"
     ok(invoke("predict", model, "--input", data[source], "--output", output, "--chunk-rows", "700"))
     check_scored(pd.read_csv(output), clf, big_texts)
@@ -504,7 +525,11 @@ def test_train_all_labels_missing(workdir: Path) -> None:
         ("--schedule", "cosine", "schedule must be one of"),
         ("--device", "tpu", "device must be"),
         ("--stemmer", "klingon", "stemmer must be"),
-        ("--sampling", "smoted", "sampling must be one of ['none', 'oversample', 'undersample', 'balanced_batches', 'smote']"),
+        (
+            "--sampling",
+            "smoted",
+            "sampling must be one of ['none', 'oversample', 'undersample', 'balanced_batches', 'smote']",
+        ),
         ("--weight-drop", "1", "weight_drop must be between 0.0 and 0.95, got 1.0"),
         ("--embedding-dropout", "-0.1", "embedding_dropout must be between"),
         ("--output-dropout", "0.99", "output_dropout must be between"),
@@ -513,8 +538,9 @@ def test_train_all_labels_missing(workdir: Path) -> None:
         ("--augment-synonyms", "ppdb", "augment_synonyms must be one of ['neighbours', 'wordnet'], got 'ppdb'"),
     ],
 )
-def test_train_invalid_option_value(option: str, value: str, message: str, workdir: Path,
-                                    data: dict[str, Path]) -> None:
+def test_train_invalid_option_value(
+    option: str, value: str, message: str, workdir: Path, data: dict[str, Path]
+) -> None:
     line = train_error(workdir, data["test"], option, value)
     assert message in line
 
@@ -701,8 +727,18 @@ def test_predict_header_only_input(model: Path, workdir: Path) -> None:
 
 
 def test_predict_input_text_column_missing(model: Path, workdir: Path, data: dict[str, Path]) -> None:
-    line = predict_error(workdir, model, "--input", data["big"], "--output", workdir / "o.parquet",
-                         "--text-column", "body", "--chunk-rows", "500")
+    line = predict_error(
+        workdir,
+        model,
+        "--input",
+        data["big"],
+        "--output",
+        workdir / "o.parquet",
+        "--text-column",
+        "body",
+        "--chunk-rows",
+        "500",
+    )
     assert "'body' not found" in line and "['id', 'text']" in line
 
 
@@ -710,8 +746,9 @@ def test_predict_bad_jsonl_line_leaves_no_output(model: Path, workdir: Path) -> 
     """The error is met in the second chunk, after the first was written: the partial output must go."""
     lines = [json.dumps({"text": "good film"})] * 5 + ["{not json"]
     (workdir / "in.jsonl").write_text("\n".join(lines) + "\n")
-    line = predict_error(workdir, model, "--input", workdir / "in.jsonl", "--output", workdir / "o.csv",
-                         "--chunk-rows", "2")
+    line = predict_error(
+        workdir, model, "--input", workdir / "in.jsonl", "--output", workdir / "o.csv", "--chunk-rows", "2"
+    )
     assert "line 6" in line and "not valid JSON" in line
 
 
@@ -743,14 +780,29 @@ def test_predict_jsonl_key_order_varies_between_chunks(output: str, reader: Any,
 def test_predict_jsonl_type_change_to_parquet_is_a_user_error(model: Path, workdir: Path) -> None:
     """Regression: a column changing type between chunks made ParquetWriter raise ValueError (traceback, exit 1)."""
     write_jsonl(workdir / "in.jsonl", [{"id": 1, "text": "good"}, {"id": 2, "text": "bad"}, {"id": "x3", "text": "ok"}])
-    line = predict_error(workdir, model, "--input", workdir / "in.jsonl", "--output", workdir / "o.parquet",
-                         "--chunk-rows", "2")
+    line = predict_error(
+        workdir, model, "--input", workdir / "in.jsonl", "--output", workdir / "o.parquet", "--chunk-rows", "2"
+    )
     assert "changes type between chunks" in line
 
 
 # ----- resume after a real SIGKILL -------------------------------------------------------------------------
-KILL_OPTIONS = ["--embedding-dim", "32", "--hidden-size", "32", "--epochs", "6", "--min-frequency", "1",
-                "--threads", "1", "--patience", "10", "--seed", "3"]
+KILL_OPTIONS = [
+    "--embedding-dim",
+    "32",
+    "--hidden-size",
+    "32",
+    "--epochs",
+    "6",
+    "--min-frequency",
+    "1",
+    "--threads",
+    "1",
+    "--patience",
+    "10",
+    "--seed",
+    "3",
+]
 
 
 def test_resume_after_sigkill(tmp_path: Path) -> None:
@@ -760,8 +812,17 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     write_csv(tmp_path / "train.csv", make_rows(12_000, seed=11, noise=0.1))
     killed = tmp_path / "m2.sentilstm"
     checkpoint = Path(f"{killed}.ckpt")
-    command = [sys.executable, "-m", "sentilstm", "train", str(tmp_path / "train.csv"), *COLUMNS,
-               "--out", str(killed), *KILL_OPTIONS]
+    command = [
+        sys.executable,
+        "-m",
+        "sentilstm",
+        "train",
+        str(tmp_path / "train.csv"),
+        *COLUMNS,
+        "--out",
+        str(killed),
+        *KILL_OPTIONS,
+    ]
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     with open(tmp_path / "stdout.txt", "wb") as stdout, open(tmp_path / "stderr.txt", "wb") as stderr:
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=tmp_path)
@@ -786,8 +847,19 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     assert "other options" in line and checkpoint.exists()
 
     resumed_metrics = tmp_path / "resumed.json"
-    result = ok(invoke("train", tmp_path / "train.csv", *COLUMNS, "--out", killed, "--resume", *KILL_OPTIONS,
-                       "--metrics-json", resumed_metrics))
+    result = ok(
+        invoke(
+            "train",
+            tmp_path / "train.csv",
+            *COLUMNS,
+            "--out",
+            killed,
+            "--resume",
+            *KILL_OPTIONS,
+            "--metrics-json",
+            resumed_metrics,
+        )
+    )
     assert f"resumed after epoch {done} of 6" in result.stderr
     assert killed.is_file() and not checkpoint.exists()
     resumed = SentimentClassifier.load(killed)
@@ -836,15 +908,25 @@ def test_subcommand_help(command: str, option: str) -> None:
 def test_python_dash_m_entry_point(model: Path, tmp_path: Path) -> None:
     """`python -m sentilstm` prints the error line and exits 2 in a real process, too (no traceback)."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    done = subprocess.run([sys.executable, "-m", "sentilstm", "predict", str(tmp_path / "none.sentilstm"), "good"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "sentilstm", "predict", str(tmp_path / "none.sentilstm"), "good"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert [line for line in done.stderr.splitlines() if line.startswith("error:")] == [
         f"error: model file {str(tmp_path / 'none.sentilstm')!r} does not exist; check the path or train one with "
         "`sentilstm train ... --out FILE`"
     ]
-    done = subprocess.run([sys.executable, "-m", "sentilstm", "predict", str(model), "--json", "a great film"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "sentilstm", "predict", str(model), "--json", "a great film"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["label"] == 1

@@ -2,6 +2,7 @@
 every bad number or encoding is one `error:` line before any work, a full or read-only disk is one line naming the
 path with no partial file, undecodable text is cleaned, wide tables and many classes stay within bounded memory,
 a resumed run profiles its data like an uninterrupted one, and a killed run's temporaries are swept."""
+
 from __future__ import annotations
 
 import errno
@@ -18,18 +19,34 @@ import pytest
 
 from helpers import TINY, error_line, full_disk, invoke_cli, make_negation_data
 from sentilstm import SentimentClassifier
-from sentilstm.system import files
 from sentilstm.errors import ConfigError, DataError
+from sentilstm.system import files
 from sentilstm.training.loop import TrainingCallback
 
-SMALL = ["--embedding-dim", "8", "--hidden-size", "8", "--epochs", "1", "--min-frequency", "1", "--threads", "1",
-         "--blend", "none", "--no-report", "--quiet"]
+SMALL = [
+    "--embedding-dim",
+    "8",
+    "--hidden-size",
+    "8",
+    "--epochs",
+    "1",
+    "--min-frequency",
+    "1",
+    "--threads",
+    "1",
+    "--blend",
+    "none",
+    "--no-report",
+    "--quiet",
+]
 
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under `folder` with the SHA-256 of its bytes: what a failing command must leave exactly as it was."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def write_csv(path: Path, texts: list[str], labels: list[Any]) -> Path:
@@ -67,16 +84,40 @@ def work(tmp_path: Path, files_dir: dict[str, Path]) -> dict[str, Path]:
 # ----- item 2: an output that is an input -------------------------------------------------------------------
 VERBS = {
     "train --out DATA": lambda w, d: ["train", d, "--out", d, *SMALL],
-    "train --report DATA": lambda w, d: ["train", w["train"], "--out", w["folder"] / "n.sentilstm", "--report", d, *SMALL[:-2]],
-    "train --metrics-json DATA": lambda w, d: ["train", w["train"], "--out", w["folder"] / "n.sentilstm",
-                                                "--metrics-json", d, *SMALL],
+    "train --report DATA": lambda w, d: [
+        "train",
+        w["train"],
+        "--out",
+        w["folder"] / "n.sentilstm",
+        "--report",
+        d,
+        *SMALL[:-2],
+    ],
+    "train --metrics-json DATA": lambda w, d: [
+        "train",
+        w["train"],
+        "--out",
+        w["folder"] / "n.sentilstm",
+        "--metrics-json",
+        d,
+        *SMALL,
+    ],
     "train --out TEST": lambda w, d: ["train", w["train"], "--test", d, "--out", d, *SMALL],
     "baseline --out DATA": lambda w, d: ["baseline", d, "--out", d],
     "baseline --report DATA": lambda w, d: ["baseline", d, "--out", w["folder"] / "b.sentilstm", "--report", d],
     "cv --json DATA": lambda w, d: ["cv", d, "--json", d, "--estimator", "nbsvm", "--no-report"],
     "cv --report DATA": lambda w, d: ["cv", d, "--report", d, "--estimator", "nbsvm"],
     "tune --out DATA": lambda w, d: ["tune", d, "--out", d, "--trials", "1"],
-    "tune --report DATA": lambda w, d: ["tune", d, "--out", w["folder"] / "t.sentilstm", "--report", d, "--trials", "1"],
+    "tune --report DATA": lambda w, d: [
+        "tune",
+        d,
+        "--out",
+        w["folder"] / "t.sentilstm",
+        "--report",
+        d,
+        "--trials",
+        "1",
+    ],
     "evaluate --json DATA": lambda w, d: ["evaluate", w["model"], d, "--json", d],
     "evaluate --json MODEL": lambda w, d: ["evaluate", w["model"], d, "--json", w["model"]],
     "predict --output DATA": lambda w, d: ["predict", w["model"], "--input", d, "--output", d],
@@ -96,8 +137,9 @@ def test_no_verb_writes_over_one_of_its_inputs(work: dict[str, Path], verb: str)
 
 
 @pytest.mark.parametrize("spelling", ["./train.csv", "sub/../train.csv", "link.csv", "hard.csv"])
-def test_other_spellings_of_the_input_are_refused_too(work: dict[str, Path], spelling: str,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_spellings_of_the_input_are_refused_too(
+    work: dict[str, Path], spelling: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(work["folder"])
     (work["folder"] / "sub").mkdir()
     (work["folder"] / "link.csv").symlink_to(work["train"])
@@ -129,8 +171,15 @@ def test_test_labels_never_seen_in_training_are_refused_before_training(work: di
     odd = write_csv(work["folder"] / "odd.csv", texts, [5 * label for label in labels])
     before = snapshot(work["folder"])
     for verb in ("train", "baseline"):
-        result = invoke_cli(verb, work["train"], "--test", odd, "--out", work["folder"] / "x.sentilstm",
-                        *(SMALL if verb == "train" else []))
+        result = invoke_cli(
+            verb,
+            work["train"],
+            "--test",
+            odd,
+            "--out",
+            work["folder"] / "x.sentilstm",
+            *(SMALL if verb == "train" else []),
+        )
         line = error_line(result)
         assert "--test" in line and "labels [-5, 5] were not seen in training" in line
         assert "training on" not in result.stderr
@@ -138,29 +187,33 @@ def test_test_labels_never_seen_in_training_are_refused_before_training(work: di
 
 
 # ----- item 8: numbers, seeds, encodings, sizes -------------------------------------------------------------
-@pytest.mark.parametrize("option, value, message", [
-    ("--learning-rate", "nan", "--learning-rate must be a finite number, got nan"),
-    ("--dropout", "nan", "--dropout must be a finite number"),
-    ("--weight-decay", "inf", "--weight-decay must be a finite number, got inf"),
-    ("--focal-gamma", "nan", "--focal-gamma must be a finite number"),
-    ("--augment-alpha", "nan", "--augment-alpha must be a finite number"),
-    ("--head-l2", "-inf", "--head-l2 must be a finite number"),
-    ("--dist-timeout", "nan", "--dist-timeout must be a finite number"),
-    ("--seed", "-1", "seed must be between 0 and 4294967295, got -1"),
-    ("--seed", str(2**70), "--seed must be a whole number of at most 19 digits"),
-    ("--seed", str(2**40), "seed must be between 0 and 4294967295"),
-    ("--epochs", str(2**64), "--epochs must be a whole number of at most 19 digits"),
-    ("--hidden-size", "200000", "parameters before any vocabulary and needs at least"),
-    ("--embedding-dim", "1000000000", "embedding_dim must be between 1 and 1048576"),
-    ("--num-layers", "100000", "num_layers must be between 1 and 1024"),
-    ("--encoding", "bogus", "encoding 'bogus' is not a text encoding Python knows"),
-    ("--encoding", "rot13", "encoding 'rot13' is not a text encoding"),
-    ("--encoding", "\udcff", "is not a text encoding Python knows"),  # undecodable bytes in argv
-    ("--nproc-per-node", str(10**12), "--nproc-per-node must be a whole number between 1 and"),
-    ("--augment-copies", str(10**12), "augment_copies must be a whole number between 1 and 100"),
-])
-def test_train_refuses_bad_numbers_and_encodings_before_reading_data(tmp_path: Path, option: str, value: str,
-                                                                      message: str) -> None:
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--learning-rate", "nan", "--learning-rate must be a finite number, got nan"),
+        ("--dropout", "nan", "--dropout must be a finite number"),
+        ("--weight-decay", "inf", "--weight-decay must be a finite number, got inf"),
+        ("--focal-gamma", "nan", "--focal-gamma must be a finite number"),
+        ("--augment-alpha", "nan", "--augment-alpha must be a finite number"),
+        ("--head-l2", "-inf", "--head-l2 must be a finite number"),
+        ("--dist-timeout", "nan", "--dist-timeout must be a finite number"),
+        ("--seed", "-1", "seed must be between 0 and 4294967295, got -1"),
+        ("--seed", str(2**70), "--seed must be a whole number of at most 19 digits"),
+        ("--seed", str(2**40), "seed must be between 0 and 4294967295"),
+        ("--epochs", str(2**64), "--epochs must be a whole number of at most 19 digits"),
+        ("--hidden-size", "200000", "parameters before any vocabulary and needs at least"),
+        ("--embedding-dim", "1000000000", "embedding_dim must be between 1 and 1048576"),
+        ("--num-layers", "100000", "num_layers must be between 1 and 1024"),
+        ("--encoding", "bogus", "encoding 'bogus' is not a text encoding Python knows"),
+        ("--encoding", "rot13", "encoding 'rot13' is not a text encoding"),
+        ("--encoding", "\udcff", "is not a text encoding Python knows"),  # undecodable bytes in argv
+        ("--nproc-per-node", str(10**12), "--nproc-per-node must be a whole number between 1 and"),
+        ("--augment-copies", str(10**12), "augment_copies must be a whole number between 1 and 100"),
+    ],
+)
+def test_train_refuses_bad_numbers_and_encodings_before_reading_data(
+    tmp_path: Path, option: str, value: str, message: str
+) -> None:
     """Regression: NaN passed check_range, --seed -1 / 2^70, --encoding bogus and --hidden-size 200000 gave tracebacks.
 
     DATA does not exist: the option must fail first, before anything is read."""
@@ -169,28 +222,53 @@ def test_train_refuses_bad_numbers_and_encodings_before_reading_data(tmp_path: P
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("args, message", [
-    (["describe", "{model}", "--length", str(10**12)], "sequence_length must be a whole number between 1 and 100,000"),
-    (["evaluate", "{model}", "{train}", "--encoding", "bogus"], "encoding 'bogus'"),
-    (["predict", "{model}", "--input", "{train}", "--output", "{folder}/o.csv", "--encoding", "bogus"], "encoding 'bogus'"),
-    (["predict", "{model}", "--input", "{train}", "--output", "{folder}/o.csv", "--chunk-rows", str(2**70)], "--chunk-rows"),
-    (["tune", "{train}", "--out", "{folder}/t.sentilstm", "--timeout", "nan"], "--timeout must be a finite number"),
-    (["baseline", "{train}", "--out", "{folder}/b.sentilstm", "--C", "nan"], "--C must be a finite number"),
-    (["cv", "{train}", "--estimator", "nbsvm", "--seed", str(2**70), "--no-report"], "--seed must be a whole number"),
-    (["explain", "{model}", "good", "--samples", str(2**64)], "--samples must be a whole number"),
-    (["tune", "{train}", "--out", "{folder}/t.sentilstm", "--trials", "0", "--seed", "-1"],
-     "seed must be a whole number between 0 and 4,294,967,295, got -1"),
-    (["predict", "{model}", "good", "--threads", "100000"], "threads must be a whole number between 1 and 4,096"),
-    (["cv", "{train}", "--estimator", "nbsvm", "--repeats", str(10**12), "--no-report"],
-     "repeats must be a whole number between 1 and 100"),
-    (["cv", "{train}", "--estimator", "nbsvm", "--seed", str(10**12), "--no-report"],
-     "seed must be a whole number between 0 and 4,294,967,295"),
-    (["serve", "{model}", "--workers", str(10**12)], "workers must be a whole number between 1 and"),
-    (["train", "{train}", "--out", "{folder}/m.sentilstm", "--encoding", "utf-16"],
-     "cannot be read as utf-16 (UTF-16 stream does not start with BOM); pass the file's real encoding"),
-    (["predict", "{model}", "--input", "{train}", "--output", "{folder}/o.csv", "--encoding", "utf-16"],
-     "cannot be read as utf-16"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["describe", "{model}", "--length", str(10**12)],
+            "sequence_length must be a whole number between 1 and 100,000",
+        ),
+        (["evaluate", "{model}", "{train}", "--encoding", "bogus"], "encoding 'bogus'"),
+        (
+            ["predict", "{model}", "--input", "{train}", "--output", "{folder}/o.csv", "--encoding", "bogus"],
+            "encoding 'bogus'",
+        ),
+        (
+            ["predict", "{model}", "--input", "{train}", "--output", "{folder}/o.csv", "--chunk-rows", str(2**70)],
+            "--chunk-rows",
+        ),
+        (["tune", "{train}", "--out", "{folder}/t.sentilstm", "--timeout", "nan"], "--timeout must be a finite number"),
+        (["baseline", "{train}", "--out", "{folder}/b.sentilstm", "--C", "nan"], "--C must be a finite number"),
+        (
+            ["cv", "{train}", "--estimator", "nbsvm", "--seed", str(2**70), "--no-report"],
+            "--seed must be a whole number",
+        ),
+        (["explain", "{model}", "good", "--samples", str(2**64)], "--samples must be a whole number"),
+        (
+            ["tune", "{train}", "--out", "{folder}/t.sentilstm", "--trials", "0", "--seed", "-1"],
+            "seed must be a whole number between 0 and 4,294,967,295, got -1",
+        ),
+        (["predict", "{model}", "good", "--threads", "100000"], "threads must be a whole number between 1 and 4,096"),
+        (
+            ["cv", "{train}", "--estimator", "nbsvm", "--repeats", str(10**12), "--no-report"],
+            "repeats must be a whole number between 1 and 100",
+        ),
+        (
+            ["cv", "{train}", "--estimator", "nbsvm", "--seed", str(10**12), "--no-report"],
+            "seed must be a whole number between 0 and 4,294,967,295",
+        ),
+        (["serve", "{model}", "--workers", str(10**12)], "workers must be a whole number between 1 and"),
+        (
+            ["train", "{train}", "--out", "{folder}/m.sentilstm", "--encoding", "utf-16"],
+            "cannot be read as utf-16 (UTF-16 stream does not start with BOM); pass the file's real encoding",
+        ),
+        (
+            ["predict", "{model}", "--input", "{train}", "--output", "{folder}/o.csv", "--encoding", "utf-16"],
+            "cannot be read as utf-16",
+        ),
+    ],
+)
 def test_other_verbs_refuse_bad_numbers_in_one_line(work: dict[str, Path], args: list[str], message: str) -> None:
     before = snapshot(work["folder"])
     line = error_line(invoke_cli(*(a.format(**work) for a in args)))
@@ -201,12 +279,14 @@ def test_other_verbs_refuse_bad_numbers_in_one_line(work: dict[str, Path], args:
 def test_the_python_api_refuses_wrong_types_and_sizes() -> None:
     """Regression: predict(None), epochs=1.5 and batch_size=2.5 gave TypeErrors deep inside."""
     texts, labels = make_negation_data(60, seed=0)
-    for params, message in (({"epochs": 1.5}, "epochs must be a whole number, got 1.5"),
-                            ({"batch_size": 2.5}, "batch_size must be a whole number, got 2.5"),
-                            ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
-                            ({"dropout": "0.1"}, "dropout must be a finite number"),
-                            ({"bidirectional": "yes"}, "bidirectional must be True or False"),
-                            ({"hidden_size": 200_000}, "needs at least")):
+    for params, message in (
+        ({"epochs": 1.5}, "epochs must be a whole number, got 1.5"),
+        ({"batch_size": 2.5}, "batch_size must be a whole number, got 2.5"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
+        ({"dropout": "0.1"}, "dropout must be a finite number"),
+        ({"bidirectional": "yes"}, "bidirectional must be True or False"),
+        ({"hidden_size": 200_000}, "needs at least"),
+    ):
         with pytest.raises(ConfigError, match=message):
             SentimentClassifier(**{**TINY, **params}).fit(texts, labels)
     clf = SentimentClassifier(**{**TINY, "epochs": 1}).fit(texts, labels)
@@ -216,18 +296,25 @@ def test_the_python_api_refuses_wrong_types_and_sizes() -> None:
 
 
 # ----- item 8: full and read-only disks ---------------------------------------------------------------------
-@pytest.mark.parametrize("args, written", [
-    (["train", "{train}", "--out", "{folder}/n.sentilstm", *SMALL], "n.sentilstm.ckpt"),  # the first checkpoint
-    (["baseline", "{train}", "--out", "{folder}/b.sentilstm"], "b.sentilstm"),
-    (["evaluate", "{model}", "{test}", "--json", "{folder}/r.json"], "r.json"),
-    (["predict", "{model}", "--input", "{test}", "--output", "{folder}/o.csv"], "o.csv"),
-    (["predict", "{model}", "--input", "{test}", "--output", "{folder}/o.parquet"], "o.parquet"),
-    (["export", "{model}", "--out", "{folder}/m.onnx"], "m.onnx"),
-    (["explain", "{model}", "not good", "--html", "{folder}/e.html"], "e.html"),
-    (["cv", "{train}", "--estimator", "nbsvm", "--folds", "2", "--json", "{folder}/cv.json", "--no-report"], "cv.json"),
-])
+@pytest.mark.parametrize(
+    "args, written",
+    [
+        (["train", "{train}", "--out", "{folder}/n.sentilstm", *SMALL], "n.sentilstm.ckpt"),  # the first checkpoint
+        (["baseline", "{train}", "--out", "{folder}/b.sentilstm"], "b.sentilstm"),
+        (["evaluate", "{model}", "{test}", "--json", "{folder}/r.json"], "r.json"),
+        (["predict", "{model}", "--input", "{test}", "--output", "{folder}/o.csv"], "o.csv"),
+        (["predict", "{model}", "--input", "{test}", "--output", "{folder}/o.parquet"], "o.parquet"),
+        (["export", "{model}", "--out", "{folder}/m.onnx"], "m.onnx"),
+        (["explain", "{model}", "not good", "--html", "{folder}/e.html"], "e.html"),
+        (
+            ["cv", "{train}", "--estimator", "nbsvm", "--folds", "2", "--json", "{folder}/cv.json", "--no-report"],
+            "cv.json",
+        ),
+    ],
+)
 def test_a_full_disk_is_one_line_naming_the_path_and_leaves_no_partial_file(
-        work: dict[str, Path], monkeypatch: pytest.MonkeyPatch, args: list[str], written: str) -> None:
+    work: dict[str, Path], monkeypatch: pytest.MonkeyPatch, args: list[str], written: str
+) -> None:
     full_disk(monkeypatch)
     before = snapshot(work["folder"])
     line = error_line(invoke_cli(*(a.format(**work) for a in args)))
@@ -237,6 +324,7 @@ def test_a_full_disk_is_one_line_naming_the_path_and_leaves_no_partial_file(
 
 def test_a_read_only_folder_fails_before_training(work: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """As root chmod cannot make a folder read-only, so the file system's answer (EROFS) is simulated."""
+
     def read_only(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
@@ -246,7 +334,9 @@ def test_a_read_only_folder_fails_before_training(work: dict[str, Path], monkeyp
     assert "training on" not in result.stderr
 
 
-def test_save_into_a_read_only_folder_is_an_output_error(work: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_save_into_a_read_only_folder_is_an_output_error(
+    work: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sentilstm.errors import OutputError
 
     clf = SentimentClassifier.load(work["model"])
@@ -276,22 +366,39 @@ def test_a_folder_without_write_permission_fails_before_training(work: dict[str,
 def test_undecodable_argument_bytes_are_classified(work: dict[str, Path]) -> None:
     """Regression: `predict MODEL $'\\xff\\xfe bad'` crashed with a 179-line TypeError from the tokenizer."""
     for extra in ([], ["--json"]):
-        result = subprocess.run([sys.executable, "-m", "sentilstm", "predict", str(work["model"]).encode(),
-                                 b"\xff\xfe not good", b"\xed\xa0\x80 bad", *extra],
-                                capture_output=True, env={**os.environ, "COLUMNS": "200"}, timeout=300)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sentilstm",
+                "predict",
+                str(work["model"]).encode(),
+                b"\xff\xfe not good",
+                b"\xed\xa0\x80 bad",
+                *extra,
+            ],
+            capture_output=True,
+            env={**os.environ, "COLUMNS": "200"},
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
         assert b"Traceback" not in result.stderr and "\ufffd".encode() in result.stdout
 
 
 def test_lone_surrogates_in_jsonl_train_evaluate_and_predict(work: dict[str, Path]) -> None:
     texts, labels = make_negation_data(200, seed=4)
-    rows = [json.dumps({"text": text + (" \ud83d" if i % 3 == 0 else "\u0000"), "label": label})
-            for i, (text, label) in enumerate(zip(texts, labels))]
+    rows = [
+        json.dumps({"text": text + (" \ud83d" if i % 3 == 0 else "\u0000"), "label": label})
+        for i, (text, label) in enumerate(zip(texts, labels))
+    ]
     data = work["folder"] / "emoji.jsonl"
     data.write_text("\n".join(rows) + "\n")
     out = work["folder"] / "e.sentilstm"
-    for args in (["train", data, "--out", out, *SMALL], ["evaluate", out, data],
-                 ["predict", out, "--input", data, "--output", work["folder"] / "scored.jsonl"]):
+    for args in (
+        ["train", data, "--out", out, *SMALL],
+        ["evaluate", out, data],
+        ["predict", out, "--input", data, "--output", work["folder"] / "scored.jsonl"],
+    ):
         result = invoke_cli(*args)
         assert result.exit_code == 0, (args[0], result.output, result.exception)
     scored = (work["folder"] / "scored.jsonl").read_text(encoding="utf-8")
@@ -316,8 +423,9 @@ def peak_mb():
 
 def run_measured(code: str, timeout: float = 300) -> dict[str, Any]:
     """Run `code` in a fresh Python; it prints one JSON line last. Peak RSS growth comes from the code itself."""
-    result = subprocess.run([sys.executable, "-c", MEASURE + textwrap.dedent(code)], capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE + textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -357,7 +465,8 @@ def test_a_wide_table_needs_its_columns_named(tmp_path: Path) -> None:
 
 def test_a_thousand_classes_report_and_table_finish_with_bounded_memory() -> None:
     """Regression: 1,000 classes drove the report's confusion matrix to 10 GB and a hang."""
-    result = run_measured("""
+    result = run_measured(
+        """
         import io, json, tempfile, time
         from pathlib import Path
         import numpy as np
@@ -390,7 +499,9 @@ def test_a_thousand_classes_report_and_table_finish_with_bounded_memory() -> Non
         print(json.dumps({"growth": peak_mb() - before, "plots": sorted(p.name for p in (folder / "r_plots").iterdir()),
                           "summarised": "most frequent confusions" in printed, "rows": printed.count("class"),
                           "per_class_rows": html.count("<td>class"), "largest_png": max(p.stat().st_size for p in (folder / "r_plots").iterdir())}))
-    """, timeout=600)
+    """,
+        timeout=600,
+    )
     assert result["summarised"] and result["per_class_rows"] >= 1000  # the per-class table stays complete
     assert result["rows"] < 1000 + 3 * 20 + 50  # per-class rows + 20 confusions, not a 1000 x 1000 matrix
     assert result["largest_png"] < 2_000_000, result
@@ -425,7 +536,10 @@ def test_predict_sweeps_what_a_killed_predict_left_and_nothing_else(work: dict[s
     child.wait()
     left = work["folder"] / f".scored.csv.{child.pid}-{files._HOST}.a1b2c3d4.tmp"
     left.write_text("text,predicted_label\nhalf a ro")
-    keep = [work["folder"] / ".scored.csv.notes.tmp", work["folder"] / f".scored.csv.{os.getpid()}-{files._HOST}.zz99zz99.tmp"]
+    keep = [
+        work["folder"] / ".scored.csv.notes.tmp",
+        work["folder"] / f".scored.csv.{os.getpid()}-{files._HOST}.zz99zz99.tmp",
+    ]
     for path in keep:
         path.write_text("not sentilstm's to remove")
     result = invoke_cli("predict", work["model"], "--input", work["test"], "--output", work["folder"] / "scored.csv")

@@ -1,5 +1,6 @@
 """Options of `train`, `cv` and `tune` that come from the config dataclasses: defaults and choices never copied by
 hand, every field reachable through --set/--params, bad values failing while the command line is parsed."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,8 +20,21 @@ from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, Trai
 from sentilstm.estimators.classifier import SentimentClassifier, load_model
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
-TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--epochs", "1", "--min-frequency", "1", "--threads", "1",
-        "--blend", "none", "--no-report"]
+TINY = [
+    "--embedding-dim",
+    "16",
+    "--hidden-size",
+    "16",
+    "--epochs",
+    "1",
+    "--min-frequency",
+    "1",
+    "--threads",
+    "1",
+    "--blend",
+    "none",
+    "--no-report",
+]
 runner = CliRunner()
 
 
@@ -40,8 +54,12 @@ def error_line(result: Any) -> str:
 
 
 def config_fields() -> list[str]:
-    return [f.name for config in (TextConfig, ModelConfig, TrainConfig) for f in dataclasses.fields(config)
-            if not (config is ModelConfig and f.name in DERIVED_MODEL_FIELDS)]
+    return [
+        f.name
+        for config in (TextConfig, ModelConfig, TrainConfig)
+        for f in dataclasses.fields(config)
+        if not (config is ModelConfig and f.name in DERIVED_MODEL_FIELDS)
+    ]
 
 
 @pytest.fixture
@@ -67,8 +85,11 @@ def test_every_cli_default_is_the_config_default(verb: str) -> None:
 
 def test_literal_flags_list_their_choices_and_fail_while_parsing(table: Path) -> None:
     text = invoke("train", "--help").stdout
-    for kind, values in (("cell", "lstm|gru"), ("pooling", "last|mean|max|attention|concat"),
-                         ("sampling", "none|oversample|undersample|balanced_batches|smote")):
+    for kind, values in (
+        ("cell", "lstm|gru"),
+        ("pooling", "last|mean|max|attention|concat"),
+        ("sampling", "none|oversample|undersample|balanced_batches|smote"),
+    ):
         assert f"[{values}]" in text, kind
     # parsed before anything else: the missing DATA file would be the error otherwise
     line = error_line(invoke("train", table.parent / "missing.csv", "--monitor", "auc"))
@@ -83,18 +104,51 @@ def test_every_config_field_is_settable() -> None:
     for verb in ("train", "cv", "tune"):
         names = {p.name for p in command(verb).params}
         assert {"settings", "params_file"} <= names, verb
-    assert parse_assignments(["lowercase=false", "truncation=head", "max_grad_norm=0.5", "warmup_fraction=0.2",
-                              "validation_fraction=0.2", "bucket_pool=5", "conv_kernel_size=5"], "lstm") == {
-        "lowercase": False, "truncation": "head", "max_grad_norm": 0.5, "warmup_fraction": 0.2,
-        "validation_fraction": 0.2, "bucket_pool": 5, "conv_kernel_size": 5}
+    assert parse_assignments(
+        [
+            "lowercase=false",
+            "truncation=head",
+            "max_grad_norm=0.5",
+            "warmup_fraction=0.2",
+            "validation_fraction=0.2",
+            "bucket_pool=5",
+            "conv_kernel_size=5",
+        ],
+        "lstm",
+    ) == {
+        "lowercase": False,
+        "truncation": "head",
+        "max_grad_norm": 0.5,
+        "warmup_fraction": 0.2,
+        "validation_fraction": 0.2,
+        "bucket_pool": 5,
+        "conv_kernel_size": 5,
+    }
 
 
 def test_train_set_and_params_reach_the_model(table: Path, tmp_path: Path) -> None:
     params = tmp_path / "params.yaml"
     params.write_text("lowercase: false\nwarmup_fraction: 0.2\ntruncation: tail\n")
     out = tmp_path / "m.sentilstm"
-    result = invoke("train", table, "--out", out, *TINY, "--params", params, "--set", "truncation=head",
-                    "--set", "bucket_pool=5", "--set", "validation_fraction=0.2", "--set", "max_grad_norm=0.5", "--set", "seed=3")
+    result = invoke(
+        "train",
+        table,
+        "--out",
+        out,
+        *TINY,
+        "--params",
+        params,
+        "--set",
+        "truncation=head",
+        "--set",
+        "bucket_pool=5",
+        "--set",
+        "validation_fraction=0.2",
+        "--set",
+        "max_grad_norm=0.5",
+        "--set",
+        "seed=3",
+    )
     assert result.exit_code == 0, result.output
     saved = load_model(out).get_params()
     assert (saved["lowercase"], saved["warmup_fraction"], saved["truncation"]) == (False, 0.2, "head")
@@ -102,13 +156,16 @@ def test_train_set_and_params_reach_the_model(table: Path, tmp_path: Path) -> No
     assert saved["embedding_dim"] == 16 and saved["seed"] == 3  # given flags count; --set overrides flag defaults
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--set", "epochs=3"], "epochs is given twice, as --epochs and in --set/--params"),
-    (["--set", "truncaton=head"], "did you mean 'truncation'"),
-    (["--set", "truncation=middle"], "truncation must be one of ['head', 'tail', 'head_tail'], got 'middle'"),
-    (["--set", "warmup_fraction=0.9"], "warmup_fraction must be between 0.0 and 0.5"),
-    (["--set", "bucket_pool=many"], "--set bucket_pool=many: bucket_pool takes int"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "epochs=3"], "epochs is given twice, as --epochs and in --set/--params"),
+        (["--set", "truncaton=head"], "did you mean 'truncation'"),
+        (["--set", "truncation=middle"], "truncation must be one of ['head', 'tail', 'head_tail'], got 'middle'"),
+        (["--set", "warmup_fraction=0.9"], "warmup_fraction must be between 0.0 and 0.5"),
+        (["--set", "bucket_pool=many"], "--set bucket_pool=many: bucket_pool takes int"),
+    ],
+)
 def test_train_bad_settings(args: list[str], message: str, table: Path, tmp_path: Path) -> None:
     line = error_line(invoke("train", table, "--out", tmp_path / "m.sentilstm", *TINY, *args))
     assert message in line
@@ -119,18 +176,49 @@ def test_params_file_errors_on_train_and_tune(table: Path, tmp_path: Path) -> No
     params = tmp_path / "p.json"
     params.write_text(json.dumps({"warmup_fractoin": 0.1}))
     for verb in ("train", "tune", "cv"):
-        line = error_line(invoke(verb, table, "--params", params, "--out" if verb != "cv" else "--json",
-                                 tmp_path / "out.x", "--no-report"))
+        line = error_line(
+            invoke(
+                verb,
+                table,
+                "--params",
+                params,
+                "--out" if verb != "cv" else "--json",
+                tmp_path / "out.x",
+                "--no-report",
+            )
+        )
         assert "did you mean 'warmup_fraction'" in line, verb
     assert {p.name for p in tmp_path.iterdir()} == {"train.jsonl", "p.json"}
 
 
 def test_worker_command_repeats_given_options_only() -> None:
     train = command("train")
-    ctx = train.make_context("train", ["data.csv", "--epochs", "3", "--set", "truncation=head", "--set", "seed=1",
-                                       "--unidirectional", "--nproc-per-node", "2"])
+    ctx = train.make_context(
+        "train",
+        [
+            "data.csv",
+            "--epochs",
+            "3",
+            "--set",
+            "truncation=head",
+            "--set",
+            "seed=1",
+            "--unidirectional",
+            "--nproc-per-node",
+            "2",
+        ],
+    )
     assert _worker_command(ctx, exclude=LAUNCH_OPTIONS) == [
-        "train", "data.csv", "--unidirectional", "--epochs", "3", "--set", "truncation=head", "--set", "seed=1"]
+        "train",
+        "data.csv",
+        "--unidirectional",
+        "--epochs",
+        "3",
+        "--set",
+        "truncation=head",
+        "--set",
+        "seed=1",
+    ]
 
 
 def test_config_literals_cover_the_train_choices() -> None:
@@ -141,21 +229,49 @@ def test_config_literals_cover_the_train_choices() -> None:
 
 def test_cv_takes_the_model_flags(table: Path, tmp_path: Path) -> None:
     out = tmp_path / "cv.json"
-    result = invoke("cv", table, "--folds", "2", "--json", out, "--no-report", "--epochs", "1", "--embedding-dim", "8",
-                    "--hidden-size", "8", "--threads", "1", "--blend", "none", "--set", "truncation=head")
+    result = invoke(
+        "cv",
+        table,
+        "--folds",
+        "2",
+        "--json",
+        out,
+        "--no-report",
+        "--epochs",
+        "1",
+        "--embedding-dim",
+        "8",
+        "--hidden-size",
+        "8",
+        "--threads",
+        "1",
+        "--blend",
+        "none",
+        "--set",
+        "truncation=head",
+    )
     assert result.exit_code == 0, result.output
     params = json.loads(out.read_text())["params"]
-    assert params == {"truncation": "head", "epochs": 1, "embedding_dim": 8, "hidden_size": 8, "num_threads": 1,
-                      "blend": None}  # only what was given: the flags' defaults are the classifier's anyway
+    assert params == {
+        "truncation": "head",
+        "epochs": 1,
+        "embedding_dim": 8,
+        "hidden_size": 8,
+        "num_threads": 1,
+        "blend": None,
+    }  # only what was given: the flags' defaults are the classifier's anyway
 
 
-@pytest.mark.parametrize("verb, args, message", [
-    ("cv", ["--estimator", "nbsvm", "--epochs", "2"], "'epochs' is not a parameter of the nbsvm baseline"),
-    ("cv", ["--cell", "gru", "--set", "cell=lstm"], "cell is given twice, as --cell and in --set/--params"),
-    ("cv", ["--pooling", "sum"], "pooling must be one of"),
-    ("tune", ["--epochs", "2", "--set", "epochs=3"], "epochs is given twice"),
-    ("tune", ["--schedule", "cosine"], "schedule must be one of"),
-])
+@pytest.mark.parametrize(
+    "verb, args, message",
+    [
+        ("cv", ["--estimator", "nbsvm", "--epochs", "2"], "'epochs' is not a parameter of the nbsvm baseline"),
+        ("cv", ["--cell", "gru", "--set", "cell=lstm"], "cell is given twice, as --cell and in --set/--params"),
+        ("cv", ["--pooling", "sum"], "pooling must be one of"),
+        ("tune", ["--epochs", "2", "--set", "epochs=3"], "epochs is given twice"),
+        ("tune", ["--schedule", "cosine"], "schedule must be one of"),
+    ],
+)
 def test_cv_and_tune_flag_errors(verb: str, args: list[str], message: str, table: Path, tmp_path: Path) -> None:
     line = error_line(invoke(verb, table, "--no-report", *args))
     assert message in line
@@ -166,9 +282,29 @@ def test_tune_flags_fix_parameters(table: Path, tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"
     space.write_text("extend_default: false\ndropout: {type: categorical, choices: [0.1, 0.3]}\n")
     out = tmp_path / "m.sentilstm"
-    result = invoke("tune", table, "--trials", "1", "--space", space, "--out", out, "--no-report", "--epochs", "1",
-                    "--embedding-dim", "8", "--hidden-size", "8", "--threads", "1", "--blend", "none",
-                    "--set", "min_frequency=1")
+    result = invoke(
+        "tune",
+        table,
+        "--trials",
+        "1",
+        "--space",
+        space,
+        "--out",
+        out,
+        "--no-report",
+        "--epochs",
+        "1",
+        "--embedding-dim",
+        "8",
+        "--hidden-size",
+        "8",
+        "--threads",
+        "1",
+        "--blend",
+        "none",
+        "--set",
+        "min_frequency=1",
+    )
     assert result.exit_code == 0, result.output
     saved = load_model(out).get_params()
     assert (saved["epochs"], saved["embedding_dim"], saved["min_frequency"], saved["blend"]) == (1, 8, 1, None)
@@ -184,4 +320,7 @@ def test_help_comes_from_the_config() -> None:
         shown = params[key].help if key in params else params["settings"].help
         assert text in shown or key in cli_specific, key
     assert params["cell"].help == "Recurrent cell (GRU is ~25% cheaper): lstm or gru."
-    assert "truncation: Which tokens a text longer than max_length keeps: head, tail or head_tail." in params["settings"].help
+    assert (
+        "truncation: Which tokens a text longer than max_length keeps: head, tail or head_tail."
+        in params["settings"].help
+    )

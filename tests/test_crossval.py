@@ -1,6 +1,7 @@
 """Cross-validation (src/sentilstm/crossval.py and `sentilstm cv`): the folds partition the data and keep the
 class balance, out-of-fold predictions score every text once, the summary is numpy's mean/std over the folds,
 parallel folds equal serial ones, and every user error is a typed, one-line error."""
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,9 @@ from helpers import TINY, make_negation_data
 from sentilstm import CVResult, FoldResult, cross_validate
 from sentilstm.cli import app
 from sentilstm.cli.options import parse_assignments, read_params
-from sentilstm.selection.crossval import SUMMARY_METRICS
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.estimators.evaluation import Predictions
+from sentilstm.selection.crossval import SUMMARY_METRICS
 from sentilstm.training.loop import TrainingCallback
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
@@ -38,7 +39,9 @@ def result(data: tuple[list[str], list[int]]) -> CVResult:
 
 
 # ----- splits and predictions ------------------------------------------------------------------------
-def test_folds_partition_the_data_and_keep_the_class_balance(result: CVResult, data: tuple[list[str], list[int]]) -> None:
+def test_folds_partition_the_data_and_keep_the_class_balance(
+    result: CVResult, data: tuple[list[str], list[int]]
+) -> None:
     texts, labels = data
     assert [(f.repeat, f.fold) for f in result.folds] == [(0, k) for k in range(4)]
     held_out = np.concatenate([f.test_index for f in result.folds])
@@ -62,7 +65,9 @@ def test_out_of_fold_predictions_score_every_text_once(result: CVResult, data: t
     np.testing.assert_allclose(predictions.probabilities.sum(axis=1), 1.0, atol=1e-6)  # no row left unscored
     for fold in result.folds:  # the out-of-fold rows of a fold are exactly that fold's held-out scores
         index = fold.test_index
-        sub = Predictions([texts[i] for i in index], predictions.targets[index], predictions.probabilities[index], result.labels)
+        sub = Predictions(
+            [texts[i] for i in index], predictions.targets[index], predictions.probabilities[index], result.labels
+        )
         assert sub.report().macro_f1 == pytest.approx(fold.report.macro_f1)
         assert sub.report().loss == pytest.approx(fold.report.loss)
     assert result.predictions.report().num_examples == len(texts)
@@ -99,7 +104,9 @@ def test_parallel_folds_equal_serial_ones(data: tuple[list[str], list[int]]) -> 
     texts, labels = data[0][:150], data[1][:150]
     serial = cross_validate(texts, labels, params=TINY, folds=3)
     seen: list[tuple[int, int]] = []
-    parallel = cross_validate(texts, labels, params=TINY, folds=3, jobs=2, on_fold=lambda f: seen.append((f.repeat, f.fold)))
+    parallel = cross_validate(
+        texts, labels, params=TINY, folds=3, jobs=2, on_fold=lambda f: seen.append((f.repeat, f.fold))
+    )
     assert sorted(seen) == [(0, 0), (0, 1), (0, 2)]  # on_fold ran here, once per fold
     assert [(f.repeat, f.fold) for f in parallel.folds] == [(0, 0), (0, 1), (0, 2)]
     for a, b in zip(serial.folds, parallel.folds):
@@ -167,35 +174,64 @@ def test_a_class_smaller_than_folds_is_a_data_error(data: tuple[list[str], list[
         cross_validate(texts[:-1], labels[:-1], params=TINY, folds=2)
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"folds": 1}, "folds must be a whole number >= 2, got 1"),
-    ({"repeats": 0}, "repeats must be a whole number between 1 and 100, got 0"),
-    ({"jobs": 0}, "jobs must be a whole number >= 1, got 0"),
-    ({"estimator": "svm"}, "estimator must be one of"),
-    ({"params": {"hiden_size": 8}}, "'hiden_size' is not a parameter of SentimentClassifier; did you mean 'hidden_size'"),
-    ({"jobs": 2, "callback_factory": lambda r, k: None}, "callback_factory runs in this process only"),
-])
-def test_bad_options_are_config_errors(options: dict[str, Any], message: str, data: tuple[list[str], list[int]]) -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"folds": 1}, "folds must be a whole number >= 2, got 1"),
+        ({"repeats": 0}, "repeats must be a whole number between 1 and 100, got 0"),
+        ({"jobs": 0}, "jobs must be a whole number >= 1, got 0"),
+        ({"estimator": "svm"}, "estimator must be one of"),
+        (
+            {"params": {"hiden_size": 8}},
+            "'hiden_size' is not a parameter of SentimentClassifier; did you mean 'hidden_size'",
+        ),
+        ({"jobs": 2, "callback_factory": lambda r, k: None}, "callback_factory runs in this process only"),
+    ],
+)
+def test_bad_options_are_config_errors(
+    options: dict[str, Any], message: str, data: tuple[list[str], list[int]]
+) -> None:
     with pytest.raises(ConfigError, match=message):
         cross_validate(*data, **options)
 
 
 def test_parse_assignments_coerces_to_the_default_type() -> None:
     params = parse_assignments(
-        ["epochs=3", "learning_rate=1e-3", "bidirectional=false", "cell=gru", "max_length=64", "blend=none",
-         "class_weight=balanced", "num-threads=2", 'class_weight={"-1": 2}'], "lstm",
+        [
+            "epochs=3",
+            "learning_rate=1e-3",
+            "bidirectional=false",
+            "cell=gru",
+            "max_length=64",
+            "blend=none",
+            "class_weight=balanced",
+            "num-threads=2",
+            'class_weight={"-1": 2}',
+        ],
+        "lstm",
     )
-    assert params == {"epochs": 3, "learning_rate": 1e-3, "bidirectional": False, "cell": "gru", "max_length": 64,
-                      "blend": None, "class_weight": {"-1": 2}, "num_threads": 2}
+    assert params == {
+        "epochs": 3,
+        "learning_rate": 1e-3,
+        "bidirectional": False,
+        "cell": "gru",
+        "max_length": 64,
+        "blend": None,
+        "class_weight": {"-1": 2},
+        "num_threads": 2,
+    }
     assert parse_assignments(["ngrams=1,2", "C=0.5"], "nbsvm") == {"ngrams": (1, 2), "C": 0.5}
 
 
-@pytest.mark.parametrize(("assignment", "message"), [
-    ("epochs=2.5", r"--set epochs=2.5: epochs takes int \(default 10\), got '2.5'"),
-    ("bidirectional=maybe", "bidirectional takes true or false"),
-    ("epochs", "--set expects KEY=VALUE"),
-    ("hidden=8", "did you mean 'hidden_size'"),
-])
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("epochs=2.5", r"--set epochs=2.5: epochs takes int \(default 10\), got '2.5'"),
+        ("bidirectional=maybe", "bidirectional takes true or false"),
+        ("epochs", "--set expects KEY=VALUE"),
+        ("hidden=8", "did you mean 'hidden_size'"),
+    ],
+)
 def test_parse_assignments_errors(assignment: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         parse_assignments([assignment], "lstm")
@@ -245,14 +281,17 @@ def test_cli_baseline_with_repeats(table: Path) -> None:
     assert "repeat 2/2 fold 2/2" in result.stderr and "(repeat 1)" in result.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--folds", "1"], "folds must be a whole number >= 2"),
-    (["--set", "hidden_size=big"], "hidden_size takes int (default 128), got 'big'"),
-    (["--set", "nosuch=1"], "'nosuch' is not a parameter of SentimentClassifier"),
-    (["--estimator", "svm"], "estimator must be one of"),
-    (["--folds", "500", "--set", "epochs=1"], "fewer than folds=500"),
-    (["--params", "missing.json"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--folds", "1"], "folds must be a whole number >= 2"),
+        (["--set", "hidden_size=big"], "hidden_size takes int (default 128), got 'big'"),
+        (["--set", "nosuch=1"], "'nosuch' is not a parameter of SentimentClassifier"),
+        (["--estimator", "svm"], "estimator must be one of"),
+        (["--folds", "500", "--set", "epochs=1"], "fewer than folds=500"),
+        (["--params", "missing.json"], "does not exist"),
+    ],
+)
 def test_cli_errors_are_one_line(args: list[str], message: str, table: Path) -> None:
     result = invoke("cv", table, *args)
     assert result.exit_code == 2, (result.output, result.exception)
@@ -268,7 +307,9 @@ def test_cli_writes_the_cv_report_by_default_and_not_with_no_report(table: Path,
     assert f"report: {report}" in result.stdout and report.is_file()
     assert "Cross-validation report" in report.read_text() and Path("train.cv.report_plots/fold_metrics.png").is_file()
     chosen = tmp_path / "mine.html"
-    result = invoke("cv", table, "--estimator", "nbsvm", "--folds", 2, "--set", "min_df=1", "--report", chosen, "--quiet")
+    result = invoke(
+        "cv", table, "--estimator", "nbsvm", "--folds", 2, "--set", "min_df=1", "--report", chosen, "--quiet"
+    )
     assert result.exit_code == 0 and chosen.is_file()
     report.unlink()
     result = invoke("cv", table, "--estimator", "nbsvm", "--folds", 2, "--set", "min_df=1", "--no-report", "--quiet")

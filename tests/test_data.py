@@ -1,4 +1,5 @@
 """sentilstm.data.tables: reading tables in every format, column inference, row dropping, labels, splits, writing."""
+
 from __future__ import annotations
 
 import gc
@@ -12,16 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sentilstm.data.tables import read_table
-
 from sentilstm.data.labels import LabelMap, stratified_split
-
+from sentilstm.data.tables import read_table
 from sentilstm.data.writer import TableWriter
 from sentilstm.errors import DataError
 
 TEXTS = ["a good film, truly", 'he said "wow', "caf\u00e9 \u00fcber \U0001f600", "plain bad"]
 LABELS = [1, 0, 1, 0]
-
 
 
 def _write(path: Path, frame: pd.DataFrame) -> Path:
@@ -184,8 +182,13 @@ def test_invalid_jsonl_line_raises_with_line_number(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("first", [True, False])
-@pytest.mark.parametrize("line, reason", [("[" * 200_000 + "]" * 200_000, "is nested too deeply to read"),
-                                          ('{"text": "a", "label": ' + "9" * 5000 + "}", "is not valid JSON")])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ("[" * 200_000 + "]" * 200_000, "is nested too deeply to read"),
+        ('{"text": "a", "label": ' + "9" * 5000 + "}", "is not valid JSON"),
+    ],
+)
 def test_a_jsonl_line_json_cannot_parse_is_a_data_error(tmp_path: Path, first: bool, line: str, reason: str) -> None:
     good = '{"text": "good", "label": 1}'
     (tmp_path / "x.jsonl").write_text(f"{line}\n{good}\n" if first else f"{good}\n{line}\n")
@@ -253,14 +256,25 @@ def test_string_labels_that_look_mixed_become_strings(tmp_path: Path) -> None:
     assert read_table(tmp_path / "x.csv").labels == ["pos", "1"]
 
 
-@pytest.mark.parametrize("rows, message", [
-    ('{"text": "a", "label": "pos"}\n{"text": "b", "label": 1}\n',
-     r"label column 'label' mixes strings \(row 1: 'pos'\) and numbers \(row 2: 1\)"),
-    ('{"text": "a", "label": true}\n{"text": "b", "label": 0}\n', r"label column 'label' mixes booleans"),
-    ('{"text": "a", "label": 1}\n{"text": "b", "label": [1, 2]}\n', r"label column 'label' holds a nested value at row 2"),
-    ('{"text": "a", "label": 1}\n{"text": 12, "label": 0}\n', r"text column 'text' holds a number at row 2 \(12\)"),
-    ('{"text": "a", "label": 1}\n{"text": {"x": "b"}, "label": 0}\n', r"text column 'text' holds a nested value at row 2"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (
+            '{"text": "a", "label": "pos"}\n{"text": "b", "label": 1}\n',
+            r"label column 'label' mixes strings \(row 1: 'pos'\) and numbers \(row 2: 1\)",
+        ),
+        ('{"text": "a", "label": true}\n{"text": "b", "label": 0}\n', r"label column 'label' mixes booleans"),
+        (
+            '{"text": "a", "label": 1}\n{"text": "b", "label": [1, 2]}\n',
+            r"label column 'label' holds a nested value at row 2",
+        ),
+        ('{"text": "a", "label": 1}\n{"text": 12, "label": 0}\n', r"text column 'text' holds a number at row 2 \(12\)"),
+        (
+            '{"text": "a", "label": 1}\n{"text": {"x": "b"}, "label": 0}\n',
+            r"text column 'text' holds a nested value at row 2",
+        ),
+    ],
+)
 def test_mixed_or_nested_jsonl_columns_are_errors_naming_the_column(tmp_path: Path, rows: str, message: str) -> None:
     (tmp_path / "x.jsonl").write_text(rows)
     with pytest.raises(DataError, match=message):

@@ -4,6 +4,7 @@ Archives are built here in each official format (helpers in test_download.py, wi
 that the downloads in this module go to). The real local copies in ../shared/data are read at the end
 when that folder exists.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -20,11 +21,11 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import error_line
-from sentilstm.data import datasets
-from sentilstm.estimators.classifier import load_model
 from sentilstm.cli import app
+from sentilstm.data import datasets
 from sentilstm.data.datasets import DatasetSplits, dataset_info, is_cached, list_datasets, load_dataset
 from sentilstm.errors import DataError
+from sentilstm.estimators.classifier import load_model
 from test_download import (  # noqa: F401 - fixtures are used by name
     AFRISENTI_ROWS,
     IMDB_REVIEWS,
@@ -93,11 +94,14 @@ def write_imdb_tables(folder: Path) -> Path:
     for (split, polarity), texts in IMDB_REVIEWS.items():
         for number, text in enumerate(texts):
             rating = 10 - number if polarity == "pos" else 1 + number
-            rows[split].append({"id": f"{split}/{polarity}/{number}_{rating}", "rating": rating, "label": polarity, "text": text})
+            rows[split].append(
+                {"id": f"{split}/{polarity}/{number}_{rating}", "rating": rating, "label": polarity, "text": text}
+            )
     for split, values in rows.items():
         pd.DataFrame(values).to_csv(folder / f"{split}.csv.gz", index=False)
     pd.DataFrame({"id": [f"train/unsup/{i}_0" for i in range(len(IMDB_UNSUP))], "text": IMDB_UNSUP}).to_csv(
-        folder / "unsup.csv.gz", index=False)
+        folder / "unsup.csv.gz", index=False
+    )
     return folder
 
 
@@ -150,8 +154,12 @@ def test_imdb_download_prepares_tables_once(mirror: Mirror, monkeypatch: pytest.
     splits = load_dataset("imdb")
     assert_imdb(splits)
     assert splits.source == str(cache)
-    assert cache_entries(cache) == ["imdb/aclImdb_v1.tar.gz", "imdb/prepared/test.parquet", "imdb/prepared/train.parquet",
-                                    "imdb/prepared/unsup.parquet"]
+    assert cache_entries(cache) == [
+        "imdb/aclImdb_v1.tar.gz",
+        "imdb/prepared/test.parquet",
+        "imdb/prepared/train.parquet",
+        "imdb/prepared/unsup.parquet",
+    ]
     assert_imdb(load_dataset("imdb"))
     assert len(mirror.requests) == 1
 
@@ -228,7 +236,7 @@ def test_truncated_local_tarball_is_a_data_error_and_leaves_no_scratch(tmp_path:
 def test_local_tarball_with_a_changed_byte_is_a_data_error(tmp_path: Path) -> None:
     data = bytearray(imdb_tarball(level=0))  # stored deflate blocks: the review bytes appear as they are
     at = data.index(b"Superb direction")
-    data[at:at + 6] = b"Sorry!"  # still valid gzip framing; only the CRC-32 tells
+    data[at : at + 6] = b"Sorry!"  # still valid gzip framing; only the CRC-32 tells
     with pytest.raises(gzip.BadGzipFile, match="CRC check failed"):
         gzip.decompress(bytes(data))  # the archive is damaged indeed
     path = tmp_path / "aclImdb_v1.tar.gz"
@@ -283,7 +291,9 @@ def test_sst2_labelled_test_split_is_kept(tmp_path: Path) -> None:
     files = sst2_files()
     (tmp_path / "train.tsv").write_bytes(files["SST-2/train.tsv"])
     (tmp_path / "dev.tsv").write_bytes(files["SST-2/dev.tsv"])
-    (tmp_path / "test.tsv").write_text("sentence\tlabel\n" + "".join(f"{text} \t{i % 2}\n" for i, text in enumerate(SST2_TEST)))
+    (tmp_path / "test.tsv").write_text(
+        "sentence\tlabel\n" + "".join(f"{text} \t{i % 2}\n" for i, text in enumerate(SST2_TEST))
+    )
     splits = load_dataset("sst2", path=tmp_path)
     assert [t.strip() for t in splits.test.texts] == SST2_TEST and splits.test.labels == ["negative", "positive"]
     assert splits.validation is not None and len(splits.validation) == len(SST2_DEV)
@@ -302,7 +312,9 @@ def test_sst2_unlabelled_validation_split_is_a_data_error(tmp_path: Path) -> Non
     files = sst2_files()
     (tmp_path / "train.tsv").write_bytes(files["SST-2/train.tsv"])
     (tmp_path / "dev.tsv").write_text("sentence\n" + "".join(f"{text}\n" for text in SST2_DEV))
-    (tmp_path / "test.tsv").write_text("sentence\tlabel\n" + "".join(f"{text} \t{i % 2}\n" for i, text in enumerate(SST2_TEST)))
+    (tmp_path / "test.tsv").write_text(
+        "sentence\tlabel\n" + "".join(f"{text} \t{i % 2}\n" for i, text in enumerate(SST2_TEST))
+    )
     with pytest.raises(DataError, match="dev.tsv.* has no label column"):
         load_dataset("sst2", path=tmp_path)
 
@@ -329,7 +341,7 @@ def test_local_zip_with_a_damaged_deflate_stream_is_a_data_error(tmp_path: Path,
     data = bytearray(sst2_zip())
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as bundle:
         info = bundle.getinfo("SST-2/dev.tsv")
-    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26: info.header_offset + 30])
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
     data[info.header_offset + 30 + name_length + extra_length] = 0xFF  # deflate block type 3: reserved, invalid
     path = tmp_path / "SST-2.zip"
     path.write_bytes(bytes(data))
@@ -432,7 +444,6 @@ def invoke(*args: Any) -> Any:
     return runner.invoke(app, [str(a) for a in args], env=ENV)
 
 
-
 def listed() -> dict[str, dict[str, Any]]:
     result = invoke("datasets", "list", "--json")
     assert result.exit_code == 0, result.output
@@ -499,7 +510,9 @@ def test_cli_baseline_on_a_local_copy(tmp_path: Path) -> None:
 
 
 def test_cli_baseline_local_copy_missing(tmp_path: Path) -> None:
-    line = error_line(invoke("baseline", "--dataset", "sst2", "--dataset-path", tmp_path / "SST-2.zip", "--out", tmp_path / "m"))
+    line = error_line(
+        invoke("baseline", "--dataset", "sst2", "--dataset-path", tmp_path / "SST-2.zip", "--out", tmp_path / "m")
+    )
     assert "does not exist" in line
     assert not (tmp_path / "m").exists()
 

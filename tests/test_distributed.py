@@ -1,5 +1,6 @@
 """Data-parallel training: the sampler's shards, the loss scaling, and a real 2-process gloo run through the CLI
 that must reproduce a one-process run with the same global batch size."""
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,8 @@ from helpers import make_negation_data
 from sentilstm import load_model
 from sentilstm.cli import app
 from sentilstm.config import TrainConfig
-from sentilstm.training.distributed import LaunchOptions, shard
 from sentilstm.errors import ConfigError
+from sentilstm.training.distributed import LaunchOptions, shard
 from sentilstm.training.loop import BatchShare, FocalLoss, example_losses, global_batches
 
 
@@ -43,10 +44,15 @@ def test_rank_shards_partition_every_global_batch(sampling: str, world: int) -> 
     assert not np.array_equal(epochs[1], epochs[2])  # reshuffled every epoch
 
 
-@pytest.mark.parametrize("loss_fn", [
-    nn.CrossEntropyLoss(), nn.CrossEntropyLoss(weight=torch.tensor([0.3, 1.0, 2.5])),
-    FocalLoss(2.0), FocalLoss(1.5, torch.tensor([2.0, 0.5, 1.0])),
-])
+@pytest.mark.parametrize(
+    "loss_fn",
+    [
+        nn.CrossEntropyLoss(),
+        nn.CrossEntropyLoss(weight=torch.tensor([0.3, 1.0, 2.5])),
+        FocalLoss(2.0),
+        FocalLoss(1.5, torch.tensor([2.0, 0.5, 1.0])),
+    ],
+)
 def test_rank_losses_average_to_the_global_batch_gradient(loss_fn: nn.Module) -> None:
     torch.manual_seed(0)
     head = nn.Linear(4, 3)
@@ -77,8 +83,9 @@ def _write_csv(path: Path, texts: list[str], labels: list[int]) -> Path:
 
 def _sentilstm(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "sentilstm", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sentilstm", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_two_gloo_processes_reproduce_one_process(tmp_path: Path) -> None:
@@ -87,10 +94,38 @@ def test_two_gloo_processes_reproduce_one_process(tmp_path: Path) -> None:
     validation = _write_csv(tmp_path / "validation.csv", *make_negation_data(41, seed=1))
     held_out, _ = make_negation_data(50, seed=2)
     args = [
-        "train", str(train), "--validation", str(validation), "--embedding-dim", "16", "--hidden-size", "16",
-        "--epochs", "3", "--batch-size", "12", "--min-frequency", "1", "--dropout", "0", "--blend", "none",
-        "--class-weight", "balanced", "--loss", "focal", "--freeze-embeddings", "1", "--patience", "5",
-        "--device", "cpu", "--out", "model.sentilstm", "--metrics-json", "metrics.json",
+        "train",
+        str(train),
+        "--validation",
+        str(validation),
+        "--embedding-dim",
+        "16",
+        "--hidden-size",
+        "16",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "12",
+        "--min-frequency",
+        "1",
+        "--dropout",
+        "0",
+        "--blend",
+        "none",
+        "--class-weight",
+        "balanced",
+        "--loss",
+        "focal",
+        "--freeze-embeddings",
+        "1",
+        "--patience",
+        "5",
+        "--device",
+        "cpu",
+        "--out",
+        "model.sentilstm",
+        "--metrics-json",
+        "metrics.json",
     ]
     runs = {}
     for name, extra in (("one", ["--threads", "1"]), ("two", ["--nproc-per-node", "2"])):
@@ -109,8 +144,9 @@ def test_two_gloo_processes_reproduce_one_process(tmp_path: Path) -> None:
         torch.testing.assert_close(two.model_.state_dict()[key], value, atol=1e-5, rtol=1e-4)
     np.testing.assert_allclose(two.predict_proba(held_out), one.predict_proba(held_out), atol=1e-4)
     # only rank 0 wrote files, the same ones as the one-process run (no checkpoint left, nothing from rank 1)
-    files = {name: sorted(p.relative_to(tmp_path / name).as_posix() for p in (tmp_path / name).rglob("*"))
-             for name in runs}
+    files = {
+        name: sorted(p.relative_to(tmp_path / name).as_posix() for p in (tmp_path / name).rglob("*")) for name in runs
+    }
     assert files["two"] == files["one"]
     assert "model.sentilstm" in files["two"] and "model.report.html" in files["two"]
 
@@ -126,14 +162,17 @@ def test_nproc_per_node_must_be_between_one_and_the_cpus(tmp_path: Path, count: 
     assert not list(Path.cwd().iterdir())  # nothing written, nothing launched
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"node_rank": -1}, r"--node-rank must be a whole number between 0 and 0, got -1"),
-    ({"node_rank": 10**12}, r"--node-rank must be a whole number between 0 and 0, got 1000000000000"),
-    ({"node_rank": 2, "nnodes": "2", "rdzv_endpoint": "node0:29400"}, r"between 0 and 1, got 2"),
-    ({"nnodes": "0"}, r"--nnodes must be a machine count N or a range MIN:MAX .*got '0'"),
-    ({"nnodes": "4:2"}, r"got '4:2'"),
-    ({"nnodes": "1e300"}, r"got '1e300'"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"node_rank": -1}, r"--node-rank must be a whole number between 0 and 0, got -1"),
+        ({"node_rank": 10**12}, r"--node-rank must be a whole number between 0 and 0, got 1000000000000"),
+        ({"node_rank": 2, "nnodes": "2", "rdzv_endpoint": "node0:29400"}, r"between 0 and 1, got 2"),
+        ({"nnodes": "0"}, r"--nnodes must be a machine count N or a range MIN:MAX .*got '0'"),
+        ({"nnodes": "4:2"}, r"got '4:2'"),
+        ({"nnodes": "1e300"}, r"got '1e300'"),
+    ],
+)
 def test_machine_count_and_rank_are_checked(options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         LaunchOptions(1, **options).validate()

@@ -4,6 +4,7 @@ The helpers at the top (a scriptable loopback mirror and builders of small archi
 official format) are imported by test_datasets.py. Nothing here leaves 127.0.0.1, and the retry back-off
 is recorded instead of slept (fixture `backoff`), so the whole module runs in a few seconds.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,9 +31,7 @@ from typing import Any
 
 import pytest
 
-from sentilstm.data import datasets
-
-from sentilstm.data import download
+from sentilstm.data import datasets, download
 from sentilstm.data.datasets import is_cached, load_dataset
 from sentilstm.data.download import RemoteFile, cache_dir, fetch
 from sentilstm.errors import DataError
@@ -103,7 +102,7 @@ class Mirror:
         body = self.files[path]
         if path in self.corrupt:
             middle = len(body) // 2
-            body = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1:]
+            body = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1 :]
         return body
 
     def paths(self) -> list[str]:
@@ -200,7 +199,9 @@ def sha256(data: bytes) -> str:
 
 def cache_entries(root: Path) -> list[str]:
     """Every file below `root`, relative, except the lock files beside downloads."""
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
+    return sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.name.endswith(".lock")
+    )
 
 
 def scratch_folders(root: Path) -> list[Path]:
@@ -211,7 +212,9 @@ def with_checksum(monkeypatch: pytest.MonkeyPatch, name: str, **checksums: str |
     """Give dataset `name`'s (single) file other published checksums, e.g. those of a test archive."""
     info = datasets.DATASETS[name]
     (remote,) = info.files
-    monkeypatch.setitem(datasets.DATASETS, name, dataclasses.replace(info, files=(dataclasses.replace(remote, **checksums),)))
+    monkeypatch.setitem(
+        datasets.DATASETS, name, dataclasses.replace(info, files=(dataclasses.replace(remote, **checksums),))
+    )
 
 
 def closed_port() -> int:
@@ -223,13 +226,22 @@ def closed_port() -> int:
 # ----- small archives in each official format ------------------------------------------------------------
 # IMDB: aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt (rating 7-10 positive, 1-4 negative), train/unsup/<id>_0.txt.
 IMDB_REVIEWS: dict[tuple[str, str], list[str]] = {
-    ("train", "pos"): ["A wonderful film.<br /><br />The café scene alone is worth it.",
-                       "Great cast, great story, great ending."],
+    ("train", "pos"): [
+        "A wonderful film.<br /><br />The café scene alone is worth it.",
+        "Great cast, great story, great ending.",
+    ],
     ("train", "neg"): ["Dull and far too long.<br />I left before the end.", "An awful script with a naïve plot."],
     ("test", "pos"): ["Superb direction and a moving score.", "I loved every minute – truly brilliant."],
-    ("test", "neg"): ["Boring, predictable and badly acted.", "The worst film I have seen this year.<br /><br />Avoid."],
+    ("test", "neg"): [
+        "Boring, predictable and badly acted.",
+        "The worst film I have seen this year.<br /><br />Avoid.",
+    ],
 }
-IMDB_UNSUP = ["An unlabelled review about a film.", "Another one, with an umlaut: Müller.", "A third <br /> unlabelled review."]
+IMDB_UNSUP = [
+    "An unlabelled review about a film.",
+    "Another one, with an umlaut: Müller.",
+    "A third <br /> unlabelled review.",
+]
 
 
 def imdb_expected() -> dict[str, dict[str, str]]:
@@ -271,21 +283,25 @@ def imdb_tarball(members: dict[str, bytes] | None = None, *, level: int = 9) -> 
 
 # GLUE SST-2: lower-cased phrases that end in a space, TSV without quoting (one holds a bare "), test unlabelled.
 SST2_TRAIN = [
-    ("hide new secretions from the parental units ", 0), ("contains no wit , only labored gags ", 0),
+    ("hide new secretions from the parental units ", 0),
+    ("contains no wit , only labored gags ", 0),
     ("that loves its characters and communicates something rather beautiful ", 1),
     ('the " director is a bare quote away from greatness ', 1),
     ("demonstrates that the director can still turn out a small film ", 1),
     ("the plot is nothing but boilerplate clichés ", 0),
 ]
 SST2_DEV = [
-    ("it 's a charming and often affecting journey . ", 1), ("unflinchingly bleak and desperate ", 0),
-    ('a " lone quote in a thoroughly enjoyable film . ', 1), ("the acting is wooden and the story drags . ", 0),
+    ("it 's a charming and often affecting journey . ", 1),
+    ("unflinchingly bleak and desperate ", 0),
+    ('a " lone quote in a thoroughly enjoyable film . ', 1),
+    ("the acting is wooden and the story drags . ", 0),
 ]
 SST2_TEST = ["uneasy mishmash of styles and genres .", "this film 's relationship to actual tension is the same ."]
 
 
 def sst2_files() -> dict[str, bytes]:
     """The three TSVs of SST-2.zip, by member name."""
+
     def table(header: str, rows: list[tuple[Any, ...]]) -> bytes:
         return (header + "\n" + "".join("\t".join(map(str, row)) + "\n" for row in rows)).encode()
 
@@ -308,10 +324,14 @@ def sst2_zip(files: dict[str, bytes] | None = None) -> bytes:
 # AfriSenti Subtask A: `ID\ttweet\tlabel`, no quoting (one tweet holds a bare "), tone marks, @user and emoji.
 AFRISENTI_ROWS: dict[str, list[tuple[str, str]]] = {
     "train": [
-        ("Ọ dị mma nke ukwuu 😂", "positive"), ("@user Chineke nna kezi mgbe ole???", "negative"),
-        ('@user "ọ bụ eziokwu', "neutral"), ("Ihe a adịghị mma ma ọlị", "negative"),
+        ("Ọ dị mma nke ukwuu 😂", "positive"),
+        ("@user Chineke nna kezi mgbe ole???", "negative"),
+        ('@user "ọ bụ eziokwu', "neutral"),
+        ("Ihe a adịghị mma ma ọlị", "negative"),
         ("Daalụ nne m, ị mere nke ọma", "positive"),
-        ("Anyị ga-ahụ echi", "neutral"), ("Ọnọdụ a jọrọ njọ", "negative"), ("Obi dị m ụtọ taa", "positive"),
+        ("Anyị ga-ahụ echi", "neutral"),
+        ("Ọnọdụ a jọrọ njọ", "negative"),
+        ("Obi dị m ụtọ taa", "positive"),
         ("Ọ bụ Mọnde ọzọ", "neutral"),
     ],
     "dev": [("Ezigbo ihe ka ọ bụ", "positive"), ("Ọ dịghị mma", "negative"), ("Ọ ga-adị", "neutral")],
@@ -432,7 +452,9 @@ def test_persistent_503_gives_up_after_the_retries(mirror: Mirror, cache: Path, 
     assert cache_entries(cache) == []
 
 
-def test_exhausted_retries_keep_the_partial_file_for_the_next_run(mirror: Mirror, cache: Path, backoff: list[float]) -> None:
+def test_exhausted_retries_keep_the_partial_file_for_the_next_run(
+    mirror: Mirror, cache: Path, backoff: list[float]
+) -> None:
     mirror.files["data/blob.bin"] = PAYLOAD
     mirror.cut["data/blob.bin"] = [100_000] * 4
     with pytest.raises(DataError, match="failed after 4 attempts.*resume from 400000 bytes"):
@@ -445,8 +467,9 @@ def test_exhausted_retries_keep_the_partial_file_for_the_next_run(mirror: Mirror
 
 
 @pytest.mark.parametrize("status", [404, 403])
-def test_client_error_fails_at_once_naming_the_url_and_the_mirror_variable(mirror: Mirror, cache: Path, status: int,
-                                                                          backoff: list[float]) -> None:
+def test_client_error_fails_at_once_naming_the_url_and_the_mirror_variable(
+    mirror: Mirror, cache: Path, status: int, backoff: list[float]
+) -> None:
     mirror.errors["data/blob.bin"] = [status]
     with pytest.raises(DataError, match=f"HTTP {status}") as error:
         fetch(REMOTE)
@@ -459,18 +482,24 @@ def test_client_error_fails_at_once_naming_the_url_and_the_mirror_variable(mirro
 def test_corrupted_transfer_fails_its_checksum_and_is_deleted(mirror: Mirror, cache: Path) -> None:
     mirror.files["data/blob.bin"] = PAYLOAD
     mirror.corrupt.add("data/blob.bin")
-    with pytest.raises(DataError, match=f"downloaded from {re.escape(mirror.url)}data/blob.bin fails its checksum") as error:
+    with pytest.raises(
+        DataError, match=f"downloaded from {re.escape(mirror.url)}data/blob.bin fails its checksum"
+    ) as error:
         fetch(REMOTE)
     assert REMOTE.md5 in str(error.value) and "was deleted" in str(error.value)
     assert cache_entries(cache) == []
     assert len(mirror.requests) == 1  # a checksum failure is not retried: the server would send the same bytes
 
 
-def test_unreachable_server_is_retried_then_fails(monkeypatch: pytest.MonkeyPatch, cache: Path, backoff: list[float]) -> None:
+def test_unreachable_server_is_retried_then_fails(
+    monkeypatch: pytest.MonkeyPatch, cache: Path, backoff: list[float]
+) -> None:
     for variable in PROXY_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("SENTILSTM_MIRROR", f"http://127.0.0.1:{closed_port()}/m")
-    with pytest.raises(DataError, match=r"downloading http://127\.0\.0\.1:\d+/m/data/blob\.bin failed after 2 attempts"):
+    with pytest.raises(
+        DataError, match=r"downloading http://127\.0\.0\.1:\d+/m/data/blob\.bin failed after 2 attempts"
+    ):
         fetch(REMOTE, retries=2)
     assert backoff == [0.5]
     assert cache_entries(cache) == []
@@ -519,7 +548,10 @@ def test_registry_mirror_paths_follow_the_official_layout() -> None:
     assert [f.mirror_path for f in datasets.DATASETS["imdb"].files] == ["aclImdb_v1.tar.gz"]
     assert [f.mirror_path for f in datasets.DATASETS["sst2"].files] == ["SST-2.zip"]
     assert [f.mirror_path for f in datasets.DATASETS["afrisenti-yo"].files] == [
-        "SubtaskA/train/yo_train.tsv", "SubtaskA/dev/yo_dev.tsv", "SubtaskA/test/yo_test.tsv"]
+        "SubtaskA/train/yo_train.tsv",
+        "SubtaskA/dev/yo_dev.tsv",
+        "SubtaskA/test/yo_test.tsv",
+    ]
     for info in datasets.list_datasets():
         for remote in info.files:
             assert remote.url.endswith("/" + remote.mirror_path)
@@ -565,13 +597,18 @@ def test_downloads_go_to_sentilstm_cache(mirror: Mirror, monkeypatch: pytest.Mon
     splits = load_dataset("afrisenti-yo")
     assert splits.source == str(tmp_path / "my-cache")
     assert cache_entries(tmp_path / "my-cache") == [
-        "afrisenti/yo_dev.tsv", "afrisenti/yo_test.tsv", "afrisenti/yo_train.tsv", "checksums.json"]
+        "afrisenti/yo_dev.tsv",
+        "afrisenti/yo_test.tsv",
+        "afrisenti/yo_train.tsv",
+        "checksums.json",
+    ]
     assert (tmp_path / "my-cache" / "afrisenti" / "yo_dev.tsv").read_bytes() == afrisenti_tsv("yo", "dev")
 
 
 # ----- datasets through the mirror -----------------------------------------------------------------------
-def test_load_downloads_then_reads_the_cache_without_requests(mirror: Mirror, monkeypatch: pytest.MonkeyPatch,
-                                                              cache: Path) -> None:
+def test_load_downloads_then_reads_the_cache_without_requests(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> None:
     serve_imdb(mirror, monkeypatch)
     assert not is_cached("imdb")
     first = load_dataset("imdb")
@@ -579,7 +616,11 @@ def test_load_downloads_then_reads_the_cache_without_requests(mirror: Mirror, mo
     assert is_cached("imdb") and not is_cached("sst2")
     second = load_dataset("imdb", download=False)
     assert len(mirror.requests) == 1
-    assert (second.train.texts, second.train.labels, second.unlabeled) == (first.train.texts, first.train.labels, first.unlabeled)
+    assert (second.train.texts, second.train.labels, second.unlabeled) == (
+        first.train.texts,
+        first.train.labels,
+        first.unlabeled,
+    )
     assert scratch_folders(cache) == []
 
 
@@ -599,8 +640,9 @@ def test_404_names_the_url_and_leaves_nothing(mirror: Mirror, cache: Path) -> No
     assert cache_entries(cache) == [] and not is_cached("sst2")
 
 
-def test_corrupted_archive_fails_its_checksum_and_leaves_nothing(mirror: Mirror, monkeypatch: pytest.MonkeyPatch,
-                                                                  cache: Path) -> None:
+def test_corrupted_archive_fails_its_checksum_and_leaves_nothing(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> None:
     data = serve_imdb(mirror, monkeypatch)
     mirror.corrupt.add("aclImdb_v1.tar.gz")
     with pytest.raises(DataError, match="fails its checksum") as error:
@@ -610,8 +652,9 @@ def test_corrupted_archive_fails_its_checksum_and_leaves_nothing(mirror: Mirror,
     assert not is_cached("imdb")
 
 
-def test_truncated_archive_matching_its_checksum_cannot_be_prepared(mirror: Mirror, monkeypatch: pytest.MonkeyPatch,
-                                                                     cache: Path) -> None:
+def test_truncated_archive_matching_its_checksum_cannot_be_prepared(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> None:
     """A registry checksum that matches a damaged file: preparing fails cleanly, nothing half-prepared remains."""
     data = imdb_tarball()
     serve_imdb(mirror, monkeypatch, data[: len(data) // 2])
@@ -622,7 +665,9 @@ def test_truncated_archive_matching_its_checksum_cannot_be_prepared(mirror: Mirr
     assert not is_cached("imdb")
 
 
-def test_corrupted_sst2_zip_is_rejected_by_its_checksum(mirror: Mirror, monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+def test_corrupted_sst2_zip_is_rejected_by_its_checksum(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> None:
     serve_sst2(mirror, monkeypatch)
     mirror.corrupt.add("SST-2.zip")
     with pytest.raises(DataError, match="fails its checksum"):
@@ -640,16 +685,24 @@ def test_published_sha256_rejects_a_file_that_is_not_the_official_one(mirror: Mi
     assert not is_cached("afrisenti-ig")
 
 
-def test_first_download_records_checksums_and_warns(mirror: Mirror, cache: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_first_download_records_checksums_and_warns(
+    mirror: Mirror, cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     mirror.files.update(afrisenti_files("yo"))
     caplog.set_level(logging.WARNING, logger="sentilstm.data.download")
     load_dataset("afrisenti-yo")
     recorded = json.loads((cache / "checksums.json").read_text())
-    assert recorded == {f"afrisenti/yo_{split}.tsv": sha256(afrisenti_tsv("yo", split)) for split in ("train", "dev", "test")}
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "sentilstm.data.download"]
+    assert recorded == {
+        f"afrisenti/yo_{split}.tsv": sha256(afrisenti_tsv("yo", split)) for split in ("train", "dev", "test")
+    }
+    warnings = [
+        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "sentilstm.data.download"
+    ]
     assert len(warnings) == 3
     assert all(str(cache / "checksums.json") in message for message in warnings)
-    assert any("afrisenti/yo_train.tsv" in message and recorded["afrisenti/yo_train.tsv"] in message for message in warnings)
+    assert any(
+        "afrisenti/yo_train.tsv" in message and recorded["afrisenti/yo_train.tsv"] in message for message in warnings
+    )
     caplog.clear()
     load_dataset("afrisenti-yo")  # verified against the record: no new warning
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -697,8 +750,9 @@ def test_damaged_checksum_record_is_a_data_error_for_cached_files(mirror: Mirror
         load_dataset("afrisenti-yo")
 
 
-def test_damaged_checksum_record_during_a_download_is_a_data_error(mirror: Mirror, monkeypatch: pytest.MonkeyPatch,
-                                                                    cache: Path) -> None:
+def test_damaged_checksum_record_during_a_download_is_a_data_error(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> None:
     mirror.files.update(afrisenti_files("yo"))
     serve_sst2(mirror, monkeypatch)
     (cache / "checksums.json").write_text("{not json")
@@ -715,8 +769,9 @@ def test_without_download_an_uncached_dataset_is_an_error(mirror: Mirror) -> Non
     assert mirror.requests == []
 
 
-def test_without_download_a_prepared_dataset_makes_no_request(mirror: Mirror, monkeypatch: pytest.MonkeyPatch,
-                                                               cache: Path) -> None:
+def test_without_download_a_prepared_dataset_makes_no_request(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> None:
     serve_imdb(mirror, monkeypatch)
     load_dataset("imdb")
     (cache / "imdb" / "aclImdb_v1.tar.gz").unlink()  # e.g. to save 80 MB once the tables are prepared
@@ -733,4 +788,3 @@ def test_downloaded_files_keep_normal_permissions(mirror: Mirror, cache: Path) -
     os.umask(mask)
     for name in ("checksums.json", "afrisenti/yo_train.tsv"):
         assert (cache / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
-

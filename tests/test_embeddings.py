@@ -3,6 +3,7 @@
 Each test writes a small vectors file in tmp_path; the memory test writes ~60 MB, the GloVe test reads
 ../shared/data/glove/glove.6B.50d.txt.gz when it exists (slow).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -14,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentilstm.text.embeddings import FASTTEXT_MAGIC, detect_format, load_vectors
 from sentilstm.errors import ConfigError, DataError
+from sentilstm.text.embeddings import FASTTEXT_MAGIC, detect_format, load_vectors
 
 GLOVE_6B = Path(__file__).resolve().parents[2] / "shared" / "data" / "glove" / "glove.6B.50d.txt.gz"
 ROWS = {  # frequency order, as in real files
@@ -29,8 +30,9 @@ ROWS = {  # frequency order, as in real files
 VOCABULARY = {"[PAD]": 0, "[UNK]": 1, "good": 2, "bad": 3, "Movie": 4, "café": 5, "unseen": 6}
 
 
-def write_text(path: Path, rows: dict[str, list[float]], *, header: bool = False, newline: str = "\n",
-               extra: tuple[str, ...] = ()) -> Path:
+def write_text(
+    path: Path, rows: dict[str, list[float]], *, header: bool = False, newline: str = "\n", extra: tuple[str, ...] = ()
+) -> Path:
     lines = [f"{len(rows) + len(extra)} {len(next(iter(rows.values())))}"] if header else []
     lines += [f"{word} " + " ".join(f"{v:g}" for v in vector) for word, vector in rows.items()] + list(extra)
     data = (newline.join(lines) + newline).encode("utf-8")
@@ -78,7 +80,9 @@ def test_every_format_is_detected_and_puts_exact_vectors_in_their_rows(tmp_path:
 def test_unknown_rows_are_random_reproducible_and_scaled_like_the_found_values(tmp_path: Path) -> None:
     rows = {f"w{i}": list(np.random.default_rng(i).normal(0.0, 3.0, size=8)) for i in range(200)}
     path = write_text(tmp_path / "v.txt", rows)
-    vocabulary = {"[PAD]": 0, "[UNK]": 1} | {f"w{i}": i + 2 for i in range(200)} | {f"oov{i}": 202 + i for i in range(300)}
+    vocabulary = (
+        {"[PAD]": 0, "[UNK]": 1} | {f"w{i}": i + 2 for i in range(200)} | {f"oov{i}": 202 + i for i in range(300)}
+    )
     first, _ = load_vectors(path, vocabulary, seed=1)
     again, _ = load_vectors(path, vocabulary, seed=1)
     other, _ = load_vectors(path, vocabulary, seed=2)
@@ -98,7 +102,9 @@ def test_lowercase_fallback_takes_the_first_match_and_never_beats_an_exact_one(t
     assert (coverage.found_exact, coverage.found_lowercase) == (0, 2)
     for order in (["Movie", "movie"], ["movie", "Movie"]):
         rows = {"movie": [5.0, 5], "Movie": [6.0, 6], "film": [7.0, 7]}
-        matrix, coverage = load_vectors(write_text(tmp_path / "b.txt", {w: rows[w] for w in order + ["film"]}), vocabulary)
+        matrix, coverage = load_vectors(
+            write_text(tmp_path / "b.txt", {w: rows[w] for w in order + ["film"]}), vocabulary
+        )
         assert matrix[2].tolist() == [6, 6], order
         assert (coverage.found_exact, coverage.found_lowercase) == (2, 0)
     matrix, coverage = load_vectors(tmp_path / "a.txt", vocabulary | {"MOVIE": 4}, lowercase_fallback=False)
@@ -111,21 +117,35 @@ def test_coverage_counts_and_token_share_are_exact(tmp_path: Path) -> None:
     matrix, coverage = load_vectors(path, VOCABULARY, token_counts=counts)
     assert matrix[1].tolist() != [7, 7, 7, 7]  # special tokens are never looked up
     assert coverage.to_dict() == {
-        "source": str(path), "format": "glove", "dim": 4, "vocabulary": 5, "found_exact": 3, "found_lowercase": 1,
-        "found_subword": 0, "vocabulary_share": 0.8, "token_share": 20 / 100, "skipped_lines": 0, "words_in_file": 7}
-    assert coverage.summary() == "glove 4d: 80.0% of 5 vocabulary entries (20.0% of training tokens) found in vectors.txt"
+        "source": str(path),
+        "format": "glove",
+        "dim": 4,
+        "vocabulary": 5,
+        "found_exact": 3,
+        "found_lowercase": 1,
+        "found_subword": 0,
+        "vocabulary_share": 0.8,
+        "token_share": 20 / 100,
+        "skipped_lines": 0,
+        "words_in_file": 7,
+    }
+    assert (
+        coverage.summary() == "glove 4d: 80.0% of 5 vocabulary entries (20.0% of training tokens) found in vectors.txt"
+    )
     _, without = load_vectors(path, VOCABULARY, lowercase_fallback=False)
     assert without.token_share is None and without.vocabulary_share == 0.6
     assert without.summary() == "glove 4d: 60.0% of 5 vocabulary entries found in vectors.txt"
 
 
 def test_malformed_lines_are_skipped_and_counted_while_crlf_and_trailing_spaces_are_fine(tmp_path: Path) -> None:
-    extra = ("at name@domain.com 1 2 3 4",  # a word with a space (GloVe 840B): five fields
-             "bad 1 2 3",  # too short: skipped, the earlier "bad" stays
-             "unseen 1 2 x 4",  # in the vocabulary but not floats
-             "",  # a blank line is neither a word nor skipped
-             "short 1 2",
-             "good 9 9 9 9")  # a repeated word: the first line wins
+    extra = (
+        "at name@domain.com 1 2 3 4",  # a word with a space (GloVe 840B): five fields
+        "bad 1 2 3",  # too short: skipped, the earlier "bad" stays
+        "unseen 1 2 x 4",  # in the vocabulary but not floats
+        "",  # a blank line is neither a word nor skipped
+        "short 1 2",
+        "good 9 9 9 9",
+    )  # a repeated word: the first line wins
     rows = {word: vector for word, vector in ROWS.items() if word != "bad"} | {"bad": [1.0, 2, 3, 4]}
     path = write_text(tmp_path / "v.txt", rows, newline=" \r\n", extra=extra)
     matrix, coverage = load_vectors(path, VOCABULARY)
@@ -174,8 +194,14 @@ def test_errors_name_the_file_and_the_fix(tmp_path: Path, monkeypatch: pytest.Mo
     fails(tmp_path / "cut.bin", "truncated", "6 words", "word 6")
     (tmp_path / "cut.txt.gz").write_bytes(gzip.compress(b"good 1 2\n" * 1000)[:-30])
     fails(tmp_path / "cut.txt.gz", "truncated")
-    fails(write_text(tmp_path / "other.txt", {"Hund": [1.0, 2.0]}), "coverage 0", "lower-casing", "language",
-          vocabulary={"[PAD]": 0, "hund": 1}, lowercase_fallback=False)
+    fails(
+        write_text(tmp_path / "other.txt", {"Hund": [1.0, 2.0]}),
+        "coverage 0",
+        "lower-casing",
+        "language",
+        vocabulary={"[PAD]": 0, "hund": 1},
+        lowercase_fallback=False,
+    )
     with pytest.raises(ConfigError, match="format must be one of .*'glove'.*got 'txt'"):
         load_vectors(tmp_path / "glove.txt", VOCABULARY, format="txt")
     with pytest.raises(ConfigError, match=r"ids must be 0\.\.1"):
@@ -227,8 +253,17 @@ def test_fasttext_binary_initialises_a_subword_vocabulary(tmp_path: Path) -> Non
     from sentilstm.text.pipeline import TextPipeline
 
     texts, _ = make_negation_data(300, seed=0)
-    model = FastText([t.split() for t in texts], vector_size=8, min_count=1, epochs=2, bucket=5000, min_n=2, max_n=4,
-                     seed=0, workers=1)
+    model = FastText(
+        [t.split() for t in texts],
+        vector_size=8,
+        min_count=1,
+        epochs=2,
+        bucket=5000,
+        min_n=2,
+        max_n=4,
+        seed=0,
+        workers=1,
+    )
     path = tmp_path / "tiny.bin"
     save_facebook_model(model, str(path))
     pipeline, ids = TextPipeline.fit(texts, TextConfig(tokenizer="bpe", vocab_size=120))
@@ -237,7 +272,9 @@ def test_fasttext_binary_initialises_a_subword_vocabulary(tmp_path: Path) -> Non
     matrix, coverage = load_vectors(path, vocabulary)
     reference = load_facebook_vectors(str(path))
     np.testing.assert_allclose(matrix[vocabulary["##ing"]], reference.get_vector("ing"), rtol=1e-6)
-    assert coverage.found_subword > 0 and coverage.vocabulary_share + coverage.found_subword / (len(vocabulary) - 2) > 0.95
+    assert (
+        coverage.found_subword > 0 and coverage.vocabulary_share + coverage.found_subword / (len(vocabulary) - 2) > 0.95
+    )
 
 
 @pytest.fixture(scope="module")

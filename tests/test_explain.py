@@ -2,6 +2,7 @@
 (KernelSHAP efficiency and exactness, integrated-gradients completeness), words as the user wrote them,
 eval mode and cuDNN handling for gradients, the linear baselines, errors, and the `sentilstm explain` command.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,9 +19,9 @@ from typer.testing import CliRunner
 from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier, TokenAttribution
 from sentilstm import explain as explain_fn
-from sentilstm.estimators.baselines import make_baseline
 from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError, NotFittedError
+from sentilstm.estimators.baselines import make_baseline
 from sentilstm.explanations.methods import _align, _token_owners
 
 METHODS = ["attention", "integrated_gradients", "lime", "kernel_shap"]
@@ -69,13 +70,20 @@ def test_not_pushes_towards_the_flipped_label(trained_clf: SentimentClassifier, 
 
 
 # ----- the maths --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text", ["the movie was not good overall",  # 6 words: exact enumeration
-                                  "the movie was not good overall and the acting was really quite boring to me"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the movie was not good overall",  # 6 words: exact enumeration
+        "the movie was not good overall and the acting was really quite boring to me",
+    ],
+)
 def test_kernel_shap_efficiency(trained_clf: SentimentClassifier, text: str) -> None:
     attribution = trained_clf.explain(text, method="kernel_shap", num_samples=500)
     assert attribution.reference is not None
     np.testing.assert_allclose(attribution.reference, trained_clf.predict_proba([""])[0], atol=1e-6)
-    np.testing.assert_allclose(attribution.scores.sum(axis=0), attribution.probabilities - attribution.reference, atol=1e-6)
+    np.testing.assert_allclose(
+        attribution.scores.sum(axis=0), attribution.probabilities - attribution.reference, atol=1e-6
+    )
 
 
 def test_kernel_shap_is_exact_for_few_words(nbsvm: Any) -> None:
@@ -101,11 +109,14 @@ def test_integrated_gradients_completeness(trained_clf: SentimentClassifier) -> 
     attribution = trained_clf.explain(text, method="integrated_gradients")
     model = copy.deepcopy(trained_clf.model_).eval()
     length = len(trained_clf.pipeline_.encode([text])[0])
+
     def log_odds(p: np.ndarray) -> np.ndarray:
         return np.log(p) - np.log1p(-p)
 
     with torch.no_grad():  # the baseline: all padding, the same length
-        reference = torch.softmax(model(torch.zeros(1, length, dtype=torch.long), torch.tensor([length])), -1)[0].numpy()
+        reference = torch.softmax(model(torch.zeros(1, length, dtype=torch.long), torch.tensor([length])), -1)[
+            0
+        ].numpy()
     total = log_odds(attribution.probabilities) - log_odds(reference.astype(np.float64))
     np.testing.assert_allclose(attribution.scores.sum(axis=0), total, atol=0.02 * np.abs(total).max() + 1e-3)
 
@@ -219,7 +230,9 @@ def test_subword_pieces_map_back_to_the_original_words(tokenizer: str) -> None:
 
 def test_stop_words_and_truncated_words_score_zero() -> None:
     texts, labels = make_negation_data(400, seed=0)
-    clf = SentimentClassifier(**{**TINY, "stopwords": "english", "max_length": 3, "truncation": "head"}).fit(texts, labels)
+    clf = SentimentClassifier(**{**TINY, "stopwords": "english", "max_length": 3, "truncation": "head"}).fit(
+        texts, labels
+    )
     attribution = clf.explain("the movie was not good and the acting was superb", method="integrated_gradients")
     scores = np.abs(attribution.scores).sum(axis=1)
     assert attribution.truncated and any("at most 3 tokens" in note for note in attribution.notes)
@@ -317,8 +330,19 @@ def test_cli_prints_coloured_words_and_top_words(trained_model_path: Any) -> Non
 
 def test_cli_writes_html_and_json(trained_model_path: Any, tmp_path: Any) -> None:
     page = tmp_path / "why.html"
-    result = invoke("explain", trained_model_path, "not <b>good</b> & fine", "great", "--json", "--html", page,
-                    "--method", "kernel_shap", "--label", "1")
+    result = invoke(
+        "explain",
+        trained_model_path,
+        "not <b>good</b> & fine",
+        "great",
+        "--json",
+        "--html",
+        page,
+        "--method",
+        "kernel_shap",
+        "--label",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [row["method"] for row in rows] == ["kernel_shap"] * 2

@@ -5,6 +5,7 @@ dynamic) for every architecture the config allows; padding never changes a predi
 predictions; `load_for_serving` has load_model's surface on every backend, blend included; the CLI writes and
 reuses the files, and every bad input is one `error:` line with exit code 2.
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,13 +23,13 @@ from typer.testing import CliRunner
 
 from helpers import TINY, make_negation_data
 from sentilstm import NBSVM, SentimentClassifier
-from sentilstm.onnx.backends import load_for_serving
-from sentilstm.onnx.graph import pad_batch, sibling_path
-from sentilstm.onnx.runner import OnnxNetwork
 from sentilstm.cli import app
 from sentilstm.errors import ConfigError
-from sentilstm.onnx.export import check_batches, export_model, export_onnx, export_torchscript, onnx_graph
 from sentilstm.models import SentimentNet
+from sentilstm.onnx.backends import load_for_serving
+from sentilstm.onnx.export import check_batches, export_model, export_onnx, export_torchscript, onnx_graph
+from sentilstm.onnx.graph import pad_batch, sibling_path
+from sentilstm.onnx.runner import OnnxNetwork
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
 runner = CliRunner()
@@ -72,7 +73,9 @@ ARCHITECTURES = [
 
 
 @pytest.mark.parametrize("changes", ARCHITECTURES, ids=lambda c: "-".join(str(v) for v in c.values()))
-def test_onnx_matches_torch_on_any_shape(tiny_clf: SentimentClassifier, changes: dict[str, Any], tmp_path: Path) -> None:
+def test_onnx_matches_torch_on_any_shape(
+    tiny_clf: SentimentClassifier, changes: dict[str, Any], tmp_path: Path
+) -> None:
     clf = with_network(tiny_clf, **changes)
     report = export_onnx(clf, tmp_path / "net.onnx")
     assert report.max_abs_diff < 1e-4 and report.argmax_agreement == 1.0
@@ -84,8 +87,9 @@ def test_onnx_matches_torch_on_any_shape(tiny_clf: SentimentClassifier, changes:
 
 
 def test_int8_gru_keeps_the_gru_in_fp32(tiny_clf: SentimentClassifier, tmp_path: Path) -> None:
-    report = export_onnx(with_network(tiny_clf, cell="gru", bidirectional=True, pooling="mean"), tmp_path / "gru.onnx",
-                         quantize="int8")
+    report = export_onnx(
+        with_network(tiny_clf, cell="gru", bidirectional=True, pooling="mean"), tmp_path / "gru.onnx", quantize="int8"
+    )
     assert report.operators.get("GRU") == 1 and report.operators.get("MatMulInteger", 0) >= 1  # ORT has no int8 GRU
     assert report.max_abs_diff < 0.05
 
@@ -110,14 +114,19 @@ def test_onnx_graph_describes_itself(trained_clf: SentimentClassifier, tmp_path:
     dims = [d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", "sequence"]
     metadata = json.loads({p.key: p.value for p in model.metadata_props}["sentilstm"])
-    assert metadata["labels"] == [-1, 1] and metadata["text_config"]["max_length"] == trained_clf.pipeline_.config.max_length
+    assert (
+        metadata["labels"] == [-1, 1]
+        and metadata["text_config"]["max_length"] == trained_clf.pipeline_.config.max_length
+    )
     assert metadata["quantize"] is None
     assert report.size_bytes == (tmp_path / "m.onnx").stat().st_size
     json.dumps(report.to_dict())
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]  # written atomically: no temporary left
 
 
-def test_int8_keeps_the_predictions(trained_clf: SentimentClassifier, held_out_data: tuple[list[str], list[int]], tmp_path: Path) -> None:
+def test_int8_keeps_the_predictions(
+    trained_clf: SentimentClassifier, held_out_data: tuple[list[str], list[int]], tmp_path: Path
+) -> None:
     texts, labels = held_out_data
     report = export_onnx(trained_clf, tmp_path / "m.int8.onnx", quantize="int8", texts=texts[:200])
     assert report.quantize == "int8" and report.argmax_agreement >= 0.97
@@ -134,8 +143,9 @@ def test_int8_keeps_the_predictions(trained_clf: SentimentClassifier, held_out_d
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
-def test_load_for_serving_matches_load_model(backend: str, trained_clf: SentimentClassifier, trained_model_path: Path,
-                                             held_out_data: tuple[list[str], list[int]]) -> None:
+def test_load_for_serving_matches_load_model(
+    backend: str, trained_clf: SentimentClassifier, trained_model_path: Path, held_out_data: tuple[list[str], list[int]]
+) -> None:
     texts = held_out_data[0][:300] + ["", "not " * 700]  # an empty text and one past max_length
     clf = load_for_serving(trained_model_path, backend, threads=1)  # type: ignore[arg-type]
     assert list(clf.classes_) == list(trained_clf.classes_) and clf.label_map_.labels == trained_clf.label_map_.labels
@@ -183,8 +193,9 @@ def test_torchscript_round_trip(trained_clf: SentimentClassifier, tmp_path: Path
         torch.testing.assert_close(probabilities.sum(1), torch.ones(len(ids)))
 
 
-def test_stale_sibling_is_not_used(trained_clf: SentimentClassifier, trained_model_path: Path, tiny_clf: SentimentClassifier,
-                                   tmp_path: Path) -> None:
+def test_stale_sibling_is_not_used(
+    trained_clf: SentimentClassifier, trained_model_path: Path, tiny_clf: SentimentClassifier, tmp_path: Path
+) -> None:
     model = tmp_path / "m.sentilstm"
     model.write_bytes(trained_model_path.read_bytes())
     other = tiny_clf.save(tmp_path / "other.sentilstm")
@@ -194,31 +205,55 @@ def test_stale_sibling_is_not_used(trained_clf: SentimentClassifier, trained_mod
     np.testing.assert_allclose(served.predict_proba(texts), trained_clf.predict_proba(texts), atol=1e-5)
 
 
-def test_cli_export_then_predict_file_on_onnx(trained_clf: SentimentClassifier, trained_model_path: Path,
-                                              held_out_data: tuple[list[str], list[int]], tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_export_then_predict_file_on_onnx(
+    trained_clf: SentimentClassifier,
+    trained_model_path: Path,
+    held_out_data: tuple[list[str], list[int]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     model = tmp_path / "neg.sentilstm"
     model.write_bytes(trained_model_path.read_bytes())
     result = invoke("export", model, "--quantize", "int8")
     assert result.exit_code == 0, result.output
-    assert "neg.int8.onnx" in result.stdout and "argmax agreement" in result.stdout and "max |logit difference|" in result.stdout
+    assert (
+        "neg.int8.onnx" in result.stdout
+        and "argmax agreement" in result.stdout
+        and "max |logit difference|" in result.stdout
+    )
     result = invoke("export", model, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["path"] == str(tmp_path / "neg.onnx") and report["max_abs_diff"] < 1e-4
     # the exported siblings are used as they are: no export happens at load time
-    monkeypatch.setattr("sentilstm.onnx.backends.onnx_graph", lambda *a, **k: pytest.fail("re-exported instead of reusing"))
+    monkeypatch.setattr(
+        "sentilstm.onnx.backends.onnx_graph", lambda *a, **k: pytest.fail("re-exported instead of reusing")
+    )
     texts = held_out_data[0][:250]
     pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(tmp_path / "in.csv", index=False)
     for backend in ("onnx", "onnx-int8"):
         output = tmp_path / f"out-{backend}.csv"
-        result = invoke("predict", model, "--input", tmp_path / "in.csv", "--output", output, "--backend", backend,
-                        "--threads", "1", "--chunk-rows", "100")
+        result = invoke(
+            "predict",
+            model,
+            "--input",
+            tmp_path / "in.csv",
+            "--output",
+            output,
+            "--backend",
+            backend,
+            "--threads",
+            "1",
+            "--chunk-rows",
+            "100",
+        )
         assert result.exit_code == 0, result.output
         assert "scored 250 rows" in result.stderr
         scored = pd.read_csv(output)
         expected = trained_clf.predict_proba(texts)
-        np.testing.assert_allclose(scored[["prob_-1", "prob_1"]].to_numpy(), expected, atol=1e-5 if backend == "onnx" else 0.05)
+        np.testing.assert_allclose(
+            scored[["prob_-1", "prob_1"]].to_numpy(), expected, atol=1e-5 if backend == "onnx" else 0.05
+        )
     result = invoke("predict", model, "--backend", "onnx", "--json", "the film was not good")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["label"] == trained_clf.predict(["the film was not good"])[0]
@@ -232,12 +267,18 @@ def test_cli_export_torchscript(trained_model_path: Path, tmp_path: Path) -> Non
 
 def test_cli_errors(trained_model_path: Path, tmp_path: Path) -> None:
     assert "format must be one of" in error_line(invoke("export", trained_model_path, "--format", "tflite"))
-    assert "ONNX only" in error_line(invoke("export", trained_model_path, "--format", "torchscript", "--quantize", "int8"))
+    assert "ONNX only" in error_line(
+        invoke("export", trained_model_path, "--format", "torchscript", "--quantize", "int8")
+    )
     assert "quantize must be one of" in error_line(invoke("export", trained_model_path, "--quantize", "int4"))
     assert "does not exist" in error_line(invoke("export", tmp_path / "missing.sentilstm"))
     assert "does not exist" in error_line(invoke("export", trained_model_path, "--out", tmp_path / "no" / "m.onnx"))
     texts, labels = make_negation_data(100, seed=0)
     baseline = NBSVM().fit(texts, labels).save(tmp_path / "nbsvm.sentilstm")
     assert "linear baseline has no network" in error_line(invoke("export", baseline))
-    assert "backend must be one of" in error_line(invoke("predict", trained_model_path, "--backend", "tensorrt", "good"))
-    assert "threads must be" in error_line(invoke("predict", trained_model_path, "--backend", "onnx", "--threads", "0", "good"))
+    assert "backend must be one of" in error_line(
+        invoke("predict", trained_model_path, "--backend", "tensorrt", "good")
+    )
+    assert "threads must be" in error_line(
+        invoke("predict", trained_model_path, "--backend", "onnx", "--threads", "0", "good")
+    )

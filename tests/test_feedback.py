@@ -6,6 +6,7 @@ same in SQL as in the Python fallback. PostgreSQL is a throwaway cluster (initdb
 port, run as the `postgres` user when the tests run as root (the `postgres_url` fixture in conftest.py); without the
 binaries, or if it cannot start, those tests are skipped.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,7 +50,9 @@ def entry(minutes: float, label: str, p: float, source: str = "web", text: str =
 
 
 ROWS = [  # 09:15, 09:45 | 10:10 | next day 08:00 (other source) | 09:30 from another model with other labels
-    entry(0, "1", 0.9), entry(30, "-1", 0.2), entry(55, "1", 0.7),
+    entry(0, "1", 0.9),
+    entry(30, "-1", 0.2),
+    entry(55, "1", 0.7),
     entry(24 * 60 - 75, "-1", 0.4, source="app"),
     FeedbackEntry("x", "web", T0 + dt.timedelta(minutes=15), "neutral", {"neutral": 1.0}, "other.sentilstm"),
 ]
@@ -80,21 +83,28 @@ def test_trends_per_hour_and_day(store: FeedbackStore) -> None:
     hours = store.trends(interval="hour", source="web", labels=["-1", "1"])
     assert hours.labels == ["-1", "1", "neutral"]  # the model's labels first, then labels found in the rows
     points = [p.to_dict(hours.labels) for p in hours.points]
-    assert [(p["period"], p["count"]) for p in points] == [("2026-03-01T09:00:00+00:00", 3),
-                                                           ("2026-03-01T10:00:00+00:00", 1)]
+    assert [(p["period"], p["count"]) for p in points] == [
+        ("2026-03-01T09:00:00+00:00", 3),
+        ("2026-03-01T10:00:00+00:00", 1),
+    ]
     nine = points[0]
     assert nine["counts"] == {"-1": 1, "1": 1, "neutral": 1}
     assert nine["shares"]["1"] == pytest.approx(1 / 3)
     assert nine["mean_probabilities"]["1"] == pytest.approx((0.9 + 0.2) / 2)  # the other model's row has no "1"
     assert nine["mean_probabilities"]["-1"] == pytest.approx((0.1 + 0.8) / 2)
     days = store.trends(interval="day", labels=["-1", "1"]).to_dict()
-    assert [(p["period"], p["count"]) for p in days["points"]] == [("2026-03-01T00:00:00+00:00", 4),
-                                                                  ("2026-03-02T00:00:00+00:00", 1)]
+    assert [(p["period"], p["count"]) for p in days["points"]] == [
+        ("2026-03-01T00:00:00+00:00", 4),
+        ("2026-03-02T00:00:00+00:00", 1),
+    ]
     assert days["points"][1]["counts"] == {"-1": 1, "1": 0, "neutral": 0}
-    window = store.trends(interval="minute", since=T0 + dt.timedelta(minutes=30), until=T0 + dt.timedelta(hours=1),
-                          labels=["-1", "1"])
-    assert [(p.period, p.count) for p in window.points] == [(dt.datetime(2026, 3, 1, 9, 45), 1),
-                                                            (dt.datetime(2026, 3, 1, 10, 10), 1)]
+    window = store.trends(
+        interval="minute", since=T0 + dt.timedelta(minutes=30), until=T0 + dt.timedelta(hours=1), labels=["-1", "1"]
+    )
+    assert [(p.period, p.count) for p in window.points] == [
+        (dt.datetime(2026, 3, 1, 9, 45), 1),
+        (dt.datetime(2026, 3, 1, 10, 10), 1),
+    ]
     assert store.trends(source="nowhere").points == []
 
 
@@ -137,11 +147,22 @@ def test_the_api_stores_feedback_in_postgresql(postgres_url: str, tmp_path: Path
     texts, labels = make_negation_data(200, seed=0)
     model = SentimentClassifier(**TINY).fit(texts, labels).save(tmp_path / "pg.sentilstm")
     try:
-        with LiveServer(create_app(model, feedback_url=postgres_url)) as server, \
-                httpx.Client(base_url=server.url, timeout=60) as client:
-            stored = client.post("/feedback", json={"items": [
-                {"text": "not good \u0000 at all", "timestamp": "2026-03-01T09:15:00Z"},  # NUL: PostgreSQL refuses it raw
-                {"text": "great", "timestamp": "2026-03-01T09:50:00+00:00", "source": "app"}]}).json()["stored"]
+        with (
+            LiveServer(create_app(model, feedback_url=postgres_url)) as server,
+            httpx.Client(base_url=server.url, timeout=60) as client,
+        ):
+            stored = client.post(
+                "/feedback",
+                json={
+                    "items": [
+                        {
+                            "text": "not good \u0000 at all",
+                            "timestamp": "2026-03-01T09:15:00Z",
+                        },  # NUL: PostgreSQL refuses it raw
+                        {"text": "great", "timestamp": "2026-03-01T09:50:00+00:00", "source": "app"},
+                    ]
+                },
+            ).json()["stored"]
             recent = client.get("/feedback", params={"source": "api"}).json()["items"]
             trends = client.get("/trends", params={"interval": "hour"}).json()
         assert [r["id"] for r in recent] == [stored[0]["id"]] and recent[0]["text"] == "not good \ufffd at all"

@@ -1,5 +1,6 @@
 """sentilstm.system.files: outputs never destroy inputs, writes are atomic, file-system refusals are one OutputError, and
 temporaries left by killed runs are swept, never anyone else's files (issue 14, items 2, 8 and 12)."""
+
 from __future__ import annotations
 
 import errno
@@ -13,8 +14,8 @@ from typing import Any
 import pytest
 
 from helpers import full_disk
-from sentilstm.system import files
 from sentilstm.errors import DataError, OutputError, SentilstmError
+from sentilstm.system import files
 from sentilstm.system.files import atomic_output, check_outputs, sweep_temporaries, temporary_beside, write_atomically
 
 ROOT = os.geteuid() == 0
@@ -29,11 +30,15 @@ def data_file(tmp_path: Path) -> Path:
 
 
 def test_an_output_equal_to_an_input_is_refused(data_file: Path) -> None:
-    with pytest.raises(DataError, match=r"--out '.*train.csv' is the input file given as DATA; writing it would destroy"):
+    with pytest.raises(
+        DataError, match=r"--out '.*train.csv' is the input file given as DATA; writing it would destroy"
+    ):
         check_outputs({"--out": data_file}, {"DATA": data_file})
 
 
-def test_other_spellings_of_the_same_file_are_refused(data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_spellings_of_the_same_file_are_refused(
+    data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sub").mkdir()
     (tmp_path / "link.csv").symlink_to(data_file)
@@ -58,22 +63,32 @@ def test_two_outputs_on_one_path_a_folder_or_a_missing_folder_are_refused(tmp_pa
 # ----- write errors -----------------------------------------------------------------------------------------
 
 
-def test_a_full_disk_is_one_output_error_and_the_old_file_stays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_is_one_output_error_and_the_old_file_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "scores.json"
     target.write_text("old")
     full_disk(monkeypatch)
-    with pytest.raises(OutputError, match=r"cannot write '.*scores.json': No space left on device; the disk is full") as caught:
+    with pytest.raises(
+        OutputError, match=r"cannot write '.*scores.json': No space left on device; the disk is full"
+    ) as caught:
         write_atomically(target, "new")
     assert caught.value.errno == errno.ENOSPC and isinstance(caught.value, OSError)
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["scores.json"]
 
 
-@pytest.mark.parametrize("code, fix", [
-    (errno.EROFS, "the file system is read-only"), (errno.EACCES, "choose a folder you may write to"),
-    (errno.ENAMETOOLONG, "choose a shorter one"), (errno.EDQUOT, "quota"),
-])
-def test_a_folder_that_takes_no_file_is_one_output_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int,
-                                                          fix: str) -> None:
+@pytest.mark.parametrize(
+    "code, fix",
+    [
+        (errno.EROFS, "the file system is read-only"),
+        (errno.EACCES, "choose a folder you may write to"),
+        (errno.ENAMETOOLONG, "choose a shorter one"),
+        (errno.EDQUOT, "quota"),
+    ],
+)
+def test_a_folder_that_takes_no_file_is_one_output_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, fix: str
+) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise OSError(code, os.strerror(code))
 
@@ -133,8 +148,13 @@ def test_temporaries_of_dead_or_stale_runs_are_swept_and_nothing_else(tmp_path: 
     legacy_fresh = tmp_path / ".scored.csv.qrst7890.tmp"
     legacy_old = tmp_path / ".scored.csv.uvwx1234.tmp"
     dead_folder = tmp_path / f".scored.csv.{_dead_pid()}-{host}.yzab5678.tmp"
-    not_ours = [tmp_path / ".scored.csv.backup.tmp", tmp_path / ".scored.csv.tmp", tmp_path / "scored.csv.abcd1234.tmp",
-                tmp_path / f".other.csv.{_dead_pid()}-{host}.abcd1234.tmp", tmp_path / ".scored.csv.12-34.abcd1234.tmp"]
+    not_ours = [
+        tmp_path / ".scored.csv.backup.tmp",
+        tmp_path / ".scored.csv.tmp",
+        tmp_path / "scored.csv.abcd1234.tmp",
+        tmp_path / f".other.csv.{_dead_pid()}-{host}.abcd1234.tmp",
+        tmp_path / ".scored.csv.12-34.abcd1234.tmp",
+    ]
     for path in (dead, alive, old, other_host, legacy_fresh, legacy_old, *not_ours):
         path.write_text("partial")
     dead_folder.mkdir()
@@ -162,11 +182,15 @@ def test_every_new_temporary_sweeps_first_and_names_its_owner(tmp_path: Path) ->
     handle, temporary = temporary_beside(tmp_path / "model.sentilstm")
     os.close(handle)
     assert not stale.exists()
-    assert temporary.name.startswith(f".model.sentilstm.{os.getpid()}-{files._HOST}.") and temporary.name.endswith(".tmp")
+    assert temporary.name.startswith(f".model.sentilstm.{os.getpid()}-{files._HOST}.") and temporary.name.endswith(
+        ".tmp"
+    )
 
 
 def test_saving_a_model_on_a_full_disk_keeps_the_old_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained_clf: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    trained_clf: Any,
 ) -> None:
     """SentimentClassifier.save() writes through files.atomic_output: ENOSPC names the path, the old model stays."""
     target = tmp_path / "model.sentilstm"

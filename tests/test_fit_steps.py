@@ -1,4 +1,5 @@
 """sentilstm.estimators.steps: each named step of `SentimentClassifier.fit` on its own, and the steps together."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,14 @@ from helpers import make_negation_data
 from sentilstm import SentimentClassifier, load_model
 from sentilstm.artifact.format import read_file, write_file
 from sentilstm.config import (
-    EXTRA_CONFIGS, AugmentConfig, BlendConfig, EmbeddingConfig, ModelConfig, TextConfig, TrainConfig, from_dict,
+    EXTRA_CONFIGS,
+    AugmentConfig,
+    BlendConfig,
+    EmbeddingConfig,
+    ModelConfig,
+    TextConfig,
+    TrainConfig,
+    from_dict,
 )
 from sentilstm.errors import ArtifactError, ConfigError, DataError
 from sentilstm.estimators import steps
@@ -21,8 +29,14 @@ TEXTS, LABELS = make_negation_data(200, seed=0)
 
 
 def settings(**augment: object) -> steps.Settings:
-    return steps.check_settings(TextConfig(), ModelConfig(embedding_dim=8, hidden_size=8), TrainConfig(epochs=1),
-                                EmbeddingConfig(), AugmentConfig(**augment), BlendConfig(None))
+    return steps.check_settings(
+        TextConfig(),
+        ModelConfig(embedding_dim=8, hidden_size=8),
+        TrainConfig(epochs=1),
+        EmbeddingConfig(),
+        AugmentConfig(**augment),
+        BlendConfig(None),
+    )
 
 
 def test_check_settings_validates_every_config() -> None:
@@ -30,11 +44,18 @@ def test_check_settings_validates_every_config() -> None:
     with pytest.raises(ConfigError, match="augment_copies"):
         settings(augment_copies=0)
     with pytest.raises(ConfigError, match="not both"):
-        steps.check_settings(TextConfig(), ModelConfig(), TrainConfig(), EmbeddingConfig("v.txt", "word2vec"),
-                             AugmentConfig(), BlendConfig())
+        steps.check_settings(
+            TextConfig(),
+            ModelConfig(),
+            TrainConfig(),
+            EmbeddingConfig("v.txt", "word2vec"),
+            AugmentConfig(),
+            BlendConfig(),
+        )
     with pytest.raises(ConfigError, match="blend"):
-        steps.check_settings(TextConfig(), ModelConfig(), TrainConfig(), EmbeddingConfig(), AugmentConfig(),
-                             BlendConfig("svm"))  # type: ignore[arg-type]
+        steps.check_settings(
+            TextConfig(), ModelConfig(), TrainConfig(), EmbeddingConfig(), AugmentConfig(), BlendConfig("svm")
+        )  # type: ignore[arg-type]
 
 
 def test_prepare_data_holds_out_a_stratified_split_or_takes_the_given_one() -> None:
@@ -82,8 +103,12 @@ def test_network_training_blend_and_scores() -> None:
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))  # seeded
     history = steps.train_network(net, rows, data, text, chosen.train)
     assert isinstance(history, History) and len(history.epochs) == 1 and not net.training
-    assert steps.fit_blend_step(BlendConfig(None), lambda texts: np.zeros((len(texts), 2)), data, [-1, 1],
-                                sampling="none").model is None
+    assert (
+        steps.fit_blend_step(
+            BlendConfig(None), lambda texts: np.zeros((len(texts), 2)), data, [-1, 1], sampling="none"
+        ).model
+        is None
+    )
     uniform = steps.score_validation(lambda texts: np.full((len(texts), 2), 0.5), data, text, rows)
     assert uniform.report.loss == pytest.approx(np.log(2)) and uniform.data_profile
 
@@ -102,7 +127,9 @@ def test_the_steps_together_are_fit(tiny_params: dict) -> None:
     data = steps.prepare_data(TEXTS, LABELS, None, chosen.train)
     text = steps.fit_text_pipeline(data.texts, chosen.text)
     rows = steps.augment_training(chosen, data, text, None)
-    net = steps.new_network(steps.network_config(chosen, text, data, steps.InitialVectors()), None, chosen.train, rows.ids)
+    net = steps.new_network(
+        steps.network_config(chosen, text, data, steps.InitialVectors()), None, chosen.train, rows.ids
+    )
     steps.train_network(net, rows, data, text, chosen.train)
     for mine, theirs in zip(net.state_dict().values(), clf.model_.state_dict().values()):
         assert torch.equal(mine, theirs)
@@ -119,7 +146,9 @@ def test_the_new_config_sections_round_trip(tiny_params: dict, tmp_path: Path) -
     clf, path = _augmented_model(tiny_params, tmp_path)
     _, payload = read_file(path, kind="model")
     assert payload["embedding_config"] == {"embeddings": None, "pretrain_embeddings": "word2vec"}
-    assert payload["augment_config"]["augment"] == ["swap", "delete"] and payload["augment_config"]["augment_copies"] == 2
+    assert (
+        payload["augment_config"]["augment"] == ["swap", "delete"] and payload["augment_config"]["augment_copies"] == 2
+    )
     assert payload["blend_config"] == {"blend": "nbsvm"}
     loaded = load_model(path)
     for name, cls in EXTRA_CONFIGS.items():

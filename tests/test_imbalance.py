@@ -1,5 +1,6 @@
 """Class-imbalance options: focal loss, per-epoch over/under-sampling, balanced batches, hidden-state SMOTE,
 and the linear baselines' sampling (SMOTE via imbalanced-learn)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -11,9 +12,9 @@ from torch import nn
 
 from helpers import make_negation_data
 from sentilstm import ConfigError, SentimentClassifier, TrainingCallback
+from sentilstm.errors import DataError
 from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression
 from sentilstm.training.batching import balanced_batches, resample
-from sentilstm.errors import DataError
 from sentilstm.training.loop import FocalLoss, interpolate_minority
 
 
@@ -22,7 +23,9 @@ def test_focal_loss_with_gamma_zero_is_cross_entropy() -> None:
     logits, targets = torch.randn(32, 3), torch.randint(0, 3, (32,))
     weight = torch.tensor([0.5, 2.0, 1.0])
     torch.testing.assert_close(FocalLoss(0.0)(logits, targets), nn.CrossEntropyLoss()(logits, targets))
-    torch.testing.assert_close(FocalLoss(0.0, weight)(logits, targets), nn.CrossEntropyLoss(weight=weight)(logits, targets))
+    torch.testing.assert_close(
+        FocalLoss(0.0, weight)(logits, targets), nn.CrossEntropyLoss(weight=weight)(logits, targets)
+    )
 
 
 def test_focal_loss_down_weights_confident_examples() -> None:
@@ -125,16 +128,28 @@ def test_baseline_sampling_raises_minority_probability_and_is_saved(cls: type, s
 
 
 def test_baseline_smote_needs_two_texts_per_class_and_names_the_fix() -> None:
-    with pytest.raises(DataError, match=r"sampling='smote' needs at least 2 training texts in every class, the smallest has 1; .*'oversample'"):
+    with pytest.raises(
+        DataError,
+        match=r"sampling='smote' needs at least 2 training texts in every class, the smallest has 1; .*'oversample'",
+    ):
         NBSVM(min_df=1, sampling="smote").fit(["good film", "great film", "fine film", "bad film"], [1, 1, 1, 0])
-    with pytest.raises(ConfigError, match=r"sampling must be one of \['none', 'oversample', 'undersample', 'smote'\], got 'balanced_batches'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sampling must be one of \['none', 'oversample', 'undersample', 'smote'\], got 'balanced_batches'",
+    ):
         NBSVM(sampling="balanced_batches").fit(["a b", "c d"] * 3, [0, 1] * 3)
 
 
-@pytest.mark.parametrize("options", [
-    {"sampling": "oversample"}, {"sampling": "undersample"}, {"loss": "focal"}, {"sampling": "balanced_batches"},
-    {"sampling": "smote"},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"sampling": "oversample"},
+        {"sampling": "undersample"},
+        {"loss": "focal"},
+        {"sampling": "balanced_batches"},
+        {"sampling": "smote"},
+    ],
+)
 def test_imbalance_options_move_probability_towards_the_minority(tiny_params: dict, options: dict) -> None:
     texts, labels = imbalanced(seed=21)
     plain = SentimentClassifier(**tiny_params).fit(texts, labels)
@@ -159,11 +174,17 @@ def test_oversampling_makes_longer_epochs(tiny_params: dict) -> None:
     assert steps["balanced_batches"] == steps["none"]  # same epoch length, rebalanced inside each batch
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"loss": "hinge"}, r"loss must be one of \['cross_entropy', 'focal'\], got 'hinge'"),
-    ({"sampling": "SMOTE"}, r"sampling must be one of \['none', 'oversample', 'undersample', 'balanced_batches', 'smote'\], got 'SMOTE'"),
-    ({"loss": "focal", "focal_gamma": -1.0}, r"focal_gamma must be between 0.0 and 10.0, got -1.0"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"loss": "hinge"}, r"loss must be one of \['cross_entropy', 'focal'\], got 'hinge'"),
+        (
+            {"sampling": "SMOTE"},
+            r"sampling must be one of \['none', 'oversample', 'undersample', 'balanced_batches', 'smote'\], got 'SMOTE'",
+        ),
+        ({"loss": "focal", "focal_gamma": -1.0}, r"focal_gamma must be between 0.0 and 10.0, got -1.0"),
+    ],
+)
 def test_bad_imbalance_options_are_config_errors(options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         SentimentClassifier(**options).fit(["a b", "c d"] * 5, [0, 1] * 5)

@@ -3,6 +3,7 @@
 A GPU run saves `device="cuda"` (or "cuda:3") among its parameters; such a file must load and predict on a
 machine without that GPU. The files here are the session's CPU model with its saved device edited.
 """
+
 from __future__ import annotations
 
 import csv
@@ -44,8 +45,9 @@ def _invoke(*args: Any) -> Any:
 
 
 @pytest.mark.parametrize("device", ["cuda", "cuda:3", "mps"])
-def test_a_model_trained_elsewhere_loads_and_predicts_here(trained_clf: SentimentClassifier, trained_model_path: Path,
-                                                          tmp_path: Path, device: str) -> None:
+def test_a_model_trained_elsewhere_loads_and_predicts_here(
+    trained_clf: SentimentClassifier, trained_model_path: Path, tmp_path: Path, device: str
+) -> None:
     loaded = load_model(_saved_device(trained_model_path, tmp_path / "m.sentilstm", device))
     assert loaded.device == "auto" and loaded.training_device_ == device
     np.testing.assert_allclose(loaded.predict_proba(TEXTS), trained_clf.predict_proba(TEXTS), atol=1e-5)
@@ -98,8 +100,11 @@ def labelled_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _commands(model: Path, data: Path, device: str) -> list[list[Any]]:
-    return [["predict", model, "good", "--device", device], ["evaluate", model, data, "--device", device],
-            ["explain", model, "good", "--device", device]]
+    return [
+        ["predict", model, "good", "--device", device],
+        ["evaluate", model, data, "--device", device],
+        ["explain", model, "good", "--device", device],
+    ]
 
 
 @pytest.mark.parametrize("which", range(3))
@@ -114,8 +119,9 @@ def test_cli_commands_run_a_gpu_trained_model_here(gpu_trained_path: Path, label
 @NO_CUDA
 @pytest.mark.parametrize("which", range(3))
 @pytest.mark.parametrize("device", ["cuda", "tpu"])
-def test_cli_commands_refuse_an_unusable_device_in_one_line(gpu_trained_path: Path, labelled_csv: Path, which: int,
-                                                           device: str) -> None:
+def test_cli_commands_refuse_an_unusable_device_in_one_line(
+    gpu_trained_path: Path, labelled_csv: Path, which: int, device: str
+) -> None:
     result = _invoke(*_commands(gpu_trained_path, labelled_csv, device)[which])
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
@@ -123,8 +129,18 @@ def test_cli_commands_refuse_an_unusable_device_in_one_line(gpu_trained_path: Pa
 
 
 def test_predict_on_ray_takes_gpus_not_a_device(gpu_trained_path: Path, labelled_csv: Path, tmp_path: Path) -> None:
-    result = _invoke("predict", gpu_trained_path, "--input", labelled_csv, "--output", tmp_path / "out",
-                     "--engine", "ray", "--device", "cpu")
+    result = _invoke(
+        "predict",
+        gpu_trained_path,
+        "--input",
+        labelled_csv,
+        "--output",
+        tmp_path / "out",
+        "--engine",
+        "ray",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 2 and result.output.startswith("error: --device cpu applies to the local engine")
 
 
@@ -150,8 +166,9 @@ def test_the_served_classifier_runs_on_the_chosen_device(gpu_trained_path: Path,
 
 @NO_CUDA
 def test_serve_refuses_an_unavailable_device_before_listening(gpu_trained_path: Path, tmp_path: Path) -> None:
-    result = _invoke("serve", gpu_trained_path, "--device", "cuda", "--port", "9", "--feedback-db",
-                     f"sqlite:///{tmp_path / 'f.db'}")
+    result = _invoke(
+        "serve", gpu_trained_path, "--device", "cuda", "--port", "9", "--feedback-db", f"sqlite:///{tmp_path / 'f.db'}"
+    )
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: device 'cuda'"), result.output

@@ -1,4 +1,5 @@
 """sentilstm.models: shapes, padding invariance for every architecture, per-length reversal, attention."""
+
 from __future__ import annotations
 
 import itertools
@@ -116,7 +117,9 @@ def test_reversal_index_reverses_within_length_and_keeps_padding() -> None:
 
 def test_length_mask() -> None:
     assert length_mask(torch.tensor([2, 0, 3]), 3).tolist() == [
-        [True, True, False], [False, False, False], [True, True, True]
+        [True, True, False],
+        [False, False, False],
+        [True, True, True],
     ]
 
 

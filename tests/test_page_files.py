@@ -5,6 +5,7 @@ The attacks are the ones from the hardening issue: a local user pre-creates the 
 pick (`$TMPDIR/sentilstm-page-$USER`) and plants a note pointing at a file the server can read (it was served
 back, or deleted by the sweep).
 """
+
 from __future__ import annotations
 
 import getpass
@@ -51,8 +52,9 @@ def private(folder: Path) -> bool:
     return stat.S_ISDIR(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o700 and info.st_uid == os.geteuid()
 
 
-def test_a_planted_folder_and_note_are_never_served(model_path: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_planted_folder_and_note_are_never_served(
+    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The issue's reproduction: the shared folder pre-created by another user, a note pointing at a secret."""
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -83,11 +85,13 @@ def test_planted_notes_and_links_never_reach_outside_the_folder(tmp_path: Path) 
     store = pages.FileStore(folder, keep=1)
     absolute, dotted, linked, odd = "A" * 32, "B" * 32, "C" * 32, "D" * 32
     (folder / f"{absolute}.scored.json").write_text(json.dumps({"file": str(victim), "suffix": ".csv", "name": "a"}))
-    (folder / f"{dotted}.scored.json").write_text(json.dumps({"file": "../victim.txt", "suffix": "/../../victim.txt",
-                                                              "name": "b"}))
+    (folder / f"{dotted}.scored.json").write_text(
+        json.dumps({"file": "../victim.txt", "suffix": "/../../victim.txt", "name": "b"})
+    )
     (folder / f"{linked}.scored.csv").symlink_to(victim)
-    (folder / f"{linked}.scored.json").write_text(json.dumps({"file": f"{linked}.scored.csv", "suffix": ".csv",
-                                                              "name": "c"}))
+    (folder / f"{linked}.scored.json").write_text(
+        json.dumps({"file": f"{linked}.scored.csv", "suffix": ".csv", "name": "c"})
+    )
     (folder / f"{odd}.scored.json").symlink_to(victim)  # a note that is itself a link
     for token in (absolute, dotted, linked, odd):
         assert store.get("scored", token) is None, token
@@ -117,8 +121,18 @@ def test_a_configured_upload_dir_must_be_ours_and_not_writable_by_others(model_p
     with pytest.raises(ConfigError, match=r"writable by other users.*chmod go-w"):
         with TestClient(create_app(model_path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}", upload_dir=shared)):
             pass
-    result = CliRunner().invoke(cli_app, ["serve", str(model_path), "--upload-dir", str(shared), "--quiet",
-                                          "--feedback-db", f"sqlite:///{tmp_path / 'f.db'}"])
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "serve",
+            str(model_path),
+            "--upload-dir",
+            str(shared),
+            "--quiet",
+            "--feedback-db",
+            f"sqlite:///{tmp_path / 'f.db'}",
+        ],
+    )
     assert result.exit_code == 2 and result.stderr.strip().count("\n") == 0, result.output
     assert result.stderr.startswith("error: --upload-dir") and "chmod go-w" in result.stderr
 
@@ -148,8 +162,10 @@ def test_leftovers_of_a_killed_server_are_swept_by_the_next_one(tmp_path: Path) 
     script.write_text(textwrap.dedent(KILLED_SERVER))
     parent = tmp_path / "uploads"
     parent.mkdir(mode=0o700)
-    servers = [subprocess.Popen([sys.executable, str(script), str(parent)], stdout=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    servers = [
+        subprocess.Popen([sys.executable, str(script), str(parent)], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     try:
         killed, alive = (Path(server.stdout.readline().strip()) for server in servers)
         assert killed.is_dir() and alive.is_dir()

@@ -2,6 +2,7 @@
 
 Set SENTILSTM_PAGE_SCREENSHOTS=/some/folder to keep screenshots of the browser tests there.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,12 +49,14 @@ def drifting_reviews(n: int, days: int, seed: int, start: str = "2025-03-01") ->
         words.insert(rng.randint(0, len(words)), f"not {word}" if negated else word)
         rows.append((when, " ".join(words), "pos" if positive else "neg"))
     rows.sort()
-    return pd.DataFrame({
-        "id": range(n),
-        "review": [r[1] for r in rows],
-        "created_at": [r[0].strftime("%Y-%m-%d %H:%M:%S") for r in rows],
-        "intended": [r[2] for r in rows],
-    })
+    return pd.DataFrame(
+        {
+            "id": range(n),
+            "review": [r[1] for r in rows],
+            "created_at": [r[0].strftime("%Y-%m-%d %H:%M:%S") for r in rows],
+            "intended": [r[2] for r in rows],
+        }
+    )
 
 
 def csv_upload(frame: pd.DataFrame, name: str = "reviews.csv") -> dict[str, Any]:
@@ -118,8 +121,13 @@ def test_columns_guess_the_text_and_timestamp_columns(client: TestClient, review
 
 
 def test_columns_find_a_timestamp_column_by_its_values(client: TestClient) -> None:
-    frame = pd.DataFrame({"comment": ["good", "bad", "not bad"], "seen": ["3 Mar 2025", "2025-03-04", "Mar 5 2025 10:00"],
-                          "score": ["1", "2", "3"]})
+    frame = pd.DataFrame(
+        {
+            "comment": ["good", "bad", "not bad"],
+            "seen": ["3 Mar 2025", "2025-03-04", "Mar 5 2025 10:00"],
+            "score": ["1", "2", "3"],
+        }
+    )
     info = client.post("/score/columns", files=csv_upload(frame, "c.csv")).json()
     assert (info["text_column"], info["timestamp_column"]) == ("comment", "seen")
     plain = client.post("/score/columns", files=csv_upload(frame[["comment", "score"]], "p.csv")).json()
@@ -156,13 +164,15 @@ def test_score_csv_with_timestamps(client: TestClient, reviews: pd.DataFrame, tr
     assert scored.review.tolist() == reviews.review.tolist()
 
 
-@pytest.mark.parametrize("interval, expected, points", [("hour", "hour", 12 * 24), ("week", "week", 3),
-                                                        ("month", "month", 1)])
+@pytest.mark.parametrize(
+    "interval, expected, points", [("hour", "hour", 12 * 24), ("week", "week", 3), ("month", "month", 1)]
+)
 def test_score_groups_by_the_interval_asked_for(
     client: TestClient, reviews: pd.DataFrame, interval: str, expected: str, points: int
 ) -> None:
-    result = client.post("/score", files=csv_upload(reviews),
-                         data={"timestamp_column": "created_at", "interval": interval}).json()
+    result = client.post(
+        "/score", files=csv_upload(reviews), data={"timestamp_column": "created_at", "interval": interval}
+    ).json()
     assert result["series"]["interval"] == expected
     assert len(result["series"]["points"]) <= points
     assert sum(p["count"] for p in result["series"]["points"]) == len(reviews)
@@ -179,8 +189,12 @@ def test_score_jsonl_upload_infers_the_text_column(client: TestClient, trained_c
 
 
 def test_score_parquet_with_a_zoned_datetime_column(client: TestClient, tmp_path: Path) -> None:
-    frame = pd.DataFrame({"body": ["a good film", "not good", "awful", "great"] * 6,
-                          "at": pd.date_range("2025-03-01 22:30", periods=24, freq="h", tz="Europe/Berlin")})
+    frame = pd.DataFrame(
+        {
+            "body": ["a good film", "not good", "awful", "great"] * 6,
+            "at": pd.date_range("2025-03-01 22:30", periods=24, freq="h", tz="Europe/Berlin"),
+        }
+    )
     frame.to_parquet(tmp_path / "t.parquet")
     files = {"file": ("t.parquet", (tmp_path / "t.parquet").read_bytes(), "application/octet-stream")}
     info = client.post("/score/columns", files=files).json()
@@ -192,23 +206,34 @@ def test_score_parquet_with_a_zoned_datetime_column(client: TestClient, tmp_path
 
 
 def test_unreadable_timestamps_are_counted_not_charted(client: TestClient) -> None:
-    frame = pd.DataFrame({"text": ["good", "bad", "not good", "great"],
-                          "when": ["2025-01-01 10:00", "yesterday-ish", "", "1/2/2025 11:30"]})
+    frame = pd.DataFrame(
+        {
+            "text": ["good", "bad", "not good", "great"],
+            "when": ["2025-01-01 10:00", "yesterday-ish", "", "1/2/2025 11:30"],
+        }
+    )
     result = client.post("/score", files=csv_upload(frame), data={"timestamp_column": "when"}).json()
     assert result["unparsable_timestamps"] == 2
     assert sum(p["count"] for p in result["series"]["points"]) == 2
-    nothing = client.post("/score", files=csv_upload(frame.assign(when="soon")), data={"timestamp_column": "when"}).json()
+    nothing = client.post(
+        "/score", files=csv_upload(frame.assign(when="soon")), data={"timestamp_column": "when"}
+    ).json()
     assert nothing["series"] is None and nothing["unparsable_timestamps"] == 4
 
 
-@pytest.mark.parametrize("values, expected", [
-    (["2025-03-01 10:15", "03/02/2025", "2025-03-03T08:00:00+02:00"],
-     ["2025-03-01 10:15", "2025-03-02 00:00", "2025-03-03 06:00"]),  # mixed formats; a zone is converted to UTC
-    (["1740823200", "1740909600"], ["2025-03-01 10:00", "2025-03-02 10:00"]),
-    (["1740823200000"], ["2025-03-01 10:00"]),
-    (["2023", "2024"], ["2023-01-01 00:00", "2024-01-01 00:00"]),
-    (["20250301"], ["2025-03-01 00:00"]),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        (
+            ["2025-03-01 10:15", "03/02/2025", "2025-03-03T08:00:00+02:00"],
+            ["2025-03-01 10:15", "2025-03-02 00:00", "2025-03-03 06:00"],
+        ),  # mixed formats; a zone is converted to UTC
+        (["1740823200", "1740909600"], ["2025-03-01 10:00", "2025-03-02 10:00"]),
+        (["1740823200000"], ["2025-03-01 10:00"]),
+        (["2023", "2024"], ["2023-01-01 00:00", "2024-01-01 00:00"]),
+        (["20250301"], ["2025-03-01 00:00"]),
+    ],
+)
 def test_parse_timestamps_reads_common_forms(values: list[str], expected: list[str]) -> None:
     parsed = pages.parse_timestamps(pd.Series(values, dtype="str"))
     assert parsed.dt.strftime("%Y-%m-%d %H:%M").tolist() == expected
@@ -233,7 +258,9 @@ def test_bad_files_and_fields_are_422_with_the_library_message(client: TestClien
     not_parquet = {"file": ("x.parquet", b"not parquet at all", "application/octet-stream")}
     parquet = detail(client.post("/score/columns", files=not_parquet))
     assert "'x.parquet'" in parquet
-    assert "interval must be one of" in detail(client.post("/score", files=csv_upload(reviews), data={"interval": "year"}))
+    assert "interval must be one of" in detail(
+        client.post("/score", files=csv_upload(reviews), data={"interval": "year"})
+    )
     assert "multipart field 'file'" in detail(client.post("/score", data={"text_column": "review"}))
     assert "expired" in detail(client.post("/score", data={"upload": "nope"}), 404)
 
@@ -357,8 +384,14 @@ def browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                     "--force-device-scale-factor=1", "--lang=en-US"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        "--force-device-scale-factor=1",
+        "--lang=en-US",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)
@@ -399,7 +432,8 @@ def screenshot(driver: Any, name: str, element: Any = None) -> None:
     ActionChains(driver).move_to_element(driver.find_element(By.CLASS_NAME, "brand")).perform()
     driver.execute_script(  # no hover read-out left over from the checks
         "document.querySelectorAll('.guide').forEach((g) => g.setAttribute('visibility', 'hidden'));"
-        "document.querySelectorAll('.volume-bar.active').forEach((b) => b.classList.remove('active'));")
+        "document.querySelectorAll('.volume-bar.active').forEach((b) => b.classList.remove('active'));"
+    )
     size = driver.get_window_size()
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(size["width"], height + 140)  # the whole page in view: element shots are not clipped
@@ -434,7 +468,9 @@ def test_browser_type_a_text_see_the_label_and_why(browser: Any, server: str) ->
     words = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#highlighted .word.towards"))
     assert "not" in [w.text for w in words]
     highlighted = browser.find_element(By.ID, "highlighted")
-    assert highlighted.text == "honestly the acting was not good <b>at all</b>"  # user text shown as text, never as HTML
+    assert (
+        highlighted.text == "honestly the acting was not good <b>at all</b>"
+    )  # user text shown as text, never as HTML
     assert not highlighted.find_elements(By.TAG_NAME, "b")
     rows = browser.find_elements(By.CSS_SELECTOR, "#prob-bars .prob-row")
     assert [r.get_attribute("data-label") for r in rows] == ["-1", "1"]
@@ -468,9 +504,14 @@ def earlier_feedback(n: int, hours: int, seed: int) -> list[dict[str, str]]:
     rng = random.Random(seed)
     offsets = (pd.to_datetime(frame.created_at) - pd.Timestamp("2025-03-01")) / pd.Timedelta(days=1)
     start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=hours)
-    return [{"text": text, "source": rng.choice(["app", "support"]),
-             "timestamp": (start + dt.timedelta(hours=hours_in)).isoformat()}
-            for text, hours_in in zip(frame.review, offsets)]
+    return [
+        {
+            "text": text,
+            "source": rng.choice(["app", "support"]),
+            "timestamp": (start + dt.timedelta(hours=hours_in)).isoformat(),
+        }
+        for text, hours_in in zip(frame.review, offsets)
+    ]
 
 
 def test_browser_save_feedback_and_see_the_live_trend(browser: Any, server: str) -> None:
@@ -488,8 +529,13 @@ def test_browser_save_feedback_and_see_the_live_trend(browser: Any, server: str)
         box.clear()
         box.send_keys(text)
         browser.find_element(By.ID, "analyse-btn").click()
-        wait_for(browser, lambda d: d.find_element(By.ID, "feedback-btn").is_enabled()
-                 and d.find_elements(By.CSS_SELECTOR, "#highlighted .word"))
+        wait_for(
+            browser,
+            lambda d: (
+                d.find_element(By.ID, "feedback-btn").is_enabled()
+                and d.find_elements(By.CSS_SELECTOR, "#highlighted .word")
+            ),
+        )
         browser.find_element(By.ID, "feedback-btn").click()
         wait_for(browser, lambda d: d.find_element(By.ID, "feedback-status").text.startswith("Saved"))
     wait_for(browser, lambda d: chart.get_attribute("data-total") == "303")  # saving refreshes at once

@@ -1,4 +1,5 @@
 """Pretrained vectors inside SentimentClassifier: initialisation, freezing, coverage, resume, CLI."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -87,9 +88,12 @@ def test_resume_with_pretrained_vectors_is_exact(glove: tuple[Path, dict], tmp_p
     texts, labels = make_negation_data(200, seed=5)
     full = SentimentClassifier(**params(embeddings=str(path), epochs=2, patience=5)).fit(texts, labels)
     checkpoint = tmp_path / "run.ckpt"
-    SentimentClassifier(**params(embeddings=str(path), epochs=2, patience=5)).fit(texts, labels, checkpoint_path=checkpoint)
+    SentimentClassifier(**params(embeddings=str(path), epochs=2, patience=5)).fit(
+        texts, labels, checkpoint_path=checkpoint
+    )
     resumed = SentimentClassifier(**params(embeddings=str(path), epochs=2, patience=5)).fit(
-        texts, labels, checkpoint_path=checkpoint, resume=True)
+        texts, labels, checkpoint_path=checkpoint, resume=True
+    )
     np.testing.assert_allclose(resumed.predict_proba(texts[:20]), full.predict_proba(texts[:20]), atol=1e-6)
 
 
@@ -100,7 +104,9 @@ def test_missing_vectors_file_fails_before_training(tmp_path: Path) -> None:
 
 def test_bad_freeze_value_is_a_config_error(glove: tuple[Path, dict]) -> None:
     with pytest.raises(ConfigError, match="freeze_embeddings must be >= -1, got -2"):
-        SentimentClassifier(**params(embeddings=str(glove[0]), freeze_embeddings=-2)).fit(["a b", "c d"] * 5, [0, 1] * 5)
+        SentimentClassifier(**params(embeddings=str(glove[0]), freeze_embeddings=-2)).fit(
+            ["a b", "c d"] * 5, [0, 1] * 5
+        )
 
 
 def test_cli_embeddings_option(glove: tuple[Path, dict], tmp_path: Path) -> None:
@@ -108,12 +114,35 @@ def test_cli_embeddings_option(glove: tuple[Path, dict], tmp_path: Path) -> None
     data = tmp_path / "train.csv"
     data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
     out = tmp_path / "m.sentilstm"
-    result = CliRunner().invoke(app, ["train", str(data), "--embeddings", str(glove[0]), "--freeze-embeddings", "1",
-                                      "--hidden-size", "8", "--epochs", "2", "--min-frequency", "1", "--threads", "1",
-                                      "--blend", "none", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(data),
+            "--embeddings",
+            str(glove[0]),
+            "--freeze-embeddings",
+            "1",
+            "--hidden-size",
+            "8",
+            "--epochs",
+            "2",
+            "--min-frequency",
+            "1",
+            "--threads",
+            "1",
+            "--blend",
+            "none",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert SentimentClassifier.load(out).model_.config.embedding_dim == DIM
-    result = CliRunner().invoke(app, ["train", str(data), "--embeddings", str(tmp_path / "missing.vec"), "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["train", str(data), "--embeddings", str(tmp_path / "missing.vec"), "--out", str(out)]
+    )
     assert result.exit_code == 2 and "does not exist" in result.output and "Traceback" not in result.output
 
 
@@ -158,8 +187,10 @@ def test_train_vectors_places_words_used_alike_together() -> None:
 
 def test_in_domain_pretraining_is_reproducible_with_one_thread() -> None:
     texts, labels = make_negation_data(150, seed=9)
-    runs = [SentimentClassifier(**params(embedding_dim=8, pretrain_embeddings="word2vec")).fit(texts, labels)
-            for _ in range(2)]
+    runs = [
+        SentimentClassifier(**params(embedding_dim=8, pretrain_embeddings="word2vec")).fit(texts, labels)
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(runs[0].predict_proba(texts[:10]), runs[1].predict_proba(texts[:10]))
 
 
@@ -173,7 +204,9 @@ def test_pretraining_options_are_checked(glove: tuple[Path, dict]) -> None:
     data = (["a b", "c d"] * 5, [0, 1] * 5)
     with pytest.raises(ConfigError, match="either embeddings .* or pretrain_embeddings, not both"):
         SentimentClassifier(embeddings=str(glove[0]), pretrain_embeddings="word2vec").fit(*data)
-    with pytest.raises(ConfigError, match="pretrain_embeddings must be one of \\['word2vec', 'fasttext'\\], got 'glove'"):
+    with pytest.raises(
+        ConfigError, match="pretrain_embeddings must be one of \\['word2vec', 'fasttext'\\], got 'glove'"
+    ):
         SentimentClassifier(pretrain_embeddings="glove").fit(*data)
 
 
@@ -184,8 +217,31 @@ def test_cli_pretrain_with_unlabeled_file(tmp_path: Path) -> None:
     data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
     extra.write_text("text\n" + "".join(f"{t}\n" for t in unlabeled))
     out = tmp_path / "m.sentilstm"
-    result = CliRunner().invoke(app, ["train", str(data), "--pretrain-embeddings", "word2vec", "--unlabeled", str(extra),
-                                      "--embedding-dim", "8", "--hidden-size", "8", "--epochs", "1",
-                                      "--min-frequency", "1", "--threads", "1", "--blend", "none", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(data),
+            "--pretrain-embeddings",
+            "word2vec",
+            "--unlabeled",
+            str(extra),
+            "--embedding-dim",
+            "8",
+            "--hidden-size",
+            "8",
+            "--epochs",
+            "1",
+            "--min-frequency",
+            "1",
+            "--threads",
+            "1",
+            "--blend",
+            "none",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert SentimentClassifier.load(out).metrics_["embeddings"]["source"] == "in-domain word2vec"

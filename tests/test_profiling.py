@@ -1,4 +1,5 @@
 """DataProfile (what the data looked like to the model) and Predictions (labelled probabilities)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,7 +16,13 @@ def test_profile_counts_lengths_and_unknowns() -> None:
     train = [np.array([5, 6, 7]), np.array([5, UNK_ID]), np.array([8] * 10)]
     val = [np.array([UNK_ID, UNK_ID]), np.array([5, 6])]
     profile = DataProfile.build(
-        train, np.array([0, 1, 1]), val, np.array([1, 0]), labels=["neg", "pos"], max_length=8, vocab_size=9,
+        train,
+        np.array([0, 1, 1]),
+        val,
+        np.array([1, 0]),
+        labels=["neg", "pos"],
+        max_length=8,
+        vocab_size=9,
         raw_lengths=np.array([3, 2, 12]),
     )
     assert profile.train_counts == [1, 2] and profile.validation_counts == [1, 1]

@@ -1,4 +1,5 @@
 """Slow end-to-end checks on real benchmark data from ../shared/data (skipped when it is absent)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.slow
 def test_afrisenti_igbo_trains_saves_and_beats_the_majority_class(tmp_path: Path) -> None:
     train, dev, test = (read_table(IGBO / f"ig_{split}.tsv") for split in ("train", "dev", "test"))
     assert (train.text_column, train.label_column) == ("tweet", "label")
-    clf = SentimentClassifier(epochs=6, num_threads=2).fit(train.texts, train.labels, validation=(dev.texts, dev.labels))
+    clf = SentimentClassifier(epochs=6, num_threads=2).fit(
+        train.texts, train.labels, validation=(dev.texts, dev.labels)
+    )
     report = clf.evaluate(test.texts, test.labels)
     majority = max(report.per_class.values(), key=lambda m: m.support).support / report.num_examples
     assert report.accuracy > majority + 0.15  # the neutral majority is ~44%; a working model is far above it
@@ -42,6 +45,7 @@ def test_nbsvm_reproduces_its_published_imdb_accuracy(tmp_path: Path) -> None:
 def test_tfidf_lr_on_afrisenti_igbo_reaches_the_measured_weighted_f1() -> None:
     """Word + char TF-IDF LR on train + dev: 80.15 weighted F1 on the official test split when measured."""
     splits = load_dataset("afrisenti-ig", path=IGBO)
-    clf = TfidfLogisticRegression().fit(splits.train.texts + splits.validation.texts,
-                                        splits.train.labels + splits.validation.labels)
+    clf = TfidfLogisticRegression().fit(
+        splits.train.texts + splits.validation.texts, splits.train.labels + splits.validation.labels
+    )
     assert clf.evaluate(splits.test.texts, splits.test.labels).weighted_f1 >= 0.79

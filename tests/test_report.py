@@ -4,6 +4,7 @@ The reports are checked as files a person opens: every section is there, every p
 (and the same PNG in the _plots folder), nothing is fetched from outside the file, user text is escaped,
 and writing is atomic. One test opens a report in headless Chromium and checks it renders to a non-blank page.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,16 +25,32 @@ from typer.testing import CliRunner
 
 from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier
-from sentilstm.estimators.baselines import NBSVM
 from sentilstm.cli import app
+from sentilstm.estimators.baselines import NBSVM
 from sentilstm.estimators.evaluation import Predictions
 from sentilstm.report.builders import (
-    Plot, Report, Section, cv_report, plots_folder_for, report_path_for, training_report, tune_report,
+    Plot,
+    Report,
+    Section,
+    cv_report,
+    plots_folder_for,
+    report_path_for,
+    training_report,
+    tune_report,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TRAINING_SECTIONS = ["overview", "learning-curves", "gradient-norms", "evaluation", "errors", "data", "model",
-                     "configuration", "versions"]
+TRAINING_SECTIONS = [
+    "overview",
+    "learning-curves",
+    "gradient-norms",
+    "evaluation",
+    "errors",
+    "data",
+    "model",
+    "configuration",
+    "versions",
+]
 SCRIPT = "<script>alert('boom')</script> not good at all"
 
 
@@ -89,8 +106,19 @@ def test_training_report_has_every_section_and_plot(trained_clf: SentimentClassi
     path = report.write(tmp_path / "m.report.html")
     html = check_self_contained(path)
     assert section_ids(html) == TRAINING_SECTIONS
-    for plot in ("learning_curves", "learning_rate", "gradient_norms", "test_confusion", "test_roc", "test_precision_recall",
-                 "test_calibration", "validation_confusion", "validation_roc", "class_balance", "lengths"):
+    for plot in (
+        "learning_curves",
+        "learning_rate",
+        "gradient_norms",
+        "test_confusion",
+        "test_roc",
+        "test_precision_recall",
+        "test_calibration",
+        "validation_confusion",
+        "validation_roc",
+        "class_balance",
+        "lengths",
+    ):
         assert (tmp_path / "m.report_plots" / f"{plot}.png").is_file(), plot
     assert html.index("Test set") < html.index("Validation set")  # the test set comes first
     assert [h.name for h in report.headlines] == ["Test", "Validation"]
@@ -119,7 +147,7 @@ def test_multiclass_report(three_class: SentimentClassifier, tmp_path: Path) -> 
     report = training_report(three_class, test=test)
     html = check_self_contained(report.write(tmp_path / "three.report.html"))
     assert section_ids(html) == TRAINING_SECTIONS
-    per_class = html[html.index("Per class"):]
+    per_class = html[html.index("Per class") :]
     for label in ("-1", "0", "1", "macro avg", "weighted avg"):
         assert f"<td>{label}</td>" in per_class
 
@@ -138,9 +166,13 @@ def test_baseline_report(tmp_path: Path) -> None:
 
 def test_plots_are_deterministic(trained_clf: SentimentClassifier) -> None:
     from sentilstm.report import plots
+
     predictions = trained_clf.validation_predictions_
-    for draw in (lambda: plots.learning_curves_figure(trained_clf.history_), lambda: plots.calibration_figure(predictions),
-                 lambda: plots.roc_figure(predictions)):
+    for draw in (
+        lambda: plots.learning_curves_figure(trained_clf.history_),
+        lambda: plots.calibration_figure(predictions),
+        lambda: plots.roc_figure(predictions),
+    ):
         assert plots.to_png(draw()) == plots.to_png(draw())
 
 
@@ -167,7 +199,9 @@ def test_report_path_for_and_plots_folder() -> None:
 
 # ----- atomic write ----------------------------------------------------------------------------------
 def small_report(*names: str) -> Report:
-    return Report("small", sections=[Section("plots", "Plots", [Plot(name, PNG_MAGIC + name.encode()) for name in names])])
+    return Report(
+        "small", sections=[Section("plots", "Plots", [Plot(name, PNG_MAGIC + name.encode()) for name in names])]
+    )
 
 
 def test_failed_write_leaves_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,28 +247,58 @@ def fake_cv_result(clf: SentimentClassifier, texts: list[str], labels: list[Any]
     parts = np.array_split(np.arange(len(texts)), folds)
     results = []
     for fold, index in enumerate(parts):
-        part = Predictions([texts[i] for i in index], predictions.targets[index], predictions.probabilities[index],
-                           predictions.labels)
-        results.append(types.SimpleNamespace(repeat=0, fold=fold, report=part.report(), history=clf.history_ if fold else None,
-                                             seconds=1.5 + fold, num_train=len(texts) - len(index), num_test=len(index)))
+        part = Predictions(
+            [texts[i] for i in index], predictions.targets[index], predictions.probabilities[index], predictions.labels
+        )
+        results.append(
+            types.SimpleNamespace(
+                repeat=0,
+                fold=fold,
+                report=part.report(),
+                history=clf.history_ if fold else None,
+                seconds=1.5 + fold,
+                num_train=len(texts) - len(index),
+                num_test=len(index),
+            )
+        )
 
     def summary() -> dict[str, tuple[float, float]]:
         metrics = ("accuracy", "macro_f1", "weighted_f1", "roc_auc", "loss")
         values = {m: [getattr(f.report, m) for f in results] for m in metrics}
         return {m: (float(np.mean(v)), float(np.std(v))) for m, v in values.items()}
 
-    return types.SimpleNamespace(folds=results, labels=predictions.labels, estimator="lstm", params={**TINY, "epochs": 3},
-                                 num_folds=folds, repeats=1, seed=0, predictions=predictions, summary=summary)
+    return types.SimpleNamespace(
+        folds=results,
+        labels=predictions.labels,
+        estimator="lstm",
+        params={**TINY, "epochs": 3},
+        num_folds=folds,
+        repeats=1,
+        seed=0,
+        predictions=predictions,
+        summary=summary,
+    )
 
 
-def test_cv_report(trained_clf: SentimentClassifier, held_out_data: tuple[list[str], list[int]], tmp_path: Path) -> None:
+def test_cv_report(
+    trained_clf: SentimentClassifier, held_out_data: tuple[list[str], list[int]], tmp_path: Path
+) -> None:
     texts, labels = held_out_data
     result = fake_cv_result(trained_clf, texts[:300], labels[:300])
     report = cv_report(result)
     html = check_self_contained(report.write(tmp_path / "cv.report.html"))
-    assert section_ids(html) == ["overview", "folds", "learning-curves", "evaluation", "errors", "configuration", "versions"]
+    assert section_ids(html) == [
+        "overview",
+        "folds",
+        "learning-curves",
+        "evaluation",
+        "errors",
+        "configuration",
+        "versions",
+    ]
     assert {"fold_metrics", "fold_curves", "out_of_fold_confusion", "out_of_fold_roc", "out_of_fold_calibration"} <= {
-        p.name for p in report.plots()}
+        p.name for p in report.plots()
+    }
     mean, std = result.summary()["macro_f1"]
     assert f"{mean:.4f}" in html and f"{std:.4f}" in html
     assert "fold 3" in html and "Out-of-fold" in html
@@ -243,7 +307,9 @@ def test_cv_report(trained_clf: SentimentClassifier, held_out_data: tuple[list[s
 def quadratic_study(trials: int, prune_every: int = 0) -> optuna.Study:
     """A real Optuna study of a cheap function of two parameters, some trials pruned."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0), study_name="<study>")
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0), study_name="<study>"
+    )
 
     def objective(trial: optuna.Trial) -> float:
         x, width = trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True), trial.suggest_int("hidden_size", 8, 64)
@@ -260,9 +326,15 @@ def quadratic_study(trials: int, prune_every: int = 0) -> optuna.Study:
 def fake_tune_result(study: optuna.Study, model: Any = None) -> Any:
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     return types.SimpleNamespace(
-        study=study, metric="macro_f1", direction="maximize", best_params=study.best_params if complete else {},
-        best_value=study.best_value if complete else math.nan, trials=study.trials_dataframe(), model=model,
-        model_path=Path("best.sentilstm") if model is not None else None)
+        study=study,
+        metric="macro_f1",
+        direction="maximize",
+        best_params=study.best_params if complete else {},
+        best_value=study.best_value if complete else math.nan,
+        trials=study.trials_dataframe(),
+        model=model,
+        model_path=Path("best.sentilstm") if model is not None else None,
+    )
 
 
 def test_tune_report(trained_clf: SentimentClassifier, tmp_path: Path) -> None:
@@ -275,7 +347,7 @@ def test_tune_report(trained_clf: SentimentClassifier, tmp_path: Path) -> None:
     assert {"optimization_history", "param_importances", "learning_curves"} <= {p.name for p in report.plots()}
     assert html.count("<td>pruned</td>") == 3 and html.count('<tr class="best">') == 1
     assert "&lt;study&gt;" in html
-    trials = html[html.index('id="trials"'):html.index('id="overview"')]
+    trials = html[html.index('id="trials"') : html.index('id="overview"')]
     best = str(result.study.best_trial.number)
     assert re.search(rf'<tr class="best"><td class=num>{best}</td>', trials)  # best first
 
@@ -301,8 +373,21 @@ def csv_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"train": folder / "train.csv", "test": folder / "test.csv"}
 
 
-SMALL = ["--embedding-dim", "16", "--hidden-size", "16", "--epochs", "2", "--min-frequency", "1", "--threads", "1",
-         "--blend", "none", "--quiet"]
+SMALL = [
+    "--embedding-dim",
+    "16",
+    "--hidden-size",
+    "16",
+    "--epochs",
+    "2",
+    "--min-frequency",
+    "1",
+    "--threads",
+    "1",
+    "--blend",
+    "none",
+    "--quiet",
+]
 
 
 def invoke(*args: Any) -> Any:
@@ -325,8 +410,15 @@ def test_cli_train_report_options(csv_data: dict[str, Path], tmp_path: Path) -> 
     invoke("train", csv_data["train"], "--out", tmp_path / "a.sentilstm", "--no-report", *SMALL)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.sentilstm"]
     (tmp_path / "reports").mkdir()
-    result = invoke("train", csv_data["train"], "--out", tmp_path / "b.sentilstm", "--report", tmp_path / "reports" / "b.html",
-                    *SMALL)
+    result = invoke(
+        "train",
+        csv_data["train"],
+        "--out",
+        tmp_path / "b.sentilstm",
+        "--report",
+        tmp_path / "reports" / "b.html",
+        *SMALL,
+    )
     assert "report:" in result.stdout and (tmp_path / "reports" / "b.html").is_file()
     assert (tmp_path / "reports" / "b_plots" / "learning_curves.png").is_file()
 
@@ -334,14 +426,25 @@ def test_cli_train_report_options(csv_data: dict[str, Path], tmp_path: Path) -> 
 def test_cli_baseline_writes_a_report_when_asked(csv_data: dict[str, Path], tmp_path: Path) -> None:
     invoke("baseline", csv_data["train"], "--out", tmp_path / "plain.sentilstm", "--quiet")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.sentilstm"]  # opt-in for baselines
-    result = invoke("baseline", csv_data["train"], "--test", csv_data["test"], "--out", tmp_path / "nb.sentilstm",
-                    "--report", tmp_path / "nb.report.html", "--quiet")
+    result = invoke(
+        "baseline",
+        csv_data["train"],
+        "--test",
+        csv_data["test"],
+        "--out",
+        tmp_path / "nb.sentilstm",
+        "--report",
+        tmp_path / "nb.report.html",
+        "--quiet",
+    )
     assert f"report: {tmp_path / 'nb.report.html'}" in result.stdout
     check_self_contained(tmp_path / "nb.report.html")
     assert (tmp_path / "nb.report_plots" / "test_precision_recall.png").is_file()
 
 
-def test_cli_report_failure_keeps_the_model(csv_data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_report_failure_keeps_the_model(
+    csv_data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("renderer broke")
 
@@ -360,8 +463,21 @@ def test_report_renders_in_headless_chromium(trained_clf: SentimentClassifier, t
 
     path = training_report(trained_clf).write(tmp_path / "m.report.html")
     shot = tmp_path / "shot.png"
-    subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}",
-                    "--window-size=1280,3000", path.resolve().as_uri()], capture_output=True, timeout=120, check=False)
+    subprocess.run(
+        [
+            browser,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--screenshot={shot}",
+            "--window-size=1280,3000",
+            path.resolve().as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert shot.is_file(), "chromium wrote no screenshot"
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape == (3000, 1280)
@@ -374,21 +490,54 @@ def test_tune_report_reads_a_tidy_trials_table() -> None:
     import pandas as pd
 
     study = quadratic_study(4)
-    table = pd.DataFrame([
-        {"number": 0, "state": "COMPLETE", "value": 0.8, "seconds": 2.0, "steps": 3, "error": None, "worker": None,
-         "hidden_size": 32, "epochs": 5},
-        {"number": 1, "state": "FAIL", "value": None, "seconds": 0.5, "steps": 0, "error": "<oom>", "worker": None,
-         "hidden_size": 64, "epochs": 5},
-        {"number": 2, "state": "COMPLETE", "value": 0.9, "seconds": 2.5, "steps": 3, "error": None, "worker": None,
-         "hidden_size": 16, "epochs": 5},
-    ])
+    table = pd.DataFrame(
+        [
+            {
+                "number": 0,
+                "state": "COMPLETE",
+                "value": 0.8,
+                "seconds": 2.0,
+                "steps": 3,
+                "error": None,
+                "worker": None,
+                "hidden_size": 32,
+                "epochs": 5,
+            },
+            {
+                "number": 1,
+                "state": "FAIL",
+                "value": None,
+                "seconds": 0.5,
+                "steps": 0,
+                "error": "<oom>",
+                "worker": None,
+                "hidden_size": 64,
+                "epochs": 5,
+            },
+            {
+                "number": 2,
+                "state": "COMPLETE",
+                "value": 0.9,
+                "seconds": 2.5,
+                "steps": 3,
+                "error": None,
+                "worker": None,
+                "hidden_size": 16,
+                "epochs": 5,
+            },
+        ]
+    )
     result = fake_tune_result(study)
     result.trials_table = lambda: table
     html = tune_report(result).to_html()
-    trials = html[html.index('id="trials"'):]
+    trials = html[html.index('id="trials"') :]
     assert "<th>hidden_size</th>" in trials and "<th>epochs</th>" not in trials  # only what varied
     assert "&lt;oom&gt;" in trials and "<td>fail</td>" in trials
-    assert trials.index("<td class=num>2</td>") < trials.index("<td class=num>0</td>") < trials.index("<td class=num>1</td>")
+    assert (
+        trials.index("<td class=num>2</td>")
+        < trials.index("<td class=num>0</td>")
+        < trials.index("<td class=num>1</td>")
+    )
 
 
 # ----- many classes (issue 14, item 7) ---------------------------------------------------------------------------
@@ -397,8 +546,9 @@ def _many_class_predictions(k: int, n: int, seed: int = 0) -> Predictions:
     targets = rng.integers(0, k, n)
     logits = rng.normal(size=(n, k))
     logits[np.arange(n), targets] += 2
-    return Predictions(["t"] * n, targets, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True),
-                       [f"c{i}" for i in range(k)])
+    return Predictions(
+        ["t"] * n, targets, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), [f"c{i}" for i in range(k)]
+    )
 
 
 def test_top_confusions_and_most_confused_classes() -> None:
@@ -416,6 +566,7 @@ def test_micro_precision_recall_is_close_to_the_exact_average_precision() -> Non
     positive = (predictions.targets[:, None] == np.arange(60)[None, :]).ravel()
     exact = average_precision_score(positive, predictions.probabilities.ravel())
     from sentilstm.report import plots
+
     precision, recall, ap = plots.micro_precision_recall(predictions.targets, predictions.probabilities)
     assert abs(ap - exact) < 0.01 and recall[-1] == 1.0 and np.all((precision >= 0) & (precision <= 1))
 

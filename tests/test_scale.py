@@ -3,6 +3,7 @@
 One local Ray instance (2 CPUs) serves the whole module; it takes ~5-10 s to start. Tests that need Ray ask for the
 `ray_instance` fixture, which skips them when ray is not installed; the path and error tests run without it.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,11 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import make_negation_data
-from sentilstm.onnx.backends import load_for_serving
 from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError
-from sentilstm.scale.paths import output_format, resolve_inputs
 from sentilstm.estimators.scoring import score_frame
+from sentilstm.onnx.backends import load_for_serving
+from sentilstm.scale.paths import output_format, resolve_inputs
 
 ROWS = 3000
 PROBABILITIES = ["prob_-1", "prob_1"]
@@ -62,12 +63,14 @@ def csv_parts(frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> 
     """The frame split over three CSV files, plus a file the glob must not match."""
     folder = tmp_path_factory.mktemp("parts")
     for i, start in enumerate(range(0, ROWS, ROWS // 3)):
-        frame.iloc[start:start + ROWS // 3].to_csv(folder / f"part-{i}.csv", index=False)
+        frame.iloc[start : start + ROWS // 3].to_csv(folder / f"part-{i}.csv", index=False)
     (folder / "notes.txt").write_text("not a table")
     return folder
 
 
-def local_scores(model_path: Path, frame: pd.DataFrame, backend: str = "torch", threads: int | None = None) -> pd.DataFrame:
+def local_scores(
+    model_path: Path, frame: pd.DataFrame, backend: str = "torch", threads: int | None = None
+) -> pd.DataFrame:
     clf = load_for_serving(model_path, backend, threads=threads)  # type: ignore[arg-type]
     return score_frame(clf, frame, "text")[0]  # type: ignore[arg-type]
 
@@ -80,7 +83,9 @@ def assert_same_scores(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert got["id"].tolist() == expected["id"].tolist()
     assert got["text"].fillna("").tolist() == expected["text"].tolist()
     assert got["predicted_label"].astype(int).tolist() == expected["predicted_label"].tolist()
-    np.testing.assert_allclose(got[PROBABILITIES].to_numpy(float), expected[PROBABILITIES].to_numpy(float), rtol=0, atol=1e-6 + 1e-12)
+    np.testing.assert_allclose(
+        got[PROBABILITIES].to_numpy(float), expected[PROBABILITIES].to_numpy(float), rtol=0, atol=1e-6 + 1e-12
+    )
 
 
 # ----- inputs and outputs (no Ray needed) --------------------------------------------------------------
@@ -119,15 +124,26 @@ def test_output_format_rules() -> None:
         output_format("scored.tsv", None)
 
 
-def test_missing_ray_is_one_line_with_the_install_command(monkeypatch: pytest.MonkeyPatch, trained_model_path: Path,
-                                                          csv_parts: Path, tmp_path: Path) -> None:
+def test_missing_ray_is_one_line_with_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, trained_model_path: Path, csv_parts: Path, tmp_path: Path
+) -> None:
     from sentilstm.scale import ray_data
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(ConfigError, match=r"pip install 'sentilstm\[ray\]'"):
         ray_data.import_ray()
-    line = error_line(invoke("predict", trained_model_path, "--engine", "ray", "--input", csv_parts / "part-0.csv",
-                             "--output", tmp_path / "out"))
+    line = error_line(
+        invoke(
+            "predict",
+            trained_model_path,
+            "--engine",
+            "ray",
+            "--input",
+            csv_parts / "part-0.csv",
+            "--output",
+            tmp_path / "out",
+        )
+    )
     assert "pip install 'sentilstm[ray]'" in line
     assert not (tmp_path / "out").exists()
 
@@ -136,20 +152,26 @@ def test_import_sentilstm_does_not_import_ray() -> None:
     import subprocess
 
     code = "import sys, sentilstm, sentilstm.scale; print('ray' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 # ----- Ray Data ----------------------------------------------------------------------------------------
-def test_ray_predict_dataset_matches_local_scorer(ray_instance: Any, trained_model_path: Path, frame: pd.DataFrame) -> None:
+def test_ray_predict_dataset_matches_local_scorer(
+    ray_instance: Any, trained_model_path: Path, frame: pd.DataFrame
+) -> None:
     from sentilstm.scale import ray_predict
 
-    dataset = ray_instance.data.from_pandas([frame.iloc[i:i + 750] for i in range(0, ROWS, 750)])  # 4 blocks
+    dataset = ray_instance.data.from_pandas([frame.iloc[i : i + 750] for i in range(0, ROWS, 750)])  # 4 blocks
     scored = ray_predict(dataset, trained_model_path, batch_size=500, concurrency=2).to_pandas()
     assert_same_scores(scored, local_scores(trained_model_path, frame))
 
 
-def test_ray_score_glob_matches_local_scorer(ray_instance: Any, trained_model_path: Path, frame: pd.DataFrame,
-                                             csv_parts: Path, tmp_path: Path) -> None:
+def test_ray_score_glob_matches_local_scorer(
+    ray_instance: Any, trained_model_path: Path, frame: pd.DataFrame, csv_parts: Path, tmp_path: Path
+) -> None:
     from sentilstm.scale import ray_score
 
     output = tmp_path / "scored.parquet"
@@ -160,8 +182,9 @@ def test_ray_score_glob_matches_local_scorer(ray_instance: Any, trained_model_pa
     assert_same_scores(pd.read_parquet(output), local_scores(trained_model_path, frame))
 
 
-def test_ray_score_onnx_int8_jsonl_matches_local_onnx_int8(ray_instance: Any, trained_model_path: Path,
-                                                           frame: pd.DataFrame, tmp_path: Path) -> None:
+def test_ray_score_onnx_int8_jsonl_matches_local_onnx_int8(
+    ray_instance: Any, trained_model_path: Path, frame: pd.DataFrame, tmp_path: Path
+) -> None:
     from sentilstm.scale import ray_score
 
     head = frame.iloc[:1000]
@@ -176,7 +199,9 @@ def test_ray_score_onnx_int8_jsonl_matches_local_onnx_int8(ray_instance: Any, tr
     assert_same_scores(got, local_scores(trained_model_path, head, backend="onnx-int8", threads=1))
 
 
-def test_ray_missing_text_column_names_the_columns(ray_instance: Any, trained_model_path: Path, frame: pd.DataFrame) -> None:
+def test_ray_missing_text_column_names_the_columns(
+    ray_instance: Any, trained_model_path: Path, frame: pd.DataFrame
+) -> None:
     from sentilstm.scale import ray_predict
 
     with pytest.raises(DataError, match=r"text column 'body' not found; the input has columns \['id', 'text'\]"):
@@ -200,14 +225,27 @@ def test_ray_bad_options(ray_instance: Any, trained_model_path: Path, frame: pd.
 
 
 # ----- the command line --------------------------------------------------------------------------------
-def test_cli_engine_ray_end_to_end(ray_instance: Any, trained_model_path: Path, frame: pd.DataFrame,
-                                   csv_parts: Path, tmp_path: Path) -> None:
+def test_cli_engine_ray_end_to_end(
+    ray_instance: Any, trained_model_path: Path, frame: pd.DataFrame, csv_parts: Path, tmp_path: Path
+) -> None:
     local = tmp_path / "local.csv"
     result = invoke("predict", trained_model_path, "--input", csv_parts / "part-1.csv", "--output", local)
     assert result.exit_code == 0, result.output
     output = tmp_path / "scored.csv"
-    result = invoke("predict", trained_model_path, "--engine", "ray", "--input", csv_parts / "part-*.csv",
-                    "--output", output, "--concurrency", "2", "--batch-size", "512")
+    result = invoke(
+        "predict",
+        trained_model_path,
+        "--engine",
+        "ray",
+        "--input",
+        csv_parts / "part-*.csv",
+        "--output",
+        output,
+        "--concurrency",
+        "2",
+        "--batch-size",
+        "512",
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     assert f"scored {ROWS} rows" in result.stderr and "csv file" in result.stderr
     got = pd.concat([pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in sorted(output.iterdir())])
@@ -223,8 +261,10 @@ def test_cli_engine_ray_end_to_end(ray_instance: Any, trained_model_path: Path, 
     "extra, expected",
     [
         (["--input", "{parts}/nothing-*.csv", "--output", "{tmp}/out"], "no files match"),
-        (["--input", "{parts}/part-0.csv", "--output", "{tmp}/out", "--text-column", "body"],
-         "text column 'body' not found; the input has columns ['id', 'text']"),
+        (
+            ["--input", "{parts}/part-0.csv", "--output", "{tmp}/out", "--text-column", "body"],
+            "text column 'body' not found; the input has columns ['id', 'text']",
+        ),
         (["--input", "{parts}/part-0.csv", "--output", "{tmp}/out.tsv"], "csv, jsonl or parquet"),
         (["--input", "{parts}/part-0.csv", "--output", "{tmp}/nowhere/out"], "does not exist"),
         (["--input", "{parts}/part-0.csv", "--output", "{tmp}/out", "--encoding", "latin-1"], "UTF-8 only"),
@@ -232,8 +272,9 @@ def test_cli_engine_ray_end_to_end(ray_instance: Any, trained_model_path: Path, 
         (["a text", "--output", "{tmp}/out"], "not texts"),
     ],
 )
-def test_cli_engine_ray_user_errors(ray_instance: Any, trained_model_path: Path, csv_parts: Path, tmp_path: Path,
-                                    extra: list[str], expected: str) -> None:
+def test_cli_engine_ray_user_errors(
+    ray_instance: Any, trained_model_path: Path, csv_parts: Path, tmp_path: Path, extra: list[str], expected: str
+) -> None:
     args = [a.format(parts=csv_parts, tmp=tmp_path) for a in extra]
     line = error_line(invoke("predict", trained_model_path, "--engine", "ray", *args))
     assert expected in line
@@ -242,11 +283,33 @@ def test_cli_engine_ray_user_errors(ray_instance: Any, trained_model_path: Path,
 
 def test_cli_existing_output_and_local_engine_flags(trained_model_path: Path, csv_parts: Path, tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
-    line = error_line(invoke("predict", trained_model_path, "--engine", "ray", "--input", csv_parts / "part-0.csv",
-                             "--output", tmp_path / "out"))
+    line = error_line(
+        invoke(
+            "predict",
+            trained_model_path,
+            "--engine",
+            "ray",
+            "--input",
+            csv_parts / "part-0.csv",
+            "--output",
+            tmp_path / "out",
+        )
+    )
     assert "already exists" in line or "sentilstm[ray]" in line  # without ray the install hint comes first
-    line = error_line(invoke("predict", trained_model_path, "--input", csv_parts / "part-0.csv", "--output",
-                             tmp_path / "o.csv", "--concurrency", "2", "--ray-address", "auto"))
+    line = error_line(
+        invoke(
+            "predict",
+            trained_model_path,
+            "--input",
+            csv_parts / "part-0.csv",
+            "--output",
+            tmp_path / "o.csv",
+            "--concurrency",
+            "2",
+            "--ray-address",
+            "auto",
+        )
+    )
     assert "--ray-address, --concurrency apply only with --engine ray" in line
     assert "--engine must be one of" in error_line(invoke("predict", trained_model_path, "x", "--engine", "spark"))
 
@@ -263,11 +326,18 @@ def test_spark_predict_matches_local_scorer(trained_model_path: Path, frame: pd.
 
     from sentilstm.scale.spark import spark_predict
 
-    spark = (SparkSession.builder.master("local[2]").appName("sentilstm-test").config("spark.ui.enabled", "false")
-             .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("sentilstm-test")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
     try:
         head = frame.iloc[:1000]
-        scored = spark_predict(spark.createDataFrame(head).repartition(2), trained_model_path, batch_size=300).toPandas()
+        scored = spark_predict(
+            spark.createDataFrame(head).repartition(2), trained_model_path, batch_size=300
+        ).toPandas()
         assert_same_scores(scored, local_scores(trained_model_path, head))
         with pytest.raises(DataError, match=r"text column 'body' not found"):
             spark_predict(spark.createDataFrame(head), trained_model_path, text_column="body")

@@ -1,4 +1,5 @@
 """`sentilstm.estimators.scoring`: streaming a file through a classifier, chunk by chunk, into an atomically written output."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.errors import DataError
+from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.estimators.scoring import ScoreSummary, probability_column, score_file, score_frame
 
 WORDS = "the movie was plot actors story film really quite".split()
@@ -86,8 +87,9 @@ def test_score_file_chunk_size_does_not_change_results(clf: SentimentClassifier,
     np.testing.assert_allclose(a["prob_pos"], b["prob_pos"], atol=2e-6)
 
 
-def test_score_file_refuses_to_overwrite_its_input(clf: SentimentClassifier, table: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_score_file_refuses_to_overwrite_its_input(
+    clf: SentimentClassifier, table: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     copy = tmp_path / "in.csv"
     copy.write_bytes(table.read_bytes())
     monkeypatch.chdir(tmp_path)
@@ -96,8 +98,9 @@ def test_score_file_refuses_to_overwrite_its_input(clf: SentimentClassifier, tab
     assert copy.read_bytes() == table.read_bytes()
 
 
-def test_failure_mid_stream_keeps_the_old_output_and_leaves_no_temporary(clf: SentimentClassifier,
-                                                                         tmp_path: Path) -> None:
+def test_failure_mid_stream_keeps_the_old_output_and_leaves_no_temporary(
+    clf: SentimentClassifier, tmp_path: Path
+) -> None:
     lines = [json.dumps({"text": "a good film"})] * 4 + ["{broken"]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
     output = tmp_path / "out.jsonl"
@@ -117,8 +120,9 @@ def test_interrupt_leaves_no_output(clf: SentimentClassifier, table: Path, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
-def test_empty_texts_are_counted_and_scored(clf: SentimentClassifier, tmp_path: Path,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_empty_texts_are_counted_and_scored(
+    clf: SentimentClassifier, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     pd.DataFrame({"id": [1, 2, 3, 4], "text": ["good", "", "  ", "bad"]}).to_csv(tmp_path / "in.csv", index=False)
     summary = score_file(clf, tmp_path / "in.csv", tmp_path / "out.csv")
     assert summary.rows == 4 and summary.empty_texts == 2

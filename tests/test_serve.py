@@ -5,6 +5,7 @@ and equal `predict_proba`; concurrent requests each get their own answer (micro-
 limits give 413/422 with messages naming the limit and its option; malformed input is a 4xx, never a 500
 (schemathesis and hypothesis fuzz the request schemas); feedback survives a restart; the CLI fails in one line.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,7 +27,8 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from helpers import TINY, make_negation_data, stop_server
@@ -38,8 +40,9 @@ from sentilstm.serve.protocol import http_options
 from sentilstm.serve.schemas import clean_text
 
 LIMITS = dict(max_texts=50, max_chars=2000, max_body_bytes=100_000)  # small, so limit tests and fuzzing stay cheap
-FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 class LiveServer:
@@ -143,7 +146,7 @@ def test_predict_one_text_and_a_list(client: httpx.Client, reference: Any) -> No
 
 def test_concurrent_requests_each_get_their_own_answer(live: LiveServer, reference: Any) -> None:
     texts, _ = make_negation_data(120, seed=7)
-    requests = [texts[i:i + 1 + i % 4] for i in range(0, 100, 2)]  # 50 requests of 1-4 texts
+    requests = [texts[i : i + 1 + i % 4] for i in range(0, 100, 2)]  # 50 requests of 1-4 texts
     expected = [reference.predict_proba(chunk) for chunk in requests]
     start = threading.Barrier(len(requests))
 
@@ -241,8 +244,10 @@ def test_a_linear_baseline_with_string_labels(tmp_path: Path) -> None:
 
     texts, labels = make_negation_data(300, seed=1, labels=("neg", "pos"))
     path = NBSVM().fit(texts, labels).save(tmp_path / "nbsvm.sentilstm")
-    with LiveServer(create_app(path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}")) as server, \
-            httpx.Client(base_url=server.url, timeout=60) as session:
+    with (
+        LiveServer(create_app(path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}")) as server,
+        httpx.Client(base_url=server.url, timeout=60) as session,
+    ):
         info = session.get("/model").json()
         prediction = session.post("/predict", json={"text": "not bad"}).json()["predictions"][0]
         explained = session.post("/explain", json={"text": "not bad at all"}).json()
@@ -263,7 +268,10 @@ def test_limits_answer_413_and_422_with_precise_messages(client: httpx.Client, l
     assert detail(too_long) == "texts[1] has 2001 characters; the limit is 2000 (--max-chars)"
     single = client.post("/predict", json={"text": "x" * 2001})
     assert detail(single) == "text has 2001 characters; the limit is 2000 (--max-chars)"
-    assert detail(client.post("/explain", json={"text": "y" * 2001})) == "text has 2001 characters; the limit is 2000 (--max-chars)"
+    assert (
+        detail(client.post("/explain", json={"text": "y" * 2001}))
+        == "text has 2001 characters; the limit is 2000 (--max-chars)"
+    )
     items = client.post("/feedback", json={"items": [{"text": "a"}] * 51})
     assert detail(items) == "items has 51 items; the limit is 50 (--max-texts)"
     long_item = client.post("/feedback", json={"items": [{"text": "a"}, {"text": "b" * 2001}]})
@@ -283,22 +291,25 @@ def test_limits_answer_413_and_422_with_precise_messages(client: httpx.Client, l
     assert client.get("/health").status_code == 200  # and the server carries on
 
 
-@pytest.mark.parametrize("body, content_type", [
-    (b'{"text": ', "application/json"),
-    (b"\xff\xfe\x00", "application/json"),
-    (b"[1, 2]", "application/json"),
-    (b'"just a string"', "application/json"),
-    (b'{"text": 5}', "application/json"),
-    (b"{}", "application/json"),
-    (b'{"text": "a", "texts": ["b"]}', "application/json"),
-    (b'{"text": null, "texts": ["b"]}', "application/json"),
-    (b'{"texts": []}', "application/json"),
-    (b'{"texts": NaN, "\\udc00": 1}', "application/json"),
-    (b'{"txt": "typo"}', "application/json"),
-    (b"[" * 100_000, "application/json"),
-    (b'{"text": "good"}', "application/xml"),  # text/plain, which forms can send, is the CSRF guard's: a 403
-    (b"", "application/json"),
-])
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b'{"text": ', "application/json"),
+        (b"\xff\xfe\x00", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'"just a string"', "application/json"),
+        (b'{"text": 5}', "application/json"),
+        (b"{}", "application/json"),
+        (b'{"text": "a", "texts": ["b"]}', "application/json"),
+        (b'{"text": null, "texts": ["b"]}', "application/json"),
+        (b'{"texts": []}', "application/json"),
+        (b'{"texts": NaN, "\\udc00": 1}', "application/json"),
+        (b'{"txt": "typo"}', "application/json"),
+        (b"[" * 100_000, "application/json"),
+        (b'{"text": "good"}', "application/xml"),  # text/plain, which forms can send, is the CSRF guard's: a 403
+        (b"", "application/json"),
+    ],
+)
 def test_malformed_requests_are_422_never_500(client: httpx.Client, body: bytes, content_type: str) -> None:
     answer = client.post("/predict", content=body, headers={"content-type": content_type})
     assert answer.status_code == 422, answer.text
@@ -306,8 +317,11 @@ def test_malformed_requests_are_422_never_500(client: httpx.Client, body: bytes,
 
 
 def test_odd_but_valid_texts_and_wrong_routes(client: httpx.Client) -> None:
-    odd = client.post("/predict", content=b'{"texts": ["\\ud83d cut emoji", "nul \\u0000 char", "\\ud83d\\ude00"]}',
-                      headers={"content-type": "application/json"})
+    odd = client.post(
+        "/predict",
+        content=b'{"texts": ["\\ud83d cut emoji", "nul \\u0000 char", "\\ud83d\\ude00"]}',
+        headers={"content-type": "application/json"},
+    )
     assert odd.status_code == 200 and len(odd.json()["predictions"]) == 3
     assert clean_text("a\ud83d b\x00") == "a\ufffd b\ufffd" and clean_text("\U0001f600") == "\U0001f600"
     assert client.get("/predict").status_code == 405
@@ -323,7 +337,11 @@ def test_explain(client: httpx.Client, reference: Any) -> None:
     assert result["method"] == "integrated_gradients" and result["labels"] == [-1, 1]
     assert [w["word"] for w in result["words"]] == text.split()
     assert all(set(w["scores"]) == {"-1", "1"} for w in result["words"])
-    assert result["predicted_label"] == result["explained_label"] == [-1, 1][int(np.argmax(reference.predict_proba([text])[0]))]
+    assert (
+        result["predicted_label"]
+        == result["explained_label"]
+        == [-1, 1][int(np.argmax(reference.predict_proba([text])[0]))]
+    )
     assert len(result["top"]) == 5 and isinstance(result["notes"], list)
     lime = client.post("/explain", json={"text": text, "method": "lime", "label": "1", "num_samples": 50}).json()
     assert lime["method"] == "lime" and lime["explained_label"] == 1
@@ -340,13 +358,17 @@ def test_explain(client: httpx.Client, reference: Any) -> None:
 def test_schemathesis_fuzzing_finds_no_server_error(live: LiveServer, path: str) -> None:
     """Valid and invalid bodies generated from the served OpenAPI document: no 5xx, answers match the schema."""
     schemathesis = pytest.importorskip("schemathesis")
-    from schemathesis import GenerationMode, checks as known
-
+    from schemathesis import GenerationMode
+    from schemathesis import checks as known
 
     schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
     operation = schema[path]["POST"]
-    checks = [known.not_a_server_error, known.status_code_conformance, known.content_type_conformance,
-              known.response_schema_conformance]
+    checks = [
+        known.not_a_server_error,
+        known.status_code_conformance,
+        known.content_type_conformance,
+        known.response_schema_conformance,
+    ]
 
     def call(case: Any) -> int:
         return case.call_and_validate(base_url=live.url, checks=checks, timeout=60).status_code
@@ -372,11 +394,20 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-FIELDS = st.fixed_dictionaries({}, optional={
-    "text": JSON | st.text(max_size=50), "texts": JSON | st.lists(st.text(max_size=20), max_size=5), "items": JSON,
-    "source": JSON, "timestamp": JSON | st.datetimes().map(dt.datetime.isoformat), "method": JSON, "label": JSON,
-    "num_samples": st.integers(-5, 100) | JSON, "seed": JSON,
-})
+FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "text": JSON | st.text(max_size=50),
+        "texts": JSON | st.lists(st.text(max_size=20), max_size=5),
+        "items": JSON,
+        "source": JSON,
+        "timestamp": JSON | st.datetimes().map(dt.datetime.isoformat),
+        "method": JSON,
+        "label": JSON,
+        "num_samples": st.integers(-5, 100) | JSON,
+        "seed": JSON,
+    },
+)
 
 
 @FUZZ
@@ -388,8 +419,13 @@ def test_hypothesis_bodies_never_cause_a_server_error(client: httpx.Client, path
 
 
 @FUZZ
-@given(query=st.dictionaries(st.sampled_from(["interval", "source", "since", "until", "limit", "after_id"]),
-                             st.text(max_size=30) | st.integers().map(str), max_size=4))
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["interval", "source", "since", "until", "limit", "after_id"]),
+        st.text(max_size=30) | st.integers().map(str),
+        max_size=4,
+    )
+)
 def test_hypothesis_queries_never_cause_a_server_error(client: httpx.Client, query: dict[str, str]) -> None:
     for path in ("/trends", "/feedback"):
         answer = client.get(path, params=query)
@@ -409,8 +445,11 @@ def test_feedback_persists_across_a_restart_and_trends_aggregate(model_path: Pat
         stored = session.post("/feedback", json={"items": items, "source": "web"}).json()["stored"]
         single = session.post("/feedback", json={"text": "lovely"}).json()["stored"]
     assert [s["source"] for s in stored] == ["web", "web", "web", "app"] and single[0]["source"] == "api"
-    assert [s["timestamp"] for s in stored][:3] == ["2026-03-01T09:15:00+00:00", "2026-03-01T09:45:00+00:00",
-                                                    "2026-03-01T10:10:00+00:00"]
+    assert [s["timestamp"] for s in stored][:3] == [
+        "2026-03-01T09:15:00+00:00",
+        "2026-03-01T09:45:00+00:00",
+        "2026-03-01T10:10:00+00:00",
+    ]
     assert all(isinstance(s["label"], int) and sum(s["probabilities"].values()) == pytest.approx(1) for s in stored)
     assert stored[0]["id"] < stored[1]["id"] < single[0]["id"]
     labels = [s["label"] for s in stored]
@@ -419,8 +458,10 @@ def test_feedback_persists_across_a_restart_and_trends_aggregate(model_path: Pat
         recent = session.get("/feedback", params={"limit": 10}).json()["items"]
         assert [r["id"] for r in recent] == [single[0]["id"], *[s["id"] for s in reversed(stored)]]
         assert recent[-1]["text"] == "not good at all" and recent[-1]["model"] == "tiny.sentilstm"
-        assert [r["id"] for r in session.get("/feedback", params={"after_id": stored[2]["id"]}).json()["items"]] == \
-            [single[0]["id"], stored[3]["id"]]
+        assert [r["id"] for r in session.get("/feedback", params={"after_id": stored[2]["id"]}).json()["items"]] == [
+            single[0]["id"],
+            stored[3]["id"],
+        ]
         hours = session.get("/trends", params={"interval": "hour", "source": "web"}).json()
         days = session.get("/trends", params={"interval": "day", "until": "2026-03-03T00:00:00Z"}).json()
         bad = session.get("/trends", params={"interval": "fortnight"})
@@ -428,14 +469,18 @@ def test_feedback_persists_across_a_restart_and_trends_aggregate(model_path: Pat
         unix = session.post("/feedback", json={"text": "a", "timestamp": 1767225600})
     assert hours["labels"] == [-1, 1] and hours["source"] == "web"
     assert [(p["period"], p["count"]) for p in hours["points"]] == [
-        ("2026-03-01T09:00:00+00:00", 2), ("2026-03-01T10:00:00+00:00", 1)]
+        ("2026-03-01T09:00:00+00:00", 2),
+        ("2026-03-01T10:00:00+00:00", 1),
+    ]
     first = hours["points"][0]
     assert first["counts"] == {str(label): labels[:2].count(label) for label in (-1, 1)}
     assert sum(first["shares"].values()) == pytest.approx(1.0)
     mean = np.mean([[s["probabilities"]["-1"], s["probabilities"]["1"]] for s in stored[:2]], axis=0)
     assert [first["mean_probabilities"]["-1"], first["mean_probabilities"]["1"]] == pytest.approx(mean)
     assert [(p["period"], p["count"]) for p in days["points"]] == [
-        ("2026-03-01T00:00:00+00:00", 3), ("2026-03-02T00:00:00+00:00", 1)]  # "lovely" (now) is after `until`
+        ("2026-03-01T00:00:00+00:00", 3),
+        ("2026-03-02T00:00:00+00:00", 1),
+    ]  # "lovely" (now) is after `until`
     assert bad.status_code == 422
     assert overflow.status_code == 422 and "outside the years 1-9999" in detail(overflow)
     assert unix.status_code == 422 and "must be an ISO 8601 date and time" in detail(unix)
@@ -443,8 +488,16 @@ def test_feedback_persists_across_a_restart_and_trends_aggregate(model_path: Pat
 
 # ----- settings, CLI and workers --------------------------------------------------------------------------------
 def test_settings_travel_through_the_environment(tmp_path: Path) -> None:
-    settings_ = ServeSettings(str(tmp_path / "m.sentilstm"), backend="onnx-int8", threads=2, max_texts=7, batch_wait_ms=0.5,
-                              request_timeout=2.5, max_explain_words=9, upload_dir=str(tmp_path))
+    settings_ = ServeSettings(
+        str(tmp_path / "m.sentilstm"),
+        backend="onnx-int8",
+        threads=2,
+        max_texts=7,
+        batch_wait_ms=0.5,
+        request_timeout=2.5,
+        max_explain_words=9,
+        upload_dir=str(tmp_path),
+    )
     assert ServeSettings.from_env(settings_.to_env()) == settings_
     assert settings_.database_url() == f"sqlite:///{tmp_path / 'm.feedback.db'}"
     with pytest.raises(ValueError, match="SENTILSTM_SERVE_MODEL_PATH is not set"):
@@ -453,8 +506,9 @@ def test_settings_travel_through_the_environment(tmp_path: Path) -> None:
         ServeSettings("m", max_texts=0)
     with pytest.raises(ValueError, match="request_timeout must be more than 0 and at most 86400 seconds, got 0"):
         ServeSettings("m", request_timeout=0)
-    assert with_limits({"anyOf": [{"type": "array"}, {"type": "null"}], "x-limit": "max_texts"}, settings_) == \
-        {"anyOf": [{"type": "array", "maxItems": 7}, {"type": "null"}]}
+    assert with_limits({"anyOf": [{"type": "array"}, {"type": "null"}], "x-limit": "max_texts"}, settings_) == {
+        "anyOf": [{"type": "array", "maxItems": 7}, {"type": "null"}]
+    }
 
 
 def test_cli_serve_fails_in_one_line(model_path: Path, tmp_path: Path) -> None:
@@ -466,8 +520,18 @@ def test_cli_serve_fails_in_one_line(model_path: Path, tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        busy = runner.invoke(cli_app, ["serve", str(model_path), "--port", str(port), "--quiet",
-                                       "--feedback-db", f"sqlite:///{tmp_path / 'f.db'}"])
+        busy = runner.invoke(
+            cli_app,
+            [
+                "serve",
+                str(model_path),
+                "--port",
+                str(port),
+                "--quiet",
+                "--feedback-db",
+                f"sqlite:///{tmp_path / 'f.db'}",
+            ],
+        )
     assert busy.exit_code == 2 and busy.stderr.strip().count("\n") == 0
     assert busy.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: it is already in use")
     bad_db = runner.invoke(cli_app, ["serve", str(model_path), "--feedback-db", "sqlite:////no/such/folder/f.db"])
@@ -485,8 +549,20 @@ def test_cli_serve_with_two_workers(model_path: Path, tmp_path: Path) -> None:
     """Two worker processes answer on one port (uvicorn --workers): their /health pids differ."""
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "sentilstm", "serve", str(model_path), "--port", str(port), "--workers", "2",
-               "--quiet", "--feedback-db", f"sqlite:///{tmp_path / 'f.db'}"]
+    command = [
+        sys.executable,
+        "-m",
+        "sentilstm",
+        "serve",
+        str(model_path),
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--quiet",
+        "--feedback-db",
+        f"sqlite:///{tmp_path / 'f.db'}",
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pids: set[int] = set()
     try:
@@ -512,10 +588,23 @@ def test_two_workers_share_simultaneous_connections(model_path: Path, tmp_path: 
     32+0); with the kernel hashing connections over two sockets, fewer than 4 on one side has odds ~1e-6.
     """
     port = _free_port()
-    command = [sys.executable, "-m", "sentilstm", "serve", str(model_path), "--port", str(port), "--workers", "2",
-               "--quiet", "--feedback-db", f"sqlite:///{tmp_path / 'f.db'}"]
-    process = subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "sentilstm",
+        "serve",
+        str(model_path),
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--quiet",
+        "--feedback-db",
+        f"sqlite:///{tmp_path / 'f.db'}",
+    ]
+    process = subprocess.Popen(
+        command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         _wait_for_both_workers(port, process)
         connections = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
@@ -581,10 +670,19 @@ class Supervisor:
     def __init__(self, tmp_path: Path, *, broken_slot: str = "", health_timeout: float = 30.0) -> None:
         (tmp_path / "supervise.py").write_text(SUPERVISED)
         (tmp_path / "tiny_app.py").write_text(TINY_APP)
-        env = {**os.environ, "BROKEN_SLOT": broken_slot,
-               "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
-        self.process = subprocess.Popen([sys.executable, "supervise.py", str(health_timeout)], cwd=tmp_path, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = {
+            **os.environ,
+            "BROKEN_SLOT": broken_slot,
+            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "supervise.py", str(health_timeout)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.lines: list[str] = []
         self.changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -662,8 +760,10 @@ def test_a_slot_that_cannot_start_leaves_the_healthy_worker_serving(tmp_path: Pa
     """One slot failing twice at start-up must not stop the worker that is serving (it used to stop them all)."""
     supervisor = Supervisor(tmp_path, broken_slot="1")
     try:
-        supervisor.wait_for(r"slot 1 failed twice while starting \(status \d+\); serving with [01] of 2 workers; "
-                            r"trying it again in 30 s")
+        supervisor.wait_for(
+            r"slot 1 failed twice while starting \(status \d+\); serving with [01] of 2 workers; "
+            r"trying it again in 30 s"
+        )
         healthy = supervisor.wait_for(r"worker (\d+) ready \(slot 0; 1 of 2 serving\)").group(1)
         assert supervisor.process.poll() is None
         assert {int(httpx.get(supervisor.url + "/", timeout=30).text) for _ in range(20)} == {int(healthy)}

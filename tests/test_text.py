@@ -1,8 +1,8 @@
 """sentilstm.text: normalisation, tokenizers (word, BPE, Unigram), truncation and the TextPipeline."""
+
 from __future__ import annotations
 
 import dataclasses
-
 import html
 import re
 import unicodedata
@@ -121,13 +121,44 @@ def _reference_normalize(text: str, config: TextConfig) -> str:
 
 
 TRICKY = st.sampled_from(
-    ["<br />", "<i>", "&amp;", "&", "<", "@", "@user", "a@b", "http://t.co/x", "HTTPS://X.Y", "Www.a.b", "www.",
-     "hTTp", "\u0085", "\u0092", "\x1c", "\u00a0", "\u2028", " ", "\t\n", "é", "e\u0301", "ı", "ſ", "K", "İ", "ọ"]
+    [
+        "<br />",
+        "<i>",
+        "&amp;",
+        "&",
+        "<",
+        "@",
+        "@user",
+        "a@b",
+        "http://t.co/x",
+        "HTTPS://X.Y",
+        "Www.a.b",
+        "www.",
+        "hTTp",
+        "\u0085",
+        "\u0092",
+        "\x1c",
+        "\u00a0",
+        "\u2028",
+        " ",
+        "\t\n",
+        "é",
+        "e\u0301",
+        "ı",
+        "ſ",
+        "K",
+        "İ",
+        "ọ",
+    ]
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(pieces=st.lists(st.one_of(TRICKY, st.text(max_size=8)), max_size=12), lowercase=st.booleans(), form=st.sampled_from(["NFC", "NFKC", None]))
+@given(
+    pieces=st.lists(st.one_of(TRICKY, st.text(max_size=8)), max_size=12),
+    lowercase=st.booleans(),
+    form=st.sampled_from(["NFC", "NFKC", None]),
+)
 def test_fast_normalizer_equals_the_reference(pieces: list[str], lowercase: bool, form: str | None) -> None:
     config = TextConfig(lowercase=lowercase, unicode_form=form)
     text = "".join(pieces)
@@ -356,8 +387,32 @@ def test_pipeline_clipping_near_the_character_budget_keeps_the_same_tokens(trunc
 
 
 # ----- the Python fast path of word-level encoding ------------------------------------------------------------------
-WORD_ALPHABET = st.sampled_from(list("ab ca'!.,?-_") + ["\u2019", "é", "ọ", "\u0301", "²", "Ⅻ", "٣", "‿", "😀", "\u200d",
-                                                       "\u00a0", "\x1c", "\t", "\x7f", "“", "€", "ß", "İ", "ǅ", "ー", "中"])
+WORD_ALPHABET = st.sampled_from(
+    list("ab ca'!.,?-_")
+    + [
+        "\u2019",
+        "é",
+        "ọ",
+        "\u0301",
+        "²",
+        "Ⅻ",
+        "٣",
+        "‿",
+        "😀",
+        "\u200d",
+        "\u00a0",
+        "\x1c",
+        "\t",
+        "\x7f",
+        "“",
+        "€",
+        "ß",
+        "İ",
+        "ǅ",
+        "ー",
+        "中",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -381,13 +436,17 @@ def test_word_encoding_equals_the_rust_tokenizer(word_tokenizer: TextTokenizer, 
 
 
 # ----- lone surrogates and NUL (issue 14, item 6) ----------------------------------------------------------------
-@pytest.mark.parametrize("raw, cleaned", [
-    ("\ud83d good", "\ufffd good"),  # half an emoji from JSON "\ud83d"
-    ("\udcff\udcfe bad", "\ufffd\ufffd bad"),  # argv bytes b"\xff\xfe" decoded with surrogateescape
-    ("a\x00b", "a\ufffdb"),
-    ("\ud83d\ude00", "\U0001f600"),  # a pair written as two code points is the emoji it spells
-    ("plain ascii", "plain ascii"), ("ọ́ dị mma", "ọ́ dị mma"),
-])
+@pytest.mark.parametrize(
+    "raw, cleaned",
+    [
+        ("\ud83d good", "\ufffd good"),  # half an emoji from JSON "\ud83d"
+        ("\udcff\udcfe bad", "\ufffd\ufffd bad"),  # argv bytes b"\xff\xfe" decoded with surrogateescape
+        ("a\x00b", "a\ufffdb"),
+        ("\ud83d\ude00", "\U0001f600"),  # a pair written as two code points is the emoji it spells
+        ("plain ascii", "plain ascii"),
+        ("ọ́ dị mma", "ọ́ dị mma"),
+    ],
+)
 def test_clean_text_replaces_what_no_utf8_file_or_tokenizer_takes(raw: str, cleaned: str) -> None:
     assert normalize_module.clean_text(raw) == cleaned
     cleaned.encode("utf-8")

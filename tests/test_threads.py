@@ -3,6 +3,7 @@
 The governor is driven with a fake clock and a fake machine whose speed per thread count the test sets, so its
 decisions are checked exactly; no test measures real time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,10 +67,12 @@ def test_usable_cpus_are_the_affinity_capped_by_the_quota_rounded_up() -> None:
 
 def test_others_busy_counts_other_work_and_not_our_own(tmp_path: Path) -> None:
     # /proc/stat: user nice system idle iowait irq softirq steal; this process's utime/stime are fields 14 and 15
-    states = iter([
-        ("cpu  1000 0 0 9000 0 0 0 0 0 0", "1 (py (x)) S " + "0 " * 10 + "100 20 0"),
-        ("cpu  1150 0 0 9040 0 0 0 10 0 0", "1 (py (x)) S " + "0 " * 10 + "130 20 0"),
-    ])
+    states = iter(
+        [
+            ("cpu  1000 0 0 9000 0 0 0 0 0 0", "1 (py (x)) S " + "0 " * 10 + "100 20 0"),
+            ("cpu  1150 0 0 9040 0 0 0 10 0 0", "1 (py (x)) S " + "0 " * 10 + "130 20 0"),
+        ]
+    )
 
     def step(seconds: float = 0.0) -> None:
         stat, own = next(states)
@@ -111,8 +114,15 @@ class FakeMachine:
 
 
 def governor_on(machine: FakeMachine, max_threads: int, start: int | None = None) -> ThreadGovernor:
-    return ThreadGovernor(max_threads, start, set_threads=machine.set_threads, clock=lambda: machine.now,
-                          settle=10.0, max_settle=80.0, trial=1.0)
+    return ThreadGovernor(
+        max_threads,
+        start,
+        set_threads=machine.set_threads,
+        clock=lambda: machine.now,
+        settle=10.0,
+        max_settle=80.0,
+        trial=1.0,
+    )
 
 
 def test_a_quiet_machine_keeps_all_threads_and_tries_less_and_less_often() -> None:
@@ -180,7 +190,9 @@ def test_an_explicit_count_or_fixed_threads_mean_no_governor(unfixed: None, monk
 
 
 def test_automatic_threads_start_from_the_free_cpus_and_say_so(
-    unfixed: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    unfixed: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(threads, "cpu_budget", lambda: CpuBudget(4, None))
     monkeypatch.setattr(threads, "others_busy", lambda: 3.2)
@@ -196,10 +208,14 @@ def test_automatic_threads_start_from_the_free_cpus_and_say_so(
 
 
 def test_training_and_large_predictions_are_governed(
-    unfixed: None, monkeypatch: pytest.MonkeyPatch, tiny_params: dict, negation_data: tuple,
+    unfixed: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_params: dict,
+    negation_data: tuple,
 ) -> None:
     from sentilstm import SentimentClassifier
     from sentilstm.estimators import classifier
+
     monkeypatch.setattr(threads, "cpu_budget", lambda: CpuBudget(2, None))
     monkeypatch.setattr(threads, "others_busy", lambda: 1.5)  # start on one thread, whatever the machine does
     made: list[Counting] = []

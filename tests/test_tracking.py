@@ -5,6 +5,7 @@ The contract: parameters, one metric point per epoch (step = epoch) including pe
 scores and the model file reach the store; a run ends FINISHED, FAILED when an error escapes, KILLED on Ctrl-C, and
 never stays active; without MLflow installed, asking for it is a one-line ConfigError.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,13 +24,33 @@ from typer.testing import CliRunner
 from helpers import TINY, make_negation_data
 from sentilstm import ConfigError, SentimentClassifier
 from sentilstm.cli import app
-from sentilstm.report.tracking import ALLOW_FILE_STORE, MlflowTracker, Tracker, chain, key_name, resolve_tracking_uri, run_status
+from sentilstm.report.tracking import (
+    ALLOW_FILE_STORE,
+    MlflowTracker,
+    Tracker,
+    chain,
+    key_name,
+    resolve_tracking_uri,
+    run_status,
+)
 from sentilstm.training.loop import EpochStats, TrainingCallback
 
 needs_mlflow = pytest.mark.skipif(importlib.util.find_spec("mlflow") is None, reason="MLflow is not installed")
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
-CLI_TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--epochs", "2", "--threads", "1", "--blend", "none",
-            "--min-frequency", "1"]
+CLI_TINY = [
+    "--embedding-dim",
+    "16",
+    "--hidden-size",
+    "16",
+    "--epochs",
+    "2",
+    "--threads",
+    "1",
+    "--blend",
+    "none",
+    "--min-frequency",
+    "1",
+]
 EPOCH_METRICS = ("train_loss", "val_loss", "val_accuracy", "val_macro_f1", "learning_rate", "samples_per_second")
 
 
@@ -81,8 +102,13 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             model = clf.save(folder / "negation.sentilstm")
             tracker.log_artifact(model)
         file_store_opt_in_left = ALLOW_FILE_STORE in os.environ
-    yield {"uri": tracker.tracking_uri, "run_id": tracker.run_id, "model": model, "client": client(tracker.tracking_uri),
-           "opt_in_left": file_store_opt_in_left}
+    yield {
+        "uri": tracker.tracking_uri,
+        "run_id": tracker.run_id,
+        "model": model,
+        "client": client(tracker.tracking_uri),
+        "opt_in_left": file_store_opt_in_left,
+    }
 
 
 def test_run_finishes_with_params_flattened_and_clipped(tracked: dict[str, Any]) -> None:
@@ -135,8 +161,16 @@ def test_a_run_that_raises_ends_failed_or_killed(tmp_path: Path, error: BaseExce
 
 @pytest.mark.parametrize(
     ("exc", "status"),
-    [(None, "FINISHED"), (typer.Exit(0), "FINISHED"), (typer.Exit(2), "FAILED"), (typer.Exit(130), "KILLED"),
-     (SystemExit(0), "FINISHED"), (SystemExit(1), "FAILED"), (KeyboardInterrupt(), "KILLED"), (ValueError(), "FAILED")],
+    [
+        (None, "FINISHED"),
+        (typer.Exit(0), "FINISHED"),
+        (typer.Exit(2), "FAILED"),
+        (typer.Exit(130), "KILLED"),
+        (SystemExit(0), "FINISHED"),
+        (SystemExit(1), "FAILED"),
+        (KeyboardInterrupt(), "KILLED"),
+        (ValueError(), "FAILED"),
+    ],
 )
 def test_run_status_follows_the_exit(exc: BaseException | None, status: str) -> None:
     assert run_status(exc) == status
@@ -165,7 +199,9 @@ def test_a_folder_artifact_keeps_its_name(tmp_path: Path) -> None:
 
 
 @needs_mlflow
-def test_a_failing_store_mid_training_costs_a_warning_not_the_training(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_store_mid_training_costs_a_warning_not_the_training(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with MlflowTracker(store_uri(tmp_path)) as tracker:
         pass
     stats = EpochStats(1, 0.7, 0.6, 0.5, 0.5, 0.5, 1e-3, 1.0, 100.0, {"head": 0.1})
@@ -206,8 +242,15 @@ def test_tracking_uri_defaults_to_a_local_mlruns_folder(tmp_path: Path, monkeypa
 
 @pytest.mark.parametrize(
     ("name", "key"),
-    [("grad_norm/forward_rnns.0", "grad_norm/forward_rnns.0"), ("per_class/très bien?/f1", "per_class/très bien_/f1"),
-     ("a:b", "a_b"), ("../x", "_/x"), ("a//b/", "a/_/b/_"), ("test/per_class/./f1", "test/per_class/_/f1"), ("", "_")],
+    [
+        ("grad_norm/forward_rnns.0", "grad_norm/forward_rnns.0"),
+        ("per_class/très bien?/f1", "per_class/très bien_/f1"),
+        ("a:b", "a_b"),
+        ("../x", "_/x"),
+        ("a//b/", "a/_/b/_"),
+        ("test/per_class/./f1", "test/per_class/_/f1"),
+        ("", "_"),
+    ],
 )
 def test_key_names_are_valid_mlflow_keys(name: str, key: str) -> None:
     assert key_name(name) == key
@@ -233,8 +276,14 @@ def test_chain_calls_each_callback_in_order_and_skips_none() -> None:
     chained.on_epoch_start(1, 2, 3)
     chained.on_step(1, 1, 0.5)
     chained.on_epoch_end(EpochStats(1, 0.7, 0.6, 0.5, 0.5, 0.5, 1e-3, 1.0, 100.0), True)
-    assert calls == [("bar", "start"), ("tracker", "start"), ("bar", "step"), ("tracker", "step"), ("bar", "end"),
-                     ("tracker", "end")]
+    assert calls == [
+        ("bar", "start"),
+        ("tracker", "start"),
+        ("bar", "step"),
+        ("tracker", "step"),
+        ("bar", "end"),
+        ("tracker", "end"),
+    ]
 
 
 # ----- the command line ----------------------------------------------------------------------------------
@@ -255,8 +304,19 @@ def invoke(*args: Any) -> Any:
 def test_cli_train_logs_a_finished_run_with_the_model_report_and_metrics(table: Path, tmp_path: Path) -> None:
     uri = store_uri(tmp_path)
     out = tmp_path / "model.sentilstm"
-    result = invoke("train", table, "--mlflow-uri", uri, "--mlflow-experiment", "cli", "--out", out,
-                    "--metrics-json", tmp_path / "metrics.json", *CLI_TINY)
+    result = invoke(
+        "train",
+        table,
+        "--mlflow-uri",
+        uri,
+        "--mlflow-experiment",
+        "cli",
+        "--out",
+        out,
+        "--metrics-json",
+        tmp_path / "metrics.json",
+        *CLI_TINY,
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     store = client(uri)
     [run] = store.search_runs([store.get_experiment_by_name("cli").experiment_id])
@@ -277,8 +337,9 @@ def test_cli_error_after_the_run_started_ends_it_failed(table: Path, tmp_path: P
     # is found by fit, after it started
     validation = tmp_path / "validation.csv"
     validation.write_text("text,label\nnot good at all,7\nfine,7\n")
-    result = invoke("train", table, "--mlflow-uri", uri, "--validation", validation, "--out", tmp_path / "m.sentilstm",
-                    *CLI_TINY)
+    result = invoke(
+        "train", table, "--mlflow-uri", uri, "--validation", validation, "--out", tmp_path / "m.sentilstm", *CLI_TINY
+    )
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
         "error: labels [7] were not seen in training; this model knows [-1, 1]"
@@ -302,7 +363,9 @@ def test_cli_ctrl_c_ends_the_run_killed(table: Path, tmp_path: Path, monkeypatch
     assert run.info.status == "KILLED"
 
 
-def test_cli_mlflow_without_mlflow_installed_is_a_user_error(table: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_mlflow_without_mlflow_installed_is_a_user_error(
+    table: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "mlflow", None)
     result = invoke("train", table, "--mlflow", "--out", tmp_path / "m.sentilstm", *CLI_TINY)
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -321,8 +384,21 @@ def test_cli_without_the_flag_tracks_nothing(table: Path, tmp_path: Path, monkey
 @needs_mlflow
 def test_cli_cv_logs_each_fold_the_summary_and_the_report(table: Path, tmp_path: Path) -> None:
     uri = store_uri(tmp_path)
-    result = invoke("cv", table, "--folds", 2, "--estimator", "nbsvm", "--set", "min_df=1", "--mlflow-uri", uri,
-                    "--report", tmp_path / "cv.html", "--quiet")
+    result = invoke(
+        "cv",
+        table,
+        "--folds",
+        2,
+        "--estimator",
+        "nbsvm",
+        "--set",
+        "min_df=1",
+        "--mlflow-uri",
+        uri,
+        "--report",
+        tmp_path / "cv.html",
+        "--quiet",
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     store = client(uri)
     [run] = store.search_runs([store.get_experiment_by_name("sentilstm").experiment_id])
@@ -338,8 +414,20 @@ def test_cli_tune_logs_every_trial_the_best_and_the_files(table: Path, tmp_path:
     space = tmp_path / "space.json"
     space.write_text('{"extend_default": false, "dropout": {"type": "categorical", "choices": [0.1, 0.3]}}')
     settings = [arg for k, v in TINY.items() for arg in ("--set", f"{k}={'none' if v is None else v}")]
-    result = invoke("tune", table, "--trials", 2, "--space", space, *settings, "--out", tmp_path / "best.sentilstm",
-                    "--mlflow-uri", uri, "--quiet")
+    result = invoke(
+        "tune",
+        table,
+        "--trials",
+        2,
+        "--space",
+        space,
+        *settings,
+        "--out",
+        tmp_path / "best.sentilstm",
+        "--mlflow-uri",
+        uri,
+        "--quiet",
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     store = client(uri)
     [run] = store.search_runs([store.get_experiment_by_name("sentilstm").experiment_id])
@@ -353,7 +441,9 @@ def test_cli_tune_logs_every_trial_the_best_and_the_files(table: Path, tmp_path:
 def test_a_store_that_fails_mid_run_is_a_one_line_config_error(tmp_path: Path) -> None:
     with MlflowTracker(store_uri(tmp_path)) as tracker:
         with mock.patch.object(tracker._active_client(), "log_batch", side_effect=OSError("connection reset by peer")):
-            with pytest.raises(ConfigError, match=r"could not log to MLflow run \w+ at file:.*connection reset by peer; check"):
+            with pytest.raises(
+                ConfigError, match=r"could not log to MLflow run \w+ at file:.*connection reset by peer; check"
+            ):
                 tracker.log_metrics({"accuracy": 0.9})
         with mock.patch.object(tracker._active_client(), "log_artifact", side_effect=RuntimeError("HTTP 503")):
             (tmp_path / "model.sentilstm").write_text("x")

@@ -1,4 +1,5 @@
 """sentilstm.training.batching and sentilstm.training.loop: batches, the fit loop, early stopping, checkpoints, resume."""
+
 from __future__ import annotations
 
 import logging
@@ -11,12 +12,19 @@ import torch
 
 from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier
-from sentilstm.training.batching import bucketed_batches, collate, sorted_batches
 from sentilstm.config import ModelConfig, TrainConfig
 from sentilstm.errors import ArtifactError, ConfigError
 from sentilstm.models import SentimentNet
+from sentilstm.training.batching import bucketed_batches, collate, sorted_batches
 from sentilstm.training.loop import (
-    CheckpointSpec, EncodedSplit, EpochStats, GradientNorms, History, TrainingCallback, fit, read_checkpoint,
+    CheckpointSpec,
+    EncodedSplit,
+    EpochStats,
+    GradientNorms,
+    History,
+    TrainingCallback,
+    fit,
+    read_checkpoint,
 )
 
 LABELS = ["bad", "good"]
@@ -42,6 +50,7 @@ def test_bucketed_batches_are_near_homogeneous_in_length() -> None:
     # the overall range.
     batches = bucketed_batches(lengths, 32, 1000, np.random.default_rng(0))
     assert sum(int(np.ptp(lengths[b])) for b in batches) <= int(np.ptp(lengths))
+
     # The default pool of 50 batches: a small fraction of the padding of random batches.
     def padding(batches: list[np.ndarray]) -> int:
         return sum(int(lengths[b].max()) * len(b) - int(lengths[b].sum()) for b in batches)
@@ -145,8 +154,14 @@ class Recorder(TrainingCallback):
 
 def test_fit_learns_and_returns_history() -> None:
     net, recorder = make_net(), Recorder()
-    history = fit(net, token_split(320, 0), token_split(80, 1), train_config(epochs=4, patience=4), labels=LABELS,
-                  callback=recorder)
+    history = fit(
+        net,
+        token_split(320, 0),
+        token_split(80, 1),
+        train_config(epochs=4, patience=4),
+        labels=LABELS,
+        callback=recorder,
+    )
     assert isinstance(history, History) and history.monitor == "macro_f1"
     assert [e.epoch for e in history.epochs] == [1, 2, 3, 4]
     assert not history.stopped_early
@@ -204,8 +219,9 @@ def test_every_schedule_trains(schedule: str) -> None:
 
 @pytest.mark.parametrize("monitor", ["accuracy", "loss", "macro_f1"])
 def test_monitor_decides_the_best_epoch(monitor: str) -> None:
-    history = fit(make_net(), token_split(96, 0), token_split(32, 1), train_config(monitor=monitor, patience=3),
-                  labels=LABELS)
+    history = fit(
+        make_net(), token_split(96, 0), token_split(32, 1), train_config(monitor=monitor, patience=3), labels=LABELS
+    )
     values = {
         "accuracy": [e.val_accuracy for e in history.epochs],
         "macro_f1": [e.val_macro_f1 for e in history.epochs],
@@ -227,7 +243,9 @@ def test_head_l2_shrinks_the_output_layer() -> None:
     norms = []
     for head_l2 in (0.0, 0.5):
         net = make_net()
-        fit(net, token_split(160, 0), token_split(40, 1), train_config(head_l2=head_l2, weight_decay=0.0), labels=LABELS)
+        fit(
+            net, token_split(160, 0), token_split(40, 1), train_config(head_l2=head_l2, weight_decay=0.0), labels=LABELS
+        )
         norms.append(float(net.head.weight.detach().norm()))
     assert norms[1] < 0.8 * norms[0]
 
@@ -244,10 +262,19 @@ def test_rebalancing_trains_deterministically_and_resumes_bit_for_bit(sampling: 
     path = tmp_path / "run.ckpt"
     interrupted = make_net()
     with pytest.raises(KeyboardInterrupt):
-        fit(interrupted, train, validation, config, labels=LABELS, checkpoint=CheckpointSpec(path),
-            callback=Recorder(interrupt_at=3))
+        fit(
+            interrupted,
+            train,
+            validation,
+            config,
+            labels=LABELS,
+            checkpoint=CheckpointSpec(path),
+            callback=Recorder(interrupt_at=3),
+        )
     resumed = make_net()
-    fit(resumed, train, validation, config, labels=LABELS, checkpoint=CheckpointSpec(path), resume=read_checkpoint(path))
+    fit(
+        resumed, train, validation, config, labels=LABELS, checkpoint=CheckpointSpec(path), resume=read_checkpoint(path)
+    )
     assert all(torch.equal(a, b) for a, b in zip(nets[0].state_dict().values(), resumed.state_dict().values()))
 
 
@@ -290,8 +317,14 @@ def test_cuda_random_states_come_back_in_device_order_and_gaps_are_refused(tmp_p
     states = {f"rng.cuda.{i}": torch.full((4,), i, dtype=torch.uint8) for i in range(12)}
     assert [int(state[0]) for state in cuda_rng_states(states)] == list(range(12))  # not 0, 1, 10, 11, 2, ...
     path = tmp_path / "run.sentilstm.ckpt"
-    fit(make_net(), token_split(64, 0), token_split(32, 1), train_config(epochs=1), labels=LABELS,
-        checkpoint=CheckpointSpec(path))
+    fit(
+        make_net(),
+        token_split(64, 0),
+        token_split(32, 1),
+        train_config(epochs=1),
+        labels=LABELS,
+        checkpoint=CheckpointSpec(path),
+    )
     tensors, payload = read_file(path, kind="checkpoint")
     write_file(path, {**tensors, **states}, payload, "checkpoint")
     assert len(cuda_rng_states(read_checkpoint(path)[0])) == 12
@@ -312,8 +345,15 @@ def test_checkpoint_written_after_every_epoch(tmp_path: Path) -> None:
             else:
                 seen.append(len(read_checkpoint(path)[1]["training"]["history"]["epochs"]))
 
-    fit(make_net(), token_split(64, 0), token_split(32, 1), train_config(epochs=3, patience=3), labels=LABELS,
-        checkpoint=CheckpointSpec(path, {"note": "caller payload"}), callback=Check())
+    fit(
+        make_net(),
+        token_split(64, 0),
+        token_split(32, 1),
+        train_config(epochs=3, patience=3),
+        labels=LABELS,
+        checkpoint=CheckpointSpec(path, {"note": "caller payload"}),
+        callback=Check(),
+    )
     assert seen == [1, 2]
     tensors, payload = read_checkpoint(path)
     assert payload["note"] == "caller payload"
@@ -325,11 +365,23 @@ def test_checkpoint_written_after_every_epoch(tmp_path: Path) -> None:
 
 def test_resume_with_other_training_data_raises(tmp_path: Path) -> None:
     path = tmp_path / "run.ckpt"
-    fit(make_net(), token_split(64, 0), token_split(32, 1), train_config(epochs=1), labels=LABELS,
-        checkpoint=CheckpointSpec(path))
+    fit(
+        make_net(),
+        token_split(64, 0),
+        token_split(32, 1),
+        train_config(epochs=1),
+        labels=LABELS,
+        checkpoint=CheckpointSpec(path),
+    )
     with pytest.raises(ArtifactError, match="different training data"):
-        fit(make_net(), token_split(64, 5), token_split(32, 1), train_config(epochs=2), labels=LABELS,
-            resume=read_checkpoint(path))
+        fit(
+            make_net(),
+            token_split(64, 5),
+            token_split(32, 1),
+            train_config(epochs=2),
+            labels=LABELS,
+            resume=read_checkpoint(path),
+        )
 
 
 # ----- resuming through the classifier ---------------------------------------------------------------
@@ -396,7 +448,9 @@ def test_resume_needs_a_checkpoint_path(resume_data: tuple[list[str], list[int]]
 
 
 def test_resume_without_a_checkpoint_file_starts_fresh(
-    tmp_path: Path, resume_data: tuple[list[str], list[int]], uninterrupted: SentimentClassifier,
+    tmp_path: Path,
+    resume_data: tuple[list[str], list[int]],
+    uninterrupted: SentimentClassifier,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     path = tmp_path / "never-written.ckpt"
@@ -422,7 +476,9 @@ def test_a_loss_that_becomes_nan_is_a_training_error_saying_what_to_change() -> 
     with torch.no_grad():
         net.embedding.weight[3] = float("nan")
     config = TrainConfig(epochs=1, batch_size=64, num_threads=1, device="cpu")
-    with pytest.raises(TrainingError, match="training loss became nan; lower the learning rate or the weight decay") as caught:
+    with pytest.raises(
+        TrainingError, match="training loss became nan; lower the learning rate or the weight decay"
+    ) as caught:
         fit(net, data, token_split(8, seed=2), config, labels=[0, 1])
     assert isinstance(caught.value, SentilstmError) and isinstance(caught.value, FloatingPointError)
     with pytest.raises(ConfigError, match="weight_decay must be between 0.0 and 10.0, got 1e"):

@@ -6,6 +6,7 @@ errors are one-line typed errors.
 
 Every search is tiny: 240 texts, a 16-unit network, 2-3 epochs, 2-3 searched parameters, 2-5 trials.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,11 @@ from typer.testing import CliRunner
 
 from helpers import TINY, make_negation_data
 from sentilstm import SearchSpace, SentimentClassifier, TuneResult, tune
-from sentilstm.selection import tuning
 from sentilstm.cli import app
 from sentilstm.config import Cell, ModelConfig, Pooling, TextConfig, TokenizerKind, TrainConfig, from_dict
 from sentilstm.data.databases import with_installed_driver
 from sentilstm.errors import ConfigError
+from sentilstm.selection import tuning
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
 runner = CliRunner()
@@ -55,8 +56,9 @@ def states(study: optuna.Study) -> dict[str, int]:
 
 def search(data: tuple[list[str], list[int]], tmp_path: Path, **options: Any) -> TuneResult:
     """A tiny search with the study in tmp_path/model.study.db; options override the defaults here."""
-    settings: dict[str, Any] = dict(trials=3, space=SMALL_SPACE, base_params=TINY, out=tmp_path / "model.sentilstm",
-                                    retrain=False)
+    settings: dict[str, Any] = dict(
+        trials=3, space=SMALL_SPACE, base_params=TINY, out=tmp_path / "model.sentilstm", retrain=False
+    )
     return tune(*data, **{**settings, **options})
 
 
@@ -64,9 +66,23 @@ def search(data: tuple[list[str], list[int]], tmp_path: Path, **options: Any) ->
 def test_default_space_covers_the_library_options_and_every_draw_is_a_valid_configuration() -> None:
     space = SearchSpace.default()
     assert set(space.specs) <= set(SentimentClassifier().get_params())
-    assert set(space.specs) >= {"cell", "bidirectional", "num_layers", "hidden_size", "embedding_dim", "dropout",
-                                "pooling", "conv_channels", "learning_rate", "weight_decay", "batch_size",
-                                "max_length", "tokenizer", "vocab_size", "class_weight"}
+    assert set(space.specs) >= {
+        "cell",
+        "bidirectional",
+        "num_layers",
+        "hidden_size",
+        "embedding_dim",
+        "dropout",
+        "pooling",
+        "conv_channels",
+        "learning_rate",
+        "weight_decay",
+        "batch_size",
+        "max_length",
+        "tokenizer",
+        "vocab_size",
+        "class_weight",
+    }
     assert set(space.specs["cell"]["choices"]) == set(get_args(Cell))
     assert set(space.specs["pooling"]["choices"]) == set(get_args(Pooling))
     assert set(space.specs["tokenizer"]["choices"]) == set(get_args(TokenizerKind))
@@ -85,9 +101,18 @@ def test_default_space_covers_the_library_options_and_every_draw_is_a_valid_conf
 
 def test_decode_turns_optuna_parameters_back_into_classifier_arguments() -> None:
     space = SearchSpace.default()
-    params = space.suggest(optuna.trial.FixedTrial({**{n: s["choices"][0] if s["type"] == "categorical" else s["low"]
-                                                        for n, s in space.specs.items() if s["type"] != "conditional"},
-                                                     "vocab_size.word": 30_000}))
+    params = space.suggest(
+        optuna.trial.FixedTrial(
+            {
+                **{
+                    n: s["choices"][0] if s["type"] == "categorical" else s["low"]
+                    for n, s in space.specs.items()
+                    if s["type"] != "conditional"
+                },
+                "vocab_size.word": 30_000,
+            }
+        )
+    )
     assert params["vocab_size"] == 30_000 and params["tokenizer"] == "word"
     assert "vocab_size.word" not in params
 
@@ -105,8 +130,10 @@ def test_a_space_file_fixes_replaces_and_extends_the_default(tmp_path: Path, suf
     if suffix == ".json":
         path.write_text(json.dumps(entries))
     else:
-        path.write_text("cell: gru\ndropout: {type: float, low: 0.2, high: 0.6}\npatience:\n  type: int\n  low: 1\n"
-                        "  high: 3\ntokenizer: {type: categorical, choices: [word, bpe]}\nmax_length: null\n")
+        path.write_text(
+            "cell: gru\ndropout: {type: float, low: 0.2, high: 0.6}\npatience:\n  type: int\n  low: 1\n"
+            "  high: 3\ntokenizer: {type: categorical, choices: [word, bpe]}\nmax_length: null\n"
+        )
     space = SearchSpace.load(path)
     assert space.specs["cell"] == {"type": "fixed", "value": "gru"}
     assert space.specs["dropout"] == {"type": "float", "low": 0.2, "high": 0.6}
@@ -133,7 +160,10 @@ def test_extend_default_false_starts_from_an_empty_space() -> None:
         ({"num_layers": {"type": "int", "low": 1, "high": 2.5}}, "'num_layers': low and high must be int"),
         ({"batch_size": {"type": "range", "low": 8}}, "'batch_size': 'type' must be one of"),
         ({"class_weight": {"pos": 2.0}}, "'class_weight': 'type' must be one of"),
-        ({"dropout": {"type": "float", "low": 0.1, "high": 0.2, "q": 0.1}}, "'dropout': a float spec has unknown keys ['q']"),
+        (
+            {"dropout": {"type": "float", "low": 0.1, "high": 0.2, "q": 0.1}},
+            "'dropout': a float spec has unknown keys ['q']",
+        ),
         ({"hidden_size": "big"}, "'hidden_size': hidden_size must be a whole number, got 'big'"),
         ({"vocab_size": {"type": "conditional", "on": "tokeniser", "cases": {"word": 100}}}, "'on' must name"),
         ({"extend_default": "yes"}, "extend_default must be true or false"),
@@ -148,7 +178,11 @@ def test_malformed_space_entries_are_config_errors_naming_the_key(entries: dict[
 def test_unreadable_space_files_are_config_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("cell: [gru\n")
     (tmp_path / "list.json").write_text("[1, 2]")
-    for name, expected in (("bad.yaml", "is not valid YAML"), ("list.json", "must hold a mapping"), ("missing.yaml", "does not exist")):
+    for name, expected in (
+        ("bad.yaml", "is not valid YAML"),
+        ("list.json", "must hold a mapping"),
+        ("missing.yaml", "does not exist"),
+    ):
         with pytest.raises(ConfigError, match=expected):
             SearchSpace.load(tmp_path / name)
 
@@ -169,11 +203,14 @@ def test_the_study_persists_in_sqlite_and_rerunning_resumes_to_the_target(data: 
     with pytest.raises(ConfigError, match="was made with another metric"):
         search(data, tmp_path, trials=5, metric="accuracy")
     with pytest.raises(ConfigError, match="was made with another search space"):
-        search(data, tmp_path, trials=5, space={**SMALL_SPACE, "dropout": {"type": "categorical", "choices": [0.1, 0.2]}})
+        search(
+            data, tmp_path, trials=5, space={**SMALL_SPACE, "dropout": {"type": "categorical", "choices": [0.1, 0.2]}}
+        )
 
 
-def test_an_interrupted_run_resumes_and_keeps_the_finished_trials(data: Any, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_run_resumes_and_keeps_the_finished_trials(
+    data: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = []
 
     class Interrupted(SentimentClassifier):
@@ -195,8 +232,9 @@ def test_an_interrupted_run_resumes_and_keeps_the_finished_trials(data: Any, tmp
     assert [(t.params, t.value) for t in resumed.study.trials[:2]] == before
 
 
-def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(data: Any, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(
+    data: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(tuning, "HEARTBEAT_SECONDS", 1)
     monkeypatch.setattr(tuning, "GRACE_SECONDS", 1)
     url = f"sqlite:///{tmp_path / 'shared.db'}"
@@ -223,7 +261,9 @@ class AlwaysPrune(optuna.pruners.BasePruner):
         return True
 
 
-def test_pruning_stops_training_after_the_reported_epoch(data: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pruning_stops_training_after_the_reported_epoch(
+    data: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = search(data, tmp_path, base_params={**TINY, "epochs": 3, "patience": 3}, pruner=AlwaysPrune())
     assert states(result.study) == {"PRUNED": 3}  # pruned trials count towards the target
@@ -270,7 +310,10 @@ def test_bad_options_and_base_parameters_are_config_errors(data: Any, tmp_path: 
         ({"metric": "f1"}, "metric must be one of"),
         ({"cv_folds": 1}, "cv_folds must be a whole number >= 2"),
         ({"cv_folds": 3, "validation": data}, "either cv_folds"),
-        ({"base_params": {"epoch": 2}}, "base parameter 'epoch' is not a SentimentClassifier parameter; did you mean 'epochs'"),
+        (
+            {"base_params": {"epoch": 2}},
+            "base parameter 'epoch' is not a SentimentClassifier parameter; did you mean 'epochs'",
+        ),
         ({"base_params": {"epochs": 0}}, "base parameter 'epochs': epochs must be"),
         ({"storage": "nosuchdb://user:hunter2@host/db"}, "cannot open the study storage 'nosuchdb://user:***@host/db'"),
     ):
@@ -280,13 +323,17 @@ def test_bad_options_and_base_parameters_are_config_errors(data: Any, tmp_path: 
 
 
 def test_redact_url_hides_only_the_password() -> None:
-    assert tuning.redact_url("postgresql://ana:s3cr@t@db.example:5432/optuna") == "postgresql://ana:***@db.example:5432/optuna"
+    assert (
+        tuning.redact_url("postgresql://ana:s3cr@t@db.example:5432/optuna")
+        == "postgresql://ana:***@db.example:5432/optuna"
+    )
     assert tuning.redact_url("sqlite:///runs/model.study.db") == "sqlite:///runs/model.study.db"
 
 
 # ----- the result ------------------------------------------------------------------------------------
-def test_the_best_configuration_is_retrained_with_the_blend_and_saved(data: Any, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_best_configuration_is_retrained_with_the_blend_and_saved(
+    data: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blends = []
 
     class Spy(SentimentClassifier):
@@ -342,8 +389,10 @@ def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     script = WORKER.format(tests=str(Path(__file__).parent), space=SMALL_SPACE, url=url, folder=str(tmp_path))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    workers = [subprocess.Popen([sys.executable, "-c", script, str(seed)], env=env, stderr=subprocess.PIPE, text=True)
-               for seed in (1, 2)]
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, str(seed)], env=env, stderr=subprocess.PIPE, text=True)
+        for seed in (1, 2)
+    ]
     for worker in workers:
         assert worker.wait(timeout=120) == 0, worker.stderr.read()
     study = optuna.load_study(study_name="shared", storage=url)
@@ -354,8 +403,9 @@ def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # ~40 s per database: two CLI workers, then the retraining step
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_two_cli_workers_share_one_study_through_a_url(database: str, request: pytest.FixtureRequest,
-                                                       tmp_path: Path) -> None:
+def test_two_cli_workers_share_one_study_through_a_url(
+    database: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """The README's recipe: `sentilstm tune --storage URL --no-retrain --seed K` per worker, then `--trials 0`."""
     url = f"sqlite:///{tmp_path / 'shared.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
     texts, labels = make_negation_data(240, seed=1)
@@ -363,11 +413,34 @@ def test_two_cli_workers_share_one_study_through_a_url(database: str, request: p
     (tmp_path / "space.yaml").write_text("extend_default: false\ndropout: {type: float, low: 0.0, high: 0.5}\n")
     settings = [arg for k, v in TINY.items() for arg in ("--set", f"{k}={'none' if v is None else v}")]
     out = tmp_path / "tuned.sentilstm"
-    command = [sys.executable, "-m", "sentilstm", "tune", str(tmp_path / "reviews.csv"), "--space", str(tmp_path / "space.yaml"),
-               *settings, "--storage", url, "--study-name", f"shared-{database}", "--out", str(out), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "sentilstm",
+        "tune",
+        str(tmp_path / "reviews.csv"),
+        "--space",
+        str(tmp_path / "space.yaml"),
+        *settings,
+        "--storage",
+        url,
+        "--study-name",
+        f"shared-{database}",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    workers = [subprocess.Popen([*command, "--trials", "6", "--no-retrain", "--seed", str(seed)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for seed in (1, 2)]
+    workers = [
+        subprocess.Popen(
+            [*command, "--trials", "6", "--no-retrain", "--seed", str(seed)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for seed in (1, 2)
+    ]
     outputs = [worker.communicate(timeout=240)[0] for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     study = optuna.load_study(study_name=f"shared-{database}", storage=with_installed_driver(url))
@@ -385,8 +458,10 @@ def test_two_cli_workers_share_one_study_through_a_url(database: str, request: p
 def test_cli_tunes_with_a_space_file_then_retrains_only(data: Any, tmp_path: Path) -> None:
     texts, labels = data
     pd.DataFrame({"text": texts, "label": labels}).to_csv(tmp_path / "reviews.csv", index=False)
-    (tmp_path / "space.yaml").write_text("extend_default: false\ndropout: {type: categorical, choices: [0.1, 0.3]}\n"
-                                         "learning_rate: {type: float, low: 0.001, high: 0.01, log: true}\ncell: gru\n")
+    (tmp_path / "space.yaml").write_text(
+        "extend_default: false\ndropout: {type: categorical, choices: [0.1, 0.3]}\n"
+        "learning_rate: {type: float, low: 0.001, high: 0.01, log: true}\ncell: gru\n"
+    )
     settings = [arg for k, v in TINY.items() for arg in ("--set", f"{k}={'none' if v is None else v}")]
     out = tmp_path / "tuned.sentilstm"
     common = [str(tmp_path / "reviews.csv"), "--space", str(tmp_path / "space.yaml"), *settings, "--out", str(out)]
@@ -418,6 +493,8 @@ def test_cli_bad_storage_is_one_line_exit_2(data: Any, tmp_path: Path, url: str)
 def test_cli_bad_space_file_is_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "space.json").write_text('{"hidden": [1, 2]}')
     (tmp_path / "reviews.csv").write_text("text,label\ngood,1\nbad,0\n")
-    result = runner.invoke(app, ["tune", str(tmp_path / "reviews.csv"), "--space", str(tmp_path / "space.json")], env=ENV)
+    result = runner.invoke(
+        app, ["tune", str(tmp_path / "reviews.csv"), "--space", str(tmp_path / "space.json")], env=ENV
+    )
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "'hidden'" in result.stderr

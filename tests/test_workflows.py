@@ -1,4 +1,5 @@
 """sentilstm.workflows: whole runs from Python (train, baseline, cv, tune to files), what the CLI verbs call."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,14 @@ class Recorder(Tracker):
 
 def test_train_to_file_writes_model_metrics_and_report(tmp_path: Path) -> None:
     out, tracker = tmp_path / "model.sentilstm", Recorder()
-    run = train_to_file(SentimentClassifier(**TINY), table(160, 0, "train.csv", dropped=3), out,
-                        test=table(60, 1, "test.csv"), metrics_json=tmp_path / "metrics.json", tracker=tracker)
+    run = train_to_file(
+        SentimentClassifier(**TINY),
+        table(160, 0, "train.csv", dropped=3),
+        out,
+        test=table(60, 1, "test.csv"),
+        metrics_json=tmp_path / "metrics.json",
+        tracker=tracker,
+    )
     assert {"model.sentilstm", "model.report.html", "metrics.json"} <= files_in(tmp_path)
     assert not Path(f"{out}.ckpt").exists()
     assert run.out == out and run.report_path == tmp_path / "model.report.html" and run.report_error is None
@@ -97,8 +104,14 @@ def test_train_to_file_bad_input_writes_nothing(case: str, error: type[Exception
 
 def test_baseline_to_file(tmp_path: Path) -> None:
     out = tmp_path / "b.sentilstm"
-    run = baseline_to_file(NBSVM(min_df=1), table(160, 0, "train.csv"), out, validation=table(40, 2, "val.csv"),
-                           test=table(60, 1, "test.csv"), metrics_json=tmp_path / "b.json")
+    run = baseline_to_file(
+        NBSVM(min_df=1),
+        table(160, 0, "train.csv"),
+        out,
+        validation=table(40, 2, "val.csv"),
+        test=table(60, 1, "test.csv"),
+        metrics_json=tmp_path / "b.json",
+    )
     assert files_in(tmp_path) == {"b.sentilstm", "b.json"}  # no report unless asked for
     assert run.report_path is None and run.validation is None and run.test is not None
     metrics = json.loads((tmp_path / "b.json").read_text())
@@ -118,16 +131,32 @@ def test_cv_to_file(tmp_path: Path) -> None:
     texts, labels = make_negation_data(120, seed=0)
     folds: list[Any] = []
     tracker = Recorder()
-    run = cv_to_file(texts, labels, estimator="nbsvm", params={"min_df": 1}, folds=3, json_path=tmp_path / "cv.json",
-                     report=tmp_path / "cv.html", on_fold=folds.append, tracker=tracker, source="negation")
+    run = cv_to_file(
+        texts,
+        labels,
+        estimator="nbsvm",
+        params={"min_df": 1},
+        folds=3,
+        json_path=tmp_path / "cv.json",
+        report=tmp_path / "cv.html",
+        on_fold=folds.append,
+        tracker=tracker,
+        source="negation",
+    )
     assert len(folds) == 3 and len(run.result.folds) == 3
     assert run.report_path == tmp_path / "cv.html" and run.report_path.is_file()
     assert json.loads((tmp_path / "cv.json").read_text())["estimator"] == "nbsvm"
     assert tracker.params["data"] == "negation (120 rows)" and any("macro_f1_mean" in m for m in tracker.metrics)
 
 
-@pytest.mark.parametrize("options, match", [({"folds": 1}, "folds must be"), ({"params": {"epoch": 2}}, "did you mean"),
-                                            ({"estimator": "svm"}, "estimator must be one of")])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"folds": 1}, "folds must be"),
+        ({"params": {"epoch": 2}}, "did you mean"),
+        ({"estimator": "svm"}, "estimator must be one of"),
+    ],
+)
 def test_cv_to_file_bad_input(options: dict[str, Any], match: str, tmp_path: Path) -> None:
     texts, labels = make_negation_data(60, seed=0)
     with pytest.raises(ConfigError, match=match):
@@ -137,8 +166,15 @@ def test_cv_to_file_bad_input(options: dict[str, Any], match: str, tmp_path: Pat
 
 def test_tune_to_file(tmp_path: Path) -> None:
     texts, labels = make_negation_data(200, seed=1)
-    run = tune_to_file(texts, labels, trials=2, space=SPACE, base_params={**TINY, "epochs": 1},
-                       out=tmp_path / "best.sentilstm", report=False)
+    run = tune_to_file(
+        texts,
+        labels,
+        trials=2,
+        space=SPACE,
+        base_params={**TINY, "epochs": 1},
+        out=tmp_path / "best.sentilstm",
+        report=False,
+    )
     assert run.result.best_params and run.result.model_path == tmp_path / "best.sentilstm"
     assert {"best.sentilstm", "best.trials.csv", "best.study.db"} <= files_in(tmp_path)
     assert run.report_path is None and run.report_error is None
@@ -147,8 +183,13 @@ def test_tune_to_file(tmp_path: Path) -> None:
 def test_tune_to_file_bad_input(tmp_path: Path) -> None:
     texts, labels = make_negation_data(60, seed=1)
     with pytest.raises(ConfigError):
-        tune_to_file(texts, labels, trials=1, space={"extend_default": False, "dropout": {"type": "nope"}},
-                     out=tmp_path / "m.sentilstm")
+        tune_to_file(
+            texts,
+            labels,
+            trials=1,
+            space={"extend_default": False, "dropout": {"type": "nope"}},
+            out=tmp_path / "m.sentilstm",
+        )
     with pytest.raises(DataError, match="does not exist"):
         tune_to_file(texts, labels, trials=1, out=tmp_path / "no" / "m.sentilstm")
     assert files_in(tmp_path) == set()

@@ -1,29 +1,35 @@
 """sentilstm: a labelled table in any language -> a fast, explainable LSTM sentiment classifier in one file.
 
-    from sentilstm import SentimentClassifier, read_table
-    train = read_table("reviews.csv", text_column="text", label_column="label")
-    clf = SentimentClassifier().fit(train.texts, train.labels); clf.save("model.sentilstm")
+from sentilstm import SentimentClassifier, read_table
+train = read_table("reviews.csv", text_column="text", label_column="label")
+clf = SentimentClassifier().fit(train.texts, train.labels); clf.save("model.sentilstm")
 """
+
 from __future__ import annotations
 
 from sentilstm._version import __version__
-
+from sentilstm.config import ModelConfig, TextConfig, TrainConfig
+from sentilstm.data.datasets import DATASETS, DatasetSplits, download_dataset, load_dataset
+from sentilstm.data.labels import LabelMap
+from sentilstm.data.tables import Table, read_table
+from sentilstm.errors import (
+    ArtifactError,
+    ConfigError,
+    DataError,
+    NotFittedError,
+    OutputError,
+    SentilstmError,
+    TrainingError,
+)
 from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression
 from sentilstm.estimators.classifier import SentimentClassifier, load_model
-from sentilstm.config import ModelConfig, TextConfig, TrainConfig
-from sentilstm.selection.crossval import CVResult, FoldResult, cross_validate
-from sentilstm.data.tables import Table, read_table
-from sentilstm.data.labels import LabelMap
-from sentilstm.data.datasets import DATASETS, DatasetSplits, download_dataset, load_dataset
-from sentilstm.errors import (
-    ArtifactError, ConfigError, DataError, NotFittedError, OutputError, SentilstmError, TrainingError,
-)
 from sentilstm.estimators.evaluation import EvaluationReport
 from sentilstm.explanations.methods import explain
 from sentilstm.explanations.result import TokenAttribution
 from sentilstm.models import SentimentNet
-from sentilstm.training.loop import EpochStats, History, TrainingCallback
+from sentilstm.selection.crossval import CVResult, FoldResult, cross_validate
 from sentilstm.selection.tuning import DEFAULT_SPACE, SearchSpace, TuneResult, tune
+from sentilstm.training.loop import EpochStats, History, TrainingCallback
 from sentilstm.workflows import CVRun, TrainRun, TuneRun, baseline_to_file, cv_to_file, train_to_file, tune_to_file
 
 __all__ = [

@@ -1,5 +1,6 @@
 """Configuration dataclasses. Each is saved inside the model file and rebuilds its part:
 `SentimentNet(ModelConfig(**saved))`, `TextPipeline(TextConfig(**saved))`."""
+
 from __future__ import annotations
 
 import collections.abc
@@ -66,8 +67,12 @@ def check_positive(name: str, value: float) -> None:
 
 def check_integer(name: str, value: int, low: int, high: int | None = None) -> None:
     """Raise ConfigError unless value is a whole number with low <= value (<= high)."""
-    if (not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < low
-            or (high is not None and value > high)):
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, (bool, np.bool_))
+        or value < low
+        or (high is not None and value > high)
+    ):
         bound = f">= {low}" if high is None else f"between {low} and {high:,}"
         raise ConfigError(f"{name} must be a whole number {bound}, got {value!r}")
 
@@ -278,9 +283,9 @@ FIELD_HELP: dict[str, str] = {
     "loss": "Training loss (focal down-weights easy examples; for skewed classes):",
     "focal_gamma": "Focal loss strength (0 = cross-entropy).",
     "sampling": "Class rebalancing (over/undersampling per epoch, balanced batches, or smote: synthetic minority "
-                "examples in the hidden space):",
+    "examples in the hidden space):",
     "validation_fraction": "Share of the training data held out (stratified) for early stopping when no validation "
-                           "set is given.",
+    "set is given.",
     "seed": "Random seed for split, initialisation and batch order.",
     "precision": "Arithmetic (bf16 is faster on AVX512-BF16 CPUs and GPUs):",
     "device": "auto (CUDA when available), cpu, cuda or cuda:N.",
@@ -345,25 +350,35 @@ def _fits(value: Any, hint: Any, finite: bool) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:  # JSON writes 1.0 as 1; a whole number is finite however large
-        return isinstance(value, int) and not isinstance(value, bool) or (
-            isinstance(value, float) and (math.isfinite(value) or not finite))
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            or (isinstance(value, float) and (math.isfinite(value) or not finite))
+        )
     if hint is str:
         return isinstance(value, str)
     if origin is tuple and args and args[-1] is not Ellipsis:  # JSON has no tuples: a list of that length
-        return (isinstance(value, (list, tuple)) and len(value) == len(args)
-                and all(_fits(v, a, finite) for v, a in zip(value, args)))
+        return (
+            isinstance(value, (list, tuple))
+            and len(value) == len(args)
+            and all(_fits(v, a, finite) for v, a in zip(value, args))
+        )
     if origin in (list, tuple, collections.abc.Sequence):
         return isinstance(value, (list, tuple)) and all(_fits(v, args[0] if args else Any, finite) for v in value)
     if origin in (dict, collections.abc.Mapping):
         key, item = args or (Any, Any)
-        return isinstance(value, dict) and all(_fits(k, key, finite) and _fits(v, item, finite)
-                                               for k, v in value.items())
+        return isinstance(value, dict) and all(
+            _fits(k, key, finite) and _fits(v, item, finite) for k, v in value.items()
+        )
     if origin is collections.abc.Callable:
         return False  # a saved file holds no code
     if typing.is_typeddict(hint):
         spec = typing.get_type_hints(hint)
-        return (isinstance(value, dict) and set(value) == set(spec)
-                and all(_fits(value[key], item, finite) for key, item in spec.items()))
+        return (
+            isinstance(value, dict)
+            and set(value) == set(spec)
+            and all(_fits(value[key], item, finite) for key, item in spec.items())
+        )
     if dataclasses.is_dataclass(hint):  # a nested record, e.g. History.epochs: list[EpochStats]
         try:
             check_fields(hint, value, hint.__name__, finite=finite)
@@ -381,8 +396,15 @@ def _describe(hint: Any) -> str:
         return f"one of {list(args)}"
     if origin in (list, tuple, collections.abc.Sequence):
         return f"a list of {len(args)} items" if origin is tuple and args and args[-1] is not Ellipsis else "a list"
-    names = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string",
-             type(None): "null", None: "null", Any: "anything"}
+    names = {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a finite number",
+        str: "a string",
+        type(None): "null",
+        None: "null",
+        Any: "anything",
+    }
     if origin in (dict, collections.abc.Mapping) or dataclasses.is_dataclass(hint) or typing.is_typeddict(hint):
         return "an object" + (f" with keys {list(typing.get_type_hints(hint))}" if typing.is_typeddict(hint) else "")
     return names.get(hint, "a callable" if origin is collections.abc.Callable else str(hint))
@@ -432,8 +454,10 @@ class AugmentConfig:
         check_positive("augment_alpha", self.augment_alpha)
         check_range("augment_alpha", self.augment_alpha, 0.0, 0.5)
         if self.augment and not isinstance(self.augment, (str, list, tuple)):
-            raise ConfigError(f"augment must be a comma-separated string or a list of operations such as 'eda' or "
-                              f"['swap', 'delete'], got {self.augment!r}")
+            raise ConfigError(
+                f"augment must be a comma-separated string or a list of operations such as 'eda' or "
+                f"['swap', 'delete'], got {self.augment!r}"
+            )
 
 
 @dataclass
@@ -451,5 +475,17 @@ class BlendConfig:
 # they existed) is read from its params alone
 EXTRA_CONFIGS = {"embedding_config": EmbeddingConfig, "augment_config": AugmentConfig, "blend_config": BlendConfig}
 
-__all__ = ["DERIVED_MODEL_FIELDS", "EXTRA_CONFIGS", "MAX_LENGTH", "AugmentConfig", "BlendConfig", "EmbeddingConfig",
-           "TextConfig", "ModelConfig", "TrainConfig", "check_fields", "check_type", "from_dict"]
+__all__ = [
+    "DERIVED_MODEL_FIELDS",
+    "EXTRA_CONFIGS",
+    "MAX_LENGTH",
+    "AugmentConfig",
+    "BlendConfig",
+    "EmbeddingConfig",
+    "TextConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "check_fields",
+    "check_type",
+    "from_dict",
+]

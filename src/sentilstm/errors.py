@@ -1,5 +1,6 @@
 """Typed exceptions: every error a user can cause is one of these, with a one-line message
 that names what was given and how to fix it. The CLI turns them into exit code 2."""
+
 from __future__ import annotations
 
 

@@ -8,6 +8,7 @@ bidirectional RNN reads each text reversed *within its own length*, so it starts
 rather than at the padding (an unpacked `nn.LSTM(bidirectional=True)` would start at the padding;
 `pack_padded_sequence` avoids that but is ~8x slower on CPU, see ../shared/PERF_NOTES.md).
 """
+
 from __future__ import annotations
 
 import warnings

@@ -10,6 +10,7 @@ line's verbs are these functions plus parsing and printing; notebooks and `bench
 Every output is checked before any work (writable, not an input, not each other); a report that fails to render
 never costs the trained model or its scores: the run's `report_error` then says why it is missing.
 """
+
 from __future__ import annotations
 
 import time
@@ -68,9 +69,18 @@ class TuneRun:
 
 
 def train_to_file(
-    model: Any, train: Table, out: str | Path, *, validation: Table | None = None, test: Table | None = None,
-    unlabeled: Sequence[str] | None = None, resume: bool = False, metrics_json: str | Path | None = None,
-    report: ReportPath = True, callback: TrainingCallback | None = None, tracker: Tracker | None = None,
+    model: Any,
+    train: Table,
+    out: str | Path,
+    *,
+    validation: Table | None = None,
+    test: Table | None = None,
+    unlabeled: Sequence[str] | None = None,
+    resume: bool = False,
+    metrics_json: str | Path | None = None,
+    report: ReportPath = True,
+    callback: TrainingCallback | None = None,
+    tracker: Tracker | None = None,
 ) -> TrainRun:
     """Fit a `SentimentClassifier` on `train`, score `test` once, save to `out` and write the metrics and report.
 
@@ -87,31 +97,57 @@ def train_to_file(
     _check_outputs(out=out, metrics_json=metrics_json, report=report_path, tables=(train, validation, test))
     model.check_params()
     _check_test_labels(train, validation, test)
-    fit_options = dict(validation=None if validation is None else (validation.texts, validation.labels),
-                       checkpoint_path=Path(f"{out}.ckpt"), resume=resume,
-                       unlabeled=list(unlabeled) if unlabeled is not None and model.pretrain_embeddings else None)
+    fit_options = dict(
+        validation=None if validation is None else (validation.texts, validation.labels),
+        checkpoint_path=Path(f"{out}.ckpt"),
+        resume=resume,
+        unlabeled=list(unlabeled) if unlabeled is not None and model.pretrain_embeddings else None,
+    )
     if not distributed.is_main_process():  # another rank of a distributed run: train its shards, write nothing
         model.fit(train.texts, train.labels, **fit_options)
         return TrainRun(model, None, None, None, None, None, None)
     tracker = tracker or Tracker()
     splits = {"train": train, "validation": validation, "test": test}  # validation None: a hold-out of train
-    tracker.log_params({**model.get_params(),
-                        "data": {name: t if t is None else f"{t.source} ({len(t)} rows)" for name, t in splits.items()}})
+    tracker.log_params(
+        {
+            **model.get_params(),
+            "data": {name: t if t is None else f"{t.source} ({len(t)} rows)" for name, t in splits.items()},
+        }
+    )
     model.fit(train.texts, train.labels, callback=chain(callback, tracker.callback()), **fit_options)
     dropped = train.dropped + (validation.dropped if validation is not None else 0)
-    run = _finish(model, out, train, test, metrics_json, report_path, title=f"Training report: {out.name}",
-                  dropped_rows=dropped, checkpoint=fit_options["checkpoint_path"])
+    run = _finish(
+        model,
+        out,
+        train,
+        test,
+        metrics_json,
+        report_path,
+        title=f"Training report: {out.name}",
+        dropped_rows=dropped,
+        checkpoint=fit_options["checkpoint_path"],
+    )
     run.validation = model.validation_report_
     # final scores, then the files once all are written (the report embeds its plots)
-    tracker.log_metrics({"best_epoch": model.history_.best_epoch,
-                         **{k: v for k, v in model.metrics_.items() if k in ("validation", "test")}})
+    tracker.log_metrics(
+        {
+            "best_epoch": model.history_.best_epoch,
+            **{k: v for k, v in model.metrics_.items() if k in ("validation", "test")},
+        }
+    )
     _log_files(tracker, out, run.report_path, metrics_json)
     return run
 
 
 def baseline_to_file(
-    model: Any, train: Table, out: str | Path, *, validation: Table | None = None, test: Table | None = None,
-    metrics_json: str | Path | None = None, report: ReportPath = None,
+    model: Any,
+    train: Table,
+    out: str | Path,
+    *,
+    validation: Table | None = None,
+    test: Table | None = None,
+    metrics_json: str | Path | None = None,
+    report: ReportPath = None,
 ) -> TrainRun:
     """Fit a linear baseline (`NBSVM`, `TfidfLogisticRegression`) on `train` + `validation` (it has no early
     stopping), score `test` once, save to `out` and write the metrics and report (none by default).
@@ -127,17 +163,34 @@ def baseline_to_file(
     labels = train.labels + (validation.labels if validation is not None else [])
     started = time.perf_counter()
     model.fit(texts, labels)
-    return _finish(model, out, train, test, metrics_json, report_path, title=f"Baseline report: {out.name}",
-                   train_seconds=round(time.perf_counter() - started, 2))
+    return _finish(
+        model,
+        out,
+        train,
+        test,
+        metrics_json,
+        report_path,
+        title=f"Baseline report: {out.name}",
+        train_seconds=round(time.perf_counter() - started, 2),
+    )
 
 
 def cv_to_file(
-    texts: Sequence[str], labels: Sequence[Label], *, params: dict[str, Any] | None = None,
-    estimator: Estimator = "lstm", folds: int = 5, repeats: int = 1, seed: int = 0, jobs: int = 1,
-    json_path: str | Path | None = None, report: str | Path | None = None,
+    texts: Sequence[str],
+    labels: Sequence[Label],
+    *,
+    params: dict[str, Any] | None = None,
+    estimator: Estimator = "lstm",
+    folds: int = 5,
+    repeats: int = 1,
+    seed: int = 0,
+    jobs: int = 1,
+    json_path: str | Path | None = None,
+    report: str | Path | None = None,
     on_fold: Callable[[FoldResult], None] | None = None,
     callback_factory: Callable[[int, int], TrainingCallback | None] | None = None,
-    tracker: Tracker | None = None, source: str | None = None,
+    tracker: Tracker | None = None,
+    source: str | None = None,
 ) -> CVRun:
     """`cross_validate`, then write every fold's metrics as JSON (`json_path`) and the HTML report (`report`), and
     log the parameters, each fold's scores and the mean/std to `tracker`. `source` names the data in the tracker.
@@ -150,35 +203,79 @@ def cv_to_file(
     params = dict(params or {})
     json_path, report_path = _optional_path(json_path), _optional_path(report)
     check_outputs({"json_path": json_path, "report": report_path})
-    check_options(estimator=estimator, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs,
-                  callback_factory=callback_factory)
+    check_options(
+        estimator=estimator,
+        params=params,
+        folds=folds,
+        repeats=repeats,
+        seed=seed,
+        jobs=jobs,
+        callback_factory=callback_factory,
+    )
     tracker = tracker or Tracker()
-    tracker.log_params({**params, "estimator": estimator, "folds": folds, "repeats": repeats, "cv_seed": seed,
-                        "data": f"{source or 'texts'} ({len(texts)} rows)"})
+    tracker.log_params(
+        {
+            **params,
+            "estimator": estimator,
+            "folds": folds,
+            "repeats": repeats,
+            "cv_seed": seed,
+            "data": f"{source or 'texts'} ({len(texts)} rows)",
+        }
+    )
 
     def fold_done(fold: FoldResult) -> None:
         step = fold.repeat * folds + fold.fold + 1
-        tracker.log_metrics({k: v for k, v in fold.report.to_dict().items() if k in CV_SCORES}, prefix="fold", step=step)
+        tracker.log_metrics(
+            {k: v for k, v in fold.report.to_dict().items() if k in CV_SCORES}, prefix="fold", step=step
+        )
         if on_fold is not None:
             on_fold(fold)
 
-    result = cross_validate(texts, labels, params=params, estimator=estimator, folds=folds, repeats=repeats, seed=seed,
-                            jobs=jobs, on_fold=fold_done, callback_factory=callback_factory)
+    result = cross_validate(
+        texts,
+        labels,
+        params=params,
+        estimator=estimator,
+        folds=folds,
+        repeats=repeats,
+        seed=seed,
+        jobs=jobs,
+        on_fold=fold_done,
+        callback_factory=callback_factory,
+    )
     _write_json(result.to_dict(), json_path)
     written, error = _write_report(lambda: cv_report(result), report_path)
-    tracker.log_metrics({f"{metric}_{part}": value for metric, pair in result.summary().items()
-                         for part, value in zip(("mean", "std"), pair)})
+    tracker.log_metrics(
+        {
+            f"{metric}_{part}": value
+            for metric, pair in result.summary().items()
+            for part, value in zip(("mean", "std"), pair)
+        }
+    )
     _log_files(tracker, written, json_path)
     return CVRun(result, json_path, written, error)
 
 
 def tune_to_file(
-    texts: Sequence[str], labels: Sequence[Label], *, out: str | Path = "model.sentilstm", space: Any = None,
-    base_params: dict[str, Any] | None = None, trials: int = 20, timeout: float | None = None,
-    metric: str = "macro_f1", cv_folds: int | None = None,
-    validation: tuple[Sequence[str], Sequence[Label]] | None = None, storage: str | None = None,
-    study_name: str | None = None, retrain: bool = True, seed: int = 0, report: ReportPath = True,
-    tracker: Tracker | None = None, source: str | None = None,
+    texts: Sequence[str],
+    labels: Sequence[Label],
+    *,
+    out: str | Path = "model.sentilstm",
+    space: Any = None,
+    base_params: dict[str, Any] | None = None,
+    trials: int = 20,
+    timeout: float | None = None,
+    metric: str = "macro_f1",
+    cv_folds: int | None = None,
+    validation: tuple[Sequence[str], Sequence[Label]] | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    retrain: bool = True,
+    seed: int = 0,
+    report: ReportPath = True,
+    tracker: Tracker | None = None,
+    source: str | None = None,
 ) -> TuneRun:
     """`tune` (Optuna search; the study and the trials table beside `out`, the best configuration retrained into
     `out`), then the HTML report (`report`: True beside `out`) and the tracker's parameters, trials and files.
@@ -190,21 +287,50 @@ def tune_to_file(
 
     out = Path(out)
     report_path = _report_path(report, out)
-    check_outputs({"out": out, "report": report_path, "trials_table": trials_path(out),
-                   "study": study_path(out) if storage is None else None})
+    check_outputs(
+        {
+            "out": out,
+            "report": report_path,
+            "trials_table": trials_path(out),
+            "study": study_path(out) if storage is None else None,
+        }
+    )
     space = space if isinstance(space, SearchSpace) else SearchSpace.load(space)
     base = dict(base_params or {})
     tracker = tracker or Tracker()
-    tracker.log_params({"space": space.to_dict(), "fixed": base, "metric": metric, "cv_folds": cv_folds,
-                        "trials": trials, "seed": seed, "data": f"{source or 'texts'} ({len(texts)} rows)"})
+    tracker.log_params(
+        {
+            "space": space.to_dict(),
+            "fixed": base,
+            "metric": metric,
+            "cv_folds": cv_folds,
+            "trials": trials,
+            "seed": seed,
+            "data": f"{source or 'texts'} ({len(texts)} rows)",
+        }
+    )
 
     def log_trial(study: Any, trial: Any) -> None:  # each finished trial's score, step = trial number
         if trial.value is not None:
             tracker.log_metrics({"trial_value": trial.value}, step=trial.number)
 
-    result = tune(texts, labels, trials=trials, timeout=timeout, space=space, base_params=base, metric=metric,
-                  cv_folds=cv_folds, validation=validation, storage=storage, study_name=study_name, out=out,
-                  retrain=retrain, seed=seed, callback=log_trial)
+    result = tune(
+        texts,
+        labels,
+        trials=trials,
+        timeout=timeout,
+        space=space,
+        base_params=base,
+        metric=metric,
+        cv_folds=cv_folds,
+        validation=validation,
+        storage=storage,
+        study_name=study_name,
+        out=out,
+        retrain=retrain,
+        seed=seed,
+        callback=log_trial,
+    )
     written, error = _write_report(lambda: tune_report(result), report_path)
     if result.best_params:
         tracker.log_params({f"best.{key}": value for key, value in result.best_params.items()})
@@ -215,9 +341,19 @@ def tune_to_file(
 
 
 # ----- private helpers ---------------------------------------------------------------------------
-def _finish(model: Any, out: Path, train: Table, test: Table | None, metrics_json: Path | None,
-            report_path: Path | None, *, title: str, dropped_rows: int | None = None,
-            train_seconds: float | None = None, checkpoint: Path | None = None) -> TrainRun:
+def _finish(
+    model: Any,
+    out: Path,
+    train: Table,
+    test: Table | None,
+    metrics_json: Path | None,
+    report_path: Path | None,
+    *,
+    title: str,
+    dropped_rows: int | None = None,
+    train_seconds: float | None = None,
+    checkpoint: Path | None = None,
+) -> TrainRun:
     """Score the test split once, complete `metrics_`, save (then drop the checkpoint), write the report and JSON."""
     from sentilstm.report.builders import training_report
 
@@ -228,14 +364,16 @@ def _finish(model: Any, out: Path, train: Table, test: Table | None, metrics_jso
         model.save(out)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
-    written, error = _write_report(lambda: training_report(model, title=title, test=test_predictions,
-                                                           source=train.source), report_path)
+    written, error = _write_report(
+        lambda: training_report(model, title=title, test=test_predictions, source=train.source), report_path
+    )
     _write_json(model.metrics_, metrics_json)
     return TrainRun(model, out, None, test_report, written, error, metrics_json)
 
 
-def _complete_metrics(model: Any, test: EvaluationReport | None, *, dropped_rows: int | None,
-                      train_seconds: float | None) -> None:
+def _complete_metrics(
+    model: Any, test: EvaluationReport | None, *, dropped_rows: int | None, train_seconds: float | None
+) -> None:
     """The one place `metrics_` gets what `fit` cannot know: the training time of a baseline (its fit keeps no
     metrics), the rows dropped while reading the tables, and the test scores."""
     if train_seconds is not None:

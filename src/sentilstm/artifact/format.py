@@ -6,6 +6,7 @@ flipped bit or an edit anywhere, labels and vocabulary included; files are writt
 renamed, so a failed save leaves no partial file. A checksum proves integrity, not intent: what the payload
 declares is checked against the tensors by `sentilstm.artifact.schema` before anything is built from it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -104,7 +105,9 @@ def write_file(path: str | Path, tensors: dict[str, torch.Tensor], payload: dict
     header[CONTENT_DIGEST] = content_digest(header, tensors)
     data = save_tensors(tensors, metadata=header)
     if path.parent and not path.parent.exists():
-        raise ArtifactError(f"cannot save to {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
+        raise ArtifactError(
+            f"cannot save to {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first"
+        )
     with atomic_output(path) as out:  # a full or read-only disk is one OutputError naming the path
         out.write(data)
         out.flush()
@@ -143,8 +146,10 @@ def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], di
         raise ArtifactError(f"{str(path)!r} is a folder, not a sentilstm {what} file")
     if not path.is_file():  # a FIFO would block the read below, a device never end
         raise ArtifactError(f"{str(path)!r} is not a regular file, so not a sentilstm {what} file")
-    unreadable = (f"{str(path)!r} is not a readable sentilstm {what} (it is truncated, damaged or another kind of "
-                  "file: {}); re-create it with `sentilstm train`")
+    unreadable = (
+        f"{str(path)!r} is not a readable sentilstm {what} (it is truncated, damaged or another kind of "
+        "file: {}); re-create it with `sentilstm train`"
+    )
     with path.open("rb") as handle:  # safetensors checks this too; here no byte past the file is ever asked for
         start = handle.read(8)
     size = path.stat().st_size
@@ -177,8 +182,9 @@ def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], di
     except ArtifactError as exc:
         raise ArtifactError(f"{str(path)!r} is damaged ({exc}); re-create it") from None
     if not isinstance(payload, dict):
-        raise ArtifactError(f"{str(path)!r} is damaged (its payload is a JSON {json_kind(payload)}, "
-                            "not a JSON object); re-create it")
+        raise ArtifactError(
+            f"{str(path)!r} is damaged (its payload is a JSON {json_kind(payload)}, not a JSON object); re-create it"
+        )
     return tensors, payload
 
 
@@ -186,10 +192,15 @@ def _verify(path: Path, header: dict[str, str], tensors: dict[str, torch.Tensor]
     """Check the file's checksum: the full one, or for files written before it existed, the weights' alone."""
     if CONTENT_DIGEST in header:
         if header[CONTENT_DIGEST] != content_digest(header, tensors):
-            raise ArtifactError(f"{str(path)!r} is damaged or was edited (its contents fail the checksum); "
-                                "re-create it or copy it again")
+            raise ArtifactError(
+                f"{str(path)!r} is damaged or was edited (its contents fail the checksum); "
+                "re-create it or copy it again"
+            )
         return
     if header.get(WEIGHTS_DIGEST) != _weights_digest(tensors):
         raise ArtifactError(f"{str(path)!r} is damaged (its weights fail the checksum); re-create or re-copy it")
-    log.warning("%s carries only a weights checksum (an older sentilstm wrote it): its labels, vocabulary and "
-                "settings cannot be verified; load it and save it again to add a full checksum", path)
+    log.warning(
+        "%s carries only a weights checksum (an older sentilstm wrote it): its labels, vocabulary and "
+        "settings cannot be verified; load it and save it again to add a full checksum",
+        path,
+    )

@@ -8,6 +8,7 @@ checked for its type and range and every size it declares against the tensors ac
 file cannot make the loader allocate a 4M-word embedding table (issue 14). Each problem raises one
 ArtifactError or ConfigError of one line naming the field; the loaders add the file's path.
 """
+
 from __future__ import annotations
 
 import math
@@ -83,12 +84,17 @@ def check_params(estimator: type, params: Any, where: str = "params") -> dict[st
 
 def config_params(cls: type, params: dict[str, Any], skip: tuple[str, ...] = ()) -> Any:
     """The config `cls` made from the parameters named like its fields, validated (ConfigError says params.X)."""
-    return from_dict(cls, {f.name: params[f.name] for f in fields(cls) if f.name in params and f.name not in skip},
-                     "params", strict=True)
+    return from_dict(
+        cls,
+        {f.name: params[f.name] for f in fields(cls) if f.name in params and f.name not in skip},
+        "params",
+        strict=True,
+    )
 
 
-def check_classifier(payload: dict[str, Any], network: dict[str, torch.Tensor], estimator: type,
-                     prefix: str = "") -> SavedClassifier:
+def check_classifier(
+    payload: dict[str, Any], network: dict[str, torch.Tensor], estimator: type, prefix: str = ""
+) -> SavedClassifier:
     """Every part of the payload of `estimator` (`SentimentClassifier`) checked; `network` must hold exactly the
     network's tensors, each named `prefix` + its name in the network's state dict."""
     params = check_params(estimator, part(payload, "params"))
@@ -114,8 +120,10 @@ def check_checkpoint(tensors: dict[str, torch.Tensor], payload: dict[str, Any], 
     for name in (f.name for f in fields(ModelConfig)):  # embedding_dim may be the pretrained vectors' instead
         if name in saved.params and name not in (*DERIVED_MODEL_FIELDS, "embedding_dim"):
             if saved.params[name] != getattr(saved.model_config, name):
-                raise ArtifactError(f"params.{name} is {saved.params[name]!r} but model_config.{name} is "
-                                    f"{getattr(saved.model_config, name)!r}")
+                raise ArtifactError(
+                    f"params.{name} is {saved.params[name]!r} but model_config.{name} is "
+                    f"{getattr(saved.model_config, name)!r}"
+                )
     return saved
 
 
@@ -176,8 +184,9 @@ def build_network(config: ModelConfig, tensors: dict[str, torch.Tensor]) -> Sent
     return net.eval()
 
 
-def check_tensors(expected: Shapes, tensors: dict[str, torch.Tensor], *, exact: bool = False,
-                  finite: bool = True) -> None:
+def check_tensors(
+    expected: Shapes, tensors: dict[str, torch.Tensor], *, exact: bool = False, finite: bool = True
+) -> None:
     """Raise ArtifactError unless `tensors` holds each expected tensor with its shape and dtype (and finite values);
     `exact`: and no other tensor."""
     missing = sorted(set(expected) - set(tensors))
@@ -191,8 +200,9 @@ def check_tensors(expected: Shapes, tensors: dict[str, torch.Tensor], *, exact: 
         if tuple(tensor.shape) != shape:
             raise ArtifactError(f"tensor {name} has shape {list(tensor.shape)} but the header implies {list(shape)}")
         if tensor.dtype != dtype:
-            raise ArtifactError(f"tensor {name} is {str(tensor.dtype).removeprefix('torch.')}, "
-                                f"not {str(dtype).removeprefix('torch.')}")
+            raise ArtifactError(
+                f"tensor {name} is {str(tensor.dtype).removeprefix('torch.')}, not {str(dtype).removeprefix('torch.')}"
+            )
         if finite and tensor.is_floating_point() and not _all_finite(tensor):
             raise ArtifactError(f"tensor {name} holds values that are not finite (NaN or infinity)")
 
@@ -243,5 +253,18 @@ def _same(field: str, declared: int, actual: int | None, reason: str) -> None:
         raise ArtifactError(f"model_config.{field} is {declared} but {reason}")
 
 
-__all__ = ["SavedClassifier", "build_network", "check_checkpoint", "check_classifier", "check_params", "check_tensors",
-           "config_params", "expected_tensors", "meta_network", "network_config", "part", "same_structure", "saved_labels"]
+__all__ = [
+    "SavedClassifier",
+    "build_network",
+    "check_checkpoint",
+    "check_classifier",
+    "check_params",
+    "check_tensors",
+    "config_params",
+    "expected_tensors",
+    "meta_network",
+    "network_config",
+    "part",
+    "same_structure",
+    "saved_labels",
+]

@@ -9,6 +9,7 @@ exits with code 2 (see `common.friendly`).
     serving.py     serve
     datasets.py    datasets list | download
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,6 +1,7 @@
 """What every command shares: the Typer app, one-line errors (`friendly`), logging, progress bars, printed
 reports, the common options (and those of config `Literal` types), reading the training tables, checked outputs
 and MLflow."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,7 +26,9 @@ from rich.text import Text
 from sentilstm.errors import SentilstmError
 from sentilstm.estimators.evaluation import MAX_MATRIX_CLASSES
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, evaluate and use LSTM sentiment classifiers.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Train, evaluate and use LSTM sentiment classifiers."
+)
 # markup=False: paths, texts and labels are user data, and "[b]" or "[/x]" in them must print as they are
 console = Console(stderr=True, markup=False)
 out = Console(markup=False)
@@ -55,8 +58,10 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             where = f" ({exc.filename})" if exc.filename else ""
             print_error(f"{exc.strerror or exc}{where}; check the path, its permissions and the free disk space")
         except MemoryError:
-            print_error("ran out of memory; use smaller sizes (--hidden-size, --embedding-dim, --batch-size, --vocab-size) "
-                         "or less data")
+            print_error(
+                "ran out of memory; use smaller sizes (--hidden-size, --embedding-dim, --batch-size, --vocab-size) "
+                "or less data"
+            )
         except KeyboardInterrupt:
             console.print("interrupted")
             raise typer.Exit(130) from None
@@ -118,8 +123,13 @@ class ProgressBar:
 
         self.callback = _Callback()
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TimeRemainingColumn(), TextColumn("{task.fields[loss]}"), console=console,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[loss]}"),
+            console=console,
         )
         self.task: Any = None
 
@@ -131,7 +141,11 @@ def print_report(report: Any, title: str) -> None:
         summary.add_column(name, justify="right")
     auc = "n/a" if report.roc_auc is None else f"{report.roc_auc:.4f}"
     summary.add_row(
-        str(report.num_examples), f"{report.accuracy:.4f}", f"{report.macro_f1:.4f}", f"{report.weighted_f1:.4f}", auc,
+        str(report.num_examples),
+        f"{report.accuracy:.4f}",
+        f"{report.macro_f1:.4f}",
+        f"{report.weighted_f1:.4f}",
+        auc,
         f"{report.loss:.4f}",
     )
     out.print(summary)
@@ -139,7 +153,9 @@ def print_report(report: Any, title: str) -> None:
     for name in ("label", "precision", "recall", "F1", "support"):
         per_class.add_column(name, justify="right")
     for label, metrics in report.per_class.items():
-        per_class.add_row(label, f"{metrics.precision:.4f}", f"{metrics.recall:.4f}", f"{metrics.f1:.4f}", str(metrics.support))
+        per_class.add_row(
+            label, f"{metrics.precision:.4f}", f"{metrics.recall:.4f}", f"{metrics.f1:.4f}", str(metrics.support)
+        )
     out.print(per_class)
     if len(report.labels) > MAX_MATRIX_CLASSES:  # K x K cells would be unreadable (and slow to draw)
         out.print(confusions_table(report))
@@ -157,7 +173,9 @@ def confusions_table(report: Any, k: int = 20) -> RichTable:
     """The most frequent errors, for a confusion matrix too large to print."""
     from sentilstm.estimators.evaluation import top_confusions
 
-    table = RichTable(title=f"most frequent confusions ({len(report.labels)} classes; every count is in the JSON metrics)")
+    table = RichTable(
+        title=f"most frequent confusions ({len(report.labels)} classes; every count is in the JSON metrics)"
+    )
     for name in ("true", "predicted", "texts", "share of true"):
         table.add_column(name, justify="right")
     for true, predicted, count, share in top_confusions(report.confusion_matrix, report.labels, k):
@@ -205,24 +223,47 @@ def settings_help(lead: str, flagged: Iterable[str] = ()) -> str:
             members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
             choices = [v for m in members if typing.get_origin(m) is typing.Literal for v in typing.get_args(m)]
             text = FIELD_HELP.get(item.name, "")
-            named.append(f"{item.name}: {text} {_listed(choices)}." if text.endswith(":") and choices else
-                         f"{item.name}: {text}")
+            named.append(
+                f"{item.name}: {text} {_listed(choices)}." if text.endswith(":") and choices else f"{item.name}: {text}"
+            )
     return f"{lead} Settings without a flag here: {' '.join(named)}"
 
 
-TextColumnOpt = Annotated[Optional[str], typer.Option("--text-column", help="Column holding the text (inferred when unambiguous).")]
-LabelColumnOpt = Annotated[Optional[str], typer.Option("--label-column", help="Column holding the label (inferred when unambiguous).")]
-EncodingOpt = Annotated[str, typer.Option(help="Text encoding of CSV/TSV/JSONL files (bad bytes are replaced, with a warning).")]
+TextColumnOpt = Annotated[
+    Optional[str], typer.Option("--text-column", help="Column holding the text (inferred when unambiguous).")
+]
+LabelColumnOpt = Annotated[
+    Optional[str], typer.Option("--label-column", help="Column holding the label (inferred when unambiguous).")
+]
+EncodingOpt = Annotated[
+    str, typer.Option(help="Text encoding of CSV/TSV/JSONL files (bad bytes are replaced, with a warning).")
+]
 VerboseOpt = Annotated[bool, typer.Option("--verbose/--quiet", help="Show INFO logs (default) or only warnings.")]
-DeviceOpt = Annotated[str, typer.Option(help="Where the network runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N; the device the model was trained on is not reused.")]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        help="Where the network runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N; the device the model was trained on is not reused."
+    ),
+]
 
 
-DatasetOpt = Annotated[Optional[str], typer.Option(help="A named dataset instead of DATA, e.g. imdb, sst2, afrisenti-ig, tweets.")]
-DatasetPathOpt = Annotated[Optional[Path], typer.Option(help="Read --dataset from this local copy (official archive or folder) instead of the cache.")]
+DatasetOpt = Annotated[
+    Optional[str], typer.Option(help="A named dataset instead of DATA, e.g. imdb, sst2, afrisenti-ig, tweets.")
+]
+DatasetPathOpt = Annotated[
+    Optional[Path],
+    typer.Option(help="Read --dataset from this local copy (official archive or folder) instead of the cache."),
+]
 
 
-def training_tables(data: Path | None, dataset: str | None, dataset_path: Path | None, validation: Path | None,
-                     test: Path | None, **options: Any) -> tuple[Any, Any, Any, list[str]]:
+def training_tables(
+    data: Path | None,
+    dataset: str | None,
+    dataset_path: Path | None,
+    validation: Path | None,
+    test: Path | None,
+    **options: Any,
+) -> tuple[Any, Any, Any, list[str]]:
     """(train, validation or None, test or None, unlabelled texts) from DATA or a named dataset, plus overrides."""
     from sentilstm.data.datasets import load_dataset
     from sentilstm.data.tables import read_table
@@ -257,8 +298,9 @@ def check_test_labels(train: Any, validation: Any, test: Any) -> None:
     try:
         known.encode(test.labels)
     except DataError as exc:  # "labels [...] were not seen in training; this model knows [...]"
-        raise DataError(f"--test {test.source}: {exc}; a model can never predict those: check the files and "
-                        "--label-column") from None
+        raise DataError(
+            f"--test {test.source}: {exc}; a model can never predict those: check the files and --label-column"
+        ) from None
 
 
 def check_out_paths(inputs: dict[str, Any] | None = None, **paths: Path | None) -> None:
@@ -276,8 +318,19 @@ def write_json(data: Any, path: Path | None) -> None:
         write_atomically(path, json.dumps(data, indent=2, default=str))
 
 
-MlflowOpt = Annotated[Optional[bool], typer.Option("--mlflow/--no-mlflow", help="Log parameters, per-epoch metrics, results and files to MLflow (default: on when --mlflow-uri is given).")]
-MlflowUriOpt = Annotated[Optional[str], typer.Option(help="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000; implies --mlflow. Default: $MLFLOW_TRACKING_URI, else ./mlruns (a local file store, no server).")]
+MlflowOpt = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--mlflow/--no-mlflow",
+        help="Log parameters, per-epoch metrics, results and files to MLflow (default: on when --mlflow-uri is given).",
+    ),
+]
+MlflowUriOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        help="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000; implies --mlflow. Default: $MLFLOW_TRACKING_URI, else ./mlruns (a local file store, no server)."
+    ),
+]
 MlflowExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment of the run (created when missing).")]
 
 
@@ -294,8 +347,15 @@ def make_tracker(ctx: typer.Context, use_mlflow: bool | None, uri: str | None, e
         return Tracker()
     tracker = MlflowTracker(uri, experiment, tags={"sentilstm.command": ctx.info_name})
     # registered before the run so that it runs after the run has ended (the context unwinds last in, first out)
-    ctx.call_on_close(lambda: tracker.run_id and console.print(
-        f"MLflow run {tracker.run_id} ({tracker.status}) in experiment {experiment!r}: {tracker.tracking_uri}", soft_wrap=True))
+    ctx.call_on_close(
+        lambda: (
+            tracker.run_id
+            and console.print(
+                f"MLflow run {tracker.run_id} ({tracker.status}) in experiment {experiment!r}: {tracker.tracking_uri}",
+                soft_wrap=True,
+            )
+        )
+    )
     return ctx.with_resource(tracker)
 
 
@@ -307,16 +367,21 @@ def announce_report(asked: Path | None, written: Path | None, error: str | None)
         console.print(f"warning: no report written to {asked} ({error})")
 
 
-def options_from(*declarations: Callable[..., Any], exclude: Iterable[str] = (),
-                 panel: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def options_from(
+    *declarations: Callable[..., Any], exclude: Iterable[str] = (), panel: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command `f(ctx, ..., **options)` the options that `declarations` declare in their signatures (functions
     that only declare Typer options, in --help order), but those in `exclude`, under the --help heading `panel`:
     each option stays one typed line with its help, and a command with sixty options stays a short function."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
-        declared = [p for d in declarations for p in inspect.signature(d, eval_str=True).parameters.values()
-                    if p.name not in exclude]
+        declared = [
+            p
+            for d in declarations
+            for p in inspect.signature(d, eval_str=True).parameters.values()
+            if p.name not in exclude
+        ]
         if panel is not None:
             declared = [p.replace(annotation=_in_panel(p.annotation, panel)) for p in declared]
         params = own + declared

@@ -1,4 +1,5 @@
 """`sentilstm datasets list | download`."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,17 @@ def datasets_list(
     rows = [(info, is_cached(info.name)) for info in list_datasets()]
     if as_json:
         for info, cached in rows:
-            print(json.dumps({"name": info.name, "description": info.description, "metric": info.metric,
-                              "cached": cached, "citation": info.citation}))
+            print(
+                json.dumps(
+                    {
+                        "name": info.name,
+                        "description": info.description,
+                        "metric": info.metric,
+                        "cached": cached,
+                        "citation": info.citation,
+                    }
+                )
+            )
         return
     table = RichTable(title=f"datasets (cache: {cache_dir()})")
     for name in ("name", "description", "metric", "cached"):

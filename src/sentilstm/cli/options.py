@@ -1,5 +1,6 @@
 """Parameters given on the command line: `--set KEY=VALUE` assignments and `--params FILE` (JSON or YAML), each
 value coerced to the type of that parameter's default."""
+
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from typing import Any
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.selection.crossval import Estimator, check_names, default_params
 from sentilstm.system.files import as_path
+
 
 def parse_assignments(assignments: Sequence[str], estimator: Estimator) -> dict[str, Any]:
     """`KEY=VALUE` strings -> parameters, each value coerced to the type of that parameter's default.
@@ -47,8 +49,9 @@ def read_params(path: str | Path) -> dict[str, Any]:
     except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
         raise ConfigError(f"parameters file {str(path)!r} could not be parsed: {str(exc).splitlines()[0]}") from None
     if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
-        raise ConfigError(f"parameters file {str(path)!r} must hold one mapping {{name: value}}, "
-                          f"got {type(values).__name__}")
+        raise ConfigError(
+            f"parameters file {str(path)!r} must hold one mapping {{name: value}}, got {type(values).__name__}"
+        )
     return values
 
 

@@ -1,4 +1,5 @@
 """Using a saved model: `evaluate`, `predict`, `export`, `explain`, `describe`."""
+
 from __future__ import annotations
 
 import json
@@ -60,20 +61,64 @@ def predict(
     model: Annotated[Path, typer.Argument(help="A model file written by `sentilstm train`.")],
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify (or use --input).")] = None,
     # str, not Path: with --engine ray these may be URIs (s3://b/k), which Path would turn into s3:/b/k
-    input_path: Annotated[Optional[str], typer.Option("--input", help="Table to score, streamed in chunks. With --engine ray: a file, folder or quoted glob, local or s3://, gs://, hdfs://...")] = None,
-    output_path: Annotated[Optional[str], typer.Option("--output", help="Scored table (CSV/TSV/JSONL/Parquet). With --engine ray: a new folder of part files, format from its extension (scored.csv/, scored.parquet/) or --output-format, else Parquet.")] = None,
+    input_path: Annotated[
+        Optional[str],
+        typer.Option(
+            "--input",
+            help="Table to score, streamed in chunks. With --engine ray: a file, folder or quoted glob, local or s3://, gs://, hdfs://...",
+        ),
+    ] = None,
+    output_path: Annotated[
+        Optional[str],
+        typer.Option(
+            "--output",
+            help="Scored table (CSV/TSV/JSONL/Parquet). With --engine ray: a new folder of part files, format from its extension (scored.csv/, scored.parquet/) or --output-format, else Parquet.",
+        ),
+    ] = None,
     text_column: TextColumnOpt = None,
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk when streaming --input.")] = 10_000,
     encoding: EncodingOpt = "utf-8",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per text.")] = False,
-    backend: Annotated[str, typer.Option(help="Where the network runs: torch, onnx (ONNX Runtime fp32) or onnx-int8 (dynamic int8, fastest on CPU). Uses MODEL.onnx / MODEL.int8.onnx from `sentilstm export` when present, else exports in memory.")] = "torch",
-    threads: Annotated[Optional[int], typer.Option(help="Intra-op threads of the backend (default: the usable CPUs other processes leave free, re-measured while scoring with torch; 1 per actor with --engine ray).")] = None,
-    engine: Annotated[str, typer.Option(help="local (this process, streaming) or ray (a Ray Data actor pool; needs `pip install 'sentilstm[ray]'`).")] = "local",
-    ray_address: Annotated[Optional[str], typer.Option(help="--engine ray: the cluster to join (auto, ray://head:10001); default: start a local Ray instance.")] = None,
-    concurrency: Annotated[Optional[int], typer.Option(help="--engine ray: scoring actors (default: one per --threads CPUs, or per --num-gpus GPUs, of the cluster).")] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="Where the network runs: torch, onnx (ONNX Runtime fp32) or onnx-int8 (dynamic int8, fastest on CPU). Uses MODEL.onnx / MODEL.int8.onnx from `sentilstm export` when present, else exports in memory."
+        ),
+    ] = "torch",
+    threads: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Intra-op threads of the backend (default: the usable CPUs other processes leave free, re-measured while scoring with torch; 1 per actor with --engine ray)."
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local (this process, streaming) or ray (a Ray Data actor pool; needs `pip install 'sentilstm[ray]'`)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        Optional[str],
+        typer.Option(
+            help="--engine ray: the cluster to join (auto, ray://head:10001); default: start a local Ray instance."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        Optional[int],
+        typer.Option(
+            help="--engine ray: scoring actors (default: one per --threads CPUs, or per --num-gpus GPUs, of the cluster)."
+        ),
+    ] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="--engine ray: rows per actor call (default 4096).")] = None,
-    num_gpus: Annotated[Optional[float], typer.Option(help="--engine ray: GPUs per actor (torch backend); default 0.")] = None,
-    output_format: Annotated[Optional[str], typer.Option(help="--engine ray: csv, jsonl or parquet part files (default: from --output's extension, else parquet).")] = None,
+    num_gpus: Annotated[
+        Optional[float], typer.Option(help="--engine ray: GPUs per actor (torch backend); default 0.")
+    ] = None,
+    output_format: Annotated[
+        Optional[str],
+        typer.Option(
+            help="--engine ray: csv, jsonl or parquet part files (default: from --output's extension, else parquet)."
+        ),
+    ] = None,
     device: DeviceOpt = "auto",
     verbose: VerboseOpt = False,
 ) -> None:
@@ -85,12 +130,19 @@ def predict(
 
     if engine not in ("local", "ray"):
         raise ConfigError(f"--engine must be one of ['local', 'ray'], got {engine!r}")
-    ray_options = {"--ray-address": ray_address, "--concurrency": concurrency, "--batch-size": batch_size,
-                   "--num-gpus": num_gpus, "--output-format": output_format}
+    ray_options = {
+        "--ray-address": ray_address,
+        "--concurrency": concurrency,
+        "--batch-size": batch_size,
+        "--num-gpus": num_gpus,
+        "--output-format": output_format,
+    }
     if engine == "local" and any(v is not None for v in ray_options.values()):
         given = [name for name, value in ray_options.items() if value is not None]
-        raise ConfigError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with --engine ray; "
-                          "add --engine ray or leave them out")
+        raise ConfigError(
+            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with --engine ray; "
+            "add --engine ray or leave them out"
+        )
     if engine == "ray" and texts:
         raise DataError("--engine ray scores tables: give --input FILES and --output FOLDER, not texts")
     if engine == "ray" and device != "auto":
@@ -105,18 +157,37 @@ def predict(
     check_encoding(encoding)
     texts = [clean_text(text) for text in texts or []]  # undecodable argument bytes print as U+FFFD, not a crash
     if engine == "ray":
-        _predict_on_ray(model, input_path, output_path, text_column=text_column, encoding=encoding, backend=backend,
-                        threads=threads, address=ray_address, concurrency=concurrency, batch_size=batch_size,
-                        num_gpus=num_gpus, output_format=output_format, verbose=verbose)
+        _predict_on_ray(
+            model,
+            input_path,
+            output_path,
+            text_column=text_column,
+            encoding=encoding,
+            backend=backend,
+            threads=threads,
+            address=ray_address,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            num_gpus=num_gpus,
+            output_format=output_format,
+            verbose=verbose,
+        )
         return
     if input_path is not None:
         check_out_paths({"MODEL": model, "--input": input_path}, output=Path(output_path))
     clf = load_for_serving(model, backend, threads=threads, device=device)  # type: ignore[arg-type] - checked inside
     if input_path is not None:
-        with Progress(TextColumn("scoring"), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(), console=console) as bar:
+        with Progress(
+            TextColumn("scoring"), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(), console=console
+        ) as bar:
             task = bar.add_task("score", total=None)
             summary = score_file(
-                clf, input_path, output_path, text_column=text_column, chunk_rows=chunk_rows, encoding=encoding,
+                clf,
+                input_path,
+                output_path,
+                text_column=text_column,
+                chunk_rows=chunk_rows,
+                encoding=encoding,
                 on_chunk=lambda n: bar.update(task, advance=n),
             )
         console.print(f"scored {summary.rows} rows in {summary.seconds:.1f}s -> {summary.output}")
@@ -126,7 +197,12 @@ def predict(
     labels = clf.label_map_.labels
     if as_json:
         for text, label, row in zip(texts, predicted, probabilities):
-            print(json.dumps({"text": text, "label": label, "probabilities": dict(zip(map(str, labels), row.round(6).tolist()))}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {"text": text, "label": label, "probabilities": dict(zip(map(str, labels), row.round(6).tolist()))},
+                    ensure_ascii=False,
+                )
+            )
         return
     table = RichTable(show_header=True)
     table.add_column("text", overflow="fold")
@@ -138,40 +214,76 @@ def predict(
     out.print(table)
 
 
-def _predict_on_ray(model: Path, input_path: str, output_path: str, *, text_column: str | None, encoding: str,
-                    backend: str, threads: int | None, address: str | None, concurrency: int | None,
-                    batch_size: int | None, num_gpus: float | None, output_format: str | None, verbose: bool) -> None:
+def _predict_on_ray(
+    model: Path,
+    input_path: str,
+    output_path: str,
+    *,
+    text_column: str | None,
+    encoding: str,
+    backend: str,
+    threads: int | None,
+    address: str | None,
+    concurrency: int | None,
+    batch_size: int | None,
+    num_gpus: float | None,
+    output_format: str | None,
+    verbose: bool,
+) -> None:
     """`predict --engine ray`: join or start Ray, score with an actor pool, write a new folder of part files."""
     from sentilstm.errors import ConfigError
     from sentilstm.scale import ray_data
 
     if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        raise ConfigError(f"--engine ray reads UTF-8 only, got --encoding {encoding!r}; convert the files "
-                          "(iconv -f ... -t utf-8) or use the local engine")
+        raise ConfigError(
+            f"--engine ray reads UTF-8 only, got --encoding {encoding!r}; convert the files "
+            "(iconv -f ... -t utf-8) or use the local engine"
+        )
     ray = ray_data.import_ray()
     joined = ray.is_initialized()  # called from Python with Ray already up (tests, notebooks): leave it running
     if not verbose:  # Ray Data logs each execution plan at INFO; its progress bars stay
         logging.getLogger("ray.data").setLevel(logging.WARNING)
     try:
         summary = ray_data.ray_score(
-            input_path, output_path, model, output_format=output_format, text_column=text_column, address=address,
-            backend=backend, threads=threads or 1, concurrency=concurrency,
-            batch_size=batch_size or ray_data.DEFAULT_BATCH_SIZE, num_gpus=num_gpus or 0,
+            input_path,
+            output_path,
+            model,
+            output_format=output_format,
+            text_column=text_column,
+            address=address,
+            backend=backend,
+            threads=threads or 1,
+            concurrency=concurrency,
+            batch_size=batch_size or ray_data.DEFAULT_BATCH_SIZE,
+            num_gpus=num_gpus or 0,
         )
     finally:
         if not joined:
             ray.shutdown()
-    console.print(f"scored {summary.rows} rows in {summary.seconds:.1f}s -> {summary.output}/ "
-                  f"({summary.files} {summary.format} file{'s' if summary.files != 1 else ''})", soft_wrap=True)
+    console.print(
+        f"scored {summary.rows} rows in {summary.seconds:.1f}s -> {summary.output}/ "
+        f"({summary.files} {summary.format} file{'s' if summary.files != 1 else ''})",
+        soft_wrap=True,
+    )
 
 
 @app.command()
 @friendly
 def export(
     model: Annotated[Path, typer.Argument(help="A model file written by `sentilstm train`.")],
-    export_format: Annotated[str, typer.Option("--format", help="onnx (for ONNX Runtime; dynamic batch and sequence axes) or torchscript.")] = "onnx",
-    quantize: Annotated[Optional[str], typer.Option(help="int8: ONNX Runtime dynamic int8 quantization (ONNX only).")] = None,
-    out_path: Annotated[Optional[Path], typer.Option("--out", help="Where to write it (default: beside MODEL as MODEL.onnx, MODEL.int8.onnx or MODEL.pt, where `predict --backend` finds it).")] = None,
+    export_format: Annotated[
+        str, typer.Option("--format", help="onnx (for ONNX Runtime; dynamic batch and sequence axes) or torchscript.")
+    ] = "onnx",
+    quantize: Annotated[
+        Optional[str], typer.Option(help="int8: ONNX Runtime dynamic int8 quantization (ONNX only).")
+    ] = None,
+    out_path: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out",
+            help="Where to write it (default: beside MODEL as MODEL.onnx, MODEL.int8.onnx or MODEL.pt, where `predict --backend` finds it).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the export report as JSON.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -185,9 +297,14 @@ def export(
         print(json.dumps(report.to_dict()))
         return
     texts = sum(batch for batch, _ in report.checked_shapes)
-    out.print(f"wrote {report.path} ({report.format}{' int8' if report.quantize else ''}, {report.size_bytes / 1e6:.2f} MB) in {report.seconds:.1f}s", soft_wrap=True)
-    out.print(f"max |logit difference| vs PyTorch: {report.max_abs_diff:.3g}; argmax agreement: {report.argmax_agreement:.4f} "
-              f"({texts} texts in {len(report.checked_shapes)} batches, 1 to {max(n for _, n in report.checked_shapes)} tokens)")
+    out.print(
+        f"wrote {report.path} ({report.format}{' int8' if report.quantize else ''}, {report.size_bytes / 1e6:.2f} MB) in {report.seconds:.1f}s",
+        soft_wrap=True,
+    )
+    out.print(
+        f"max |logit difference| vs PyTorch: {report.max_abs_diff:.3g}; argmax agreement: {report.argmax_agreement:.4f} "
+        f"({texts} texts in {len(report.checked_shapes)} batches, 1 to {max(n for _, n in report.checked_shapes)} tokens)"
+    )
 
 
 @app.command()
@@ -195,13 +312,24 @@ def export(
 def explain(
     model: Annotated[Path, typer.Argument(help="A model file written by train or baseline.")],
     texts: Annotated[list[str], typer.Argument(help="Texts to explain.")],
-    method: Annotated[str, typer.Option(help="auto (integrated gradients for a network alone; kernel SHAP for a blended model or a baseline, so the whole prediction is explained), attention, integrated_gradients, lime or kernel_shap.")] = "auto",
+    method: Annotated[
+        str,
+        typer.Option(
+            help="auto (integrated gradients for a network alone; kernel SHAP for a blended model or a baseline, so the whole prediction is explained), attention, integrated_gradients, lime or kernel_shap."
+        ),
+    ] = "auto",
     label: Annotated[Optional[str], typer.Option(help="Explain this label instead of the predicted one.")] = None,
-    samples: Annotated[int, typer.Option(help="Perturbed texts for lime, and for kernel_shap beyond 11 words (exact below).")] = 1000,
+    samples: Annotated[
+        int, typer.Option(help="Perturbed texts for lime, and for kernel_shap beyond 11 words (exact below).")
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the perturbations (lime, kernel_shap).")] = 0,
     top: Annotated[int, typer.Option(help="How many of the strongest words to list per text.")] = 5,
-    html_path: Annotated[Optional[Path], typer.Option("--html", help="Also write one highlighted HTML page with every text here.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per text instead of coloured text.")] = False,
+    html_path: Annotated[
+        Optional[Path], typer.Option("--html", help="Also write one highlighted HTML page with every text here.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per text instead of coloured text.")
+    ] = False,
     device: DeviceOpt = "auto",
     verbose: VerboseOpt = False,
 ) -> None:
@@ -210,8 +338,8 @@ def explain(
     from sentilstm.config import check_integer
     from sentilstm.estimators.classifier import load_model
     from sentilstm.explanations.methods import check_method
-    from sentilstm.explanations.result import write_html
     from sentilstm.explanations.methods import explain as explain_text
+    from sentilstm.explanations.result import write_html
     from sentilstm.system.files import writing
     from sentilstm.text.normalize import clean_text
 
@@ -232,9 +360,18 @@ def explain(
         for number, attribution in enumerate(attributions, start=1):
             column = attribution.label_index(label)
             shown = attribution.labels[column]
-            probabilities = "  ".join(f"p({name})={p:.3f}" for name, p in zip(attribution.labels, attribution.probabilities))
-            out.print(Text.assemble((f"[{number}] ", "bold"), f"predicted {attribution.predicted_label}  ", probabilities,
-                                    f"  ({attribution.method}, colours explain {shown})"), soft_wrap=True)
+            probabilities = "  ".join(
+                f"p({name})={p:.3f}" for name, p in zip(attribution.labels, attribution.probabilities)
+            )
+            out.print(
+                Text.assemble(
+                    (f"[{number}] ", "bold"),
+                    f"predicted {attribution.predicted_label}  ",
+                    probabilities,
+                    f"  ({attribution.method}, colours explain {shown})",
+                ),
+                soft_wrap=True,
+            )
             out.print(attribution.to_rich(label), soft_wrap=True)
             strongest = ", ".join(f"{word} {score:+.3f}" for word, score in attribution.top(top, label))
             out.print(Text(f"top words for {shown}: {strongest}"), soft_wrap=True)
@@ -248,7 +385,9 @@ def explain(
 @friendly
 def describe(
     model: Annotated[Path, typer.Argument(help="A model file written by train or baseline.")],
-    length: Annotated[Optional[int], typer.Option(help="Text length (tokens) for the output shapes; default: the model's max_length.")] = None,
+    length: Annotated[
+        Optional[int], typer.Option(help="Text length (tokens) for the output shapes; default: the model's max_length.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Print a model's layers, output shapes and parameter counts (like Keras' summary), settings, labels and metrics."""

@@ -1,4 +1,5 @@
 """Model selection: `sentilstm cv` and `sentilstm tune`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,18 +30,22 @@ from sentilstm.cli.common import (
     options_from,
     out,
     print_report,
-    setup_logging,
     settings_help,
+    setup_logging,
     training_tables,
 )
 from sentilstm.cli.training import SHARED_FLAGS_EXCLUDE, _model_options, _training_options, flagged_fields, given_flags
 
-CV_SET_HELP = settings_help("Model/training parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set cell=gru "
-                            "(SentimentClassifier's or the baseline's names; 'none' for None).",
-                            flagged=flagged_fields(SHARED_FLAGS_EXCLUDE))
-TUNE_SET_HELP = settings_help("Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched "
-                              "one leaves the search. blend applies to the final model only.",
-                              flagged=flagged_fields(SHARED_FLAGS_EXCLUDE))
+CV_SET_HELP = settings_help(
+    "Model/training parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set cell=gru "
+    "(SentimentClassifier's or the baseline's names; 'none' for None).",
+    flagged=flagged_fields(SHARED_FLAGS_EXCLUDE),
+)
+TUNE_SET_HELP = settings_help(
+    "Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched "
+    "one leaves the search. blend applies to the final model only.",
+    flagged=flagged_fields(SHARED_FLAGS_EXCLUDE),
+)
 
 
 @app.command()
@@ -48,21 +53,42 @@ TUNE_SET_HELP = settings_help("Fixed parameter KEY=VALUE, repeatable, e.g. --set
 @options_from(_model_options, _training_options, exclude=SHARED_FLAGS_EXCLUDE, panel="Model and training (lstm)")
 def cv(
     ctx: typer.Context,
-    data: Annotated[Optional[Path], typer.Argument(help="Labelled table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
+    data: Annotated[
+        Optional[Path], typer.Argument(help="Labelled table: CSV, TSV, JSONL or Parquet, optionally .gz.")
+    ] = None,
     folds: Annotated[int, typer.Option(help="Stratified folds K (every class needs K or more texts).")] = 5,
-    repeats: Annotated[int, typer.Option(help="Repeat the K folds with a new shuffle this many times (R*K models).")] = 1,
-    jobs: Annotated[int, typer.Option(help="Folds trained at once, each in its own process; CPU threads are shared out.")] = 1,
-    estimator: Annotated[str, typer.Option(help="lstm (SentimentClassifier) or a linear baseline: nbsvm or tfidf_lr.")] = "lstm",
+    repeats: Annotated[
+        int, typer.Option(help="Repeat the K folds with a new shuffle this many times (R*K models).")
+    ] = 1,
+    jobs: Annotated[
+        int, typer.Option(help="Folds trained at once, each in its own process; CPU threads are shared out.")
+    ] = 1,
+    estimator: Annotated[
+        str, typer.Option(help="lstm (SentimentClassifier) or a linear baseline: nbsvm or tfidf_lr.")
+    ] = "lstm",
     settings: Annotated[Optional[list[str]], typer.Option("--set", help=CV_SET_HELP)] = None,
-    params_file: Annotated[Optional[Path], typer.Option("--params", help="JSON or YAML file of parameters {name: value}; --set overrides it.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the fold shuffle (repeat r uses seed + r); the model's seed is --set seed=N.")] = 0,
+    params_file: Annotated[
+        Optional[Path],
+        typer.Option("--params", help="JSON or YAML file of parameters {name: value}; --set overrides it."),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the fold shuffle (repeat r uses seed + r); the model's seed is --set seed=N.")
+    ] = 0,
     dataset: DatasetOpt = None,
     dataset_path: DatasetPathOpt = None,
     text_column: TextColumnOpt = None,
     label_column: LabelColumnOpt = None,
     encoding: EncodingOpt = "utf-8",
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write every fold's metrics and the summary as JSON here.")] = None,
-    report_to: Annotated[Optional[Path], typer.Option("--report", help="Where to write the HTML report (default: NAME.cv.report.html, NAME being DATA's or the dataset's name).")] = None,
+    json_path: Annotated[
+        Optional[Path], typer.Option("--json", help="Also write every fold's metrics and the summary as JSON here.")
+    ] = None,
+    report_to: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--report",
+            help="Where to write the HTML report (default: NAME.cv.report.html, NAME being DATA's or the dataset's name).",
+        ),
+    ] = None,
     no_report: NoReportOpt = False,
     use_mlflow: MlflowOpt = None,
     mlflow_uri: MlflowUriOpt = None,
@@ -87,7 +113,9 @@ def cv(
     params = read_params(params_file) if params_file is not None else {}
     params.update(parse_assignments(settings or [], estimator))
     params.update(given_flags(ctx, flags, params))
-    check_options(estimator=estimator, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs)  # before reading data
+    check_options(
+        estimator=estimator, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs
+    )  # before reading data
     train_table, val_table, _, _ = training_tables(
         data, dataset, dataset_path, None, None, text_column=text_column, label_column=label_column, encoding=encoding
     )
@@ -95,8 +123,10 @@ def cv(
     if val_table is not None:  # a named dataset's validation split: the folds make their own held-out parts
         console.print(f"adding the {len(val_table)} validation texts to the cross-validated data")
         texts, labels = texts + val_table.texts, labels + val_table.labels
-    console.print(f"{folds}-fold cross-validation{f' x {repeats}' if repeats > 1 else ''} of {estimator} on "
-                  f"{len(texts)} texts from {train_table.source}")
+    console.print(
+        f"{folds}-fold cross-validation{f' x {repeats}' if repeats > 1 else ''} of {estimator} on "
+        f"{len(texts)} texts from {train_table.source}"
+    )
     tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
     bar = ProgressBar() if jobs == 1 and estimator == "lstm" else None
 
@@ -105,13 +135,26 @@ def cv(
             for task in list(bar.progress.task_ids):
                 bar.progress.remove_task(task)
         where = f"repeat {fold.repeat + 1}/{repeats} " if repeats > 1 else ""
-        console.print(f"{where}fold {fold.fold + 1}/{folds}: accuracy {fold.report.accuracy:.4f}, "
-                      f"macro F1 {fold.report.macro_f1:.4f} ({fold.seconds:.1f}s)")
+        console.print(
+            f"{where}fold {fold.fold + 1}/{folds}: accuracy {fold.report.accuracy:.4f}, "
+            f"macro F1 {fold.report.macro_f1:.4f} ({fold.seconds:.1f}s)"
+        )
 
     with bar.progress if bar is not None else contextlib.nullcontext():
         run = cv_to_file(
-            texts, labels, params=params, estimator=estimator, folds=folds, repeats=repeats, seed=seed, jobs=jobs,
-            json_path=json_path, report=report_path, on_fold=on_fold, tracker=tracker, source=train_table.source,
+            texts,
+            labels,
+            params=params,
+            estimator=estimator,
+            folds=folds,
+            repeats=repeats,
+            seed=seed,
+            jobs=jobs,
+            json_path=json_path,
+            report=report_path,
+            on_fold=on_fold,
+            tracker=tracker,
+            source=train_table.source,
             callback_factory=(lambda repeat, fold: bar.callback) if bar is not None else None,
         )
     _print_folds(run.result)
@@ -127,8 +170,12 @@ def _print_folds(result: Any) -> None:
         table.add_column(name, justify="right")
     for fold in result.folds:
         values = [getattr(fold.report, m) for m in metrics]
-        table.add_row(str(fold.repeat + 1), str(fold.fold + 1), *("n/a" if v is None else f"{v:.4f}" for v in values),
-                      f"{fold.seconds:.1f}")
+        table.add_row(
+            str(fold.repeat + 1),
+            str(fold.fold + 1),
+            *("n/a" if v is None else f"{v:.4f}" for v in values),
+            f"{fold.seconds:.1f}",
+        )
     summary = result.summary()
     cells = [f"{summary[m][0]:.4f} ± {summary[m][1]:.4f}" if m in summary else "n/a" for m in metrics]
     seconds = [fold.seconds for fold in result.folds]
@@ -141,29 +188,82 @@ def _print_folds(result: Any) -> None:
 
 @app.command()
 @friendly
-@options_from(_model_options, _training_options, exclude=SHARED_FLAGS_EXCLUDE, panel="Fixed model and training settings")
+@options_from(
+    _model_options, _training_options, exclude=SHARED_FLAGS_EXCLUDE, panel="Fixed model and training settings"
+)
 def tune(
     ctx: typer.Context,
-    data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
-    trials: Annotated[int, typer.Option(help="Finished (complete or pruned) trials the study should hold: re-running resumes to this total; 0 runs none and only retrains the best.")] = 20,
+    data: Annotated[
+        Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")
+    ] = None,
+    trials: Annotated[
+        int,
+        typer.Option(
+            help="Finished (complete or pruned) trials the study should hold: re-running resumes to this total; 0 runs none and only retrains the best."
+        ),
+    ] = 20,
     timeout: Annotated[Optional[float], typer.Option(help="Start no new trial after this many seconds.")] = None,
-    storage: Annotated[Optional[str], typer.Option(help="Study database, any SQLAlchemy URL (e.g. postgresql://user:pw@host/db); workers given the same URL share the study. Default: sqlite beside --out (model.study.db).")] = None,
-    study_name: Annotated[Optional[str], typer.Option(help="Study name in the storage (default: DATA's file name or the dataset's name).")] = None,
-    space: Annotated[Optional[Path], typer.Option(help="YAML or JSON search space {name: spec or fixed value}, replacing or extending the default one ('extend_default: false' starts empty).")] = None,
-    metric: Annotated[str, typer.Option(help="Validation metric to optimise: macro_f1, accuracy, weighted_f1, or loss (minimised).")] = "macro_f1",
-    cv_folds: Annotated[Optional[int], typer.Option(help="Score each trial by the mean of K-fold cross-validation (small datasets).")] = None,
+    storage: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Study database, any SQLAlchemy URL (e.g. postgresql://user:pw@host/db); workers given the same URL share the study. Default: sqlite beside --out (model.study.db)."
+        ),
+    ] = None,
+    study_name: Annotated[
+        Optional[str], typer.Option(help="Study name in the storage (default: DATA's file name or the dataset's name).")
+    ] = None,
+    space: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="YAML or JSON search space {name: spec or fixed value}, replacing or extending the default one ('extend_default: false' starts empty)."
+        ),
+    ] = None,
+    metric: Annotated[
+        str, typer.Option(help="Validation metric to optimise: macro_f1, accuracy, weighted_f1, or loss (minimised).")
+    ] = "macro_f1",
+    cv_folds: Annotated[
+        Optional[int], typer.Option(help="Score each trial by the mean of K-fold cross-validation (small datasets).")
+    ] = None,
     settings: Annotated[Optional[list[str]], typer.Option("--set", help=TUNE_SET_HELP)] = None,
-    params_file: Annotated[Optional[Path], typer.Option("--params", help="JSON or YAML file of fixed parameters {name: value}; --set overrides it.")] = None,
-    out_path: Annotated[Path, typer.Option("--out", help="Where to save the retrained best model; the trials table goes beside it (model.trials.csv).")] = Path("model.sentilstm"),
-    seed: Annotated[int, typer.Option(help="Sampler seed, and every model's unless --set seed=N; give each worker of a shared study its own.")] = 0,
-    retrain: Annotated[bool, typer.Option("--retrain/--no-retrain", help="Retrain and save the best configuration at the end (--no-retrain for worker processes).")] = True,
+    params_file: Annotated[
+        Optional[Path],
+        typer.Option("--params", help="JSON or YAML file of fixed parameters {name: value}; --set overrides it."),
+    ] = None,
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Where to save the retrained best model; the trials table goes beside it (model.trials.csv)."
+        ),
+    ] = Path("model.sentilstm"),
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Sampler seed, and every model's unless --set seed=N; give each worker of a shared study its own."
+        ),
+    ] = 0,
+    retrain: Annotated[
+        bool,
+        typer.Option(
+            "--retrain/--no-retrain",
+            help="Retrain and save the best configuration at the end (--no-retrain for worker processes).",
+        ),
+    ] = True,
     dataset: DatasetOpt = None,
     dataset_path: DatasetPathOpt = None,
     text_column: TextColumnOpt = None,
     label_column: LabelColumnOpt = None,
-    validation: Annotated[Optional[Path], typer.Option(help="Validation table for every trial; default: each trial's stratified hold-out of DATA.")] = None,
+    validation: Annotated[
+        Optional[Path],
+        typer.Option(help="Validation table for every trial; default: each trial's stratified hold-out of DATA."),
+    ] = None,
     encoding: EncodingOpt = "utf-8",
-    report_to: Annotated[Optional[Path], typer.Option("--report", help="Where to write the HTML report: trials, search history, parameter importances, and the retrained model's evaluation (default: beside --out, model.report.html).")] = None,
+    report_to: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--report",
+            help="Where to write the HTML report: trials, search history, parameter importances, and the retrained model's evaluation (default: beside --out, model.report.html).",
+        ),
+    ] = None,
     no_report: NoReportOpt = False,
     use_mlflow: MlflowOpt = None,
     mlflow_uri: MlflowUriOpt = None,
@@ -183,9 +283,13 @@ def tune(
     from sentilstm.data.tables import check_encoding
     from sentilstm.selection.tuning import study_path
 
-    check_out_paths({"DATA": data, "--validation": validation, "--space": space, "--params": params_file}, out=out_path,
-                    report=report_path, trials_table=trials_path(out_path),
-                    study=study_path(out_path) if storage is None else None)
+    check_out_paths(
+        {"DATA": data, "--validation": validation, "--space": space, "--params": params_file},
+        out=out_path,
+        report=report_path,
+        trials_table=trials_path(out_path),
+        study=study_path(out_path) if storage is None else None,
+    )
     check_encoding(encoding)
     base = read_params(params_file) if params_file is not None else {}
     check_names("lstm", base, default_params("lstm"))
@@ -193,16 +297,36 @@ def tune(
     base.update(given_flags(ctx, flags, base))
     search_space = SearchSpace.load(space)  # a bad space file fails before any data is read
     train_table, val_table, _, _ = training_tables(
-        data, dataset, dataset_path, validation, None, text_column=text_column, label_column=label_column, encoding=encoding
+        data,
+        dataset,
+        dataset_path,
+        validation,
+        None,
+        text_column=text_column,
+        label_column=label_column,
+        encoding=encoding,
     )
     name = study_name or dataset or (data.name.split(".")[0] if data is not None else None)
     tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
     try:
         run = tune_to_file(
-            train_table.texts, train_table.labels, trials=trials, timeout=timeout, space=search_space, base_params=base,
-            metric=metric, cv_folds=cv_folds, validation=(val_table.texts, val_table.labels) if val_table is not None else None,
-            storage=storage, study_name=name, out=out_path, retrain=retrain, seed=seed, report=report_path or False,
-            tracker=tracker, source=train_table.source,
+            train_table.texts,
+            train_table.labels,
+            trials=trials,
+            timeout=timeout,
+            space=search_space,
+            base_params=base,
+            metric=metric,
+            cv_folds=cv_folds,
+            validation=(val_table.texts, val_table.labels) if val_table is not None else None,
+            storage=storage,
+            study_name=name,
+            out=out_path,
+            retrain=retrain,
+            seed=seed,
+            report=report_path or False,
+            tracker=tracker,
+            source=train_table.source,
         )
     except KeyboardInterrupt:
         console.print("interrupted; run the same command again to continue the study (finished trials are kept)")
@@ -223,16 +347,29 @@ def _print_trials(result: Any) -> None:
     """The trials (number, state, value, the parameters that varied, seconds), then the best parameters."""
     table = result.trials_table()
     bookkeeping = {"number", "state", "value", "seconds", "steps", "error", "worker"}
-    params = [c for c in table.columns if c not in bookkeeping and (len(table) < 2 or table[c].astype(str).nunique() > 1)]
+    params = [
+        c for c in table.columns if c not in bookkeeping and (len(table) < 2 or table[c].astype(str).nunique() > 1)
+    ]
     view = RichTable(title=f"trials of {result.study.study_name!r} ({result.metric}, {result.direction})")
-    for column, justify in (("trial", "right"), ("state", "left"), (result.metric, "right"), ("params", "left"), ("seconds", "right")):
+    for column, justify in (
+        ("trial", "right"),
+        ("state", "left"),
+        (result.metric, "right"),
+        ("params", "left"),
+        ("seconds", "right"),
+    ):
         view.add_column(column, justify=justify, overflow="fold")
     for row in table.astype(object).where(table.notna(), None).to_dict(orient="records"):
         value = "" if row["value"] is None else f"{row['value']:.4f}"
         note = f" [{row['error']}]" if row["error"] else ""
         seconds = "" if row["seconds"] is None else f"{row['seconds']:.1f}"
-        view.add_row(str(row["number"]), row["state"].lower(), value, Text(" ".join(f"{p}={_short(row[p])}" for p in params) + note),
-                     seconds)
+        view.add_row(
+            str(row["number"]),
+            row["state"].lower(),
+            value,
+            Text(" ".join(f"{p}={_short(row[p])}" for p in params) + note),
+            seconds,
+        )
     out.print(view)
     if result.best_params:
         best = RichTable(title=f"best: trial {result.study.best_trial.number}, {result.metric} {result.best_value:.4f}")

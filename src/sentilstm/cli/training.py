@@ -1,4 +1,5 @@
 """`sentilstm train` (one process, or several under torchrun) and `sentilstm baseline`."""
+
 from __future__ import annotations
 
 import contextlib
@@ -39,22 +40,40 @@ from sentilstm.cli.common import (
 )
 from sentilstm.config import (
     FIELD_HELP,
-    Cell, Loss, ModelConfig, Monitor, Pooling, Precision, Sampling, Schedule, TextConfig, TokenizerKind, TrainConfig,
+    Cell,
+    Loss,
+    ModelConfig,
+    Monitor,
+    Pooling,
+    Precision,
+    Sampling,
+    Schedule,
+    TextConfig,
+    TokenizerKind,
+    TrainConfig,
 )
 
 T, M, R = TextConfig(), ModelConfig(), TrainConfig()  # the defaults of every option that is a config field
 
 
 def _input_options(
-    data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
+    data: Annotated[
+        Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")
+    ] = None,
     dataset: DatasetOpt = None,
     dataset_path: DatasetPathOpt = None,
     text_column: TextColumnOpt = None,
     label_column: LabelColumnOpt = None,
-    validation: Annotated[Optional[Path], typer.Option(help="Validation table; default: a stratified hold-out of DATA.")] = None,
-    test: Annotated[Optional[Path], typer.Option(help="Test table, scored once after training and saved in the model.")] = None,
+    validation: Annotated[
+        Optional[Path], typer.Option(help="Validation table; default: a stratified hold-out of DATA.")
+    ] = None,
+    test: Annotated[
+        Optional[Path], typer.Option(help="Test table, scored once after training and saved in the model.")
+    ] = None,
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the model file.")] = Path("model.sentilstm"),
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUT.ckpt (same data and options).")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run from OUT.ckpt (same data and options).")
+    ] = False,
     encoding: EncodingOpt = "utf-8",
 ) -> None:
     """The data `train` reads and where it writes the model."""
@@ -62,7 +81,9 @@ def _input_options(
 
 def _model_options(
     cell: Annotated[str, literal_option(Cell, "cell", FIELD_HELP["cell"])] = M.cell,
-    bidirectional: Annotated[bool, typer.Option("--bidirectional/--unidirectional", help=FIELD_HELP["bidirectional"])] = M.bidirectional,
+    bidirectional: Annotated[
+        bool, typer.Option("--bidirectional/--unidirectional", help=FIELD_HELP["bidirectional"])
+    ] = M.bidirectional,
     pooling: Annotated[str, literal_option(Pooling, "pooling", FIELD_HELP["pooling"])] = M.pooling,
     embedding_dim: Annotated[int, typer.Option(help=FIELD_HELP["embedding_dim"])] = M.embedding_dim,
     hidden_size: Annotated[int, typer.Option(help=FIELD_HELP["hidden_size"])] = M.hidden_size,
@@ -84,7 +105,12 @@ def _model_options(
 
 def _training_options(
     epochs: Annotated[int, typer.Option(help=FIELD_HELP["epochs"])] = R.epochs,
-    batch_size: Annotated[int, typer.Option(help="Texts per optimiser step; with --nproc-per-node the global batch, split between the processes.")] = R.batch_size,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            help="Texts per optimiser step; with --nproc-per-node the global batch, split between the processes."
+        ),
+    ] = R.batch_size,
     learning_rate: Annotated[float, typer.Option(help=FIELD_HELP["learning_rate"])] = R.learning_rate,
     weight_decay: Annotated[float, typer.Option(help=FIELD_HELP["weight_decay"])] = R.weight_decay,
     head_l2: Annotated[float, typer.Option(help=FIELD_HELP["head_l2"])] = R.head_l2,
@@ -98,19 +124,58 @@ def _training_options(
     seed: Annotated[int, typer.Option(help=FIELD_HELP["seed"])] = R.seed,
     precision: Annotated[str, literal_option(Precision, "precision", FIELD_HELP["precision"])] = R.precision,
     device: Annotated[str, typer.Option(help=FIELD_HELP["device"])] = R.device,
-    threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads (default: the usable CPUs other processes leave free, re-measured while training; per process with --nproc-per-node: cores // processes).")] = R.num_threads,
-    embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained word vectors: GloVe, word2vec (.txt/.bin), fastText (.vec/.bin); .gz ok.")] = None,
-    pretrain_embeddings: Annotated[Optional[str], typer.Option(help="Train word2vec or fasttext vectors on the training (+ --unlabeled) texts first.")] = None,
-    unlabeled: Annotated[Optional[Path], typer.Option(help="Unlabelled texts for --pretrain-embeddings (a named dataset's are used automatically).")] = None,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Torch CPU threads (default: the usable CPUs other processes leave free, re-measured while training; per process with --nproc-per-node: cores // processes)."
+        ),
+    ] = R.num_threads,
+    embeddings: Annotated[
+        Optional[Path],
+        typer.Option(help="Pretrained word vectors: GloVe, word2vec (.txt/.bin), fastText (.vec/.bin); .gz ok."),
+    ] = None,
+    pretrain_embeddings: Annotated[
+        Optional[str],
+        typer.Option(help="Train word2vec or fasttext vectors on the training (+ --unlabeled) texts first."),
+    ] = None,
+    unlabeled: Annotated[
+        Optional[Path],
+        typer.Option(help="Unlabelled texts for --pretrain-embeddings (a named dataset's are used automatically)."),
+    ] = None,
     freeze_embeddings: Annotated[int, typer.Option(help=FIELD_HELP["freeze_embeddings"])] = R.freeze_embeddings,
-    blend: Annotated[str, typer.Option(help="Blend with a linear n-gram model: auto (best on validation), nbsvm, tfidf_lr or none.")] = "auto",
-    augment: Annotated[Optional[str], typer.Option(help="Augment the training split: eda, or any of synonym,insert,swap,delete,backtranslate (comma-separated).")] = None,
+    blend: Annotated[
+        str, typer.Option(help="Blend with a linear n-gram model: auto (best on validation), nbsvm, tfidf_lr or none.")
+    ] = "auto",
+    augment: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Augment the training split: eda, or any of synonym,insert,swap,delete,backtranslate (comma-separated)."
+        ),
+    ] = None,
     augment_copies: Annotated[int, typer.Option(help="Augmented copies per text and operation.")] = 1,
-    augment_alpha: Annotated[float, typer.Option(help="Share of a text's words each edit changes (EDA's alpha).")] = 0.1,
-    augment_synonyms: Annotated[str, typer.Option(help="Synonyms for synonym/insert: neighbours (nearest words in embedding space, any language) or wordnet (English, installed locally).")] = "neighbours",
-    augment_translator: Annotated[Optional[str], typer.Option(help="Hugging Face models for backtranslate: 'FORWARD,BACKWARD', e.g. 'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en'.")] = None,
+    augment_alpha: Annotated[
+        float, typer.Option(help="Share of a text's words each edit changes (EDA's alpha).")
+    ] = 0.1,
+    augment_synonyms: Annotated[
+        str,
+        typer.Option(
+            help="Synonyms for synonym/insert: neighbours (nearest words in embedding space, any language) or wordnet (English, installed locally)."
+        ),
+    ] = "neighbours",
+    augment_translator: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Hugging Face models for backtranslate: 'FORWARD,BACKWARD', e.g. 'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en'."
+        ),
+    ] = None,
     settings: Annotated[Optional[list[str]], typer.Option("--set", help=SET_HELP)] = None,
-    params_file: Annotated[Optional[Path], typer.Option("--params", help="JSON or YAML file of parameters {name: value}; --set overrides it, and neither may repeat a flag given here.")] = None,
+    params_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--params",
+            help="JSON or YAML file of parameters {name: value}; --set overrides it, and neither may repeat a flag given here.",
+        ),
+    ] = None,
 ) -> None:
     """How the network is trained."""
 
@@ -123,28 +188,73 @@ SHARED_FLAGS_EXCLUDE = {"seed", "unlabeled", "settings", "params_file"}
 def flagged_fields(exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """The SentimentClassifier parameters that have a flag of their own (but those in `exclude`)."""
     names = [p for f in (_model_options, _training_options) for p in inspect.signature(f).parameters]
-    return [FLAG_FIELDS.get(p, p) for p in names if p not in exclude and p not in ("settings", "params_file", "unlabeled")]
+    return [
+        FLAG_FIELDS.get(p, p) for p in names if p not in exclude and p not in ("settings", "params_file", "unlabeled")
+    ]
 
 
 SET_HELP = settings_help(
     "Any SentimentClassifier parameter KEY=VALUE, repeatable, e.g. --set truncation=head --set warmup_fraction=0.1 "
-    "('none' for None); it overrides the default of that parameter's flag.", flagged=flagged_fields())
+    "('none' for None); it overrides the default of that parameter's flag.",
+    flagged=flagged_fields(),
+)
 
 
 def _output_options(
-    metrics_json: Annotated[Optional[Path], typer.Option(help="Also write validation/test metrics as JSON here.")] = None,
-    report_to: Annotated[Optional[Path], typer.Option("--report", help="Where to write the HTML training report (its PNG plots go in a _plots folder beside it); default: beside --out, e.g. model.report.html.")] = None,
+    metrics_json: Annotated[
+        Optional[Path], typer.Option(help="Also write validation/test metrics as JSON here.")
+    ] = None,
+    report_to: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--report",
+            help="Where to write the HTML training report (its PNG plots go in a _plots folder beside it); default: beside --out, e.g. model.report.html.",
+        ),
+    ] = None,
     no_report: NoReportOpt = False,
     use_mlflow: MlflowOpt = None,
     mlflow_uri: MlflowUriOpt = None,
     mlflow_experiment: MlflowExperimentOpt = "sentilstm",
-    nproc_per_node: Annotated[Optional[int], typer.Option(help="Train data-parallel (PyTorch DDP) in this many processes per machine, launched through torchrun; --batch-size stays the global batch. On CUDA one GPU per process (NCCL), on CPU the cores are shared out (gloo).", rich_help_panel="Distributed training")] = None,
-    nnodes: Annotated[str, typer.Option(help="Machines in the job, N or MIN:MAX (each runs this command with the same rendezvous options).", rich_help_panel="Distributed training")] = "1",
-    node_rank: Annotated[Optional[int], typer.Option(help="This machine's index, for --rdzv-backend static.", rich_help_panel="Distributed training")] = None,
-    rdzv_endpoint: Annotated[Optional[str], typer.Option(help="HOST:PORT every machine can reach, for --nnodes > 1.", rich_help_panel="Distributed training")] = None,
-    rdzv_id: Annotated[Optional[str], typer.Option(help="Job id, the same on every machine.", rich_help_panel="Distributed training")] = None,
-    rdzv_backend: Annotated[Optional[str], typer.Option(help="torchrun rendezvous backend: c10d (default) or static.", rich_help_panel="Distributed training")] = None,
-    dist_timeout: Annotated[Optional[float], typer.Option(help="Seconds a process waits for the others before failing (default 600; env SENTILSTM_DIST_TIMEOUT).", rich_help_panel="Distributed training")] = None,
+    nproc_per_node: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Train data-parallel (PyTorch DDP) in this many processes per machine, launched through torchrun; --batch-size stays the global batch. On CUDA one GPU per process (NCCL), on CPU the cores are shared out (gloo).",
+            rich_help_panel="Distributed training",
+        ),
+    ] = None,
+    nnodes: Annotated[
+        str,
+        typer.Option(
+            help="Machines in the job, N or MIN:MAX (each runs this command with the same rendezvous options).",
+            rich_help_panel="Distributed training",
+        ),
+    ] = "1",
+    node_rank: Annotated[
+        Optional[int],
+        typer.Option(help="This machine's index, for --rdzv-backend static.", rich_help_panel="Distributed training"),
+    ] = None,
+    rdzv_endpoint: Annotated[
+        Optional[str],
+        typer.Option(
+            help="HOST:PORT every machine can reach, for --nnodes > 1.", rich_help_panel="Distributed training"
+        ),
+    ] = None,
+    rdzv_id: Annotated[
+        Optional[str], typer.Option(help="Job id, the same on every machine.", rich_help_panel="Distributed training")
+    ] = None,
+    rdzv_backend: Annotated[
+        Optional[str],
+        typer.Option(
+            help="torchrun rendezvous backend: c10d (default) or static.", rich_help_panel="Distributed training"
+        ),
+    ] = None,
+    dist_timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Seconds a process waits for the others before failing (default 600; env SENTILSTM_DIST_TIMEOUT).",
+            rich_help_panel="Distributed training",
+        ),
+    ] = None,
     verbose: VerboseOpt = True,
 ) -> None:
     """Metrics, report, tracking and distributed launch."""
@@ -160,13 +270,25 @@ def train(ctx: typer.Context, **options: Any) -> None:
 
     o = SimpleNamespace(**options)
     report_path = None if o.no_report else o.report_to or report_path_for(o.out_path)
-    inputs = {"DATA": o.data, "--validation": o.validation, "--test": o.test, "--unlabeled": o.unlabeled,
-              "--embeddings": o.embeddings, "--params": o.params_file}
+    inputs = {
+        "DATA": o.data,
+        "--validation": o.validation,
+        "--test": o.test,
+        "--unlabeled": o.unlabeled,
+        "--embeddings": o.embeddings,
+        "--params": o.params_file,
+    }
     outputs = {"out": o.out_path, "metrics_json": o.metrics_json, "report": report_path}
     if o.nproc_per_node is not None:  # this process only starts the workers (each runs this command without these)
         check_out_paths(inputs, **outputs)
-        _launch_training(ctx, distributed.LaunchOptions(o.nproc_per_node, o.nnodes, o.node_rank, o.rdzv_endpoint,
-                                                        o.rdzv_id, o.rdzv_backend, o.dist_timeout), o.sampling, o.device)
+        _launch_training(
+            ctx,
+            distributed.LaunchOptions(
+                o.nproc_per_node, o.nnodes, o.node_rank, o.rdzv_endpoint, o.rdzv_id, o.rdzv_backend, o.dist_timeout
+            ),
+            o.sampling,
+            o.device,
+        )
         return
     main_process = distributed.is_main_process()  # under torchrun only rank 0 prints, tracks and writes files
     setup_logging(o.verbose and main_process)
@@ -175,23 +297,45 @@ def train(ctx: typer.Context, **options: Any) -> None:
 
     check_out_paths(inputs, **outputs)
     check_encoding(o.encoding)
-    clf = _classifier(ctx, o).check_params()  # every setting, and whether the network fits in memory, before any data is read
+    clf = _classifier(
+        ctx, o
+    ).check_params()  # every setting, and whether the network fits in memory, before any data is read
     train_table, val_table, test_table, unlabeled_texts = training_tables(
-        o.data, o.dataset, o.dataset_path, o.validation, o.test, text_column=o.text_column,
-        label_column=o.label_column, encoding=o.encoding)
+        o.data,
+        o.dataset,
+        o.dataset_path,
+        o.validation,
+        o.test,
+        text_column=o.text_column,
+        label_column=o.label_column,
+        encoding=o.encoding,
+    )
     check_test_labels(train_table, val_table, test_table)
     if o.unlabeled is not None:
-        unlabeled_texts = read_table(o.unlabeled, text_column=o.text_column, need_label=False, encoding=o.encoding).texts
+        unlabeled_texts = read_table(
+            o.unlabeled, text_column=o.text_column, need_label=False, encoding=o.encoding
+        ).texts
     tracker = make_tracker(ctx, o.use_mlflow, o.mlflow_uri, o.mlflow_experiment) if main_process else None
     if main_process:
-        console.print(f"training on {len(train_table)} texts from {train_table.source}"
-                      + (f" in {distributed.world_size()} processes" if distributed.launched() else ""))
+        console.print(
+            f"training on {len(train_table)} texts from {train_table.source}"
+            + (f" in {distributed.world_size()} processes" if distributed.launched() else "")
+        )
     bar = ProgressBar() if main_process else None
     with bar.progress if bar is not None else contextlib.nullcontext():
-        run = train_to_file(clf, train_table, o.out_path, validation=val_table, test=test_table,
-                            unlabeled=unlabeled_texts, resume=o.resume, metrics_json=o.metrics_json,
-                            report=report_path or False, callback=bar.callback if bar is not None else None,
-                            tracker=tracker)
+        run = train_to_file(
+            clf,
+            train_table,
+            o.out_path,
+            validation=val_table,
+            test=test_table,
+            unlabeled=unlabeled_texts,
+            resume=o.resume,
+            metrics_json=o.metrics_json,
+            report=report_path or False,
+            callback=bar.callback if bar is not None else None,
+            tracker=tracker,
+        )
     if not main_process:  # another rank of a distributed run: it trained its shards and writes and prints nothing
         return
     print_report(run.validation, f"validation (best epoch {clf.history_.best_epoch})")
@@ -210,18 +354,48 @@ def _classifier(ctx: typer.Context, o: SimpleNamespace) -> Any:
 
 def _flag_params(o: SimpleNamespace) -> dict[str, Any]:
     return dict(
-        cell=o.cell, bidirectional=o.bidirectional, pooling=o.pooling, embedding_dim=o.embedding_dim,
-        hidden_size=o.hidden_size, num_layers=o.num_layers, dropout=o.dropout, embedding_dropout=o.embedding_dropout,
-        output_dropout=o.output_dropout, weight_drop=o.weight_drop, head_l2=o.head_l2, conv_channels=o.conv_channels,
-        tokenizer=o.tokenizer, vocab_size=o.vocab_size, min_frequency=o.min_frequency, max_length=o.max_length,
-        stopwords=o.stopwords, stemmer=o.stemmer, epochs=o.epochs, batch_size=o.batch_size,
-        learning_rate=o.learning_rate, weight_decay=o.weight_decay, schedule=o.schedule, patience=o.patience,
-        monitor=o.monitor, class_weight=o.class_weight, loss=o.loss, focal_gamma=o.focal_gamma, sampling=o.sampling,
-        seed=o.seed, precision=o.precision, device=o.device, num_threads=o.threads,
+        cell=o.cell,
+        bidirectional=o.bidirectional,
+        pooling=o.pooling,
+        embedding_dim=o.embedding_dim,
+        hidden_size=o.hidden_size,
+        num_layers=o.num_layers,
+        dropout=o.dropout,
+        embedding_dropout=o.embedding_dropout,
+        output_dropout=o.output_dropout,
+        weight_drop=o.weight_drop,
+        head_l2=o.head_l2,
+        conv_channels=o.conv_channels,
+        tokenizer=o.tokenizer,
+        vocab_size=o.vocab_size,
+        min_frequency=o.min_frequency,
+        max_length=o.max_length,
+        stopwords=o.stopwords,
+        stemmer=o.stemmer,
+        epochs=o.epochs,
+        batch_size=o.batch_size,
+        learning_rate=o.learning_rate,
+        weight_decay=o.weight_decay,
+        schedule=o.schedule,
+        patience=o.patience,
+        monitor=o.monitor,
+        class_weight=o.class_weight,
+        loss=o.loss,
+        focal_gamma=o.focal_gamma,
+        sampling=o.sampling,
+        seed=o.seed,
+        precision=o.precision,
+        device=o.device,
+        num_threads=o.threads,
         blend=None if o.blend == "none" else o.blend,
-        embeddings=str(o.embeddings) if o.embeddings is not None else None, freeze_embeddings=o.freeze_embeddings,
-        pretrain_embeddings=o.pretrain_embeddings, augment=o.augment, augment_copies=o.augment_copies,
-        augment_alpha=o.augment_alpha, augment_synonyms=o.augment_synonyms, augment_translator=o.augment_translator,
+        embeddings=str(o.embeddings) if o.embeddings is not None else None,
+        freeze_embeddings=o.freeze_embeddings,
+        pretrain_embeddings=o.pretrain_embeddings,
+        augment=o.augment,
+        augment_copies=o.augment_copies,
+        augment_alpha=o.augment_alpha,
+        augment_synonyms=o.augment_synonyms,
+        augment_translator=o.augment_translator,
     )
 
 
@@ -248,7 +422,9 @@ def given_flags(ctx: typer.Context, flags: dict[str, Any], settings: dict[str, A
             continue
         key = FLAG_FIELDS.get(name, name)
         if key in settings:
-            raise ConfigError(f"{key} is given twice, as --{name.replace('_', '-')} and in --set/--params; give it once")
+            raise ConfigError(
+                f"{key} is given twice, as --{name.replace('_', '-')} and in --set/--params; give it once"
+            )
         given[key] = None if key == "blend" and value == "none" else str(value) if key == "embeddings" else value
     return given
 
@@ -291,29 +467,54 @@ def _worker_command(ctx: typer.Context, exclude: set[str]) -> list[str]:
             elif value:
                 args.append(param.opts[0])
         else:
-            args += [arg for item in (value if getattr(param, "multiple", False) else [value])
-                     for arg in (param.opts[0], str(item))]
+            args += [
+                arg
+                for item in (value if getattr(param, "multiple", False) else [value])
+                for arg in (param.opts[0], str(item))
+            ]
     return args
 
 
 @app.command()
 @friendly
 def baseline(
-    data: Annotated[Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")] = None,
-    kind: Annotated[str, typer.Option(help="nbsvm (NB-weighted word 1-3-grams) or tfidf_lr (word + char TF-IDF, logistic regression).")] = "nbsvm",
+    data: Annotated[
+        Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")
+    ] = None,
+    kind: Annotated[
+        str,
+        typer.Option(help="nbsvm (NB-weighted word 1-3-grams) or tfidf_lr (word + char TF-IDF, logistic regression)."),
+    ] = "nbsvm",
     dataset: DatasetOpt = None,
     dataset_path: DatasetPathOpt = None,
     text_column: TextColumnOpt = None,
     label_column: LabelColumnOpt = None,
-    test: Annotated[Optional[Path], typer.Option(help="Test table, scored after training and saved in the model.")] = None,
-    out_path: Annotated[Path, typer.Option("--out", help="Where to write the model file.")] = Path("baseline.sentilstm"),
-    c: Annotated[Optional[float], typer.Option("--C", help="Inverse regularisation strength (default 0.1 nbsvm, 4 tfidf_lr).")] = None,
+    test: Annotated[
+        Optional[Path], typer.Option(help="Test table, scored after training and saved in the model.")
+    ] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the model file.")] = Path(
+        "baseline.sentilstm"
+    ),
+    c: Annotated[
+        Optional[float], typer.Option("--C", help="Inverse regularisation strength (default 0.1 nbsvm, 4 tfidf_lr).")
+    ] = None,
     min_df: Annotated[int, typer.Option(help="Keep n-grams seen in at least this many texts.")] = 2,
     class_weight: Annotated[Optional[str], typer.Option(help="'balanced' weighs classes by inverse frequency.")] = None,
-    sampling: Annotated[str, typer.Option(help="none, oversample, undersample or smote (synthetic minority rows, Chawla et al. 2002) to equal classes.")] = "none",
+    sampling: Annotated[
+        str,
+        typer.Option(
+            help="none, oversample, undersample or smote (synthetic minority rows, Chawla et al. 2002) to equal classes."
+        ),
+    ] = "none",
     encoding: EncodingOpt = "utf-8",
     metrics_json: Annotated[Optional[Path], typer.Option(help="Also write the test metrics as JSON here.")] = None,
-    report_path: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report here (with --test: its curves and errors), PNG plots in a _plots folder beside it.")] = None,
+    report_path: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--report",
+            help="Also write an HTML report here (with --test: its curves and errors), PNG plots in a _plots folder beside it.",
+        ),
+    ] = None,
     verbose: VerboseOpt = True,
 ) -> None:
     """Train a linear baseline (NBSVM or TF-IDF + logistic regression): the bar an LSTM has to clear."""
@@ -336,8 +537,9 @@ def baseline(
         console.print(f"adding the {len(val_table)} validation texts to training (a baseline has no early stopping)")
     total = len(train_table) + (len(val_table) if val_table is not None else 0)
     console.print(f"training {kind} on {total} texts from {train_table.source}")
-    run = baseline_to_file(clf, train_table, out_path, validation=val_table, test=test_table, metrics_json=metrics_json,
-                           report=report_path)
+    run = baseline_to_file(
+        clf, train_table, out_path, validation=val_table, test=test_table, metrics_json=metrics_json, report=report_path
+    )
     console.print(f"trained in {clf.metrics_['train_seconds']:.1f}s")
     if run.test is not None:
         print_report(run.test, f"test: {test_table.source}")

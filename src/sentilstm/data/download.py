@@ -11,6 +11,7 @@
 - Checksums: a published MD5/SHA-256 in the registry is checked; for a file without one, its SHA-256 is
   recorded in `<cache>/checksums.json` on first download and every later use is verified against it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -70,7 +71,9 @@ def cache_dir() -> Path:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"cannot create the dataset cache {str(root)!r} ({exc.strerror}); set {CACHE_ENV} to a writable folder") from None
+        raise DataError(
+            f"cannot create the dataset cache {str(root)!r} ({exc.strerror}); set {CACHE_ENV} to a writable folder"
+        ) from None
     return root
 
 
@@ -130,8 +133,12 @@ def _record(root: Path, filename: str, sha256: str) -> None:
     with os.fdopen(handle, "w") as out:
         json.dump(recorded, out, indent=1, sort_keys=True)
     os.replace(temporary, root / RECORDED)
-    log.warning("%s has no published checksum: recorded its SHA-256 %s in %s; later uses are verified against it",
-                filename, sha256, root / RECORDED)
+    log.warning(
+        "%s has no published checksum: recorded its SHA-256 %s in %s; later uses are verified against it",
+        filename,
+        sha256,
+        root / RECORDED,
+    )
 
 
 def fetch(remote: RemoteFile, *, retries: int = 4, timeout: float = 60.0, progress: bool = True) -> Path:
@@ -149,7 +156,13 @@ def fetch(remote: RemoteFile, *, retries: int = 4, timeout: float = 60.0, progre
                 try:
                     _transfer(url, partial, timeout, progress)
                     break
-                except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError) as exc:
+                except (
+                    urllib.error.URLError,
+                    http.client.HTTPException,
+                    ConnectionError,
+                    TimeoutError,
+                    OSError,
+                ) as exc:
                     if isinstance(exc, urllib.error.HTTPError):
                         exc.close()  # release the socket now, not at garbage collection
                     if isinstance(exc, urllib.error.HTTPError) and exc.code not in (408, 429, 500, 502, 503, 504):
@@ -187,7 +200,9 @@ def _reason(exc: BaseException) -> str:
 def _transfer(url: str, partial: Path, timeout: float, progress: bool) -> None:
     """Append the rest of `url` to `partial`, resuming with a Range request when it already holds bytes."""
     offset = partial.stat().st_size if partial.exists() else 0
-    request = urllib.request.Request(url, headers={"User-Agent": "sentilstm", **({"Range": f"bytes={offset}-"} if offset else {})})
+    request = urllib.request.Request(
+        url, headers={"User-Agent": "sentilstm", **({"Range": f"bytes={offset}-"} if offset else {})}
+    )
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
@@ -201,7 +216,10 @@ def _transfer(url: str, partial: Path, timeout: float, progress: bool) -> None:
         length = response.headers.get("Content-Length")
         expected = offset + int(length) if length is not None else None
         received = offset
-        with open(partial, "ab" if offset else "wb") as out, _progress_bar(partial.name.removesuffix(".part"), expected, received, progress) as advance:
+        with (
+            open(partial, "ab" if offset else "wb") as out,
+            _progress_bar(partial.name.removesuffix(".part"), expected, received, progress) as advance,
+        ):
             while block := response.read(CHUNK_BYTES):
                 out.write(block)
                 received += len(block)
@@ -219,7 +237,13 @@ def _progress_bar(name: str, total: int | None, done: int, enabled: bool) -> Ite
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-    with Progress(TextColumn(name), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True)) as bar:
+    with Progress(
+        TextColumn(name),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    ) as bar:
         task = bar.add_task(name, total=total, completed=done)
         yield lambda n: bar.update(task, advance=n)

@@ -3,6 +3,7 @@ and back (`LabelMap`, saved in every model), stratified splits, and the checks o
 
     labels = LabelMap.fit(table.labels); ids = labels.encode(table.labels); labels.decode(ids) == table.labels
 """
+
 from __future__ import annotations
 
 import math
@@ -77,9 +78,7 @@ class LabelMap:
         return {label: counter.get(label, 0) for label in self.labels}
 
 
-def stratified_split(
-    labels: np.ndarray, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, validation) with each class's share kept; classes too rare to split stay in train."""
     rng = np.random.default_rng(seed)
     train: list[int] = []
@@ -119,6 +118,8 @@ def _as_list(values: Any, name: str, what: str) -> list[Any]:
     if isinstance(values, pd.DataFrame):
         raise DataError(f"{name} must be a list of {what}, got a DataFrame; pass one column, e.g. frame['text']")
     if isinstance(values, (bytes, dict)) or not isinstance(values, Iterable):
-        raise DataError(f"{name} must be a list of {what}, got {type(values).__name__} {str(values)[:40]!r}; "
-                        "pass a list or another sequence of them")
+        raise DataError(
+            f"{name} must be a list of {what}, got {type(values).__name__} {str(values)[:40]!r}; "
+            "pass a list or another sequence of them"
+        )
     return list(values)

@@ -1,7 +1,8 @@
 """Reading labelled tables (CSV, TSV, JSONL, Parquet, optionally gzipped): formats, column inference, chunks.
 
-    table = read_table("reviews.csv", text_column="text", label_column="label")   # labels: see data/labels.py
+table = read_table("reviews.csv", text_column="text", label_column="label")   # labels: see data/labels.py
 """
+
 from __future__ import annotations
 
 import codecs
@@ -28,7 +29,14 @@ from sentilstm.text.normalize import clean_text
 log = logging.getLogger(__name__)
 
 TableFormat = Literal["csv", "tsv", "jsonl", "parquet"]
-FORMATS: dict[str, TableFormat] = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+FORMATS: dict[str, TableFormat] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
 TEXT_NAMES = ("text", "review", "tweet", "sentence", "content", "comment", "body", "message", "document")
 LABEL_NAMES = ("label", "labels", "sentiment", "polarity", "class", "target", "y")
 
@@ -101,8 +109,10 @@ def check_encoding(encoding: str) -> None:
     except (LookupError, ValueError):  # UnicodeEncodeError for a name with undecodable bytes, ValueError for a NUL
         known = False
     if not known:
-        raise DataError(f"encoding {encoding!r} is not a text encoding Python knows; use one such as 'utf-8', "
-                        "'latin-1', 'cp1252' or 'utf-16'")
+        raise DataError(
+            f"encoding {encoding!r} is not a text encoding Python knows; use one such as 'utf-8', "
+            "'latin-1', 'cp1252' or 'utf-16'"
+        )
 
 
 def table_columns(path: str | Path, *, encoding: str = "utf-8", quoting: bool | None = None) -> list[str]:
@@ -129,8 +139,10 @@ def table_columns(path: str | Path, *, encoding: str = "utf-8", quoting: bool | 
 
 
 def _decode_error(path: Path, encoding: str, exc: UnicodeError) -> DataError:
-    return DataError(f"{str(path)!r} cannot be read as {encoding} ({_first_line(exc)}); pass the file's real "
-                     "encoding, e.g. utf-8, latin-1 or cp1252")
+    return DataError(
+        f"{str(path)!r} cannot be read as {encoding} ({_first_line(exc)}); pass the file's real "
+        "encoding, e.g. utf-8, latin-1 or cp1252"
+    )
 
 
 def _text_stream(path: Path, gzipped: bool, encoding: str) -> io.TextIOWrapper:
@@ -143,7 +155,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def iter_frames(
-    path: str | Path, *, chunk_rows: int | None = None, encoding: str = "utf-8", quoting: bool | None = None,
+    path: str | Path,
+    *,
+    chunk_rows: int | None = None,
+    encoding: str = "utf-8",
+    quoting: bool | None = None,
     columns: Sequence[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Yield the file as DataFrames of at most `chunk_rows` rows (all of it at once when None).
@@ -183,14 +199,18 @@ def iter_frames(
                 )
                 yield from ([reader] if chunk_rows is None else reader)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, json.JSONDecodeError, OSError, EOFError) as exc:
-        raise DataError(f"could not read {str(path)!r} as {fmt}{' (gzip)' if gzipped else ''}: {_first_line(exc)}") from exc
+        raise DataError(
+            f"could not read {str(path)!r} as {fmt}{' (gzip)' if gzipped else ''}: {_first_line(exc)}"
+        ) from exc
     except UnicodeError as exc:
         raise _decode_error(path, encoding, exc) from None
     except ValueError as exc:  # pandas: the chosen columns are not all in the file
         if columns is None or "usecols" not in str(exc).lower():
             raise
-        raise DataError(f"{str(path)!r} lacks some of the columns {list(columns)} (the first row names "
-                        "them); check the column names") from exc
+        raise DataError(
+            f"{str(path)!r} lacks some of the columns {list(columns)} (the first row names "
+            "them); check the column names"
+        ) from exc
     finally:
         bad = _replacements.count - start
         if bad:
@@ -223,13 +243,17 @@ def _parquet_file(path: Path, gzipped: bool) -> Any:
         raise DataError(f"could not read {str(path)!r} as Parquet: {exc}") from exc
 
 
-def _iter_parquet(path: Path, gzipped: bool, chunk_rows: int | None, columns: Sequence[str] | None) -> Iterator[pd.DataFrame]:
+def _iter_parquet(
+    path: Path, gzipped: bool, chunk_rows: int | None, columns: Sequence[str] | None
+) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
 
     parquet = _parquet_file(path, gzipped)
     try:
         if columns is not None and (missing := [c for c in columns if c not in parquet.schema_arrow.names]):
-            raise DataError(f"{str(path)!r} has no column {missing[0]!r}; it has {column_list(parquet.schema_arrow.names)}")
+            raise DataError(
+                f"{str(path)!r} has no column {missing[0]!r}; it has {column_list(parquet.schema_arrow.names)}"
+            )
         if chunk_rows is None:  # all of it: one frame, however many row groups
             yield parquet.read(columns=columns).to_pandas()
             return
@@ -253,7 +277,9 @@ def _json_line(line: str, path: Path, number: int) -> Any:
         raise DataError(f"{str(path)!r} line {number} is not valid JSON ({reason}); fix or remove that line") from None
 
 
-def _iter_jsonl(handle: io.TextIOBase, chunk_rows: int | None, path: Path, columns: Sequence[str] | None) -> Iterator[pd.DataFrame]:
+def _iter_jsonl(
+    handle: io.TextIOBase, chunk_rows: int | None, path: Path, columns: Sequence[str] | None
+) -> Iterator[pd.DataFrame]:
     rows: list[dict[str, Any]] = []
     cells = 0
     for number, line in enumerate(handle, start=1):
@@ -261,7 +287,7 @@ def _iter_jsonl(handle: io.TextIOBase, chunk_rows: int | None, path: Path, colum
             continue
         row = _json_line(line, path, number)
         if not isinstance(row, dict):
-            raise DataError(f"{str(path)!r} line {number} is not a JSON object; each line must be {{\"text\": ...}}")
+            raise DataError(f'{str(path)!r} line {number} is not a JSON object; each line must be {{"text": ...}}')
         if columns is not None:
             row = {key: row[key] for key in columns if key in row}
         if "\\u" in line:  # an escape may spell a lone surrogate or NUL, which no UTF-8 file or tokenizer takes
@@ -303,12 +329,16 @@ def infer_columns(
     if text is None:
         rest = [c for c in columns if c != label and pd.api.types.is_string_dtype(frame[c])]
         if len(rest) != 1:
-            raise DataError(f"cannot tell which column holds the text among {column_list(columns)}; name it with --text-column")
+            raise DataError(
+                f"cannot tell which column holds the text among {column_list(columns)}; name it with --text-column"
+            )
         text = rest[0]
     if label is None and need_label:
         rest = [c for c in columns if c != text]
         if len(rest) != 1:
-            raise DataError(f"cannot tell which column holds the label among {column_list(columns)}; name it with --label-column")
+            raise DataError(
+                f"cannot tell which column holds the label among {column_list(columns)}; name it with --label-column"
+            )
         label = rest[0]
     if label == text:
         raise DataError(f"text and label columns are both {text!r}; name them with --text-column/--label-column")
@@ -316,7 +346,11 @@ def infer_columns(
 
 
 def needed_columns(
-    columns: Sequence[str], text_column: str | None, label_column: str | None, need_label: bool, source: str,
+    columns: Sequence[str],
+    text_column: str | None,
+    label_column: str | None,
+    need_label: bool,
+    source: str,
 ) -> list[str] | None:
     """The columns to read, chosen from the header alone (names given or usual ones), so a table's other columns,
     however many, are never parsed; None when choosing needs the values too (a narrow table: read it all)."""
@@ -329,8 +363,9 @@ def needed_columns(
     if len(columns) <= MAX_INFER_COLUMNS:
         return None
     role, option = ("text", "--text-column") if text is None else ("label", "--label-column")
-    raise DataError(f"{source}: cannot tell which column holds the {role} among {column_list(columns)}; "
-                    f"name it with {option}")
+    raise DataError(
+        f"{source}: cannot tell which column holds the {role} among {column_list(columns)}; name it with {option}"
+    )
 
 
 def _value_kind(value: Any) -> str:
@@ -354,17 +389,25 @@ def check_column_values(values: Sequence[Any], column: str, source: str, role: s
     allowed = ("string",) if role == "text" else ("string", "number", "boolean")
     for kind, row in first.items():
         if kind not in allowed:
-            raise DataError(f"{source}: {role} column {column!r} holds a {kind} at row {first_row + row + 1} "
-                            f"({str(values[row])[:60]}); {role}s must be {' or '.join(allowed)}s: fix that column")
+            raise DataError(
+                f"{source}: {role} column {column!r} holds a {kind} at row {first_row + row + 1} "
+                f"({str(values[row])[:60]}); {role}s must be {' or '.join(allowed)}s: fix that column"
+            )
     if len(first) > 1:
         (kind, row), (other, second) = sorted(first.items(), key=lambda item: item[1])[:2]
-        raise DataError(f"{source}: {role} column {column!r} mixes {kind}s (row {first_row + row + 1}: {values[row]!r}) "
-                        f"and {other}s (row {first_row + second + 1}: {values[second]!r}); give every {role} the same "
-                        "kind: fix that column")
+        raise DataError(
+            f"{source}: {role} column {column!r} mixes {kind}s (row {first_row + row + 1}: {values[row]!r}) "
+            f"and {other}s (row {first_row + second + 1}: {values[second]!r}); give every {role} the same "
+            "kind: fix that column"
+        )
 
 
 def is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or (isinstance(value, str) and not value.strip())
+    )
 
 
 def frame_to_table(
@@ -394,7 +437,13 @@ def frame_to_table(
     if empty_texts or missing_labels:
         log.warning(
             "%s: dropped %d of %d rows (%d with empty text in %r, %d with a missing label in %r)",
-            source, empty_texts + missing_labels, len(texts), empty_texts, text_name, missing_labels, label_name,
+            source,
+            empty_texts + missing_labels,
+            len(texts),
+            empty_texts,
+            text_name,
+            missing_labels,
+            label_name,
         )
     kept_texts = [t for t, k in zip(texts, keep) if k]
     if not kept_texts:
@@ -418,13 +467,12 @@ def read_table(
 
     Example: `read_table("ig_train.tsv", text_column="tweet")`.
     """
-    columns = needed_columns(table_columns(path, encoding=encoding, quoting=quoting), text_column, label_column,
-                             need_label, str(path))
+    columns = needed_columns(
+        table_columns(path, encoding=encoding, quoting=quoting), text_column, label_column, need_label, str(path)
+    )
     frame = next(iter_frames(path, encoding=encoding, quoting=quoting, columns=columns), None)
     if frame is None or frame.empty:
         raise DataError(f"data file {str(path)!r} has a header but no rows")
     return frame_to_table(
         frame, text_column=text_column, label_column=label_column, need_label=need_label, source=str(path)
     )
-
-

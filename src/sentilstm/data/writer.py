@@ -1,5 +1,6 @@
 """Writing tables chunk by chunk (CSV, TSV, JSONL, Parquet, optionally gzipped) under a temporary name, renamed
 into place only when complete: what `predict --output` and the web page's scored downloads write."""
+
 from __future__ import annotations
 
 import csv
@@ -60,8 +61,11 @@ class TableWriter:
         elif self.format == "csv":
             # the csv module quotes a cell holding "\n" but not one holding a lone "\r" (before Python 3.13), which
             # every reader takes for a line break: a chunk with such a cell quotes all its text cells
-            lone_cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in frame.columns
-                          if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c]))
+            lone_cr = any(
+                frame[c].astype(str).str.contains("\r", regex=False).any()
+                for c in frame.columns
+                if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])
+            )
             quoting = csv.QUOTE_NONNUMERIC if lone_cr else csv.QUOTE_MINIMAL
             self._stream.write(frame.to_csv(index=False, header=self._rows == 0, quoting=quoting).encode("utf-8"))
         else:  # TSV is read without quoting, so cells must not hold tabs or line breaks: they become spaces

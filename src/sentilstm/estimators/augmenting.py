@@ -1,8 +1,9 @@
 """The augmentation step of `SentimentClassifier.fit`: which operations, and the new training rows they make.
 
-    operations = augment_operations(AugmentConfig(augment="eda"))
-    rows = augmented_rows(texts, targets, pipeline, vectors, operations, config, unlabeled, seed=0)
+operations = augment_operations(AugmentConfig(augment="eda"))
+rows = augmented_rows(texts, targets, pipeline, vectors, operations, config, unlabeled, seed=0)
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,9 +48,11 @@ def augment_operations(config: AugmentConfig) -> list[str]:
         operations += [op for op in expanded if op not in operations]
     translator = config.augment_translator
     if "backtranslate" in operations and not (callable(translator) or model_pair(translator)):
-        raise ConfigError("augment='backtranslate' needs augment_translator: a callable list[str] -> list[str] doing "
-                          "the round trip, or two Hugging Face model names 'FORWARD,BACKWARD' such as "
-                          f"'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en', got {translator!r}")
+        raise ConfigError(
+            "augment='backtranslate' needs augment_translator: a callable list[str] -> list[str] doing "
+            "the round trip, or two Hugging Face model names 'FORWARD,BACKWARD' such as "
+            f"'Helsinki-NLP/opus-mt-en-de,Helsinki-NLP/opus-mt-de-en', got {translator!r}"
+        )
     return operations
 
 
@@ -59,8 +62,15 @@ def needs_neighbours(config: AugmentConfig, operations: list[str]) -> bool:
 
 
 def augmented_rows(
-    texts: list[str], targets: np.ndarray, pipeline: TextPipeline, vectors: np.ndarray | None,
-    operations: list[str], config: AugmentConfig, unlabeled: list[str], *, seed: int,
+    texts: list[str],
+    targets: np.ndarray,
+    pipeline: TextPipeline,
+    vectors: np.ndarray | None,
+    operations: list[str],
+    config: AugmentConfig,
+    unlabeled: list[str],
+    *,
+    seed: int,
 ) -> AugmentedRows:
     """New training rows made from the training split; validation and test never see them."""
     from sentilstm.text.augment import BackTranslator, NeighbourSynonyms, WordNetSynonyms, augment
@@ -78,20 +88,36 @@ def augmented_rows(
         translator = BackTranslator(*pair) if pair else config.augment_translator
     if pipeline.config.strip_html:  # word edits would split "<br />" and the tag stripper would eat words
         texts = [strip_html(t) for t in texts]
-    result = augment(texts, targets.tolist(), operations, copies=config.augment_copies, alpha=config.augment_alpha,
-                     synonyms=synonyms, translator=translator, seed=seed)
+    result = augment(
+        texts,
+        targets.tolist(),
+        operations,
+        copies=config.augment_copies,
+        alpha=config.augment_alpha,
+        synonyms=synonyms,
+        translator=translator,
+        seed=seed,
+    )
     examples = [[operation, original[:200], new[:200]] for operation, original, new in result.examples(3)]
-    return AugmentedRows(result.texts[len(texts):], np.asarray(result.labels[len(texts):], dtype=targets.dtype),
-                         {**result.to_dict(), "examples": examples})
+    return AugmentedRows(
+        result.texts[len(texts) :],
+        np.asarray(result.labels[len(texts) :], dtype=targets.dtype),
+        {**result.to_dict(), "examples": examples},
+    )
 
 
 def synonym_vectors(
-    pipeline: TextPipeline, texts: list[str], vectors: np.ndarray | None, unlabeled: list[str], *, seed: int,
+    pipeline: TextPipeline,
+    texts: list[str],
+    vectors: np.ndarray | None,
+    unlabeled: list[str],
+    *,
+    seed: int,
 ) -> tuple[list[str], np.ndarray]:
     """Word vectors for embedding-neighbour synonyms: the model's own initial vectors when its tokens are
     whole words, else word2vec trained on the training (+ unlabelled) texts' words (seconds on 10k tweets)."""
-    from sentilstm.text.pretraining import train_vectors
     from sentilstm.text.normalize import WORD_PATTERN
+    from sentilstm.text.pretraining import train_vectors
 
     config = pipeline.config
     if vectors is not None and config.tokenizer == "word" and config.stemmer is None:
@@ -102,8 +128,15 @@ def synonym_vectors(
     counts = Counter(word for sentence in sentences for word in sentence)
     words = [w for w, n in counts.most_common(50_000) if n >= 2]
     log.info("training word2vec on %d texts for embedding-neighbour synonyms", len(sentences))
-    matrix, _ = train_vectors(sentences, {w: i for i, w in enumerate(words)}, method="word2vec", dim=100,
-                              seed=seed, workers=1, token_counts=counts)  # 1 worker: reproducible
+    matrix, _ = train_vectors(
+        sentences,
+        {w: i for i, w in enumerate(words)},
+        method="word2vec",
+        dim=100,
+        seed=seed,
+        workers=1,
+        token_counts=counts,
+    )  # 1 worker: reproducible
     return words, matrix
 
 
@@ -115,5 +148,12 @@ def model_pair(spec: Any) -> tuple[str, str] | None:
     return (forward, backward) if forward and backward and "," not in backward else None
 
 
-__all__ = ["AugmentedRows", "CALLABLE_PREFIX", "augment_operations", "augmented_rows", "model_pair", "needs_neighbours",
-           "synonym_vectors"]
+__all__ = [
+    "AugmentedRows",
+    "CALLABLE_PREFIX",
+    "augment_operations",
+    "augmented_rows",
+    "model_pair",
+    "needs_neighbours",
+    "synonym_vectors",
+]

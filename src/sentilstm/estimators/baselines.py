@@ -7,6 +7,7 @@
 Both normalise text exactly like the LSTM models (`TextConfig`), so a score difference is the model's,
 not the preprocessing's. They train in seconds to a minute and are the bar an LSTM has to clear.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,11 +26,11 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from sentilstm.artifact.format import library_versions, write_file
+from sentilstm.artifact.schema import Shapes, check_params, check_tensors, part, saved_labels
 from sentilstm.config import TextConfig, check_choice, check_integer, check_positive, check_type
 from sentilstm.data.labels import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentilstm.estimators.evaluation import ScoringMixin
-from sentilstm.artifact.schema import Shapes, check_params, check_tensors, part, saved_labels
 from sentilstm.text.normalize import WORD_PATTERN, Normalizer
 
 if TYPE_CHECKING:
@@ -60,8 +61,15 @@ class Features:
     idf: np.ndarray | None = None
 
     @classmethod
-    def fit(cls, texts: list[str], analyzer: Literal["word", "char_wb"], ngram_range: tuple[int, int],
-            min_df: int, max_features: int | None, idf: bool) -> tuple[Features, sp.csr_matrix]:
+    def fit(
+        cls,
+        texts: list[str],
+        analyzer: Literal["word", "char_wb"],
+        ngram_range: tuple[int, int],
+        min_df: int,
+        max_features: int | None,
+        idf: bool,
+    ) -> tuple[Features, sp.csr_matrix]:
         vectorizer = _vectorizer(analyzer, ngram_range, min_df=min_df, max_features=max_features)
         try:
             counts = vectorizer.fit_transform(texts).astype(np.float32)
@@ -96,7 +104,11 @@ class Features:
                 values.append(found[j])
             indptr.append(len(indices))
         return sp.csr_matrix(
-            (np.asarray(values, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+            (
+                np.asarray(values, dtype=np.float32),
+                np.asarray(indices, dtype=np.int32),
+                np.asarray(indptr, dtype=np.int64),
+            ),
             shape=(len(texts), len(self.terms)),
         )
 
@@ -109,7 +121,11 @@ class Features:
 
     def to_tensors(self, prefix: str) -> dict[str, torch.Tensor]:
         blob = "\n".join(self.terms).encode("utf-8")  # normalised text has no newlines, so terms never do
-        tensors = {f"{prefix}.terms": torch.frombuffer(bytearray(blob), dtype=torch.uint8) if blob else torch.zeros(0, dtype=torch.uint8)}
+        tensors = {
+            f"{prefix}.terms": torch.frombuffer(bytearray(blob), dtype=torch.uint8)
+            if blob
+            else torch.zeros(0, dtype=torch.uint8)
+        }
         if self.idf is not None:
             tensors[f"{prefix}.idf"] = torch.from_numpy(self.idf)
         return tensors
@@ -149,7 +165,9 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
     kind: ClassVar[BaselineKind]
 
     def _text_config(self) -> TextConfig:
-        config = TextConfig(lowercase=self.lowercase, replace_urls=self.replace_urls, replace_mentions=self.replace_mentions)
+        config = TextConfig(
+            lowercase=self.lowercase, replace_urls=self.replace_urls, replace_mentions=self.replace_mentions
+        )
         config.validate()
         return config
 
@@ -180,7 +198,12 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         features, matrix = self._fit_features(normalizer.batch(texts))
         fitted = self._fit_linear(matrix, label_map.encode(labels))
         # assigned only now, so a failed re-fit leaves a fitted model as it was
-        self.normalizer_, self.label_map_, self.classes_, self.features_ = normalizer, label_map, np.asarray(label_map.labels), features
+        self.normalizer_, self.label_map_, self.classes_, self.features_ = (
+            normalizer,
+            label_map,
+            np.asarray(label_map.labels),
+            features,
+        )
         for name, value in fitted.items():
             setattr(self, name, value)
         log.info("%s: %d features, %d classes", self.kind, matrix.shape[1], len(label_map))
@@ -195,11 +218,16 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         return self._probabilities(self._transform(self.normalizer_.batch(texts))).astype(np.float64)
 
     def explain(
-        self, text: str, method: Literal["auto", "lime", "kernel_shap"] = "auto", *, num_samples: int = 1000, seed: int = 0,
+        self,
+        text: str,
+        method: Literal["auto", "lime", "kernel_shap"] = "auto",
+        *,
+        num_samples: int = 1000,
+        seed: int = 0,
     ) -> TokenAttribution:
         """Which words of `text` drove the prediction, by removing words and re-predicting ("auto": kernel_shap).
 
-            NBSVM().fit(texts, labels).explain("not good at all", method="lime").top(3)
+        NBSVM().fit(texts, labels).explain("not good at all", method="lime").top(3)
         """
         from sentilstm.explanations.methods import explain
 
@@ -218,7 +246,10 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
 
     # ----- persistence ---------------------------------------------------------------------------
     def to_tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
-        tensors = {f"{prefix}coef": torch.from_numpy(self.coef_), f"{prefix}intercept": torch.from_numpy(self.intercept_)}
+        tensors = {
+            f"{prefix}coef": torch.from_numpy(self.coef_),
+            f"{prefix}intercept": torch.from_numpy(self.intercept_),
+        }
         if getattr(self, "ratios_", None) is not None:
             tensors[f"{prefix}ratios"] = torch.from_numpy(self.ratios_)
         for i, features in enumerate(self.features_):
@@ -238,7 +269,8 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         self._check_fitted()
         payload = self.to_payload()
         payload.update(
-            metrics=getattr(self, "metrics_", {}), versions=library_versions(),
+            metrics=getattr(self, "metrics_", {}),
+            versions=library_versions(),
             created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         )
         write_file(path, self.to_tensors(), payload, kind="model")
@@ -264,18 +296,23 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
             check_type(f"{prefix}features[{index}]", spec, _FeatureSpec)
         blocks = [(spec["analyzer"], tuple(spec["ngram_range"])) for spec in specs]
         if blocks != clf._blocks():
-            raise ArtifactError(f"{prefix}features hold (analyzer, ngram_range) blocks {blocks} but the ngram settings "
-                                f"in params imply {clf._blocks()}")
+            raise ArtifactError(
+                f"{prefix}features hold (analyzer, ngram_range) blocks {blocks} but the ngram settings "
+                f"in params imply {clf._blocks()}"
+            )
         clf.features_ = [Features.from_saved(spec, tensors, f"{prefix}features{i}") for i, spec in enumerate(specs)]
         rows = len(clf.label_map_) if kind == "tfidf_lr" or len(clf.label_map_) > 2 else 1  # binary NBSVM: one row
         coef = tensors.get(f"{prefix}coef")
         if coef is not None and coef.dim() == 2 and coef.shape[0] != rows:
-            raise ArtifactError(f"the file lists {len(clf.label_map_)} labels but {prefix}coef has {coef.shape[0]} "
-                                f"rows ({kind} keeps {rows})")
+            raise ArtifactError(
+                f"the file lists {len(clf.label_map_)} labels but {prefix}coef has {coef.shape[0]} "
+                f"rows ({kind} keeps {rows})"
+            )
         expected = clf._expected_tensors(prefix, rows)
         terms = {f"{prefix}features{i}.terms" for i in range(len(specs))}  # checked by Features.from_saved
-        check_tensors(expected, {n: t for n, t in tensors.items() if n.startswith(prefix) and n not in terms},
-                      exact=True)
+        check_tensors(
+            expected, {n: t for n, t in tensors.items() if n.startswith(prefix) and n not in terms}, exact=True
+        )
         clf.normalizer_ = Normalizer(clf._text_config())
         clf.classes_ = np.asarray(clf.label_map_.labels)
         clf.coef_ = tensors[f"{prefix}coef"].numpy()
@@ -291,8 +328,9 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         if self.kind == "nbsvm":
             expected[f"{prefix}ratios"] = ((rows, width), float32)
         else:
-            expected.update({f"{prefix}features{i}.idf": ((len(f.terms),), float32)
-                             for i, f in enumerate(self.features_)})
+            expected.update(
+                {f"{prefix}features{i}.idf": ((len(f.terms),), float32) for i, f in enumerate(self.features_)}
+            )
         return expected
 
     def _resample(self, matrix: sp.csr_matrix, targets: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -313,7 +351,9 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         else:
             sampler = (RandomOverSampler if self.sampling == "oversample" else RandomUnderSampler)(random_state=0)
         resampled, new_targets = sampler.fit_resample(matrix, targets)
-        log.info("%s: %s resampled %d training rows to %d", self.kind, self.sampling, matrix.shape[0], resampled.shape[0])
+        log.info(
+            "%s: %s resampled %d training rows to %d", self.kind, self.sampling, matrix.shape[0], resampled.shape[0]
+        )
         return sp.csr_matrix(resampled), np.asarray(new_targets)
 
     # ----- subclass hooks ------------------------------------------------------------------------
@@ -346,10 +386,19 @@ class TfidfLogisticRegression(LinearBaseline):
             _check_ngrams("char_ngrams", self.char_ngrams)
 
     def __init__(
-        self, *, C: float = 4.0, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] | None = (2, 5),
-        min_df: int = 2, max_features: int | None = None, class_weight: Literal["balanced"] | None = None,
-        sampling: BaselineSampling = "none", lowercase: bool = True, replace_urls: bool = True,
-        replace_mentions: bool = True, max_iter: int = 1000,
+        self,
+        *,
+        C: float = 4.0,
+        word_ngrams: tuple[int, int] = (1, 2),
+        char_ngrams: tuple[int, int] | None = (2, 5),
+        min_df: int = 2,
+        max_features: int | None = None,
+        class_weight: Literal["balanced"] | None = None,
+        sampling: BaselineSampling = "none",
+        lowercase: bool = True,
+        replace_urls: bool = True,
+        replace_mentions: bool = True,
+        max_iter: int = 1000,
     ) -> None:
         self.C, self.word_ngrams, self.char_ngrams, self.min_df = C, word_ngrams, char_ngrams, min_df
         self.max_features, self.class_weight, self.sampling = max_features, class_weight, sampling
@@ -393,10 +442,19 @@ class NBSVM(LinearBaseline):
     kind = "nbsvm"
 
     def __init__(
-        self, *, C: float = 0.1, ngrams: tuple[int, int] = (1, 3), alpha: float = 1.0, min_df: int = 2,
-        max_features: int | None = None, class_weight: Literal["balanced"] | None = None,
-        sampling: BaselineSampling = "none", lowercase: bool = True, replace_urls: bool = True,
-        replace_mentions: bool = True, max_iter: int = 1000,
+        self,
+        *,
+        C: float = 0.1,
+        ngrams: tuple[int, int] = (1, 3),
+        alpha: float = 1.0,
+        min_df: int = 2,
+        max_features: int | None = None,
+        class_weight: Literal["balanced"] | None = None,
+        sampling: BaselineSampling = "none",
+        lowercase: bool = True,
+        replace_urls: bool = True,
+        replace_mentions: bool = True,
+        max_iter: int = 1000,
     ) -> None:
         self.C, self.ngrams, self.alpha, self.min_df = C, ngrams, alpha, min_df
         self.max_features, self.class_weight, self.sampling = max_features, class_weight, sampling
@@ -427,14 +485,23 @@ class NBSVM(LinearBaseline):
             p = self.alpha + np.asarray(matrix[inside].sum(axis=0)).ravel()
             q = self.alpha + np.asarray(matrix[~inside].sum(axis=0)).ravel()
             r = np.log(p / p.sum()) - np.log(q / q.sum())
-            model = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight, solver="liblinear", dual=True,
-                                       random_state=0)  # liblinear shuffles; fixed for reproducible fits
+            model = LogisticRegression(
+                C=self.C,
+                max_iter=self.max_iter,
+                class_weight=self.class_weight,
+                solver="liblinear",
+                dual=True,
+                random_state=0,
+            )  # liblinear shuffles; fixed for reproducible fits
             model.fit(*self._resample(matrix @ sp.diags(r), inside.astype(np.int64)))  # SMOTE in the NB-scaled space
             ratios.append(r)
             coefs.append(model.coef_[0] * r)  # fold r into the weights: score = x . (w * r) + b
             intercepts.append(model.intercept_[0])
-        return {"ratios_": np.asarray(ratios, dtype=np.float32), "coef_": np.asarray(coefs, dtype=np.float32),
-                "intercept_": np.asarray(intercepts, dtype=np.float32)}
+        return {
+            "ratios_": np.asarray(ratios, dtype=np.float32),
+            "coef_": np.asarray(coefs, dtype=np.float32),
+            "intercept_": np.asarray(intercepts, dtype=np.float32),
+        }
 
     def _probabilities(self, matrix: sp.csr_matrix) -> np.ndarray:
         scores = matrix @ self._weight_columns() + self.intercept_
@@ -445,8 +512,12 @@ class NBSVM(LinearBaseline):
 
 
 def _check_ngrams(name: str, value: Any) -> None:
-    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(n, int) for n in value)
-            and 1 <= value[0] <= value[1]):
+    if not (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(n, int) for n in value)
+        and 1 <= value[0] <= value[1]
+    ):
         raise ConfigError(f"{name} must be a (min_n, max_n) pair of integers with 1 <= min_n <= max_n, got {value!r}")
 
 

@@ -1,8 +1,9 @@
 """The blend step of `SentimentClassifier.fit`: a linear n-gram model averaged with the network's probabilities.
 
-    fitted = fit_blend(BlendConfig("auto"), network_val, texts, labels, val_texts, val_targets, classes, sampling="none")
-    fitted.model, fitted.weight  # None, 1.0 when the network alone is best on validation
+fitted = fit_blend(BlendConfig("auto"), network_val, texts, labels, val_texts, val_targets, classes, sampling="none")
+fitted.model, fitted.weight  # None, 1.0 when the network alone is best on validation
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,15 @@ class FittedBlend:
 
 
 def fit_blend(
-    config: BlendConfig, network: np.ndarray, texts: list[str], labels: list[Label], val_texts: list[str],
-    val_targets: np.ndarray, classes: list[Any], *, sampling: str,
+    config: BlendConfig,
+    network: np.ndarray,
+    texts: list[str],
+    labels: list[Label],
+    val_texts: list[str],
+    val_targets: np.ndarray,
+    classes: list[Any],
+    *,
+    sampling: str,
 ) -> FittedBlend:
     """Fit the linear model(s) on the training split and pick the blend weight on the validation split, given the
     network's validation probabilities `network`."""
@@ -58,11 +66,22 @@ def fit_blend(
         return FittedBlend(scores=scores)
     loss, weight, linear = best
     metrics = {"model": linear.kind, "network_weight": weight, "validation_log_loss": {**scores, "blend": loss}}
-    log.info("blend: %.2f x network + %.2f x %s (validation log-loss %.4f; network alone %.4f, %s alone %.4f)",
-             weight, 1 - weight, linear.kind, loss, scores["network"], linear.kind, scores[linear.kind])
+    log.info(
+        "blend: %.2f x network + %.2f x %s (validation log-loss %.4f; network alone %.4f, %s alone %.4f)",
+        weight,
+        1 - weight,
+        linear.kind,
+        loss,
+        scores["network"],
+        linear.kind,
+        scores[linear.kind],
+    )
     if weight == 0.0:
-        log.warning("the network adds nothing on the validation split, so predictions come from %s alone; "
-                    "train longer, or pass blend=None (--blend none) to keep the network's own predictions", linear.kind)
+        log.warning(
+            "the network adds nothing on the validation split, so predictions come from %s alone; "
+            "train longer, or pass blend=None (--blend none) to keep the network's own predictions",
+            linear.kind,
+        )
     return FittedBlend(linear, weight, metrics, scores)
 
 

@@ -1,9 +1,10 @@
 """`SentimentClassifier`: the scikit-learn-style facade that wires data, text, model and training.
 
-    clf = SentimentClassifier(epochs=5).fit(texts, labels)      # labels: -1/0/1, "pos"/"neg", ...
-    clf.predict(["I loved it"]); clf.predict_proba(["I loved it"]); clf.evaluate(test_texts, test_labels)
-    clf.save("model.sentilstm"); SentimentClassifier.load("model.sentilstm")
+clf = SentimentClassifier(epochs=5).fit(texts, labels)      # labels: -1/0/1, "pos"/"neg", ...
+clf.predict(["I loved it"]); clf.predict_proba(["I loved it"]); clf.evaluate(test_texts, test_labels)
+clf.save("model.sentilstm"); SentimentClassifier.load("model.sentilstm")
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,25 +19,57 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from sentilstm.artifact.format import library_versions, read_file, write_file
-from sentilstm.estimators.baselines import LinearBaseline
+from sentilstm.artifact.schema import (
+    build_network,
+    check_checkpoint,
+    check_classifier,
+    config_params,
+    meta_network,
+    part,
+)
 from sentilstm.config import (
-    DERIVED_MODEL_FIELDS, EXTRA_CONFIGS,
-    AugmentConfig, Blend, BlendConfig, Cell, EmbeddingConfig, ModelConfig, Monitor, Pooling, Precision, Schedule,
-    SynonymKind, TextConfig, TokenizerKind, TrainConfig, Truncation, Loss, Sampling, check_type, from_dict,
+    DERIVED_MODEL_FIELDS,
+    EXTRA_CONFIGS,
+    AugmentConfig,
+    Blend,
+    BlendConfig,
+    Cell,
+    EmbeddingConfig,
+    Loss,
+    ModelConfig,
+    Monitor,
+    Pooling,
+    Precision,
+    Sampling,
+    Schedule,
+    SynonymKind,
+    TextConfig,
+    TokenizerKind,
+    TrainConfig,
+    Truncation,
+    check_type,
+    from_dict,
 )
 from sentilstm.data.labels import Label, LabelMap, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, NotFittedError
 from sentilstm.estimators import steps
 from sentilstm.estimators.augmenting import CALLABLE_PREFIX
+from sentilstm.estimators.baselines import LinearBaseline
 from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend, blend_weight, fit_blend
 from sentilstm.estimators.evaluation import ScoringMixin
 from sentilstm.estimators.inference import predict_probabilities
-from sentilstm.text.pretraining import PretrainMethod
 from sentilstm.system.device import resolve_device, resolve_precision
-from sentilstm.artifact.schema import build_network, check_checkpoint, check_classifier, config_params, meta_network, part
-from sentilstm.text.pipeline import TextPipeline
 from sentilstm.system.threads import shared_governor
-from sentilstm.training.loop import CheckpointSpec, History, TrainingCallback, check_resume_state, read_checkpoint, resume_error
+from sentilstm.text.pipeline import TextPipeline
+from sentilstm.text.pretraining import PretrainMethod
+from sentilstm.training.loop import (
+    CheckpointSpec,
+    History,
+    TrainingCallback,
+    check_resume_state,
+    read_checkpoint,
+    resume_error,
+)
 
 if TYPE_CHECKING:
     from sentilstm.explanations.methods import ExplainMethod
@@ -170,8 +203,12 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
 
     def _checked_settings(self) -> steps.Settings:
         """The validated configs and augmentation operations; ModelConfig's vocab_size and num_classes come later."""
-        return steps.check_settings(*(self._config(cls) for cls in (TextConfig, ModelConfig, TrainConfig, EmbeddingConfig,
-                                                                     AugmentConfig, BlendConfig)))
+        return steps.check_settings(
+            *(
+                self._config(cls)
+                for cls in (TextConfig, ModelConfig, TrainConfig, EmbeddingConfig, AugmentConfig, BlendConfig)
+            )
+        )
 
     # ----- training ------------------------------------------------------------------------------
     def fit(
@@ -197,30 +234,51 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         texts, labels, others = steps.check_inputs(X, y, unlabeled)
         settings = self._checked_settings()
         if self.class_weight is not None and self.sampling != "none":
-            log.warning("class_weight=%r and sampling=%r both rebalance the classes; together they over-correct "
-                        "towards the small classes, use one of them", self.class_weight, self.sampling)
+            log.warning(
+                "class_weight=%r and sampling=%r both rebalance the classes; together they over-correct "
+                "towards the small classes, use one of them",
+                self.class_weight,
+                self.sampling,
+            )
         saved = self._read_resume(checkpoint_path) if resume else None
-        data = steps.prepare_data(texts, labels, validation, settings.train, unlabeled=others,
-                                  label_values=saved["labels"] if saved else None)
+        data = steps.prepare_data(
+            texts, labels, validation, settings.train, unlabeled=others, label_values=saved["labels"] if saved else None
+        )
         text = steps.fit_text_pipeline(data.texts, settings.text, saved)
         vectors = steps.InitialVectors()
         if not saved or steps.needs_vectors_on_resume(settings):
             exact = steps.needs_vectors_on_resume(settings)  # vectors that choose synonyms are training data
-            vectors = steps.initialise_embeddings(settings.embedding, text, data.unlabeled, dim=self.embedding_dim,
-                                                  seed=self.seed, workers=1 if exact else self.num_threads or 2)
+            vectors = steps.initialise_embeddings(
+                settings.embedding,
+                text,
+                data.unlabeled,
+                dim=self.embedding_dim,
+                seed=self.seed,
+                workers=1 if exact else self.num_threads or 2,
+            )
         self.embedding_coverage_ = vectors.coverage
         model_config = steps.network_config(settings, text, data, vectors, saved)
         rows = steps.augment_training(settings, data, text, vectors.matrix)
         net = steps.new_network(model_config, vectors.matrix, settings.train, rows.ids)
         checkpoint = None
         if checkpoint_path is not None:
-            checkpoint = CheckpointSpec(Path(checkpoint_path), self._payload(data.label_map, text.pipeline, model_config))
-        history = steps.train_network(net, rows, data, text, settings.train, checkpoint=checkpoint,
-                                      resume=saved["checkpoint"] if saved else None,
-                                      callbacks=[*([callback] if callback is not None else []), *(callbacks or [])])
+            checkpoint = CheckpointSpec(
+                Path(checkpoint_path), self._payload(data.label_map, text.pipeline, model_config)
+            )
+        history = steps.train_network(
+            net,
+            rows,
+            data,
+            text,
+            settings.train,
+            checkpoint=checkpoint,
+            resume=saved["checkpoint"] if saved else None,
+            callbacks=[*([callback] if callback is not None else []), *(callbacks or [])],
+        )
         self._set_trained(data.label_map, text.pipeline, net, history, rows)
-        blend = steps.fit_blend_step(settings.blend, self._network_proba, data, data.label_map.labels,
-                                     sampling=self.sampling)
+        blend = steps.fit_blend_step(
+            settings.blend, self._network_proba, data, data.label_map.labels, sampling=self.sampling
+        )
         if blend is not None:
             self._set_blend(blend)
         scores = steps.score_validation(self.predict_proba, data, text, rows)
@@ -230,8 +288,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             self.metrics_["data"] = scores.data_profile
         return self
 
-    def _set_trained(self, label_map: LabelMap, pipeline: TextPipeline, net: torch.nn.Module, history: History,
-                     rows: steps.TrainingRows) -> None:
+    def _set_trained(
+        self,
+        label_map: LabelMap,
+        pipeline: TextPipeline,
+        net: torch.nn.Module,
+        history: History,
+        rows: steps.TrainingRows,
+    ) -> None:
         """The learned state of a trained network, before any blend."""
         self.label_map_, self.pipeline_, self.model_, self.history_ = label_map, pipeline, net, history
         self.classes_ = np.asarray(label_map.labels)
@@ -250,8 +314,18 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
 
     def _fit_blend(self, texts: list[str], labels: list[Label], val_texts: list[str], val_targets: np.ndarray) -> None:
         """Fit the linear model(s) on the training split and pick the blend weight on the validation split."""
-        self._set_blend(fit_blend(self._config(BlendConfig), self._network_proba(val_texts), texts, labels, val_texts,
-                                  val_targets, list(self.classes_), sampling=self.sampling))
+        self._set_blend(
+            fit_blend(
+                self._config(BlendConfig),
+                self._network_proba(val_texts),
+                texts,
+                labels,
+                val_texts,
+                val_targets,
+                list(self.classes_),
+                sampling=self.sampling,
+            )
+        )
 
     def _read_resume(self, checkpoint_path: str | Path | None) -> dict[str, Any] | None:
         if checkpoint_path is None:
@@ -276,7 +350,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             return np.zeros((0, len(self.classes_)))
         probabilities = self._network_proba(texts)
         if getattr(self, "blend_model_", None) is not None:
-            probabilities = self.blend_weight_ * probabilities + (1 - self.blend_weight_) * self.blend_model_.predict_proba(texts)
+            probabilities = self.blend_weight_ * probabilities + (
+                1 - self.blend_weight_
+            ) * self.blend_model_.predict_proba(texts)
         return probabilities
 
     def run_network_with(self, runner: NetworkRunner | None) -> SentimentClassifier:
@@ -302,11 +378,18 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         # many texts on the CPU: torch's threads follow what pays on this machine now (see sentilstm.system.threads)
         governed = device.type == "cpu" and self.num_threads is None and len(texts) >= GOVERNED_TEXTS
         governor = shared_governor() if governed else None
-        return predict_probabilities(self.model_, self.pipeline_.encode(texts), device=device, precision=precision,
-                                     governor=governor)
+        return predict_probabilities(
+            self.model_, self.pipeline_.encode(texts), device=device, precision=precision, governor=governor
+        )
 
     def explain(
-        self, text: str, method: ExplainMethod = "auto", *, num_samples: int = 1000, seed: int = 0, n_steps: int = 50,
+        self,
+        text: str,
+        method: ExplainMethod = "auto",
+        *,
+        num_samples: int = 1000,
+        seed: int = 0,
+        n_steps: int = 50,
     ) -> TokenAttribution:
         """Which words of `text` drove the prediction: a `TokenAttribution` with per-class scores per word.
 
@@ -324,7 +407,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise NotFittedError("this SentimentClassifier is not trained yet; call fit() or SentimentClassifier.load()")
+            raise NotFittedError(
+                "this SentimentClassifier is not trained yet; call fit() or SentimentClassifier.load()"
+            )
 
     # ----- persistence ---------------------------------------------------------------------------
     def _payload(self, label_map: LabelMap, pipeline: TextPipeline, model_config: ModelConfig) -> dict[str, Any]:
@@ -360,11 +445,15 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         """Rebuild a classifier saved by `save`, to predict on `device` ('auto' (None), 'cpu', 'cuda', 'cuda:N')."""
         clf = load_model(path, device=device)
         if not isinstance(clf, SentimentClassifier):
-            raise ArtifactError(f"{str(path)!r} holds a {type(clf).__name__} baseline; load it with sentilstm.load_model")
+            raise ArtifactError(
+                f"{str(path)!r} holds a {type(clf).__name__} baseline; load it with sentilstm.load_model"
+            )
         return clf
 
     @classmethod
-    def from_saved(cls, tensors: dict[str, torch.Tensor], payload: dict[str, Any], device: str | None = None) -> SentimentClassifier:
+    def from_saved(
+        cls, tensors: dict[str, torch.Tensor], payload: dict[str, Any], device: str | None = None
+    ) -> SentimentClassifier:
         """Rebuild from the tensors and JSON payload of a model file, every part checked against the others first
         (`sentilstm.artifact.schema`; ArtifactError or ConfigError naming the field). `device` is where it will predict
         (None: 'auto'); the device it was trained on is kept as `training_device_`, never used."""
@@ -388,8 +477,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             clf.blend_weight_ = blend_weight(blend)
             clf.blend_model_ = LinearBaseline.from_saved(part(blend, "model", where="blend."), tensors, BLEND_PREFIX)
             if clf.blend_model_.label_map_.labels != saved.labels:
-                raise ArtifactError(f"the blend's labels {clf.blend_model_.label_map_.labels} differ from the "
-                                    f"network's {saved.labels}")
+                raise ArtifactError(
+                    f"the blend's labels {clf.blend_model_.label_map_.labels} differ from the network's {saved.labels}"
+                )
         elif len(network) < len(tensors):
             raise ArtifactError(f"the file holds blend tensors {sorted(set(tensors) - set(network))[:3]} but no blend")
         clf.classes_ = np.asarray(clf.label_map_.labels)
@@ -410,8 +500,10 @@ def _check_extra_configs(payload: dict[str, Any], params: dict[str, Any]) -> Non
         for field in dataclasses.fields(cls):
             value = section.get(field.name, field.default)
             if field.name in params and value != params[field.name]:
-                raise ArtifactError(f"params.{field.name} is {str(params[field.name])[:40]!r} but "
-                                    f"{name}.{field.name} is {str(value)[:40]!r}")
+                raise ArtifactError(
+                    f"params.{field.name} is {str(params[field.name])[:40]!r} but "
+                    f"{name}.{field.name} is {str(value)[:40]!r}"
+                )
 
 
 Classifier = SentimentClassifier | LinearBaseline  # anything `load_model` returns: same predict/evaluate/save
@@ -432,8 +524,10 @@ def load_model(path: str | Path, *, device: str | None = None) -> Classifier:
             return LinearBaseline.from_saved(payload, tensors)
         return SentimentClassifier.from_saved(tensors, payload, device)
     except (ArtifactError, ConfigError) as exc:
-        raise ArtifactError(f"{str(path)!r} cannot be loaded: {exc}; it is damaged, edited or from an incompatible "
-                            f"sentilstm ({_writer(payload)}): retrain it or copy it again") from None
+        raise ArtifactError(
+            f"{str(path)!r} cannot be loaded: {exc}; it is damaged, edited or from an incompatible "
+            f"sentilstm ({_writer(payload)}): retrain it or copy it again"
+        ) from None
     except (KeyError, TypeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:  # a check this version lacks
         raise ArtifactError(
             f"{str(path)!r} could not be rebuilt ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "

@@ -1,8 +1,9 @@
 """Metrics for a classifier's probabilities -> `EvaluationReport`.
 
-    report = evaluate_probabilities(y_true_ids, probabilities, labels=[-1, 0, 1])
-    report.macro_f1, report.to_dict()
+report = evaluate_probabilities(y_true_ids, probabilities, labels=[-1, 0, 1])
+report.macro_f1, report.to_dict()
 """
+
 from __future__ import annotations
 
 import math
@@ -66,7 +67,10 @@ class Predictions:
         confidence = self.probabilities.max(axis=1)
         wrong = np.flatnonzero(predicted != self.targets)
         order = wrong[np.argsort(-confidence[wrong], kind="stable")][:k]
-        return [(self.texts[i], self.labels[self.targets[i]], self.labels[predicted[i]], float(confidence[i])) for i in order]
+        return [
+            (self.texts[i], self.labels[self.targets[i]], self.labels[predicted[i]], float(confidence[i]))
+            for i in order
+        ]
 
 
 def top_confusions(matrix: Any, labels: list[Any], k: int = 20) -> list[tuple[Any, Any, int, float]]:
@@ -77,8 +81,10 @@ def top_confusions(matrix: Any, labels: list[Any], k: int = 20) -> list[tuple[An
     flat = np.flatnonzero(errors)
     order = flat[np.argsort(-errors.flat[flat], kind="stable")][:k]
     totals = np.maximum(counts.sum(axis=1), 1)
-    return [(labels[i], labels[j], int(errors[i, j]), float(errors[i, j] / totals[i]))
-            for i, j in (divmod(int(index), len(labels)) for index in order)]
+    return [
+        (labels[i], labels[j], int(errors[i, j]), float(errors[i, j] / totals[i]))
+        for i, j in (divmod(int(index), len(labels)) for index in order)
+    ]
 
 
 def most_confused_classes(matrix: Any, k: int = 20) -> list[int]:
@@ -97,9 +103,7 @@ def evaluate_probabilities(y_true: np.ndarray, probabilities: np.ndarray, labels
     num_classes = len(labels)
     classes = list(range(num_classes))
     y_pred = probabilities.argmax(axis=1)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=classes, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
     picked = np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-12, 1.0)
     return EvaluationReport(
         accuracy=float(accuracy_score(y_true, y_pred)),
@@ -123,7 +127,9 @@ def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, num_classes: int) ->
     if num_classes == 2:
         value = roc_auc_score(y_true, probabilities[:, 1])
     else:
-        value = roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro", labels=list(range(num_classes)))
+        value = roc_auc_score(
+            y_true, probabilities, multi_class="ovr", average="macro", labels=list(range(num_classes))
+        )
     return None if math.isnan(value) else float(value)
 
 

@@ -1,4 +1,5 @@
 """Batched, length-sorted prediction for any model that maps (ids, lengths) to logits."""
+
 from __future__ import annotations
 
 import time
@@ -8,9 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentilstm.training.batching import collate, sorted_batches
 from sentilstm.system.device import autocast
 from sentilstm.system.threads import ThreadGovernor
+from sentilstm.training.batching import collate, sorted_batches
 
 
 def predict_probabilities(

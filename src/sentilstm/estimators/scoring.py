@@ -1,7 +1,8 @@
 """Streaming batch scoring of a file: read in chunks, predict, write label + probabilities per row.
 
-    summary = score_file(clf, "big.csv", "scored.csv")  # memory stays flat whatever the file size
+summary = score_file(clf, "big.csv", "scored.csv")  # memory stays flat whatever the file size
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.data.tables import check_column_values, infer_columns, is_missing, iter_frames, table_columns
 from sentilstm.data.writer import TableWriter
 from sentilstm.errors import DataError
+from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.system.files import check_outputs
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,11 @@ def score_file(
         raise DataError(f"chunk_rows must be a whole number >= 1, got {chunk_rows!r}")
     width = len(table_columns(input_path, encoding=encoding))
     if width > MAX_COPIED_COLUMNS:
-        raise DataError(f"{str(input_path)!r} has {width:,} columns; scoring copies every column to the output and "
-                        f"takes at most {MAX_COPIED_COLUMNS:,}: keep the columns you need (e.g. the text and an id) "
-                        "in a new file and score that")
+        raise DataError(
+            f"{str(input_path)!r} has {width:,} columns; scoring copies every column to the output and "
+            f"takes at most {MAX_COPIED_COLUMNS:,}: keep the columns you need (e.g. the text and an id) "
+            "in a new file and score that"
+        )
     started, rows, empty = time.perf_counter(), 0, 0
     writer: TableWriter | None = None
     try:

@@ -11,6 +11,7 @@
 
 `SentimentClassifier.fit` runs them in this order; resuming from a checkpoint passes its payload as `saved`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,7 +25,13 @@ import numpy as np
 import torch
 
 from sentilstm.config import (
-    AugmentConfig, BlendConfig, EmbeddingConfig, ModelConfig, TextConfig, TrainConfig, from_dict,
+    AugmentConfig,
+    BlendConfig,
+    EmbeddingConfig,
+    ModelConfig,
+    TextConfig,
+    TrainConfig,
+    from_dict,
 )
 from sentilstm.data.labels import Label, LabelMap, check_labels, check_texts, stratified_split
 from sentilstm.errors import ConfigError, DataError
@@ -107,7 +114,11 @@ class ValidationScores:
 
 
 def check_settings(
-    text: TextConfig, model: ModelConfig, train: TrainConfig, embedding: EmbeddingConfig, augment: AugmentConfig,
+    text: TextConfig,
+    model: ModelConfig,
+    train: TrainConfig,
+    embedding: EmbeddingConfig,
+    augment: AugmentConfig,
     blend: BlendConfig,
 ) -> Settings:
     """Validate every config (ConfigError naming the setting) and check that the network, without its vocabulary
@@ -115,15 +126,20 @@ def check_settings(
     for config in (text, train, model, blend, embedding):
         config.validate()
     if embedding.embeddings is not None and not Path(embedding.embeddings).is_file():
-        raise ConfigError(f"embeddings file {str(embedding.embeddings)!r} does not exist; give the path of a GloVe, "
-                          "word2vec or fastText vectors file")
+        raise ConfigError(
+            f"embeddings file {str(embedding.embeddings)!r} does not exist; give the path of a GloVe, "
+            "word2vec or fastText vectors file"
+        )
     operations = augment_operations(augment)
-    check_fits(dataclasses.replace(model, vocab_size=2), batch_size=1, sequence_length=1,
-               device=resolve_device(train.device))
+    check_fits(
+        dataclasses.replace(model, vocab_size=2), batch_size=1, sequence_length=1, device=resolve_device(train.device)
+    )
     return Settings(text, model, train, embedding, augment, blend, operations)
 
 
-def check_inputs(X: Iterable[str], y: Iterable[Label], unlabeled: Iterable[str] | None) -> tuple[list[str], list[Label], list[str]]:
+def check_inputs(
+    X: Iterable[str], y: Iterable[Label], unlabeled: Iterable[str] | None
+) -> tuple[list[str], list[Label], list[str]]:
     """The texts, labels and unlabelled texts as lists, checked (DataError naming the argument)."""
     texts, labels = check_texts(X, "X"), check_labels(y, "y")
     others = check_texts(unlabeled, "unlabeled") if unlabeled is not None else []
@@ -133,8 +149,13 @@ def check_inputs(X: Iterable[str], y: Iterable[Label], unlabeled: Iterable[str] 
 
 
 def prepare_data(
-    texts: list[str], labels: list[Label], validation: tuple[Iterable[str], Iterable[Label]] | None,
-    config: TrainConfig, *, label_values: list[Any] | None = None, unlabeled: list[str] | None = None,
+    texts: list[str],
+    labels: list[Label],
+    validation: tuple[Iterable[str], Iterable[Label]] | None,
+    config: TrainConfig,
+    *,
+    label_values: list[Any] | None = None,
+    unlabeled: list[str] | None = None,
 ) -> PreparedData:
     """Class ids for the labels (`label_values`: a resumed run's), and the validation split: `validation` as given,
     else a stratified hold-out of `config.validation_fraction` drawn with `config.seed`."""
@@ -142,29 +163,52 @@ def prepare_data(
     targets = label_map.encode(labels)
     if validation is None:
         train_index, val_index = stratified_split(targets, config.validation_fraction, config.seed)
-        return PreparedData(label_map, [texts[i] for i in train_index], targets[train_index],
-                            [texts[i] for i in val_index], targets[val_index], unlabeled or [])
+        return PreparedData(
+            label_map,
+            [texts[i] for i in train_index],
+            targets[train_index],
+            [texts[i] for i in val_index],
+            targets[val_index],
+            unlabeled or [],
+        )
     if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-        raise DataError(f"validation must be a pair (texts, labels), got {type(validation).__name__} "
-                        f"{str(validation)[:60]!r}; or validation=None for a stratified hold-out")
-    val_texts, val_labels = check_texts(validation[0], "validation texts"), check_labels(validation[1], "validation labels")
+        raise DataError(
+            f"validation must be a pair (texts, labels), got {type(validation).__name__} "
+            f"{str(validation)[:60]!r}; or validation=None for a stratified hold-out"
+        )
+    val_texts, val_labels = (
+        check_texts(validation[0], "validation texts"),
+        check_labels(validation[1], "validation labels"),
+    )
     if not val_texts or len(val_texts) != len(val_labels):
-        raise DataError(f"validation has {len(val_texts)} texts and {len(val_labels)} labels; give the same "
-                        "number of each, at least one, or validation=None for a stratified hold-out")
+        raise DataError(
+            f"validation has {len(val_texts)} texts and {len(val_labels)} labels; give the same "
+            "number of each, at least one, or validation=None for a stratified hold-out"
+        )
     return PreparedData(label_map, texts, targets, val_texts, label_map.encode(val_labels), unlabeled or [])
 
 
 def fit_text_pipeline(texts: list[str], config: TextConfig, saved: dict[str, Any] | None = None) -> FittedText:
     """Fit the normaliser and tokenizer on the training texts (a resumed run's `saved` ones are reused)."""
     if saved:
-        pipeline = TextPipeline(from_dict(TextConfig, saved["text_config"]), TextTokenizer.from_json(saved["tokenizer"]))
-        return FittedText(pipeline, pipeline.encode_training(texts))  # records the lengths before truncation, as fit does
+        pipeline = TextPipeline(
+            from_dict(TextConfig, saved["text_config"]), TextTokenizer.from_json(saved["tokenizer"])
+        )
+        return FittedText(
+            pipeline, pipeline.encode_training(texts)
+        )  # records the lengths before truncation, as fit does
     pipeline, train_ids = TextPipeline.fit(texts, config)
     return FittedText(pipeline, train_ids)
 
 
 def initialise_embeddings(
-    config: EmbeddingConfig, text: FittedText, unlabeled: list[str], *, dim: int, seed: int, workers: int = 1,
+    config: EmbeddingConfig,
+    text: FittedText,
+    unlabeled: list[str],
+    *,
+    dim: int,
+    seed: int,
+    workers: int = 1,
 ) -> InitialVectors:
     """The embedding layer's initial vectors: read from `config.embeddings`, trained in-domain (`pretrain_embeddings`,
     `dim`-sized, on the training ids plus `unlabeled`, with gensim `workers`: 1 is bit-reproducible), or none."""
@@ -181,7 +225,11 @@ def _pretrained_vectors(path: str, text: FittedText, *, seed: int, dim: int) -> 
 
     vocabulary = text.pipeline.tokenizer.vocabulary()
     names = {i: token for token, i in vocabulary.items()}
-    counts = np.bincount(np.concatenate(text.train_ids), minlength=len(vocabulary)) if text.train_ids else np.zeros(len(vocabulary))
+    counts = (
+        np.bincount(np.concatenate(text.train_ids), minlength=len(vocabulary))
+        if text.train_ids
+        else np.zeros(len(vocabulary))
+    )
     token_counts = {names[i]: int(n) for i, n in enumerate(counts) if n and i in names}
     vectors, coverage = load_vectors(path, vocabulary, seed=seed, token_counts=token_counts)
     if vectors.shape[1] != dim:
@@ -191,7 +239,13 @@ def _pretrained_vectors(path: str, text: FittedText, *, seed: int, dim: int) -> 
 
 
 def _in_domain_vectors(
-    method: Any, text: FittedText, unlabeled: list[str], *, dim: int, seed: int, workers: int,
+    method: Any,
+    text: FittedText,
+    unlabeled: list[str],
+    *,
+    dim: int,
+    seed: int,
+    workers: int,
 ) -> InitialVectors:
     """word2vec/fastText vectors trained on the training texts plus `unlabeled`, in the model's tokens."""
     from sentilstm.text.pretraining import train_vectors
@@ -203,19 +257,25 @@ def _in_domain_vectors(
     sentences = [names[ids].tolist() for ids in text.train_ids + text.pipeline.encode(unlabeled)]
     counts = np.bincount(np.concatenate(text.train_ids), minlength=len(vocabulary))
     token_counts = {names[i]: int(n) for i, n in enumerate(counts) if n}
-    vectors, coverage = train_vectors(sentences, vocabulary, method=method, dim=dim, seed=seed, workers=workers,
-                                      token_counts=token_counts)
+    vectors, coverage = train_vectors(
+        sentences, vocabulary, method=method, dim=dim, seed=seed, workers=workers, token_counts=token_counts
+    )
     log.info("in-domain vectors: %s (%d unlabelled texts)", coverage.summary(), len(unlabeled))
     return InitialVectors(vectors, coverage)
 
 
 def network_config(
-    settings: Settings, text: FittedText, data: PreparedData, vectors: InitialVectors, saved: dict[str, Any] | None = None,
+    settings: Settings,
+    text: FittedText,
+    data: PreparedData,
+    vectors: InitialVectors,
+    saved: dict[str, Any] | None = None,
 ) -> ModelConfig:
     """The network's ModelConfig: the embedding table has a row per token of the fitted tokenizer (however many the
     vocabulary cap `TextConfig.vocab_size` allowed), a class per label, and the vectors' dimension when given."""
-    config = dataclasses.replace(settings.model, vocab_size=text.pipeline.tokenizer.vocab_size,
-                                 num_classes=len(data.label_map))
+    config = dataclasses.replace(
+        settings.model, vocab_size=text.pipeline.tokenizer.vocab_size, num_classes=len(data.label_map)
+    )
     if vectors.matrix is not None:
         config = dataclasses.replace(config, embedding_dim=vectors.matrix.shape[1])
     elif saved and settings.embedding.embeddings is not None:  # resumed without reading the file again
@@ -223,14 +283,25 @@ def network_config(
     return config
 
 
-def augment_training(settings: Settings, data: PreparedData, text: FittedText, vectors: np.ndarray | None) -> TrainingRows:
+def augment_training(
+    settings: Settings, data: PreparedData, text: FittedText, vectors: np.ndarray | None
+) -> TrainingRows:
     """The training split's rows plus, when `settings.operations` ask for it, augmented copies of its texts."""
     if not settings.operations:
         return TrainingRows(text.train_ids, data.targets)
-    added = augmented_rows(data.texts, data.targets, text.pipeline, vectors, settings.operations, settings.augment,
-                           data.unlabeled, seed=settings.train.seed)
-    return TrainingRows(text.train_ids + text.pipeline.encode(added.texts), np.concatenate([data.targets, added.targets]),
-                        added.summary)
+    added = augmented_rows(
+        data.texts,
+        data.targets,
+        text.pipeline,
+        vectors,
+        settings.operations,
+        settings.augment,
+        data.unlabeled,
+        seed=settings.train.seed,
+    )
+    return TrainingRows(
+        text.train_ids + text.pipeline.encode(added.texts), np.concatenate([data.targets, added.targets]), added.summary
+    )
 
 
 def needs_vectors_on_resume(settings: Settings) -> bool:
@@ -239,12 +310,15 @@ def needs_vectors_on_resume(settings: Settings) -> bool:
     return needs_neighbours(settings.augment, settings.operations)
 
 
-def new_network(config: ModelConfig, vectors: np.ndarray | None, train: TrainConfig, ids: list[np.ndarray]) -> SentimentNet:
+def new_network(
+    config: ModelConfig, vectors: np.ndarray | None, train: TrainConfig, ids: list[np.ndarray]
+) -> SentimentNet:
     """A seeded network, its embedding layer initialised with `vectors`; MemoryError-like ConfigError unless it
     trains on the longest of `ids` in the memory there is."""
     longest = max((len(x) for x in ids), default=1)
-    check_fits(config, batch_size=min(train.batch_size, len(ids)), sequence_length=longest,
-               device=resolve_device(train.device))
+    check_fits(
+        config, batch_size=min(train.batch_size, len(ids)), sequence_length=longest, device=resolve_device(train.device)
+    )
     torch.manual_seed(train.seed)
     net = SentimentNet(config)
     if vectors is not None:
@@ -268,16 +342,28 @@ def class_weights(class_weight: Any, label_map: LabelMap, targets: np.ndarray) -
 
 
 def train_network(
-    net: SentimentNet, rows: TrainingRows, data: PreparedData, text: FittedText, config: TrainConfig, *,
-    checkpoint: CheckpointSpec | None = None, resume: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    net: SentimentNet,
+    rows: TrainingRows,
+    data: PreparedData,
+    text: FittedText,
+    config: TrainConfig,
+    *,
+    checkpoint: CheckpointSpec | None = None,
+    resume: tuple[dict[str, Any], dict[str, Any]] | None = None,
     callbacks: list[TrainingCallback] | None = None,
 ) -> History:
     """Train `net` on `rows` with the training loop (`callbacks` among its built-in ones), validate on `data`'s
     validation split; `net` ends in eval mode."""
     history = fit(
-        net, EncodedSplit(rows.ids, rows.targets), EncodedSplit(text.pipeline.encode(data.val_texts), data.val_targets),
-        config, labels=data.label_map.labels, class_weights=class_weights(config.class_weight, data.label_map, rows.targets),
-        checkpoint=checkpoint, resume=resume, callbacks=callbacks,
+        net,
+        EncodedSplit(rows.ids, rows.targets),
+        EncodedSplit(text.pipeline.encode(data.val_texts), data.val_targets),
+        config,
+        labels=data.label_map.labels,
+        class_weights=class_weights(config.class_weight, data.label_map, rows.targets),
+        checkpoint=checkpoint,
+        resume=resume,
+        callbacks=callbacks,
     )
     net.eval()  # a trained model predicts and explains; training mode would only ever be a trap
     return history
@@ -289,20 +375,35 @@ def lead_process() -> bool:
 
 
 def fit_blend_step(
-    config: BlendConfig, network: Callable[[list[str]], np.ndarray], data: PreparedData, classes: list[Any],
-    *, sampling: str,
+    config: BlendConfig,
+    network: Callable[[list[str]], np.ndarray],
+    data: PreparedData,
+    classes: list[Any],
+    *,
+    sampling: str,
 ) -> FittedBlend | None:
     """The linear blend on the training split, weighted on validation; None on another torchrun rank."""
     if not lead_process():
         return None
     if config.blend is None:
         return FittedBlend()
-    return fit_blend(config, network(data.val_texts), data.texts, data.label_map.decode(data.targets), data.val_texts,
-                     data.val_targets, classes, sampling=sampling)
+    return fit_blend(
+        config,
+        network(data.val_texts),
+        data.texts,
+        data.label_map.decode(data.targets),
+        data.val_texts,
+        data.val_targets,
+        classes,
+        sampling=sampling,
+    )
 
 
 def score_validation(
-    predict_proba: Callable[[list[str]], np.ndarray], data: PreparedData, text: FittedText, rows: TrainingRows,
+    predict_proba: Callable[[list[str]], np.ndarray],
+    data: PreparedData,
+    text: FittedText,
+    rows: TrainingRows,
 ) -> ValidationScores | None:
     """The full prediction (blend included) scored on the validation split, and the data profile; None on another
     torchrun rank."""
@@ -311,16 +412,38 @@ def score_validation(
     predictions = Predictions(data.val_texts, data.val_targets, predict_proba(data.val_texts), data.label_map.labels)
     pipeline = text.pipeline
     profile = DataProfile.build(
-        text.train_ids, data.targets, pipeline.encode(data.val_texts), data.val_targets, labels=data.label_map.labels,
-        max_length=pipeline.config.max_length, vocab_size=pipeline.tokenizer.vocab_size,
-        raw_lengths=pipeline.training_lengths, augmented_rows=len(rows.targets) - len(data.targets),
+        text.train_ids,
+        data.targets,
+        pipeline.encode(data.val_texts),
+        data.val_targets,
+        labels=data.label_map.labels,
+        max_length=pipeline.config.max_length,
+        vocab_size=pipeline.tokenizer.vocab_size,
+        raw_lengths=pipeline.training_lengths,
+        augmented_rows=len(rows.targets) - len(data.targets),
     )
     return ValidationScores(predictions, predictions.report(), profile.to_dict())
 
 
 __all__ = [
-    "FittedText", "InitialVectors", "PreparedData", "Settings", "TrainingRows", "ValidationScores", "augment_training",
-    "check_inputs", "check_settings", "class_weights", "fit_blend_step", "fit_text_pipeline", "initialise_embeddings",
-    "lead_process", "needs_vectors_on_resume", "network_config", "new_network", "prepare_data", "score_validation",
+    "FittedText",
+    "InitialVectors",
+    "PreparedData",
+    "Settings",
+    "TrainingRows",
+    "ValidationScores",
+    "augment_training",
+    "check_inputs",
+    "check_settings",
+    "class_weights",
+    "fit_blend_step",
+    "fit_text_pipeline",
+    "initialise_embeddings",
+    "lead_process",
+    "needs_vectors_on_resume",
+    "network_config",
+    "new_network",
+    "prepare_data",
+    "score_validation",
     "train_network",
 ]

@@ -14,6 +14,7 @@ Wallace 2019): they say where the model looked, not which way a word pushed.
 Words are the whitespace-separated chunks of the original text (an HTML tag is a chunk of its own), shown as
 written; subword pieces and normalised tokens are summed back onto the word they came from.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -98,32 +99,43 @@ def explain(
     method = _resolve_method(clf, method)
     label_map = getattr(clf, "label_map_", None)  # keeps the user's label types; classes_ is a numpy array
     labels = [plain_label(label) for label in (label_map.labels if label_map is not None else clf.classes_)]
-    result = TokenAttribution(text, [text[s:e] for s, e in spans], spans, np.zeros((len(spans), len(labels))),
-                              labels, probabilities, method)
+    result = TokenAttribution(
+        text, [text[s:e] for s, e in spans], spans, np.zeros((len(spans), len(labels))), labels, probabilities, method
+    )
     if method in NETWORK_METHODS:
         result.scores, result.truncated = _network_scores(clf, text, spans, method, n_steps)
         if result.truncated:
-            result.notes.append(f"the network reads at most {clf.pipeline_.config.max_length} tokens; "
-                                "words it cut off score 0")
+            result.notes.append(
+                f"the network reads at most {clf.pipeline_.config.max_length} tokens; words it cut off score 0"
+            )
         if getattr(clf, "blend_model_", None) is not None:
-            result.notes.append(f"{method} explains the LSTM/GRU part of the prediction only (the network has weight "
-                                f"{clf.blend_weight_:.2f} in the blend); lime and kernel_shap explain all of it")
+            result.notes.append(
+                f"{method} explains the LSTM/GRU part of the prediction only (the network has weight "
+                f"{clf.blend_weight_:.2f} in the blend); lime and kernel_shap explain all of it"
+            )
         if method == "integrated_gradients":
-            result.notes.append("scores are in log-odds: per class they add up to log(p/(1-p)) of the text minus "
-                                "that of an all-padding text")
+            result.notes.append(
+                "scores are in log-odds: per class they add up to log(p/(1-p)) of the text minus "
+                "that of an all-padding text"
+            )
         if method == "attention":
-            result.notes.append("attention weights are the same for every class and never negative: they show "
-                                "where the model looked, not which way a word pushed")
+            result.notes.append(
+                "attention weights are the same for every class and never negative: they show "
+                "where the model looked, not which way a word pushed"
+            )
         return result
     predict = _predictor(clf, check)
     if num_samples < 2 * len(spans) and (method == "lime" or len(spans) > EXACT_SHAP_WORDS):
-        result.notes.append(f"{num_samples} samples for {len(spans)} words leave the scores noisy; "
-                            f"raise num_samples (say to {10 * len(spans)})")
+        result.notes.append(
+            f"{num_samples} samples for {len(spans)} words leave the scores noisy; "
+            f"raise num_samples (say to {10 * len(spans)})"
+        )
     if method == "lime":
         result.scores = _lime(predict, text, spans, num_samples, np.random.default_rng(seed), check)
     else:
-        result.scores, result.reference = _kernel_shap(predict, text, spans, num_samples, np.random.default_rng(seed),
-                                                       check)
+        result.scores, result.reference = _kernel_shap(
+            predict, text, spans, num_samples, np.random.default_rng(seed), check
+        )
     return result
 
 
@@ -144,12 +156,16 @@ def _resolve_method(clf: Any, method: ExplainMethod) -> ExplainMethod:
     if method == "auto":  # explain what the user sees: a blended prediction is more than the network's
         return "integrated_gradients" if network and getattr(clf, "blend_model_", None) is None else "kernel_shap"
     if method in NETWORK_METHODS and not network:
-        raise ConfigError(f"method {method!r} needs an LSTM/GRU SentimentClassifier; a {type(clf).__name__} can be "
-                          f"explained with one of {list(AGNOSTIC_METHODS)}")
+        raise ConfigError(
+            f"method {method!r} needs an LSTM/GRU SentimentClassifier; a {type(clf).__name__} can be "
+            f"explained with one of {list(AGNOSTIC_METHODS)}"
+        )
     pooling = clf.model_.config.pooling if network else None
     if method == "attention" and pooling is not None and pooling != "attention":
-        raise ConfigError(f"method='attention' needs pooling='attention', this model uses pooling={pooling!r}; "
-                          f"use one of {['integrated_gradients', *AGNOSTIC_METHODS]}")
+        raise ConfigError(
+            f"method='attention' needs pooling='attention', this model uses pooling={pooling!r}; "
+            f"use one of {['integrated_gradients', *AGNOSTIC_METHODS]}"
+        )
     return method
 
 
@@ -165,7 +181,7 @@ def _predictor(clf: Any, check: Callable[[], None] | None = None) -> Callable[[l
             parts = []
             for start in range(0, len(distinct), CHECK_EVERY):
                 check()
-                parts.append(np.asarray(clf.predict_proba(distinct[start:start + CHECK_EVERY]), dtype=np.float64))
+                parts.append(np.asarray(clf.predict_proba(distinct[start : start + CHECK_EVERY]), dtype=np.float64))
             probabilities = np.vstack(parts)
         row = {t: i for i, t in enumerate(distinct)}
         return probabilities[[row[t] for t in texts]]
@@ -185,8 +201,9 @@ def _without(text: str, spans: Sequence[tuple[int, int]], keep: np.ndarray) -> s
     return "".join(pieces)
 
 
-def _perturbed(text: str, spans: Sequence[tuple[int, int]], masks: np.ndarray,
-               check: Callable[[], None] | None) -> list[str]:
+def _perturbed(
+    text: str, spans: Sequence[tuple[int, int]], masks: np.ndarray, check: Callable[[], None] | None
+) -> list[str]:
     """`_without` for each mask, with `check()` every CHECK_EVERY texts (a long text's copies take a while)."""
     texts = []
     for i, mask in enumerate(masks):
@@ -207,8 +224,14 @@ def _random_masks(sizes: np.ndarray, d: int, rng: np.random.Generator) -> np.nda
     return (ranks >= sizes[:, None]).astype(np.float64)
 
 
-def _lime(predict: Callable[[list[str]], np.ndarray], text: str, spans: list[tuple[int, int]], num_samples: int,
-          rng: np.random.Generator, check: Callable[[], None] | None = None) -> np.ndarray:
+def _lime(
+    predict: Callable[[list[str]], np.ndarray],
+    text: str,
+    spans: list[tuple[int, int]],
+    num_samples: int,
+    rng: np.random.Generator,
+    check: Callable[[], None] | None = None,
+) -> np.ndarray:
     """LIME: a ridge regression of each class's probability on which words are present, weighted by an
     exponential kernel on the cosine distance to the full text; its coefficients are the scores (d, classes)."""
     from sklearn.linear_model import Ridge
@@ -225,9 +248,14 @@ def _lime(predict: Callable[[list[str]], np.ndarray], text: str, spans: list[tup
     return np.asarray(model.coef_, dtype=np.float64).T
 
 
-def _kernel_shap(predict: Callable[[list[str]], np.ndarray], text: str, spans: list[tuple[int, int]],
-                 num_samples: int, rng: np.random.Generator,
-                 check: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _kernel_shap(
+    predict: Callable[[list[str]], np.ndarray],
+    text: str,
+    spans: list[tuple[int, int]],
+    num_samples: int,
+    rng: np.random.Generator,
+    check: Callable[[], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """KernelSHAP: Shapley values as the weighted least-squares fit of coalition values under the Shapley
     kernel, with the efficiency constraint sum(phi) = f(x) - f(empty) built in. Returns (phi (d, classes), f(empty))."""
     d = len(spans)
@@ -258,7 +286,9 @@ def _kernel_shap(predict: Callable[[list[str]], np.ndarray], text: str, spans: l
 
 
 # ----- network methods: tokens -> words -------------------------------------------------------------------
-def _network_scores(clf: Any, text: str, spans: list[tuple[int, int]], method: str, n_steps: int) -> tuple[np.ndarray, bool]:
+def _network_scores(
+    clf: Any, text: str, spans: list[tuple[int, int]], method: str, n_steps: int
+) -> tuple[np.ndarray, bool]:
     """Per-word scores (words, classes) from token-level attention or integrated gradients, and truncation."""
     from sentilstm.system.device import resolve_device
 
@@ -290,8 +320,11 @@ def _token_owners(pipeline: Any, text: str, spans: list[tuple[int, int]]) -> tup
     normalized = [(i, n) for i, n in normalized if n]  # stop words, tags... become nothing and own no token
     pieces = pipeline.tokenizer.encode([n for _, n in normalized]) if normalized else []
     word_ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
-    word_owners = np.concatenate([np.full(len(p), i) for (i, _), p in zip(normalized, pieces)]) if pieces else \
-        np.zeros(0, dtype=np.int64)
+    word_owners = (
+        np.concatenate([np.full(len(p), i) for (i, _), p in zip(normalized, pieces)])
+        if pieces
+        else np.zeros(0, dtype=np.int64)
+    )
     if np.array_equal(full[kept], ids):
         owners = word_owners if np.array_equal(word_ids, full) else _align(word_ids, word_owners, full)
         owners = owners[kept]
@@ -358,8 +391,13 @@ def _integrated_gradients(model: Any, ids: np.ndarray, device: torch.device, n_s
 
     # every tensor is made inside inference_mode(False): one made under a caller's `torch.inference_mode()` is an
     # inference tensor, and autograd refuses to save it for backward (the embedding's ids, the class mask)
-    with _CUDNN_SWITCH, _evaluating(model), torch.backends.cudnn.flags(enabled=False), torch.inference_mode(False), \
-            torch.enable_grad():
+    with (
+        _CUDNN_SWITCH,
+        _evaluating(model),
+        torch.backends.cudnn.flags(enabled=False),
+        torch.inference_mode(False),
+        torch.enable_grad(),
+    ):
         tokens = torch.as_tensor(ids, device=device)[None]  # (1, seq_len)
         lengths = torch.full((num_classes,), len(ids), device=device)
         others = torch.eye(num_classes, dtype=torch.bool, device=device)  # row k masks class k out
@@ -367,11 +405,21 @@ def _integrated_gradients(model: Any, ids: np.ndarray, device: torch.device, n_s
         baseline = model.embed(torch.full_like(tokens, model.config.padding_idx)).detach().float()
         inputs = embedded.expand(num_classes, -1, -1).contiguous()  # one row per class to explain
         attributions = IntegratedGradients(log_odds).attribute(
-            inputs, baselines=baseline.expand_as(inputs).contiguous(), target=list(range(num_classes)),
-            additional_forward_args=(lengths,), n_steps=n_steps,
+            inputs,
+            baselines=baseline.expand_as(inputs).contiguous(),
+            target=list(range(num_classes)),
+            additional_forward_args=(lengths,),
+            n_steps=n_steps,
         )  # (num_classes, seq_len, embedding_dim)
     return attributions.sum(dim=-1).T.detach().cpu().numpy().astype(np.float64)
 
 
-__all__ = ["AGNOSTIC_METHODS", "ExplainMethod", "NETWORK_METHODS", "TokenAttribution", "check_method", "explain",
-           "word_spans"]
+__all__ = [
+    "AGNOSTIC_METHODS",
+    "ExplainMethod",
+    "NETWORK_METHODS",
+    "TokenAttribution",
+    "check_method",
+    "explain",
+    "word_spans",
+]

@@ -6,6 +6,7 @@ rendering as a self-contained HTML page or rich terminal text (no ML here).
 Colours: green pushes towards the explained label, red pushes away; the strongest word of each text gets
 the full colour and the others scale with |score|, so weak evidence stays pale.
 """
+
 from __future__ import annotations
 
 import html
@@ -182,13 +183,14 @@ def _section(number: int, attribution: TokenAttribution, label: Any) -> str:
     )
     top = "".join(
         f'<tr><td>{html.escape(word)}</td><td class="num" style="color: rgb{TOWARDS if s > 0 else AWAY}">{s:+.4f}</td></tr>'
-        for word, s in attribution.top(TOP_WORDS, attribution.labels[column]) if s != 0
+        for word, s in attribution.top(TOP_WORDS, attribution.labels[column])
+        if s != 0
     )
     notes = "".join(f'<p class="note">note: {html.escape(n)}</p>' for n in attribution.notes)
     return (
-        f"<section><div class=\"meta\">#{number} &middot; predicted <b>{predicted}</b> &middot; colours explain "
+        f'<section><div class="meta">#{number} &middot; predicted <b>{predicted}</b> &middot; colours explain '
         f"<b>{shown}</b> &middot; method <b>{html.escape(attribution.method)}</b></div>"
-        f"<div class=\"text\">{''.join(words)}</div>"
+        f'<div class="text">{"".join(words)}</div>'
         f"<table><tr><th>label</th><th>probability</th><th></th></tr>{probabilities}</table>"
         f"<table><tr><th>top words for {shown}</th><th>score</th></tr>{top}</table>"
         f"{notes}</section>"
@@ -200,12 +202,12 @@ def render_html(attributions: Sequence[TokenAttribution], *, label: Any = None) 
     sections = "\n".join(_section(i, a, label) for i, a in enumerate(attributions, start=1))
     green, red = (f"rgba({r}, {g}, {b}, 0.8)" for r, g, b in (TOWARDS, AWAY))
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>sentilstm explanations</title><style>{_CSS}</style></head><body>\n"
         "<h1>Which words made the prediction</h1>\n"
-        f"<div class=\"legend\"><span class=\"swatch\" style=\"background: {green}\">green</span> pushes towards the "
-        f"explained label, <span class=\"swatch\" style=\"background: {red}\">red</span> pushes away from it; the "
+        f'<div class="legend"><span class="swatch" style="background: {green}">green</span> pushes towards the '
+        f'explained label, <span class="swatch" style="background: {red}">red</span> pushes away from it; the '
         "stronger the colour, the larger the word's share. Hover a word for its score for every label.</div>\n"
         f"{sections}\n</body></html>\n"
     )

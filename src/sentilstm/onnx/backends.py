@@ -8,12 +8,12 @@ and `explain` keeps the PyTorch model (gradients). On this 2-core CPU ONNX Runti
 ~2.3x faster than eager fp32 per core (../shared/PERF_NOTES.md section 3), and one single-threaded worker
 per core beats one two-threaded worker, hence `threads`.
 """
+
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 from typing import Literal
-
 
 from sentilstm.config import MAX_THREADS, check_choice, check_integer
 from sentilstm.estimators.classifier import Classifier, SentimentClassifier, load_model
@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 Backend = Literal["torch", "onnx", "onnx-int8"]
 
 
-def load_for_serving(path: str | Path, backend: Backend = "torch", *, threads: int | None = None,
-                     device: str | None = None) -> Classifier:
+def load_for_serving(
+    path: str | Path, backend: Backend = "torch", *, threads: int | None = None, device: str | None = None
+) -> Classifier:
     """Load a model file for prediction with its network on `backend`: "torch", "onnx" (fp32) or "onnx-int8".
 
         clf = load_for_serving("model.sentilstm", backend="onnx-int8", threads=1); clf.predict(["great"])
@@ -45,8 +46,12 @@ def load_for_serving(path: str | Path, backend: Backend = "torch", *, threads: i
     clf = load_model(path, device=device)
     if not isinstance(clf, SentimentClassifier):
         if backend != "torch":
-            log.info("%s is a linear %s baseline without a network; it runs on numpy/scipy, backend %r changes nothing",
-                     path, type(clf).__name__, backend)
+            log.info(
+                "%s is a linear %s baseline without a network; it runs on numpy/scipy, backend %r changes nothing",
+                path,
+                type(clf).__name__,
+                backend,
+            )
         return clf
     if backend == "torch":
         if threads is not None:

@@ -16,6 +16,7 @@ MatMul/Gemm and the embedding Gather: on IMDB it kept 90.42% test accuracy (99.8
 the network ~2x faster than fp32; per-channel weights were no better. ORT has no int8 GRU kernel, so a GRU
 stays fp32 around int8 linear layers.
 """
+
 from __future__ import annotations
 
 import copy
@@ -37,14 +38,14 @@ import torch
 from torch import Tensor, nn
 
 from sentilstm.artifact.format import library_versions
-from sentilstm.onnx.graph import METADATA_KEY, ONNX_INPUTS, ONNX_OUTPUTS, file_digest, pad_batch, sibling_path
-from sentilstm.onnx.runner import OnnxNetwork
-from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.config import check_choice
 from sentilstm.errors import ArtifactError, ConfigError, OutputError
-from sentilstm.system.files import as_path, check_outputs, write_atomically
+from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.models import SentimentNet
 from sentilstm.onnx.fused_rnn import FusedNetwork
+from sentilstm.onnx.graph import METADATA_KEY, ONNX_INPUTS, ONNX_OUTPUTS, file_digest, pad_batch, sibling_path
+from sentilstm.onnx.runner import OnnxNetwork
+from sentilstm.system.files import as_path, check_outputs, write_atomically
 
 log = logging.getLogger(__name__)
 Format = Literal["onnx", "torchscript"]
@@ -73,9 +74,11 @@ class ExportReport:
 
     def summary(self) -> str:
         texts = sum(batch for batch, _ in self.checked_shapes)
-        return (f"{self.path}: {self.format}{' int8' if self.quantize else ''}, {self.size_bytes / 1e6:.2f} MB, max |Δlogit| "
-                f"{self.max_abs_diff:.2e} vs PyTorch, argmax agreement {self.argmax_agreement:.4f} on {texts} texts in "
-                f"{len(self.checked_shapes)} batches, {self.seconds:.1f}s")
+        return (
+            f"{self.path}: {self.format}{' int8' if self.quantize else ''}, {self.size_bytes / 1e6:.2f} MB, max |Δlogit| "
+            f"{self.max_abs_diff:.2e} vs PyTorch, argmax agreement {self.argmax_agreement:.4f} on {texts} texts in "
+            f"{len(self.checked_shapes)} batches, {self.seconds:.1f}s"
+        )
 
 
 class _Exported(nn.Module):
@@ -95,8 +98,10 @@ class _Exported(nn.Module):
 def _network(clf: Any, fuse_directions: bool = False) -> _Exported:
     """A CPU fp32 eval-mode copy of the classifier's network, wrapped for export (the original is untouched)."""
     if not isinstance(clf, SentimentClassifier):
-        raise ConfigError(f"only an LSTM/GRU SentimentClassifier can be exported, got a {type(clf).__name__}; "
-                          "a linear baseline has no network (it already runs on numpy/scipy)")
+        raise ConfigError(
+            f"only an LSTM/GRU SentimentClassifier can be exported, got a {type(clf).__name__}; "
+            "a linear baseline has no network (it already runs on numpy/scipy)"
+        )
     clf._check_fitted()
     return _Exported(copy.deepcopy(clf.model_).to("cpu").float().eval(), fuse_directions).eval()
 
@@ -119,13 +124,19 @@ def _metadata(clf: SentimentClassifier, quantize: Quantize | None, source_sha256
         "model_config": dataclasses.asdict(clf.model_.config),
         "quantize": quantize,
         "source_sha256": source_sha256,
-        "blend": "the linear blend is not in this graph; load the .sentilstm file for it" if getattr(clf, "blend_model_", None) is not None else None,
+        "blend": "the linear blend is not in this graph; load the .sentilstm file for it"
+        if getattr(clf, "blend_model_", None) is not None
+        else None,
         "versions": library_versions(),
     }
 
 
 def onnx_graph(
-    clf: Any, *, quantize: Quantize | None = None, opset: int = DEFAULT_OPSET, source_sha256: str | None = None,
+    clf: Any,
+    *,
+    quantize: Quantize | None = None,
+    opset: int = DEFAULT_OPSET,
+    source_sha256: str | None = None,
 ) -> bytes:
     """The classifier's network as a serialised ONNX model (fp32, or ORT dynamic int8), metadata included."""
     import onnx
@@ -137,11 +148,20 @@ def onnx_graph(
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and RNN batch-size notes
         torch.onnx.export(
-            net, _example(net), buffer,  # type: ignore[arg-type]  # the TorchScript exporter takes file objects too
-            dynamo=False, opset_version=opset, do_constant_folding=True,
-            input_names=list(ONNX_INPUTS), output_names=list(ONNX_OUTPUTS),
-            dynamic_axes={"ids": {0: "batch", 1: "sequence"}, "lengths": {0: "batch"},
-                          "logits": {0: "batch"}, "probabilities": {0: "batch"}},
+            net,
+            _example(net),
+            buffer,  # type: ignore[arg-type]  # the TorchScript exporter takes file objects too
+            dynamo=False,
+            opset_version=opset,
+            do_constant_folding=True,
+            input_names=list(ONNX_INPUTS),
+            output_names=list(ONNX_OUTPUTS),
+            dynamic_axes={
+                "ids": {0: "batch", 1: "sequence"},
+                "lengths": {0: "batch"},
+                "logits": {0: "batch"},
+                "probabilities": {0: "batch"},
+            },
         )
     model = onnx.load_from_string(buffer.getvalue())
     if quantize == "int8":
@@ -149,7 +169,10 @@ def onnx_graph(
     model.producer_name, model.doc_string = "sentilstm", "sentiment network: (ids, lengths) -> (logits, probabilities)"
     del model.metadata_props[:]
     entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(_metadata(clf, quantize, source_sha256), ensure_ascii=False, default=str)
+    entry.key, entry.value = (
+        METADATA_KEY,
+        json.dumps(_metadata(clf, quantize, source_sha256), ensure_ascii=False, default=str),
+    )
     return model.SerializeToString()
 
 
@@ -166,14 +189,21 @@ def _quantize_int8(model: Any) -> Any:
         target = Path(folder) / "int8.onnx"
         root.addFilter(not_preprocessing_advice)
         try:
-            quantize_dynamic(model, target, weight_type=QuantType.QInt8, per_channel=False,
-                             op_types_to_quantize=["LSTM", "MatMul", "Gemm", "Gather", "Conv"])
+            quantize_dynamic(
+                model,
+                target,
+                weight_type=QuantType.QInt8,
+                per_channel=False,
+                op_types_to_quantize=["LSTM", "MatMul", "Gemm", "Gather", "Conv"],
+            )
         finally:
             root.removeFilter(not_preprocessing_advice)
         return onnx.load(str(target))
 
 
-def check_batches(clf: SentimentClassifier, texts: Sequence[str] | None = None, seed: int = 0) -> list[tuple[Tensor, Tensor]]:
+def check_batches(
+    clf: SentimentClassifier, texts: Sequence[str] | None = None, seed: int = 0
+) -> list[tuple[Tensor, Tensor]]:
     """Padded (ids, lengths) batches to compare an export against PyTorch: batch 1 at one token and at
     max_length, mixed short and long texts in one batch, and larger batches of Zipf-distributed token ids
     (a word tokenizer numbers its vocabulary by frequency); plus `texts` encoded, 64 per batch, when given."""
@@ -186,8 +216,13 @@ def check_batches(clf: SentimentClassifier, texts: Sequence[str] | None = None, 
     def text(length: int) -> np.ndarray:
         return rng.choice(ranks, size=length, p=weights).astype(np.int64)
 
-    shapes: list[list[Any]] = [[1], [max_length], [max_length, 1, max(1, max_length // 2), 3], list(rng.integers(1, 40, 16)),
-              list(np.clip(rng.lognormal(np.log(max(2, max_length // 3)), 0.6, 37).astype(int), 1, max_length))]
+    shapes: list[list[Any]] = [
+        [1],
+        [max_length],
+        [max_length, 1, max(1, max_length // 2), 3],
+        list(rng.integers(1, 40, 16)),
+        list(np.clip(rng.lognormal(np.log(max(2, max_length // 3)), 0.6, 37).astype(int), 1, max_length)),
+    ]
     sequences = [[text(int(n)) for n in lengths] for lengths in shapes]
     if texts:
         encoded = clf.pipeline_.encode(list(texts))
@@ -208,8 +243,10 @@ def _compare(reference: nn.Module, run: Any, batches: list[tuple[Tensor, Tensor]
             expected = reference(ids, lengths)[0].numpy()
             got = run(ids, lengths)
             if got.shape != expected.shape:
-                raise ArtifactError(f"the export returned shape {got.shape} for a batch of shape {tuple(ids.shape)}, "
-                                    f"PyTorch {expected.shape}; its axes are not dynamic")
+                raise ArtifactError(
+                    f"the export returned shape {got.shape} for a batch of shape {tuple(ids.shape)}, "
+                    f"PyTorch {expected.shape}; its axes are not dynamic"
+                )
             worst = max(worst, float(np.abs(got - expected).max()))
             agree += int((got.argmax(1) == expected.argmax(1)).sum())
             total += len(expected)
@@ -217,8 +254,13 @@ def _compare(reference: nn.Module, run: Any, batches: list[tuple[Tensor, Tensor]
 
 
 def export_onnx(
-    clf: Any, path: str | Path, *, quantize: Quantize | None = None, opset: int = DEFAULT_OPSET,
-    texts: Sequence[str] | None = None, source: str | Path | None = None,
+    clf: Any,
+    path: str | Path,
+    *,
+    quantize: Quantize | None = None,
+    opset: int = DEFAULT_OPSET,
+    texts: Sequence[str] | None = None,
+    source: str | Path | None = None,
 ) -> ExportReport:
     """Write the classifier's network as ONNX (fp32, or `quantize="int8"`) to `path` atomically, and check it.
 
@@ -238,12 +280,24 @@ def export_onnx(
     batches = check_batches(clf, texts)
     worst, agreement = _compare(_network(clf), lambda i, n: runner.logits(i.numpy(), n.numpy()), batches)
     if quantize is None and worst > FP32_TOLERANCE:
-        raise ArtifactError(f"the ONNX graph's logits differ from PyTorch's by up to {worst:.3g} (allowed {FP32_TOLERANCE}); "
-                            "this is a sentilstm export bug, please report it with the model's settings")
+        raise ArtifactError(
+            f"the ONNX graph's logits differ from PyTorch's by up to {worst:.3g} (allowed {FP32_TOLERANCE}); "
+            "this is a sentilstm export bug, please report it with the model's settings"
+        )
     write_atomically(path, data)
     operators = Counter(node.op_type for node in onnx.load_from_string(data).graph.node)
-    report = ExportReport(str(path), "onnx", quantize, len(data), worst, agreement, [(b[0].shape[0], b[0].shape[1]) for b in batches],
-                          time.perf_counter() - started, opset, dict(sorted(operators.items())))
+    report = ExportReport(
+        str(path),
+        "onnx",
+        quantize,
+        len(data),
+        worst,
+        agreement,
+        [(b[0].shape[0], b[0].shape[1]) for b in batches],
+        time.perf_counter() - started,
+        opset,
+        dict(sorted(operators.items())),
+    )
     log.info("%s", report.summary())
     return report
 
@@ -273,14 +327,26 @@ def export_torchscript(clf: Any, path: str | Path, *, texts: Sequence[str] | Non
         loaded = torch.jit.load(str(path))
     batches = check_batches(clf, texts)
     worst, agreement = _compare(net, lambda i, n: loaded(i, n)[0].numpy(), batches)
-    report = ExportReport(str(path), "torchscript", None, len(data), worst, agreement, [(b[0].shape[0], b[0].shape[1]) for b in batches],
-                          time.perf_counter() - started)
+    report = ExportReport(
+        str(path),
+        "torchscript",
+        None,
+        len(data),
+        worst,
+        agreement,
+        [(b[0].shape[0], b[0].shape[1]) for b in batches],
+        time.perf_counter() - started,
+    )
     log.info("%s", report.summary())
     return report
 
 
 def export_model(
-    model_path: str | Path, format: Format = "onnx", *, quantize: Quantize | None = None, out: str | Path | None = None,
+    model_path: str | Path,
+    format: Format = "onnx",
+    *,
+    quantize: Quantize | None = None,
+    out: str | Path | None = None,
     opset: int = DEFAULT_OPSET,
 ) -> ExportReport:
     """Export a .sentilstm file: ONNX beside it (model.onnx / model.int8.onnx, found by `load_for_serving`) or
@@ -291,8 +357,10 @@ def export_model(
     if quantize is not None:
         check_choice("quantize", quantize, Quantize)
     if format == "torchscript" and quantize is not None:
-        raise ConfigError("--quantize int8 applies to ONNX only (torch's dynamic int8 LSTM was 2x slower here); "
-                          "use --format onnx --quantize int8, or TorchScript without --quantize")
+        raise ConfigError(
+            "--quantize int8 applies to ONNX only (torch's dynamic int8 LSTM was 2x slower here); "
+            "use --format onnx --quantize int8, or TorchScript without --quantize"
+        )
     default = Path(model_path).with_suffix(".pt") if format == "torchscript" else sibling_path(model_path, quantize)
     target = Path(out) if out is not None else default
     check_outputs({"out": target}, {"the model": model_path})  # model.pt exported as TorchScript would overwrite itself

@@ -9,6 +9,7 @@ no GatherElements/Expand around it. In ONNX Runtime int8 that ran the IMDB BiLST
 (bench/serving_throughput.py). Steps past a text's length come out as zeros instead of PyTorch's values
 there; no real step and no pooling ever reads them (pooling masks padding), which the export check verifies.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,8 +33,11 @@ def _onnx_weights(rnn: nn.Module, cell: str) -> tuple[Tensor, Tensor, Tensor]:
         parts = t.detach().chunk(len(order))
         return torch.cat([parts[i] for i in order])
 
-    return (reorder(rnn.get_parameter("weight_ih_l0")), reorder(rnn.get_parameter("weight_hh_l0")),
-            torch.cat([reorder(rnn.get_parameter("bias_ih_l0")), reorder(rnn.get_parameter("bias_hh_l0"))]))
+    return (
+        reorder(rnn.get_parameter("weight_ih_l0")),
+        reorder(rnn.get_parameter("weight_hh_l0")),
+        torch.cat([reorder(rnn.get_parameter("bias_ih_l0")), reorder(rnn.get_parameter("bias_hh_l0"))]),
+    )
 
 
 def _run(cell: str, x: Tensor, params: Sequence[Tensor], hidden: int) -> Tensor:
@@ -83,8 +87,9 @@ class FusedNetwork(nn.Module):
         self.cell = net.config.cell
         for layer, (forward_rnn, backward_rnn) in enumerate(zip(net.forward_rnns, net.backward_rnns)):
             # buffers, so the exporter stores them as initializers (ORT's quantizer only quantizes those)
-            for name, forward_part, backward_part in zip("wrb", _onnx_weights(forward_rnn, self.cell),
-                                                         _onnx_weights(backward_rnn, self.cell)):
+            for name, forward_part, backward_part in zip(
+                "wrb", _onnx_weights(forward_rnn, self.cell), _onnx_weights(backward_rnn, self.cell)
+            ):
                 self.register_buffer(f"{name}{layer}", torch.stack([forward_part, backward_part]))
         self.function = _bidirectional_function(self.cell, net.config.hidden_size)
 

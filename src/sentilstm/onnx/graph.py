@@ -4,6 +4,7 @@ the graph, the file an export writes beside its model, and how a batch is padded
     ids     int64 (batch, seq_len), right-padded with 0      logits         float32 (batch, num_classes)
     lengths int64 (batch,)                                   probabilities  softmax(logits)
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Running an exported graph: `OnnxNetwork` maps token-id arrays to class probabilities in ONNX Runtime."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,12 @@ class OnnxNetwork:
     """
 
     def __init__(
-        self, model: bytes | str | Path, *, threads: int | None = None, max_tokens: int | None = None, max_batch: int = 256,
+        self,
+        model: bytes | str | Path,
+        *,
+        threads: int | None = None,
+        max_tokens: int | None = None,
+        max_batch: int = 256,
     ) -> None:
         import onnxruntime as ort
 
@@ -42,10 +48,14 @@ class OnnxNetwork:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         source = model if isinstance(model, bytes) else str(model)
         self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-        self.metadata: dict[str, Any] = json.loads(self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY, "{}"))
+        self.metadata: dict[str, Any] = json.loads(
+            self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY, "{}")
+        )
         names = tuple(i.name for i in self.session.get_inputs())
         if names != ONNX_INPUTS:
-            raise ArtifactError(f"the ONNX graph takes inputs {names}, expected {ONNX_INPUTS}; re-export it with `sentilstm export`")
+            raise ArtifactError(
+                f"the ONNX graph takes inputs {names}, expected {ONNX_INPUTS}; re-export it with `sentilstm export`"
+            )
         self.threads, self.max_batch = threads, max_batch
         self.max_tokens = max_tokens or (1024 if threads == 1 else 4096)
 

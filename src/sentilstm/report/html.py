@@ -7,6 +7,7 @@ Every string goes through `escape` unless it is `Markup`, which only the helpers
 (texts, labels, paths) can never inject HTML. The page has inline CSS only: no scripts, fonts or links
 outside the file, so it opens offline, prints cleanly and can be mailed as one attachment.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,12 +21,27 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from sentilstm.report.plots import to_png
 from sentilstm.system.files import temporary_beside, writing
 from sentilstm.text.normalize import clean_text
-from sentilstm.report.plots import to_png
 
-__all__ = ["Markup", "Plot", "Section", "Headline", "Report", "escape", "plots_folder_for", "table", "pairs",
-           "paragraph", "note", "heading", "preformatted", "cell", "bar"]
+__all__ = [
+    "Markup",
+    "Plot",
+    "Section",
+    "Headline",
+    "Report",
+    "escape",
+    "plots_folder_for",
+    "table",
+    "pairs",
+    "paragraph",
+    "note",
+    "heading",
+    "preformatted",
+    "cell",
+    "bar",
+]
 
 PIXELS_PER_INCH = 100  # CSS pixels a figure inch is shown at; plots.DPI renders twice that for HiDPI screens
 
@@ -116,7 +132,8 @@ class Report:
         assert len(set(ids)) == len(ids) and len(set(names)) == len(names), (ids, names)
         toc = "".join(f'<a href="#{escape(s.id)}">{escape(s.title)}</a>' for s in self.sections)
         body = "".join(
-            f'<section id="{escape(s.id)}"><h2>{escape(s.title)}</h2>{_blocks(s.blocks)}</section>' for s in self.sections
+            f'<section id="{escape(s.id)}"><h2>{escape(s.title)}</h2>{_blocks(s.blocks)}</section>'
+            for s in self.sections
         )
         footer = f"<footer>{escape(self.footer)}</footer>" if self.footer else ""
         return (
@@ -185,21 +202,33 @@ def _umask() -> int:
 
 
 # ----- HTML building blocks (each returns Markup; every argument is escaped unless it is Markup) ----------
-def table(header: Sequence[Any] | None, rows: Iterable[Sequence[Any]], *, numeric: Iterable[int] = (),
-          footer: Iterable[Sequence[Any]] = (), row_classes: Sequence[str] | None = None, css: str = "") -> Markup:
+def table(
+    header: Sequence[Any] | None,
+    rows: Iterable[Sequence[Any]],
+    *,
+    numeric: Iterable[int] = (),
+    footer: Iterable[Sequence[Any]] = (),
+    row_classes: Sequence[str] | None = None,
+    css: str = "",
+) -> Markup:
     """A table (no header row when `header` is None); columns in `numeric` are right-aligned, tabular digits."""
     numeric = set(numeric)
 
     def row(cells: Sequence[Any], tag: str = "td", css_class: str = "") -> str:
         cls = f' class="{escape(css_class)}"' if css_class else ""
-        return f"<tr{cls}>" + "".join(
-            f'<{tag}{" class=num" if i in numeric else ""}>{escape(c)}</{tag}>' for i, c in enumerate(cells)) + "</tr>"
+        return (
+            f"<tr{cls}>"
+            + "".join(f"<{tag}{' class=num' if i in numeric else ''}>{escape(c)}</{tag}>" for i, c in enumerate(cells))
+            + "</tr>"
+        )
 
     body = "".join(row(r, css_class=row_classes[i] if row_classes else "") for i, r in enumerate(rows))
     foot = "".join(row(r) for r in footer)
     head = f"<thead>{row(header, 'th')}</thead>" if header is not None else ""
-    return Markup(f'<div class="scroll"><table class="{escape(css)}">{head}'
-                  f"<tbody>{body}</tbody>{f'<tfoot>{foot}</tfoot>' if foot else ''}</table></div>")
+    return Markup(
+        f'<div class="scroll"><table class="{escape(css)}">{head}'
+        f"<tbody>{body}</tbody>{f'<tfoot>{foot}</tfoot>' if foot else ''}</table></div>"
+    )
 
 
 def pairs(items: Iterable[tuple[Any, Any]]) -> Markup:
@@ -249,8 +278,10 @@ def _blocks(blocks: Iterable[Block]) -> str:
         if isinstance(block, Plot):
             data = base64.b64encode(block.png).decode("ascii")
             caption = f"<figcaption>{escape(block.caption)}</figcaption>" if block.caption else ""
-            out.append(f'<figure style="max-width:{block.width}px"><img src="data:image/png;base64,{data}" '
-                       f'width="{block.width}" alt="{escape(block.caption or block.name)}">{caption}</figure>')
+            out.append(
+                f'<figure style="max-width:{block.width}px"><img src="data:image/png;base64,{data}" '
+                f'width="{block.width}" alt="{escape(block.caption or block.name)}">{caption}</figure>'
+            )
         elif isinstance(block, list):
             out.append(f'<div class="row">{_blocks(block)}</div>')
         else:
@@ -267,8 +298,10 @@ def _value(text: str) -> str:
 def _headlines(headlines: Sequence[Headline]) -> str:
     rows = []
     for line in headlines:
-        cards = "".join(f'<div class="card"><div class="metric">{escape(k)}</div><div class="value">{_value(v)}</div></div>'
-                        for k, v in line.values.items())
+        cards = "".join(
+            f'<div class="card"><div class="metric">{escape(k)}</div><div class="value">{_value(v)}</div></div>'
+            for k, v in line.values.items()
+        )
         name = f'<div class="split">{escape(line.name)}<span>{escape(line.note)}</span></div>'
         rows.append(f'<div class="cards">{name}{cards}</div>')
     return "".join(rows)

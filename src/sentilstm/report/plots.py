@@ -7,6 +7,7 @@ figure registry, and safe to call from several threads at once.
 One restrained style for all of them: the Okabe-Ito colour-blind-safe palette, light grid, no top/right
 spines, sizes chosen to be read at ~700 px (wide figures) or ~480 px (the half-width ones).
 """
+
 from __future__ import annotations
 
 import io
@@ -24,10 +25,25 @@ from sentilstm.estimators.evaluation import MAX_MATRIX_CLASSES, Predictions
 from sentilstm.training.loop import GradientNorms, History
 
 __all__ = [
-    "DPI", "WIDE", "HALF", "to_png", "calibration_bins", "learning_curves_figure", "learning_rate_figure",
-    "gradient_norms_figure", "confusion_figure", "roc_figure", "precision_recall_figure", "calibration_figure",
-    "class_balance_figure", "length_figure", "fold_metrics_figure", "fold_curves_figure",
-    "optimization_history_figure", "importance_figure", "percent",
+    "DPI",
+    "WIDE",
+    "HALF",
+    "to_png",
+    "calibration_bins",
+    "learning_curves_figure",
+    "learning_rate_figure",
+    "gradient_norms_figure",
+    "confusion_figure",
+    "roc_figure",
+    "precision_recall_figure",
+    "calibration_figure",
+    "class_balance_figure",
+    "length_figure",
+    "fold_metrics_figure",
+    "fold_curves_figure",
+    "optimization_history_figure",
+    "importance_figure",
+    "percent",
 ]
 
 DPI = 200  # PNG pixels per inch: twice the ~100 px/inch they are shown at, so they stay sharp on HiDPI screens
@@ -46,8 +62,9 @@ def to_png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _figure(width: float, height: float, rows: int = 1, cols: int = 1, grid: bool = True,
-            **kwargs: Any) -> tuple[Figure, list[Axes]]:
+def _figure(
+    width: float, height: float, rows: int = 1, cols: int = 1, grid: bool = True, **kwargs: Any
+) -> tuple[Figure, list[Axes]]:
     """A white figure of `rows` x `cols` axes in the report's style (light grid, no top/right spines)."""
     figure = Figure(figsize=(width, height), layout="constrained", facecolor="white")
     axes = list(figure.subplots(rows, cols, squeeze=False, **kwargs).flat)
@@ -82,8 +99,17 @@ def _mark_best(ax: Axes, epoch: int, epochs: Sequence[int]) -> None:
     if epoch:
         ax.axvline(epoch, color=MUTED, linestyle=(0, (4, 3)), linewidth=1)
         right = epoch > (min(epochs) + max(epochs)) / 2
-        ax.annotate(f"best epoch {epoch}", (epoch, 1), xycoords=("data", "axes fraction"), xytext=(0, 2),
-                    textcoords="offset points", fontsize=SMALL, color=MUTED, va="bottom", ha="right" if right else "left")
+        ax.annotate(
+            f"best epoch {epoch}",
+            (epoch, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            fontsize=SMALL,
+            color=MUTED,
+            va="bottom",
+            ha="right" if right else "left",
+        )
 
 
 # ----- training curves -----------------------------------------------------------------------------------
@@ -94,8 +120,11 @@ def learning_curves_figure(history: History) -> Figure:
     loss.plot(epochs, [e.train_loss for e in history.epochs], "o-", color=TRAIN, ms=3.5, lw=1.6, label="train")
     loss.plot(epochs, [e.val_loss for e in history.epochs], "o-", color=VALIDATION, ms=3.5, lw=1.6, label="validation")
     _label(loss, "Loss", "epoch", "cross-entropy")
-    for name, key, color in (("accuracy", "val_accuracy", PALETTE[2]), ("macro F1", "val_macro_f1", PALETTE[0]),
-                             ("weighted F1", "val_weighted_f1", PALETTE[3])):
+    for name, key, color in (
+        ("accuracy", "val_accuracy", PALETTE[2]),
+        ("macro F1", "val_macro_f1", PALETTE[0]),
+        ("weighted F1", "val_weighted_f1", PALETTE[3]),
+    ):
         metrics.plot(epochs, [getattr(e, key) for e in history.epochs], "o-", color=color, ms=3.5, lw=1.6, label=name)
     _label(metrics, "Validation metrics", "epoch", "score")
     for ax in (loss, metrics):
@@ -130,11 +159,21 @@ def gradient_norms_figure(history: History) -> Figure:
     ax.set_ylim(low, high)
     ax.axhspan(low, GradientNorms.VANISHING, color=PALETTE[4], alpha=0.12, lw=0)
     ax.axhspan(GradientNorms.EXPLODING, high, color=ALERT, alpha=0.10, lw=0)
-    for y, text, va, offset in ((GradientNorms.VANISHING, "vanishing  < 1e-6", "top", -3),
-                                (GradientNorms.EXPLODING, "exploding  > 100", "bottom", 3)):
+    for y, text, va, offset in (
+        (GradientNorms.VANISHING, "vanishing  < 1e-6", "top", -3),
+        (GradientNorms.EXPLODING, "exploding  > 100", "bottom", 3),
+    ):
         ax.axhline(y, color=MUTED, linestyle=(0, (4, 3)), linewidth=1)
-        ax.annotate(text, (0, y), xycoords=("axes fraction", "data"), xytext=(4, offset), textcoords="offset points",
-                    fontsize=SMALL, color=MUTED, va=va)
+        ax.annotate(
+            text,
+            (0, y),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, offset),
+            textcoords="offset points",
+            fontsize=SMALL,
+            color=MUTED,
+            va=va,
+        )
     for i, layer in enumerate(layers):
         norms = [e.gradient_norms.get(layer, np.nan) for e in history.epochs]
         ax.plot(epochs, norms, "o-", color=PALETTE[i % len(PALETTE)], ms=3.5, lw=1.6, label=_name(layer, 22))
@@ -146,14 +185,19 @@ def gradient_norms_figure(history: History) -> Figure:
 
 
 # ----- evaluation --------------------------------------------------------------------------------------
-def confusion_figure(matrix: Sequence[Sequence[int]] | np.ndarray, labels: Sequence[Any],
-                     row_totals: Sequence[int] | np.ndarray | None = None) -> Figure:
+def confusion_figure(
+    matrix: Sequence[Sequence[int]] | np.ndarray,
+    labels: Sequence[Any],
+    row_totals: Sequence[int] | np.ndarray | None = None,
+) -> Figure:
     """Counts and row-normalised shares (recall on the diagonal) side by side; rows true, columns predicted.
 
     `row_totals`: each row's texts when `matrix` is a part of a larger one (its shares are then of the whole row).
     """
     counts = np.asarray(matrix, dtype=np.int64)
-    totals = counts.sum(axis=1, keepdims=True) if row_totals is None else np.asarray(row_totals, dtype=np.int64)[:, None]
+    totals = (
+        counts.sum(axis=1, keepdims=True) if row_totals is None else np.asarray(row_totals, dtype=np.int64)[:, None]
+    )
     shares = counts / np.maximum(totals, 1)
     k = len(labels)
     figure, axes = _figure(WIDE, min(2.6 + 0.3 * max(k, 3), 5.2), 1, 2, grid=False)  # the axes are square: width-bound
@@ -163,8 +207,12 @@ def confusion_figure(matrix: Sequence[Sequence[int]] | np.ndarray, labels: Seque
     rotate = max(map(len, names)) > 5 or crowded
     for ax, values, title, text in (
         (axes[0], counts, "Counts", lambda i, j: f"{counts[i, j]:,}"),
-        (axes[1], shares, "Share of each true class" + (" (%)" if crowded else ""),
-         lambda i, j: f"{100 * shares[i, j]:.0f}" if crowded else f"{shares[i, j]:.0%}"),
+        (
+            axes[1],
+            shares,
+            "Share of each true class" + (" (%)" if crowded else ""),
+            lambda i, j: f"{100 * shares[i, j]:.0f}" if crowded else f"{shares[i, j]:.0%}",
+        ),
     ):
         top = max(float(values.max()), 1e-9)
         ax.imshow(values, cmap="Blues", vmin=0, vmax=top, aspect="equal")
@@ -172,9 +220,18 @@ def confusion_figure(matrix: Sequence[Sequence[int]] | np.ndarray, labels: Seque
             for j in range(k):
                 if crowded and counts[i, j] == 0:
                     continue
-                ax.text(j, i, text(i, j), ha="center", va="center", fontsize=size,
-                        color="white" if values[i, j] > 0.55 * top else INK)
-        ax.set_xticks(range(k), names, rotation=45 if crowded else 30 if rotate else 0, ha="right" if rotate else "center")
+                ax.text(
+                    j,
+                    i,
+                    text(i, j),
+                    ha="center",
+                    va="center",
+                    fontsize=size,
+                    color="white" if values[i, j] > 0.55 * top else INK,
+                )
+        ax.set_xticks(
+            range(k), names, rotation=45 if crowded else 30 if rotate else 0, ha="right" if rotate else "center"
+        )
         ax.set_yticks(range(k), names)
         ax.spines[:].set_visible(False)
         ax.tick_params(length=0)
@@ -207,11 +264,19 @@ def roc_figure(predictions: Predictions) -> Figure:
         ax.plot(fpr, tpr, color=_curve_colors(labels)[k], lw=1.8, label=f"{name} (AUC {areas[-1]:.3f})")
     if len(labels) > 2 and len(curves) > 1:
         many = f" of {len(curves)} classes" if len(labels) > MAX_MATRIX_CLASSES else ""
-        ax.plot(grid, np.mean(curves, axis=0), color=INK, lw=1.4, linestyle=(0, (1, 1.5)),
-                label=f"macro average{many} (AUC {np.mean(areas):.3f})")
+        ax.plot(
+            grid,
+            np.mean(curves, axis=0),
+            color=INK,
+            lw=1.4,
+            linestyle=(0, (1, 1.5)),
+            label=f"macro average{many} (AUC {np.mean(areas):.3f})",
+        )
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
-    _label(ax, "ROC curve" if len(labels) == 2 else "ROC curves, one vs rest", "false positive rate", "true positive rate")
+    _label(
+        ax, "ROC curve" if len(labels) == 2 else "ROC curves, one vs rest", "false positive rate", "true positive rate"
+    )
     _legend(ax, loc="lower right")
     return figure
 
@@ -222,23 +287,43 @@ def precision_recall_figure(predictions: Predictions) -> Figure:
     targets, probabilities, labels = predictions.targets, predictions.probabilities, predictions.labels
     if len(labels) > MAX_MATRIX_CLASSES:  # one curve over every (text, class) decision: the micro average
         precision, recall, ap = micro_precision_recall(targets, probabilities)
-        ax.step(recall, precision, where="post", color=PALETTE[0], lw=1.8,
-                label=f"micro average of {len(labels)} classes (AP {ap:.3f})")
+        ax.step(
+            recall,
+            precision,
+            where="post",
+            color=PALETTE[0],
+            lw=1.8,
+            label=f"micro average of {len(labels)} classes (AP {ap:.3f})",
+        )
     for k, label in enumerate(labels if len(labels) <= MAX_MATRIX_CLASSES else ()):
         positive = targets == k
         if not positive.any():
             continue
         precision, recall, _ = precision_recall_curve(positive, probabilities[:, k])
         ap = average_precision_score(positive, probabilities[:, k])
-        ax.step(recall, precision, where="post", color=_curve_colors(labels)[k], lw=1.8, label=f"{_name(label)} (AP {ap:.3f})")
+        ax.step(
+            recall,
+            precision,
+            where="post",
+            color=_curve_colors(labels)[k],
+            lw=1.8,
+            label=f"{_name(label)} (AP {ap:.3f})",
+        )
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.03)
-    _label(ax, "Precision-recall, " + ("micro average" if len(labels) > MAX_MATRIX_CLASSES else "per class"), "recall", "precision")
+    _label(
+        ax,
+        "Precision-recall, " + ("micro average" if len(labels) > MAX_MATRIX_CLASSES else "per class"),
+        "recall",
+        "precision",
+    )
     _legend(ax, loc="lower left")
     return figure
 
 
-def micro_precision_recall(targets: np.ndarray, probabilities: np.ndarray, thresholds: int = 1000) -> tuple[np.ndarray, np.ndarray, float]:
+def micro_precision_recall(
+    targets: np.ndarray, probabilities: np.ndarray, thresholds: int = 1000
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Precision and recall of every (text, class) decision "probability >= t", for `thresholds` evenly spaced t
     from 1 down to 0, and the average precision they give: the micro-averaged curve of many classes, in memory
     and time linear in the probabilities (exact curves would sort all texts x classes scores)."""
@@ -287,8 +372,15 @@ def calibration_figure(predictions: Predictions) -> Figure:
     top.scatter(confidence, accuracy, s=sizes, color=PALETTE[0], zorder=4, label="accuracy per bin (size: texts)")
     top.set_ylim(min(edges[0], float(accuracy.min(initial=1.0))) - 0.03, 1.02)
     _label(top, f"Reliability (ECE {bins['ece']:.3f})", "", "accuracy")
-    top.legend(fontsize=SMALL, loc="lower right", frameon=True, facecolor="white", edgecolor="none", framealpha=0.9,
-               labelcolor=INK)
+    top.legend(
+        fontsize=SMALL,
+        loc="lower right",
+        frameon=True,
+        facecolor="white",
+        edgecolor="none",
+        framealpha=0.9,
+        labelcolor=INK,
+    )
     bottom.bar(edges[:-1], counts, width=edges[1] - edges[0], align="edge", color="#9aa5b1", edgecolor="white", lw=0.8)
     bottom.set_xlim(edges[0] - 0.01, 1.01)
     bottom.yaxis.set_major_locator(MaxNLocator(3, integer=True))
@@ -300,7 +392,11 @@ def calibration_figure(predictions: Predictions) -> Figure:
 def class_balance_figure(profile: dict[str, Any]) -> Figure:
     """Share of each class in the training and validation splits, with the counts on the bars (beyond
     MAX_MATRIX_CLASSES classes: each split's shares, largest first, as a curve)."""
-    labels, train, validation = profile["labels"], np.asarray(profile["train_counts"]), np.asarray(profile["validation_counts"])
+    labels, train, validation = (
+        profile["labels"],
+        np.asarray(profile["train_counts"]),
+        np.asarray(profile["validation_counts"]),
+    )
     figure, (ax,) = _figure(HALF, 3.2)
     if len(labels) > MAX_MATRIX_CLASSES:
         for counts, color, name in ((train, TRAIN, "train"), (validation, VALIDATION, "validation")):
@@ -311,7 +407,10 @@ def class_balance_figure(profile: dict[str, Any]) -> Figure:
         _legend(ax, loc="upper right")
         return figure
     x, width = np.arange(len(labels)), 0.38
-    for offset, counts, color, name in ((-width / 2, train, TRAIN, "train"), (width / 2, validation, VALIDATION, "validation")):
+    for offset, counts, color, name in (
+        (-width / 2, train, TRAIN, "train"),
+        (width / 2, validation, VALIDATION, "validation"),
+    ):
         shares = counts / max(counts.sum(), 1)
         bars = ax.bar(x + offset, shares, width, color=color, label=f"{name} ({counts.sum():,})")
         ax.bar_label(bars, [f"{c:,}" for c in counts], fontsize=SMALL - 1, color=MUTED, padding=2)
@@ -331,20 +430,37 @@ def length_figure(profile: dict[str, Any]) -> Figure:
     edges, counts = np.asarray(profile["length_histogram"]["edges"]), np.asarray(profile["length_histogram"]["counts"])
     limit = profile["max_length"]
     figure, (ax,) = _figure(HALF, 3.2)
-    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=PALETTE[0], alpha=0.8, edgecolor="white", lw=0.5)
+    ax.bar(
+        edges[:-1], counts, width=np.diff(edges), align="edge", color=PALETTE[0], alpha=0.8, edgecolor="white", lw=0.5
+    )
     right = max(limit, profile["length_percentiles"].get("p99", edges[-1]) * 1.5, 10) * 1.08
     if edges[-1] > right:
         ax.set_xlim(0, right)
         hidden = int(counts[edges[:-1] >= right].sum())
         if hidden:
-            ax.annotate(f"{hidden:,} longer, up to {edges[-1]:.0f} →", (1, 0.5), xycoords="axes fraction", ha="right",
-                        fontsize=SMALL, color=MUTED)
+            ax.annotate(
+                f"{hidden:,} longer, up to {edges[-1]:.0f} →",
+                (1, 0.5),
+                xycoords="axes fraction",
+                ha="right",
+                fontsize=SMALL,
+                color=MUTED,
+            )
     else:
         ax.set_xlim(0, max(float(edges[-1]), limit) * 1.04)
     ax.axvline(limit, color=ALERT, lw=1.6)
     left = limit < sum(ax.get_xlim()) / 2  # label on the roomier side of the line
-    ax.annotate(f"max_length {limit}", (limit, 1), xycoords=("data", "axes fraction"), xytext=(4 if left else -4, -2),
-                textcoords="offset points", ha="left" if left else "right", va="top", fontsize=SMALL, color=ALERT)
+    ax.annotate(
+        f"max_length {limit}",
+        (limit, 1),
+        xycoords=("data", "axes fraction"),
+        xytext=(4 if left else -4, -2),
+        textcoords="offset points",
+        ha="left" if left else "right",
+        va="top",
+        fontsize=SMALL,
+        color=ALERT,
+    )
     ax.grid(False, axis="x")
     _label(ax, f"Tokens per training text ({percent(profile['truncated_fraction'])} truncated)", "tokens", "texts")
     return figure
@@ -366,8 +482,15 @@ def fold_metrics_figure(values: dict[str, list[float]]) -> Figure:
         spread = np.linspace(-0.12, 0.12, len(scores)) if len(scores) > 1 else np.zeros(1)
         ax.scatter(i - 0.08 + spread, scores, s=22, color=PALETTE[i % len(PALETTE)], alpha=0.85, zorder=3, lw=0)
         ax.errorbar(i + 0.2, scores.mean(), yerr=scores.std(), fmt="D", color=INK, ms=4.5, capsize=4, lw=1.2, zorder=4)
-        ax.annotate(f"{scores.mean():.3f}", (i + 0.2, scores.mean()), xytext=(8, 0), textcoords="offset points",
-                    va="center", fontsize=SMALL, color=INK)
+        ax.annotate(
+            f"{scores.mean():.3f}",
+            (i + 0.2, scores.mean()),
+            xytext=(8, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=SMALL,
+            color=INK,
+        )
     ax.set_xticks(range(len(values)), list(values))
     ax.set_xlim(-0.5, len(values) - 0.3)
     ax.grid(False, axis="x")
@@ -388,13 +511,15 @@ def fold_curves_figure(histories: dict[str, History]) -> Figure:
     for ax in (loss, f1):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(histories) <= 12:
-        figure.legend(*f1.get_legend_handles_labels(), loc="outside right upper", fontsize=SMALL, frameon=False,
-                      labelcolor=INK)
+        figure.legend(
+            *f1.get_legend_handles_labels(), loc="outside right upper", fontsize=SMALL, frameon=False, labelcolor=INK
+        )
     return figure
 
 
-def optimization_history_figure(numbers: Sequence[int], values: Sequence[float], states: Sequence[str],
-                                metric: str, maximize: bool) -> Figure:
+def optimization_history_figure(
+    numbers: Sequence[int], values: Sequence[float], states: Sequence[str], metric: str, maximize: bool
+) -> Figure:
     """Every trial's value (pruned ones marked apart, at their last reported value) and the best so far."""
     figure, (ax,) = _figure(WIDE, 3.0)
     trials, scores = np.asarray(numbers), np.asarray(values, dtype=float)
@@ -402,7 +527,9 @@ def optimization_history_figure(numbers: Sequence[int], values: Sequence[float],
     pruned = np.asarray([s == "PRUNED" for s in states]) & np.isfinite(scores)
     ax.scatter(trials[complete], scores[complete], s=22, color=PALETTE[0], zorder=3, label="complete")
     if pruned.any():
-        ax.scatter(trials[pruned], scores[pruned], s=22, marker="x", color="#9aa5b1", zorder=3, label="pruned (last report)")
+        ax.scatter(
+            trials[pruned], scores[pruned], s=22, marker="x", color="#9aa5b1", zorder=3, label="pruned (last report)"
+        )
     if complete.any():
         order = np.argsort(trials[complete], kind="stable")
         done = scores[complete][order]

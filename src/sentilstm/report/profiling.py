@@ -1,9 +1,10 @@
 """`DataProfile`: what the training data looked like to the model (class balance, lengths, unknown tokens).
 
-    profile = DataProfile.build(train_ids, train_targets, val_ids, val_targets, labels=[-1, 0, 1],
-                                max_length=60, raw_lengths=lengths_before_truncation)
-    profile.to_dict()   # JSON, saved in the model file's metrics under "data" and shown in the report
+profile = DataProfile.build(train_ids, train_targets, val_ids, val_targets, labels=[-1, 0, 1],
+                            max_length=60, raw_lengths=lengths_before_truncation)
+profile.to_dict()   # JSON, saved in the model file's metrics under "data" and shown in the report
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -54,7 +55,9 @@ class DataProfile:
         lengths = np.asarray(raw_lengths if raw_lengths is not None else [len(x) for x in train_ids], dtype=np.int64)
         if len(lengths) == 0:
             lengths = np.zeros(1, dtype=np.int64)
-        counts, edges = np.histogram(lengths, bins=min(HISTOGRAM_BINS, max(1, int(lengths.max()) - int(lengths.min()) + 1)))
+        counts, edges = np.histogram(
+            lengths, bins=min(HISTOGRAM_BINS, max(1, int(lengths.max()) - int(lengths.min()) + 1))
+        )
         return cls(
             labels=list(labels),
             train_counts=np.bincount(train_targets, minlength=len(labels)).astype(int).tolist(),
@@ -65,7 +68,9 @@ class DataProfile:
             truncated_fraction=float((lengths > max_length).mean()),
             train_unknown_rate=_unknown_rate(train_ids),
             validation_unknown_rate=_unknown_rate(val_ids),
-            validation_texts_with_unknown=float(np.mean([bool((x == UNK_ID).any()) for x in val_ids])) if val_ids else 0.0,
+            validation_texts_with_unknown=float(np.mean([bool((x == UNK_ID).any()) for x in val_ids]))
+            if val_ids
+            else 0.0,
             vocab_size=int(vocab_size),
             augmented_rows=int(augmented_rows),
         )

@@ -5,6 +5,7 @@
 Internal to `sentilstm.report.builders`, which holds the public API. Every `*_section` returns a `Section` of escaped
 HTML blocks and plots; plot files are named after the scored set they show ("test_roc", "validation_roc").
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,14 +20,31 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sentilstm.report import plots
-from sentilstm.estimators.classifier import DERIVED_MODEL_FIELDS
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig
+from sentilstm.estimators.classifier import DERIVED_MODEL_FIELDS
 from sentilstm.estimators.evaluation import (
-    MAX_MATRIX_CLASSES, ClassMetrics, EvaluationReport, Predictions, most_confused_classes, top_confusions,
+    MAX_MATRIX_CLASSES,
+    ClassMetrics,
+    EvaluationReport,
+    Predictions,
+    most_confused_classes,
+    top_confusions,
 )
+from sentilstm.report import plots
 from sentilstm.report.html import (
-    Headline, Markup, Plot, Section, bar, cell, escape, heading, note, pairs, paragraph, preformatted, table,
+    Headline,
+    Markup,
+    Plot,
+    Section,
+    bar,
+    cell,
+    escape,
+    heading,
+    note,
+    pairs,
+    paragraph,
+    preformatted,
+    table,
 )
 from sentilstm.report.summary import describe
 from sentilstm.training.loop import GradientNorms, History
@@ -39,12 +57,33 @@ CONFUSED_CLASSES_SHOWN = 20  # beyond MAX_MATRIX_CLASSES: classes in the confusi
 TEXT_CHARACTERS = 300  # a listed text is cut after this many characters
 TRIALS_SHOWN = 200  # rows of the trials table (a long study's worst trials say little)
 # (shown name, EvaluationReport field): the headline cards, and the columns of the metric tables
-CARD_METRICS = (("macro F1", "macro_f1"), ("accuracy", "accuracy"), ("ROC-AUC", "roc_auc"), ("weighted F1", "weighted_f1"))
-TABLE_METRICS = (("accuracy", "accuracy"), ("macro F1", "macro_f1"), ("weighted F1", "weighted_f1"),
-                 ("ROC-AUC", "roc_auc"), ("log loss", "loss"))
+CARD_METRICS = (
+    ("macro F1", "macro_f1"),
+    ("accuracy", "accuracy"),
+    ("ROC-AUC", "roc_auc"),
+    ("weighted F1", "weighted_f1"),
+)
+TABLE_METRICS = (
+    ("accuracy", "accuracy"),
+    ("macro F1", "macro_f1"),
+    ("weighted F1", "weighted_f1"),
+    ("ROC-AUC", "roc_auc"),
+    ("log loss", "loss"),
+)
 # columns of a trials table that are not hyperparameters
-TRIAL_COLUMNS = ("number", "state", "value", "seconds", "steps", "error", "worker", "duration", "datetime_start",
-                 "datetime_complete", "system_attrs")
+TRIAL_COLUMNS = (
+    "number",
+    "state",
+    "value",
+    "seconds",
+    "steps",
+    "error",
+    "worker",
+    "duration",
+    "datetime_start",
+    "datetime_complete",
+    "system_attrs",
+)
 
 
 @dataclasses.dataclass
@@ -62,13 +101,16 @@ class ScoredSet:
 def gradient_section(history: History) -> Section:
     """Per-layer gradient norms per epoch (log scale, vanishing/exploding zones), first vs last epoch."""
     first, last = history.epochs[0].gradient_norms, history.epochs[-1].gradient_norms
-    caption = (f"Mean L2 norm of each layer's gradient over the epoch (sampled every {GradientNorms.EVERY}th step). "
-               f"Below {GradientNorms.VANISHING:g} a layer has stopped learning; above {GradientNorms.EXPLODING:g}, "
-               "clipping is hiding an unstable optimisation.")
+    caption = (
+        f"Mean L2 norm of each layer's gradient over the epoch (sampled every {GradientNorms.EVERY}th step). "
+        f"Below {GradientNorms.VANISHING:g} a layer has stopped learning; above {GradientNorms.EXPLODING:g}, "
+        "clipping is hiding an unstable optimisation."
+    )
     rows = [[layer, format_sci(first.get(layer)), format_sci(norm)] for layer, norm in last.items()]
     return Section("gradient-norms", "Gradient norms").add(
         Plot.of("gradient_norms", plots.gradient_norms_figure(history), caption),
-        table(["layer", "first epoch", "last epoch"], rows, numeric=(1, 2)))
+        table(["layer", "first epoch", "last epoch"], rows, numeric=(1, 2)),
+    )
 
 
 def evaluation_section(scored: list[ScoredSet]) -> Section | None:
@@ -81,46 +123,80 @@ def evaluation_section(scored: list[ScoredSet]) -> Section | None:
         section.add(heading(f"{split.name} set", split.detail), *confusion_parts(report, key))
         per_class = cell(per_class_table(report), title="Per class")
         if predictions is None:
-            section.add(per_class, note("ROC, precision-recall and calibration need the predictions, which a model file "
-                                        "does not keep; they are drawn when the report is written right after training."))
+            section.add(
+                per_class,
+                note(
+                    "ROC, precision-recall and calibration need the predictions, which a model file "
+                    "does not keep; they are drawn when the report is written right after training."
+                ),
+            )
             continue
         bins = plots.calibration_bins(predictions)
         section.add(
-            [Plot.of(f"{key}_roc", plots.roc_figure(predictions), "Area under the curve (AUC): 0.5 is chance, 1 perfect."),
-             Plot.of(f"{key}_precision_recall", plots.precision_recall_figure(predictions),
-                     "Average precision (AP) summarises each curve; a class's share of the texts is what chance scores.")],
-            [Plot.of(f"{key}_calibration", plots.calibration_figure(predictions),
-                     f"Texts binned by the probability of the predicted class ({len(bins['counts'])} bins from 1/K to 1). "
-                     "Points below the diagonal: over-confident; above: under-confident. ECE (expected calibration "
-                     "error) is the count-weighted mean gap."),
-             per_class])
+            [
+                Plot.of(
+                    f"{key}_roc", plots.roc_figure(predictions), "Area under the curve (AUC): 0.5 is chance, 1 perfect."
+                ),
+                Plot.of(
+                    f"{key}_precision_recall",
+                    plots.precision_recall_figure(predictions),
+                    "Average precision (AP) summarises each curve; a class's share of the texts is what chance scores.",
+                ),
+            ],
+            [
+                Plot.of(
+                    f"{key}_calibration",
+                    plots.calibration_figure(predictions),
+                    f"Texts binned by the probability of the predicted class ({len(bins['counts'])} bins from 1/K to 1). "
+                    "Points below the diagonal: over-confident; above: under-confident. ECE (expected calibration "
+                    "error) is the count-weighted mean gap.",
+                ),
+                per_class,
+            ],
+        )
     return section
 
 
 def confusion_parts(report: EvaluationReport, key: str) -> list[Any]:
     """The confusion matrix plot; beyond MAX_MATRIX_CLASSES classes, the part of it between the classes most
     involved in errors, and a table of the most frequent confusions (a K x K drawing grows with K squared)."""
-    caption = ("Rows are the true labels, columns the predictions. Right: each row as shares, so the diagonal is each "
-               "class's recall.")
+    caption = (
+        "Rows are the true labels, columns the predictions. Right: each row as shares, so the diagonal is each "
+        "class's recall."
+    )
     if len(report.labels) <= MAX_MATRIX_CLASSES:
         return [Plot.of(f"{key}_confusion", plots.confusion_figure(report.confusion_matrix, report.labels), caption)]
     counts = np.asarray(report.confusion_matrix, dtype=np.int64)
     shown = most_confused_classes(counts, CONFUSED_CLASSES_SHOWN)
-    figure = plots.confusion_figure(counts[np.ix_(shown, shown)], [report.labels[i] for i in shown], counts.sum(axis=1)[shown])
-    rows = [[true, predicted, f"{count:,}", f"{share:.1%}"]
-            for true, predicted, count, share in top_confusions(counts, report.labels, CONFUSED_CLASSES_SHOWN)]
-    return [Plot.of(f"{key}_confusion", figure, f"The {len(shown)} of {len(report.labels):,} classes most involved in "
-                    f"errors (missed or wrongly predicted); shares are of each class's texts. {caption} The per-class "
-                    "table lists every class."),
-            cell(table(["true", "predicted", "texts", "share of true"], rows, numeric=(2, 3)),
-                 title="Most frequent confusions")]
+    figure = plots.confusion_figure(
+        counts[np.ix_(shown, shown)], [report.labels[i] for i in shown], counts.sum(axis=1)[shown]
+    )
+    rows = [
+        [true, predicted, f"{count:,}", f"{share:.1%}"]
+        for true, predicted, count, share in top_confusions(counts, report.labels, CONFUSED_CLASSES_SHOWN)
+    ]
+    return [
+        Plot.of(
+            f"{key}_confusion",
+            figure,
+            f"The {len(shown)} of {len(report.labels):,} classes most involved in "
+            f"errors (missed or wrongly predicted); shares are of each class's texts. {caption} The per-class "
+            "table lists every class.",
+        ),
+        cell(
+            table(["true", "predicted", "texts", "share of true"], rows, numeric=(2, 3)),
+            title="Most frequent confusions",
+        ),
+    ]
 
 
 def per_class_table(report: EvaluationReport) -> Markup:
     """Precision, recall, F1 and support per class, then their macro and support-weighted averages."""
     metrics = list(report.per_class.values())
-    rows = [[label, *(format_number(getattr(m, k), 3) for k in ("precision", "recall", "f1")), f"{m.support:,}"]
-            for label, m in report.per_class.items()]
+    rows = [
+        [label, *(format_number(getattr(m, k), 3) for k in ("precision", "recall", "f1")), f"{m.support:,}"]
+        for label, m in report.per_class.items()
+    ]
     support = np.asarray([m.support for m in metrics], dtype=float)
     footer = []
     for name, weights in (("macro avg", np.ones(len(metrics))), ("weighted avg", support)):
@@ -142,50 +218,89 @@ def errors_section(scored: list[ScoredSet]) -> Section | None:
     if not errors:
         return section.add(note(f"The model gets all {total:,} {name} texts right."))
     wrong = int((predictions.probabilities.argmax(axis=1) != predictions.targets).sum())
-    section.add(paragraph(f"{wrong:,} of {total:,} {name} texts ({wrong / total:.1%}) are misclassified. These are the "
-                          f"{len(errors)} the model was surest of: often mislabelled data, sarcasm, or a construction it "
-                          "has not learned."))
-    rows = [[i, clip_text(text), true, predicted, bar(confidence, f"{confidence:.3f}")]
-            for i, (text, true, predicted, confidence) in enumerate(errors, 1)]
+    section.add(
+        paragraph(
+            f"{wrong:,} of {total:,} {name} texts ({wrong / total:.1%}) are misclassified. These are the "
+            f"{len(errors)} the model was surest of: often mislabelled data, sarcasm, or a construction it "
+            "has not learned."
+        )
+    )
+    rows = [
+        [i, clip_text(text), true, predicted, bar(confidence, f"{confidence:.3f}")]
+        for i, (text, true, predicted, confidence) in enumerate(errors, 1)
+    ]
     return section.add(table(["#", "text", "true", "predicted", "confidence"], rows, numeric=(0,), css="errors"))
 
 
 def data_section(profile: dict[str, Any], metrics: dict[str, Any]) -> Section:
     """Class balance, text lengths, unknown tokens, dropped and augmented rows, embedding coverage."""
     train, validation = np.asarray(profile["train_counts"]), np.asarray(profile["validation_counts"])
-    balance = [[label, f"{t:,}", f"{t / max(train.sum(), 1):.1%}", f"{v:,}", f"{v / max(validation.sum(), 1):.1%}"]
-               for label, t, v in zip(profile["labels"], train, validation)]
+    balance = [
+        [label, f"{t:,}", f"{t / max(train.sum(), 1):.1%}", f"{v:,}", f"{v / max(validation.sum(), 1):.1%}"]
+        for label, t, v in zip(profile["labels"], train, validation)
+    ]
     texts = [
         ("Vocabulary", f"{profile['vocab_size']:,} tokens"),
         ("Length percentiles (tokens)", " · ".join(f"{k} {v}" for k, v in profile["length_percentiles"].items())),
-        ("Truncated", f"{plots.percent(profile['truncated_fraction'])} of training texts are longer than max_length "
-                      f"{profile['max_length']}"),
-        ("Unknown tokens", f"{profile['train_unknown_rate']:.2%} of training and {profile['validation_unknown_rate']:.2%} "
-                           f"of validation tokens; {plots.percent(profile['validation_texts_with_unknown'])} of "
-                           "validation texts have one"),
+        (
+            "Truncated",
+            f"{plots.percent(profile['truncated_fraction'])} of training texts are longer than max_length "
+            f"{profile['max_length']}",
+        ),
+        (
+            "Unknown tokens",
+            f"{profile['train_unknown_rate']:.2%} of training and {profile['validation_unknown_rate']:.2%} "
+            f"of validation tokens; {plots.percent(profile['validation_texts_with_unknown'])} of "
+            "validation texts have one",
+        ),
         ("Dropped rows", f"{profile.get('dropped_rows', 0):,} (empty text or missing label)"),
         ("Augmented rows", f"{profile.get('augmented_rows', 0):,}"),
     ]
     section = Section("data", "Data").add(
-        [Plot.of("class_balance", plots.class_balance_figure(profile), "Share of each label per split; counts on the bars."),
-         Plot.of("lengths", plots.length_figure(profile), "Token counts before truncation; longer texts are cut to max_length.")],
-        [cell(table(["label", "train", "share", "validation", "share"], balance, numeric=range(1, 5)), title="Class balance"),
-         cell(pairs(texts), title="Texts")])
+        [
+            Plot.of(
+                "class_balance",
+                plots.class_balance_figure(profile),
+                "Share of each label per split; counts on the bars.",
+            ),
+            Plot.of(
+                "lengths",
+                plots.length_figure(profile),
+                "Token counts before truncation; longer texts are cut to max_length.",
+            ),
+        ],
+        [
+            cell(
+                table(["label", "train", "share", "validation", "share"], balance, numeric=range(1, 5)),
+                title="Class balance",
+            ),
+            cell(pairs(texts), title="Texts"),
+        ],
+    )
     augmentation = metrics.get("augmentation")
     if augmentation:
         added = ", ".join(f"{n:,} {op}" for op, n in augmentation.get("added_per_operation", {}).items())
         section.add(heading("Augmentation", f"{augmentation.get('added', 0):,} rows added: {added}"))
         if augmentation.get("examples"):
-            section.add(table(["operation", "original", "augmented"],
-                              [[op, clip_text(a, 200), clip_text(b, 200)] for op, a, b in augmentation["examples"]]))
+            section.add(
+                table(
+                    ["operation", "original", "augmented"],
+                    [[op, clip_text(a, 200), clip_text(b, 200)] for op, a, b in augmentation["examples"]],
+                )
+            )
     coverage = metrics.get("embeddings")
     if coverage:
         token_share = coverage.get("token_share")
-        section.add(heading("Embedding coverage"), pairs([
-            ("Vectors", f"{Path(str(coverage['source'])).name} ({coverage['format']}, {coverage['dim']}d)"),
-            ("Vocabulary found", f"{coverage['vocabulary_share']:.1%} of {coverage['vocabulary']:,} entries"),
-            ("Training tokens covered", "n/a" if token_share is None else f"{token_share:.1%}"),
-        ]))
+        section.add(
+            heading("Embedding coverage"),
+            pairs(
+                [
+                    ("Vectors", f"{Path(str(coverage['source'])).name} ({coverage['format']}, {coverage['dim']}d)"),
+                    ("Vocabulary found", f"{coverage['vocabulary_share']:.1%} of {coverage['vocabulary']:,} entries"),
+                    ("Training tokens covered", "n/a" if token_share is None else f"{token_share:.1%}"),
+                ]
+            ),
+        )
     return section
 
 
@@ -196,17 +311,21 @@ def model_section(clf: Any, metrics: dict[str, Any]) -> Section:
     if blend:
         weight = blend["network_weight"]
         losses = [[name, format_number(loss)] for name, loss in blend["validation_log_loss"].items()]
-        section.add(heading("Blend", f"{weight:.2f} × network + {1 - weight:.2f} × {blend['model']}"),
-                    paragraph("The blend weight minimises the validation log-loss (lower is better):"),
-                    table(["model", "validation log-loss"], losses, numeric=(1,)))
+        section.add(
+            heading("Blend", f"{weight:.2f} × network + {1 - weight:.2f} × {blend['model']}"),
+            paragraph("The blend weight minimises the validation log-loss (lower is better):"),
+            table(["model", "validation log-loss"], losses, numeric=(1,)),
+        )
     return section
 
 
 def configuration_section(params: dict[str, Any], defaults: dict[str, Any]) -> Section:
     """Every parameter, grouped as text / architecture / training / other, changed ones in bold with the default."""
-    groups = [("Text", [f.name for f in dataclasses.fields(TextConfig)]),
-              ("Architecture", [f.name for f in dataclasses.fields(ModelConfig) if f.name not in DERIVED_MODEL_FIELDS]),
-              ("Training", [f.name for f in dataclasses.fields(TrainConfig)])]
+    groups = [
+        ("Text", [f.name for f in dataclasses.fields(TextConfig)]),
+        ("Architecture", [f.name for f in dataclasses.fields(ModelConfig) if f.name not in DERIVED_MODEL_FIELDS]),
+        ("Training", [f.name for f in dataclasses.fields(TrainConfig)]),
+    ]
     grouped = {name for _, names in groups for name in names}
     groups.append(("Other" if grouped & set(params) else "Parameters", [k for k in params if k not in grouped]))
     cells = []
@@ -221,7 +340,8 @@ def configuration_section(params: dict[str, Any], defaults: dict[str, Any]) -> S
         if rows:
             cells.append(cell(table(None, rows, row_classes=classes, css="config"), title=group))
     return Section("configuration", "Configuration").add(
-        paragraph("Every parameter of the run; the ones set away from their default are in bold."), cells)
+        paragraph("Every parameter of the run; the ones set away from their default are in bold."), cells
+    )
 
 
 def versions_section(saved: dict[str, Any] | None) -> Section:
@@ -231,8 +351,16 @@ def versions_section(saved: dict[str, Any] | None) -> Section:
 
     from sentilstm.artifact.format import library_versions
 
-    versions = {**(saved or library_versions()), "scikit-learn": sklearn.__version__, "matplotlib": matplotlib.__version__}
-    rows = [*versions.items(), ("platform", f"{platform.system()} {platform.machine()}"), ("report written", now_text())]
+    versions = {
+        **(saved or library_versions()),
+        "scikit-learn": sklearn.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
+    rows = [
+        *versions.items(),
+        ("platform", f"{platform.system()} {platform.machine()}"),
+        ("report written", now_text()),
+    ]
     half = (len(rows) + 1) // 2
     return Section("versions", "Versions").add([cell(pairs(rows[:half])), cell(pairs(rows[half:]))])
 
@@ -268,13 +396,24 @@ def trials_section(frame: pd.DataFrame, params: list[str], maximize: bool) -> Se
     errors = "error" in ordered and ordered["error"].notna().any()
     rows, classes = [], []
     for index, row in ordered.head(TRIALS_SHOWN).iterrows():
-        rows.append([row["number"], row["state"].lower(), format_number(row["value"]),
-                     *(format_value(row[p], 4) for p in varied), format_number(row["seconds"], 1),
-                     *([row["error"] or ""] if errors else [])])
+        rows.append(
+            [
+                row["number"],
+                row["state"].lower(),
+                format_number(row["value"]),
+                *(format_value(row[p], 4) for p in varied),
+                format_number(row["seconds"], 1),
+                *([row["error"] or ""] if errors else []),
+            ]
+        )
         classes.append("best" if index == best else "" if row["state"] == "COMPLETE" else "muted")
     left_out = "; parameters that never changed are left out" if len(varied) < len(params) else ""
-    section.add(paragraph("Best first. Pruned trials (stopped early by the pruner; their value is their last report) and "
-                          f"failed ones are grey{left_out}."))
+    section.add(
+        paragraph(
+            "Best first. Pruned trials (stopped early by the pruner; their value is their last report) and "
+            f"failed ones are grey{left_out}."
+        )
+    )
     if len(ordered) > TRIALS_SHOWN:
         section.add(paragraph(f"The best {TRIALS_SHOWN} of {len(ordered):,} trials."))
     header = ["trial", "state", "value", *varied, "seconds", *(["error"] if errors else [])]
@@ -310,8 +449,11 @@ def stored_report(data: dict[str, Any]) -> EvaluationReport:
 
 
 def headline_for(split: ScoredSet) -> Headline:
-    return Headline(split.name, {name: format_number(getattr(split.report, key)) for name, key in CARD_METRICS},
-                    f"{split.report.num_examples:,} texts")
+    return Headline(
+        split.name,
+        {name: format_number(getattr(split.report, key)) for name, key in CARD_METRICS},
+        f"{split.report.num_examples:,} texts",
+    )
 
 
 def format_number(value: Any, digits: int = 4) -> str:
@@ -330,7 +472,7 @@ def format_sci(value: float | None) -> str:
 
 
 def format_epochs(history: History | None) -> str:
-    """"best/run", e.g. "4/6"; empty for a model without epochs."""
+    """ "best/run", e.g. "4/6"; empty for a model without epochs."""
     return "" if history is None or not history.epochs else f"{history.best_epoch}/{len(history.epochs)}"
 
 
@@ -358,5 +500,7 @@ def now_text() -> str:
 def footer_text() -> str:
     from sentilstm._version import __version__
 
-    return (f"Written by sentilstm {__version__} on {now_text()}. One file: every plot is embedded; the same PNGs "
-            "are in the _plots folder beside it.")
+    return (
+        f"Written by sentilstm {__version__} on {now_text()}. One file: every plot is embedded; the same PNGs "
+        "are in the _plots folder beside it."
+    )

@@ -6,6 +6,7 @@
 Output shapes come from one forward pass of a dummy text of `sequence_length` tokens (batch of 1) with
 hooks on every layer, so they are what the model really produces, not what a formula expects.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,21 +52,32 @@ class ModelSummary:
 
     def to_text(self) -> str:
         """A fixed-width table in the style of Keras' summary, then settings, labels and test metrics."""
-        rows = [(f"{layer.name} ({layer.kind})", _shape(layer.output_shape), f"{layer.parameters:,}") for layer in self.layers]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(("Layer (type)", "Output shape", "Param #"))]
+        rows = [
+            (f"{layer.name} ({layer.kind})", _shape(layer.output_shape), f"{layer.parameters:,}")
+            for layer in self.layers
+        ]
+        widths = [
+            max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(("Layer (type)", "Output shape", "Param #"))
+        ]
         rule = "-" * (sum(widths) + 4)
         line = f"{{:<{widths[0]}}}  {{:<{widths[1]}}}  {{:>{widths[2]}}}"
         shape_note = f" for a text of {self.sequence_length} tokens" if self.sequence_length else ""
         lines = [f"{self.estimator}{shape_note}", rule, line.format("Layer (type)", "Output shape", "Param #"), rule]
         lines += [line.format(*r) for r in rows]
-        lines += [rule, f"Total params: {self.total_parameters:,} ({_size(self.size_bytes)})",
-                  f"Trainable params: {self.trainable_parameters:,}",
-                  f"Non-trainable params: {self.total_parameters - self.trainable_parameters:,}", rule]
+        lines += [
+            rule,
+            f"Total params: {self.total_parameters:,} ({_size(self.size_bytes)})",
+            f"Trainable params: {self.trainable_parameters:,}",
+            f"Non-trainable params: {self.total_parameters - self.trainable_parameters:,}",
+            rule,
+        ]
         lines += [f"{key}: {_flat(value)}" for key, value in self.settings.items()]
         lines.append(f"labels: {self.labels}")
         test = self.metrics.get("test")
         if test:
-            lines.append("test: " + ", ".join(f"{k} {test[k]:.4f}" for k in ("accuracy", "macro_f1", "weighted_f1") if k in test))
+            lines.append(
+                "test: " + ", ".join(f"{k} {test[k]:.4f}" for k in ("accuracy", "macro_f1", "weighted_f1") if k in test)
+            )
         return "\n".join(lines)
 
 
@@ -85,20 +97,28 @@ def describe(clf: Any, sequence_length: int | None = None) -> ModelSummary:
     layers = _traced_layers(net, length)
     text = clf.pipeline_.config
     settings = {
-        "normalisation": {k: v for k, v in dataclasses.asdict(text).items()
-                          if k not in ("tokenizer", "vocab_size", "min_frequency", "max_length", "truncation")},
+        "normalisation": {
+            k: v
+            for k, v in dataclasses.asdict(text).items()
+            if k not in ("tokenizer", "vocab_size", "min_frequency", "max_length", "truncation")
+        },
         "tokenizer": f"{text.tokenizer}, {clf.pipeline_.tokenizer.vocab_size:,} entries, "
-                     f"max_length {text.max_length} ({text.truncation})",
+        f"max_length {text.max_length} ({text.truncation})",
         "architecture": dataclasses.asdict(net.config),
     }
     if getattr(clf, "blend_model_", None) is not None:
         settings["blend"] = f"{clf.blend_weight_:.2f} x network + {1 - clf.blend_weight_:.2f} x {clf.blend_model_.kind}"
     total = sum(p.numel() for p in net.parameters())
     return ModelSummary(
-        estimator=f"SentimentNet ({net.config.cell.upper()})", layers=layers, total_parameters=total,
+        estimator=f"SentimentNet ({net.config.cell.upper()})",
+        layers=layers,
+        total_parameters=total,
         trainable_parameters=sum(p.numel() for p in net.parameters() if p.requires_grad),
-        size_bytes=sum(p.numel() * p.element_size() for p in net.parameters()), sequence_length=length,
-        settings=settings, labels=_plain(clf.classes_), metrics=getattr(clf, "metrics_", {}),
+        size_bytes=sum(p.numel() * p.element_size() for p in net.parameters()),
+        sequence_length=length,
+        settings=settings,
+        labels=_plain(clf.classes_),
+        metrics=getattr(clf, "metrics_", {}),
     )
 
 
@@ -136,21 +156,38 @@ def _traced_layers(net: nn.Module, length: int) -> list[LayerSummary]:
         if list(module.children()) and not list(module.parameters(recurse=False)):
             continue  # a container: its children are listed
         own = list(module.parameters(recurse=not list(module.children())))
-        layers.append(LayerSummary(name, type(module).__name__, shapes.get(name), sum(p.numel() for p in own),
-                                   sum(p.numel() for p in own if p.requires_grad)))
+        layers.append(
+            LayerSummary(
+                name,
+                type(module).__name__,
+                shapes.get(name),
+                sum(p.numel() for p in own),
+                sum(p.numel() for p in own if p.requires_grad),
+            )
+        )
     return layers
 
 
 def _describe_baseline(clf: Any) -> ModelSummary:
     clf._check_fitted()
-    layers = [LayerSummary(f"features{i}", f"{f.analyzer} {f.ngram_range[0]}-{f.ngram_range[1]}-grams",
-                           [1, len(f.terms)], 0, 0) for i, f in enumerate(clf.features_)]
+    layers = [
+        LayerSummary(
+            f"features{i}", f"{f.analyzer} {f.ngram_range[0]}-{f.ngram_range[1]}-grams", [1, len(f.terms)], 0, 0
+        )
+        for i, f in enumerate(clf.features_)
+    ]
     weights = clf.coef_.size + clf.intercept_.size
     layers.append(LayerSummary("linear", type(clf).__name__, [1, len(clf.classes_)], weights, weights))
     return ModelSummary(
-        estimator=type(clf).__name__, layers=layers, total_parameters=weights, trainable_parameters=weights,
-        size_bytes=clf.coef_.nbytes + clf.intercept_.nbytes, sequence_length=None,
-        settings={"parameters": clf.get_params()}, labels=_plain(clf.classes_), metrics=getattr(clf, "metrics_", {}),
+        estimator=type(clf).__name__,
+        layers=layers,
+        total_parameters=weights,
+        trainable_parameters=weights,
+        size_bytes=clf.coef_.nbytes + clf.intercept_.nbytes,
+        sequence_length=None,
+        settings={"parameters": clf.get_params()},
+        labels=_plain(clf.classes_),
+        metrics=getattr(clf, "metrics_", {}),
     )
 
 

@@ -9,6 +9,7 @@ needed: the default store is a local `mlruns/` folder (a `file:` URI); any other
 `http://host:5000`, `databricks`) is passed to MLflow as it is. `Tracker` is the same interface doing nothing, so a
 command can log unconditionally and let `--no-mlflow` decide.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,7 +48,7 @@ INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT: the exit code of a command stopped 
 class Tracker:
     """Experiment tracking that records nothing: the interface `MlflowTracker` implements, for runs without it.
 
-        tracker = MlflowTracker(uri) if wanted else Tracker()
+    tracker = MlflowTracker(uri) if wanted else Tracker()
     """
 
     run_id: str | None = None
@@ -57,7 +58,9 @@ class Tracker:
     def __enter__(self) -> Tracker:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         return None
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -112,13 +115,17 @@ class MlflowTracker(Tracker):
     def __enter__(self) -> MlflowTracker:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.end(run_status(exc))
 
     def start(self) -> MlflowTracker:
         """Create the experiment if needed and start the run; MLflow's errors become one-line ConfigErrors."""
         if self.run_id is not None:
-            raise RuntimeError(f"MLflow run {self.run_id} was already started; make a new MlflowTracker for another run")
+            raise RuntimeError(
+                f"MLflow run {self.run_id} was already started; make a new MlflowTracker for another run"
+            )
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
@@ -145,7 +152,9 @@ class MlflowTracker(Tracker):
             with _file_store_allowed(self.tracking_uri):
                 self._client.set_terminated(self.run_id, status)
         except Exception as exc:  # noqa: BLE001 - cleanup must not mask the outcome
-            log.warning("could not mark MLflow run %s as %s (%s); it may show as RUNNING", self.run_id, status, _first_line(exc))
+            log.warning(
+                "could not mark MLflow run %s as %s (%s); it may show as RUNNING", self.run_id, status, _first_line(exc)
+            )
 
     # ----- logging -------------------------------------------------------------------------------
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -156,7 +165,7 @@ class MlflowTracker(Tracker):
         flat = flatten(params, ".")
         entries = [Param(key_name(key), _clip(_as_text(value), MAX_PARAM_LENGTH)) for key, value in flat.items()]
         for start in range(0, len(entries), PARAMS_PER_BATCH):
-            self._log_batch(params=entries[start:start + PARAMS_PER_BATCH])
+            self._log_batch(params=entries[start : start + PARAMS_PER_BATCH])
 
     def log_metrics(self, metrics: Mapping[str, Any], prefix: str = "", step: int | None = None) -> None:
         """Record every number in `metrics` under "prefix/name" (nested dicts: "prefix/outer/inner"); None,
@@ -165,10 +174,13 @@ class MlflowTracker(Tracker):
 
         timestamp = int(time.time() * 1000)
         flat = flatten({prefix: dict(metrics)} if prefix else metrics, "/")
-        entries = [Metric(key_name(key), float(value), timestamp, step or 0)
-                   for key, value in flat.items() if _is_number(value)]
+        entries = [
+            Metric(key_name(key), float(value), timestamp, step or 0)
+            for key, value in flat.items()
+            if _is_number(value)
+        ]
         for start in range(0, len(entries), METRICS_PER_BATCH):
-            self._log_batch(metrics=entries[start:start + METRICS_PER_BATCH])
+            self._log_batch(metrics=entries[start : start + METRICS_PER_BATCH])
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         """Store a file, or a folder under its own name, in the run's artifacts (under `artifact_path` if given)."""
@@ -188,7 +200,7 @@ class MlflowTracker(Tracker):
 
         entries = [RunTag(key_name(key), _clip(_as_text(value), MAX_TAG_LENGTH)) for key, value in tags.items()]
         for start in range(0, len(entries), PARAMS_PER_BATCH):
-            self._log_batch(tags=entries[start:start + PARAMS_PER_BATCH])
+            self._log_batch(tags=entries[start : start + PARAMS_PER_BATCH])
 
     def callback(self) -> TrainingCallback:
         """A training callback logging each epoch's losses, validation scores, learning rate, speed and per-layer
@@ -208,13 +220,17 @@ class MlflowTracker(Tracker):
         except (SentilstmError, FileNotFoundError):
             raise
         except Exception as exc:  # noqa: BLE001 - MlflowException, requests' ConnectionError, OSError...
-            raise ConfigError(f"could not {action} MLflow run {self.run_id} at {self.tracking_uri}: {_first_line(exc)}; "
-                              "check that the tracking store is reachable (--mlflow-uri)") from None
+            raise ConfigError(
+                f"could not {action} MLflow run {self.run_id} at {self.tracking_uri}: {_first_line(exc)}; "
+                "check that the tracking store is reachable (--mlflow-uri)"
+            ) from None
 
     def _active_client(self) -> Any:
         if self.run_id is None or self.status is not None:
             state = "has ended" if self.status else "has not started"
-            raise RuntimeError(f"the MLflow run {state}; log inside `with MlflowTracker(...) as tracker:` or after start()")
+            raise RuntimeError(
+                f"the MLflow run {state}; log inside `with MlflowTracker(...) as tracker:` or after start()"
+            )
         return self._client
 
     def _experiment_id(self) -> str:
@@ -246,10 +262,15 @@ class _EpochMetrics(TrainingCallback):
 
     def on_epoch_end(self, stats: EpochStats, improved: bool) -> None:
         metrics = {
-            "train_loss": stats.train_loss, "val_loss": stats.val_loss, "val_accuracy": stats.val_accuracy,
-            "val_macro_f1": stats.val_macro_f1, "val_weighted_f1": stats.val_weighted_f1,
-            "learning_rate": stats.learning_rate, "samples_per_second": stats.samples_per_second,
-            "epoch_seconds": stats.seconds, "grad_norm": stats.gradient_norms,
+            "train_loss": stats.train_loss,
+            "val_loss": stats.val_loss,
+            "val_accuracy": stats.val_accuracy,
+            "val_macro_f1": stats.val_macro_f1,
+            "val_weighted_f1": stats.val_weighted_f1,
+            "learning_rate": stats.learning_rate,
+            "samples_per_second": stats.samples_per_second,
+            "epoch_seconds": stats.seconds,
+            "grad_norm": stats.gradient_norms,
         }
         try:
             self.tracker.log_metrics(metrics, step=stats.epoch)
@@ -279,7 +300,7 @@ class _Chain(TrainingCallback):
 def chain(*callbacks: TrainingCallback | None) -> TrainingCallback:
     """One callback calling each given one in order (None entries are skipped), e.g. a progress bar and a tracker.
 
-        clf.fit(X, y, callback=chain(bar.callback, tracker.callback()))
+    clf.fit(X, y, callback=chain(bar.callback, tracker.callback()))
     """
     return _Chain([c for c in callbacks if c is not None])
 
@@ -356,7 +377,9 @@ def _run_tags(tags: Mapping[str, Any]) -> dict[str, str]:
     """MLflow's usual run tags (user, source, git commit) as its fluent API adds them, then ours."""
     from sentilstm._version import __version__
 
-    ours = {key_name(k): _clip(_as_text(v), MAX_TAG_LENGTH) for k, v in {"sentilstm.version": __version__, **tags}.items()}
+    ours = {
+        key_name(k): _clip(_as_text(v), MAX_TAG_LENGTH) for k, v in {"sentilstm.version": __version__, **tags}.items()
+    }
     try:
         from mlflow.tracking.context.registry import resolve_tags
     except ImportError:  # an internal module; without it the run just lacks user/source tags
@@ -373,7 +396,7 @@ def _as_text(value: Any) -> str:
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _join(*parts: str | None) -> str:
@@ -385,5 +408,14 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
-__all__ = ["DEFAULT_EXPERIMENT", "MlflowTracker", "RunStatus", "Tracker", "chain", "flatten", "key_name",
-           "resolve_tracking_uri", "run_status"]
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "MlflowTracker",
+    "RunStatus",
+    "Tracker",
+    "chain",
+    "flatten",
+    "key_name",
+    "resolve_tracking_uri",
+    "run_status",
+]

@@ -7,11 +7,18 @@
 Neither Ray nor Spark is imported until a function that needs it runs, so `import sentilstm` (and this package)
 works without them; a missing engine is a ConfigError naming the extra to install (`sentilstm[ray]`, `sentilstm[spark]`).
 """
+
 from __future__ import annotations
 
 from sentilstm.scale.paths import resolve_inputs
 from sentilstm.scale.ray_data import (
-    ModelFiles, RayScoreSummary, SentimentPredictor, connect, ray_predict, ray_score, read_dataset,
+    ModelFiles,
+    RayScoreSummary,
+    SentimentPredictor,
+    connect,
+    ray_predict,
+    ray_score,
+    read_dataset,
 )
 
 __all__ = [

@@ -3,6 +3,7 @@ format, on the local disk or any filesystem pyarrow knows (s3://, gs://, hdfs://
 
     files, fmt = resolve_inputs("s3://bucket/tweets/*.parquet")  # ['s3://bucket/tweets/a.parquet', ...], 'parquet'
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -26,7 +27,7 @@ def is_remote(path: str) -> bool:
 
 
 def local(path: str) -> str:
-    return path[len("file://"):] if path.startswith("file://") else path
+    return path[len("file://") :] if path.startswith("file://") else path
 
 
 def filesystem(path: str) -> tuple[Any, str]:
@@ -41,7 +42,9 @@ def filesystem(path: str) -> tuple[Any, str]:
         raise DataError(f"cannot open {path!r}: {_first_line(exc)}; check the URI and the credentials") from None
 
 
-def resolve_inputs(paths: str | Path | Sequence[str | Path], input_format: InputFormat | None = None) -> tuple[list[str], InputFormat]:
+def resolve_inputs(
+    paths: str | Path | Sequence[str | Path], input_format: InputFormat | None = None
+) -> tuple[list[str], InputFormat]:
     """Concrete files for `paths` (each a file, a folder read recursively, or a glob) and their one format.
 
     Files whose name starts with "." or "_" inside a folder (Spark's _SUCCESS, .crc checksums) are skipped.
@@ -63,7 +66,9 @@ def resolve_inputs(paths: str | Path | Sequence[str | Path], input_format: Input
         return files, input_format
     formats = {table_format(PurePosixPath(f))[0] for f in files}
     if len(formats) > 1:
-        raise DataError(f"the inputs mix formats {sorted(formats)}; score one format at a time or name it with --input-format")
+        raise DataError(
+            f"the inputs mix formats {sorted(formats)}; score one format at a time or name it with --input-format"
+        )
     return files, formats.pop()
 
 
@@ -75,8 +80,10 @@ def output_format(output: str, given: str | None) -> OutputFormat:
             return "parquet"
         given = table_format(PurePosixPath(output.rstrip("/")))[0]
     if given not in ("csv", "jsonl", "parquet"):
-        raise DataError(f"the cluster engines write csv, jsonl or parquet files, got {given!r}; "
-                        "name the output scored.csv, scored.jsonl or scored.parquet (or pass --output-format)")
+        raise DataError(
+            f"the cluster engines write csv, jsonl or parquet files, got {given!r}; "
+            "name the output scored.csv, scored.jsonl or scored.parquet (or pass --output-format)"
+        )
     return given  # type: ignore[return-value]  # one of OutputFormat: checked just above
 
 
@@ -100,7 +107,9 @@ def _expand(item: str) -> list[str]:
         if wildcard:
             return sorted(os.path.abspath(p) for p in glob.glob(path, recursive=True) if os.path.isfile(p))
         if os.path.isdir(path):
-            return sorted(str(p.resolve()) for p in Path(path).rglob("*") if p.is_file() and _visible(p.relative_to(path).parts))
+            return sorted(
+                str(p.resolve()) for p in Path(path).rglob("*") if p.is_file() and _visible(p.relative_to(path).parts)
+            )
         return [os.path.abspath(path)] if os.path.isfile(path) else []
     scheme = item.split("://", 1)[0] + "://"
     base = item[: min(item.find(c) for c in GLOB_CHARACTERS if c in item)].rsplit("/", 1)[0] if wildcard else item
@@ -116,13 +125,15 @@ def _expand(item: str) -> list[str]:
         listing = fs.get_file_info(pafs.FileSelector(inner, recursive=True))
     except OSError as exc:
         raise DataError(f"cannot list {item!r}: {_first_line(exc)}; check the URI and the credentials") from None
-    pattern = inner + item[len(base):] if wildcard else None
+    pattern = inner + item[len(base) :] if wildcard else None
     found = []
     for entry in listing:
-        relative = entry.path[len(inner):].lstrip("/").split("/")
+        relative = entry.path[len(inner) :].lstrip("/").split("/")
         if entry.type != pafs.FileType.File:
             continue
-        if (pattern is not None and fnmatch.fnmatchcase(entry.path, pattern)) or (pattern is None and _visible(relative)):
+        if (pattern is not None and fnmatch.fnmatchcase(entry.path, pattern)) or (
+            pattern is None and _visible(relative)
+        ):
             found.append(scheme + entry.path)
     return sorted(found)
 

@@ -10,6 +10,7 @@ Ray is imported only when a function here is called, so this module imports with
 installed (same version); they do not need the model file: the driver reads it (and its matching ONNX graph, or
 one exported once here) and ships the bytes to every actor.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,15 +27,15 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from sentilstm.onnx.backends import Backend, load_for_serving
-from sentilstm.onnx.graph import sibling_path
 from sentilstm.config import check_choice, check_integer, check_range
 from sentilstm.data.tables import infer_columns
 from sentilstm.errors import ConfigError, DataError, SentilstmError
-from sentilstm.system.files import temporary_beside
+from sentilstm.estimators.scoring import score_frame
+from sentilstm.onnx.backends import Backend, load_for_serving
+from sentilstm.onnx.graph import sibling_path
 from sentilstm.scale.paths import InputFormat, OutputFormat, check_new_output, filesystem, is_remote, resolve_inputs
 from sentilstm.scale.paths import output_format as resolve_output_format  # ray_score has a parameter of that name
-from sentilstm.estimators.scoring import score_frame
+from sentilstm.system.files import temporary_beside
 
 log = logging.getLogger(__name__)
 INSTALL_HINT = "pip install 'sentilstm[ray]'"
@@ -51,8 +52,10 @@ def import_ray() -> ModuleType:
         import ray
         import ray.data  # Ray Data ships in the ray[data] extra's dependencies
     except ImportError as exc:
-        raise ConfigError(f"the Ray engine needs Ray Data, which is not installed ({exc.name} is missing); "
-                          f"install it with: {INSTALL_HINT}") from None
+        raise ConfigError(
+            f"the Ray engine needs Ray Data, which is not installed ({exc.name} is missing); "
+            f"install it with: {INSTALL_HINT}"
+        ) from None
     return ray
 
 
@@ -64,8 +67,10 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> None:
     try:
         ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ConfigError(f"could not connect to Ray at {address!r} ({_first_line(exc)}); start a cluster with "
-                          "`ray start --head`, or leave --ray-address out to start a local one") from None
+        raise ConfigError(
+            f"could not connect to Ray at {address!r} ({_first_line(exc)}); start a cluster with "
+            "`ray start --head`, or leave --ray-address out to start a local one"
+        ) from None
 
 
 @dataclass
@@ -81,8 +86,8 @@ class ModelFiles:
     def read(cls, path: str | Path, backend: Backend) -> ModelFiles:
         """Read and check the model on the driver (one clear error here, not one per actor); for onnx/onnx-int8
         export the graph once here, unless a matching sibling file from `sentilstm export` exists."""
-        from sentilstm.onnx.backends import graph_for  # the same reuse-or-export rule load_for_serving applies
         from sentilstm.estimators.classifier import SentimentClassifier, load_model
+        from sentilstm.onnx.backends import graph_for  # the same reuse-or-export rule load_for_serving applies
 
         path = Path(path)
         clf = load_model(path)
@@ -112,8 +117,14 @@ class SentimentPredictor:
     shares one copy among the actors; wrapped in a list so Ray hands the reference over instead of the bytes).
     """
 
-    def __init__(self, model: str | Path | ModelFiles | list[Any], text_column: str, backend: Backend = "torch",
-                 threads: int = 1, device: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str | Path | ModelFiles | list[Any],
+        text_column: str,
+        backend: Backend = "torch",
+        threads: int = 1,
+        device: str | None = None,
+    ) -> None:
         source: str | Path | ModelFiles
         if isinstance(model, list):
             import ray
@@ -151,11 +162,17 @@ def _read(ray: ModuleType, files: list[str], fmt: InputFormat) -> Any:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    parse = pacsv.ParseOptions(delimiter="," if fmt == "csv" else "\t", quote_char='"' if fmt == "csv" else False,
-                               newlines_in_values=fmt == "csv", invalid_row_handler=skip_bad_row)
+    parse = pacsv.ParseOptions(
+        delimiter="," if fmt == "csv" else "\t",
+        quote_char='"' if fmt == "csv" else False,
+        newlines_in_values=fmt == "csv",
+        invalid_row_handler=skip_bad_row,
+    )
     names = _csv_header(files[0], parse)
     convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in names}, strings_can_be_null=True)
-    return ray.data.read_csv(files, parse_options=parse, convert_options=convert, file_extensions=None, num_cpus=IO_CPUS)
+    return ray.data.read_csv(
+        files, parse_options=parse, convert_options=convert, file_extensions=None, num_cpus=IO_CPUS
+    )
 
 
 def skip_bad_row(row: Any) -> str:
@@ -197,8 +214,10 @@ def ray_predict(
     if concurrency is not None:
         check_integer("concurrency", concurrency, low=1)
     if num_gpus and backend != "torch":
-        raise ConfigError(f"GPU scoring runs the torch backend; got backend {backend!r} with num_gpus={num_gpus} "
-                          "(ONNX Runtime runs on CPU here): use backend='torch' or num_gpus=0")
+        raise ConfigError(
+            f"GPU scoring runs the torch backend; got backend {backend!r} with num_gpus={num_gpus} "
+            "(ONNX Runtime runs on CPU here): use backend='torch' or num_gpus=0"
+        )
     model = ModelFiles.read(model_path, backend)
     inputs = None if isinstance(dataset, ray.data.Dataset) else resolve_inputs(dataset, input_format)
     connect(address)  # after the checks above, which fail in milliseconds where Ray takes seconds to start
@@ -207,8 +226,13 @@ def ray_predict(
     column = _text_column(dataset, text_column)
     return dataset.map_batches(
         SentimentPredictor,
-        fn_constructor_kwargs=dict(model=[ray.put(model)], text_column=column, backend=backend, threads=threads,
-                                   device="cuda" if num_gpus else None),
+        fn_constructor_kwargs=dict(
+            model=[ray.put(model)],
+            text_column=column,
+            backend=backend,
+            threads=threads,
+            device="cuda" if num_gpus else None,
+        ),
         batch_size=batch_size,
         compute=_actor_pool(ray, concurrency, threads, num_gpus, own_reads=inputs is not None),
         num_cpus=threads,
@@ -283,7 +307,12 @@ def _text_column(dataset: Any, wanted: str | None) -> str:
 def _pandas_dtype(arrow_type: Any) -> str:
     import pyarrow as pa
 
-    return "object" if isinstance(arrow_type, pa.DataType) and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)) else "float64"
+    return (
+        "object"
+        if isinstance(arrow_type, pa.DataType)
+        and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
+        else "float64"
+    )
 
 
 def _actor_pool(ray: ModuleType, concurrency: int | None, threads: int, num_gpus: float, own_reads: bool) -> Any:
@@ -292,8 +321,10 @@ def _actor_pool(ray: ModuleType, concurrency: int | None, threads: int, num_gpus
     tasks upstream (a read, a repartition) still get CPUs: a fixed pool holding every CPU starves them forever."""
     resources = ray.cluster_resources()
     if num_gpus and resources.get("GPU", 0) < num_gpus:
-        raise ConfigError(f"num_gpus={num_gpus} per actor, but the Ray cluster has {resources.get('GPU', 0):g} GPUs; "
-                          "add GPU nodes or use num_gpus=0")
+        raise ConfigError(
+            f"num_gpus={num_gpus} per actor, but the Ray cluster has {resources.get('GPU', 0):g} GPUs; "
+            "add GPU nodes or use num_gpus=0"
+        )
     if concurrency is not None:
         return ray.data.ActorPoolStrategy(size=concurrency)
     size = max(1, int(resources["GPU"] // num_gpus) if num_gpus else int(resources.get("CPU", 1) // threads))
@@ -307,7 +338,11 @@ def _csv_header(path: str, parse: Any) -> list[str]:
     fs, inner = filesystem(path)
     try:
         with fs.open_input_stream(inner, compression="detect") as stream:
-            return list(pacsv.open_csv(stream, parse_options=parse, read_options=pacsv.ReadOptions(block_size=1 << 20)).schema.names)
+            return list(
+                pacsv.open_csv(
+                    stream, parse_options=parse, read_options=pacsv.ReadOptions(block_size=1 << 20)
+                ).schema.names
+            )
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"could not read the header of {path!r}: {_first_line(exc)}") from None
 

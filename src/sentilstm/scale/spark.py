@@ -8,6 +8,7 @@ once and scores Arrow batches, adding the columns the local scorer writes.
 pyspark is imported only when a function here runs (`pip install 'sentilstm[spark]'`; Spark 4 needs Java 17+).
 The model bytes travel inside the UDF's closure, so executors need sentilstm installed but not the model file.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentilstm.onnx.backends import Backend
 from sentilstm.config import check_choice, check_integer
 from sentilstm.errors import ConfigError, DataError
-from sentilstm.scale.ray_data import ModelFiles, SentimentPredictor
 from sentilstm.estimators.scoring import probability_column
+from sentilstm.onnx.backends import Backend
+from sentilstm.scale.ray_data import ModelFiles, SentimentPredictor
 
 INSTALL_HINT = "pip install 'sentilstm[spark]'"
 
@@ -28,13 +29,15 @@ INSTALL_HINT = "pip install 'sentilstm[spark]'"
 def predict_udf(model_path: str | Path, *, backend: Backend = "torch", threads: int = 1, batch_size: int = 4096) -> Any:
     """A Spark UDF: text column -> struct<predicted_label, prob_<label>...> (labels as in the model file).
 
-        df.withColumn("scores", predict_udf("model.sentilstm")("text")).select("*", "scores.*").drop("scores")
+    df.withColumn("scores", predict_udf("model.sentilstm")("text")).select("*", "scores.*").drop("scores")
     """
     try:
         from pyspark.ml.functions import predict_batch_udf
         from pyspark.sql import types as T
     except ImportError:
-        raise ConfigError(f"Spark scoring needs pyspark, which is not installed; install it with: {INSTALL_HINT}") from None
+        raise ConfigError(
+            f"Spark scoring needs pyspark, which is not installed; install it with: {INSTALL_HINT}"
+        ) from None
     check_choice("backend", backend, Backend)
     check_integer("threads", threads, low=1)
     check_integer("batch_size", batch_size, low=1)
@@ -65,8 +68,10 @@ def predict_udf(model_path: str | Path, *, backend: Backend = "torch", threads: 
 def spark_predict(frame: Any, model_path: str | Path, *, text_column: str = "text", **options: Any) -> Any:
     """`frame` plus `predicted_label` and one `prob_<label>` column per class (`options` go to `predict_udf`)."""
     if text_column not in frame.columns:
-        raise DataError(f"text column {text_column!r} not found; the DataFrame has columns {frame.columns}; "
-                        "name one with text_column=")
+        raise DataError(
+            f"text column {text_column!r} not found; the DataFrame has columns {frame.columns}; "
+            "name one with text_column="
+        )
     udf = predict_udf(model_path, **options)
     scores = "__sentilstm_scores"
     return frame.withColumn(scores, udf(frame[text_column])).select("*", f"{scores}.*").drop(scores)

@@ -8,6 +8,7 @@ Each fold trains a fresh model on K-1 parts (the LSTM holds out its own validati
 early stopping, as in `fit`) and scores the remaining part with `predict_proba`. With `jobs > 1` the folds
 run in separate processes; the results are the same as with `jobs=1`.
 """
+
 from __future__ import annotations
 
 import concurrent.futures as futures
@@ -26,8 +27,8 @@ from sklearn.model_selection import StratifiedKFold
 
 from sentilstm.config import MAX_SEED, check_choice, check_integer
 from sentilstm.data.labels import Label, LabelMap, check_labels, check_texts
-from sentilstm.estimators.baselines import BASELINES, make_baseline
 from sentilstm.errors import ConfigError, DataError
+from sentilstm.estimators.baselines import BASELINES, make_baseline
 from sentilstm.estimators.evaluation import EvaluationReport, Predictions, evaluate_probabilities
 from sentilstm.system.threads import cpu_budget
 from sentilstm.training.loop import History, TrainingCallback
@@ -54,8 +55,12 @@ class FoldResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; leaves out `test_index` (seed and folds rebuild the split)."""
         return {
-            "repeat": self.repeat, "fold": self.fold, "seconds": self.seconds, "num_train": self.num_train,
-            "num_test": self.num_test, "report": self.report.to_dict(),
+            "repeat": self.repeat,
+            "fold": self.fold,
+            "seconds": self.seconds,
+            "num_train": self.num_train,
+            "num_test": self.num_test,
+            "report": self.report.to_dict(),
             "history": self.history.to_dict() if self.history is not None else None,
         }
 
@@ -146,8 +151,15 @@ def cross_validate(
         cross_validate(texts, labels, params={"hidden_size": 64}, folds=5, repeats=2).summary()
     """
     params = dict(params or {})
-    check_options(estimator=estimator, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs,
-                  callback_factory=callback_factory)
+    check_options(
+        estimator=estimator,
+        params=params,
+        folds=folds,
+        repeats=repeats,
+        seed=seed,
+        jobs=jobs,
+        callback_factory=callback_factory,
+    )
     texts, labels = check_texts(texts, "texts"), check_labels(labels, "labels")
     if len(texts) != len(labels):
         raise DataError(f"got {len(texts)} texts but {len(labels)} labels; they must match")
@@ -158,7 +170,9 @@ def cross_validate(
         _FoldTask(repeat, fold, train_index, test_index)
         for repeat in range(repeats)
         for fold, (train_index, test_index) in enumerate(
-            StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + repeat).split(np.zeros(len(targets)), targets)
+            StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + repeat).split(
+                np.zeros(len(targets)), targets
+            )
         )
     ]
     context = _FoldContext(texts, labels, label_map.labels, estimator, params)
@@ -175,14 +189,25 @@ def cross_validate(
         if fold.repeat == 0:
             probabilities[fold.test_index] = fold_probabilities
     return CVResult(
-        folds=[fold for fold, _ in outcomes], labels=label_map.labels, estimator=estimator, params=params,
-        num_folds=folds, repeats=repeats, seed=seed,
+        folds=[fold for fold, _ in outcomes],
+        labels=label_map.labels,
+        estimator=estimator,
+        params=params,
+        num_folds=folds,
+        repeats=repeats,
+        seed=seed,
         predictions=Predictions(texts, targets, probabilities, label_map.labels),
     )
 
 
 def check_options(
-    *, estimator: Estimator, params: dict[str, Any], folds: int, repeats: int = 1, seed: int = 0, jobs: int = 1,
+    *,
+    estimator: Estimator,
+    params: dict[str, Any],
+    folds: int,
+    repeats: int = 1,
+    seed: int = 0,
+    jobs: int = 1,
     callback_factory: Callable[[int, int], TrainingCallback | None] | None = None,
 ) -> None:
     """Raise ConfigError for a bad cross-validation option or an unknown parameter, before any training."""
@@ -192,8 +217,10 @@ def check_options(
     check_integer("jobs", jobs, low=1)
     check_integer("seed", seed, low=0, high=MAX_SEED - repeats + 1)  # repeat r shuffles with seed + r (32 bits)
     if callback_factory is not None and jobs > 1:
-        raise ConfigError(f"callback_factory runs in this process only, so it needs jobs=1, got jobs={jobs}; "
-                          "use on_fold to follow parallel folds")
+        raise ConfigError(
+            f"callback_factory runs in this process only, so it needs jobs=1, got jobs={jobs}; "
+            "use on_fold to follow parallel folds"
+        )
     check_names(estimator, params, default_params(estimator))
     if estimator in BASELINES:
         make_baseline(estimator, **params).check_params()
@@ -211,6 +238,8 @@ def default_params(estimator: Estimator) -> dict[str, Any]:
 
 # ----- private helpers ---------------------------------------------------------------------------
 _CONTEXT: _FoldContext | None = None  # a worker process's data, set once by _init_worker
+
+
 def check_names(estimator: str, names: Iterable[str], known: dict[str, Any]) -> None:
     """ConfigError for the first name that is not a parameter of the estimator, with the closest ones."""
     for name in names:
@@ -227,11 +256,15 @@ def _check_class_counts(targets: np.ndarray, label_map: LabelMap, folds: int) ->
     count, label = int(counts[smallest]), label_map.labels[smallest]
     if count < folds:
         fix = f"use {count} folds or fewer (--folds {count}) or add examples" if count >= 2 else "add examples of it"
-        raise DataError(f"class {label!r} has {count} example(s), fewer than folds={folds}: stratified K-fold puts "
-                        f"every class in every held-out part; {fix}")
+        raise DataError(
+            f"class {label!r} has {count} example(s), fewer than folds={folds}: stratified K-fold puts "
+            f"every class in every held-out part; {fix}"
+        )
 
 
-def _run_fold(context: _FoldContext, task: _FoldTask, callback: TrainingCallback | None) -> tuple[FoldResult, np.ndarray]:
+def _run_fold(
+    context: _FoldContext, task: _FoldTask, callback: TrainingCallback | None
+) -> tuple[FoldResult, np.ndarray]:
     """Train a fresh model on the fold's training part, score its held-out part -> (result, probabilities)."""
     started = time.perf_counter()
     train_texts = [context.texts[i] for i in task.train_index]
@@ -251,15 +284,28 @@ def _run_fold(context: _FoldContext, task: _FoldTask, callback: TrainingCallback
     targets = model.label_map_.encode([context.labels[i] for i in task.test_index])
     report = evaluate_probabilities(targets, probabilities, context.label_names)
     result = FoldResult(
-        repeat=task.repeat, fold=task.fold, report=report, history=history, seconds=time.perf_counter() - started,
-        num_train=len(train_texts), num_test=len(test_texts), test_index=task.test_index.tolist(),
+        repeat=task.repeat,
+        fold=task.fold,
+        report=report,
+        history=history,
+        seconds=time.perf_counter() - started,
+        num_train=len(train_texts),
+        num_test=len(test_texts),
+        test_index=task.test_index.tolist(),
     )
     return result, probabilities
 
 
 def _report(result: FoldResult, folds: int, on_fold: Callable[[FoldResult], None] | None) -> None:
-    log.debug("repeat %d fold %d/%d: macro F1 %.4f, accuracy %.4f in %.1fs", result.repeat + 1, result.fold + 1, folds,
-             result.report.macro_f1, result.report.accuracy, result.seconds)
+    log.debug(
+        "repeat %d fold %d/%d: macro F1 %.4f, accuracy %.4f in %.1fs",
+        result.repeat + 1,
+        result.fold + 1,
+        folds,
+        result.report.macro_f1,
+        result.report.accuracy,
+        result.seconds,
+    )
     if on_fold is not None:
         on_fold(result)
 
@@ -279,7 +325,11 @@ def _worker_fold(task: _FoldTask) -> tuple[FoldResult, np.ndarray]:
 
 
 def _run_in_processes(
-    context: _FoldContext, tasks: list[_FoldTask], jobs: int, folds: int, on_fold: Callable[[FoldResult], None] | None,
+    context: _FoldContext,
+    tasks: list[_FoldTask],
+    jobs: int,
+    folds: int,
+    on_fold: Callable[[FoldResult], None] | None,
 ) -> list[tuple[FoldResult, np.ndarray]]:
     """Folds in `jobs` spawned processes (safe with CUDA and OpenMP); results in (repeat, fold) order."""
     workers = min(jobs, len(tasks))
@@ -326,5 +376,4 @@ def _terminate(processes: list[Any]) -> None:
         process.join(timeout=10)
 
 
-__all__ = ["CVResult", "Estimator", "FoldResult", "check_options", "cross_validate", "default_params",
-           "check_names"]
+__all__ = ["CVResult", "Estimator", "FoldResult", "check_options", "cross_validate", "default_params", "check_names"]

@@ -4,6 +4,7 @@ checked when it is built, drawn per Optuna trial, and read from a JSON or YAML f
 
     space = SearchSpace.load("space.yaml")   # keys replace DEFAULT_SPACE's entries ("extend_default": false: none)
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-
-from sentilstm.estimators.classifier import Blend, DERIVED_MODEL_FIELDS, SentimentClassifier
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig, check_choice
 from sentilstm.errors import ConfigError
+from sentilstm.estimators.classifier import DERIVED_MODEL_FIELDS, Blend, SentimentClassifier
 
 if TYPE_CHECKING:  # optuna is imported when a search runs, so `import sentilstm` stays fast
     import optuna
@@ -30,8 +30,11 @@ SPEC_FORMS = (
     "or {'type': 'conditional', 'on': PARAM, 'cases': {VALUE: spec}}"
 )
 SPEC_KEYS = {
-    "fixed": {"value"}, "categorical": {"choices"}, "int": {"low", "high", "step", "log"},
-    "float": {"low", "high", "step", "log"}, "conditional": {"on", "cases"},
+    "fixed": {"value"},
+    "categorical": {"choices"},
+    "int": {"low", "high", "step", "log"},
+    "float": {"low", "high", "step", "log"},
+    "conditional": {"on", "cases"},
 }
 
 # Every architecture, text and training option that matters for an LSTM sentiment model, over ranges that
@@ -52,11 +55,15 @@ DEFAULT_SPACE: dict[str, Any] = {
     "max_length": {"type": "categorical", "choices": [None, 64, 128, 256]},  # None: 95th percentile of lengths
     "tokenizer": {"type": "categorical", "choices": ["word", "bpe", "unigram"]},
     # a word vocabulary and a subword vocabulary of the same size are very different models
-    "vocab_size": {"type": "conditional", "on": "tokenizer", "cases": {
-        "word": {"type": "categorical", "choices": [10_000, 30_000, 60_000]},
-        "bpe": {"type": "categorical", "choices": [4_000, 8_000, 16_000]},
-        "unigram": {"type": "categorical", "choices": [4_000, 8_000, 16_000]},
-    }},
+    "vocab_size": {
+        "type": "conditional",
+        "on": "tokenizer",
+        "cases": {
+            "word": {"type": "categorical", "choices": [10_000, 30_000, 60_000]},
+            "bpe": {"type": "categorical", "choices": [4_000, 8_000, 16_000]},
+            "unigram": {"type": "categorical", "choices": [4_000, 8_000, 16_000]},
+        },
+    },
     "class_weight": {"type": "categorical", "choices": [None, "balanced"]},
 }
 
@@ -71,8 +78,10 @@ def check_param_name(name: Any, what: str) -> None:
     if name not in known:
         close = difflib.get_close_matches(str(name), known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"{what} {name!r} is not a SentimentClassifier parameter{hint} "
-                          "(the names are those of SentimentClassifier().get_params())")
+        raise ConfigError(
+            f"{what} {name!r} is not a SentimentClassifier parameter{hint} "
+            "(the names are those of SentimentClassifier().get_params())"
+        )
 
 
 def _case_key(value: Any) -> str:
@@ -114,6 +123,7 @@ class SearchSpace:
 
     def _checked(self, name: str, spec: Any, nested: bool = False) -> Any:
         """`spec` validated and normalised (case keys as strings); ConfigError naming `name` otherwise."""
+
         def fail(problem: str) -> ConfigError:
             return ConfigError(f"search space key {name!r}: {problem}; allowed forms: {SPEC_FORMS}")
 
@@ -122,13 +132,17 @@ class SearchSpace:
         kind = spec.get("type")
         if kind not in SPEC_KEYS or (nested and kind == "conditional"):
             allowed = [k for k in SPEC_KEYS if not (nested and k == "conditional")]
-            raise fail(f"'type' must be one of {allowed}, got {kind!r} (a dict value is fixed with "
-                       "{'type': 'fixed', 'value': {...}})")
+            raise fail(
+                f"'type' must be one of {allowed}, got {kind!r} (a dict value is fixed with "
+                "{'type': 'fixed', 'value': {...}})"
+            )
         extra = set(spec) - SPEC_KEYS[kind] - {"type"}
         missing = SPEC_KEYS[kind] - {"step", "log"} - set(spec)
         if extra or missing:
-            raise fail(f"a {kind} spec has {'unknown keys ' + str(sorted(extra)) if extra else ''}"
-                       f"{' and ' if extra and missing else ''}{'no ' + str(sorted(missing)) if missing else ''}")
+            raise fail(
+                f"a {kind} spec has {'unknown keys ' + str(sorted(extra)) if extra else ''}"
+                f"{' and ' if extra and missing else ''}{'no ' + str(sorted(missing)) if missing else ''}"
+            )
         spec = dict(spec)
         try:
             if kind == "fixed":
@@ -156,7 +170,9 @@ class SearchSpace:
                 parent = self.specs.get(spec["on"])
                 parent_kind = parent.get("type", "fixed") if isinstance(parent, Mapping) else "fixed"
                 if spec["on"] == name or spec["on"] not in self.specs or parent_kind not in ("categorical", "fixed"):
-                    raise fail(f"'on' must name another categorical or fixed parameter of the space, got {spec['on']!r}")
+                    raise fail(
+                        f"'on' must name another categorical or fixed parameter of the space, got {spec['on']!r}"
+                    )
                 if not isinstance(spec["cases"], Mapping) or not spec["cases"]:
                     raise fail(f"cases must map values of {spec['on']!r} to specs, got {spec['cases']!r}")
                 spec["cases"] = {_case_key(k): self._checked(name, v, nested=True) for k, v in spec["cases"].items()}
@@ -239,10 +255,14 @@ def _read_space_file(path: Path) -> dict[str, Any]:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         where = str(exc).splitlines()[-1].strip() if isinstance(exc, yaml.YAMLError) else str(exc)
-        raise ConfigError(f"search space file {str(path)!r} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
-                          f"{where}") from None
+        raise ConfigError(
+            f"search space file {str(path)!r} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
+            f"{where}"
+        ) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"search space file {str(path)!r} must hold a mapping name -> spec, got {type(data).__name__}")
+        raise ConfigError(
+            f"search space file {str(path)!r} must hold a mapping name -> spec, got {type(data).__name__}"
+        )
     return data
 
 

@@ -13,6 +13,7 @@ in its `error` attribute, so the sampler steers away from it; an interrupted tri
 does not count. A trial left running by a killed worker is failed after two missed heartbeats (2 minutes) and
 queued once more with the same parameters.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,13 +32,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 import torch
 
-from sentilstm.data.databases import with_installed_driver
-from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.config import MAX_SEED, check_choice, check_integer
+from sentilstm.data.databases import with_installed_driver
 from sentilstm.data.labels import Label, check_labels, check_texts
 from sentilstm.errors import ConfigError, SentilstmError
-from sentilstm.system.files import write_atomically, writing
+from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.selection.space import DEFAULT_SPACE, SearchSpace, check_param_name, check_param_value
+from sentilstm.system.files import write_atomically, writing
 from sentilstm.training.loop import EpochStats, TrainingCallback
 
 if TYPE_CHECKING:  # optuna is imported when a search runs, so `import sentilstm` stays fast
@@ -51,7 +52,11 @@ FAILURES_IN_A_ROW = 5  # a run whose first 5 trials all raise an error stops: a 
 # a bad combination of options, or one too big for the device, ends its trial (as pruned), not the search
 TRIAL_ERRORS = (SentilstmError, MemoryError, torch.cuda.OutOfMemoryError)
 PASSWORD = r"(://[^:/@]*:)[^/]*@"  # user:PASSWORD@ in a URL; a literal @ or / in a password must be %-escaped
-WORKER = f"{socket.gethostname()}:{os.getpid()}"  # recorded on each trial: who ran it, when several workers share a study
+WORKER = (
+    f"{socket.gethostname()}:{os.getpid()}"  # recorded on each trial: who ran it, when several workers share a study
+)
+
+
 def redact_url(url: str) -> str:
     """A database URL with its password replaced by ***, for logs, messages and model files."""
     return re.sub(PASSWORD, r"\1***@", url)
@@ -64,12 +69,16 @@ def _open_storage(storage: str | optuna.storages.BaseStorage | None, out: Path |
     if storage is None and out is not None:
         storage = f"sqlite:///{study_path(out)}"
     if storage is None or not isinstance(storage, str):
-        return storage, redact_url(str(getattr(storage, "url", type(storage).__name__))) if storage is not None else None
+        return storage, redact_url(
+            str(getattr(storage, "url", type(storage).__name__))
+        ) if storage is not None else None
     try:
         from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
+
         retry_key = "heartbeat_stale_trial_callback"
     except ImportError:  # optuna < 4.9
         from optuna.storages import RetryFailedTrialCallback as Retry
+
         retry_key = "failed_trial_callback"
     # sqlite: wait for the file lock instead of failing when several workers write at once
     engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {"pool_pre_ping": True}
@@ -79,7 +88,10 @@ def _open_storage(storage: str | optuna.storages.BaseStorage | None, out: Path |
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 # max_retry=1: a trial whose worker died twice (e.g. killed for memory) is not tried a third time
                 return optuna.storages.RDBStorage(
-                    with_installed_driver(storage), engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                    with_installed_driver(storage),
+                    engine_kwargs=engine,
+                    heartbeat_interval=HEARTBEAT_SECONDS,
+                    grace_period=GRACE_SECONDS,
                     **{retry_key: Retry(max_retry=1)},
                 ), redact_url(storage)
         except Exception as exc:  # sqlalchemy's ArgumentError/OperationalError, a missing driver, ...
@@ -90,7 +102,7 @@ def _open_storage(storage: str | optuna.storages.BaseStorage | None, out: Path |
             message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             password = re.search(PASSWORD, storage)
             if password:
-                message = message.replace(password.group(0)[len(password.group(1)):-1] or "\0", "***")
+                message = message.replace(password.group(0)[len(password.group(1)) : -1] or "\0", "***")
             raise ConfigError(
                 f"cannot open the study storage {redact_url(storage)!r} ({type(exc).__name__}: {message}); give a "
                 "SQLAlchemy URL such as sqlite:///study.db or postgresql://user:password@host/db, with the database "
@@ -105,7 +117,8 @@ def _creation_race(exc: Exception) -> bool:
 
     message = str(exc).lower()
     return isinstance(exc, sqlalchemy.exc.IntegrityError) or (
-        isinstance(exc, sqlalchemy.exc.DBAPIError) and any(w in message for w in ("locked", "already exists", "duplicate"))
+        isinstance(exc, sqlalchemy.exc.DBAPIError)
+        and any(w in message for w in ("locked", "already exists", "duplicate"))
     )
 
 
@@ -140,27 +153,40 @@ class TuneResult:
     def to_dict(self) -> dict[str, Any]:
         counts = self.trials_table()["state"].value_counts().to_dict() if len(self.study.trials) else {}
         table = self.trials_table().astype(object).where(lambda df: df.notna(), None)
-        return _jsonable({
-            "study_name": self.study.study_name, "storage": self.storage, "metric": self.metric,
-            "direction": self.direction, "best_params": self.best_params,
-            "best_value": None if math.isnan(self.best_value) else self.best_value,
-            "counts": counts, "model_path": str(self.model_path) if self.model_path else None,
-            "trials": table.to_dict(orient="records"),
-        })
+        return _jsonable(
+            {
+                "study_name": self.study.study_name,
+                "storage": self.storage,
+                "metric": self.metric,
+                "direction": self.direction,
+                "best_params": self.best_params,
+                "best_value": None if math.isnan(self.best_value) else self.best_value,
+                "counts": counts,
+                "model_path": str(self.model_path) if self.model_path else None,
+                "trials": table.to_dict(orient="records"),
+            }
+        )
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:
     """A tidy table of a study's trials; the parameters are classifier arguments, not Optuna's names."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        rows.append({
-            "number": trial.number, "state": trial.state.name, "value": trial.value,
-            "seconds": trial.duration.total_seconds() if trial.duration else None,
-            "steps": len(trial.intermediate_values),  # epochs (or folds) scored; a pruned trial stopped there
-            "error": trial.user_attrs.get("error"), "worker": trial.user_attrs.get("worker"),
-            **trial.user_attrs.get("params", trial.params),
-        })
-    return pd.DataFrame(rows, columns=None if rows else ["number", "state", "value", "seconds", "steps", "error", "worker"])
+        rows.append(
+            {
+                "number": trial.number,
+                "state": trial.state.name,
+                "value": trial.value,
+                "seconds": trial.duration.total_seconds() if trial.duration else None,
+                "steps": len(trial.intermediate_values),  # epochs (or folds) scored; a pruned trial stopped there
+                "error": trial.user_attrs.get("error"),
+                "worker": trial.user_attrs.get("worker"),
+                **trial.user_attrs.get("params", trial.params),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=None if rows else ["number", "state", "value", "seconds", "steps", "error", "worker"]
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -237,8 +263,15 @@ class _Objective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after fold {len(scores)} (mean {self.metric} {running:.4f})")
 
-        result = cross_validate(self.texts, self.labels, params=params, folds=self.cv_folds,
-                                seed=int(params.get("seed", 0)), jobs=1, on_fold=on_fold)
+        result = cross_validate(
+            self.texts,
+            self.labels,
+            params=params,
+            folds=self.cv_folds,
+            seed=int(params.get("seed", 0)),
+            jobs=1,
+            on_fold=on_fold,
+        )
         return float(result.mean(self.metric))
 
 
@@ -285,8 +318,15 @@ def _log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial, metric: str
     log.info("trial %d %s in %.1fs: %s | %s", trial.number, trial.state.name.lower(), seconds, outcome, params)
 
 
-def _open_study(storage: Any, name: str, space: SearchSpace, setup: dict[str, Any], seed: int,
-                pruner: optuna.pruners.BasePruner | None, where: str) -> optuna.Study:
+def _open_study(
+    storage: Any,
+    name: str,
+    space: SearchSpace,
+    setup: dict[str, Any],
+    seed: int,
+    pruner: optuna.pruners.BasePruner | None,
+    where: str,
+) -> optuna.Study:
     """Create or load the study; a loaded one must have been made with the same space, metric and objective."""
     import optuna
 
@@ -295,7 +335,9 @@ def _open_study(storage: Any, name: str, space: SearchSpace, setup: dict[str, An
     # trials and never judges the first epoch (warm-up makes epoch-1 scores noisy).
     pruner = pruner or optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     direction = "minimize" if setup["metric"] == "loss" else "maximize"
-    study = optuna.create_study(storage=storage, study_name=name, direction=direction, pruner=pruner, load_if_exists=True)
+    study = optuna.create_study(
+        storage=storage, study_name=name, direction=direction, pruner=pruner, load_if_exists=True
+    )
     stored = study.user_attrs.get("sentilstm")
     current = _jsonable({**setup, "space": space.to_dict()})
     if stored is None:
@@ -303,11 +345,17 @@ def _open_study(storage: Any, name: str, space: SearchSpace, setup: dict[str, An
     else:
         for key, what in (("metric", "metric"), ("cv_folds", "cv_folds"), ("space", "search space")):
             if stored.get(key) != current[key]:
-                raise ConfigError(f"study {name!r} in {where} was made with another {what} ({stored.get(key)!r}); "
-                                  f"resume it with the same one, or give a new --study-name for this {what}")
+                raise ConfigError(
+                    f"study {name!r} in {where} was made with another {what} ({stored.get(key)!r}); "
+                    f"resume it with the same one, or give a new --study-name for this {what}"
+                )
         if stored.get("base_params") != current["base_params"]:
-            log.warning("study %r was made with fixed parameters %s, this run uses %s; their scores may not compare",
-                        name, stored.get("base_params"), current["base_params"])
+            log.warning(
+                "study %r was made with fixed parameters %s, this run uses %s; their scores may not compare",
+                name,
+                stored.get("base_params"),
+                current["base_params"],
+            )
     # seeded by how far the study got: a fresh run is reproducible, a resumed one does not redraw old trials
     # (workers started together on one study should get different seeds, or their first random trials coincide)
     study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
@@ -363,8 +411,12 @@ def tune(
     validation, user = _checked_options(trials, seed, timeout, metric, cv_folds, validation, base_params)
     search = space if isinstance(space, SearchSpace) else SearchSpace.load(space)
     search = search.updated({k: v for k, v in user.items() if k in search.specs})  # fixed by the user
-    base = {"seed": seed, **({"monitor": metric} if metric in ("macro_f1", "accuracy", "loss") else {}),
-            **{k: v for k, v in user.items() if k not in search.specs}, "blend": None}
+    base = {
+        "seed": seed,
+        **({"monitor": metric} if metric in ("macro_f1", "accuracy", "loss") else {}),
+        **{k: v for k, v in user.items() if k not in search.specs},
+        "blend": None,
+    }
     out = Path(out) if out is not None else None
     storage, where = _open_storage(storage, out)
     name = study_name or (out.stem if out is not None else "sentilstm")
@@ -381,19 +433,28 @@ def tune(
             objective = _Objective(texts, labels, search, base, metric, cv_folds, validation)
             study.optimize(objective, timeout=timeout, callbacks=callbacks)
             if stop.errors_in_a_row and not stop.succeeded:
-                raise ConfigError(f"the {stop.errors_in_a_row} trials of this run all failed, the first with: "
-                                  f"{stop.first_error}")
+                raise ConfigError(
+                    f"the {stop.errors_in_a_row} trials of this run all failed, the first with: {stop.first_error}"
+                )
     finally:
         optuna.logging.set_verbosity(verbosity)
     return _result(study, texts, labels, search, base, user, metric, validation, out, retrain, where)
 
 
-def _checked_options(trials: int, seed: int, timeout: float | None, metric: str, cv_folds: int | None,
-                     validation: tuple[Iterable[str], Iterable[Label]] | None,
-                     base_params: Mapping[str, Any] | None) -> tuple[tuple[list[str], list[Label]] | None, dict[str, Any]]:
+def _checked_options(
+    trials: int,
+    seed: int,
+    timeout: float | None,
+    metric: str,
+    cv_folds: int | None,
+    validation: tuple[Iterable[str], Iterable[Label]] | None,
+    base_params: Mapping[str, Any] | None,
+) -> tuple[tuple[list[str], list[Label]] | None, dict[str, Any]]:
     """`tune`'s options checked before any work: the validation set as lists, and the user's base parameters."""
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 0:
-        raise ConfigError(f"trials must be a whole number >= 0 (the finished trials the study should hold), got {trials!r}")
+        raise ConfigError(
+            f"trials must be a whole number >= 0 (the finished trials the study should hold), got {trials!r}"
+        )
     check_integer("seed", seed, 0, MAX_SEED)  # Optuna's sampler takes 32 bits
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"timeout must be a number of seconds > 0, got {timeout!r}")
@@ -414,9 +475,19 @@ def _checked_options(trials: int, seed: int, timeout: float | None, metric: str,
     return validation, user
 
 
-def _result(study: optuna.Study, texts: list[str], labels: list[Label], space: SearchSpace, base: dict[str, Any],
-            user: dict[str, Any], metric: str, validation: Any, out: Path | None, retrain: bool,
-            where: str | None) -> TuneResult:
+def _result(
+    study: optuna.Study,
+    texts: list[str],
+    labels: list[Label],
+    space: SearchSpace,
+    base: dict[str, Any],
+    user: dict[str, Any],
+    metric: str,
+    validation: Any,
+    out: Path | None,
+    retrain: bool,
+    where: str | None,
+) -> TuneResult:
     """Best configuration, trials table, and (with `retrain`) the best configuration trained and saved."""
     from optuna.trial import TrialState
 
@@ -425,21 +496,38 @@ def _result(study: optuna.Study, texts: list[str], labels: list[Label], space: S
     best_params = {}
     if best is not None:  # as trained; decoded from Optuna's names for a trial added by hand
         best_params = best.user_attrs["params"] if "params" in best.user_attrs else space.decode(best.params)
-    result = TuneResult(study, metric, study.direction.name.lower(), best_params,
-                        best.value if best else math.nan, study.trials_dataframe(), None, None, where)
+    result = TuneResult(
+        study,
+        metric,
+        study.direction.name.lower(),
+        best_params,
+        best.value if best else math.nan,
+        study.trials_dataframe(),
+        None,
+        None,
+        where,
+    )
     if out is not None and study.trials:
         _write_csv(result.trials_table(), trials_path(out))
     if not retrain:
         return result
     if best is None:
-        raise ConfigError(f"study {study.study_name!r} has no completed trial to retrain ({len(study.trials)} trials, "
-                          "all pruned or failed); run more trials, or check the errors in the trials table")
+        raise ConfigError(
+            f"study {study.study_name!r} has no completed trial to retrain ({len(study.trials)} trials, "
+            "all pruned or failed); run more trials, or check the errors in the trials table"
+        )
     params = {**base, "blend": user.get("blend", "auto"), **best_params}
     log.info("retraining trial %d's configuration (%s %.4f) on %d texts", best.number, metric, best.value, len(texts))
     model = SentimentClassifier(**params).fit(texts, labels, validation=validation)
     model.metrics_["tuning"] = {
-        "study": study.study_name, "storage": where, "metric": metric, "direction": result.direction,
-        "best_value": best.value, "best_trial": best.number, "n_trials": _finished(study), "params": _jsonable(best_params),
+        "study": study.study_name,
+        "storage": where,
+        "metric": metric,
+        "direction": result.direction,
+        "best_value": best.value,
+        "best_trial": best.number,
+        "n_trials": _finished(study),
+        "params": _jsonable(best_params),
     }
     result.model = model
     if out is not None:
@@ -452,4 +540,13 @@ def _write_csv(table: pd.DataFrame, path: Path) -> None:
     write_atomically(path, table.to_csv(index=False))
 
 
-__all__ = ["DEFAULT_SPACE", "SearchSpace", "TuneResult", "tune", "trials_table", "redact_url", "study_path", "trials_path"]
+__all__ = [
+    "DEFAULT_SPACE",
+    "SearchSpace",
+    "TuneResult",
+    "tune",
+    "trials_table",
+    "redact_url",
+    "study_path",
+    "trials_path",
+]

@@ -9,6 +9,7 @@ and answered with a 500 that says nothing about the internals. The guards of `se
 CSRF header, rate limit) answer 400, 401, 403 or 429 before any route runs. Work cut short answers 504 (past
 --request-timeout) or 503 (the server is stopping); see `deadlines.py`.
 """
+
 from __future__ import annotations
 
 import gc
@@ -83,15 +84,33 @@ def create_app(
     SQLAlchemy URL; by default a SQLite file beside the model (model.sentilstm -> model.feedback.db).
     The guards (api_key ... raw_csv) are off by default; `sentilstm.serve.security` says what each does.
     """
-    return build_app(ServeSettings(
-        str(model_path), backend=backend, threads=threads, max_texts=max_texts, max_chars=max_chars,
-        max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes, feedback_url=feedback_url,
-        batch_max=batch_max, batch_wait_ms=batch_wait_ms, api_key=api_key, read_key=read_key,
-        allowed_hosts=tuple(allowed_hosts), cors_origins=tuple(cors_origins), rate_limit=rate_limit, raw_csv=raw_csv,
-        request_timeout=request_timeout, max_explain_chars=max_explain_chars, max_explain_samples=max_explain_samples,
-        max_explain_words=max_explain_words, max_upload_rows=max_upload_rows, max_decompressed_bytes=max_decompressed_bytes,
-        upload_dir=None if upload_dir is None else str(upload_dir),
-    ))
+    return build_app(
+        ServeSettings(
+            str(model_path),
+            backend=backend,
+            threads=threads,
+            max_texts=max_texts,
+            max_chars=max_chars,
+            max_body_bytes=max_body_bytes,
+            max_upload_bytes=max_upload_bytes,
+            feedback_url=feedback_url,
+            batch_max=batch_max,
+            batch_wait_ms=batch_wait_ms,
+            api_key=api_key,
+            read_key=read_key,
+            allowed_hosts=tuple(allowed_hosts),
+            cors_origins=tuple(cors_origins),
+            rate_limit=rate_limit,
+            raw_csv=raw_csv,
+            request_timeout=request_timeout,
+            max_explain_chars=max_explain_chars,
+            max_explain_samples=max_explain_samples,
+            max_explain_words=max_explain_words,
+            max_upload_rows=max_upload_rows,
+            max_decompressed_bytes=max_decompressed_bytes,
+            upload_dir=None if upload_dir is None else str(upload_dir),
+        )
+    )
 
 
 def app_from_env() -> FastAPI:
@@ -135,14 +154,23 @@ def build_app(settings: ServeSettings, *, classifier: Any = None, page_folder: s
 
     lifespan = _with_page_files(lifespan, settings, page_folder)
     app = FastAPI(
-        title="sentilstm", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,  # routes/docs.py
-        description=DESCRIPTION.format(max_texts=settings.max_texts, max_chars=settings.max_chars,
-                                       max_body_bytes=settings.max_body_bytes),
+        title="sentilstm",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,  # routes/docs.py
+        description=DESCRIPTION.format(
+            max_texts=settings.max_texts, max_chars=settings.max_chars, max_body_bytes=settings.max_body_bytes
+        ),
     )
     app.state.settings = settings
     in_flight = InFlight(BATCHED_PATHS)
-    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes,
-                       in_flight=in_flight)
+    app.add_middleware(
+        BodySizeLimit,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        in_flight=in_flight,
+    )
     app.add_middleware(RequestDeadline, seconds=settings.request_timeout, unwatched=BATCHED_PATHS)
     app.add_exception_handler(Cancelled, _cancelled)
     security.install(app, settings)  # added last, so its guards run first (refusals before any deadline or route)
@@ -212,12 +240,26 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     if exc.status_code == 400 and exc.detail == PARSE_ERROR:
         cause = exc.__cause__
         reason = f"{type(cause).__name__}: {str(cause)[:200]}" if cause is not None else "unreadable"
-        return JSONResponse(status_code=422, content={"detail": json_safe([{
-            "type": "json_invalid", "loc": ["body"], "msg": f"the body is not valid JSON ({reason})", "input": None}])})
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": json_safe(
+                    [
+                        {
+                            "type": "json_invalid",
+                            "loc": ["body"],
+                            "msg": f"the body is not valid JSON ({reason})",
+                            "input": None,
+                        }
+                    ]
+                )
+            },
+        )
     if exc.status_code in (204, 304):
         return await http_exception_handler(request, exc)
-    return JSONResponse(status_code=exc.status_code, content={"detail": json_safe(exc.detail)},
-                        headers=getattr(exc, "headers", None))
+    return JSONResponse(
+        status_code=exc.status_code, content={"detail": json_safe(exc.detail)}, headers=getattr(exc, "headers", None)
+    )
 
 
 def json_safe(value: Any) -> Any:

@@ -16,6 +16,7 @@ stops there with `Cancelled`. The middleware cancels the token, and the route's 
 Work still queued for a thread when its request is cancelled never starts: `run_in_thread` and the explain
 executor drop it (their futures are cancelled before a thread picks them up).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -124,9 +125,13 @@ class RequestDeadline:
 
         def expire() -> None:
             if not started:
-                stop("deadline", 504, f"the request took longer than {self.seconds:g} s (--request-timeout); "
-                                      "send less work (fewer rows, a shorter text, fewer num_samples) or ask for a "
-                                      "longer --request-timeout")
+                stop(
+                    "deadline",
+                    504,
+                    f"the request took longer than {self.seconds:g} s (--request-timeout); "
+                    "send less work (fewer rows, a shorter text, fewer num_samples) or ask for a "
+                    "longer --request-timeout",
+                )
 
         def left() -> None:
             gone.set()
@@ -178,8 +183,9 @@ class RequestDeadline:
             _LIVE.discard(token)
 
 
-async def _answer_cancelled(scope: Scope, send: Send, task: asyncio.Task[Any], token: WorkToken, why: str | None,
-                            started: bool) -> None:
+async def _answer_cancelled(
+    scope: Scope, send: Send, task: asyncio.Task[Any], token: WorkToken, why: str | None, started: bool
+) -> None:
     """The answer of a request whose task was cancelled: by the shutdown (`why` None) 503, past its deadline
     504 (unless its answer had begun), after its client left none."""
     if why is None:  # cancelled from outside: uvicorn gave up waiting for it while stopping
@@ -202,8 +208,13 @@ def _uncancel(task: asyncio.Task[Any]) -> None:
 
 async def _send_json(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -3,6 +3,7 @@
 They are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
 request that the latency budget of /predict cannot spare.
 """
+
 from __future__ import annotations
 
 from typing import Annotated

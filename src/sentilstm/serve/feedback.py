@@ -9,6 +9,7 @@ sums grouped by period and label), other databases in Python over a streamed que
 UTC. SQLite runs in WAL mode with synchronous=FULL: a request that got its answer is on disk, and readers never
 block the writer. Tables are created when missing, so the same URL serves again after a restart.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -79,8 +80,11 @@ class TrendPoint:
             "count": self.count,
             "counts": {label: self.counts.get(label, 0) for label in labels},
             "shares": {label: self.counts.get(label, 0) / self.count for label in labels},
-            "mean_probabilities": {label: self.probability_sums[label] / self.probability_counts[label]
-                                   for label in labels if self.probability_counts.get(label)},
+            "mean_probabilities": {
+                label: self.probability_sums[label] / self.probability_counts[label]
+                for label in labels
+                if self.probability_counts.get(label)
+            },
         }
 
 
@@ -99,8 +103,14 @@ class Trends:
         def iso(value: dt.datetime | None) -> str | None:
             return None if value is None else value.replace(tzinfo=dt.timezone.utc).isoformat()
 
-        return {"interval": self.interval, "source": self.source, "since": iso(self.since), "until": iso(self.until),
-                "labels": list(self.labels), "points": [p.to_dict(self.labels) for p in self.points]}
+        return {
+            "interval": self.interval,
+            "source": self.source,
+            "since": iso(self.since),
+            "until": iso(self.until),
+            "labels": list(self.labels),
+            "points": [p.to_dict(self.labels) for p in self.points],
+        }
 
 
 class FeedbackStore:
@@ -111,8 +121,10 @@ class FeedbackStore:
         try:
             self.engine: Engine = sa.create_engine(with_installed_driver(url), echo=echo, pool_pre_ping=True)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
-            raise ConfigError(f"feedback database URL {_safe(url)!r} cannot be used ({type(exc).__name__}: {exc}); give a "
-                              "SQLAlchemy URL such as sqlite:///feedback.db or postgresql://user:password@host/db") from None
+            raise ConfigError(
+                f"feedback database URL {_safe(url)!r} cannot be used ({type(exc).__name__}: {exc}); give a "
+                "SQLAlchemy URL such as sqlite:///feedback.db or postgresql://user:password@host/db"
+            ) from None
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -134,8 +146,10 @@ class FeedbackStore:
                 if attempt == 1 and raced:
                     continue
                 reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-                raise ConfigError(f"feedback database {self.safe_url!r} cannot be opened: {reason}; check it, or give "
-                                  "another SQLAlchemy URL (--feedback-db)") from None
+                raise ConfigError(
+                    f"feedback database {self.safe_url!r} cannot be opened: {reason}; check it, or give "
+                    "another SQLAlchemy URL (--feedback-db)"
+                ) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -145,8 +159,17 @@ class FeedbackStore:
         """Store `entries` in one transaction; returns them with their ids set, in the same order."""
         if not entries:
             return []
-        rows = [{"text": e.text, "source": e.source, "created_at": e.created_at, "label": e.label,
-                 "probabilities": e.probabilities, "model": e.model} for e in entries]
+        rows = [
+            {
+                "text": e.text,
+                "source": e.source,
+                "created_at": e.created_at,
+                "label": e.label,
+                "probabilities": e.probabilities,
+                "model": e.model,
+            }
+            for e in entries
+        ]
         statement = sa.insert(feedback_table).returning(feedback_table.c.id, sort_by_parameter_order=True)
         with self.engine.begin() as connection:
             ids = connection.execute(statement, rows).scalars().all()
@@ -172,8 +195,14 @@ class FeedbackStore:
 
     # ----- trends ------------------------------------------------------------------------------------------
     def trends(
-        self, *, interval: Interval = "day", source: str | None = None, since: dt.datetime | None = None,
-        until: dt.datetime | None = None, labels: Sequence[str] = (), in_sql: bool | None = None,
+        self,
+        *,
+        interval: Interval = "day",
+        source: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        labels: Sequence[str] = (),
+        in_sql: bool | None = None,
     ) -> Trends:
         """Counts, shares and mean probabilities per label and period (`since` <= time < `until`, naive UTC).
 
@@ -194,7 +223,11 @@ class FeedbackStore:
         sql_ok = self.dialect in ("sqlite", "postgresql") and all('"' not in k and "\\" not in k for k in labels)
         if in_sql is None:
             in_sql = sql_ok
-        groups = self._groups_in_sql(interval, conditions, labels) if in_sql else self._groups_in_python(interval, conditions, labels)
+        groups = (
+            self._groups_in_sql(interval, conditions, labels)
+            if in_sql
+            else self._groups_in_python(interval, conditions, labels)
+        )
         points: dict[dt.datetime, TrendPoint] = {}
         found: list[str] = []
         for period, label, count, sums, counts in groups:
@@ -253,8 +286,10 @@ class FeedbackStore:
                         if isinstance(value, (int, float)):
                             group[1][name] += float(value)
                             group[2][name] += 1
-        return [(period, label, n, {k: sums[k] for k in labels}, {k: counts[k] for k in labels})
-                for (period, label), (n, sums, counts) in groups.items()]
+        return [
+            (period, label, n, {k: sums[k] for k in labels}, {k: counts[k] for k in labels})
+            for (period, label), (n, sums, counts) in groups.items()
+        ]
 
 
 def _entry(row: Any) -> FeedbackEntry:

@@ -19,6 +19,7 @@ and the sweep deleted it. Now:
   server is gone (killed, crashed), and the half-written `.tmp` files it left go with them. Two servers never
   share a folder; the worker processes of one server do (a token handed out by one is found by the others).
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,10 @@ def file_size(size: float) -> str:
 
 
 def unpacked_too_large(name: str, limit: int) -> LimitExceeded:
-    return LimitExceeded(f"{name!r} unpacks to more than {file_size(limit)}; the limit is {file_size(limit)} "
-                         f"({OPTIONS['max_decompressed_bytes']}): {PREDICT_HINT}")
+    return LimitExceeded(
+        f"{name!r} unpacks to more than {file_size(limit)}; the limit is {file_size(limit)} "
+        f"({OPTIONS['max_decompressed_bytes']}): {PREDICT_HINT}"
+    )
 
 
 def _uid() -> int | None:
@@ -96,11 +99,15 @@ def check_parent(folder: str | Path | None) -> Path:
     if not stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"{what} is not a folder; give a folder for the web page's uploads")
     if _foreign(info) and info.st_uid != 0:
-        raise ConfigError(f"{what} belongs to another user (uid {info.st_uid}), who could replace the server's "
-                          "files; use a folder of your own")
+        raise ConfigError(
+            f"{what} belongs to another user (uid {info.st_uid}), who could replace the server's "
+            "files; use a folder of your own"
+        )
     if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
-        raise ConfigError(f"{what} is writable by other users (mode {stat.S_IMODE(info.st_mode):o}), who could "
-                          f"replace the server's files; run `chmod go-w {path}` or choose another folder")
+        raise ConfigError(
+            f"{what} is writable by other users (mode {stat.S_IMODE(info.st_mode):o}), who could "
+            f"replace the server's files; run `chmod go-w {path}` or choose another folder"
+        )
     return path
 
 
@@ -119,8 +126,10 @@ def check_private(folder: str | Path) -> Path:
         problem = f"may be entered by other users (mode {stat.S_IMODE(info.st_mode):o})"
     else:
         return path
-    raise ConfigError(f"the web page's folder {str(path)!r} {problem}; it must be a private folder of this server's "
-                      "(`chmod 700` it, or leave it to the server: give --upload-dir a parent folder instead)")
+    raise ConfigError(
+        f"the web page's folder {str(path)!r} {problem}; it must be a private folder of this server's "
+        "(`chmod 700` it, or leave it to the server: give --upload-dir a parent folder instead)"
+    )
 
 
 class PageFolder:
@@ -140,8 +149,9 @@ class PageFolder:
         try:
             path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))
         except OSError as exc:
-            raise ConfigError(f"cannot create the web page's folder in {str(base)!r}: {exc.strerror}; "
-                              "choose another --upload-dir") from None
+            raise ConfigError(
+                f"cannot create the web page's folder in {str(base)!r}: {exc.strerror}; choose another --upload-dir"
+            ) from None
         return cls(path, _hold_lock(path))
 
     def close(self) -> None:
@@ -269,8 +279,15 @@ class FileStore:
     def discard(self, kind: str, token: str) -> None:
         self._remove(kind, token)
 
-    def save_upload(self, source: BinaryIO, name: str, *, max_bytes: int, max_decompressed_bytes: int,
-                    check: Callable[[], None] = lambda: None) -> StoredFile:
+    def save_upload(
+        self,
+        source: BinaryIO,
+        name: str,
+        *,
+        max_bytes: int,
+        max_decompressed_bytes: int,
+        check: Callable[[], None] = lambda: None,
+    ) -> StoredFile:
         """Copy `source` (the user's file `name`) into the store, unpacking gzip on the way.
 
         LimitExceeded past `max_bytes` as sent or `max_decompressed_bytes` unpacked (a bomb stops at the limit);
@@ -287,8 +304,9 @@ class FileStore:
                     check()
                     sent += len(chunk)
                     if sent > max_bytes:
-                        raise LimitExceeded(f"the file is too large; the page scores files up to "
-                                            f"{file_size(max_bytes)}: {PREDICT_HINT}")
+                        raise LimitExceeded(
+                            f"the file is too large; the page scores files up to {file_size(max_bytes)}: {PREDICT_HINT}"
+                        )
                     for piece in unpack.feed(chunk) if unpack is not None else (chunk,):
                         out.write(piece)
                         breaks += piece.count(b"\n") + piece.count(b"\r")  # pandas also ends rows at a lone \r
@@ -366,8 +384,10 @@ class Gunzip:
             try:
                 piece = self._member.decompress(data, room)
             except zlib.error as exc:
-                raise DataError(f"{self.name!r} is not a gzip file ({exc}); send it as it is, without .gz, "
-                                "or compress it again with gzip") from None
+                raise DataError(
+                    f"{self.name!r} is not a gzip file ({exc}); send it as it is, without .gz, "
+                    "or compress it again with gzip"
+                ) from None
             self.produced += len(piece)
             if self.produced > self.limit:
                 raise unpacked_too_large(self.name, self.limit)
@@ -381,9 +401,21 @@ class Gunzip:
     def finish(self) -> None:
         """DataError when the data ended in the middle of a member."""
         if self._seen and self._member is not None:
-            raise DataError(f"{self.name!r} is not a complete gzip file: it ends in the middle of the compressed "
-                            "data; send it again")
+            raise DataError(
+                f"{self.name!r} is not a complete gzip file: it ends in the middle of the compressed "
+                "data; send it again"
+            )
 
 
-__all__ = ["FOLDER_ENV", "FileStore", "Gunzip", "PageFolder", "StoredFile", "check_parent", "check_private",
-           "file_size", "sweep_abandoned", "unpacked_too_large"]
+__all__ = [
+    "FOLDER_ENV",
+    "FileStore",
+    "Gunzip",
+    "PageFolder",
+    "StoredFile",
+    "check_parent",
+    "check_private",
+    "file_size",
+    "sweep_abandoned",
+    "unpacked_too_large",
+]

@@ -12,6 +12,7 @@ Bounded work. An upload is unpacked while it is written (gzip stops at --max-dec
 counted before anything is scored (--max-upload-rows); scoring checks the request's token between chunks, so it
 stops when the client leaves, the deadline passes or the server stops (`deadlines.py`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,14 +30,19 @@ from fastapi.responses import FileResponse, Response
 from starlette.datastructures import UploadFile
 
 from sentilstm.data.tables import infer_columns, is_missing, iter_frames
-
 from sentilstm.data.writer import TableWriter
 from sentilstm.errors import DataError
 from sentilstm.estimators.scoring import probability_column, score_frame
 from sentilstm.serve.deadlines import run_in_thread, work_token
 from sentilstm.serve.limits import OPTIONS, LimitExceeded
 from sentilstm.serve.page_files import (  # noqa: F401 - KEEP_FILES, KEEP_SECONDS, FileStore: re-exported
-    KEEP_FILES, KEEP_SECONDS, PREDICT_HINT, FileStore, StoredFile, file_size, unpacked_too_large,
+    KEEP_FILES,
+    KEEP_SECONDS,
+    PREDICT_HINT,
+    FileStore,
+    StoredFile,
+    file_size,
+    unpacked_too_large,
 )
 from sentilstm.serve.periods import period_starts
 from sentilstm.serve.security import neutralise_formulas
@@ -58,13 +64,36 @@ Interval = Literal["auto", "hour", "day", "week", "month"]
 PERIODS = ("hour", "day", "week", "month")  # a chart's periods, finest first (see periods.py)
 TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime", "created_at", "created", "published", "posted", "ts")
 MULTIPART_BODY = {  # the forms are parsed by hand (to refuse oversized uploads before reading them): document them
-    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary", "description": "CSV, TSV, JSONL or Parquet, optionally .gz"},
-        "upload": {"type": "string", "description": "token from POST /score/columns, instead of sending the file again"},
-        "text_column": {"type": "string", "description": "column holding the texts; inferred like the CLI when absent"},
-        "timestamp_column": {"type": "string", "description": "column with dates/times: adds sentiment over time"},
-        "interval": {"type": "string", "enum": list(get_args(Interval)), "default": "auto"},
-    }}}}}
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV, TSV, JSONL or Parquet, optionally .gz",
+                        },
+                        "upload": {
+                            "type": "string",
+                            "description": "token from POST /score/columns, instead of sending the file again",
+                        },
+                        "text_column": {
+                            "type": "string",
+                            "description": "column holding the texts; inferred like the CLI when absent",
+                        },
+                        "timestamp_column": {
+                            "type": "string",
+                            "description": "column with dates/times: adds sentiment over time",
+                        },
+                        "interval": {"type": "string", "enum": list(get_args(Interval)), "default": "auto"},
+                    },
+                }
+            }
+        },
+    }
 }
 
 
@@ -112,14 +141,17 @@ def file_store(request: Request) -> FileStore:
     """The app's FileStore (`app.state.page_files`), set by the lifespan of `build_app`'s app."""
     store = getattr(request.app.state, "page_files", None)
     if store is None:
-        raise RuntimeError("the page's routes need the FileStore that build_app's lifespan sets up: include "
-                           "pages.router only in an app made by sentilstm.serve.build_app")
+        raise RuntimeError(
+            "the page's routes need the FileStore that build_app's lifespan sets up: include "
+            "pages.router only in an app made by sentilstm.serve.build_app"
+        )
     return store
 
 
 def _too_large(size: int, limit: int) -> HTTPException:
-    return HTTPException(413, f"the upload is {file_size(size)}; the page scores files up to {file_size(limit)}: "
-                              f"{PREDICT_HINT}")
+    return HTTPException(
+        413, f"the upload is {file_size(size)}; the page scores files up to {file_size(limit)}: {PREDICT_HINT}"
+    )
 
 
 async def _form(request: Request) -> Any:
@@ -141,8 +173,13 @@ async def _save_upload(form: Any, request: Request, store: FileStore) -> StoredF
 
     def save() -> StoredFile:
         upload.file.seek(0)
-        return store.save_upload(upload.file, name, max_bytes=upload_limit(request),
-                                 max_decompressed_bytes=settings.max_decompressed_bytes, check=check)
+        return store.save_upload(
+            upload.file,
+            name,
+            max_bytes=upload_limit(request),
+            max_decompressed_bytes=settings.max_decompressed_bytes,
+            check=check,
+        )
 
     try:
         stored = await run_in_thread(save)
@@ -182,12 +219,14 @@ READ_ERRORS = (DataError, ValueError, TypeError, KeyError, OSError, EOFError)  #
 
 
 def too_many_rows(name: str, limit: int) -> LimitExceeded:
-    return LimitExceeded(f"{name!r} has more than {limit:,} rows; the limit is {limit:,} "
-                         f"({OPTIONS['max_upload_rows']}): {PREDICT_HINT}")
+    return LimitExceeded(
+        f"{name!r} has more than {limit:,} rows; the limit is {limit:,} ({OPTIONS['max_upload_rows']}): {PREDICT_HINT}"
+    )
 
 
-def check_rows(stored: StoredFile, max_rows: int, max_decompressed_bytes: int,
-               check: Callable[[], None] = lambda: None) -> None:
+def check_rows(
+    stored: StoredFile, max_rows: int, max_decompressed_bytes: int, check: Callable[[], None] = lambda: None
+) -> None:
     """LimitExceeded when the upload has more than `max_rows` rows (a Parquet file: or unpacks past the limit).
 
     Cheap for most files: the line breaks counted while the upload was written bound its rows, and Parquet says
@@ -325,15 +364,22 @@ class LabelSeries:
         points = []
         for key, row in zip(frame.index, frame.to_numpy()):
             count = float(row[:k].sum())
-            points.append({
-                "period": key.isoformat(),
-                "count": int(round(count)),
-                "counts": {n: int(round(c)) for n, c in zip(names, row[:k])},
-                "shares": {n: round(float(c / count), 4) for n, c in zip(names, row[:k])},
-                "mean_probabilities": {n: round(float(p / count), 4) for n, p in zip(names, row[k:])},
-            })
-        return {"interval": period, "start": start.isoformat(), "end": end.isoformat(), "notes": notes,
-                "points": points}
+            points.append(
+                {
+                    "period": key.isoformat(),
+                    "count": int(round(count)),
+                    "counts": {n: int(round(c)) for n, c in zip(names, row[:k])},
+                    "shares": {n: round(float(c / count), 4) for n, c in zip(names, row[:k])},
+                    "mean_probabilities": {n: round(float(p / count), 4) for n, p in zip(names, row[k:])},
+                }
+            )
+        return {
+            "interval": period,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "notes": notes,
+            "points": points,
+        }
 
 
 # ----- reading and scoring ----------------------------------------------------------------------------------------
@@ -362,13 +408,25 @@ def inspect_file(stored: StoredFile) -> dict[str, Any]:
     except DataError:
         text_column = None
     preview = [[None if is_missing(v) else str(v)[:160] for v in row] for row in frame.head(5).itertuples(index=False)]
-    return {"columns": columns, "text_column": text_column,
-            "timestamp_column": guess_timestamp_column(frame, text_column), "preview": preview}
+    return {
+        "columns": columns,
+        "text_column": text_column,
+        "timestamp_column": guess_timestamp_column(frame, text_column),
+        "preview": preview,
+    }
 
 
 def score_upload(
-    clf: Any, stored: StoredFile, output: Path, *, text_column: str | None, timestamp_column: str | None,
-    interval: Interval, max_rows: int | None = None, check: Callable[[], None] = lambda: None, raw_csv: bool = False,
+    clf: Any,
+    stored: StoredFile,
+    output: Path,
+    *,
+    text_column: str | None,
+    timestamp_column: str | None,
+    interval: Interval,
+    max_rows: int | None = None,
+    check: Callable[[], None] = lambda: None,
+    raw_csv: bool = False,
 ) -> dict[str, Any]:
     """Score `stored` into the CSV `output` chunk by chunk; label counts and the time series in the same pass.
 
@@ -393,8 +451,10 @@ def score_upload(
                 column = infer_columns(frame, text_column, None, need_label=False)[0]
                 columns = list(frame.columns)
                 if timestamp_column and timestamp_column not in columns:
-                    raise DataError(f"timestamp column {timestamp_column!r} not found; the file has columns "
-                                    f"{[str(c) for c in columns]}")
+                    raise DataError(
+                        f"timestamp column {timestamp_column!r} not found; the file has columns "
+                        f"{[str(c) for c in columns]}"
+                    )
             if frame.empty:
                 continue
             if list(frame.columns) != columns:  # JSONL rows may order or omit keys differently
@@ -464,9 +524,16 @@ async def score(request: Request) -> dict[str, Any]:
         stored = await _save_upload(form, request, store)
     result_token, output = store.reserve("scored", ".csv")
     result = await _reading(
-        stored, score_upload, request.app.state.service.classifier, stored, output,
-        text_column=_field(form, "text_column"), timestamp_column=_field(form, "timestamp_column"), interval=interval,
-        max_rows=request.app.state.settings.max_upload_rows, check=work_token(request).check,
+        stored,
+        score_upload,
+        request.app.state.service.classifier,
+        stored,
+        output,
+        text_column=_field(form, "text_column"),
+        timestamp_column=_field(form, "timestamp_column"),
+        interval=interval,
+        max_rows=request.app.state.settings.max_upload_rows,
+        check=work_token(request).check,
         raw_csv=request.app.state.settings.raw_csv,
     )
     store.add("scored", result_token, output, f"{Path(stored.name.removesuffix('.gz')).stem}.scored.csv")
@@ -477,6 +544,9 @@ async def score(request: Request) -> dict[str, Any]:
 def download(token: str, request: Request) -> FileResponse:
     stored = file_store(request).get("scored", token)
     if stored is None:
-        raise HTTPException(404, "no scored file under that link; it has expired (files are kept for an hour) "
-                                 "or was never made: score the file again")
+        raise HTTPException(
+            404,
+            "no scored file under that link; it has expired (files are kept for an hour) "
+            "or was never made: score the file again",
+        )
     return FileResponse(stored.path, media_type="text/csv; charset=utf-8", filename=stored.name)

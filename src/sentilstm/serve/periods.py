@@ -1,5 +1,6 @@
 """Time periods that the feedback trends and the web page's charts group by, defined once: a period's start is
 the minute, the hour, midnight, the Monday of its week or the 1st of its month (naive UTC throughout)."""
+
 from __future__ import annotations
 
 import numpy as np

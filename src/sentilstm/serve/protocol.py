@@ -5,6 +5,7 @@ sends a 20 MB header, or 20,000 small ones, makes the server hold all of it befo
 the request. Here the bytes received while the head is still open are counted, and past `MAX_HEAD_BYTES` the
 connection gets a one-line 431 and is closed (what arrives meanwhile is dropped, never parsed or kept). (uvicorn's h11 parser has the same bound built in; it is slower.)
 """
+
 from __future__ import annotations
 
 import json
@@ -46,11 +47,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self) -> None:
         self._refused = True
-        detail = (f"the request line and headers exceed {MAX_HEAD_BYTES:,} bytes; send fewer or shorter headers "
-                  "(a long query belongs in a POST body)")
+        detail = (
+            f"the request line and headers exceed {MAX_HEAD_BYTES:,} bytes; send fewer or shorter headers "
+            "(a long query belongs in a POST body)"
+        )
         body = json.dumps({"detail": detail}).encode()
-        head = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
-                b"connection: close\r\ncontent-length: %d\r\n\r\n" % len(body))
+        head = (
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+            b"connection: close\r\ncontent-length: %d\r\n\r\n" % len(body)
+        )
         self.transport.write(head + body)
         # a lingering close, as nginx does: what the client still sends is read and dropped for a moment, so the
         # 431 reaches it instead of a reset; the connection closes after LINGER_S whatever the client does

@@ -4,6 +4,7 @@ Limits that depend on the server's settings (texts per request, characters per t
 fields carry an `x-limit` marker that `app.openapi_with_limits` turns into maxItems/maxLength in the served
 OpenAPI document, and the routes enforce them with precise messages (see `limits.py`).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +12,18 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
-    StringConstraints, WithJsonSchema, model_validator,
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
 )
 
 from sentilstm.text.normalize import clean_text  # lone surrogates and NUL -> U+FFFD, as everywhere else
@@ -35,8 +46,9 @@ def iso_time_string(value: object) -> object:
     if isinstance(value, dt.datetime):
         return value
     if not isinstance(value, str) or not _ISO_TIME.fullmatch(value):
-        raise ValueError(f"must be an ISO 8601 date and time such as 2026-03-01T09:15:00Z (no zone means UTC), "
-                         f"got {value!r:.60}")
+        raise ValueError(
+            f"must be an ISO 8601 date and time such as 2026-03-01T09:15:00Z (no zone means UTC), got {value!r:.60}"
+        )
     return value
 
 
@@ -53,8 +65,12 @@ def utc_naive(value: dt.datetime) -> dt.datetime:
 Text = Annotated[str, AfterValidator(clean_text), Field(json_schema_extra={"x-limit": "max_chars"})]
 ExplainText = Annotated[str, AfterValidator(clean_text), Field(json_schema_extra={"x-limit": "explain_text_chars"})]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(clean_text)]
-Timestamp = Annotated[dt.datetime, BeforeValidator(iso_time_string), AfterValidator(utc_naive),
-                      WithJsonSchema({"type": "string", "pattern": ISO_TIME, "examples": ["2026-03-01T09:15:00Z"]})]
+Timestamp = Annotated[
+    dt.datetime,
+    BeforeValidator(iso_time_string),
+    AfterValidator(utc_naive),
+    WithJsonSchema({"type": "string", "pattern": ISO_TIME, "examples": ["2026-03-01T09:15:00Z"]}),
+]
 
 
 def _exactly_one(*names: str) -> dict[str, Any]:
@@ -66,8 +82,13 @@ def _exactly_one(*names: str) -> dict[str, Any]:
 class PredictRequest(BaseModel):
     """One text (`text`) or a list (`texts`); predictions come back in the same order."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        **_exactly_one("text", "texts"), "examples": [{"texts": ["what a lovely film", "not good at all"]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            **_exactly_one("text", "texts"),
+            "examples": [{"texts": ["what a lovely film", "not good at all"]}],
+        },
+    )
 
     # absent by default but never null: {"text": null, "texts": [...]} would break the "exactly one" rule; typed
     # without None so the schema says so, hence the two ignores (None is only the "absent" default)
@@ -94,15 +115,20 @@ class PredictResponse(BaseModel):
 
 
 class ExplainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"text": "the plot was not good at all", "method": "auto"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"text": "the plot was not good at all", "method": "auto"}]}
+    )
 
     text: ExplainText
     method: ExplainMethod = Field("auto", description="auto: integrated gradients for a network, kernel SHAP otherwise")
     label: LabelValue | None = Field(None, description="explain this label (default: the predicted one)")
     # strict: true or "200" are not numbers, as the schema says; the most is the server's --max-explain-samples
-    num_samples: StrictInt = Field(1000, ge=10, description="perturbed texts for lime and kernel_shap (default: 1000, "
-                                   "or the server's limit when lower)", json_schema_extra={"x-limit": "max_explain_samples"})
+    num_samples: StrictInt = Field(
+        1000,
+        ge=10,
+        description="perturbed texts for lime and kernel_shap (default: 1000, or the server's limit when lower)",
+        json_schema_extra={"x-limit": "max_explain_samples"},
+    )
     seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="seed of the perturbations")
 
 
@@ -126,7 +152,9 @@ class ExplainResponse(BaseModel):
     notes: list[str]
     reference: dict[str, float] | None
     explained_label: LabelValue
-    top: list[tuple[str, float]] = Field(description="up to 10 (word, score) pairs for explained_label, strongest first")
+    top: list[tuple[str, float]] = Field(
+        description="up to 10 (word, score) pairs for explained_label, strongest first"
+    )
 
 
 # ----- the model -------------------------------------------------------------------------------------------
@@ -183,14 +211,21 @@ class FeedbackItem(BaseModel):
 
     text: Text
     source: Source | None = Field(None, description="where the text came from (default: the request's source)")
-    timestamp: Timestamp | None = Field(None, description="ISO 8601; no zone means UTC (default: the request's, else now)")
+    timestamp: Timestamp | None = Field(
+        None, description="ISO 8601; no zone means UTC (default: the request's, else now)"
+    )
 
 
 class FeedbackRequest(BaseModel):
     """One text (`text`) or several (`items`) to score and store; `source` and `timestamp` are items' defaults."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        **_exactly_one("text", "items"), "examples": [{"text": "the app keeps crashing", "source": "web"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            **_exactly_one("text", "items"),
+            "examples": [{"text": "the app keeps crashing", "source": "web"}],
+        },
+    )
 
     text: Text = None  # type: ignore[assignment]  # absent by default, never null (see PredictRequest)
     items: list[FeedbackItem] = Field(None, min_length=1, json_schema_extra={"x-limit": "max_texts"})  # type: ignore[arg-type]
@@ -200,18 +235,24 @@ class FeedbackRequest(BaseModel):
     @model_validator(mode="after")
     def _one_of(self) -> FeedbackRequest:
         if (self.text is None) == (self.items is None):
-            raise ValueError('give either "text" (one string) or "items" (a list of {"text", "source", "timestamp"}), '
-                             "not both and not neither")
+            raise ValueError(
+                'give either "text" (one string) or "items" (a list of {"text", "source", "timestamp"}), '
+                "not both and not neither"
+            )
         return self
 
     def all_items(self) -> list[FeedbackItem]:
         """Every item with the request's source and timestamp filled in where the item has none."""
         if self.items is None:
             return [FeedbackItem(text=self.text, source=self.source, timestamp=self.timestamp)]
-        return [item if item.source is not None and item.timestamp is not None else
-                item.model_copy(update={"source": item.source or self.source,
-                                        "timestamp": item.timestamp or self.timestamp})
-                for item in self.items]
+        return [
+            item
+            if item.source is not None and item.timestamp is not None
+            else item.model_copy(
+                update={"source": item.source or self.source, "timestamp": item.timestamp or self.timestamp}
+            )
+            for item in self.items
+        ]
 
 
 class StoredFeedback(BaseModel):
@@ -253,8 +294,28 @@ class TrendsResponse(BaseModel):
 
 
 __all__ = [
-    "ExplainMethod", "ExplainRequest", "ExplainResponse", "FeedbackItem", "FeedbackList", "FeedbackRecord",
-    "FeedbackRequest", "FeedbackResponse", "HealthResponse", "Interval", "LabelValue", "Limits", "ModelResponse",
-    "PredictRequest", "PredictResponse", "Prediction", "StoredFeedback", "TrendPoint", "TrendsResponse", "WordAttribution",
-    "Timestamp", "clean_text", "iso_time_string", "utc_naive",
+    "ExplainMethod",
+    "ExplainRequest",
+    "ExplainResponse",
+    "FeedbackItem",
+    "FeedbackList",
+    "FeedbackRecord",
+    "FeedbackRequest",
+    "FeedbackResponse",
+    "HealthResponse",
+    "Interval",
+    "LabelValue",
+    "Limits",
+    "ModelResponse",
+    "PredictRequest",
+    "PredictResponse",
+    "Prediction",
+    "StoredFeedback",
+    "TrendPoint",
+    "TrendsResponse",
+    "WordAttribution",
+    "Timestamp",
+    "clean_text",
+    "iso_time_string",
+    "utc_naive",
 ]

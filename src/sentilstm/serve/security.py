@@ -15,6 +15,7 @@ What needs what:
 - the read key (or the full key): every other GET, and POST /predict and /explain, which change nothing;
 - the full key: everything else: POST /feedback (stores texts), POST /score/columns and /score (store uploads).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -81,19 +82,25 @@ def check_key(name: str, key: str | None) -> None:
     if key is None:
         return
     if not isinstance(key, str) or not all(0x21 <= ord(c) <= 0x7E for c in key):
-        raise ConfigError(f"{name} may hold only printable ASCII without spaces (it travels in an HTTP header); "
-                          "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        raise ConfigError(
+            f"{name} may hold only printable ASCII without spaces (it travels in an HTTP header); "
+            "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
     if len(key) < MIN_KEY_CHARS:
-        raise ConfigError(f"{name} has {len(key)} characters; use at least {MIN_KEY_CHARS} random ones, e.g. "
-                          "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        raise ConfigError(
+            f"{name} has {len(key)} characters; use at least {MIN_KEY_CHARS} random ones, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
 
 
 def check_keys(api_key: str | None, read_key: str | None) -> None:
     check_key("api_key", api_key)
     check_key("read_key", read_key)
     if read_key is not None and api_key is None:
-        raise ConfigError("read_key needs api_key as well (--api-key / SENTILSTM_API_KEY): the read key cannot "
-                          "store feedback or score files, so without a full key nobody could")
+        raise ConfigError(
+            "read_key needs api_key as well (--api-key / SENTILSTM_API_KEY): the read key cannot "
+            "store feedback or score files, so without a full key nobody could"
+        )
     if read_key is not None and hmac.compare_digest(read_key.encode(), (api_key or "").encode()):
         raise ConfigError("read_key must differ from api_key; generate a second key for readers")
 
@@ -103,8 +110,10 @@ def normalise_host(host: str) -> str:
     name = host.strip().lower().rstrip(".")
     if name in ("*", "::1") or (name.startswith("*.") and _is_name(name[2:])) or _is_name(name):
         return name
-    raise ConfigError(f"allowed host {host!r} must be a host name or address such as api.example.com, "
-                      "*.example.com or 10.0.0.5 (no scheme, port or path); '*' accepts any")
+    raise ConfigError(
+        f"allowed host {host!r} must be a host name or address such as api.example.com, "
+        "*.example.com or 10.0.0.5 (no scheme, port or path); '*' accepts any"
+    )
 
 
 def _is_name(name: str) -> bool:
@@ -142,16 +151,20 @@ def normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
     for origin in origins:
         value = origin.strip().rstrip("/").lower()
         if value != "*" and not ORIGIN.fullmatch(value):
-            raise ConfigError(f"cors origin {origin!r} must be scheme://host[:port] as browsers send it, e.g. "
-                              "https://app.example.com or http://localhost:3000 (no path); '*' allows any site")
+            raise ConfigError(
+                f"cors origin {origin!r} must be scheme://host[:port] as browsers send it, e.g. "
+                "https://app.example.com or http://localhost:3000 (no path); '*' allows any site"
+            )
         result.append(value)
     return tuple(dict.fromkeys(result))
 
 
 def check_rate_limit(rate_limit: int | None) -> None:
     if rate_limit is not None and (isinstance(rate_limit, bool) or not isinstance(rate_limit, int) or rate_limit < 1):
-        raise ConfigError(f"rate_limit must be a whole number of requests a minute >= 1, got {rate_limit!r}; "
-                          "leave it out for no limit")
+        raise ConfigError(
+            f"rate_limit must be a whole number of requests a minute >= 1, got {rate_limit!r}; "
+            "leave it out for no limit"
+        )
 
 
 def security_state(settings: Guards) -> dict[str, Any]:
@@ -169,8 +182,11 @@ def security_state(settings: Guards) -> dict[str, Any]:
 
 def describe_guards(settings: Guards) -> str:
     """One line for the start-up message, e.g. "API key required (and a read key); Host: localhost, ...; CORS off"."""
-    keys = ("API key required" + (" (and a read-only key)" if settings.read_key else "")) if settings.api_key \
+    keys = (
+        ("API key required" + (" (and a read-only key)" if settings.read_key else ""))
+        if settings.api_key
         else "no API key (anyone who reaches the port may use it)"
+    )
     hosts = ", ".join(settings.allowed_hosts) if settings.allowed_hosts else "any"
     cors = ", ".join(settings.cors_origins) if settings.cors_origins else "off"
     rate = f"{settings.rate_limit} requests a minute per client and worker" if settings.rate_limit else "off"
@@ -184,8 +200,9 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     if not allowed:
         return True
     name = _host_name(host)
-    return bool(name) and any(name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:]))
-                              for pattern in allowed)
+    return bool(name) and any(
+        name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:])) for pattern in allowed
+    )
 
 
 def client_key(scope: Scope) -> str:
@@ -211,8 +228,9 @@ class RateLimiter:
     past `max_clients` the least recently seen client is forgotten (and starts again with a full bucket).
     """
 
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = MAX_CLIENTS) -> None:
+    def __init__(
+        self, per_minute: int, *, clock: Callable[[], float] = time.monotonic, max_clients: int = MAX_CLIENTS
+    ) -> None:
         self.per_minute = per_minute
         self.clock = clock
         self.max_clients = max_clients
@@ -291,21 +309,32 @@ class RequestGuard:
     def _refusal(self, scope: Scope) -> Refusal | None:
         """(status, message, headers) when the request must be refused, else None."""
         method, path = scope["method"], _route_path(scope)
-        headers = {name: value for name, value in scope["headers"]
-                   if name in (b"host", b"authorization", b"x-api-key", b"content-type", b"x-sentilstm-csrf")}
+        headers = {
+            name: value
+            for name, value in scope["headers"]
+            if name in (b"host", b"authorization", b"x-api-key", b"content-type", b"x-sentilstm-csrf")
+        }
         key = _given_key(headers)
-        return (self._host_refusal(headers.get(b"host", b"").decode("latin-1"), path)
-                or self._rate_refusal(scope, path)
-                or self._key_refusal(method, path, key)
-                or _csrf_refusal(method, path, key, headers))
+        return (
+            self._host_refusal(headers.get(b"host", b"").decode("latin-1"), path)
+            or self._rate_refusal(scope, path)
+            or self._key_refusal(method, path, key)
+            or _csrf_refusal(method, path, key, headers)
+        )
 
     def _host_refusal(self, host: str, path: str) -> Refusal | None:
         if path == "/health" or host_allowed(host, self.allowed_hosts):  # probes use the pod's address: /health is open
             return None
         name = _host_name(host) if re.fullmatch(r"[a-z0-9_.:-]{1,100}", _host_name(host)) else "NAME"
-        return 400, (f"the Host header {host[:100] or '(none)'!r} is not a name this server answers to (it accepts "
-                     f"{', '.join(self.allowed_hosts)}); if that is this server's name, start it with "
-                     f"--allowed-host {name}"), {}
+        return (
+            400,
+            (
+                f"the Host header {host[:100] or '(none)'!r} is not a name this server answers to (it accepts "
+                f"{', '.join(self.allowed_hosts)}); if that is this server's name, start it with "
+                f"--allowed-host {name}"
+            ),
+            {},
+        )
 
     def _rate_refusal(self, scope: Scope, path: str) -> Refusal | None:
         if self.limiter is None or path == "/health":
@@ -315,26 +344,48 @@ class RequestGuard:
         if wait <= 0:
             return None
         seconds = max(1, math.ceil(wait))
-        return 429, (f"too many requests from {client}: this server allows {self.rate_limit} a minute per client "
-                     f"(--rate-limit); retry in {seconds} s"), {"Retry-After": str(seconds)}
+        return (
+            429,
+            (
+                f"too many requests from {client}: this server allows {self.rate_limit} a minute per client "
+                f"(--rate-limit); retry in {seconds} s"
+            ),
+            {"Retry-After": str(seconds)},
+        )
 
     def _key_refusal(self, method: str, path: str, key: str | None) -> Refusal | None:
         needed = needed_access(method, path)
         if self.keys is None or needed == "open":
             return None
         if key is None:
-            return 401, ("this server needs an API key: send the header 'Authorization: Bearer KEY' (or "
-                         "'X-API-Key: KEY'); whoever runs it has the key (sentilstm serve --api-key, or "
-                         "SENTILSTM_API_KEY)"), {"WWW-Authenticate": 'Bearer realm="sentilstm"'}
+            return (
+                401,
+                (
+                    "this server needs an API key: send the header 'Authorization: Bearer KEY' (or "
+                    "'X-API-Key: KEY'); whoever runs it has the key (sentilstm serve --api-key, or "
+                    "SENTILSTM_API_KEY)"
+                ),
+                {"WWW-Authenticate": 'Bearer realm="sentilstm"'},
+            )
         access = self.keys.access(key)
         if access is None:
-            return 401, ("the API key sent is not one this server accepts; check it (keys are case-sensitive) "
-                         "or ask whoever runs the server"), \
-                {"WWW-Authenticate": 'Bearer realm="sentilstm", error="invalid_token"'}
+            return (
+                401,
+                (
+                    "the API key sent is not one this server accepts; check it (keys are case-sensitive) "
+                    "or ask whoever runs the server"
+                ),
+                {"WWW-Authenticate": 'Bearer realm="sentilstm", error="invalid_token"'},
+            )
         if needed == "full" and access == "read":
-            return 403, (f"the read-only key cannot {method} {path}: it covers GET routes, /predict and /explain; "
-                         "storing feedback and scoring files need the full API key"), \
-                {"WWW-Authenticate": 'Bearer realm="sentilstm", error="insufficient_scope"'}
+            return (
+                403,
+                (
+                    f"the read-only key cannot {method} {path}: it covers GET routes, /predict and /explain; "
+                    "storing feedback and scoring files need the full API key"
+                ),
+                {"WWW-Authenticate": 'Bearer realm="sentilstm", error="insufficient_scope"'},
+            )
         return None
 
 
@@ -346,22 +397,28 @@ def _csrf_refusal(method: str, path: str, key: str | None, headers: dict[bytes, 
     if media not in SIMPLE_BODIES:
         return None  # JSON and other types make a browser ask first (a CORS preflight), which other sites fail
     kind = f"a {media} body" if media else "a body without a Content-Type"
-    return 403, (f"{method} {path} with {kind} needs the header '{CSRF_HEADER}: 1' (any value), which a page on "
-                 "another site cannot send; the web page sends it; from a script add it "
-                 f"(curl -H '{CSRF_HEADER}: 1'), or send JSON with Content-Type: application/json"), {}
+    return (
+        403,
+        (
+            f"{method} {path} with {kind} needs the header '{CSRF_HEADER}: 1' (any value), which a page on "
+            "another site cannot send; the web page sends it; from a script add it "
+            f"(curl -H '{CSRF_HEADER}: 1'), or send JSON with Content-Type: application/json"
+        ),
+        {},
+    )
 
 
 def _route_path(scope: Scope) -> str:
     """The path the app routes on, without a `root_path` the server was mounted under."""
     path, root = scope["path"], scope.get("root_path", "")
-    return (path[len(root):] or "/") if root and path.startswith(root) else path
+    return (path[len(root) :] or "/") if root and path.startswith(root) else path
 
 
 def _host_name(host: str) -> str:
     """The name in a Host header value, without port, brackets or trailing dot: "[::1]:8000" -> "::1"."""
     name = host.strip().lower()
     if name.startswith("["):
-        name = name[1:name.find("]")] if "]" in name else ""
+        name = name[1 : name.find("]")] if "]" in name else ""
     elif name.count(":") == 1:
         name = name.split(":", 1)[0]
     return name.rstrip(".")
@@ -382,9 +439,12 @@ def install(app: FastAPI, settings: Guards) -> None:
     app.add_middleware(RequestGuard, settings=settings)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "HEAD", "POST"],
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "HEAD", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", CSRF_HEADER],
-            expose_headers=["Retry-After", "WWW-Authenticate"], max_age=600,
+            expose_headers=["Retry-After", "WWW-Authenticate"],
+            max_age=600,
         )
 
 
@@ -408,9 +468,15 @@ def with_guards(schema: dict[str, Any], settings: Guards) -> dict[str, Any]:
             if settings.rate_limit and path != "/health":
                 responses["429"] = {"description": "over --rate-limit; the Retry-After header says when to retry"}
             if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
-                operation.setdefault("parameters", []).append({
-                    "name": CSRF_HEADER, "in": "header", "required": True, "schema": {"type": "string", "default": "1"},
-                    "description": "any value: proves the request does not come from a form on another site"})
+                operation.setdefault("parameters", []).append(
+                    {
+                        "name": CSRF_HEADER,
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string", "default": "1"},
+                        "description": "any value: proves the request does not come from a form on another site",
+                    }
+                )
                 responses.setdefault("403", {"description": f"the {CSRF_HEADER} header is missing"})
     return schema
 
@@ -430,8 +496,9 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame.iloc[:, i]
         if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype)):
             continue
-        risky = np.fromiter((isinstance(v, str) and (_is_formula(v) or "\r" in v) for v in values), dtype=bool,
-                            count=len(values))
+        risky = np.fromiter(
+            (isinstance(v, str) and (_is_formula(v) or "\r" in v) for v in values), dtype=bool, count=len(values)
+        )
         if risky.any():
             fixed = values.copy()
             fixed[risky] = [_safe_cell(v) for v in values[risky]]
@@ -447,5 +514,19 @@ def _safe_cell(cell: str) -> str:
     return ("'" if _is_formula(cell) else "") + cell.replace("\r\n", "\n").replace("\r", "\n")
 
 
-__all__ = ["CSRF_HEADER", "Guards", "KeyRing", "RateLimiter", "RequestGuard", "client_key", "describe_guards", "host_allowed",
-           "install", "needed_access", "neutralise_formulas", "security_state", "serve_allowed_hosts", "with_guards"]
+__all__ = [
+    "CSRF_HEADER",
+    "Guards",
+    "KeyRing",
+    "RateLimiter",
+    "RequestGuard",
+    "client_key",
+    "describe_guards",
+    "host_allowed",
+    "install",
+    "needed_access",
+    "neutralise_formulas",
+    "security_state",
+    "serve_allowed_hosts",
+    "with_guards",
+]

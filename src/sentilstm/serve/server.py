@@ -10,6 +10,7 @@ This process makes the web page's private folder (`page_files.PageFolder`) befor
 its workers, holds its lock while they serve, and removes it when the server stops. SIGTERM stops the server
 with status 0 once the work in flight has been cancelled (`workers.GracefulServer`).
 """
+
 from __future__ import annotations
 
 import gc
@@ -27,8 +28,8 @@ from sentilstm.serve.page_files import FOLDER_ENV, PageFolder
 from sentilstm.serve.protocol import http_options
 from sentilstm.serve.service import load_classifier
 from sentilstm.serve.settings import ServeSettings
-from sentilstm.system.threads import max_processes
 from sentilstm.serve.workers import FACTORY, GracefulServer, reuse_port_supported, serve_workers
+from sentilstm.system.threads import max_processes
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +41,31 @@ def check_port(host: str, port: int) -> None:
     try:
         family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as exc:
-        raise ConfigError(f"host {host!r} cannot be resolved ({exc.strerror}); use an address such as 127.0.0.1 "
-                          "(this machine only) or 0.0.0.0 (every interface)") from None
+        raise ConfigError(
+            f"host {host!r} cannot be resolved ({exc.strerror}); use an address such as 127.0.0.1 "
+            "(this machine only) or 0.0.0.0 (every interface)"
+        ) from None
     with socket.socket(family, kind) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT leftovers are fine
         try:
             sock.bind(address)
         except OSError as exc:
             reason = "it is already in use" if exc.errno == 98 else exc.strerror
-            raise ConfigError(f"cannot listen on {host}:{port}: {reason}; choose another --port or stop the "
-                              "program that holds it") from None
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {reason}; choose another --port or stop the program that holds it"
+            ) from None
 
 
-def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-        access_log: bool = False, log_level: str = "info", on_ready: Callable[[str], None] | None = None) -> int:
+def run(
+    settings: ServeSettings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    access_log: bool = False,
+    log_level: str = "info",
+    on_ready: Callable[[str], None] | None = None,
+) -> int:
     """Check the model, the feedback database and the port, then serve until Ctrl-C; returns the exit status.
 
     `on_ready(feedback_url)` runs once the checks have passed (the URL with any password hidden). Several
@@ -66,15 +78,22 @@ def run(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 8000, w
     check_integer("workers", workers, low=1, high=max_processes())
     folder = PageFolder.create(settings.upload_dir)  # a bad --upload-dir fails here, before the model loads
     try:
-        classifier = load_classifier(settings.model_path, settings.backend, settings.threads or 1,
-                                     settings.device)  # a bad model or device fails here
+        classifier = load_classifier(
+            settings.model_path, settings.backend, settings.threads or 1, settings.device
+        )  # a bad model or device fails here
         store = FeedbackStore(settings.database_url())  # a bad URL fails here; the table exists before workers race
         store.close()
         check_port(host, port)
         if on_ready is not None:
             on_ready(store.safe_url)
-        options = dict(host=host, port=port, access_log=access_log, log_level=log_level, timeout_graceful_shutdown=10,
-                       **http_options())
+        options = dict(
+            host=host,
+            port=port,
+            access_log=access_log,
+            log_level=log_level,
+            timeout_graceful_shutdown=10,
+            **http_options(),
+        )
         if workers == 1:  # serve in this process, with the model already loaded
             app = build_app(settings, classifier=classifier, page_folder=folder.path)
             return _serve_here(GracefulServer(uvicorn.Config(app, **options)))

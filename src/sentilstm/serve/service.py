@@ -12,6 +12,7 @@ the ragged arrivals of 32 clients into a few full batches (32 tweets cost ~3.7 m
 against ~0.35 ms each alone). A lone short request with nobody else about runs on the event loop itself:
 the hop to the worker thread and back would cost about as much as the model does.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,15 @@ class _Request:
 class MicroBatcher:
     """Runs `predict(texts) -> (n, k) array` for concurrent callers in shared batches on one thread."""
 
-    def __init__(self, predict: Callable[[list[str]], np.ndarray], *, batch_max: int = 64, batch_wait_ms: float = 1.0,
-                 pending: Callable[[], int] | None = None, inline_chars: int = 1000) -> None:
+    def __init__(
+        self,
+        predict: Callable[[list[str]], np.ndarray],
+        *,
+        batch_max: int = 64,
+        batch_wait_ms: float = 1.0,
+        pending: Callable[[], int] | None = None,
+        inline_chars: int = 1000,
+    ) -> None:
         self.predict = predict
         self.batch_max = batch_max
         self.batch_wait = batch_wait_ms / 1000
@@ -89,7 +97,7 @@ class MicroBatcher:
         futures = []
         for start in range(0, len(texts), self.batch_max):
             future: asyncio.Future[np.ndarray] = loop.create_future()
-            self._queue.append(_Request(list(texts[start:start + self.batch_max]), future))
+            self._queue.append(_Request(list(texts[start : start + self.batch_max]), future))
             futures.append(future)
         self._wakeup.set()
         self.waiting += 1
@@ -145,8 +153,12 @@ class MicroBatcher:
     async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Request]) -> None:
         texts = batch[0].texts if len(batch) == 1 else [text for request in batch for text in request.texts]
         try:
-            if len(batch) == 1 and not self._queue and self._arriving() <= 0 and \
-                    sum(map(len, texts)) <= self.inline_chars:
+            if (
+                len(batch) == 1
+                and not self._queue
+                and self._arriving() <= 0
+                and sum(map(len, texts)) <= self.inline_chars
+            ):
                 probabilities = self.predict(texts)
             else:
                 probabilities = await loop.run_in_executor(self._executor, self.predict, texts)
@@ -170,7 +182,9 @@ class MicroBatcher:
             start = end
 
 
-def load_classifier(path: str, backend: Backend = "torch", threads: int | None = None, device: str | None = None) -> Any:
+def load_classifier(
+    path: str, backend: Backend = "torch", threads: int | None = None, device: str | None = None
+) -> Any:
     """The classifier for serving: `sentilstm.onnx.backends.load_for_serving` (network on torch or ONNX Runtime).
     `device`: where torch runs (None: 'auto')."""
     from sentilstm.onnx.backends import load_for_serving
@@ -185,8 +199,15 @@ class ModelService:
     their string forms (the keys of every probabilities map).
     """
 
-    def __init__(self, classifier: Any, *, model_name: str, backend: str = "torch", batch_max: int = 64,
-                 batch_wait_ms: float = 1.0) -> None:
+    def __init__(
+        self,
+        classifier: Any,
+        *,
+        model_name: str,
+        backend: str = "torch",
+        batch_max: int = 64,
+        batch_wait_ms: float = 1.0,
+    ) -> None:
         self.classifier = classifier
         self.model_name = model_name
         self.backend = backend
@@ -203,8 +224,13 @@ class ModelService:
         if classifier is None:
             classifier = load_classifier(settings.model_path, settings.backend, settings.threads or 1, settings.device)
         classifier.predict_proba(["warm up the model"])
-        return cls(classifier, model_name=settings.model_name, backend=settings.backend,
-                   batch_max=settings.batch_max, batch_wait_ms=settings.batch_wait_ms)
+        return cls(
+            classifier,
+            model_name=settings.model_name,
+            backend=settings.backend,
+            batch_max=settings.batch_max,
+            batch_wait_ms=settings.batch_wait_ms,
+        )
 
     async def start(self) -> None:
         # explanations (up to thousands of predictions each) get one thread of their own: they never queue
@@ -226,8 +252,10 @@ class ModelService:
     def prediction_dicts(self, probabilities: np.ndarray) -> list[dict[str, Any]]:
         """[{"label": the most probable label, "probabilities": {label name: p}}] per row."""
         names, labels = self.label_names, self.labels
-        return [{"label": labels[best], "probabilities": dict(zip(names, row))}
-                for best, row in zip(probabilities.argmax(axis=1).tolist(), probabilities.tolist())]
+        return [
+            {"label": labels[best], "probabilities": dict(zip(names, row))}
+            for best, row in zip(probabilities.argmax(axis=1).tolist(), probabilities.tolist())
+        ]
 
     async def predictions(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         return self.prediction_dicts(await self.predict(texts))
@@ -237,8 +265,16 @@ class ModelService:
         return self._by_name.get(name, name)
 
     # ----- explanations ------------------------------------------------------------------------------------
-    def explain(self, text: str, method: ExplainMethod = "auto", label: Any = None, *, num_samples: int = 1000,
-                seed: int = 0, check: Callable[[], None] | None = None) -> dict[str, Any]:
+    def explain(
+        self,
+        text: str,
+        method: ExplainMethod = "auto",
+        label: Any = None,
+        *,
+        num_samples: int = 1000,
+        seed: int = 0,
+        check: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
         """`TokenAttribution.to_dict()` plus `explained_label` and its `top` 10 words (blocking; see `explain_async`).
 
         `check` runs between batches of the work and raises to stop it (the request's `WorkToken.check`).
@@ -252,12 +288,21 @@ class ModelService:
         result["top"] = [[word, score] for word, score in attribution.top(10, attribution.labels[column])]
         return _finite(result)
 
-    async def explain_async(self, text: str, method: ExplainMethod = "auto", label: Any = None, *, num_samples: int = 1000,
-                            seed: int = 0, check: Callable[[], None] | None = None) -> dict[str, Any]:
+    async def explain_async(
+        self,
+        text: str,
+        method: ExplainMethod = "auto",
+        label: Any = None,
+        *,
+        num_samples: int = 1000,
+        seed: int = 0,
+        check: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
         """`explain` on the explanation thread; cancelling the caller drops it if it has not started yet."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._explainer, lambda: self.explain(text, method, label, num_samples=num_samples, seed=seed, check=check))
+            self._explainer, lambda: self.explain(text, method, label, num_samples=num_samples, seed=seed, check=check)
+        )
 
     # ----- description -------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -270,16 +315,18 @@ class ModelService:
         except Exception as exc:  # noqa: BLE001 - a summary is a nicety; an exotic model must still serve
             log.warning("no model summary for /model: %s: %s", type(exc).__name__, exc)
             summary = None
-        return _finite({
-            "model": self.model_name,
-            "estimator": type(clf).__name__,
-            "labels": self.labels,
-            "backend": self.backend,
-            "config": json.loads(json.dumps(clf.get_params(), default=str)),
-            "metrics": json.loads(json.dumps(getattr(clf, "metrics_", None) or {}, default=str)),
-            "versions": json.loads(json.dumps(getattr(clf, "versions_", None) or {}, default=str)),
-            "summary": summary,
-        })
+        return _finite(
+            {
+                "model": self.model_name,
+                "estimator": type(clf).__name__,
+                "labels": self.labels,
+                "backend": self.backend,
+                "config": json.loads(json.dumps(clf.get_params(), default=str)),
+                "metrics": json.loads(json.dumps(getattr(clf, "metrics_", None) or {}, default=str)),
+                "versions": json.loads(json.dumps(getattr(clf, "versions_", None) or {}, default=str)),
+                "summary": summary,
+            }
+        )
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "model": self.model_name, "backend": self.backend, "pid": os.getpid()}

@@ -1,8 +1,9 @@
 """What one served app needs to know, and how it travels to uvicorn's worker processes (environment variables).
 
-    settings = ServeSettings("model.sentilstm", backend="onnx-int8", max_texts=500)
-    os.environ.update(settings.to_env())   # then: uvicorn --factory sentilstm.serve.app:app_from_env --workers 2
+settings = ServeSettings("model.sentilstm", backend="onnx-int8", max_texts=500)
+os.environ.update(settings.to_env())   # then: uvicorn --factory sentilstm.serve.app:app_from_env --workers 2
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -72,8 +73,17 @@ class ServeSettings:
         check_choice("backend", self.backend, Backend)
         if self.threads is not None:
             check_integer("threads", self.threads, low=1)
-        for name in ("max_texts", "max_chars", "max_body_bytes", "max_upload_bytes", "batch_max", "max_explain_chars",
-                     "max_explain_words", "max_upload_rows", "max_decompressed_bytes"):
+        for name in (
+            "max_texts",
+            "max_chars",
+            "max_body_bytes",
+            "max_upload_bytes",
+            "batch_max",
+            "max_explain_chars",
+            "max_explain_words",
+            "max_upload_rows",
+            "max_decompressed_bytes",
+        ):
             check_integer(name, getattr(self, name), low=1)
         check_integer("max_explain_samples", self.max_explain_samples, low=10)  # explain's own minimum
         if not 0 <= self.batch_wait_ms <= 1000:
@@ -83,7 +93,9 @@ class ServeSettings:
         object.__setattr__(self, "allowed_hosts", security.normalise_hosts(self.allowed_hosts))  # frozen: set once here
         object.__setattr__(self, "cors_origins", security.normalise_origins(self.cors_origins))
         if not 0 < self.request_timeout <= 86_400:
-            raise ConfigError(f"request_timeout must be more than 0 and at most 86400 seconds, got {self.request_timeout!r}")
+            raise ConfigError(
+                f"request_timeout must be more than 0 and at most 86400 seconds, got {self.request_timeout!r}"
+            )
         from sentilstm.system.device import parse_device  # imports torch, which only this check needs here
 
         parse_device(self.device)  # its syntax; whether this machine has it, loading the model checks
@@ -108,8 +120,11 @@ class ServeSettings:
 
     def to_env(self) -> dict[str, str]:
         """Environment variables that `from_env` reads back (None fields are left out)."""
-        return {f"{ENV_PREFIX}{f.name.upper()}": _env_value(getattr(self, f.name))
-                for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+        return {
+            f"{ENV_PREFIX}{f.name.upper()}": _env_value(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None
+        }
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
@@ -127,8 +142,10 @@ class ServeSettings:
             except ValueError:
                 raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
         if "model_path" not in values:
-            raise ConfigError(f"{ENV_PREFIX}MODEL_PATH is not set; set it to the model file to serve "
-                              "(`sentilstm serve MODEL` does this for its workers)")
+            raise ConfigError(
+                f"{ENV_PREFIX}MODEL_PATH is not set; set it to the model file to serve "
+                "(`sentilstm serve MODEL` does this for its workers)"
+            )
         return cls(**values)
 
 

@@ -23,6 +23,7 @@ keeps its design (a ping over a pipe per worker) and adds:
 - shutdown: SIGINT/SIGTERM are passed on; each worker cancels its work in flight at once (`GracefulServer`)
   and has STOP_TIMEOUT seconds to exit before it is killed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -109,8 +110,9 @@ def _exit_with_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _worker(app: str, env: dict[str, str], host: str, port: int, options: dict[str, Any], parent: int,
-            ready: Any, pings: Any) -> None:  # runs in the child
+def _worker(
+    app: str, env: dict[str, str], host: str, port: int, options: dict[str, Any], parent: int, ready: Any, pings: Any
+) -> None:  # runs in the child
     os.environ.update(env)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     sock = reuse_port_socket(host, port)
@@ -136,8 +138,16 @@ class _Slot:
 class Supervisor:
     """Starts, watches and replaces the workers of `serve_workers` (see the module docstring)."""
 
-    def __init__(self, app: str, env: dict[str, str], host: str, port: int, workers: int, options: dict[str, Any],
-                 health_timeout: float) -> None:
+    def __init__(
+        self,
+        app: str,
+        env: dict[str, str],
+        host: str,
+        port: int,
+        workers: int,
+        options: dict[str, Any],
+        health_timeout: float,
+    ) -> None:
         self.app, self.env, self.host, self.port, self.options = app, env, host, port, options
         self.health_timeout = health_timeout
         self.context = multiprocessing.get_context("spawn")
@@ -148,8 +158,10 @@ class Supervisor:
         slot.pings, child_end = self.context.Pipe()
         env = {**self.env, SLOT_ENV: str(slot.number)}
         slot.process = self.context.Process(
-            target=_worker, name=f"sentilstm-serve-worker-{slot.number}",
-            args=(self.app, env, self.host, self.port, self.options, os.getpid(), slot.ready, child_end))
+            target=_worker,
+            name=f"sentilstm-serve-worker-{slot.number}",
+            args=(self.app, env, self.host, self.port, self.options, os.getpid(), slot.ready, child_end),
+        )
         slot.process.start()
         child_end.close()
 
@@ -168,11 +180,16 @@ class Supervisor:
             self.died(slot, now)
         elif not slot.serving and slot.ready.is_set():
             slot.serving, slot.failures, slot.backoff, slot.last_pong = True, 0, RETRY_FIRST, now
-            log.info("worker %d ready (slot %d; %d of %d serving)", process.pid, slot.number, self.serving(),
-                     len(self.slots))
+            log.info(
+                "worker %d ready (slot %d; %d of %d serving)", process.pid, slot.number, self.serving(), len(self.slots)
+            )
         elif slot.serving and not self.healthy(slot, now):
-            log.error("worker %d (slot %d) did not answer a health check in %g s; replacing it", process.pid,
-                      slot.number, self.health_timeout)
+            log.error(
+                "worker %d (slot %d) did not answer a health check in %g s; replacing it",
+                process.pid,
+                slot.number,
+                self.health_timeout,
+            )
             process.kill()
             process.join()
             self.start(slot)
@@ -181,20 +198,34 @@ class Supervisor:
         process = slot.process
         process.join()
         if slot.serving:
-            log.warning("worker %d (slot %d) exited with status %s; starting a new one", process.pid, slot.number,
-                        process.exitcode)
+            log.warning(
+                "worker %d (slot %d) exited with status %s; starting a new one",
+                process.pid,
+                slot.number,
+                process.exitcode,
+            )
             slot.failures = 0
             self.start(slot)
             return
         slot.failures += 1
         if slot.failures < 2:
-            log.warning("worker %d (slot %d) exited with status %s before it was ready; trying once more",
-                        process.pid, slot.number, process.exitcode)
+            log.warning(
+                "worker %d (slot %d) exited with status %s before it was ready; trying once more",
+                process.pid,
+                slot.number,
+                process.exitcode,
+            )
             self.start(slot)
             return
         slot.process, slot.retry_at = None, now + slot.backoff
-        log.error("slot %d failed twice while starting (status %s); serving with %d of %d workers; trying it again "
-                  "in %d s", slot.number, process.exitcode, self.serving(), len(self.slots), slot.backoff)
+        log.error(
+            "slot %d failed twice while starting (status %s); serving with %d of %d workers; trying it again in %d s",
+            slot.number,
+            process.exitcode,
+            self.serving(),
+            len(self.slots),
+            slot.backoff,
+        )
         slot.backoff = min(slot.backoff * 2, RETRY_MAX)
 
     def healthy(self, slot: _Slot, now: float) -> bool:
@@ -231,15 +262,25 @@ class Supervisor:
                 process.join()
 
 
-def serve_workers(env: dict[str, str], *, host: str, port: int, workers: int, options: dict[str, Any],
-                  app: str = FACTORY, health_timeout: float = HEALTH_TIMEOUT) -> int:
+def serve_workers(
+    env: dict[str, str],
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    options: dict[str, Any],
+    app: str = FACTORY,
+    health_timeout: float = HEALTH_TIMEOUT,
+) -> int:
     """Run `workers` processes serving the app factory `app` on host:port until SIGINT/SIGTERM; returns the exit
     status (0 when stopped by a signal, 1 when no worker could start).
 
     `env` holds the SENTILSTM_SERVE_* settings the workers read; `options` are uvicorn.Config keywords.
     Port 0 picks a free port once, here, so every worker listens on the same one.
     """
-    placeholder = reuse_port_socket(host, port)  # holds the port (a bound socket that never listens gets no connections)
+    placeholder = reuse_port_socket(
+        host, port
+    )  # holds the port (a bound socket that never listens gets no connections)
     port = placeholder.getsockname()[1]
     stopping = threading.Event()
 

@@ -1,4 +1,5 @@
 """Device and numeric-precision choices, kept in one place so models and loops stay device-agnostic."""
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,10 @@ def resolve_device(device: str) -> torch.device:
         raise ConfigError(f"device {device!r} was asked for but no CUDA GPU is available; use 'auto' or 'cpu'")
     if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
         count = torch.cuda.device_count()
-        raise ConfigError(f"device {device!r} was asked for but this machine has {count} CUDA GPU{'s' * (count > 1)} "
-                          f"(cuda:0 to cuda:{count - 1}); use one of those, 'auto' or 'cpu'")
+        raise ConfigError(
+            f"device {device!r} was asked for but this machine has {count} CUDA GPU{'s' * (count > 1)} "
+            f"(cuda:0 to cuda:{count - 1}); use one of those, 'auto' or 'cpu'"
+        )
     if parsed.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError(f"device {device!r} was asked for but Apple's MPS is not available here; use 'auto' or 'cpu'")
     return parsed

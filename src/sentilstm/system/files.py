@@ -10,6 +10,7 @@ the path and the fix; and no output may be (the same file as) one of the command
 Temporary names are `.NAME.PID-HOST.RANDOM.tmp`. The ones a killed run left behind (its process is gone, or
 the file is older than STALE_SECONDS) are swept the next time something is written beside NAME.
 """
+
 from __future__ import annotations
 
 import errno
@@ -207,15 +208,15 @@ def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Mapping[str,
             if _same_file(resolved, source):
                 raise DataError(
                     f"{option} {str(path)!r} is the input file given as {name}; writing it would destroy that "
-                    "input: choose another output path")
+                    "input: choose another output path"
+                )
         if resolved in seen:
             raise DataError(f"{option} and {seen[resolved]} are both {str(path)!r}; give them different paths")
         seen[resolved] = option
         if path.is_dir():
             raise DataError(f"{option} {str(path)!r} is a folder; give a file name, e.g. {str(path / 'out')!r}")
         if not resolved.parent.is_dir():
-            raise DataError(
-                f"{option} {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
+            raise DataError(f"{option} {str(path)!r}: folder {str(path.parent)!r} does not exist; create it first")
         handle, probe = temporary_beside(path)  # the folder takes a new file (raises OutputError if not)
         os.close(handle)
         probe.unlink(missing_ok=True)
@@ -228,4 +229,3 @@ def _same_file(resolved: Path, source: Path) -> bool:
         return resolved.exists() and source.exists() and os.path.samefile(resolved, source)
     except OSError:
         return False
-

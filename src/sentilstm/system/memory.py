@@ -6,6 +6,7 @@
 A typo such as `--hidden-size 200000` would otherwise ask the allocator for hundreds of gigabytes and die with
 a traceback (or get the process killed) minutes into a run.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,7 +40,9 @@ def training_bytes(config: ModelConfig, *, batch_size: int, sequence_length: int
     activations of one batch of `batch_size` texts of `sequence_length` tokens."""
     parameters = parameter_count(config)
     directions = 2 if config.bidirectional else 1
-    per_token = config.embedding_dim + config.num_layers * directions * STATE_FLOATS_PER_HIDDEN_UNIT * config.hidden_size
+    per_token = (
+        config.embedding_dim + config.num_layers * directions * STATE_FLOATS_PER_HIDDEN_UNIT * config.hidden_size
+    )
     activations = 4 * batch_size * sequence_length * per_token
     return parameters, TRAINING_BYTES_PER_PARAMETER * parameters + activations
 
@@ -70,9 +73,10 @@ def _meminfo_available() -> int | None:
 
 def _cgroup_room() -> int | None:
     """The cgroup (v2, else v1) memory limit minus current usage: a container's real ceiling."""
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         try:
             limit = Path(limit_file).read_text().strip()
             usage = int(Path(usage_file).read_text().strip())
@@ -83,7 +87,9 @@ def _cgroup_room() -> int | None:
     return None
 
 
-def check_fits(config: ModelConfig, *, batch_size: int, sequence_length: int, device: torch.device | str = "cpu") -> int:
+def check_fits(
+    config: ModelConfig, *, batch_size: int, sequence_length: int, device: torch.device | str = "cpu"
+) -> int:
     """Raise ConfigError, with the numbers, if training this network cannot fit in the memory of `device`;
     returns the parameter count."""
     device = torch.device(device)
@@ -97,7 +103,8 @@ def check_fits(config: ModelConfig, *, batch_size: int, sequence_length: int, de
             f"this network (embedding_dim {config.embedding_dim}, hidden_size {config.hidden_size}, num_layers "
             f"{config.num_layers}{vocabulary}) has {parameters:,} parameters{counted} and needs at least "
             f"{format_bytes(needed)} to train, but {format_bytes(room)} of {device.type} memory is available; choose "
-            "smaller sizes (hidden_size, embedding_dim, num_layers, vocab_size, batch_size)")
+            "smaller sizes (hidden_size, embedding_dim, num_layers, vocab_size, batch_size)"
+        )
     return parameters
 
 

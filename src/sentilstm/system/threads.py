@@ -18,6 +18,7 @@ then now and then runs a few steps with the neighbouring thread count and keeps 
 per second. On a quiet machine that costs a trial of about a second every few minutes; on a busy one it
 avoids the collapse, and it follows the load as it changes during a long run.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -125,11 +126,13 @@ def _machine_busy_ticks(root: Path) -> tuple[int, int]:
 def _own_ticks(root: Path) -> int:
     """Clock ticks this process has run (all its threads): utime + stime."""
     text = (root / "proc/self/stat").read_text()
-    fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces and parentheses
+    fields = text[text.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
     return int(fields[11]) + int(fields[12])
 
 
-def others_busy(seconds: float = 0.15, root: Path = Path("/"), sleep: Callable[[float], None] = time.sleep) -> float | None:
+def others_busy(
+    seconds: float = 0.15, root: Path = Path("/"), sleep: Callable[[float], None] = time.sleep
+) -> float | None:
     """CPUs' worth of work other processes (and hypervisor neighbours) did over the next `seconds`; None off Linux."""
     try:
         busy0, total0 = _machine_busy_ticks(root)
@@ -181,7 +184,13 @@ class ThreadGovernor:
     ) -> None:
         self.ladder = _ladder(max_threads)
         self.threads = min(self.ladder, key=lambda n: abs(n - (start or max_threads)))
-        self.settle, self.min_settle, self.max_settle, self.trial_seconds, self.margin = settle, settle, max_settle, trial, margin
+        self.settle, self.min_settle, self.max_settle, self.trial_seconds, self.margin = (
+            settle,
+            settle,
+            max_settle,
+            trial,
+            margin,
+        )
         self._set = set_threads or _torch_set_num_threads
         self._clock = clock
         self._set(self.threads)
@@ -227,8 +236,13 @@ class ThreadGovernor:
         current_rate = _rate(self._recent)
         if trial_rate > current_rate * (1 + self.margin):
             speedup = trial_rate / current_rate
-            log.info("threads: %d -> %d (%.1fx the work per second%s)", self.threads, self._trial, speedup,
-                     "; the CPUs are busy with other work" if self._trial < self.threads else "")
+            log.info(
+                "threads: %d -> %d (%.1fx the work per second%s)",
+                self.threads,
+                self._trial,
+                speedup,
+                "; the CPUs are busy with other work" if self._trial < self.threads else "",
+            )
             self.switches.append((self.threads, self._trial, speedup))
             self.threads, self.settle = self._trial, self.min_settle
         else:
@@ -265,7 +279,9 @@ def fix_threads(n: int) -> None:
     _fixed, _shared = n, None
 
 
-def thread_governor(num_threads: int | None, *, max_threads: int | None = None, what: str = "training") -> ThreadGovernor | None:
+def thread_governor(
+    num_threads: int | None, *, max_threads: int | None = None, what: str = "training"
+) -> ThreadGovernor | None:
     """Set torch's intra-op threads for a CPU loop: `num_threads` when given (or OMP_NUM_THREADS when set), else
     a ThreadGovernor that starts from the free usable CPUs (at most `max_threads`) and adapts; None when fixed."""
     import torch
@@ -289,9 +305,14 @@ def thread_governor(num_threads: int | None, *, max_threads: int | None = None, 
     busy = others_busy()
     start = starting_threads(dataclasses.replace(budget, affinity=usable, quota=None), busy)
     governor = ThreadGovernor(usable, start)
-    log.info("%s on %d CPU thread%s to start: %s, other processes busy on %s CPUs; adjusted to the measured speed",
-             what, governor.threads, "" if governor.threads == 1 else "s", budget.describe(),
-             "?" if busy is None else f"{busy:.1f}")
+    log.info(
+        "%s on %d CPU thread%s to start: %s, other processes busy on %s CPUs; adjusted to the measured speed",
+        what,
+        governor.threads,
+        "" if governor.threads == 1 else "s",
+        budget.describe(),
+        "?" if busy is None else f"{busy:.1f}",
+    )
     return governor
 
 
@@ -300,8 +321,14 @@ def free_threads(what: str) -> int:
     that other processes leave free now."""
     budget, busy = cpu_budget(), others_busy()
     threads = starting_threads(budget, busy)
-    log.info("%s on %d CPU thread%s: %s, other processes busy on %s CPUs", what, threads, "" if threads == 1 else "s",
-             budget.describe(), "?" if busy is None else f"{busy:.1f}")
+    log.info(
+        "%s on %d CPU thread%s: %s, other processes busy on %s CPUs",
+        what,
+        threads,
+        "" if threads == 1 else "s",
+        budget.describe(),
+        "?" if busy is None else f"{busy:.1f}",
+    )
     return threads
 
 
@@ -320,5 +347,16 @@ def _torch_set_num_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-__all__ = ["CpuBudget", "ThreadGovernor", "cgroup_quota", "cpu_budget", "fix_threads", "free_threads", "max_processes", "others_busy", "shared_governor",
-           "starting_threads", "thread_governor"]
+__all__ = [
+    "CpuBudget",
+    "ThreadGovernor",
+    "cgroup_quota",
+    "cpu_budget",
+    "fix_threads",
+    "free_threads",
+    "max_processes",
+    "others_busy",
+    "shared_governor",
+    "starting_threads",
+    "thread_governor",
+]

@@ -18,6 +18,7 @@ A copy identical to its original or to an earlier copy of the same text (up to w
 own generator seeded by (seed, operation, text index, copy): the output does not depend on the hash seed,
 nor on which other operations were asked for.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,8 +40,16 @@ from sentilstm.errors import ConfigError, DataError
 from sentilstm.text.normalize import NEGATIONS, URL_TOKEN, USER_TOKEN
 
 __all__ = [
-    "EDA_OPERATIONS", "OPERATIONS", "AugmentResult", "BackTranslator", "NeighbourSynonyms", "Operation",
-    "SynonymSource", "Translator", "WordNetSynonyms", "augment",
+    "EDA_OPERATIONS",
+    "OPERATIONS",
+    "AugmentResult",
+    "BackTranslator",
+    "NeighbourSynonyms",
+    "Operation",
+    "SynonymSource",
+    "Translator",
+    "WordNetSynonyms",
+    "augment",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,8 +59,13 @@ EDA_OPERATIONS: tuple[str, ...] = ("synonym", "insert", "swap", "delete")
 Translator = Callable[[list[str]], list[str]]
 WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 # Where nltk itself looks after $NLTK_DATA and ~/nltk_data, and where Debian's wordnet-base installs.
-_NLTK_FOLDERS = (*(str(Path(sys.prefix, sub)) for sub in ("nltk_data", "share/nltk_data", "lib/nltk_data")),
-                 "/usr/share/nltk_data", "/usr/local/share/nltk_data", "/usr/lib/nltk_data", "/usr/local/lib/nltk_data")
+_NLTK_FOLDERS = (
+    *(str(Path(sys.prefix, sub)) for sub in ("nltk_data", "share/nltk_data", "lib/nltk_data")),
+    "/usr/share/nltk_data",
+    "/usr/local/share/nltk_data",
+    "/usr/lib/nltk_data",
+    "/usr/local/lib/nltk_data",
+)
 _DEBIAN_WORDNET = "/usr/share/wordnet"
 EXAMPLE_CHARS = 120  # log lines stay readable with IMDb-length reviews
 _SPECIAL = re.compile(r"^\[.*\]$")  # [PAD], [UNK], [CLS]...
@@ -104,8 +118,10 @@ class NeighbourSynonyms:
     def __init__(self, vectors: np.ndarray, vocabulary: list[str], k: int = 5, min_similarity: float = 0.5) -> None:
         matrix = np.asarray(vectors, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape[0] != len(vocabulary):
-            raise ConfigError(f"vectors must have shape (len(vocabulary), dim) = ({len(vocabulary)}, dim), "
-                              f"got {matrix.shape}; pass one row per vocabulary token, in vocabulary order")
+            raise ConfigError(
+                f"vectors must have shape (len(vocabulary), dim) = ({len(vocabulary)}, dim), "
+                f"got {matrix.shape}; pass one row per vocabulary token, in vocabulary order"
+            )
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigError(f"k must be an integer >= 1, got {k!r}")
         if not -1.0 <= min_similarity <= 1.0:
@@ -152,13 +168,19 @@ class BackTranslator:
     `forward` does the whole round trip itself.
     """
 
-    def __init__(self, forward: Translator | str, backward: Translator | str | None = None,
-                 batch_size: int = 32) -> None:
+    def __init__(
+        self, forward: Translator | str, backward: Translator | str | None = None, batch_size: int = 32
+    ) -> None:
         for name, direction in (("forward", forward), ("backward", backward)):
-            if not (callable(direction) or (isinstance(direction, str) and direction.strip())
-                    or (name == "backward" and direction is None)):
-                raise ConfigError(f"{name} must be a callable list[str] -> list[str] or a Hugging Face translation "
-                                  f"model name such as 'Helsinki-NLP/opus-mt-en-de', got {direction!r}")
+            if not (
+                callable(direction)
+                or (isinstance(direction, str) and direction.strip())
+                or (name == "backward" and direction is None)
+            ):
+                raise ConfigError(
+                    f"{name} must be a callable list[str] -> list[str] or a Hugging Face translation "
+                    f"model name such as 'Helsinki-NLP/opus-mt-en-de', got {direction!r}"
+                )
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.forward, self.backward, self.batch_size = forward, backward, batch_size
@@ -167,7 +189,7 @@ class BackTranslator:
     def __call__(self, texts: list[str]) -> list[str]:
         texts, translated = list(texts), []
         for start in range(0, len(texts), self.batch_size):
-            batch = self._translate("forward", self.forward, texts[start:start + self.batch_size])
+            batch = self._translate("forward", self.forward, texts[start : start + self.batch_size])
             if self.backward is not None:
                 batch = self._translate("backward", self.backward, batch)
             translated += batch
@@ -176,10 +198,15 @@ class BackTranslator:
     def _translate(self, name: str, direction: Translator | str, batch: list[str]) -> list[str]:
         """One direction on one batch, checked: a wrong-length answer would misalign texts and labels."""
         result = (self._load(direction) if isinstance(direction, str) else direction)(list(batch))
-        if not isinstance(result, (list, tuple)) or len(result) != len(batch) or not all(
-                isinstance(text, str) for text in result):
-            raise ConfigError(f"the {name} translator must return a list with one string per input text; "
-                              f"given {len(batch)} texts it returned {_describe(result)}")
+        if (
+            not isinstance(result, (list, tuple))
+            or len(result) != len(batch)
+            or not all(isinstance(text, str) for text in result)
+        ):
+            raise ConfigError(
+                f"the {name} translator must return a list with one string per input text; "
+                f"given {len(batch)} texts it returned {_describe(result)}"
+            )
         return list(result)
 
     def _load(self, model: str) -> Translator:
@@ -188,18 +215,22 @@ class BackTranslator:
             try:
                 import transformers
             except ImportError:
-                raise ConfigError(f"back-translation with the model {model!r} needs transformers: "
-                                  "pip install transformers sentencepiece, or pass a callable list[str] -> list[str]"
-                                  ) from None
+                raise ConfigError(
+                    f"back-translation with the model {model!r} needs transformers: "
+                    "pip install transformers sentencepiece, or pass a callable list[str] -> list[str]"
+                ) from None
             try:
                 pipe = transformers.pipeline("translation", model=model)
             except (OSError, ValueError) as error:  # not cached and no network, not a model folder, a bad name
                 first_line = (str(error).splitlines() or [""])[0]
-                raise ConfigError(f"cannot load the translation model {model!r} ({first_line}); "
-                                  "pass a local model folder or a callable") from None
+                raise ConfigError(
+                    f"cannot load the translation model {model!r} ({first_line}); "
+                    "pass a local model folder or a callable"
+                ) from None
             batch_size = self.batch_size
-            self._pipelines[model] = lambda texts: [item["translation_text"]
-                                                    for item in pipe(texts, batch_size=batch_size, truncation=True)]
+            self._pipelines[model] = lambda texts: [
+                item["translation_text"] for item in pipe(texts, batch_size=batch_size, truncation=True)
+            ]
         return self._pipelines[model]
 
 
@@ -223,27 +254,42 @@ class AugmentResult:
 
     def to_dict(self) -> dict[str, Any]:
         counts = Counter(self.operations)
-        return {"originals": counts["original"], "added": len(self.operations) - counts["original"],
-                "added_per_operation": {operation: counts[operation] for operation in OPERATIONS if counts[operation]}}
+        return {
+            "originals": counts["original"],
+            "added": len(self.operations) - counts["original"],
+            "added_per_operation": {operation: counts[operation] for operation in OPERATIONS if counts[operation]},
+        }
 
 
-def augment(texts: Sequence[str], labels: Sequence[Any], operations: Sequence[str], *, copies: int = 1,
-            alpha: float = 0.1, synonyms: SynonymSource | None = None,
-            translator: BackTranslator | Translator | None = None, seed: int = 0) -> AugmentResult:
+def augment(
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    operations: Sequence[str],
+    *,
+    copies: int = 1,
+    alpha: float = 0.1,
+    synonyms: SynonymSource | None = None,
+    translator: BackTranslator | Translator | None = None,
+    seed: int = 0,
+) -> AugmentResult:
     """The training texts plus `copies` augmented copies per text and operation (see the module docstring).
 
-        augment(["not a good film"], [0], ["synonym", "delete"], synonyms=WordNetSynonyms(), copies=2)
+    augment(["not a good film"], [0], ["synonym", "delete"], synonyms=WordNetSynonyms(), copies=2)
     """
     texts, labels, operations = list(texts), list(labels), _check(texts, labels, operations, copies, alpha, seed)
     if synonyms is None and {"synonym", "insert"} & set(operations):
-        raise ConfigError("operations 'synonym' and 'insert' need synonyms=: WordNetSynonyms() for English or "
-                          "NeighbourSynonyms(vectors, vocabulary) for any language")
+        raise ConfigError(
+            "operations 'synonym' and 'insert' need synonyms=: WordNetSynonyms() for English or "
+            "NeighbourSynonyms(vectors, vocabulary) for any language"
+        )
     if synonyms is not None and not callable(getattr(synonyms, "synonyms", None)):
         raise ConfigError(f"synonyms must have a synonyms(word) -> list[str] method, got {type(synonyms).__name__}")
     if "backtranslate" in operations and not callable(translator):
-        raise ConfigError("operation 'backtranslate' needs translator=: a BackTranslator such as BackTranslator("
-                          "'Helsinki-NLP/opus-mt-en-de', 'Helsinki-NLP/opus-mt-de-en') or a callable list[str] -> "
-                          f"list[str] that does the round trip, got {translator!r}")
+        raise ConfigError(
+            "operation 'backtranslate' needs translator=: a BackTranslator such as BackTranslator("
+            "'Helsinki-NLP/opus-mt-en-de', 'Helsinki-NLP/opus-mt-de-en') or a callable list[str] -> "
+            f"list[str] that does the round trip, got {translator!r}"
+        )
     produced: dict[str, list[list[str]]] = {}  # operation -> copy -> one text per original
     for operation in operations:
         if operation == "backtranslate":
@@ -254,15 +300,20 @@ def augment(texts: Sequence[str], labels: Sequence[Any], operations: Sequence[st
             produced[operation] = _edit_all(texts, operation, copies, alpha, synonyms, seed)
     result = _assemble(texts, labels, operations, produced, copies)
     added = Counter(result.operations)
-    log.info("augmentation added %d rows to %d texts (%s)", len(result.texts) - len(texts), len(texts),
-             ", ".join(f"{operation} {added[operation]}" for operation in operations))
+    log.info(
+        "augmentation added %d rows to %d texts (%s)",
+        len(result.texts) - len(texts),
+        len(texts),
+        ", ".join(f"{operation} {added[operation]}" for operation in operations),
+    )
     for operation, original, augmented in result.examples(3):
         log.info("%s: %r -> %r", operation, *_excerpts(original, augmented))
     return result
 
 
-def _check(texts: Sequence[str], labels: Sequence[Any], operations: Sequence[str], copies: int, alpha: float,
-           seed: int) -> list[str]:
+def _check(
+    texts: Sequence[str], labels: Sequence[Any], operations: Sequence[str], copies: int, alpha: float, seed: int
+) -> list[str]:
     """Validate augment's arguments; the operations, duplicates removed, in their order."""
     if len(texts) != len(labels):
         raise DataError(f"texts and labels must have the same length, got {len(texts)} texts and {len(labels)} labels")
@@ -280,17 +331,24 @@ def _check(texts: Sequence[str], labels: Sequence[Any], operations: Sequence[str
     return list(dict.fromkeys(operations))
 
 
-def _edit_all(texts: list[str], operation: str, copies: int, alpha: float, synonyms: SynonymSource | None,
-              seed: int) -> list[list[str]]:
+def _edit_all(
+    texts: list[str], operation: str, copies: int, alpha: float, synonyms: SynonymSource | None, seed: int
+) -> list[list[str]]:
     """Apply one EDA operation to every text, `copies` times, each copy from its own seeded generator."""
     edit, code = _EDITS[operation], OPERATIONS.index(operation)
     lookup = functools.partial(_replacements, synonyms=synonyms, cache={})  # one lookup per distinct word
-    return [[" ".join(edit(text.split(), alpha, np.random.default_rng([seed, code, index, copy]), lookup))
-             for index, text in enumerate(texts)] for copy in range(copies)]
+    return [
+        [
+            " ".join(edit(text.split(), alpha, np.random.default_rng([seed, code, index, copy]), lookup))
+            for index, text in enumerate(texts)
+        ]
+        for copy in range(copies)
+    ]
 
 
-def _assemble(texts: list[str], labels: list[Any], operations: list[str], produced: dict[str, list[list[str]]],
-              copies: int) -> AugmentResult:
+def _assemble(
+    texts: list[str], labels: list[Any], operations: list[str], produced: dict[str, list[list[str]]], copies: int
+) -> AugmentResult:
     """Originals first, then each text's copies (by operation, then copy), dropping empties and duplicates."""
     rows, row_labels = list(texts), list(labels)
     source, row_operations = list(range(len(texts))), ["original"] * len(texts)
@@ -316,8 +374,9 @@ def _split_core(token: str) -> tuple[str, str, str]:
     return match.group(1), match.group(2), match.group(3)
 
 
-def _synonym_replace(tokens: list[str], alpha: float, rng: np.random.Generator,
-                     lookup: Callable[[str], list[str]]) -> list[str]:
+def _synonym_replace(
+    tokens: list[str], alpha: float, rng: np.random.Generator, lookup: Callable[[str], list[str]]
+) -> list[str]:
     edited, budget = list(tokens), _budget(alpha, len(tokens))
     for position in rng.permutation(len(tokens)):
         prefix, core, suffix = _split_core(tokens[position])
@@ -330,8 +389,9 @@ def _synonym_replace(tokens: list[str], alpha: float, rng: np.random.Generator,
     return edited
 
 
-def _random_insert(tokens: list[str], alpha: float, rng: np.random.Generator,
-                   lookup: Callable[[str], list[str]]) -> list[str]:
+def _random_insert(
+    tokens: list[str], alpha: float, rng: np.random.Generator, lookup: Callable[[str], list[str]]
+) -> list[str]:
     edited = list(tokens)
     choices = [options for options in (lookup(_split_core(token)[1]) for token in tokens) if options]
     for _ in range(_budget(alpha, len(tokens)) if choices else 0):
@@ -340,11 +400,13 @@ def _random_insert(tokens: list[str], alpha: float, rng: np.random.Generator,
     return edited
 
 
-def _random_swap(tokens: list[str], alpha: float, rng: np.random.Generator,
-                 lookup: Callable[[str], list[str]]) -> list[str]:
+def _random_swap(
+    tokens: list[str], alpha: float, rng: np.random.Generator, lookup: Callable[[str], list[str]]
+) -> list[str]:
     # Negations stay put: moving "not" to another clause changes what it negates.
-    movable = np.array([position for position, token in enumerate(tokens)
-                        if not _is_negation(_split_core(token)[1])], dtype=np.int64)
+    movable = np.array(
+        [position for position, token in enumerate(tokens) if not _is_negation(_split_core(token)[1])], dtype=np.int64
+    )
     edited = list(tokens)
     for _ in range(_budget(alpha, len(tokens)) if len(movable) >= 2 else 0):
         first, second = movable[rng.choice(len(movable), size=2, replace=False)]
@@ -352,8 +414,9 @@ def _random_swap(tokens: list[str], alpha: float, rng: np.random.Generator,
     return edited
 
 
-def _random_delete(tokens: list[str], alpha: float, rng: np.random.Generator,
-                   lookup: Callable[[str], list[str]]) -> list[str]:
+def _random_delete(
+    tokens: list[str], alpha: float, rng: np.random.Generator, lookup: Callable[[str], list[str]]
+) -> list[str]:
     if len(tokens) < 2:
         return list(tokens)
     draws = rng.random(len(tokens))
@@ -384,8 +447,15 @@ def _replacements(core: str, synonyms: SynonymSource | None, cache: dict[str, li
     key = core.lower()
     if key not in cache:
         found = synonyms.synonyms(key) if synonyms is not None and _is_word(key) and not _is_negation(key) else []
-        cache[key] = [word for word in dict.fromkeys(found) if isinstance(word, str) and word.strip()
-                      and word.lower() != key and not _is_negation(word) and len(word.split()) == 1]
+        cache[key] = [
+            word
+            for word in dict.fromkeys(found)
+            if isinstance(word, str)
+            and word.strip()
+            and word.lower() != key
+            and not _is_negation(word)
+            and len(word.split()) == 1
+        ]
     return cache[key]
 
 
@@ -421,8 +491,10 @@ def _find_wordnet(path: str | Path | None) -> Path:
     if given is not None:  # an explicit location must be right, not silently replaced by another install
         found = _wordnet_at(Path(given).expanduser())
         if found is None:
-            raise DataError(f"no WordNet data (data.noun) in {given}; pass a folder holding data.noun or an "
-                            "nltk wordnet.zip, or install it with `apt install wordnet-base`")
+            raise DataError(
+                f"no WordNet data (data.noun) in {given}; pass a folder holding data.noun or an "
+                "nltk wordnet.zip, or install it with `apt install wordnet-base`"
+            )
         return found
     roots = [Path(folder) for folder in os.environ.get("NLTK_DATA", "").split(os.pathsep) if folder]
     roots = list(dict.fromkeys([*roots, Path(os.path.expanduser("~/nltk_data")), *map(Path, _NLTK_FOLDERS)]))
@@ -431,10 +503,12 @@ def _find_wordnet(path: str | Path | None) -> Path:
         found = _wordnet_at(candidate)
         if found is not None:
             return found
-    raise DataError(f"English WordNet data not found (looked for corpora/wordnet[.zip] under "
-                    f"{', '.join(map(str, roots))}, and in {_DEBIAN_WORDNET}[/dict]); install it with "
-                    "`apt install wordnet-base` or `python -m nltk.downloader wordnet`, "
-                    "or set SENTILSTM_WORDNET=DIR (a folder holding data.noun, or a wordnet.zip)")
+    raise DataError(
+        f"English WordNet data not found (looked for corpora/wordnet[.zip] under "
+        f"{', '.join(map(str, roots))}, and in {_DEBIAN_WORDNET}[/dict]); install it with "
+        "`apt install wordnet-base` or `python -m nltk.downloader wordnet`, "
+        "or set SENTILSTM_WORDNET=DIR (a folder holding data.noun, or a wordnet.zip)"
+    )
 
 
 def _wordnet_at(path: Path) -> Path | None:
@@ -459,8 +533,10 @@ def _wordnet_files(location: Path) -> Iterator[tuple[str, str]]:
     with zipfile.ZipFile(location) as archive:
         members = archive.namelist()
         for name in WORDNET_FILES:  # nltk's zip keeps them in wordnet/; the shallowest copy wins
-            matches = sorted((member for member in members if posixpath.basename(member) == name),
-                             key=lambda member: (member.count("/"), member))
+            matches = sorted(
+                (member for member in members if posixpath.basename(member) == name),
+                key=lambda member: (member.count("/"), member),
+            )
             if matches:
                 yield f"{location}!{matches[0]}", archive.read(matches[0]).decode("utf-8", errors="replace")
 
@@ -476,9 +552,10 @@ def _read_wordnet(location: Path) -> dict[str, list[str]]:
             try:
                 count = int(fields[3], 16)
             except (IndexError, ValueError):
-                raise DataError(f"{name} line {number} is not a WordNet synset line: {line[:60]!r}; "
-                                "reinstall the WordNet data") from None
-            words = (_MARKER.sub("", word).replace("_", " ").lower() for word in fields[4:4 + 2 * count:2])
+                raise DataError(
+                    f"{name} line {number} is not a WordNet synset line: {line[:60]!r}; reinstall the WordNet data"
+                ) from None
+            words = (_MARKER.sub("", word).replace("_", " ").lower() for word in fields[4 : 4 + 2 * count : 2])
             lemmas = list(dict.fromkeys(word for word in words if word and " " not in word))
             for lemma in lemmas:
                 related.setdefault(lemma, set()).update(other for other in lemmas if other != lemma)

@@ -13,6 +13,7 @@ first file word equal to it case-insensitively (files are ordered by frequency).
 (`[PAD]`, `[UNK]`) are never looked up. Rows without a vector are drawn from normal(0, std of the found values)
 with `seed`; row 0 (padding) is zeros.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,8 +65,10 @@ class EmbeddingCoverage:
         """One line, e.g. 'glove 50d: 84.2% of 29,998 vocabulary entries (91.5% of training tokens) found in x'."""
         tokens = "" if self.token_share is None else f" ({self.token_share:.1%} of training tokens)"
         subwords = f"; {self.found_subword:,} more built from subwords" if self.found_subword else ""
-        return (f"{self.format} {self.dim}d: {self.vocabulary_share:.1%} of {self.vocabulary:,} vocabulary entries"
-                f"{tokens} found in {Path(self.source).name}{subwords}")
+        return (
+            f"{self.format} {self.dim}d: {self.vocabulary_share:.1%} of {self.vocabulary:,} vocabulary entries"
+            f"{tokens} found in {Path(self.source).name}{subwords}"
+        )
 
 
 class _Collector:
@@ -103,9 +106,15 @@ def detect_format(path: str | Path) -> VectorFormat:
     return "glove"
 
 
-def load_vectors(path: str | Path, vocabulary: dict[str, int], *, format: VectorFormat | None = None,
-                 lowercase_fallback: bool = True, seed: int = 0, token_counts: dict[str, int] | None = None
-                 ) -> tuple[np.ndarray, EmbeddingCoverage]:
+def load_vectors(
+    path: str | Path,
+    vocabulary: dict[str, int],
+    *,
+    format: VectorFormat | None = None,
+    lowercase_fallback: bool = True,
+    seed: int = 0,
+    token_counts: dict[str, int] | None = None,
+) -> tuple[np.ndarray, EmbeddingCoverage]:
     """An embedding matrix (len(vocabulary), dim) float32 for `vocabulary` (token -> row 0..V-1) from `path`.
 
     Only the vocabulary's vectors are kept; the file is streamed. `token_counts` (training token -> count,
@@ -131,8 +140,11 @@ def load_vectors(path: str | Path, vocabulary: dict[str, int], *, format: Vector
     found = np.zeros(len(vocabulary), bool)
     kinds: dict[str, str] = {}  # token -> how its vector was found
     for token, row in lookup.items():
-        for kind, vector in (("exact", collector.exact.get(row)), ("lowercase", collector.lower.get(token.lower())),
-                             ("subword", collector.subword.get(row))):
+        for kind, vector in (
+            ("exact", collector.exact.get(row)),
+            ("lowercase", collector.lower.get(token.lower())),
+            ("subword", collector.subword.get(row)),
+        ):
             if vector is not None:
                 matrix[row], found[row], kinds[token] = vector, True, kind
                 break
@@ -140,7 +152,8 @@ def load_vectors(path: str | Path, vocabulary: dict[str, int], *, format: Vector
     if not found.any():
         raise DataError(
             f"no vocabulary word is in {str(path)!r} (coverage 0 of {len(lookup):,} tokens, {words:,} file words read); "
-            "check lower-casing, the tokenizer and the language of the vectors")
+            "check lower-casing, the tokenizer and the language of the vectors"
+        )
     std, missing = float(matrix[found].std()) or 1.0, ~found
     matrix[missing] = np.random.default_rng(seed).standard_normal((int(missing.sum()), dim), dtype=np.float32) * std
     matrix[0] = 0.0  # padding
@@ -149,10 +162,18 @@ def load_vectors(path: str | Path, vocabulary: dict[str, int], *, format: Vector
         total = sum(count for token, count in token_counts.items() if not _special(token))
         token_share = sum(token_counts.get(token, 0) for token in covered) / total if total else 0.0
     coverage = EmbeddingCoverage(
-        source=str(path), format=format, dim=dim, vocabulary=len(lookup), found_exact=counts["exact"],
-        found_lowercase=counts["lowercase"], found_subword=counts["subword"],
-        vocabulary_share=len(covered) / len(lookup), token_share=token_share, skipped_lines=skipped,
-        words_in_file=words)
+        source=str(path),
+        format=format,
+        dim=dim,
+        vocabulary=len(lookup),
+        found_exact=counts["exact"],
+        found_lowercase=counts["lowercase"],
+        found_subword=counts["subword"],
+        vocabulary_share=len(covered) / len(lookup),
+        token_share=token_share,
+        skipped_lines=skipped,
+        words_in_file=words,
+    )
     log.info("%s", coverage.summary())
     return matrix, coverage
 
@@ -166,8 +187,10 @@ def _lookup(vocabulary: dict[str, int]) -> dict[str, int]:
     if not vocabulary:
         raise ConfigError("vocabulary is empty; pass the model's token -> row id mapping")
     if (ids := sorted(vocabulary.values())) != list(range(len(vocabulary))):
-        raise ConfigError(f"vocabulary ids must be 0..{len(vocabulary) - 1}, each once; got {len(vocabulary)} tokens "
-                          f"with ids from {ids[0]!r} to {ids[-1]!r}; renumber them (row 0 is padding)")
+        raise ConfigError(
+            f"vocabulary ids must be 0..{len(vocabulary) - 1}, each once; got {len(vocabulary)} tokens "
+            f"with ids from {ids[0]!r} to {ids[-1]!r}; renumber them (row 0 is padding)"
+        )
     lookup = {token: row for token, row in vocabulary.items() if not _special(token)}
     if not lookup:
         raise ConfigError(f"vocabulary holds only special tokens {sorted(vocabulary)}; add the words to look up")
@@ -186,8 +209,10 @@ def _first_line(path: str | Path) -> tuple[Path, bytes]:
     """The path and its first line (at most 64 KiB); DataError when the file is missing, empty or unreadable."""
     path = as_path(path, "a vectors file", DataError)
     if not path.is_file():
-        raise DataError(f"vectors file {str(path)!r} does not exist; check the path (GloVe: "
-                        "https://nlp.stanford.edu/projects/glove/, fastText: https://fasttext.cc)")
+        raise DataError(
+            f"vectors file {str(path)!r} does not exist; check the path (GloVe: "
+            "https://nlp.stanford.edu/projects/glove/, fastText: https://fasttext.cc)"
+        )
     try:
         with _open_binary(path) as handle:
             first = handle.readline(1 << 16)
@@ -226,17 +251,23 @@ def _read_text(path: Path, format: VectorFormat, collector: _Collector) -> tuple
         if format != "glove":
             first = next(lines, "")
             if (header := _header(first)) is None:
-                raise DataError(f"{str(path)!r} should start with a '<count> <dim>' line for format {format!r}, "
-                                f"got {first[:40]!r}; pass format='glove' for a file without one")
+                raise DataError(
+                    f"{str(path)!r} should start with a '<count> <dim>' line for format {format!r}, "
+                    f"got {first[:40]!r}; pass format='glove' for a file without one"
+                )
         peek = list(itertools.islice(lines, PEEK_LINES))
         lengths = Counter(n for line in peek if (n := _vector_length(line)) is not None)
         if not lengths:
-            raise DataError(f"no line of {str(path)!r} parses as 'word v1 ... vD'; it is not a text vectors file "
-                            "(pass format= for a binary one)")
+            raise DataError(
+                f"no line of {str(path)!r} parses as 'word v1 ... vD'; it is not a text vectors file "
+                "(pass format= for a binary one)"
+            )
         dim = lengths.most_common(1)[0][0]
         if header is not None and header[1] != dim:
-            raise DataError(f"{str(path)!r}: its header says {header[1]} dimensions but its lines hold {dim} values; "
-                            "the file is damaged or its first line wrong: download it again or fix the header")
+            raise DataError(
+                f"{str(path)!r}: its header says {header[1]} dimensions but its lines hold {dim} values; "
+                "the file is damaged or its first line wrong: download it again or fix the header"
+            )
         words = skipped = 0
         for line in itertools.chain(peek, lines):
             if line.isspace():
@@ -252,8 +283,10 @@ def _read_text(path: Path, format: VectorFormat, collector: _Collector) -> tuple
                 except ValueError:  # a field is not a number
                     skipped += 1
     if skipped * 2 >= words:  # no vector length holds a majority of the lines: no dimension to trust
-        raise DataError(f"{str(path)!r}: {skipped:,} of {words:,} lines hold a vector of another length than "
-                        f"{dim} numbers; it is not one set of word vectors: download it again or fix those lines")
+        raise DataError(
+            f"{str(path)!r}: {skipped:,} of {words:,} lines hold a vector of another length than "
+            f"{dim} numbers; it is not one set of word vectors: download it again or fix those lines"
+        )
     if header is not None and header[0] != words:
         log.warning("%s: header promises %d words, read %d", path, header[0], words)
     return dim, words, skipped
@@ -264,15 +297,19 @@ def _read_word2vec_binary(path: Path, collector: _Collector) -> tuple[int, int, 
     with _open_binary(path) as handle:
         first = handle.readline(1 << 16)
         if (header := _header(first)) is None or 0 in header:
-            raise DataError(f"{str(path)!r} should start with a '<count> <dim>' line for format 'word2vec_binary', "
-                            f"got {first[:40]!r}; pass format= to name its real format")
+            raise DataError(
+                f"{str(path)!r} should start with a '<count> <dim>' line for format 'word2vec_binary', "
+                f"got {first[:40]!r}; pass format= to name its real format"
+            )
         count, dim = header
         width, buffer, start = 4 * dim, b"", 0
         for index in range(count):
             while (space := buffer.find(b" ", start)) < 0 or len(buffer) < space + 1 + width:
                 if not (more := handle.read(CHUNK_BYTES)):
-                    raise DataError(f"{str(path)!r} is truncated: its header promises {count:,} words of {dim} "
-                                    f"values but it ends in word {index + 1:,}; download it again")
+                    raise DataError(
+                        f"{str(path)!r} is truncated: its header promises {count:,} words of {dim} "
+                        f"values but it ends in word {index + 1:,}; download it again"
+                    )
                 buffer, start = buffer[start:] + more, 0
             word = buffer[start:space].lstrip(b"\n").decode("utf-8", errors="replace")
             collector.offer(word, lambda: np.frombuffer(buffer, "<f4", dim, space + 1).copy())  # noqa: B023 - called at once or never
@@ -285,13 +322,17 @@ def _read_fasttext_bin(path: Path, collector: _Collector) -> tuple[int, int, int
     try:
         from gensim.models.fasttext import load_facebook_vectors
     except ImportError:
-        raise ConfigError(f"reading the fastText binary {str(path)!r} needs gensim, which is not installed: "
-                          "`pip install gensim` (or use its .vec text file)") from None
+        raise ConfigError(
+            f"reading the fastText binary {str(path)!r} needs gensim, which is not installed: "
+            "`pip install gensim` (or use its .vec text file)"
+        ) from None
     try:
         vectors = load_facebook_vectors(str(path))
     except (ValueError, struct.error, AssertionError, NotImplementedError) as exc:
-        raise DataError(f"cannot read fastText binary {str(path)!r} ({exc}); it is truncated or not a fastText "
-                        ".bin: download it again") from None
+        raise DataError(
+            f"cannot read fastText binary {str(path)!r} ({exc}); it is truncated or not a fastText "
+            ".bin: download it again"
+        ) from None
     for word in vectors.index_to_key:
         collector.offer(word, lambda: vectors.get_vector(word).astype(np.float32))  # noqa: B023 - called at once or never
     for token, row in collector.lookup.items():

@@ -1,8 +1,9 @@
 """Language-agnostic text normalisation, configured by `TextConfig` and saved with the model.
 
-    normalize = Normalizer(TextConfig())
-    normalize("Great film!<br />Loved it &amp; more http://t.co/x")  # 'great film! loved it & more xxurl'
+normalize = Normalizer(TextConfig())
+normalize("Great film!<br />Loved it &amp; more http://t.co/x")  # 'great film! loved it & more xxurl'
 """
+
 from __future__ import annotations
 
 import html

@@ -1,8 +1,9 @@
 """`TextPipeline`: normalise -> tokenize -> truncate, the one path from raw strings to token ids.
 
-    pipeline = TextPipeline.fit(train_texts, TextConfig())
-    ids = pipeline.encode(["What a film!"])  # list of int64 arrays, no padding
+pipeline = TextPipeline.fit(train_texts, TextConfig())
+ids = pipeline.encode(["What a film!"])  # list of int64 arrays, no padding
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -7,6 +7,7 @@ The texts are the training split plus any unlabelled texts, normalised and token
 model sees them, so every vocabulary entry that occurs gets a vector; IMDB's 50k unlabelled reviews are
 what this is for. Rows without a vector are random like in `embeddings.load_vectors`; row 0 is zeros.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,16 +17,23 @@ from typing import Literal
 
 import numpy as np
 
-from sentilstm.text.embeddings import EmbeddingCoverage
 from sentilstm.errors import ConfigError, DataError
+from sentilstm.text.embeddings import EmbeddingCoverage
 
 log = logging.getLogger(__name__)
 PretrainMethod = Literal["word2vec", "fasttext"]
 
 
 def train_vectors(
-    sentences: Sequence[list[str]], vocabulary: dict[str, int], *, method: PretrainMethod = "word2vec",
-    dim: int = 128, epochs: int = 5, window: int = 5, seed: int = 0, workers: int = 2,
+    sentences: Sequence[list[str]],
+    vocabulary: dict[str, int],
+    *,
+    method: PretrainMethod = "word2vec",
+    dim: int = 128,
+    epochs: int = 5,
+    window: int = 5,
+    seed: int = 0,
+    workers: int = 2,
     token_counts: dict[str, int] | None = None,
 ) -> tuple[np.ndarray, EmbeddingCoverage]:
     """Train `method` on `sentences` (lists of tokens) and return a (len(vocabulary), dim) float32 matrix."""
@@ -44,8 +52,17 @@ def train_vectors(
     gensim_log.setLevel(max(level, logging.WARNING))  # gensim logs its progress every second
     try:
         # skip-gram with negative sampling: better vectors for the rare words sentiment often hinges on
-        model = model_class(sentences=sentences, vector_size=dim, window=window, min_count=1, sg=1, negative=5,
-                            epochs=epochs, seed=seed, workers=workers)
+        model = model_class(
+            sentences=sentences,
+            vector_size=dim,
+            window=window,
+            min_count=1,
+            sg=1,
+            negative=5,
+            epochs=epochs,
+            seed=seed,
+            workers=workers,
+        )
     finally:
         gensim_log.setLevel(level)
     vectors = model.wv
@@ -65,13 +82,26 @@ def train_vectors(
     lookups = sum(1 for token in vocabulary if not _special(token))
     total = sum(token_counts.values()) if token_counts else 0
     coverage = EmbeddingCoverage(
-        source=f"in-domain {method}", format=method, dim=dim, vocabulary=lookups, found_exact=len(found),
-        found_lowercase=0, found_subword=subword, vocabulary_share=len(found) / max(lookups, 1),
+        source=f"in-domain {method}",
+        format=method,
+        dim=dim,
+        vocabulary=lookups,
+        found_exact=len(found),
+        found_lowercase=0,
+        found_subword=subword,
+        vocabulary_share=len(found) / max(lookups, 1),
         token_share=(sum(n for t, n in token_counts.items() if t in found) / total) if token_counts and total else None,
-        skipped_lines=0, words_in_file=len(vectors.key_to_index),
+        skipped_lines=0,
+        words_in_file=len(vectors.key_to_index),
     )
-    log.info("trained %s vectors (%dd, %d epochs) on %d texts in %.0fs", method, dim, epochs, len(sentences),
-             time.perf_counter() - started)
+    log.info(
+        "trained %s vectors (%dd, %d epochs) on %d texts in %.0fs",
+        method,
+        dim,
+        epochs,
+        len(sentences),
+        time.perf_counter() - started,
+    )
     return matrix, coverage
 
 

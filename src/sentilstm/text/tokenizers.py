@@ -5,6 +5,7 @@
 
 The tokenizer is trained on the training split only and serialised into the model file as JSON.
 """
+
 from __future__ import annotations
 
 import functools
@@ -81,8 +82,9 @@ def _check_saved(data: Any, vocab_size: int | None) -> dict[str, Any]:
         raise ArtifactError(f"the tokenizer is a JSON {json_kind(spec)}, not a JSON object with a model")
     model = spec["model"]
     if model.get("type") not in MODEL_TYPES:
-        raise ArtifactError(f"the tokenizer model must be one of {list(MODEL_TYPES)}, "
-                            f"got {str(model.get('type'))[:40]!r}")
+        raise ArtifactError(
+            f"the tokenizer model must be one of {list(MODEL_TYPES)}, got {str(model.get('type'))[:40]!r}"
+        )
     vocab = model.get("vocab")
     if not isinstance(vocab, list if model["type"] == "Unigram" else dict):
         raise ArtifactError(f"the tokenizer's {model['type']} vocabulary is a {type(vocab).__name__}")
@@ -118,8 +120,9 @@ def _check_built(tokenizer: Tokenizer, vocab_size: int | None) -> None:
     if tokenizer.token_to_id(PAD) != PAD_ID or tokenizer.token_to_id(UNK) != UNK_ID:
         raise ArtifactError(f"the tokenizer must map {PAD} to id {PAD_ID} and {UNK} to id {UNK_ID}")
     if vocab_size is not None and tokenizer.get_vocab_size() != vocab_size:
-        raise ArtifactError(f"the tokenizer has {tokenizer.get_vocab_size()} entries but the embedding has "
-                            f"{vocab_size} rows")
+        raise ArtifactError(
+            f"the tokenizer has {tokenizer.get_vocab_size()} entries but the embedding has {vocab_size} rows"
+        )
 
 
 class TextTokenizer:
@@ -181,7 +184,9 @@ class TextTokenizer:
             lookup, rest = self._words.get, []
             for i, text in enumerate(texts):
                 if _plain(text):
-                    out[i] = np.asarray([lookup(piece, UNK_ID) for piece in _PY_PIECE.findall(text)] or [UNK_ID], dtype=np.int64)
+                    out[i] = np.asarray(
+                        [lookup(piece, UNK_ID) for piece in _PY_PIECE.findall(text)] or [UNK_ID], dtype=np.int64
+                    )
                 else:
                     rest.append(i)
         if rest:

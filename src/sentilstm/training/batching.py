@@ -3,6 +3,7 @@
 On this 2-core CPU, bucketing trains 1.6-1.8x faster than padding to a fixed length and ~8x faster than
 `pack_padded_sequence` (../shared/PERF_NOTES.md, section 2).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,7 +13,9 @@ import torch
 from torch import Tensor
 
 
-def bucketed_batches(lengths: np.ndarray, batch_size: int, pool_batches: int, rng: np.random.Generator) -> list[np.ndarray]:
+def bucketed_batches(
+    lengths: np.ndarray, batch_size: int, pool_batches: int, rng: np.random.Generator
+) -> list[np.ndarray]:
     """Shuffle, sort by length within pools of `pool_batches` batches, cut into batches, shuffle batch order."""
     order = rng.permutation(len(lengths))
     pool = batch_size * pool_batches

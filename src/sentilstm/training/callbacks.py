@@ -20,6 +20,7 @@ Hook points, in the order the loop calls them (every hook of every callback, cal
 bookkeeping. The built-in callbacks are `EmbeddingFreezing`, `GradientNormTracking`, `EarlyStopping`,
 `PlateauSchedule` (before the caller's callbacks) and `Checkpointing` (after them), which `default_callbacks` makes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -88,8 +89,9 @@ class CallbackList(TrainingCallback):
     def __init__(self, callbacks: list[TrainingCallback]) -> None:
         for callback in callbacks:
             if not isinstance(callback, TrainingCallback):
-                raise ConfigError(f"a training callback must subclass sentilstm.TrainingCallback, got "
-                                  f"{type(callback).__name__}")
+                raise ConfigError(
+                    f"a training callback must subclass sentilstm.TrainingCallback, got {type(callback).__name__}"
+                )
         self.callbacks = list(callbacks)
         for name in HOOKS:
             setattr(self, name, self._caller([getattr(c, name) for c in self.callbacks]))
@@ -99,6 +101,7 @@ class CallbackList(TrainingCallback):
         def call(*args: Any) -> None:
             for method in methods:
                 method(*args)
+
         return call
 
 
@@ -153,19 +156,27 @@ class GradientNorms:
     def warn(self, epoch: int) -> None:
         for layer, norm in self.means().items():
             if norm < self.VANISHING:
-                log.warning("epoch %d: the gradient of %s vanished (mean norm %.1e); it has stopped learning: raise "
-                            "the learning rate, shorten max_length, or use a GRU", epoch, layer, norm)
+                log.warning(
+                    "epoch %d: the gradient of %s vanished (mean norm %.1e); it has stopped learning: raise "
+                    "the learning rate, shorten max_length, or use a GRU",
+                    epoch,
+                    layer,
+                    norm,
+                )
             elif norm > self.EXPLODING:
-                log.warning("epoch %d: the gradient of %s exploded (mean norm %.1e before clipping); lower the "
-                            "learning rate or max_grad_norm", epoch, layer, norm)
+                log.warning(
+                    "epoch %d: the gradient of %s exploded (mean norm %.1e before clipping); lower the "
+                    "learning rate or max_grad_norm",
+                    epoch,
+                    layer,
+                    norm,
+                )
 
 
 def _layer_name(parameter: str) -> str:
-    """"forward_rnns.0.weight_hh_l0" -> "forward_rnns.0", "head.weight" -> "head": the module owning it."""
+    """ "forward_rnns.0.weight_hh_l0" -> "forward_rnns.0", "head.weight" -> "head": the module owning it."""
     parts = parameter.split(".")[:-1]
     return ".".join(parts[:2] if len(parts) > 1 and parts[1].isdigit() else parts[:1]) or parameter
-
-
 
 
 class GradientNormTracking(TrainingCallback):
@@ -234,8 +245,16 @@ class Checkpointing(TrainingCallback):
     def on_epoch_end(self, stats: EpochStats, improved: bool) -> None:
         if distributed.is_main_process():
             state = self.state
-            save_checkpoint(self.spec, state.model, state.optimizer, state.scheduler, state.history, state.best_state,
-                            state.bad_epochs, state.fingerprint)
+            save_checkpoint(
+                self.spec,
+                state.model,
+                state.optimizer,
+                state.scheduler,
+                state.history,
+                state.best_state,
+                state.bad_epochs,
+                state.fingerprint,
+            )
 
 
 def default_callbacks(checkpoint: CheckpointSpec | None, user: list[TrainingCallback]) -> CallbackList:
@@ -246,6 +265,15 @@ def default_callbacks(checkpoint: CheckpointSpec | None, user: list[TrainingCall
 
 
 __all__ = [
-    "CallbackList", "Checkpointing", "EarlyStopping", "EmbeddingFreezing", "GradientNormTracking", "GradientNorms",
-    "LoopState", "PlateauSchedule", "TrainingCallback", "default_callbacks", "freeze_embeddings",
+    "CallbackList",
+    "Checkpointing",
+    "EarlyStopping",
+    "EmbeddingFreezing",
+    "GradientNormTracking",
+    "GradientNorms",
+    "LoopState",
+    "PlateauSchedule",
+    "TrainingCallback",
+    "default_callbacks",
+    "freeze_embeddings",
 ]

@@ -6,6 +6,7 @@
 A checkpoint holds everything needed to continue bit-for-bit: weights, best weights, optimiser and schedule state,
 the torch RNG, history, plus an opaque payload from the caller.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,10 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]
 
 def resume_error(path: str | Path, problem: Exception) -> ArtifactError:
     """The one-line error for a checkpoint that cannot be resumed from."""
-    return ArtifactError(f"{str(path)!r} cannot be used to resume: {problem}; it is damaged, edited or from another "
-                         "sentilstm version: start again without --resume")
+    return ArtifactError(
+        f"{str(path)!r} cannot be used to resume: {problem}; it is damaged, edited or from another "
+        "sentilstm version: start again without --resume"
+    )
 
 
 def _training_state(tensors: dict[str, Tensor], payload: dict[str, Any]) -> dict[str, Any]:
@@ -56,8 +59,13 @@ def _training_state(tensors: dict[str, Tensor], payload: dict[str, Any]) -> dict
     training = payload.get("training")
     if not isinstance(training, dict):
         raise ArtifactError(f"training must be an object, got {type(training).__name__}")
-    for key, kind in (("history", History), ("bad_epochs", int), ("fingerprint", str), ("param_groups", list),
-                      ("scheduler", dict)):
+    for key, kind in (
+        ("history", History),
+        ("bad_epochs", int),
+        ("fingerprint", str),
+        ("param_groups", list),
+        ("scheduler", dict),
+    ):
         if key not in training:
             raise ArtifactError(f"the file has no 'training.{key}'")
         check_type(f"training.{key}", training[key], kind, finite=False)
@@ -73,8 +81,9 @@ def _training_state(tensors: dict[str, Tensor], payload: dict[str, Any]) -> dict
             raise ArtifactError(f"tensor {name} must be a CUDA random state (1-D, uint8)")
     cuda_names = sorted(n for n in tensors if n.startswith("rng.cuda."))
     if sorted(cuda_names) != sorted(f"rng.cuda.{i}" for i in range(len(cuda_names))):
-        raise ArtifactError(f"the CUDA random states must be named rng.cuda.0 .. rng.cuda.{len(cuda_names) - 1}, "
-                            f"got {cuda_names[:5]}")
+        raise ArtifactError(
+            f"the CUDA random states must be named rng.cuda.0 .. rng.cuda.{len(cuda_names) - 1}, got {cuda_names[:5]}"
+        )
     return training
 
 
@@ -84,15 +93,17 @@ def cuda_rng_states(tensors: dict[str, Tensor]) -> list[Tensor]:
     return [tensors[f"rng.cuda.{i}"] for i in range(count)]
 
 
-def check_resume_state(tensors: dict[str, Tensor], payload: dict[str, Any], model: nn.Module,
-                       config: TrainConfig) -> None:
+def check_resume_state(
+    tensors: dict[str, Tensor], payload: dict[str, Any], model: nn.Module, config: TrainConfig
+) -> None:
     """Raise ArtifactError unless a checkpoint's weights, optimiser and schedule state fit `model` (on the meta
     device it costs nothing) trained with `config`, so `restore_checkpoint` loads them without a shape or key error."""
     training = payload["training"]  # read_checkpoint checked its fields
     optimizer = make_optimizer(model, config)
     scheduler = scheduler_state(make_scheduler(optimizer, config, total_steps=1))  # adds keys to the groups
-    same_structure("training.param_groups", training["param_groups"], optimizer.state_dict()["param_groups"],
-                   finite=True)
+    same_structure(
+        "training.param_groups", training["param_groups"], optimizer.state_dict()["param_groups"], finite=True
+    )
     same_structure("training.scheduler", training["scheduler"], scheduler, finite=False)
     shapes = {name: (tuple(t.shape), t.dtype) for name, t in model.state_dict().items()}
     expected = {f"model.{name}": shape for name, shape in shapes.items()}
@@ -108,11 +119,10 @@ def check_resume_state(tensors: dict[str, Tensor], payload: dict[str, Any], mode
         expected[name] = ((), torch.float32) if key == "step" else (tuple(parameters[int(index)].shape), torch.float32)
     if any(keys != {"step", "exp_avg", "exp_avg_sq"} for keys in state.values()):
         raise ArtifactError("the optimiser state lacks step, exp_avg or exp_avg_sq of some parameter")
-    expected.update({name: (tuple(tensors[name].shape), tensors[name].dtype) for name in tensors
-                     if name.startswith("rng.")})  # read_checkpoint checked them
+    expected.update(
+        {name: (tuple(tensors[name].shape), tensors[name].dtype) for name in tensors if name.startswith("rng.")}
+    )  # read_checkpoint checked them
     check_tensors(expected, tensors, exact=True, finite=False)
-
-
 
 
 def save_checkpoint(
@@ -129,7 +139,11 @@ def save_checkpoint(
     tensors.update({f"best.{k}": v for k, v in (best_state or {}).items()})
     optimizer_state = optimizer.state_dict()
     tensors.update(
-        {f"optimizer.{index}.{key}": value for index, state in optimizer_state["state"].items() for key, value in state.items()}
+        {
+            f"optimizer.{index}.{key}": value
+            for index, state in optimizer_state["state"].items()
+            for key, value in state.items()
+        }
     )
     tensors["rng.torch"] = torch.get_rng_state()
     if torch.cuda.is_available():
@@ -142,7 +156,9 @@ def save_checkpoint(
         "scheduler": scheduler_state(scheduler),
     }
     with writing(spec.path):  # a full disk mid-training: one line naming the checkpoint, not a traceback
-        write_file(spec.path, tensors, {**spec.payload, "training": json.loads(json.dumps(training))}, kind="checkpoint")
+        write_file(
+            spec.path, tensors, {**spec.payload, "training": json.loads(json.dumps(training))}, kind="checkpoint"
+        )
 
 
 def restore_checkpoint(
@@ -172,10 +188,16 @@ def restore_checkpoint(
     torch.set_rng_state(tensors["rng.torch"])
     cuda_states = cuda_rng_states(tensors)
     if cuda_states and torch.cuda.is_available():  # as many as this machine has GPUs, device by device
-        torch.cuda.set_rng_state_all(cuda_states[:torch.cuda.device_count()])
+        torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
     return History.from_dict(training["history"]), best, int(training["bad_epochs"])
 
 
-
-__all__ = ["CheckpointSpec", "check_resume_state", "cuda_rng_states", "read_checkpoint", "restore_checkpoint",
-           "resume_error", "save_checkpoint"]
+__all__ = [
+    "CheckpointSpec",
+    "check_resume_state",
+    "cuda_rng_states",
+    "read_checkpoint",
+    "restore_checkpoint",
+    "resume_error",
+    "save_checkpoint",
+]

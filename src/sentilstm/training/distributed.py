@@ -8,6 +8,7 @@ environment (`WORLD_SIZE`, `RANK`, `LOCAL_RANK`, ...; gloo on CPU, NCCL on CUDA)
 on every rank and trains on its `shard` of each; only rank 0 (`is_main_process`) writes files. The rank
 helpers read the environment, so they answer before the group exists and after it is closed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,8 +84,10 @@ def worker_device(device: torch.device) -> torch.device:
     if device.type != "cuda" or not launched():
         return device
     if local_rank() >= torch.cuda.device_count():
-        raise ConfigError(f"local rank {local_rank()} has no GPU: this machine has {torch.cuda.device_count()}; "
-                          "start at most that many processes per node (--nproc-per-node)")
+        raise ConfigError(
+            f"local rank {local_rank()} has no GPU: this machine has {torch.cuda.device_count()}; "
+            "start at most that many processes per node (--nproc-per-node)"
+        )
     return torch.device("cuda", local_rank())
 
 
@@ -190,28 +193,39 @@ class LaunchOptions:
         """Raise ConfigError for values torchrun cannot use, or more CUDA processes than GPUs on `device`'s machine."""
         check_integer("--nproc-per-node", self.nproc_per_node, low=1, high=max_processes())
         if device is not None and device.type == "cuda" and self.nproc_per_node > torch.cuda.device_count():
-            raise ConfigError(f"--nproc-per-node {self.nproc_per_node} asks for one GPU per process, but this machine "
-                              f"has {torch.cuda.device_count()}; use at most that many, or --device cpu")
+            raise ConfigError(
+                f"--nproc-per-node {self.nproc_per_node} asks for one GPU per process, but this machine "
+                f"has {torch.cuda.device_count()}; use at most that many, or --device cpu"
+            )
         if launched():
-            raise ConfigError(f"--nproc-per-node was given inside a torchrun worker (WORLD_SIZE={world_size()}); "
-                              "drop it, or drop torchrun and let sentilstm start the processes")
+            raise ConfigError(
+                f"--nproc-per-node was given inside a torchrun worker (WORLD_SIZE={world_size()}); "
+                "drop it, or drop torchrun and let sentilstm start the processes"
+            )
         most_nodes = self._most_nodes()
         single = most_nodes == 1
         if self.node_rank is not None:
             check_integer("--node-rank", self.node_rank, low=0, high=most_nodes - 1)
         if not single and not self.rdzv_endpoint:
-            raise ConfigError(f"--nnodes {self.nnodes} needs --rdzv-endpoint HOST:PORT, an address every machine "
-                              "can reach (usually the first machine's), and the same --rdzv-id on each machine")
+            raise ConfigError(
+                f"--nnodes {self.nnodes} needs --rdzv-endpoint HOST:PORT, an address every machine "
+                "can reach (usually the first machine's), and the same --rdzv-id on each machine"
+            )
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise ConfigError(f"--dist-timeout must be a number of seconds > 0, got {self.timeout_s!r}")
 
     def _most_nodes(self) -> int:
         """The largest machine count `nnodes` allows ("N" or "MIN:MAX"), or ConfigError for anything else."""
         parts = str(self.nnodes).split(":")
-        if (len(parts) not in (1, 2) or not all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts)
-                or int(parts[0]) < 1 or int(parts[0]) > int(parts[-1])):
-            raise ConfigError(f"--nnodes must be a machine count N or a range MIN:MAX such as 2 or 1:4, "
-                              f"got {self.nnodes!r}")
+        if (
+            len(parts) not in (1, 2)
+            or not all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts)
+            or int(parts[0]) < 1
+            or int(parts[0]) > int(parts[-1])
+        ):
+            raise ConfigError(
+                f"--nnodes must be a machine count N or a range MIN:MAX such as 2 or 1:4, got {self.nnodes!r}"
+            )
         return int(parts[-1])
 
     def torchrun_args(self) -> list[str]:
@@ -269,7 +283,24 @@ def launch(command: list[str], options: LaunchOptions) -> LaunchResult:
 
 
 __all__ = [
-    "LaunchOptions", "LaunchResult", "active", "all_sum", "broadcast", "check_supported", "default_threads",
-    "gather_rows", "is_main_process", "launch", "launched", "local_rank", "local_world_size", "process_group", "rank",
-    "same_everywhere", "shard", "timeout_seconds", "world_size", "worker_device",
+    "LaunchOptions",
+    "LaunchResult",
+    "active",
+    "all_sum",
+    "broadcast",
+    "check_supported",
+    "default_threads",
+    "gather_rows",
+    "is_main_process",
+    "launch",
+    "launched",
+    "local_rank",
+    "local_world_size",
+    "process_group",
+    "rank",
+    "same_everywhere",
+    "shard",
+    "timeout_seconds",
+    "world_size",
+    "worker_device",
 ]

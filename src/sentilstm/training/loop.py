@@ -6,6 +6,7 @@ Knows tensors, class ids and metrics; nothing about text or label values. Early 
 epoch, atomically), embedding freezing, gradient norms and the plateau schedule are callbacks
 (`sentilstm.training.callbacks`, which lists the hook points); the network is a `TrainableNetwork`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,10 +28,20 @@ from sentilstm.system.threads import ThreadGovernor, thread_governor
 from sentilstm.training import distributed
 from sentilstm.training.batching import balanced_batches, bucketed_batches, collate, resample
 from sentilstm.training.callbacks import (
-    CallbackList, GradientNorms, LoopState, TrainingCallback, default_callbacks, freeze_embeddings,
+    CallbackList,
+    GradientNorms,
+    LoopState,
+    TrainingCallback,
+    default_callbacks,
+    freeze_embeddings,
 )
 from sentilstm.training.checkpoint import (
-    CheckpointSpec, check_resume_state, cuda_rng_states, read_checkpoint, restore_checkpoint, resume_error,
+    CheckpointSpec,
+    check_resume_state,
+    cuda_rng_states,
+    read_checkpoint,
+    restore_checkpoint,
+    resume_error,
     save_checkpoint,
 )
 from sentilstm.training.losses import BatchShare, FocalLoss, example_losses, interpolate_minority, make_loss
@@ -76,7 +87,9 @@ def fit(
             distributed.check_supported(config.sampling)
         governor = None
         if device.type == "cpu":  # N processes on one machine share its cores
-            governor = thread_governor(config.num_threads, max_threads=distributed.default_threads() if parallel else None)
+            governor = thread_governor(
+                config.num_threads, max_threads=distributed.default_threads() if parallel else None
+            )
         elif config.num_threads:
             torch.set_num_threads(config.num_threads)
         return _fit(model, train, validation, config, labels, class_weights, resume, hooks, device, parallel, governor)
@@ -105,20 +118,30 @@ def _fit(
     loss_fn = make_loss(config, class_weights, device)
     state = LoopState(model, optimizer, scheduler, config, History(monitor=config.monitor), train.fingerprint())
     if parallel and not distributed.same_everywhere((state.fingerprint, validation.fingerprint())):
-        raise DataError(f"rank {distributed.rank()} encoded other training or validation data than rank 0; every "
-                        "process must read the same files with the same options (and the same sentilstm version)")
+        raise DataError(
+            f"rank {distributed.rank()} encoded other training or validation data than rank 0; every "
+            "process must read the same files with the same options (and the same sentilstm version)"
+        )
     if resume is not None:
         state.history, state.best_state, state.bad_epochs = restore_checkpoint(
-            resume, model, optimizer, scheduler, state.fingerprint, device)
+            resume, model, optimizer, scheduler, state.fingerprint, device
+        )
         log.info("resumed after epoch %d of %d", len(state.history.epochs), config.epochs)
     else:
         torch.manual_seed(config.seed + distributed.rank())  # rank 0 as in one process; other ranks' dropout differs
     log.info(
-        "training on %d texts (%d validation), %d batches/epoch, device %s, %s%s", len(train), len(validation),
-        steps_per_epoch, device, precision, f", {distributed.world_size()} processes" if parallel else "",
+        "training on %d texts (%d validation), %d batches/epoch, device %s, %s%s",
+        len(train),
+        len(validation),
+        steps_per_epoch,
+        device,
+        precision,
+        f", {distributed.world_size()} processes" if parallel else "",
     )
     hooks.on_train_begin(state)
-    epoch_run = _EpochRun(state, hooks, train, validation, lengths, labels, loss_fn, device, precision, parallel, governor)
+    epoch_run = _EpochRun(
+        state, hooks, train, validation, lengths, labels, loss_fn, device, precision, parallel, governor
+    )
     for epoch in range(len(state.history.epochs) + 1, config.epochs + 1):
         if state.history.stopped_early:
             break
@@ -130,9 +153,20 @@ def _fit(
 class _EpochRun:
     """One epoch of `fit`: callbacks, the training pass, validation, the decision."""
 
-    def __init__(self, state: LoopState, hooks: CallbackList, train: EncodedSplit, validation: EncodedSplit,
-                 lengths: np.ndarray, labels: list[Any], loss_fn: nn.Module, device: torch.device, precision: str,
-                 parallel: bool, governor: ThreadGovernor | None) -> None:
+    def __init__(
+        self,
+        state: LoopState,
+        hooks: CallbackList,
+        train: EncodedSplit,
+        validation: EncodedSplit,
+        lengths: np.ndarray,
+        labels: list[Any],
+        loss_fn: nn.Module,
+        device: torch.device,
+        precision: str,
+        parallel: bool,
+        governor: ThreadGovernor | None,
+    ) -> None:
         self.state, self.hooks, self.train, self.validation, self.lengths = state, hooks, train, validation, lengths
         self.labels, self.loss_fn, self.device, self.precision = labels, loss_fn, device, precision
         self.parallel, self.governor = parallel, governor
@@ -147,16 +181,36 @@ class _EpochRun:
         batches = global_batches(self.train.targets, self.lengths, config, epoch)  # the same on every rank
         hooks.on_epoch_start(epoch, config.epochs, len(batches))
         started = time.perf_counter()
-        result = run_epoch(model, state.optimizer, state.scheduler, self.loss_fn, self.train, batches, config,
-                           self.device, self.precision, lambda step, loss: hooks.on_step(epoch, step, loss),
-                           hooks.on_after_backward, replica=self.replica.module if self.replica is not None else None,
-                           governor=self.governor)
+        result = run_epoch(
+            model,
+            state.optimizer,
+            state.scheduler,
+            self.loss_fn,
+            self.train,
+            batches,
+            config,
+            self.device,
+            self.precision,
+            lambda step, loss: hooks.on_step(epoch, step, loss),
+            hooks.on_after_backward,
+            replica=self.replica.module if self.replica is not None else None,
+            governor=self.governor,
+        )
         seconds = time.perf_counter() - started
         probabilities = _validation_probabilities(model, self.validation, self.device, self.precision, len(self.labels))
         report = evaluate_probabilities(self.validation.targets, probabilities, self.labels)
         stats = EpochStats(
-            epoch, result["loss"], report.loss, report.accuracy, report.macro_f1, report.weighted_f1,
-            state.optimizer.param_groups[0]["lr"], seconds, len(self.train) / seconds, {}, len(batches),
+            epoch,
+            result["loss"],
+            report.loss,
+            report.accuracy,
+            report.macro_f1,
+            report.weighted_f1,
+            state.optimizer.param_groups[0]["lr"],
+            seconds,
+            len(self.train) / seconds,
+            {},
+            len(batches),
         )
         hooks.on_validation(stats)
         score = -report.loss if config.monitor == "loss" else getattr(report, config.monitor)
@@ -165,8 +219,14 @@ class _EpochRun:
         hooks.on_epoch_scored(stats, score)
         log.info(
             "epoch %d/%d: train loss %.4f, val loss %.4f, val acc %.4f, val macro-F1 %.4f, %.0f texts/s%s",
-            epoch, config.epochs, stats.train_loss, report.loss, report.accuracy, report.macro_f1,
-            stats.samples_per_second, " (best)" if state.improved else "",
+            epoch,
+            config.epochs,
+            stats.train_loss,
+            report.loss,
+            report.accuracy,
+            report.macro_f1,
+            stats.samples_per_second,
+            " (best)" if state.improved else "",
         )
         hooks.on_epoch_end(stats, state.improved)
         return stats
@@ -181,7 +241,9 @@ class DataParallelReplica:
 
     def __init__(self, model: TrainableNetwork, device: torch.device) -> None:
         self.trainable = _trainable(model)
-        self.module = DistributedDataParallel(cast(nn.Module, model), device_ids=[device] if device.type == "cuda" else None)
+        self.module = DistributedDataParallel(
+            cast(nn.Module, model), device_ids=[device] if device.type == "cuda" else None
+        )
 
     def matches(self, model: TrainableNetwork) -> bool:
         return _trainable(model) == self.trainable
@@ -201,12 +263,15 @@ def _validation_probabilities(
     index = distributed.shard(np.arange(len(validation)))
     rows = np.zeros((0, num_classes))
     if len(index):
-        rows = predict_probabilities(cast(nn.Module, model), [validation.ids[i] for i in index], device=device,
-                                     precision=precision)
+        rows = predict_probabilities(
+            cast(nn.Module, model), [validation.ids[i] for i in index], device=device, precision=precision
+        )
     return distributed.gather_rows(index, rows, len(validation))
 
 
-def epoch_batches(targets: np.ndarray, lengths: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> list[np.ndarray]:
+def epoch_batches(
+    targets: np.ndarray, lengths: np.ndarray, config: TrainConfig, rng: np.random.Generator
+) -> list[np.ndarray]:
     """The training batches of one epoch (indices into the split), as `config.sampling` asks."""
     if config.sampling == "balanced_batches":
         return balanced_batches(targets, lengths, config.batch_size, config.bucket_pool, rng)
@@ -261,9 +326,20 @@ def run_epoch(
         ids, lengths = collate(data.ids, index, device)
         targets = torch.from_numpy(data.targets[index]).to(device)
         started = time.perf_counter()
-        loss = train_step(model, optimizer, loss_fn, ids, lengths, targets, config, device, precision,
-                          (lambda: after_backward(step)) if after_backward is not None else None,
-                          replica=replica, share=share)["loss"]
+        loss = train_step(
+            model,
+            optimizer,
+            loss_fn,
+            ids,
+            lengths,
+            targets,
+            config,
+            device,
+            precision,
+            (lambda: after_backward(step)) if after_backward is not None else None,
+            replica=replica,
+            share=share,
+        )["loss"]
         if governor is not None:  # train_step's loss is a Python float: the step has finished
             governor.record(ids.numel(), time.perf_counter() - started)
         if step_scheduler:
@@ -310,8 +386,10 @@ def train_step(
     if config.head_l2 > 0:
         loss = loss + config.head_l2 * model.head.weight.float().pow(2).sum()  # on every rank: DDP averages it to 1x
     if not torch.isfinite(loss):
-        raise TrainingError(f"training loss became {loss.item()}; lower the learning rate or the weight decay, use "
-                            "precision='fp32', or check pretrained vectors for NaN")
+        raise TrainingError(
+            f"training loss became {loss.item()}; lower the learning rate or the weight decay, use "
+            "precision='fp32', or check pretrained vectors for NaN"
+        )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if after_backward is not None:
@@ -323,7 +401,25 @@ def train_step(
 
 
 __all__ = [
-    "BatchShare", "CheckpointSpec", "EncodedSplit", "EpochStats", "FocalLoss", "GradientNorms", "History", "LoopState",
-    "TrainableNetwork", "TrainingCallback", "check_resume_state", "cuda_rng_states", "epoch_batches", "example_losses",
-    "fit", "global_batches", "interpolate_minority", "read_checkpoint", "resume_error", "run_epoch", "train_step",
+    "BatchShare",
+    "CheckpointSpec",
+    "EncodedSplit",
+    "EpochStats",
+    "FocalLoss",
+    "GradientNorms",
+    "History",
+    "LoopState",
+    "TrainableNetwork",
+    "TrainingCallback",
+    "check_resume_state",
+    "cuda_rng_states",
+    "epoch_batches",
+    "example_losses",
+    "fit",
+    "global_batches",
+    "interpolate_minority",
+    "read_checkpoint",
+    "resume_error",
+    "run_epoch",
+    "train_step",
 ]

@@ -3,6 +3,7 @@ SMOTE in the hidden space.
 
     loss_fn = make_loss(TrainConfig(loss="focal"), class_weights, device)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,6 @@ def interpolate_minority(representations: Tensor, targets: Tensor) -> tuple[Tens
         rows.append(representations[i] + u * (representations[j] - representations[i]))  # (need, pooled_size)
         labels.append(targets.new_full((need,), c))
     return torch.cat(rows), torch.cat(labels)
-
-
 
 
 class FocalLoss(nn.Module):
@@ -86,8 +85,6 @@ class BatchShare:
     keep: Tensor  # (rows,) 1.0 for the rank's rows, 0.0 for a stand-in
     denominator: float  # sum of the class weights (or count) of the global batch
     world: int
-
-
 
 
 __all__ = ["BatchShare", "FocalLoss", "example_losses", "interpolate_minority", "make_loss"]

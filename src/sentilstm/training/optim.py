@@ -1,7 +1,8 @@
 """The optimiser and learning-rate schedule of the training loop (AdamW; linear, one-cycle, plateau or constant).
 
-    optimizer = make_optimizer(net, config); scheduler = make_scheduler(optimizer, config, total_steps)
+optimizer = make_optimizer(net, config); scheduler = make_scheduler(optimizer, config, total_steps)
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,7 +39,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, total_
 
 def scheduler_state(scheduler: Any) -> dict[str, Any]:
     return {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
-
 
 
 __all__ = ["make_optimizer", "make_scheduler", "scheduler_state"]

@@ -4,6 +4,7 @@ protocol the loop trains.
     history = fit(net, EncodedSplit(ids, targets), EncodedSplit(val_ids, val_targets), TrainConfig(), labels=[0, 1])
     history.epochs[-1].val_macro_f1, history.best_epoch
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -100,7 +101,6 @@ class History:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         return cls(**{**data, "epochs": [EpochStats(**e) for e in data["epochs"]]})
-
 
 
 __all__ = ["EncodedSplit", "EpochStats", "History", "TrainableNetwork"]

@@ -4,6 +4,7 @@ FastAPI's own pages load Swagger UI and ReDoc from a CDN: on a server without in
 train) /docs stays blank. The files come from the `fastapi-offline` package (Swagger UI 5, which reads the
 OpenAPI 3.1 documents FastAPI writes).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,10 @@ def _asset_dir() -> Path:
 async def swagger_ui(request: Request) -> HTMLResponse:
     root = request.scope.get("root_path", "")
     return get_swagger_ui_html(
-        openapi_url=f"{root}{request.app.openapi_url}", title="sentilstm API",
-        swagger_js_url=f"{root}{ASSET_PREFIX}/swagger-ui-bundle.js", swagger_css_url=f"{root}{ASSET_PREFIX}/swagger-ui.css",
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title="sentilstm API",
+        swagger_js_url=f"{root}{ASSET_PREFIX}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{ASSET_PREFIX}/swagger-ui.css",
         swagger_favicon_url=f"{root}{ASSET_PREFIX}/favicon.png",
     )
 
@@ -37,8 +40,10 @@ async def swagger_ui(request: Request) -> HTMLResponse:
 async def redoc(request: Request) -> HTMLResponse:
     root = request.scope.get("root_path", "")
     return get_redoc_html(
-        openapi_url=f"{root}{request.app.openapi_url}", title="sentilstm API",
-        redoc_js_url=f"{root}{ASSET_PREFIX}/redoc.standalone.js", redoc_favicon_url=f"{root}{ASSET_PREFIX}/favicon.png",
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title="sentilstm API",
+        redoc_js_url=f"{root}{ASSET_PREFIX}/redoc.standalone.js",
+        redoc_favicon_url=f"{root}{ASSET_PREFIX}/favicon.png",
         with_google_fonts=False,
     )
 

@@ -1,4 +1,5 @@
 """OpenAPI documentation of the error answers the routes give (FastAPI documents 422 by itself)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """POST /feedback (score and store texts), GET /feedback (the newest stored) and GET /trends (sentiment over time)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,13 @@ from sentilstm.serve.feedback import FeedbackEntry
 from sentilstm.serve.limits import check_texts
 from sentilstm.serve.routes.errors import TOO_LARGE
 from sentilstm.serve.schemas import (
-    FeedbackList, FeedbackRequest, FeedbackResponse, Interval, Timestamp, TrendsResponse, clean_text,
+    FeedbackList,
+    FeedbackRequest,
+    FeedbackResponse,
+    Interval,
+    Timestamp,
+    TrendsResponse,
+    clean_text,
 )
 from sentilstm.serve.service import ModelService
 
@@ -23,12 +30,19 @@ MAX_ID = 2**63 - 1  # the largest id any database here stores; larger numbers wo
 
 
 def _stored(entry: FeedbackEntry, service: ModelService) -> dict:
-    return {"id": entry.id, "label": service.label_value(entry.label), "probabilities": entry.probabilities,
-            "timestamp": entry.timestamp, "source": entry.source}
+    return {
+        "id": entry.id,
+        "label": service.label_value(entry.label),
+        "probabilities": entry.probabilities,
+        "timestamp": entry.timestamp,
+        "source": entry.source,
+    }
 
 
 @router.post("/feedback", response_model=FeedbackResponse, responses=TOO_LARGE)
-async def add_feedback(body: FeedbackRequest, service: ServiceDep, store: StoreDep, settings: SettingsDep) -> JSONResponse:
+async def add_feedback(
+    body: FeedbackRequest, service: ServiceDep, store: StoreDep, settings: SettingsDep
+) -> JSONResponse:
     """Score texts and store each with its source, time, label and probabilities (kept across restarts)."""
     items = body.all_items()
     texts = [item.text for item in items]
@@ -38,8 +52,14 @@ async def add_feedback(body: FeedbackRequest, service: ServiceDep, store: StoreD
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     names = service.label_names
     entries = [
-        FeedbackEntry(item.text, item.source or "api", item.timestamp or now, names[int(row.argmax())],
-                      dict(zip(names, row.tolist())), service.model_name)
+        FeedbackEntry(
+            item.text,
+            item.source or "api",
+            item.timestamp or now,
+            names[int(row.argmax())],
+            dict(zip(names, row.tolist())),
+            service.model_name,
+        )
         for item, row in zip(items, probabilities)
     ]
     stored = await run_in_threadpool(store.add, entries)
@@ -70,7 +90,12 @@ def trends(
 ) -> JSONResponse:
     """Sentiment of the stored feedback over time: per period, how many texts got each label, their shares,
     and each label's mean probability."""
-    result = store.trends(interval=interval, source=clean_text(source) if source else source, since=since, until=until,
-                          labels=service.label_names).to_dict()
+    result = store.trends(
+        interval=interval,
+        source=clean_text(source) if source else source,
+        since=since,
+        until=until,
+        labels=service.label_names,
+    ).to_dict()
     result["labels"] = [service.label_value(name) for name in result["labels"]]
     return JSONResponse(result)

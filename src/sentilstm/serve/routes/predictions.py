@@ -1,4 +1,5 @@
 """POST /predict and POST /explain."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -18,8 +19,12 @@ router = APIRouter(tags=["predictions"])
 async def predict(body: PredictRequest, service: ServiceDep, settings: SettingsDep) -> JSONResponse:
     """Label and per-label probabilities of one text (`text`) or of each of `texts`, in input order."""
     texts = body.all_texts()
-    check_texts(texts, ("body", "text" if body.texts is None else "texts"), max_texts=settings.max_texts,
-                max_chars=settings.max_chars)
+    check_texts(
+        texts,
+        ("body", "text" if body.texts is None else "texts"),
+        max_texts=settings.max_texts,
+        max_chars=settings.max_chars,
+    )
     # JSONResponse directly: the dicts are already plain JSON, so a second validation pass would be pure cost
     return JSONResponse({"predictions": await service.predictions(texts)})
 
@@ -31,13 +36,22 @@ async def explain(body: ExplainRequest, service: ServiceDep, settings: SettingsD
     Bounded: --max-explain-chars, --max-explain-words and --max-explain-samples (lime and kernel_shap cost grows
     with words x samples), and the request's deadline; the work stops when the client leaves."""
     check_texts([body.text], ("body", "text"), max_texts=1, max_chars=settings.max_chars)
-    samples = body.num_samples if "num_samples" in body.model_fields_set else \
-        min(body.num_samples, settings.max_explain_samples)  # the default never exceeds the server's limit
-    check_explanation(body.text, samples, max_chars=settings.max_explain_chars, max_words=settings.max_explain_words,
-                      max_samples=settings.max_explain_samples)
+    samples = (
+        body.num_samples
+        if "num_samples" in body.model_fields_set
+        else min(body.num_samples, settings.max_explain_samples)
+    )  # the default never exceeds the server's limit
+    check_explanation(
+        body.text,
+        samples,
+        max_chars=settings.max_explain_chars,
+        max_words=settings.max_explain_words,
+        max_samples=settings.max_explain_samples,
+    )
     try:
-        result = await service.explain_async(body.text, body.method, body.label, num_samples=samples, seed=body.seed,
-                                             check=work_token(request).check)
+        result = await service.explain_async(
+            body.text, body.method, body.label, num_samples=samples, seed=body.seed, check=work_token(request).check
+        )
     except SentilstmError as exc:  # a text without words, a label or method this model does not have
         field = "text" if isinstance(exc, DataError) else "label" if str(exc).startswith("label") else "method"
         raise invalid(("body", field), str(exc), given=getattr(body, field)) from None
