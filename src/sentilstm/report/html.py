@@ -370,5 +370,6 @@ pre{background:var(--zebra);border:1px solid var(--line);border-radius:6px;paddi
 footer{color:var(--muted);font-size:12.5px;text-align:center;margin-top:24px}
 @media (max-width:760px){.cards{grid-template-columns:repeat(2,minmax(0,1fr))}.split{grid-column:1/-1}}
 @media print{body{background:#fff;font-size:12px}.page{max-width:none;padding:0}nav.toc{display:none}
- section{border:none;padding:0;margin:18px 0;break-inside:auto}figure,tr,.card{break-inside:avoid}h2,h3{break-after:avoid}}
+ section{border:none;padding:0;margin:18px 0;break-inside:auto}\
+figure,tr,.card{break-inside:avoid}h2,h3{break-after:avoid}}
 """

@@ -147,7 +147,8 @@ def evaluation_section(scored: list[ScoredSet]) -> Section | None:
                 Plot.of(
                     f"{key}_calibration",
                     plots.calibration_figure(predictions),
-                    f"Texts binned by the probability of the predicted class ({len(bins['counts'])} bins from 1/K to 1). "
+                    f"Texts binned by the probability of the predicted class ({len(bins['counts'])} bins from 1/K "
+                    "to 1). "
                     "Points below the diagonal: over-confident; above: under-confident. ECE (expected calibration "
                     "error) is the count-weighted mean gap.",
                 ),

@@ -2,7 +2,8 @@
 
     with MlflowTracker("file:///tmp/mlruns", experiment="imdb") as tracker:   # ends FAILED if the block raises
         clf.fit(texts, labels, callback=tracker.callback()); tracker.log_params(clf.get_params())
-        tracker.log_metrics(clf.validation_report_.to_dict(), "validation"); tracker.log_artifact(clf.save("m.sentilstm"))
+        tracker.log_metrics(clf.validation_report_.to_dict(), "validation")
+        tracker.log_artifact(clf.save("m.sentilstm"))
 
 MLflow is optional (`pip install 'sentilstm[mlflow]'`) and imported only when a tracker is made. No server is
 needed: the default store is a local `mlruns/` folder (a `file:` URI); any other tracking URI (`sqlite:///mlflow.db`,
@@ -136,7 +137,8 @@ class MlflowTracker(Tracker):
                 run = self._client.create_run(experiment_id, run_name=self.run_name, tags=_run_tags(self.tags))
         except (MlflowException, OSError) as exc:
             raise ConfigError(
-                f"could not start an MLflow run in experiment {self.experiment!r} at {self.tracking_uri}: {_first_line(exc)}"
+                f"could not start an MLflow run in experiment {self.experiment!r} at {self.tracking_uri}: "
+                f"{_first_line(exc)}"
             ) from exc
         self.run_id = run.info.run_id
         log.info("MLflow run %s in experiment %r at %s", self.run_id, self.experiment, self.tracking_uri)

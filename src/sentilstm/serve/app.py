@@ -263,7 +263,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 
 def json_safe(value: Any) -> Any:
-    """`value` as strict JSON can hold it: NaN/infinity -> None, bytes and odd strings -> clean text, the rest -> str."""
+    """`value` as strict JSON can hold it: NaN/infinity -> None, bytes and odd strings -> clean text, the rest ->
+    str."""
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):

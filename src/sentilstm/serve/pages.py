@@ -2,11 +2,11 @@
 
     app.include_router(pages.router)  # GET /, /static/*, POST /score/columns, POST /score, GET /score/<token>.csv
 
-The page itself (static/index.html, app.js, charts.js, style.css) talks to the JSON API (/predict, /explain, /feedback,
-/trends, /model) and to the routes here. Scoring streams the upload through `sentilstm.estimators.scoring.score_frame` chunk
-by chunk in a worker thread, counting labels and label shares per time period in the same pass, so memory stays
-flat whatever the file size. Uploads and scored files live for an hour in the server's private folder
-(`page_files.FileStore`, made by the app's lifespan or the server).
+The page itself (static/index.html, app.js, charts.js, style.css) talks to the JSON API (/predict, /explain,
+/feedback, /trends, /model) and to the routes here. Scoring streams the upload through
+`sentilstm.estimators.scoring.score_frame` chunk by chunk in a worker thread, counting labels and label shares per
+time period in the same pass, so memory stays flat whatever the file size. Uploads and scored files live for an
+hour in the server's private folder (`page_files.FileStore`, made by the app's lifespan or the server).
 
 Bounded work. An upload is unpacked while it is written (gzip stops at --max-decompressed-bytes) and its rows are
 counted before anything is scored (--max-upload-rows); scoring checks the request's token between chunks, so it

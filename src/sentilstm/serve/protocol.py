@@ -3,7 +3,8 @@
 uvicorn's httptools parser keeps reading a request line or a header until it ends, however long: a client that
 sends a 20 MB header, or 20,000 small ones, makes the server hold all of it before any route or middleware sees
 the request. Here the bytes received while the head is still open are counted, and past `MAX_HEAD_BYTES` the
-connection gets a one-line 431 and is closed (what arrives meanwhile is dropped, never parsed or kept). (uvicorn's h11 parser has the same bound built in; it is slower.)
+connection gets a one-line 431 and is closed (what arrives meanwhile is dropped, never parsed or kept). (uvicorn's
+h11 parser has the same bound built in; it is slower.)
 """
 
 from __future__ import annotations

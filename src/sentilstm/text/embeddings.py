@@ -151,7 +151,8 @@ def load_vectors(
     counts, covered = Counter(kinds.values()), [token for token, kind in kinds.items() if kind != "subword"]
     if not found.any():
         raise DataError(
-            f"no vocabulary word is in {str(path)!r} (coverage 0 of {len(lookup):,} tokens, {words:,} file words read); "
+            f"no vocabulary word is in {str(path)!r} (coverage 0 of {len(lookup):,} tokens, {words:,} file words "
+            "read); "
             "check lower-casing, the tokenizer and the language of the vectors"
         )
     std, missing = float(matrix[found].std()) or 1.0, ~found

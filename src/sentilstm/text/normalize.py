@@ -55,7 +55,8 @@ _WORD = re.compile(WORD_PATTERN)
 
 
 def _may_hold_url(text: str) -> bool:
-    """False only when `_URL` cannot match: it needs "http" or "www." in some case (no other character folds to these)."""
+    """False only when `_URL` cannot match: it needs "http" or "www." in some case (no other character folds to
+    these)."""
     lowered = text.lower()
     return "http" in lowered or "www." in lowered
 

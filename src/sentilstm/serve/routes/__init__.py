@@ -1,5 +1,6 @@
 """One router per resource: predictions (/predict, /explain), the model (/health, /model), feedback
-(/feedback, /trends), the API documentation pages (/docs, /redoc, served offline). The web page's router lives in `sentilstm.serve.pages`."""
+(/feedback, /trends), the API documentation pages (/docs, /redoc, served offline). The web page's router lives in
+`sentilstm.serve.pages`."""
 
 from __future__ import annotations
 
