@@ -14,48 +14,34 @@ What needs what:
   /docs/assets/*, /openapi.json), so the page can load and ask for the key;
 - the read key (or the full key): every other GET, and POST /predict and /explain, which change nothing;
 - the full key: everything else: POST /feedback (stores texts), POST /score/columns and /score (store uploads).
+
+The pieces live beside this module: `keys.py` (the keys and what each route needs), `hosts.py` (the Host
+allow-list and CORS origins), `rate_limit.py` (the token buckets) and `csv_formulas.py` (safe CSV downloads);
+this module puts them together as one middleware and documents them in the OpenAPI schema.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import math
 import re
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-import pandas as pd
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sentilstm.errors import ConfigError
+from sentilstm.serve.csv_formulas import neutralise_formulas
+from sentilstm.serve.hosts import host_allowed, host_name, serve_allowed_hosts
+from sentilstm.serve.keys import KeyRing, given_key, needed_access
+from sentilstm.serve.rate_limit import RateLimiter, client_key
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 CSRF_HEADER = "X-Sentilstm-CSRF"  # any value; a page on another site cannot set it without a CORS preflight
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")  # names a DNS-rebinding page can never have
-WILDCARD_BINDS = ("0.0.0.0", "::", "")  # every interface: the server's public name is unknown
-MIN_KEY_CHARS = 16  # 16 random characters are ~95 bits; a word a person picks is not
-MAX_CLIENTS = 100_000  # rate-limit buckets kept (~200 bytes each); the least recently seen go first
-# The page's routes that hold no data, open so that the page can load and ask for the key.
-OPEN_PAGE = re.compile(r"/|/static/[^/]+|/docs|/redoc|/docs/assets/[^/]+|/openapi\.json")
-READ_POSTS = frozenset({"/predict", "/explain"})  # POSTs that change nothing: the read key may send them
 # Content types a cross-site HTML form or a no-cors fetch may send without a preflight (the Fetch standard's
 # CORS-safelisted ones, plus none at all): such a POST must carry the CSRF header (or a key header).
 SIMPLE_BODIES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain", ""})
-# OWASP's CSV-injection rule: a cell starting with one of these is a formula to Excel, LibreOffice or Sheets.
-# The full-width forms are read as formulas by Excel in East Asian locales.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-ORIGIN = re.compile(r"https?://([a-z0-9_.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?")  # as a browser sends it in Origin
-PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # "-0.5", "+3e2": a number, not a formula
-Access = Literal["open", "read", "full"]
 Refusal = tuple[int, str, dict[str, str]]  # status, one-line message, extra headers
 
 
@@ -76,97 +62,7 @@ class Guards(Protocol):
     def raw_csv(self) -> bool: ...
 
 
-# ----- settings: checked and normalised in ServeSettings.__post_init__ --------------------------------------------
-def check_key(name: str, key: str | None) -> None:
-    """ConfigError when `key` is too short or not a plain token; the message never repeats the key."""
-    if key is None:
-        return
-    if not isinstance(key, str) or not all(0x21 <= ord(c) <= 0x7E for c in key):
-        raise ConfigError(
-            f"{name} may hold only printable ASCII without spaces (it travels in an HTTP header); "
-            "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-        )
-    if len(key) < MIN_KEY_CHARS:
-        raise ConfigError(
-            f"{name} has {len(key)} characters; use at least {MIN_KEY_CHARS} random ones, e.g. "
-            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-        )
-
-
-def check_keys(api_key: str | None, read_key: str | None) -> None:
-    check_key("api_key", api_key)
-    check_key("read_key", read_key)
-    if read_key is not None and api_key is None:
-        raise ConfigError(
-            "read_key needs api_key as well (--api-key / SENTILSTM_API_KEY): the read key cannot "
-            "store feedback or score files, so without a full key nobody could"
-        )
-    if read_key is not None and hmac.compare_digest(read_key.encode(), (api_key or "").encode()):
-        raise ConfigError("read_key must differ from api_key; generate a second key for readers")
-
-
-def normalise_host(host: str) -> str:
-    """`host` as the allow-list compares it: lower case, no trailing dot; ConfigError unless a bare name."""
-    name = host.strip().lower().rstrip(".")
-    if name in ("*", "::1") or (name.startswith("*.") and _is_name(name[2:])) or _is_name(name):
-        return name
-    raise ConfigError(
-        f"allowed host {host!r} must be a host name or address such as api.example.com, "
-        "*.example.com or 10.0.0.5 (no scheme, port or path); '*' accepts any"
-    )
-
-
-def _is_name(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return bool(re.fullmatch(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*", name))
-
-
-def normalise_hosts(hosts: Iterable[str]) -> tuple[str, ...]:
-    """The allow-list, deduplicated; () (any host) when it holds '*'."""
-    names = tuple(dict.fromkeys(normalise_host(host) for host in hosts))
-    return () if "*" in names else names
-
-
-def serve_allowed_hosts(bind_host: str, given: Iterable[str]) -> tuple[str, ...]:
-    """What `sentilstm serve --host BIND [--allowed-host NAME ...]` accepts in the Host header.
-
-    The names given, the bind address unless it is every interface, and the loopback names (which a DNS-rebinding
-    page never has); () (any) when bound to every interface with no name given, or when a name is '*'.
-    """
-    given = list(given)
-    if "*" in (host.strip() for host in given):
-        return ()
-    wildcard = bind_host.strip() in WILDCARD_BINDS
-    if wildcard and not given:
-        return ()
-    return normalise_hosts([*given, *([] if wildcard else [bind_host]), *LOOPBACK_HOSTS])
-
-
-def normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
-    """Origins as browsers send them (scheme://host[:port], lower case, no trailing slash); ConfigError otherwise."""
-    result = []
-    for origin in origins:
-        value = origin.strip().rstrip("/").lower()
-        if value != "*" and not ORIGIN.fullmatch(value):
-            raise ConfigError(
-                f"cors origin {origin!r} must be scheme://host[:port] as browsers send it, e.g. "
-                "https://app.example.com or http://localhost:3000 (no path); '*' allows any site"
-            )
-        result.append(value)
-    return tuple(dict.fromkeys(result))
-
-
-def check_rate_limit(rate_limit: int | None) -> None:
-    if rate_limit is not None and (isinstance(rate_limit, bool) or not isinstance(rate_limit, int) or rate_limit < 1):
-        raise ConfigError(
-            f"rate_limit must be a whole number of requests a minute >= 1, got {rate_limit!r}; "
-            "leave it out for no limit"
-        )
-
-
+# ----- what the start-up message and GET /model show ----------------------------------------------------
 def security_state(settings: Guards) -> dict[str, Any]:
     """The guards in force, for GET /model: whether keys are set (never the keys), hosts, origins, limits."""
     return {
@@ -194,97 +90,7 @@ def describe_guards(settings: Guards) -> str:
     return f"{keys}; Host header: {hosts}; CORS: {cors}; rate limit: {rate}; scored CSVs: {csv}"
 
 
-# ----- the pieces of the guard ----------------------------------------------------------------------------------
-def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
-    """True when the Host header value `host` (port and all) names one of `allowed`; () allows any."""
-    if not allowed:
-        return True
-    name = _host_name(host)
-    return bool(name) and any(
-        name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:])) for pattern in allowed
-    )
-
-
-def client_key(scope: Scope) -> str:
-    """Who to count a request against: the client's IPv4 address, or its IPv6 /64 (one customer's network)."""
-    client = scope.get("client")
-    if not client:
-        return "unknown"
-    try:
-        address = ipaddress.ip_address(client[0])
-    except ValueError:  # a Unix socket path or a test client's name
-        return str(client[0])
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
-
-
-class RateLimiter:
-    """A token bucket per client: `per_minute` tokens, refilled continuously; a request takes one.
-
-    A full bucket holds one minute's worth, so a quiet client may burst that many at once. Memory stays bounded:
-    past `max_clients` the least recently seen client is forgotten (and starts again with a full bucket).
-    """
-
-    def __init__(
-        self, per_minute: int, *, clock: Callable[[], float] = time.monotonic, max_clients: int = MAX_CLIENTS
-    ) -> None:
-        self.per_minute = per_minute
-        self.clock = clock
-        self.max_clients = max_clients
-        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, when counted)
-
-    def __len__(self) -> int:
-        return len(self.buckets)
-
-    def wait(self, client: str) -> float:
-        """0.0 when `client` may go now (a token is taken), else the seconds until it may."""
-        now = self.clock()
-        tokens, then = self.buckets.pop(client, (float(self.per_minute), now))
-        tokens = min(float(self.per_minute), tokens + (now - then) * self.per_minute / 60)
-        wait = 0.0
-        if tokens >= 1:
-            tokens -= 1
-        else:
-            wait = (1 - tokens) * 60 / self.per_minute
-        self.buckets[client] = (tokens, now)
-        while len(self.buckets) > self.max_clients:
-            self.buckets.popitem(last=False)
-        return wait
-
-
-class KeyRing:
-    """The configured keys as SHA-256 digests, compared in constant time (equal-length digests leak nothing)."""
-
-    def __init__(self, api_key: str | None, read_key: str | None) -> None:
-        self.full = _digest(api_key) if api_key else None
-        self.read = _digest(read_key) if read_key else None
-
-    def access(self, given: str) -> Access | None:
-        """'full' or 'read' for a known key, None for any other."""
-        digest = _digest(given)
-        full = self.full is not None and hmac.compare_digest(digest, self.full)
-        read = self.read is not None and hmac.compare_digest(digest, self.read)
-        return "full" if full else "read" if read else None
-
-
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
-
-
-def needed_access(method: str, path: str) -> Access:
-    """What a request needs: 'open' (anyone), 'read' (either key) or 'full' (the API key)."""
-    if path == "/health":
-        return "open"
-    if method in ("GET", "HEAD"):
-        return "open" if OPEN_PAGE.fullmatch(path) else "read"
-    if method == "OPTIONS" or (method == "POST" and path in READ_POSTS):
-        return "read"
-    return "full"
-
-
+# ----- the middleware ----------------------------------------------------------------------------------------
 class RequestGuard:
     """ASGI middleware: the Host allow-list, the rate limit, the keys and the CSRF header, in that order."""
 
@@ -314,7 +120,7 @@ class RequestGuard:
             for name, value in scope["headers"]
             if name in (b"host", b"authorization", b"x-api-key", b"content-type", b"x-sentilstm-csrf")
         }
-        key = _given_key(headers)
+        key = given_key(headers)
         return (
             self._host_refusal(headers.get(b"host", b"").decode("latin-1"), path)
             or self._rate_refusal(scope, path)
@@ -325,7 +131,7 @@ class RequestGuard:
     def _host_refusal(self, host: str, path: str) -> Refusal | None:
         if path == "/health" or host_allowed(host, self.allowed_hosts):  # probes use the pod's address: /health is open
             return None
-        name = _host_name(host) if re.fullmatch(r"[a-z0-9_.:-]{1,100}", _host_name(host)) else "NAME"
+        name = host_name(host) if re.fullmatch(r"[a-z0-9_.:-]{1,100}", host_name(host)) else "NAME"
         return (
             400,
             (
@@ -414,26 +220,6 @@ def _route_path(scope: Scope) -> str:
     return (path[len(root) :] or "/") if root and path.startswith(root) else path
 
 
-def _host_name(host: str) -> str:
-    """The name in a Host header value, without port, brackets or trailing dot: "[::1]:8000" -> "::1"."""
-    name = host.strip().lower()
-    if name.startswith("["):
-        name = name[1 : name.find("]")] if "]" in name else ""
-    elif name.count(":") == 1:
-        name = name.split(":", 1)[0]
-    return name.rstrip(".")
-
-
-def _given_key(headers: dict[bytes, bytes]) -> str | None:
-    """The key in 'Authorization: Bearer KEY' or else 'X-API-Key: KEY'; None when neither is sent."""
-    authorization = headers.get(b"authorization", b"").decode("latin-1").strip()
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    api_key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
-    return api_key or None
-
-
 def install(app: FastAPI, settings: Guards) -> None:
     """Add the guards `settings` asks for to `app` (after its other middleware, so they run first)."""
     app.add_middleware(RequestGuard, settings=settings)
@@ -479,39 +265,6 @@ def with_guards(schema: dict[str, Any], settings: Guards) -> dict[str, Any]:
                 )
                 responses.setdefault("403", {"description": f"the {CSRF_HEADER} header is missing"})
     return schema
-
-
-# ----- scored CSV downloads ---------------------------------------------------------------------------------------
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of `frame` whose text cells (and column names) are safe to open in a spreadsheet.
-
-    A cell a spreadsheet would run as a formula gets a leading apostrophe ("=HYPERLINK(...)" -> "'=HYPERLINK(...)");
-    numbers, and text that is a plain number ("-0.5"), are left as they are. A carriage return inside a cell
-    becomes a line feed: Python's CSV writer (3.11) does not quote a lone one, so "ok\r=cmd()" would otherwise
-    be read back as two rows, the second starting with a formula.
-    """
-    safe = frame.copy(deep=False)
-    safe.columns = [_safe_cell(name) if isinstance(name, str) else name for name in frame.columns]
-    for i in range(frame.shape[1]):
-        values = frame.iloc[:, i]
-        if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype)):
-            continue
-        risky = np.fromiter(
-            (isinstance(v, str) and (_is_formula(v) or "\r" in v) for v in values), dtype=bool, count=len(values)
-        )
-        if risky.any():
-            fixed = values.copy()
-            fixed[risky] = [_safe_cell(v) for v in values[risky]]
-            safe.isetitem(i, fixed)
-    return safe
-
-
-def _is_formula(cell: str) -> bool:
-    return cell.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(cell)
-
-
-def _safe_cell(cell: str) -> str:
-    return ("'" if _is_formula(cell) else "") + cell.replace("\r\n", "\n").replace("\r", "\n")
 
 
 __all__ = [

@@ -14,7 +14,9 @@ from typing import Any, Literal, get_args
 
 from sentilstm.config import check_choice, check_integer
 from sentilstm.errors import ConfigError
-from sentilstm.serve import security
+from sentilstm.serve.hosts import normalise_hosts, normalise_origins
+from sentilstm.serve.keys import check_keys
+from sentilstm.serve.rate_limit import check_rate_limit
 
 Backend = Literal["torch", "onnx", "onnx-int8"]
 ENV_PREFIX = "SENTILSTM_SERVE_"  # SENTILSTM_SERVE_MODEL_PATH, SENTILSTM_SERVE_MAX_TEXTS, ...
@@ -46,7 +48,7 @@ class ServeSettings:
     api_key: str | None = dataclasses.field(default=None, repr=False)  # needed by every route but /health and the page
     read_key: str | None = dataclasses.field(default=None, repr=False)  # GET routes, /predict and /explain only
     # Host header names to answer (against DNS rebinding); () answers any. `sentilstm serve` fills in its bind
-    # address and localhost (security.serve_allowed_hosts)
+    # address and localhost (hosts.serve_allowed_hosts)
     allowed_hosts: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()  # sites whose pages may call the API from a browser; (): CORS off
     rate_limit: int | None = None  # requests a minute per client address, counted by each worker; None: no limit
@@ -88,10 +90,10 @@ class ServeSettings:
         check_integer("max_explain_samples", self.max_explain_samples, low=10)  # explain's own minimum
         if not 0 <= self.batch_wait_ms <= 1000:
             raise ConfigError(f"batch_wait_ms must be between 0 and 1000 milliseconds, got {self.batch_wait_ms!r}")
-        security.check_keys(self.api_key, self.read_key)
-        security.check_rate_limit(self.rate_limit)
-        object.__setattr__(self, "allowed_hosts", security.normalise_hosts(self.allowed_hosts))  # frozen: set once here
-        object.__setattr__(self, "cors_origins", security.normalise_origins(self.cors_origins))
+        check_keys(self.api_key, self.read_key)
+        check_rate_limit(self.rate_limit)
+        object.__setattr__(self, "allowed_hosts", normalise_hosts(self.allowed_hosts))  # frozen: set once here
+        object.__setattr__(self, "cors_origins", normalise_origins(self.cors_origins))
         if not 0 < self.request_timeout <= 86_400:
             raise ConfigError(
                 f"request_timeout must be more than 0 and at most 86400 seconds, got {self.request_timeout!r}"
