@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 
 from helpers import FILLER, NEGATIVE, POSITIVE
 from sentilstm.estimators.classifier import SentimentClassifier
-from sentilstm.serve import pages
+from sentilstm.serve import pages, timeline
 from sentilstm.serve.app import create_app
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -235,7 +235,7 @@ def test_unreadable_timestamps_are_counted_not_charted(client: TestClient) -> No
     ],
 )
 def test_parse_timestamps_reads_common_forms(values: list[str], expected: list[str]) -> None:
-    parsed = pages.parse_timestamps(pd.Series(values, dtype="str"))
+    parsed = timeline.parse_timestamps(pd.Series(values, dtype="str"))
     assert parsed.dt.strftime("%Y-%m-%d %H:%M").tolist() == expected
 
 
@@ -297,8 +297,8 @@ def test_scoring_streams_the_file_in_chunks(client: TestClient, monkeypatch: pyt
 
 
 def test_time_buckets_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pages, "MAX_BUCKETS", 100)
-    series = pages.LabelSeries(2)
+    monkeypatch.setattr(timeline, "MAX_BUCKETS", 100)
+    series = timeline.LabelSeries(2)
     stamps = pd.Series(pd.date_range("2020-01-01", periods=24 * 400, freq="h"))  # 400 days of hours
     for chunk in np.array_split(np.arange(len(stamps)), 8):
         ids = np.arange(len(chunk)) % 2
@@ -311,8 +311,8 @@ def test_time_buckets_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_too_many_periods_are_coarsened(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pages, "MAX_POINTS", 50)
-    series = pages.LabelSeries(2)
+    monkeypatch.setattr(timeline, "MAX_POINTS", 50)
+    series = timeline.LabelSeries(2)
     stamps = pd.Series(pd.date_range("2024-01-01", periods=24 * 90, freq="h"))
     series.add(stamps, np.zeros(len(stamps), dtype=np.int64), np.tile([0.9, 0.1], (len(stamps), 1)))
     result = series.to_dict("day", ["neg", "pos"])
