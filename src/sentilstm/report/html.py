@@ -21,7 +21,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from sentilstm.report.plots import to_png
+from sentilstm.report.plots.style import to_png
 from sentilstm.system.files import temporary_beside, writing
 from sentilstm.text.normalize import clean_text
 
