@@ -20,6 +20,7 @@ import numpy as np
 from sentilstm.estimators.baselines import LinearBaseline
 from sentilstm.estimators.evaluation import Predictions
 from sentilstm.report import plots
+from sentilstm.report.formatting import footer_text, format_epochs, format_mean_std, format_number, format_value
 from sentilstm.report.html import Headline, Markup, Plot, Report, Section, cell, note, pairs, plots_folder_for, table
 from sentilstm.report.sections import (
     CARD_METRICS,
@@ -29,20 +30,13 @@ from sentilstm.report.sections import (
     data_section,
     errors_section,
     evaluation_section,
-    footer_text,
-    format_epochs,
-    format_mean_std,
-    format_number,
-    format_value,
     gradient_section,
     headline_for,
     model_section,
-    param_importances,
     stored_report,
-    trial_frame,
-    trials_section,
     versions_section,
 )
+from sentilstm.report.trials import param_importances, trial_frame, trials_section
 from sentilstm.training.loop import GradientNorms, History
 
 if TYPE_CHECKING:

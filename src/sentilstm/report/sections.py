@@ -1,4 +1,5 @@
-"""The sections of the training, cross-validation and tuning reports, and how their numbers are written.
+"""The sections of the training, cross-validation and tuning reports (how their numbers are written is
+`formatting.py`; the tuning study's trials are `trials.py`).
 
     section = evaluation_section([ScoredSet("test", "Test", predictions.report(), predictions)])
 
@@ -9,14 +10,9 @@ HTML blocks and plots; plot files are named after the scored set they show ("tes
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import json
-import math
 import platform
-import warnings
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +27,7 @@ from sentilstm.estimators.evaluation import (
     top_confusions,
 )
 from sentilstm.report import plots
+from sentilstm.report.formatting import clip_text, format_number, format_sci, format_value, now_text
 from sentilstm.report.html import (
     Headline,
     Markup,
@@ -49,13 +46,8 @@ from sentilstm.report.html import (
 from sentilstm.report.summary import describe
 from sentilstm.training.loop import GradientNorms, History
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 ERRORS_SHOWN = 15  # most confidently wrong texts listed
 CONFUSED_CLASSES_SHOWN = 20  # beyond MAX_MATRIX_CLASSES: classes in the confusion plot, rows of the confusions table
-TEXT_CHARACTERS = 300  # a listed text is cut after this many characters
-TRIALS_SHOWN = 200  # rows of the trials table (a long study's worst trials say little)
 # (shown name, EvaluationReport field): the headline cards, and the columns of the metric tables
 CARD_METRICS = (
     ("macro F1", "macro_f1"),
@@ -69,20 +61,6 @@ TABLE_METRICS = (
     ("weighted F1", "weighted_f1"),
     ("ROC-AUC", "roc_auc"),
     ("log loss", "loss"),
-)
-# columns of a trials table that are not hyperparameters
-TRIAL_COLUMNS = (
-    "number",
-    "state",
-    "value",
-    "seconds",
-    "steps",
-    "error",
-    "worker",
-    "duration",
-    "datetime_start",
-    "datetime_complete",
-    "system_attrs",
 )
 
 
@@ -366,80 +344,6 @@ def versions_section(saved: dict[str, Any] | None) -> Section:
     return Section("versions", "Versions").add([cell(pairs(rows[:half])), cell(pairs(rows[half:]))])
 
 
-def trial_frame(result: Any) -> tuple[pd.DataFrame, list[str]]:
-    """A tuning result's trials as columns number, state, value, seconds (steps, error when known) plus one per
-    hyperparameter, from `trials_table()` when the result has it, else from `trials` (Optuna's trials_dataframe)."""
-    import pandas as pd
-
-    if callable(getattr(result, "trials_table", None)):
-        frame = result.trials_table().copy()
-    else:
-        frame = result.trials.rename(columns=lambda c: c.removeprefix("params_")).copy()
-        if "duration" in frame:
-            frame["seconds"] = pd.to_timedelta(frame["duration"]).dt.total_seconds()
-    for column in ("number", "state", "value", "seconds"):
-        if column not in frame:
-            frame[column] = math.nan
-    frame["state"] = frame["state"].astype(str).str.replace("TrialState.", "", regex=False)
-    params = [c for c in frame.columns if c not in TRIAL_COLUMNS and not c.startswith(("user_attrs", "system_attrs"))]
-    return frame, params
-
-
-def trials_section(frame: pd.DataFrame, params: list[str], maximize: bool) -> Section:
-    """The trials, best first, with the hyperparameters that varied; pruned and failed ones greyed."""
-    section = Section("trials", "Trials")
-    if not len(frame):
-        return section.add(note("No trials ran."))
-    varied = [p for p in params if frame[p].astype(str).nunique() > 1] if len(frame) > 1 else params
-    ordered = frame.sort_values("value", ascending=not maximize, na_position="last", kind="stable")
-    complete = (ordered["state"] == "COMPLETE") & ordered["value"].notna()
-    best = ordered.index[complete.to_numpy()][0] if complete.any() else None
-    errors = "error" in ordered and ordered["error"].notna().any()
-    rows, classes = [], []
-    for index, row in ordered.head(TRIALS_SHOWN).iterrows():
-        rows.append(
-            [
-                row["number"],
-                row["state"].lower(),
-                format_number(row["value"]),
-                *(format_value(row[p], 4) for p in varied),
-                format_number(row["seconds"], 1),
-                *([row["error"] or ""] if errors else []),
-            ]
-        )
-        classes.append("best" if index == best else "" if row["state"] == "COMPLETE" else "muted")
-    left_out = "; parameters that never changed are left out" if len(varied) < len(params) else ""
-    section.add(
-        paragraph(
-            "Best first. Pruned trials (stopped early by the pruner; their value is their last report) and "
-            f"failed ones are grey{left_out}."
-        )
-    )
-    if len(ordered) > TRIALS_SHOWN:
-        section.add(paragraph(f"The best {TRIALS_SHOWN} of {len(ordered):,} trials."))
-    header = ["trial", "state", "value", *varied, "seconds", *(["error"] if errors else [])]
-    return section.add(table(header, rows, numeric=[0, 2, 3 + len(varied)], row_classes=classes))
-
-
-def param_importances(study: Any) -> tuple[dict[str, float] | None, str]:
-    """Optuna's fANOVA importances (seeded, so the report is reproducible), or why there are none."""
-    try:
-        import optuna
-        from optuna.importance import FanovaImportanceEvaluator
-
-        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        if len(complete) < 2:
-            return None, f"they need at least 2 completed trials, this study has {len(complete)}"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna marks parts of this experimental and warns on every call
-            values = optuna.importance.get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
-    except Exception as exc:  # noqa: BLE001 - an optional plot: any failure (e.g. no parameter varied) becomes a note instead
-        return None, f"Optuna could not compute them ({type(exc).__name__}: {str(exc)[:160]})"
-    if not values:
-        return None, "no parameter varied between the completed trials"
-    return {name: float(value) for name, value in values.items()}, ""
-
-
 # ----- values -----------------------------------------------------------------------------------------------
 def stored_report(data: dict[str, Any]) -> EvaluationReport:
     """An EvaluationReport back from the JSON of a model file's metrics."""
@@ -454,54 +358,4 @@ def headline_for(split: ScoredSet) -> Headline:
         split.name,
         {name: format_number(getattr(split.report, key)) for name, key in CARD_METRICS},
         f"{split.report.num_examples:,} texts",
-    )
-
-
-def format_number(value: Any, digits: int = 4) -> str:
-    """A metric with `digits` decimals; "n/a" for None or NaN (e.g. ROC-AUC with a class missing)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{float(value):.{digits}f}"
-
-
-def format_mean_std(pair: Sequence[float] | None) -> str:
-    return "n/a" if pair is None else f"{pair[0]:.4f} ± {pair[1]:.4f}"
-
-
-def format_sci(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2e}"
-
-
-def format_epochs(history: History | None) -> str:
-    """ "best/run", e.g. "4/6"; empty for a model without epochs."""
-    return "" if history is None or not history.epochs else f"{history.best_epoch}/{len(history.epochs)}"
-
-
-def format_value(value: Any, digits: int = 6) -> str:
-    """A parameter value as text: floats to `digits` significant digits, containers as JSON, None as None."""
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, default=str)
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.{digits}g}"
-    if callable(value):
-        return getattr(value, "__qualname__", type(value).__name__)
-    return str(value.item() if hasattr(value, "item") else value)
-
-
-def clip_text(text: str, limit: int = TEXT_CHARACTERS) -> str:
-    """Whitespace collapsed, and cut to `limit` characters with an ellipsis."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def now_text() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def footer_text() -> str:
-    from sentilstm._version import __version__
-
-    return (
-        f"Written by sentilstm {__version__} on {now_text()}. One file: every plot is embedded; the same PNGs "
-        "are in the _plots folder beside it."
     )
