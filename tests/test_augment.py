@@ -24,7 +24,7 @@ from helpers import make_negation_data
 from sentilstm import SentimentClassifier, TrainingCallback
 from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError
-from sentilstm.text import augment as augment_module
+from sentilstm.text import synonyms as synonyms_module
 from sentilstm.text.augment import (
     EDA_OPERATIONS,
     OPERATIONS,
@@ -382,8 +382,8 @@ def test_wordnet_location_from_the_environment_must_exist(tmp_path: Path, monkey
 def test_missing_wordnet_says_where_it_looked_and_how_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(augment_module, "_NLTK_FOLDERS", (str(tmp_path / "system"),))  # hide any real install
-    monkeypatch.setattr(augment_module, "_DEBIAN_WORDNET", str(tmp_path / "debian"))
+    monkeypatch.setattr(synonyms_module, "_NLTK_FOLDERS", (str(tmp_path / "system"),))  # hide any real install
+    monkeypatch.setattr(synonyms_module, "_DEBIAN_WORDNET", str(tmp_path / "debian"))
     monkeypatch.delenv("SENTILSTM_WORDNET", raising=False)
     monkeypatch.setenv("NLTK_DATA", str(tmp_path / "nltk"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
