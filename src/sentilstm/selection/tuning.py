@@ -276,11 +276,8 @@ def tune(
         log.info("study %r in %s holds %d finished trials; target %d", name, where or "memory", done, trials)
         if done < trials:
             stop = StopRule(trials)
-            callbacks: list[TrialCallback] = [
-                stop,
-                partial(log_trial, metric=metric),
-                *([callback] if callback else []),
-            ]
+            callbacks: list[TrialCallback] = [stop, partial(log_trial, metric=metric)]
+            callbacks += [callback] if callback else []  # the caller's, after the stop rule and the log line
             objective = Objective(SentimentClassifier, texts, labels, search, base, metric, cv_folds, validation)
             study.optimize(objective, timeout=timeout, callbacks=callbacks)
             if stop.errors_in_a_row and not stop.succeeded:
