@@ -44,7 +44,8 @@ from sentilstm import (
     load_model,
 )
 from sentilstm.cli import app
-from sentilstm.estimators.baselines import BASELINES, Features, LinearBaseline, _l2_rows, _vectorizer, make_baseline
+from sentilstm.estimators.baselines import BASELINES, LinearBaseline, make_baseline
+from sentilstm.estimators.ngrams import Features, count_vectorizer, l2_rows
 from sentilstm.text.normalize import Normalizer
 
 KINDS = ["nbsvm", "tfidf_lr"]
@@ -758,7 +759,7 @@ def test_feature_counts_equal_scikit_learn(analyzer: str, ngrams: tuple, texts: 
     # Features.counts is our own loop (sklearn's transform cost ~0.3 ms a call); it must count exactly the same.
     train = ["ab cọ ab", "a b c", "cọ'! ab", "b\u0301 a", *texts]
     features, _ = Features.fit(train, analyzer, ngrams, min_df=1, max_features=None, idf=True)
-    expected = _vectorizer(analyzer, ngrams, vocabulary=features.terms).transform(texts)
+    expected = count_vectorizer(analyzer, ngrams, vocabulary=features.terms).transform(texts)
     got = features.counts(texts)
     assert got.dtype == np.float32 and got.has_sorted_indices
     np.testing.assert_array_equal(got.toarray(), expected.toarray())
@@ -772,4 +773,4 @@ def test_row_normalisation_equals_scikit_learn() -> None:
     dense[3] = 0  # an all-zero row stays zero
     matrix = sp.csr_matrix(dense)
     expected = normalize(matrix)
-    np.testing.assert_allclose(_l2_rows(matrix.copy()).toarray(), expected.toarray(), rtol=1e-6)
+    np.testing.assert_allclose(l2_rows(matrix.copy()).toarray(), expected.toarray(), rtol=1e-6)

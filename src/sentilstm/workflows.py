@@ -14,10 +14,10 @@ never costs the trained model or its scores: the run's `report_error` then says 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentilstm.data.labels import Label, LabelMap
 from sentilstm.data.tables import Table
@@ -27,6 +27,11 @@ from sentilstm.report.tracking import Tracker, chain
 from sentilstm.selection.crossval import CVResult, Estimator, FoldResult, cross_validate
 from sentilstm.system.files import check_outputs, writing
 from sentilstm.training.loop import TrainingCallback
+
+if TYPE_CHECKING:  # optuna and the search are imported when a search runs, so `import sentilstm` stays fast
+    import optuna
+
+    from sentilstm.selection.tuning import Metric, SearchSpace, TrialCallback, TuneResult
 
 ReportPath = str | Path | bool | None  # True: beside the model (model.report.html); False/None: no report
 CV_SCORES = ("accuracy", "macro_f1", "weighted_f1", "roc_auc", "loss")  # the headline numbers logged per fold
@@ -63,7 +68,7 @@ class CVRun:
 class TuneRun:
     """What `tune_to_file` did: the study's result (best parameters, trials, retrained model) and the report."""
 
-    result: Any  # sentilstm.selection.tuning.TuneResult
+    result: TuneResult
     report_path: Path | None
     report_error: str | None
 
@@ -88,7 +93,8 @@ def train_to_file(
     `resume` continues from `out.ckpt` (removed once the model is saved). Under torchrun every rank trains and only
     rank 0 writes, scores and logs. Raises DataError/ConfigError/OutputError before training for bad input.
 
-        train_to_file(SentimentClassifier(epochs=5), read_table("train.csv"), "model.sentilstm", test=read_table("t.csv"))
+        train_to_file(SentimentClassifier(epochs=5), read_table("train.csv"), "model.sentilstm",
+                      test=read_table("test.csv"))
     """
     from sentilstm.training import distributed
 
@@ -97,9 +103,10 @@ def train_to_file(
     _check_outputs(out=out, metrics_json=metrics_json, report=report_path, tables=(train, validation, test))
     model.check_params()
     _check_test_labels(train, validation, test)
-    fit_options = dict(
+    checkpoint = Path(f"{out}.ckpt")
+    fit_options: dict[str, Any] = dict(
         validation=None if validation is None else (validation.texts, validation.labels),
-        checkpoint_path=Path(f"{out}.ckpt"),
+        checkpoint_path=checkpoint,
         resume=resume,
         unlabeled=list(unlabeled) if unlabeled is not None and model.pretrain_embeddings else None,
     )
@@ -125,7 +132,7 @@ def train_to_file(
         report_path,
         title=f"Training report: {out.name}",
         dropped_rows=dropped,
-        checkpoint=fit_options["checkpoint_path"],
+        checkpoint=checkpoint,
     )
     run.validation = model.validation_report_
     # final scores, then the files once all are written (the report embeds its plots)
@@ -160,7 +167,7 @@ def baseline_to_file(
     model.check_params()
     _check_test_labels(train, validation, test)
     texts = train.texts + (validation.texts if validation is not None else [])
-    labels = train.labels + (validation.labels if validation is not None else [])
+    labels = _labels(train) + (_labels(validation) if validation is not None else [])
     started = time.perf_counter()
     model.fit(texts, labels)
     return _finish(
@@ -262,11 +269,11 @@ def tune_to_file(
     labels: Sequence[Label],
     *,
     out: str | Path = "model.sentilstm",
-    space: Any = None,
+    space: SearchSpace | Mapping[str, Any] | str | Path | None = None,
     base_params: dict[str, Any] | None = None,
     trials: int = 20,
     timeout: float | None = None,
-    metric: str = "macro_f1",
+    metric: Metric = "macro_f1",
     cv_folds: int | None = None,
     validation: tuple[Sequence[str], Sequence[Label]] | None = None,
     storage: str | None = None,
@@ -309,11 +316,6 @@ def tune_to_file(
             "data": f"{source or 'texts'} ({len(texts)} rows)",
         }
     )
-
-    def log_trial(study: Any, trial: Any) -> None:  # each finished trial's score, step = trial number
-        if trial.value is not None:
-            tracker.log_metrics({"trial_value": trial.value}, step=trial.number)
-
     result = tune(
         texts,
         labels,
@@ -329,7 +331,7 @@ def tune_to_file(
         out=out,
         retrain=retrain,
         seed=seed,
-        callback=log_trial,
+        callback=_trial_scores(tracker),
     )
     written, error = _write_report(lambda: tune_report(result), report_path)
     if result.best_params:
@@ -394,11 +396,31 @@ def _check_test_labels(train: Table, validation: Table | None, test: Table | Non
     """A test label the training data lacks can never be predicted: say so before training."""
     if test is None:
         return
-    known = LabelMap.fit(train.labels + (validation.labels if validation is not None else []))
+    known, labels = (
+        LabelMap.fit(_labels(train) + (_labels(validation) if validation is not None else [])),
+        _labels(test),
+    )
     try:
-        known.encode(test.labels)
+        known.encode(labels)
     except DataError as exc:
         raise DataError(f"test {test.source}: {exc}; a model can never predict those") from None
+
+
+def _labels(table: Table) -> list[Label]:
+    """A table's labels; one read without a label column cannot train a model or score it."""
+    if table.labels is None:
+        raise DataError(f"{table.source} has no label column; training, validation and test tables need labels")
+    return table.labels
+
+
+def _trial_scores(tracker: Tracker) -> TrialCallback:
+    """An Optuna callback logging each finished trial's score to `tracker` (step: the trial's number)."""
+
+    def log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.value is not None:
+            tracker.log_metrics({"trial_value": trial.value}, step=trial.number)
+
+    return log_trial
 
 
 def _report_path(report: ReportPath, out: Path) -> Path | None:

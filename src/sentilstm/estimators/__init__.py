@@ -1,1 +1,3 @@
-"""The estimators: `SentimentClassifier` (`classifier`), the linear baselines (`baselines`), metrics (`evaluation`), batched prediction (`inference`) and file scoring (`scoring`)."""
+"""The estimators: `SentimentClassifier` (`classifier`, its model file in `persistence`), the linear baselines
+(`baselines`, their features in `ngrams`), metrics (`evaluation`), batched prediction (`inference`) and file
+scoring (`scoring`)."""

@@ -5,24 +5,22 @@
     clf.evaluate(test_texts, test_labels); clf.save("nbsvm.sentilstm"); sentilstm.load_model("nbsvm.sentilstm")
 
 Both normalise text exactly like the LSTM models (`TextConfig`), so a score difference is the model's,
-not the preprocessing's. They train in seconds to a minute and are the bar an LSTM has to clear.
+not the preprocessing's. They train in seconds to a minute and are the bar an LSTM has to clear. Their n-gram
+vocabularies, counts and TF-IDF weights are `sentilstm.estimators.ngrams`'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from sentilstm.artifact.format import library_versions, write_file
@@ -31,7 +29,8 @@ from sentilstm.config import TextConfig, check_choice, check_integer, check_posi
 from sentilstm.data.labels import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentilstm.estimators.evaluation import ScoringMixin
-from sentilstm.text.normalize import WORD_PATTERN, Normalizer
+from sentilstm.estimators.ngrams import Analyzer, Features, FeatureSpec, binarize, l2_rows
+from sentilstm.text.normalize import Normalizer
 
 if TYPE_CHECKING:
     from sentilstm.explanations.result import TokenAttribution
@@ -41,122 +40,6 @@ BaselineKind = Literal["tfidf_lr", "nbsvm"]
 # how the training rows are rebalanced before the linear fit; SMOTE (Chawla et al. 2002) interpolates new
 # minority rows between a row and one of its 5 nearest same-class neighbours in the model's feature space
 BaselineSampling = Literal["none", "oversample", "undersample", "smote"]
-
-
-class _FeatureSpec(TypedDict):
-    """How a model file describes one feature block (`Features.to_json`)."""
-
-    analyzer: Literal["word", "char_wb"]
-    ngram_range: tuple[int, int]
-    size: int
-
-
-@dataclasses.dataclass
-class Features:
-    """One n-gram vocabulary: which analyzer made it, its terms (column order) and, for TF-IDF, its idf."""
-
-    analyzer: Literal["word", "char_wb"]
-    ngram_range: tuple[int, int]
-    terms: list[str]
-    idf: np.ndarray | None = None
-
-    @classmethod
-    def fit(
-        cls,
-        texts: list[str],
-        analyzer: Literal["word", "char_wb"],
-        ngram_range: tuple[int, int],
-        min_df: int,
-        max_features: int | None,
-        idf: bool,
-    ) -> tuple[Features, sp.csr_matrix]:
-        vectorizer = _vectorizer(analyzer, ngram_range, min_df=min_df, max_features=max_features)
-        try:
-            counts = vectorizer.fit_transform(texts).astype(np.float32)
-        except ValueError:  # scikit-learn: "empty vocabulary" / "no terms remain"
-            raise DataError(
-                f"no {analyzer} n-gram occurs in {min_df}+ training texts; lower min_df or give more texts"
-            ) from None
-        terms = [""] * len(vectorizer.vocabulary_)
-        for term, index in vectorizer.vocabulary_.items():
-            terms[index] = term
-        weights = None
-        if idf:  # smooth idf, as in scikit-learn's TfidfTransformer
-            document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
-            weights = (np.log((1 + counts.shape[0]) / (1 + document_frequency)) + 1).astype(np.float32)
-        return cls(analyzer, ngram_range, terms, weights), counts
-
-    def counts(self, texts: list[str]) -> sp.csr_matrix:
-        """Term counts (float32 CSR, sorted column indices), equal to CountVectorizer.transform with these terms.
-
-        Counted here rather than by `CountVectorizer.transform`, whose fixed cost (~0.3 ms of validation and
-        sparse bookkeeping per call) dominated single-text requests to a server.
-        """
-        if not hasattr(self, "_analyze"):
-            self._analyze = _vectorizer(self.analyzer, self.ngram_range).build_analyzer()
-            self._index = {term: i for i, term in enumerate(self.terms)}
-        index, analyze = self._index, self._analyze
-        indptr, indices, values = [0], [], []
-        for text in texts:
-            found = Counter(j for j in map(index.get, analyze(text)) if j is not None)
-            for j in sorted(found):
-                indices.append(j)
-                values.append(found[j])
-            indptr.append(len(indices))
-        return sp.csr_matrix(
-            (
-                np.asarray(values, dtype=np.float32),
-                np.asarray(indices, dtype=np.int32),
-                np.asarray(indptr, dtype=np.int64),
-            ),
-            shape=(len(texts), len(self.terms)),
-        )
-
-    def tfidf(self, counts: sp.csr_matrix) -> sp.csr_matrix:
-        """Sublinear tf (1 + log count) times idf; rows are L2-normalised by the caller over all blocks."""
-        assert self.idf is not None  # only TF-IDF blocks (fitted with idf=True) are weighted
-        out = counts.copy()
-        out.data = (1 + np.log(out.data)) * self.idf[out.indices]
-        return out
-
-    def to_tensors(self, prefix: str) -> dict[str, torch.Tensor]:
-        blob = "\n".join(self.terms).encode("utf-8")  # normalised text has no newlines, so terms never do
-        tensors = {
-            f"{prefix}.terms": torch.frombuffer(bytearray(blob), dtype=torch.uint8)
-            if blob
-            else torch.zeros(0, dtype=torch.uint8)
-        }
-        if self.idf is not None:
-            tensors[f"{prefix}.idf"] = torch.from_numpy(self.idf)
-        return tensors
-
-    def to_json(self) -> dict[str, Any]:
-        return {"analyzer": self.analyzer, "ngram_range": list(self.ngram_range), "size": len(self.terms)}
-
-    @classmethod
-    def from_saved(cls, spec: dict[str, Any], tensors: dict[str, torch.Tensor], prefix: str) -> Features:
-        """The block `prefix` (e.g. "features0") of a model file, its terms checked against the header's `spec`."""
-        terms_tensor = tensors.get(f"{prefix}.terms")
-        if terms_tensor is None or terms_tensor.dtype != torch.uint8 or terms_tensor.dim() != 1:
-            raise ArtifactError(f"the file has no 1-D uint8 tensor {prefix}.terms")
-        try:
-            terms = bytes(terms_tensor.numpy()).decode("utf-8").split("\n")
-        except UnicodeDecodeError:
-            raise ArtifactError(f"{prefix}.terms is not UTF-8 text") from None
-        if len(terms) != spec["size"]:
-            raise ArtifactError(f"vocabulary {prefix} has {len(terms)} terms, the header says {spec['size']}")
-        if len(set(terms)) != len(terms):
-            repeated = next(t for t, n in Counter(terms).items() if n > 1)
-            raise ArtifactError(f"vocabulary {prefix} lists the term {repeated[:40]!r} twice")
-        idf = tensors[f"{prefix}.idf"].numpy() if f"{prefix}.idf" in tensors else None
-        return cls(spec["analyzer"], tuple(spec["ngram_range"]), terms, idf)
-
-
-def _vectorizer(analyzer: str, ngram_range: tuple[int, int], **kwargs: Any) -> CountVectorizer:
-    options: dict[str, Any] = {"lowercase": False, "dtype": np.float32}  # the Normalizer already lower-cased
-    if analyzer == "word":  # same word/punctuation split as the rest of sentilstm: "don't" and "!" are tokens
-        options["token_pattern"] = WORD_PATTERN
-    return CountVectorizer(analyzer=analyzer, ngram_range=ngram_range, **options, **kwargs)
 
 
 class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
@@ -293,7 +176,7 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         clf.label_map_ = LabelMap(saved_labels(part(payload, "labels", list, where=prefix), f"{prefix}labels"))
         specs = part(payload, "features", list, where=prefix)
         for index, spec in enumerate(specs):
-            check_type(f"{prefix}features[{index}]", spec, _FeatureSpec)
+            check_type(f"{prefix}features[{index}]", spec, FeatureSpec)
         blocks = [(spec["analyzer"], tuple(spec["ngram_range"])) for spec in specs]
         if blocks != clf._blocks():
             raise ArtifactError(
@@ -357,7 +240,7 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         return sp.csr_matrix(resampled), np.asarray(new_targets)
 
     # ----- subclass hooks ------------------------------------------------------------------------
-    def _blocks(self) -> list[tuple[Literal["word", "char_wb"], tuple[int, int]]]:
+    def _blocks(self) -> list[tuple[Analyzer, tuple[int, int]]]:
         """The (analyzer, ngram_range) of each feature block, as the parameters ask."""
         raise NotImplementedError
 
@@ -405,8 +288,8 @@ class TfidfLogisticRegression(LinearBaseline):
         self.lowercase, self.replace_urls, self.replace_mentions = lowercase, replace_urls, replace_mentions
         self.max_iter = max_iter
 
-    def _blocks(self) -> list[tuple[Literal["word", "char_wb"], tuple[int, int]]]:
-        blocks: list[tuple[Literal["word", "char_wb"], tuple[int, int]]] = [("word", _pair(self.word_ngrams))]
+    def _blocks(self) -> list[tuple[Analyzer, tuple[int, int]]]:
+        blocks: list[tuple[Analyzer, tuple[int, int]]] = [("word", _pair(self.word_ngrams))]
         if self.char_ngrams:
             blocks.append(("char_wb", _pair(self.char_ngrams)))
         return blocks
@@ -414,10 +297,10 @@ class TfidfLogisticRegression(LinearBaseline):
     def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
         fitted = [Features.fit(texts, a, n, self.min_df, self.max_features, idf=True) for a, n in self._blocks()]
         features = [f for f, _ in fitted]
-        return features, _l2_rows(sp.hstack([f.tfidf(c) for f, c in fitted], format="csr"))
+        return features, l2_rows(sp.hstack([f.tfidf(c) for f, c in fitted], format="csr"))
 
     def _transform(self, texts: list[str]) -> sp.csr_matrix:
-        return _l2_rows(sp.hstack([f.tfidf(f.counts(texts)) for f in self.features_], format="csr"))
+        return l2_rows(sp.hstack([f.tfidf(f.counts(texts)) for f in self.features_], format="csr"))
 
     def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> dict[str, np.ndarray | None]:
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight, solver="lbfgs")
@@ -466,15 +349,15 @@ class NBSVM(LinearBaseline):
         check_positive("alpha", self.alpha)
         _check_ngrams("ngrams", self.ngrams)
 
-    def _blocks(self) -> list[tuple[Literal["word", "char_wb"], tuple[int, int]]]:
+    def _blocks(self) -> list[tuple[Analyzer, tuple[int, int]]]:
         return [("word", _pair(self.ngrams))]
 
     def _fit_features(self, texts: list[str]) -> tuple[list[Features], sp.csr_matrix]:
         features, counts = Features.fit(texts, "word", _pair(self.ngrams), self.min_df, self.max_features, idf=False)
-        return [features], _binarize(counts)
+        return [features], binarize(counts)
 
     def _transform(self, texts: list[str]) -> sp.csr_matrix:
-        return _binarize(self.features_[0].counts(texts))
+        return binarize(self.features_[0].counts(texts))
 
     def _fit_linear(self, matrix: sp.csr_matrix, targets: np.ndarray) -> dict[str, np.ndarray | None]:
         num_classes = int(targets.max()) + 1
@@ -524,20 +407,6 @@ def _check_ngrams(name: str, value: Any) -> None:
 def _pair(value: Sequence[int]) -> tuple[int, int]:
     """A (min_n, max_n) checked by _check_ngrams, as a tuple (set_params may have given a list)."""
     return value[0], value[1]
-
-
-def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """Scale each row of `matrix` to unit L2 norm in place (all-zero rows stay zero); returns it."""
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    norms = np.sqrt(np.bincount(rows, weights=np.square(matrix.data, dtype=np.float64), minlength=matrix.shape[0]))
-    norms[norms == 0] = 1.0
-    matrix.data /= norms[rows].astype(matrix.dtype)
-    return matrix
-
-
-def _binarize(counts: sp.csr_matrix) -> sp.csr_matrix:
-    counts.data[:] = 1
-    return counts
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:

@@ -12,21 +12,13 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from sentilstm.artifact.format import library_versions, read_file, write_file
-from sentilstm.artifact.schema import (
-    build_network,
-    check_checkpoint,
-    check_classifier,
-    config_params,
-    meta_network,
-    part,
-)
+from sentilstm.artifact.format import read_file, write_file
 from sentilstm.config import (
     DERIVED_MODEL_FIELDS,
     EXTRA_CONFIGS,
@@ -47,31 +39,32 @@ from sentilstm.config import (
     TokenizerKind,
     TrainConfig,
     Truncation,
-    check_type,
-    from_dict,
 )
 from sentilstm.data.labels import Label, LabelMap, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, NotFittedError
 from sentilstm.estimators import steps
-from sentilstm.estimators.augmenting import CALLABLE_PREFIX
 from sentilstm.estimators.baselines import LinearBaseline
-from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend, blend_weight, fit_blend
+from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend, fit_blend
 from sentilstm.estimators.evaluation import ScoringMixin
 from sentilstm.estimators.inference import predict_probabilities
+from sentilstm.estimators.persistence import (
+    LOAD_ERRORS,
+    classifier_payload,
+    load_error,
+    read_checked_checkpoint,
+    read_classifier,
+    read_resume,
+)
+from sentilstm.models import SentimentNet
 from sentilstm.system.device import resolve_device, resolve_precision
 from sentilstm.system.threads import shared_governor
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.pretraining import PretrainMethod
-from sentilstm.training.loop import (
-    CheckpointSpec,
-    History,
-    TrainingCallback,
-    check_resume_state,
-    read_checkpoint,
-    resume_error,
-)
+from sentilstm.training.loop import CheckpointSpec, History, TrainingCallback
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from sentilstm.explanations.methods import ExplainMethod
     from sentilstm.explanations.result import TokenAttribution
 
@@ -79,6 +72,7 @@ log = logging.getLogger(__name__)
 GOVERNED_TEXTS = 2048  # predictions of fewer texts (a request, a page of results) keep the threads as they are
 # what `run_network_with` takes: unpadded token-id arrays -> probabilities (n, num_classes), e.g. an OnnxNetwork
 NetworkRunner = Callable[[Sequence[np.ndarray]], np.ndarray]
+ConfigT = TypeVar("ConfigT", bound="DataclassInstance")  # a config dataclass that a classifier's parameters fill
 
 
 class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
@@ -108,6 +102,16 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     vs exact n-gram evidence), so the blend beats either alone, as in Mesnil et al. (2014); it costs
     seconds to a minute of training and almost nothing at prediction time.
     """
+
+    # learned state, set by fit or from_saved (as in scikit-learn, absent before: `_check_fitted` looks for model_)
+    label_map_: LabelMap
+    pipeline_: TextPipeline
+    model_: SentimentNet
+    classes_: np.ndarray
+    history_: History | None  # None: a loaded model whose file holds no training history
+    blend_model_: LinearBaseline | None
+    blend_weight_: float  # the network's share of a blended prediction
+    metrics_: dict[str, Any]
 
     def __init__(
         self,
@@ -191,7 +195,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self.augment_synonyms, self.augment_translator = augment_synonyms, augment_translator
 
     # ----- configuration -------------------------------------------------------------------------
-    def _config(self, cls: type) -> Any:
+    def _config(self, cls: type[ConfigT]) -> ConfigT:
         skip = DERIVED_MODEL_FIELDS if cls is ModelConfig else ()
         return cls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(cls) if f.name not in skip})
 
@@ -204,10 +208,12 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     def _checked_settings(self) -> steps.Settings:
         """The validated configs and augmentation operations; ModelConfig's vocab_size and num_classes come later."""
         return steps.check_settings(
-            *(
-                self._config(cls)
-                for cls in (TextConfig, ModelConfig, TrainConfig, EmbeddingConfig, AugmentConfig, BlendConfig)
-            )
+            self._config(TextConfig),
+            self._config(ModelConfig),
+            self._config(TrainConfig),
+            self._config(EmbeddingConfig),
+            self._config(AugmentConfig),
+            self._config(BlendConfig),
         )
 
     # ----- training ------------------------------------------------------------------------------
@@ -240,22 +246,12 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
                 self.class_weight,
                 self.sampling,
             )
-        saved = self._read_resume(checkpoint_path) if resume else None
+        saved = read_resume(checkpoint_path, self.get_params(), SentimentClassifier) if resume else None
         data = steps.prepare_data(
             texts, labels, validation, settings.train, unlabeled=others, label_values=saved["labels"] if saved else None
         )
         text = steps.fit_text_pipeline(data.texts, settings.text, saved)
-        vectors = steps.InitialVectors()
-        if not saved or steps.needs_vectors_on_resume(settings):
-            exact = steps.needs_vectors_on_resume(settings)  # vectors that choose synonyms are training data
-            vectors = steps.initialise_embeddings(
-                settings.embedding,
-                text,
-                data.unlabeled,
-                dim=self.embedding_dim,
-                seed=self.seed,
-                workers=1 if exact else self.num_threads or 2,
-            )
+        vectors = steps.initial_vectors(settings, text, data, resumed=saved is not None)
         self.embedding_coverage_ = vectors.coverage
         model_config = steps.network_config(settings, text, data, vectors, saved)
         rows = steps.augment_training(settings, data, text, vectors.matrix)
@@ -292,7 +288,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self,
         label_map: LabelMap,
         pipeline: TextPipeline,
-        net: torch.nn.Module,
+        net: SentimentNet,
         history: History,
         rows: steps.TrainingRows,
     ) -> None:
@@ -300,7 +296,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self.label_map_, self.pipeline_, self.model_, self.history_ = label_map, pipeline, net, history
         self.classes_ = np.asarray(label_map.labels)
         self.blend_model_, self.blend_weight_ = None, 1.0
-        self.metrics_: dict[str, Any] = {}
+        self.metrics_ = {}
         if self.embedding_coverage_ is not None:
             self.metrics_["embeddings"] = self.embedding_coverage_.to_dict()
         if rows.augmentation is not None:
@@ -327,20 +323,6 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             )
         )
 
-    def _read_resume(self, checkpoint_path: str | Path | None) -> dict[str, Any] | None:
-        if checkpoint_path is None:
-            raise ConfigError("resume=True needs checkpoint_path, the file the interrupted run wrote")
-        if not Path(checkpoint_path).exists():
-            log.warning("no checkpoint at %s; training from the start", checkpoint_path)
-            return None
-        tensors, payload = read_classifier_checkpoint(checkpoint_path)
-        if payload.get("params") != _json_params(self.get_params()):
-            raise ConfigError(
-                f"checkpoint {str(checkpoint_path)!r} was made with other options; resume with the same options "
-                "or start again without --resume"
-            )
-        return {**payload, "checkpoint": (tensors, payload)}
-
     # ----- prediction ----------------------------------------------------------------------------
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """Probabilities (n, n_classes), columns in the order of `classes_`; rows sum to 1."""
@@ -349,10 +331,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if not texts:
             return np.zeros((0, len(self.classes_)))
         probabilities = self._network_proba(texts)
-        if getattr(self, "blend_model_", None) is not None:
-            probabilities = self.blend_weight_ * probabilities + (
-                1 - self.blend_weight_
-            ) * self.blend_model_.predict_proba(texts)
+        if self.blend_model_ is not None:
+            linear = self.blend_model_.predict_proba(texts)
+            probabilities = self.blend_weight_ * probabilities + (1 - self.blend_weight_) * linear
         return probabilities
 
     def run_network_with(self, runner: NetworkRunner | None) -> SentimentClassifier:
@@ -396,7 +377,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             clf.explain("not good at all", method="integrated_gradients").top(3)
 
         `method`: "integrated_gradients" or "attention" (the network; pooling='attention' for the latter), "lime"
-        or "kernel_shap" (the full prediction, blend included), "auto" (integrated gradients); see `sentilstm.explanations.methods`.
+        or "kernel_shap" (the full prediction, blend included), "auto" (integrated gradients); see
+        `sentilstm.explanations.methods`.
         """
         from sentilstm.explanations.methods import explain
 
@@ -411,29 +393,22 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
                 "this SentimentClassifier is not trained yet; call fit() or SentimentClassifier.load()"
             )
 
-    # ----- persistence ---------------------------------------------------------------------------
+    # ----- persistence (the file's parts and their checks: `sentilstm.estimators.persistence`) ---------------
     def _payload(self, label_map: LabelMap, pipeline: TextPipeline, model_config: ModelConfig) -> dict[str, Any]:
-        return {
-            "params": _json_params(self.get_params()),
-            "labels": label_map.to_list(),
-            "text_config": dataclasses.asdict(pipeline.config),
-            "model_config": dataclasses.asdict(model_config),
-            **{name: _json_params(dataclasses.asdict(self._config(cls))) for name, cls in EXTRA_CONFIGS.items()},
-            "tokenizer": pipeline.tokenizer.to_json(),
-            "versions": library_versions(),
-        }
+        configs: dict[str, DataclassInstance] = {name: self._config(cls) for name, cls in EXTRA_CONFIGS.items()}
+        return classifier_payload(self.get_params(), configs, label_map, pipeline, model_config)
 
     def save(self, path: str | Path) -> Path:
         """Write the whole classifier (weights, tokenizer, label map, configs, metrics) to one file, atomically."""
         self._check_fitted()
         payload = self._payload(self.label_map_, self.pipeline_, self.model_.config)
         payload.update(
-            history=self.history_.to_dict(),
+            history=self.history_.to_dict() if self.history_ is not None else None,
             metrics=self.metrics_,
             created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         )
         tensors = dict(self.model_.state_dict())
-        if getattr(self, "blend_model_", None) is not None:
+        if self.blend_model_ is not None:
             payload["blend"] = {"network_weight": self.blend_weight_, "model": self.blend_model_.to_payload()}
             tensors.update(self.blend_model_.to_tensors(BLEND_PREFIX))
         write_file(path, tensors, payload, kind="model")
@@ -455,55 +430,16 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         cls, tensors: dict[str, torch.Tensor], payload: dict[str, Any], device: str | None = None
     ) -> SentimentClassifier:
         """Rebuild from the tensors and JSON payload of a model file, every part checked against the others first
-        (`sentilstm.artifact.schema`; ArtifactError or ConfigError naming the field). `device` is where it will predict
-        (None: 'auto'); the device it was trained on is kept as `training_device_`, never used."""
-        network = {k: v for k, v in tensors.items() if not k.startswith(BLEND_PREFIX)}
-        saved = check_classifier(payload, network, cls)
-        _check_extra_configs(payload, saved.params)
-        blend = part(payload, "blend", required=False)
-        history = part(payload, "history", required=False)
-        if history is not None:
-            check_type("history", history, History, finite=False)
-        known = dict(saved.params)
-        if str(known.get("augment_translator", "")).startswith(CALLABLE_PREFIX):
-            known["augment_translator"] = None  # a Python callable is not stored in a model file
-        clf = cls(**known)
+        (`sentilstm.artifact.schema`; ArtifactError or ConfigError naming the field). `device` is where it will
+        predict (None: 'auto'); the device it was trained on is kept as `training_device_`, never used."""
+        state = read_classifier(tensors, payload, cls)
+        clf = cls(**state.params)
         clf.training_device_, clf.device = clf.device, "auto" if device is None else device
-        clf.pipeline_ = TextPipeline(saved.text_config, saved.tokenizer)
-        clf.label_map_ = LabelMap(saved.labels)
-        clf.model_ = build_network(saved.model_config, network)
-        clf.blend_model_, clf.blend_weight_ = None, 1.0
-        if blend is not None:
-            clf.blend_weight_ = blend_weight(blend)
-            clf.blend_model_ = LinearBaseline.from_saved(part(blend, "model", where="blend."), tensors, BLEND_PREFIX)
-            if clf.blend_model_.label_map_.labels != saved.labels:
-                raise ArtifactError(
-                    f"the blend's labels {clf.blend_model_.label_map_.labels} differ from the network's {saved.labels}"
-                )
-        elif len(network) < len(tensors):
-            raise ArtifactError(f"the file holds blend tensors {sorted(set(tensors) - set(network))[:3]} but no blend")
+        clf.pipeline_, clf.label_map_, clf.model_ = state.pipeline, state.label_map, state.network
+        clf.blend_model_, clf.blend_weight_ = state.blend_model, state.blend_weight
         clf.classes_ = np.asarray(clf.label_map_.labels)
-        clf.history_ = History.from_dict(history) if history else None
-        clf.metrics_ = part(payload, "metrics", required=False) or {}
-        clf.versions_ = part(payload, "versions", required=False) or {}
+        clf.history_, clf.metrics_, clf.versions_ = state.history, state.metrics, state.versions
         return clf
-
-
-def _check_extra_configs(payload: dict[str, Any], params: dict[str, Any]) -> None:
-    """The config sections beyond text_config and model_config, where the file has them (a file written before they
-    existed has not, and is read from its params alone): each of its type, and saying what the params say."""
-    for name, cls in EXTRA_CONFIGS.items():
-        section = part(payload, name, required=False)
-        if section is None:
-            continue
-        from_dict(cls, section, name, strict=True)
-        for field in dataclasses.fields(cls):
-            value = section.get(field.name, field.default)
-            if field.name in params and value != params[field.name]:
-                raise ArtifactError(
-                    f"params.{field.name} is {str(params[field.name])[:40]!r} but "
-                    f"{name}.{field.name} is {str(value)[:40]!r}"
-                )
 
 
 Classifier = SentimentClassifier | LinearBaseline  # anything `load_model` returns: same predict/evaluate/save
@@ -523,49 +459,14 @@ def load_model(path: str | Path, *, device: str | None = None) -> Classifier:
         if "estimator" in payload:
             return LinearBaseline.from_saved(payload, tensors)
         return SentimentClassifier.from_saved(tensors, payload, device)
-    except (ArtifactError, ConfigError) as exc:
-        raise ArtifactError(
-            f"{str(path)!r} cannot be loaded: {exc}; it is damaged, edited or from an incompatible "
-            f"sentilstm ({_writer(payload)}): retrain it or copy it again"
-        ) from None
-    except (KeyError, TypeError, RuntimeError, ValueError, UnicodeDecodeError) as exc:  # a check this version lacks
-        raise ArtifactError(
-            f"{str(path)!r} could not be rebuilt ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
-            f"it was probably written by an incompatible sentilstm version ({_writer(payload)}); retrain it"
-        ) from None
+    except LOAD_ERRORS as exc:
+        raise load_error(path, payload, exc) from None
 
 
 def read_classifier_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """A checkpoint written by `SentimentClassifier.fit`, every part checked before a resumed fit builds anything
-    from it: the training state (`read_checkpoint`), the classifier's payload and network tensors, and the
-    optimiser and schedule state against that network (`check_resume_state`, on the meta device)."""
-    tensors, payload = read_checkpoint(path)
-    try:
-        saved = check_checkpoint(tensors, payload, SentimentClassifier)
-        check_resume_state(tensors, payload, meta_network(saved.model_config), config_params(TrainConfig, saved.params))
-    except (ArtifactError, ConfigError) as exc:
-        raise resume_error(path, exc) from None
-    return tensors, payload
-
-
-def _writer(payload: dict[str, Any]) -> str:
-    """Which sentilstm wrote a payload, as the payload says (it may say anything)."""
-    versions = payload.get("versions")
-    version = versions.get("sentilstm") if isinstance(versions, dict) else None
-    return f"written by sentilstm {str(version)[:20]}" if version is not None else "writer unknown"
-
-
-def _json_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Parameters as they come back from JSON (tuples -> lists, dict keys -> str)."""
-    import json
-
-    # a callable (augment_translator) is recorded by name: a resumed run can compare it, a loaded model drops it
-    def name(value: Any) -> str:
-        if not callable(value):
-            return str(value)
-        return CALLABLE_PREFIX + (getattr(value, "__qualname__", None) or type(value).__qualname__)
-
-    return json.loads(json.dumps(params, default=name))
+    from it (`sentilstm.estimators.persistence.read_checked_checkpoint`)."""
+    return read_checked_checkpoint(path, SentimentClassifier)
 
 
 __all__ = ["Classifier", "SentimentClassifier", "load_model", "read_classifier_checkpoint"]

@@ -1,9 +1,10 @@
 """The named steps of `SentimentClassifier.fit`, each a function returning a small dataclass, testable alone.
 
-    settings = check_settings(TextConfig(), ModelConfig(), TrainConfig(), EmbeddingConfig(), AugmentConfig(), BlendConfig())
+    settings = check_settings(TextConfig(), ModelConfig(), TrainConfig(),
+                              EmbeddingConfig(), AugmentConfig(), BlendConfig())
     data = prepare_data(texts, labels, None, settings.train)                  # label map, stratified hold-out
     text = fit_text_pipeline(data.texts, settings.text)                       # normaliser + tokenizer, training ids
-    vectors = initialise_embeddings(settings.embedding, text, data.unlabeled, dim=64, seed=0)
+    vectors = initial_vectors(settings, text, data, resumed=False)          # pretrained, in-domain or none
     rows = augment_training(settings, data, text, vectors.matrix)             # the rows the network trains on
     net = new_network(network_config(settings, text, data, vectors), vectors.matrix, settings.train, rows.ids)
     history = train_network(net, rows, data, text, settings.train)            # the training loop
@@ -219,6 +220,17 @@ def initialise_embeddings(
     return InitialVectors()
 
 
+def initial_vectors(settings: Settings, text: FittedText, data: PreparedData, *, resumed: bool) -> InitialVectors:
+    """`initialise_embeddings` as fit runs it: a resumed fit has the vectors in its checkpoint's weights, and makes
+    them again only when embedding-neighbour synonyms draw on them (then with one worker: they are training data)."""
+    exact = needs_vectors_on_resume(settings)
+    if resumed and not exact:
+        return InitialVectors()
+    workers = 1 if exact else settings.train.num_threads or 2
+    dim, seed = settings.model.embedding_dim, settings.train.seed
+    return initialise_embeddings(settings.embedding, text, data.unlabeled, dim=dim, seed=seed, workers=workers)
+
+
 def _pretrained_vectors(path: str, text: FittedText, *, seed: int, dim: int) -> InitialVectors:
     """Vectors for the tokenizer's vocabulary from a vectors file, and their coverage."""
     from sentilstm.text.embeddings import load_vectors
@@ -417,7 +429,7 @@ def score_validation(
         pipeline.encode(data.val_texts),
         data.val_targets,
         labels=data.label_map.labels,
-        max_length=pipeline.config.max_length,
+        max_length=pipeline.max_length,
         vocab_size=pipeline.tokenizer.vocab_size,
         raw_lengths=pipeline.training_lengths,
         augmented_rows=len(rows.targets) - len(data.targets),

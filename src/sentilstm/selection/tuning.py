@@ -12,34 +12,34 @@ whose configuration raises an error (a bad combination, out of memory) is record
 in its `error` attribute, so the sampler steers away from it; an interrupted trial is recorded as failed and
 does not count. A trial left running by a killed worker is failed after two missed heartbeats (2 minutes) and
 queued once more with the same parameters.
+
+This module opens, runs and resumes the study and retrains the best configuration; what one trial does (train,
+score, prune) and the study's table of trials are `sentilstm.selection.trials`'s.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import re
-import socket
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-import torch
 
 from sentilstm.config import MAX_SEED, check_choice, check_integer
 from sentilstm.data.databases import with_installed_driver
 from sentilstm.data.labels import Label, check_labels, check_texts
-from sentilstm.errors import ConfigError, SentilstmError
+from sentilstm.errors import ConfigError
 from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.selection.space import DEFAULT_SPACE, SearchSpace, check_param_name, check_param_value
+from sentilstm.selection.trials import Objective, StopRule, finished_trials, jsonable, log_trial, trials_table
 from sentilstm.system.files import write_atomically, writing
-from sentilstm.training.loop import EpochStats, TrainingCallback
 
 if TYPE_CHECKING:  # optuna is imported when a search runs, so `import sentilstm` stays fast
     import optuna
@@ -48,13 +48,9 @@ log = logging.getLogger(__name__)
 Metric = Literal["macro_f1", "accuracy", "weighted_f1", "loss"]
 HEARTBEAT_SECONDS = 60  # a running trial writes a heartbeat this often; a dead worker's trial is found by its silence
 GRACE_SECONDS = 120  # two missed heartbeats: the trial is failed and queued once more with the same parameters
-FAILURES_IN_A_ROW = 5  # a run whose first 5 trials all raise an error stops: a setting is wrong, not a combination
-# a bad combination of options, or one too big for the device, ends its trial (as pruned), not the search
-TRIAL_ERRORS = (SentilstmError, MemoryError, torch.cuda.OutOfMemoryError)
+# what Optuna calls after each trial (the study and the finished trial), e.g. to log its score
+TrialCallback = Callable[["optuna.Study", "optuna.trial.FrozenTrial"], None]
 PASSWORD = r"(://[^:/@]*:)[^/]*@"  # user:PASSWORD@ in a URL; a literal @ or / in a password must be %-escaped
-WORKER = (
-    f"{socket.gethostname()}:{os.getpid()}"  # recorded on each trial: who ran it, when several workers share a study
-)
 
 
 def redact_url(url: str) -> str:
@@ -87,14 +83,15 @@ def _open_storage(storage: str | optuna.storages.BaseStorage | None, out: Path |
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 # max_retry=1: a trial whose worker died twice (e.g. killed for memory) is not tried a third time
+                retry: dict[str, Any] = {retry_key: Retry(max_retry=1)}  # the keyword is the installed optuna's
                 return optuna.storages.RDBStorage(
                     with_installed_driver(storage),
                     engine_kwargs=engine,
                     heartbeat_interval=HEARTBEAT_SECONDS,
                     grace_period=GRACE_SECONDS,
-                    **{retry_key: Retry(max_retry=1)},
+                    **retry,
                 ), redact_url(storage)
-        except Exception as exc:  # sqlalchemy's ArgumentError/OperationalError, a missing driver, ...
+        except Exception as exc:  # noqa: BLE001 - sqlalchemy, driver or optuna errors: all become one ConfigError
             if attempt < 2 and _creation_race(exc):
                 log.info("another worker is creating the tables of %s; trying again", redact_url(storage))
                 time.sleep(0.5 + attempt)
@@ -153,7 +150,7 @@ class TuneResult:
     def to_dict(self) -> dict[str, Any]:
         counts = self.trials_table()["state"].value_counts().to_dict() if len(self.study.trials) else {}
         table = self.trials_table().astype(object).where(lambda df: df.notna(), None)
-        return _jsonable(
+        return jsonable(
             {
                 "study_name": self.study.study_name,
                 "storage": self.storage,
@@ -166,156 +163,6 @@ class TuneResult:
                 "trials": table.to_dict(orient="records"),
             }
         )
-
-
-def trials_table(study: optuna.Study) -> pd.DataFrame:
-    """A tidy table of a study's trials; the parameters are classifier arguments, not Optuna's names."""
-    rows = []
-    for trial in study.get_trials(deepcopy=False):
-        rows.append(
-            {
-                "number": trial.number,
-                "state": trial.state.name,
-                "value": trial.value,
-                "seconds": trial.duration.total_seconds() if trial.duration else None,
-                "steps": len(trial.intermediate_values),  # epochs (or folds) scored; a pruned trial stopped there
-                "error": trial.user_attrs.get("error"),
-                "worker": trial.user_attrs.get("worker"),
-                **trial.user_attrs.get("params", trial.params),
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=None if rows else ["number", "state", "value", "seconds", "steps", "error", "worker"]
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-class _PruneOnEpoch(TrainingCallback):
-    """Reports each epoch's validation score to the trial and stops training when the pruner says so."""
-
-    def __init__(self, trial: optuna.Trial, metric: str) -> None:
-        self.trial, self.metric = trial, metric
-
-    def on_epoch_end(self, stats: EpochStats, improved: bool) -> None:
-        import optuna
-
-        value = getattr(stats, f"val_{self.metric}")
-        self.trial.report(value, stats.epoch)
-        if self.trial.should_prune():  # propagates out of fit(); no checkpoint is written without checkpoint_path
-            raise optuna.TrialPruned(f"pruned after epoch {stats.epoch} (validation {self.metric} {value:.4f})")
-
-
-@dataclass
-class _Objective:
-    """One trial: draw a configuration, train it, return the validation (or mean cross-validated) score."""
-
-    texts: list[str]
-    labels: list[Label]
-    space: SearchSpace
-    base: dict[str, Any]
-    metric: str
-    cv_folds: int | None
-    validation: tuple[Iterable[str], Iterable[Label]] | None
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        import optuna
-
-        drawn = self.space.suggest(trial)
-        trial.set_user_attr("params", _jsonable(drawn))
-        trial.set_user_attr("worker", WORKER)
-        params = {**self.base, **drawn}
-        try:
-            value = self._cross_validated(trial, params) if self.cv_folds else self._held_out(trial, params)
-        except KeyboardInterrupt:  # the trial ends FAIL, does not count, and the search stops
-            trial.set_user_attr("error", "interrupted")
-            raise
-        except TRIAL_ERRORS as exc:
-            value, message = math.nan, f"{type(exc).__name__}: {exc}"
-        else:
-            message = f"the validation {self.metric} is NaN (training diverged)"
-        if math.isnan(value):
-            # Pruned, not failed: TPE ranks a pruned trial without scores below every other trial and
-            # steers away from its region, while it ignores failed ones and would keep drawing the bad combination.
-            trial.set_user_attr("error", message[:500])
-            raise optuna.TrialPruned(message)
-        return value
-
-    def _held_out(self, trial: optuna.Trial, params: dict[str, Any]) -> float:
-        clf = SentimentClassifier(**params)
-        clf.fit(self.texts, self.labels, validation=self.validation, callback=_PruneOnEpoch(trial, self.metric))
-        trial.set_user_attr("best_epoch", clf.history_.best_epoch)
-        return float(getattr(clf.validation_report_, self.metric))
-
-    def _cross_validated(self, trial: optuna.Trial, params: dict[str, Any]) -> float:
-        import optuna
-
-        from sentilstm.selection.crossval import cross_validate
-
-        scores: list[float] = []
-
-        def on_fold(fold: Any) -> None:  # prune on the running mean, one step per finished fold
-            scores.append(float(getattr(fold.report, self.metric)))
-            running = sum(scores) / len(scores)
-            trial.report(running, len(scores))
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after fold {len(scores)} (mean {self.metric} {running:.4f})")
-
-        result = cross_validate(
-            self.texts,
-            self.labels,
-            params=params,
-            folds=self.cv_folds,
-            seed=int(params.get("seed", 0)),
-            jobs=1,
-            on_fold=on_fold,
-        )
-        return float(result.mean(self.metric))
-
-
-class _StopRule:
-    """Ends this worker's loop once the study holds `target` finished trials, or when nothing works."""
-
-    def __init__(self, target: int) -> None:
-        self.target, self.errors_in_a_row, self.succeeded = target, 0, 0
-        self.first_error: str | None = None
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        error = trial.user_attrs.get("error")
-        if error:
-            self.errors_in_a_row += 1
-            self.first_error = self.first_error or error
-        else:
-            self.errors_in_a_row, self.succeeded = 0, self.succeeded + 1
-        if _finished(study) >= self.target or self.hopeless:
-            study.stop()
-
-    @property
-    def hopeless(self) -> bool:
-        """Every trial of this run so far raised an error: a setting, not a sampled combination, is wrong."""
-        return self.succeeded == 0 and self.errors_in_a_row >= FAILURES_IN_A_ROW
-
-
-def _finished(study: optuna.Study) -> int:
-    from optuna.trial import TrialState
-
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-
-
-def _log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial, metric: str) -> None:
-    seconds = trial.duration.total_seconds() if trial.duration else 0.0
-    params = " ".join(f"{k}={v}" for k, v in trial.user_attrs.get("params", trial.params).items())
-    if trial.value is not None:
-        outcome = f"{metric} {trial.value:.4f}"
-        try:
-            outcome += f" (best {study.best_value:.4f}, trial {study.best_trial.number})"
-        except ValueError:
-            pass
-    else:
-        outcome = trial.user_attrs.get("error") or f"pruned after {len(trial.intermediate_values)} steps"
-    log.info("trial %d %s in %.1fs: %s | %s", trial.number, trial.state.name.lower(), seconds, outcome, params)
 
 
 def _open_study(
@@ -334,12 +181,12 @@ def _open_study(
     # resource bounds, and it is sound with the 20-100 trials of a typical search. It waits for 5 finished
     # trials and never judges the first epoch (warm-up makes epoch-1 scores noisy).
     pruner = pruner or optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-    direction = "minimize" if setup["metric"] == "loss" else "maximize"
+    direction: Literal["minimize", "maximize"] = "minimize" if setup["metric"] == "loss" else "maximize"
     study = optuna.create_study(
         storage=storage, study_name=name, direction=direction, pruner=pruner, load_if_exists=True
     )
     stored = study.user_attrs.get("sentilstm")
-    current = _jsonable({**setup, "space": space.to_dict()})
+    current = jsonable({**setup, "space": space.to_dict()})
     if stored is None:
         study.set_user_attr("sentilstm", current)
     else:
@@ -379,7 +226,7 @@ def tune(
     retrain: bool = True,
     seed: int = 0,
     pruner: optuna.pruners.BasePruner | None = None,
-    callback: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    callback: TrialCallback | None = None,
 ) -> TuneResult:
     """Search hyperparameters with Optuna, then retrain and save the best configuration.
 
@@ -425,12 +272,13 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials are logged here, without Optuna's tracebacks
     try:
         study = _open_study(storage, name, search, setup, seed, pruner, where or "memory")
-        done = _finished(study)
+        done = finished_trials(study)
         log.info("study %r in %s holds %d finished trials; target %d", name, where or "memory", done, trials)
         if done < trials:
-            stop = _StopRule(trials)
-            callbacks = [stop, lambda s, t: _log_trial(s, t, metric), *([callback] if callback else [])]
-            objective = _Objective(texts, labels, search, base, metric, cv_folds, validation)
+            stop = StopRule(trials)
+            callbacks: list[TrialCallback] = [stop, partial(log_trial, metric=metric)]
+            callbacks += [callback] if callback else []  # the caller's, after the stop rule and the log line
+            objective = Objective(SentimentClassifier, texts, labels, search, base, metric, cv_folds, validation)
             study.optimize(objective, timeout=timeout, callbacks=callbacks)
             if stop.errors_in_a_row and not stop.succeeded:
                 raise ConfigError(
@@ -483,7 +331,7 @@ def _result(
     base: dict[str, Any],
     user: dict[str, Any],
     metric: str,
-    validation: Any,
+    validation: tuple[list[str], list[Label]] | None,
     out: Path | None,
     retrain: bool,
     where: str | None,
@@ -493,7 +341,7 @@ def _result(
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     best = study.best_trial if complete else None
-    best_params = {}
+    best_params: dict[str, Any] = {}
     if best is not None:  # as trained; decoded from Optuna's names for a trial added by hand
         best_params = best.user_attrs["params"] if "params" in best.user_attrs else space.decode(best.params)
     result = TuneResult(
@@ -501,7 +349,7 @@ def _result(
         metric,
         study.direction.name.lower(),
         best_params,
-        best.value if best else math.nan,
+        best.value if best is not None and best.value is not None else math.nan,
         study.trials_dataframe(),
         None,
         None,
@@ -526,8 +374,8 @@ def _result(
         "direction": result.direction,
         "best_value": best.value,
         "best_trial": best.number,
-        "n_trials": _finished(study),
-        "params": _jsonable(best_params),
+        "n_trials": finished_trials(study),
+        "params": jsonable(best_params),
     }
     result.model = model
     if out is not None:
