@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from helpers import make_negation_data
 from sentilstm.cli import app
-from sentilstm.cli.training import FLAG_FIELDS, LAUNCH_OPTIONS, _worker_command
+from sentilstm.cli.options import FLAG_FIELDS
+from sentilstm.cli.training import LAUNCH_OPTIONS, _worker_command
 from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, TrainConfig
 from sentilstm.estimators.classifier import SentimentClassifier, load_model
 
