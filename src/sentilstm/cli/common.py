@@ -343,11 +343,15 @@ def announce_report(asked: Path | None, written: Path | None, error: str | None)
 
 
 def options_from(
-    *declarations: Callable[..., Any], exclude: Iterable[str] = (), panel: str | None = None
+    *declarations: Callable[..., Any],
+    exclude: Iterable[str] = (),
+    panel: str | None = None,
+    helps: dict[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command `f(ctx, ..., **options)` the options that `declarations` declare in their signatures (functions
-    that only declare Typer options, in --help order), but those in `exclude`, under the --help heading `panel`:
-    each option stays one typed line with its help, and a command with sixty options stays a short function."""
+    that only declare Typer options, in --help order), but those in `exclude`, under the --help heading `panel` and
+    with the help texts in `helps` (by parameter name) instead of theirs: each option stays one typed line with its
+    help, and a command with sixty options stays a short function."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
@@ -357,8 +361,7 @@ def options_from(
             for p in inspect.signature(d, eval_str=True).parameters.values()
             if p.name not in exclude
         ]
-        if panel is not None:
-            declared = [p.replace(annotation=_in_panel(p.annotation, panel)) for p in declared]
+        declared = [p.replace(annotation=_restyled(p.annotation, panel, (helps or {}).get(p.name))) for p in declared]
         params = own + declared
         command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
@@ -367,14 +370,17 @@ def options_from(
     return decorate
 
 
-def _in_panel(annotation: Any, panel: str) -> Any:
-    """Annotated[T, typer.Option(...)] with the option shown under the --help heading `panel`."""
+def _restyled(annotation: Any, panel: str | None, help_text: str | None) -> Any:
+    """Annotated[T, typer.Option(...)] shown under the --help heading `panel` and with `help_text` (when given)."""
     import copy
 
     base, *infos = typing.get_args(annotation)
     changed = [copy.copy(info) for info in infos]
     for info in changed:
-        info.rich_help_panel = panel
+        if panel is not None:
+            info.rich_help_panel = panel
+        if help_text is not None:
+            info.help = help_text
     annotated: Any = Annotated  # subscripted at run time with metadata built here: no static type to check
     arguments = (base, *changed)
     return annotated[arguments]

@@ -202,11 +202,19 @@ FLAG_FIELDS = {"threads": "num_threads"}  # train's flags named otherwise than t
 NOT_PARAMETERS = ("settings", "params_file", "unlabeled")  # train's flags above that set no parameter
 # the flags above that cv and tune take too: they have their own --seed, --set and --params, and no --unlabeled
 SHARED_FLAGS_EXCLUDE = {"seed", "unlabeled", "settings", "params_file"}
+# cv's and tune's help for three of them: train's names options only train has (--nproc-per-node, --unlabeled)
+SHARED_FLAGS_HELP = {
+    "batch_size": FIELD_HELP["batch_size"],
+    "threads": FIELD_HELP["num_threads"],
+    "pretrain_embeddings": "Train word2vec or fasttext vectors on the training texts first.",
+}
 
 
 def shared_flags(panel: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give cv or tune (`f(ctx, ..., **flags)`) train's model and training flags, under the --help heading `panel`."""
-    return options_from(model_options, training_options, exclude=SHARED_FLAGS_EXCLUDE, panel=panel)
+    return options_from(
+        model_options, training_options, exclude=SHARED_FLAGS_EXCLUDE, panel=panel, helps=SHARED_FLAGS_HELP
+    )
 
 
 def flag_names(exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
