@@ -136,6 +136,18 @@ def test_no_verb_writes_over_one_of_its_inputs(work: dict[str, Path], verb: str)
     assert snapshot(work["folder"]) == before
 
 
+@pytest.mark.parametrize("verb", ["cv", "tune"])
+def test_a_report_over_the_embeddings_file_is_refused(work: dict[str, Path], verb: str) -> None:
+    """Regression (issue 15): cv and tune did not count --embeddings among the inputs no output may overwrite."""
+    vectors = work["folder"] / "vectors.txt"
+    vectors.write_text("good 0.1 0.2\nbad -0.1 -0.2\n")
+    before = snapshot(work["folder"])
+    args = [verb, work["train"], "--embeddings", vectors, "--report", vectors, "--epochs", "1"]
+    line = error_line(invoke_cli(*args, *(["--out", work["folder"] / "t.sentilstm"] if verb == "tune" else [])))
+    assert line.startswith("error: --report ") and "is the input file given as --embeddings" in line
+    assert snapshot(work["folder"]) == before
+
+
 @pytest.mark.parametrize("spelling", ["./train.csv", "sub/../train.csv", "link.csv", "hard.csv"])
 def test_other_spellings_of_the_input_are_refused_too(
     work: dict[str, Path], spelling: str, monkeypatch: pytest.MonkeyPatch

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typer.testing import CliRunner
 
 from helpers import make_negation_data
 from sentilstm.cli import app
-from sentilstm.cli.training import FLAG_FIELDS, LAUNCH_OPTIONS, _worker_command
+from sentilstm.cli.options import FLAG_FIELDS
+from sentilstm.cli.training import LAUNCH_OPTIONS, _worker_command
 from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, TrainConfig
 from sentilstm.estimators.classifier import SentimentClassifier, load_model
 
@@ -308,6 +310,17 @@ def test_tune_flags_fix_parameters(table: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     saved = load_model(out).get_params()
     assert (saved["epochs"], saved["embedding_dim"], saved["min_frequency"], saved["blend"]) == (1, 8, 1, None)
+
+
+@pytest.mark.parametrize("verb", ["train", "baseline", "cv", "tune", "evaluate", "predict", "export", "serve"])
+def test_help_names_only_options_the_verb_has(verb: str) -> None:
+    """Regression (issue 15): cv and tune showed train's texts naming --unlabeled and --nproc-per-node."""
+    elsewhere = {"export": {"--backend"}}  # "where `predict --backend` finds it": another verb's option, named so
+    params = command(verb).params
+    own = {name for p in params for name in [*p.opts, *getattr(p, "secondary_opts", [])]}
+    texts = [command(verb).help or "", *(getattr(p, "help", None) or "" for p in params)]
+    named = {name for text in texts for name in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text)}
+    assert named - own <= elsewhere.get(verb, set())
 
 
 def test_help_comes_from_the_config() -> None:

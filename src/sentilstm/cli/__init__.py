@@ -2,7 +2,8 @@
 parses its options, calls the library and prints. Every error a user can cause prints one line `error: ...` and
 exits with code 2 (see `common.friendly`).
 
-    common.py      the Typer app, one-line errors, logging, progress, printed reports, shared options and helpers
+    common.py      the Typer app, one-line errors, logging, progress, printed reports, option machinery, helpers
+    options.py     the options several verbs share (train's model and training flags among them), --set, --params
     training.py    train (one process or several under torchrun), baseline
     prediction.py  evaluate, predict, export, explain, describe
     selection.py   cv, tune
@@ -12,13 +13,11 @@ exits with code 2 (see `common.friendly`).
 
 from __future__ import annotations
 
-import sys
-
 from sentilstm.cli.common import app
 
 # each module registers its commands on `app` when imported, in this order (the order of `sentilstm --help`)
 # isort: off
-from sentilstm.cli import training, prediction, selection, serving, datasets  # noqa: E402, F401
+from sentilstm.cli import training, prediction, selection, serving, datasets  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main"]
@@ -29,4 +28,4 @@ def main() -> None:  # pragma: no cover - `python -m sentilstm`
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

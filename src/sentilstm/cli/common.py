@@ -1,6 +1,6 @@
 """What every command shares: the Typer app, one-line errors (`friendly`), logging, progress bars, printed
-reports, the common options (and those of config `Literal` types), reading the training tables, checked outputs
-and MLflow."""
+reports, the machinery of options (those of config `Literal` types, the --set help, declared options), reading the
+training tables, checked outputs and MLflow. The options themselves are in `options.py`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,6 +25,12 @@ from rich.text import Text
 
 from sentilstm.errors import SentilstmError
 from sentilstm.estimators.evaluation import MAX_MATRIX_CLASSES
+
+if TYPE_CHECKING:
+    from sentilstm.data.labels import Label
+    from sentilstm.data.tables import Table
+    from sentilstm.estimators.evaluation import EvaluationReport
+    from sentilstm.report.tracking import Tracker
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Train, evaluate and use LSTM sentiment classifiers."
@@ -118,7 +124,8 @@ class ProgressBar:
                 parent.progress.update(
                     parent.task,
                     loss=f"loss {stats.train_loss:.4f} | val loss {stats.val_loss:.4f} acc {stats.val_accuracy:.4f} "
-                    f"macro-F1 {stats.val_macro_f1:.4f} | {stats.samples_per_second:.0f} texts/s{' *' if improved else ''}",
+                    f"macro-F1 {stats.val_macro_f1:.4f} | {stats.samples_per_second:.0f} texts/s"
+                    f"{' *' if improved else ''}",
                 )
 
         self.callback = _Callback()
@@ -134,7 +141,7 @@ class ProgressBar:
         self.task: Any = None
 
 
-def print_report(report: Any, title: str) -> None:
+def print_report(report: EvaluationReport, title: str) -> None:
     """Metrics, per-class table and confusion matrix of an EvaluationReport."""
     summary = RichTable(title=title, show_header=True)
     for name in ("examples", "accuracy", "macro F1", "weighted F1", "ROC-AUC", "loss"):
@@ -169,7 +176,7 @@ def print_report(report: Any, title: str) -> None:
     out.print(matrix)
 
 
-def confusions_table(report: Any, k: int = 20) -> RichTable:
+def confusions_table(report: EvaluationReport, k: int = 20) -> RichTable:
     """The most frequent errors, for a confusion matrix too large to print."""
     from sentilstm.estimators.evaluation import top_confusions
 
@@ -229,33 +236,6 @@ def settings_help(lead: str, flagged: Iterable[str] = ()) -> str:
     return f"{lead} Settings without a flag here: {' '.join(named)}"
 
 
-TextColumnOpt = Annotated[
-    Optional[str], typer.Option("--text-column", help="Column holding the text (inferred when unambiguous).")
-]
-LabelColumnOpt = Annotated[
-    Optional[str], typer.Option("--label-column", help="Column holding the label (inferred when unambiguous).")
-]
-EncodingOpt = Annotated[
-    str, typer.Option(help="Text encoding of CSV/TSV/JSONL files (bad bytes are replaced, with a warning).")
-]
-VerboseOpt = Annotated[bool, typer.Option("--verbose/--quiet", help="Show INFO logs (default) or only warnings.")]
-DeviceOpt = Annotated[
-    str,
-    typer.Option(
-        help="Where the network runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N; the device the model was trained on is not reused."
-    ),
-]
-
-
-DatasetOpt = Annotated[
-    Optional[str], typer.Option(help="A named dataset instead of DATA, e.g. imdb, sst2, afrisenti-ig, tweets.")
-]
-DatasetPathOpt = Annotated[
-    Optional[Path],
-    typer.Option(help="Read --dataset from this local copy (official archive or folder) instead of the cache."),
-]
-
-
 def training_tables(
     data: Path | None,
     dataset: str | None,
@@ -263,23 +243,25 @@ def training_tables(
     validation: Path | None,
     test: Path | None,
     **options: Any,
-) -> tuple[Any, Any, Any, list[str]]:
+) -> tuple[Table, Table | None, Table | None, list[str]]:
     """(train, validation or None, test or None, unlabelled texts) from DATA or a named dataset, plus overrides."""
     from sentilstm.data.datasets import load_dataset
     from sentilstm.data.tables import read_table
     from sentilstm.errors import DataError
 
-    if (data is None) == (dataset is None):
-        raise DataError("give either a DATA file or --dataset NAME (not both, not neither)")
-    if dataset_path is not None and dataset is None:
-        raise DataError("--dataset-path needs --dataset NAME, the dataset it holds")
     unlabeled: list[str] = []
-    if dataset is not None:
+    val_table: Table | None = None
+    test_table: Table | None = None
+    if data is not None and dataset is None:
+        if dataset_path is not None:
+            raise DataError("--dataset-path needs --dataset NAME, the dataset it holds")
+        train_table = read_table(data, **options)
+    elif dataset is not None and data is None:
         splits = load_dataset(dataset, path=dataset_path)
         train_table, val_table, test_table = splits.train, splits.validation, splits.test
         unlabeled = splits.unlabeled or []
     else:
-        train_table, val_table, test_table = read_table(data, **options), None, None
+        raise DataError("give either a DATA file or --dataset NAME (not both, not neither)")
     if validation is not None:
         val_table = read_table(validation, **options)
     if test is not None:
@@ -287,16 +269,25 @@ def training_tables(
     return train_table, val_table, test_table, unlabeled
 
 
-def check_test_labels(train: Any, validation: Any, test: Any) -> None:
+def labels_of(table: Table) -> list[Label]:
+    """The labels of a training, validation or test table, which must have them."""
+    from sentilstm.errors import DataError
+
+    if table.labels is None:  # e.g. the validation split of a dataset's local copy (--dataset-path) without labels
+        raise DataError(f"{table.source} has no label column; training, validation and test tables need labels")
+    return table.labels
+
+
+def check_test_labels(train: Table, validation: Table | None, test: Table | None) -> None:
     """A --test label the training data does not have can never be predicted: say so before training."""
     from sentilstm.data.labels import LabelMap
     from sentilstm.errors import DataError
 
     if test is None:
         return
-    known = LabelMap.fit(train.labels + (validation.labels if validation is not None else []))
+    known = LabelMap.fit(labels_of(train) + (labels_of(validation) if validation is not None else []))
     try:
-        known.encode(test.labels)
+        known.encode(labels_of(test))
     except DataError as exc:  # "labels [...] were not seen in training; this model knows [...]"
         raise DataError(
             f"--test {test.source}: {exc}; a model can never predict those: check the files and --label-column"
@@ -318,23 +309,7 @@ def write_json(data: Any, path: Path | None) -> None:
         write_atomically(path, json.dumps(data, indent=2, default=str))
 
 
-MlflowOpt = Annotated[
-    Optional[bool],
-    typer.Option(
-        "--mlflow/--no-mlflow",
-        help="Log parameters, per-epoch metrics, results and files to MLflow (default: on when --mlflow-uri is given).",
-    ),
-]
-MlflowUriOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        help="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000; implies --mlflow. Default: $MLFLOW_TRACKING_URI, else ./mlruns (a local file store, no server)."
-    ),
-]
-MlflowExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment of the run (created when missing).")]
-
-
-def make_tracker(ctx: typer.Context, use_mlflow: bool | None, uri: str | None, experiment: str) -> Any:
+def make_tracker(ctx: typer.Context, use_mlflow: bool | None, uri: str | None, experiment: str) -> Tracker:
     """The command's MLflow run (a no-op Tracker without --mlflow), started now and ended with the command:
     FINISHED, FAILED on an error, KILLED on Ctrl-C; its id and URI are printed last. For train, cv, tune:
 
@@ -346,16 +321,16 @@ def make_tracker(ctx: typer.Context, use_mlflow: bool | None, uri: str | None, e
     if not (use_mlflow if use_mlflow is not None else uri is not None):
         return Tracker()
     tracker = MlflowTracker(uri, experiment, tags={"sentilstm.command": ctx.info_name})
-    # registered before the run so that it runs after the run has ended (the context unwinds last in, first out)
-    ctx.call_on_close(
-        lambda: (
-            tracker.run_id
-            and console.print(
+
+    def say_where() -> None:
+        if tracker.run_id:
+            console.print(
                 f"MLflow run {tracker.run_id} ({tracker.status}) in experiment {experiment!r}: {tracker.tracking_uri}",
                 soft_wrap=True,
             )
-        )
-    )
+
+    # registered before the run so that it runs after the run has ended (the context unwinds last in, first out)
+    ctx.call_on_close(say_where)
     return ctx.with_resource(tracker)
 
 
@@ -368,11 +343,15 @@ def announce_report(asked: Path | None, written: Path | None, error: str | None)
 
 
 def options_from(
-    *declarations: Callable[..., Any], exclude: Iterable[str] = (), panel: str | None = None
+    *declarations: Callable[..., Any],
+    exclude: Iterable[str] = (),
+    panel: str | None = None,
+    helps: dict[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command `f(ctx, ..., **options)` the options that `declarations` declare in their signatures (functions
-    that only declare Typer options, in --help order), but those in `exclude`, under the --help heading `panel`:
-    each option stays one typed line with its help, and a command with sixty options stays a short function."""
+    that only declare Typer options, in --help order), but those in `exclude`, under the --help heading `panel` and
+    with the help texts in `helps` (by parameter name) instead of theirs: each option stays one typed line with its
+    help, and a command with sixty options stays a short function."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
@@ -382,8 +361,7 @@ def options_from(
             for p in inspect.signature(d, eval_str=True).parameters.values()
             if p.name not in exclude
         ]
-        if panel is not None:
-            declared = [p.replace(annotation=_in_panel(p.annotation, panel)) for p in declared]
+        declared = [p.replace(annotation=_restyled(p.annotation, panel, (helps or {}).get(p.name))) for p in declared]
         params = own + declared
         command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
@@ -392,15 +370,17 @@ def options_from(
     return decorate
 
 
-def _in_panel(annotation: Any, panel: str) -> Any:
-    """Annotated[T, typer.Option(...)] with the option shown under the --help heading `panel`."""
+def _restyled(annotation: Any, panel: str | None, help_text: str | None) -> Any:
+    """Annotated[T, typer.Option(...)] shown under the --help heading `panel` and with `help_text` (when given)."""
     import copy
 
     base, *infos = typing.get_args(annotation)
-    moved = [copy.copy(info) for info in infos]
-    for info in moved:
-        info.rich_help_panel = panel
-    return Annotated[(base, *moved)]  # type: ignore[valid-type]
-
-
-NoReportOpt = Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")]
+    changed = [copy.copy(info) for info in infos]
+    for info in changed:
+        if panel is not None:
+            info.rich_help_panel = panel
+        if help_text is not None:
+            info.help = help_text
+    annotated: Any = Annotated  # subscripted at run time with metadata built here: no static type to check
+    arguments = (base, *changed)
+    return annotated[arguments]

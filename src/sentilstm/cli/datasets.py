@@ -8,13 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from sentilstm.cli.common import (
-    VerboseOpt,
-    app,
-    friendly,
-    out,
-    setup_logging,
-)
+from sentilstm.cli.common import app, friendly, out, setup_logging
+from sentilstm.cli.options import VerboseOpt
 
 datasets_app = typer.Typer(no_args_is_help=True, help="Named public datasets: list and download.")
 app.add_typer(datasets_app, name="datasets")

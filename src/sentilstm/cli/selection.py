@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+from rich.console import JustifyMethod
 from rich.table import Table as RichTable
 from rich.text import Text
 
 from sentilstm.cli.common import (
+    ProgressBar,
+    announce_report,
+    app,
+    check_out_paths,
+    console,
+    friendly,
+    labels_of,
+    make_tracker,
+    out,
+    print_report,
+    settings_help,
+    setup_logging,
+    training_tables,
+)
+from sentilstm.cli.options import (
+    SHARED_FLAGS_EXCLUDE,
     DatasetOpt,
     DatasetPathOpt,
     EncodingOpt,
@@ -18,77 +37,75 @@ from sentilstm.cli.common import (
     MlflowOpt,
     MlflowUriOpt,
     NoReportOpt,
-    ProgressBar,
     TextColumnOpt,
+    TrainingDataArg,
     VerboseOpt,
-    announce_report,
-    app,
-    check_out_paths,
-    console,
-    friendly,
-    make_tracker,
-    options_from,
-    out,
-    print_report,
-    settings_help,
-    setup_logging,
-    training_tables,
+    flagged_fields,
+    given_flags,
+    parse_assignments,
+    read_params,
+    read_settings,
+    shared_flags,
 )
-from sentilstm.cli.training import SHARED_FLAGS_EXCLUDE, _model_options, _training_options, flagged_fields, given_flags
 
+if TYPE_CHECKING:
+    from sentilstm.selection.crossval import CVResult, Estimator, FoldResult
+    from sentilstm.selection.tuning import TuneResult
+
+# ----- cv's own options -------------------------------------------------------------------------------------------
 CV_SET_HELP = settings_help(
     "Model/training parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set cell=gru "
     "(SentimentClassifier's or the baseline's names; 'none' for None).",
     flagged=flagged_fields(SHARED_FLAGS_EXCLUDE),
 )
-TUNE_SET_HELP = settings_help(
-    "Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched "
-    "one leaves the search. blend applies to the final model only.",
-    flagged=flagged_fields(SHARED_FLAGS_EXCLUDE),
-)
+LabelledDataArg = Annotated[
+    Path | None, typer.Argument(help="Labelled table: CSV, TSV, JSONL or Parquet, optionally .gz.")
+]
+FoldsOpt = Annotated[int, typer.Option(help="Stratified folds K (every class needs K or more texts).")]
+RepeatsOpt = Annotated[int, typer.Option(help="Repeat the K folds with a new shuffle this many times (R*K models).")]
+JobsOpt = Annotated[
+    int, typer.Option(help="Folds trained at once, each in its own process; CPU threads are shared out.")
+]
+EstimatorOpt = Annotated[str, typer.Option(help="lstm (SentimentClassifier) or a linear baseline: nbsvm or tfidf_lr.")]
+CvSetOpt = Annotated[list[str] | None, typer.Option("--set", help=CV_SET_HELP)]
+CvParamsOpt = Annotated[
+    Path | None, typer.Option("--params", help="JSON or YAML file of parameters {name: value}; --set overrides it.")
+]
+CvSeedOpt = Annotated[
+    int, typer.Option(help="Seed of the fold shuffle (repeat r uses seed + r); the model's seed is --set seed=N.")
+]
+CvJsonOpt = Annotated[
+    Path | None, typer.Option("--json", help="Also write every fold's metrics and the summary as JSON here.")
+]
+CvReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Where to write the HTML report (default: NAME.cv.report.html, NAME being DATA's or the dataset's name).",
+    ),
+]
 
 
 @app.command()
 @friendly
-@options_from(_model_options, _training_options, exclude=SHARED_FLAGS_EXCLUDE, panel="Model and training (lstm)")
+@shared_flags(panel="Model and training (lstm)")
 def cv(
     ctx: typer.Context,
-    data: Annotated[
-        Optional[Path], typer.Argument(help="Labelled table: CSV, TSV, JSONL or Parquet, optionally .gz.")
-    ] = None,
-    folds: Annotated[int, typer.Option(help="Stratified folds K (every class needs K or more texts).")] = 5,
-    repeats: Annotated[
-        int, typer.Option(help="Repeat the K folds with a new shuffle this many times (R*K models).")
-    ] = 1,
-    jobs: Annotated[
-        int, typer.Option(help="Folds trained at once, each in its own process; CPU threads are shared out.")
-    ] = 1,
-    estimator: Annotated[
-        str, typer.Option(help="lstm (SentimentClassifier) or a linear baseline: nbsvm or tfidf_lr.")
-    ] = "lstm",
-    settings: Annotated[Optional[list[str]], typer.Option("--set", help=CV_SET_HELP)] = None,
-    params_file: Annotated[
-        Optional[Path],
-        typer.Option("--params", help="JSON or YAML file of parameters {name: value}; --set overrides it."),
-    ] = None,
-    seed: Annotated[
-        int, typer.Option(help="Seed of the fold shuffle (repeat r uses seed + r); the model's seed is --set seed=N.")
-    ] = 0,
+    data: LabelledDataArg = None,
+    folds: FoldsOpt = 5,
+    repeats: RepeatsOpt = 1,
+    jobs: JobsOpt = 1,
+    estimator: EstimatorOpt = "lstm",
+    settings: CvSetOpt = None,
+    params_file: CvParamsOpt = None,
+    seed: CvSeedOpt = 0,
     dataset: DatasetOpt = None,
     dataset_path: DatasetPathOpt = None,
     text_column: TextColumnOpt = None,
     label_column: LabelColumnOpt = None,
     encoding: EncodingOpt = "utf-8",
-    json_path: Annotated[
-        Optional[Path], typer.Option("--json", help="Also write every fold's metrics and the summary as JSON here.")
-    ] = None,
-    report_to: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--report",
-            help="Where to write the HTML report (default: NAME.cv.report.html, NAME being DATA's or the dataset's name).",
-        ),
-    ] = None,
+    json_path: CvJsonOpt = None,
+    report_to: CvReportOpt = None,
     no_report: NoReportOpt = False,
     use_mlflow: MlflowOpt = None,
     mlflow_uri: MlflowUriOpt = None,
@@ -98,61 +115,45 @@ def cv(
 ) -> None:
     """Cross-validate: stratified K-fold, each fold's metrics, mean ± std, and the out-of-fold confusion matrix."""
     setup_logging(verbose)
-    import contextlib
-
-    from sentilstm.cli.options import parse_assignments, read_params
+    from sentilstm.data.tables import check_encoding
     from sentilstm.selection.crossval import check_options
     from sentilstm.workflows import cv_to_file
 
     name = dataset or (data.name.split(".")[0] if data is not None else "cv")
     report_path = None if no_report else report_to or Path(f"{name}.cv.report.html")
-    from sentilstm.data.tables import check_encoding
-
-    check_out_paths({"DATA": data, "--params": params_file}, json=json_path, report=report_path)
+    inputs = {"DATA": data, "--params": params_file, "--embeddings": flags["embeddings"]}
+    check_out_paths(inputs, json=json_path, report=report_path)
     check_encoding(encoding)
+    kind = cast("Estimator", estimator)  # check_options checks it is one, before any data is read
     params = read_params(params_file) if params_file is not None else {}
-    params.update(parse_assignments(settings or [], estimator))
+    params.update(parse_assignments(settings or [], kind))
     params.update(given_flags(ctx, flags, params))
-    check_options(
-        estimator=estimator, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs
-    )  # before reading data
-    train_table, val_table, _, _ = training_tables(
-        data, dataset, dataset_path, None, None, text_column=text_column, label_column=label_column, encoding=encoding
-    )
-    texts, labels = train_table.texts, train_table.labels
+    check_options(estimator=kind, params=params, folds=folds, repeats=repeats, seed=seed, jobs=jobs)
+    columns = {"text_column": text_column, "label_column": label_column, "encoding": encoding}
+    train_table, val_table, _, _ = training_tables(data, dataset, dataset_path, None, None, **columns)
+    texts, labels = train_table.texts, labels_of(train_table)
     if val_table is not None:  # a named dataset's validation split: the folds make their own held-out parts
         console.print(f"adding the {len(val_table)} validation texts to the cross-validated data")
-        texts, labels = texts + val_table.texts, labels + val_table.labels
+        texts, labels = texts + val_table.texts, labels + labels_of(val_table)
     console.print(
         f"{folds}-fold cross-validation{f' x {repeats}' if repeats > 1 else ''} of {estimator} on "
         f"{len(texts)} texts from {train_table.source}"
     )
     tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
     bar = ProgressBar() if jobs == 1 and estimator == "lstm" else None
-
-    def on_fold(fold: Any) -> None:
-        if bar is not None:  # drop the finished fold's epoch bars
-            for task in list(bar.progress.task_ids):
-                bar.progress.remove_task(task)
-        where = f"repeat {fold.repeat + 1}/{repeats} " if repeats > 1 else ""
-        console.print(
-            f"{where}fold {fold.fold + 1}/{folds}: accuracy {fold.report.accuracy:.4f}, "
-            f"macro F1 {fold.report.macro_f1:.4f} ({fold.seconds:.1f}s)"
-        )
-
     with bar.progress if bar is not None else contextlib.nullcontext():
         run = cv_to_file(
             texts,
             labels,
             params=params,
-            estimator=estimator,
+            estimator=kind,
             folds=folds,
             repeats=repeats,
             seed=seed,
             jobs=jobs,
             json_path=json_path,
             report=report_path,
-            on_fold=on_fold,
+            on_fold=_fold_printer(bar, folds, repeats),
             tracker=tracker,
             source=train_table.source,
             callback_factory=(lambda repeat, fold: bar.callback) if bar is not None else None,
@@ -162,7 +163,23 @@ def cv(
     announce_report(report_path, run.report_path, run.report_error)
 
 
-def _print_folds(result: Any) -> None:
+def _fold_printer(bar: ProgressBar | None, folds: int, repeats: int) -> Callable[[FoldResult], None]:
+    """cv's `on_fold`: drop the finished fold's epoch bars and print its scores."""
+
+    def on_fold(fold: FoldResult) -> None:
+        if bar is not None:
+            for task in list(bar.progress.task_ids):
+                bar.progress.remove_task(task)
+        where = f"repeat {fold.repeat + 1}/{repeats} " if repeats > 1 else ""
+        console.print(
+            f"{where}fold {fold.fold + 1}/{folds}: accuracy {fold.report.accuracy:.4f}, "
+            f"macro F1 {fold.report.macro_f1:.4f} ({fold.seconds:.1f}s)"
+        )
+
+    return on_fold
+
+
+def _print_folds(result: CVResult) -> None:
     """One row per fold of a CVResult, then mean ± std over the folds."""
     table = RichTable(title=f"{result.num_folds}-fold cross-validation of {result.estimator}")
     metrics = ("accuracy", "macro_f1", "weighted_f1", "roc_auc", "loss")
@@ -186,84 +203,106 @@ def _print_folds(result: Any) -> None:
     out.print(table)
 
 
+# ----- tune's own options -----------------------------------------------------------------------------------------
+TUNE_SET_HELP = settings_help(
+    "Fixed parameter KEY=VALUE, repeatable, e.g. --set epochs=5 --set num_threads=4; a searched "
+    "one leaves the search. blend applies to the final model only.",
+    flagged=flagged_fields(SHARED_FLAGS_EXCLUDE),
+)
+TrialsOpt = Annotated[
+    int,
+    typer.Option(
+        help="Finished (complete or pruned) trials the study should hold: re-running resumes to this total; 0 runs "
+        "none and only retrains the best."
+    ),
+]
+TimeoutOpt = Annotated[float | None, typer.Option(help="Start no new trial after this many seconds.")]
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Study database, any SQLAlchemy URL (e.g. postgresql://user:pw@host/db); workers given the same URL "
+        "share the study. Default: sqlite beside --out (model.study.db)."
+    ),
+]
+StudyNameOpt = Annotated[
+    str | None, typer.Option(help="Study name in the storage (default: DATA's file name or the dataset's name).")
+]
+SpaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="YAML or JSON search space {name: spec or fixed value}, replacing or extending the default one "
+        "('extend_default: false' starts empty)."
+    ),
+]
+MetricOpt = Annotated[
+    str, typer.Option(help="Validation metric to optimise: macro_f1, accuracy, weighted_f1, or loss (minimised).")
+]
+CvFoldsOpt = Annotated[
+    int | None, typer.Option(help="Score each trial by the mean of K-fold cross-validation (small datasets).")
+]
+TuneSetOpt = Annotated[list[str] | None, typer.Option("--set", help=TUNE_SET_HELP)]
+TuneParamsOpt = Annotated[
+    Path | None,
+    typer.Option("--params", help="JSON or YAML file of fixed parameters {name: value}; --set overrides it."),
+]
+TuneOutOpt = Annotated[
+    Path,
+    typer.Option(
+        "--out", help="Where to save the retrained best model; the trials table goes beside it (model.trials.csv)."
+    ),
+]
+TuneSeedOpt = Annotated[
+    int,
+    typer.Option(
+        help="Sampler seed, and every model's unless --set seed=N; give each worker of a shared study its own."
+    ),
+]
+RetrainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--retrain/--no-retrain",
+        help="Retrain and save the best configuration at the end (--no-retrain for worker processes).",
+    ),
+]
+TuneValidationOpt = Annotated[
+    Path | None,
+    typer.Option(help="Validation table for every trial; default: each trial's stratified hold-out of DATA."),
+]
+TuneReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Where to write the HTML report: trials, search history, parameter importances, and the retrained "
+        "model's evaluation (default: beside --out, model.report.html).",
+    ),
+]
+
+
 @app.command()
 @friendly
-@options_from(
-    _model_options, _training_options, exclude=SHARED_FLAGS_EXCLUDE, panel="Fixed model and training settings"
-)
+@shared_flags(panel="Fixed model and training settings")
 def tune(
     ctx: typer.Context,
-    data: Annotated[
-        Optional[Path], typer.Argument(help="Training table: CSV, TSV, JSONL or Parquet, optionally .gz.")
-    ] = None,
-    trials: Annotated[
-        int,
-        typer.Option(
-            help="Finished (complete or pruned) trials the study should hold: re-running resumes to this total; 0 runs none and only retrains the best."
-        ),
-    ] = 20,
-    timeout: Annotated[Optional[float], typer.Option(help="Start no new trial after this many seconds.")] = None,
-    storage: Annotated[
-        Optional[str],
-        typer.Option(
-            help="Study database, any SQLAlchemy URL (e.g. postgresql://user:pw@host/db); workers given the same URL share the study. Default: sqlite beside --out (model.study.db)."
-        ),
-    ] = None,
-    study_name: Annotated[
-        Optional[str], typer.Option(help="Study name in the storage (default: DATA's file name or the dataset's name).")
-    ] = None,
-    space: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="YAML or JSON search space {name: spec or fixed value}, replacing or extending the default one ('extend_default: false' starts empty)."
-        ),
-    ] = None,
-    metric: Annotated[
-        str, typer.Option(help="Validation metric to optimise: macro_f1, accuracy, weighted_f1, or loss (minimised).")
-    ] = "macro_f1",
-    cv_folds: Annotated[
-        Optional[int], typer.Option(help="Score each trial by the mean of K-fold cross-validation (small datasets).")
-    ] = None,
-    settings: Annotated[Optional[list[str]], typer.Option("--set", help=TUNE_SET_HELP)] = None,
-    params_file: Annotated[
-        Optional[Path],
-        typer.Option("--params", help="JSON or YAML file of fixed parameters {name: value}; --set overrides it."),
-    ] = None,
-    out_path: Annotated[
-        Path,
-        typer.Option(
-            "--out", help="Where to save the retrained best model; the trials table goes beside it (model.trials.csv)."
-        ),
-    ] = Path("model.sentilstm"),
-    seed: Annotated[
-        int,
-        typer.Option(
-            help="Sampler seed, and every model's unless --set seed=N; give each worker of a shared study its own."
-        ),
-    ] = 0,
-    retrain: Annotated[
-        bool,
-        typer.Option(
-            "--retrain/--no-retrain",
-            help="Retrain and save the best configuration at the end (--no-retrain for worker processes).",
-        ),
-    ] = True,
+    data: TrainingDataArg = None,
+    trials: TrialsOpt = 20,
+    timeout: TimeoutOpt = None,
+    storage: StorageOpt = None,
+    study_name: StudyNameOpt = None,
+    space: SpaceOpt = None,
+    metric: MetricOpt = "macro_f1",
+    cv_folds: CvFoldsOpt = None,
+    settings: TuneSetOpt = None,
+    params_file: TuneParamsOpt = None,
+    out_path: TuneOutOpt = Path("model.sentilstm"),
+    seed: TuneSeedOpt = 0,
+    retrain: RetrainOpt = True,
     dataset: DatasetOpt = None,
     dataset_path: DatasetPathOpt = None,
     text_column: TextColumnOpt = None,
     label_column: LabelColumnOpt = None,
-    validation: Annotated[
-        Optional[Path],
-        typer.Option(help="Validation table for every trial; default: each trial's stratified hold-out of DATA."),
-    ] = None,
+    validation: TuneValidationOpt = None,
     encoding: EncodingOpt = "utf-8",
-    report_to: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--report",
-            help="Where to write the HTML report: trials, search history, parameter importances, and the retrained model's evaluation (default: beside --out, model.report.html).",
-        ),
-    ] = None,
+    report_to: TuneReportOpt = None,
     no_report: NoReportOpt = False,
     use_mlflow: MlflowOpt = None,
     mlflow_uri: MlflowUriOpt = None,
@@ -273,54 +312,40 @@ def tune(
 ) -> None:
     """Search hyperparameters with Optuna (pruning, resumable study), then retrain and save the best model."""
     setup_logging(verbose)
-    from sentilstm.cli.options import parse_assignments, read_params
+    from sentilstm.data.tables import check_encoding
     from sentilstm.report.builders import report_path_for
-    from sentilstm.selection.crossval import check_names, default_params
-    from sentilstm.selection.tuning import SearchSpace, trials_path
+    from sentilstm.selection.tuning import SearchSpace, study_path, trials_path
     from sentilstm.workflows import tune_to_file
 
     report_path = None if no_report else report_to or report_path_for(out_path)
-    from sentilstm.data.tables import check_encoding
-    from sentilstm.selection.tuning import study_path
-
+    inputs = {"DATA": data, "--validation": validation, "--space": space, "--params": params_file}
     check_out_paths(
-        {"DATA": data, "--validation": validation, "--space": space, "--params": params_file},
+        {**inputs, "--embeddings": flags["embeddings"]},
         out=out_path,
         report=report_path,
         trials_table=trials_path(out_path),
         study=study_path(out_path) if storage is None else None,
     )
     check_encoding(encoding)
-    base = read_params(params_file) if params_file is not None else {}
-    check_names("lstm", base, default_params("lstm"))
-    base.update(parse_assignments(settings or [], "lstm"))
+    base = read_settings(params_file, settings)
     base.update(given_flags(ctx, flags, base))
     search_space = SearchSpace.load(space)  # a bad space file fails before any data is read
-    train_table, val_table, _, _ = training_tables(
-        data,
-        dataset,
-        dataset_path,
-        validation,
-        None,
-        text_column=text_column,
-        label_column=label_column,
-        encoding=encoding,
-    )
-    name = study_name or dataset or (data.name.split(".")[0] if data is not None else None)
+    columns = {"text_column": text_column, "label_column": label_column, "encoding": encoding}
+    train_table, val_table, _, _ = training_tables(data, dataset, dataset_path, validation, None, **columns)
     tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
     try:
         run = tune_to_file(
             train_table.texts,
-            train_table.labels,
+            labels_of(train_table),
             trials=trials,
             timeout=timeout,
             space=search_space,
             base_params=base,
             metric=metric,
             cv_folds=cv_folds,
-            validation=(val_table.texts, val_table.labels) if val_table is not None else None,
+            validation=(val_table.texts, labels_of(val_table)) if val_table is not None else None,
             storage=storage,
-            study_name=name,
+            study_name=study_name or dataset or (data.name.split(".")[0] if data is not None else None),
             out=out_path,
             retrain=retrain,
             seed=seed,
@@ -331,19 +356,23 @@ def tune(
     except KeyboardInterrupt:
         console.print("interrupted; run the same command again to continue the study (finished trials are kept)")
         raise typer.Exit(130) from None
-    result = run.result
+    _print_tuned(run.result, trials_path(out_path), retrain)
+    announce_report(report_path, run.report_path, run.report_error)
+
+
+def _print_tuned(result: TuneResult, trials_table: Path, retrain: bool) -> None:
+    """The trials and the best parameters, where the study, trials table and model are, or what to run next."""
     _print_trials(result)
     out.print(f"study {result.study.study_name!r} in {result.storage}")
     if len(result.study.trials):
-        out.print(f"trials table: {trials_path(out_path)}")
+        out.print(f"trials table: {trials_table}")
     if result.model_path is not None:
         out.print(f"saved the best configuration, retrained: {result.model_path}")
     elif not retrain:
         out.print("no model retrained (--no-retrain); when the workers are done, run this command with --trials 0")
-    announce_report(report_path, run.report_path, run.report_error)
 
 
-def _print_trials(result: Any) -> None:
+def _print_trials(result: TuneResult) -> None:
     """The trials (number, state, value, the parameters that varied, seconds), then the best parameters."""
     table = result.trials_table()
     bookkeeping = {"number", "state", "value", "seconds", "steps", "error", "worker"}
@@ -351,13 +380,14 @@ def _print_trials(result: Any) -> None:
         c for c in table.columns if c not in bookkeeping and (len(table) < 2 or table[c].astype(str).nunique() > 1)
     ]
     view = RichTable(title=f"trials of {result.study.study_name!r} ({result.metric}, {result.direction})")
-    for column, justify in (
+    columns: list[tuple[str, JustifyMethod]] = [
         ("trial", "right"),
         ("state", "left"),
         (result.metric, "right"),
         ("params", "left"),
         ("seconds", "right"),
-    ):
+    ]
+    for column, justify in columns:
         view.add_column(column, justify=justify, overflow="fold")
     for row in table.astype(object).where(table.notna(), None).to_dict(orient="records"):
         value = "" if row["value"] is None else f"{row['value']:.4f}"
