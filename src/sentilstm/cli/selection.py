@@ -50,7 +50,7 @@ from sentilstm.cli.options import (
 
 if TYPE_CHECKING:
     from sentilstm.selection.crossval import CVResult, Estimator, FoldResult
-    from sentilstm.selection.tuning import TuneResult
+    from sentilstm.selection.tuning import Metric, TuneResult
 
 # ----- cv's own options -------------------------------------------------------------------------------------------
 CV_SET_HELP = settings_help(
@@ -341,7 +341,7 @@ def tune(
             timeout=timeout,
             space=search_space,
             base_params=base,
-            metric=metric,
+            metric=cast("Metric", metric),  # tune checks it is one
             cv_folds=cv_folds,
             validation=(val_table.texts, labels_of(val_table)) if val_table is not None else None,
             storage=storage,

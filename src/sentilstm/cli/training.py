@@ -212,7 +212,7 @@ def train(ctx: typer.Context, **options: Any) -> None:
         )
     if not main_process:  # another rank of a distributed run: it trained its shards and writes and prints nothing
         return
-    if run.validation is not None:
+    if run.validation is not None and clf.history_ is not None:
         print_report(run.validation, f"validation (best epoch {clf.history_.best_epoch})")
     if run.test is not None and test_table is not None:  # a test report exactly when there is a test table
         print_report(run.test, f"test: {test_table.source}")
