@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ from typer.testing import CliRunner
 from helpers import TINY
 from sentilstm import ConfigError, SentimentClassifier, load_model
 from sentilstm.cli import app
-from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression
+from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression, make_baseline
 
+KINDS = ("nbsvm", "tfidf_lr")
 WORDS = {"pos": ("good", "great", "lovely"), "neg": ("bad", "awful", "dull")}
 
 
@@ -56,7 +58,10 @@ def test_a_weak_network_is_blended_with_the_better_linear_model(blended: Sentime
     # the chosen weight is at least as good as either model alone on the validation split
     assert losses["blend"] <= losses["network"] + 1e-12
     assert losses["blend"] <= losses[info["model"]] + 1e-12
-    assert set(losses) == {"network", "nbsvm", "tfidf_lr", "blend"}
+    # crossfit (the default) scores every kind unweighted and with balanced class weights
+    assert set(losses) == {"network", "blend"} | {f"{k}{w}" for k in KINDS for w in ("", "[class_weight=balanced]")}
+    assert info["strategy"] == "crossfit" and info["folds"] == 5
+    assert info["partner"] == {k: blended.blend_model_.get_params()[k] for k in ("class_weight", "sampling")}
 
 
 def test_blended_probabilities_are_the_weighted_mean(blended: SentimentClassifier) -> None:
@@ -100,7 +105,12 @@ def test_a_named_blend_uses_only_that_model(kind: str) -> None:
         embedding_dim=8, hidden_size=8, epochs=1, learning_rate=1e-4, min_frequency=1, num_threads=1, blend=kind
     ).fit(texts, labels)
     assert clf.blend_model_.kind == kind
-    assert set(clf.metrics_["blend"]["validation_log_loss"]) == {"network", kind, "blend"}
+    assert set(clf.metrics_["blend"]["validation_log_loss"]) == {
+        "network",
+        kind,
+        f"{kind}[class_weight=balanced]",
+        "blend",
+    }
 
 
 def test_unknown_blend_fails_before_training() -> None:
@@ -159,10 +169,80 @@ def test_cli_blend_option(tmp_path: Path) -> None:
         ({"sampling": "balanced_batches"}, {"class_weight": None, "sampling": "oversample"}),
     ],
 )
-def test_the_linear_partner_is_balanced_or_mirrors_the_sampling(options: dict, expected: dict) -> None:
+def test_the_holdout_partner_is_balanced_or_mirrors_the_sampling(options: dict, expected: dict) -> None:
     texts, labels = keyword_data(240, seed=7)
     skewed = [(t, y) for i, (t, y) in enumerate(zip(texts, labels)) if y == "pos" or i % 4 == 0]
-    clf = SentimentClassifier(**{**TINY, "blend": "tfidf_lr", "epochs": 1, "learning_rate": 1e-4}, **options)
+    recipe = {**TINY, "blend": "tfidf_lr", "blend_strategy": "holdout", "epochs": 1, "learning_rate": 1e-4}
+    clf = SentimentClassifier(**recipe, **options)
     clf.fit([t for t, _ in skewed], [y for _, y in skewed])
     assert clf.blend_model_ is not None
     assert {k: clf.blend_model_.get_params()[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize("sampling", ["none", "undersample"])
+def test_crossfit_tries_the_partner_unweighted_and_balanced_or_mirrored(sampling: str) -> None:
+    texts, labels = keyword_data(240, seed=7)
+    clf = SentimentClassifier(**{**TINY, "blend": "tfidf_lr", "epochs": 1, "learning_rate": 1e-4}, sampling=sampling)
+    clf.fit(texts, labels)
+    tried = set(clf.metrics_["blend"]["validation_log_loss"]) - {"network", "blend"}
+    assert tried == {
+        "tfidf_lr",
+        "tfidf_lr[class_weight=balanced]" if sampling == "none" else "tfidf_lr[sampling=oversample]",
+    }
+
+
+def test_crossfit_refits_the_partner_on_train_and_validation() -> None:
+    """The kept partner learns from the validation texts too (as the linear baselines do), the holdout one not."""
+    texts, labels = keyword_data(200, seed=8)
+    val_texts, val_labels = keyword_data(60, seed=9)
+    val_texts = [f"{text} zzonlyinvalidation" for text in val_texts]
+    seen = {}
+    for strategy in ("crossfit", "holdout"):
+        clf = SentimentClassifier(
+            **{**TINY, "blend": "tfidf_lr", "epochs": 1, "learning_rate": 1e-4}, blend_strategy=strategy
+        )
+        clf.fit(texts, labels, validation=(val_texts, val_labels))
+        assert clf.blend_model_ is not None, strategy
+        seen[strategy] = any("zzonlyinvalidation" in f.terms for f in clf.blend_model_.features_)
+    assert seen == {"crossfit": True, "holdout": False}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_out_of_fold_probabilities_never_see_their_own_label(kind: str) -> None:
+    """Each text carries a token of its own and a random label: fitted on all rows a linear model recalls the
+    labels from those tokens; out of fold it cannot, so it is near chance. Columns follow the sorted labels."""
+    rng = np.random.default_rng(0)
+    labels = [str(label) for label in rng.choice(["neg", "pos"], size=300)]
+    own = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), size=8)) for _ in range(300)]
+    texts = [f"{word} the same words" for word in own]
+    model = make_baseline(kind, min_df=1, C=100.0)
+    folds = [np.arange(300)[f::5] for f in range(5)]
+    base, balanced = model.out_of_fold_proba(texts, labels, folds, [{}, {"class_weight": "balanced"}])
+    assert base.shape == (300, 2) and not hasattr(model, "coef_")  # the model itself stays unfitted
+    np.testing.assert_allclose(base.sum(axis=1), 1.0, atol=1e-6)
+    targets = np.asarray(labels) == "pos"
+    in_sample = make_baseline(kind, min_df=1, C=100.0).fit(texts, labels).predict_proba(texts)
+    assert np.mean((in_sample[:, 1] > 0.5) == targets) > 0.95
+    assert abs(np.mean((base[:, 1] > 0.5) == targets) - 0.5) < 0.1
+    assert not np.allclose(base, balanced)
+
+
+def test_out_of_fold_leaves_zero_for_a_class_a_fold_never_saw() -> None:
+    texts, labels = keyword_data(60, seed=10)
+    labels = labels[:-1] + ["rare"]  # one text of a third class: the fold holding it trains without it
+    folds = [np.arange(60)[f::3] for f in range(3)]
+    (out,) = make_baseline("tfidf_lr", min_df=1).out_of_fold_proba(texts, labels, folds)
+    assert out.shape == (60, 3)  # columns: neg, pos, rare
+    assert out[59, 2] == 0.0 and out[:59, 2].max() > 0.0
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"blend_strategy": "kfold"}, "blend_strategy must be one of ['crossfit', 'holdout'], got 'kfold'"),
+        ({"blend_folds": 1}, "blend_folds must be between 2 and 20, got 1"),
+    ],
+)
+def test_bad_blend_settings_fail_before_training(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        SentimentClassifier(**options).fit(["a b", "c d", "e f", "g h"], [0, 1, 0, 1])

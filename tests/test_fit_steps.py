@@ -149,7 +149,7 @@ def test_the_new_config_sections_round_trip(tiny_params: dict, tmp_path: Path) -
     assert (
         payload["augment_config"]["augment"] == ["swap", "delete"] and payload["augment_config"]["augment_copies"] == 2
     )
-    assert payload["blend_config"] == {"blend": "nbsvm"}
+    assert payload["blend_config"] == {"blend": "nbsvm", "blend_strategy": "crossfit", "blend_folds": 5}
     loaded = load_model(path)
     for name, cls in EXTRA_CONFIGS.items():
         assert from_dict(cls, payload[name]) == loaded._config(cls) == from_dict(cls, clf.get_params())

@@ -420,6 +420,7 @@ def _shown(value: Any) -> str:
 PretrainKind = Literal["word2vec", "fasttext"]  # = sentilstm.text.pretraining.PretrainMethod
 SynonymKind = Literal["neighbours", "wordnet"]
 Blend = Literal["auto", "nbsvm", "tfidf_lr"]
+BlendStrategy = Literal["crossfit", "holdout"]
 
 
 @dataclass
@@ -465,10 +466,18 @@ class BlendConfig:
     """The linear n-gram model averaged with the network's probabilities (None: the network alone)."""
 
     blend: Blend | None = "auto"  # "auto" tries NBSVM and TF-IDF logistic regression and keeps the better
+    # crossfit: the partner, its class weighting and the weight chosen from out-of-fold predictions over all the
+    # training data (train + validation), then the partner refitted on all of it; holdout (before 0.16): the
+    # partner fitted on the network's training split, the weight picked on the validation split
+    blend_strategy: BlendStrategy = "crossfit"
+    blend_folds: int = 5
 
     def validate(self) -> None:
         if self.blend is not None:
             check_choice("blend", self.blend, Blend)
+        check_choice("blend_strategy", self.blend_strategy, BlendStrategy)
+        check_type("blend_folds", self.blend_folds, int)
+        check_range("blend_folds", self.blend_folds, 2, 20)
 
 
 # the sections a model file may carry beyond text_config and model_config; a file without them (written before

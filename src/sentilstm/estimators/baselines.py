@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 
 from sentilstm.artifact.format import library_versions, write_file
@@ -91,6 +91,42 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
             setattr(self, name, value)
         log.info("%s: %d features, %d classes", self.kind, matrix.shape[1], len(label_map))
         return self
+
+    def out_of_fold_proba(
+        self,
+        X: Iterable[str],
+        y: Iterable[Label],
+        folds: Sequence[np.ndarray],
+        variants: Sequence[dict[str, Any]] = ({},),
+    ) -> list[np.ndarray]:
+        """Cross-fitting: each text's probabilities from a model fitted without its fold (`folds`: row indices
+        that partition X), once per parameter variant (e.g. `{}` and `{"class_weight": "balanced"}`); columns in
+        the order of `LabelMap.fit(y).labels`, 0 for a class a fold's model never saw. The n-gram vocabularies and
+        IDF weights see no labels, so they are fitted once on all of X and only the linear model is refitted:
+        about len(folds) x len(variants) linear fits and one vectorisation. This model itself is left as it was."""
+        texts, labels = check_texts(X, "X"), check_labels(y, "y")
+        if len(texts) != len(labels):
+            raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
+        label_map = LabelMap.fit(labels)
+        targets = label_map.encode(labels)
+        models = [clone(self).set_params(**variant) for variant in variants]
+        for model in models:
+            model._check_params()
+        _, matrix = self._fit_features(Normalizer(self._text_config()).batch(texts))
+        outputs = [np.zeros((len(texts), len(label_map))) for _ in models]
+        everything = np.arange(len(texts))
+        for held in folds:
+            kept = np.setdiff1d(everything, held)
+            present = np.unique(targets[kept])
+            if len(present) < 2:
+                raise DataError(
+                    f"a fold leaves a single class {label_map.decode(present)} to train on; use fewer folds"
+                )
+            for model, out in zip(models, outputs):
+                for name, value in model._fit_linear(matrix[kept], np.searchsorted(present, targets[kept])).items():
+                    setattr(model, name, value)
+                out[np.ix_(held, present)] = model._probabilities(matrix[held])
+        return outputs
 
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """Probabilities (n, n_classes), columns in the order of `classes_`; rows sum to 1."""

@@ -1,19 +1,21 @@
 """The blend step of `SentimentClassifier.fit`: a linear n-gram model averaged with the network's probabilities.
 
 fitted = fit_blend(BlendConfig("auto"), network_val, texts, labels, val_texts, val_targets, classes, sampling="none")
+fitted.model.fit(...) was run on texts + val_texts (crossfit, the default) or on texts alone (holdout)
 fitted.model, fitted.weight  # None, 1.0 when the network alone is best on validation
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from sentilstm.config import BlendConfig, check_range, check_type
-from sentilstm.data.labels import Label
+from sentilstm.data.labels import Label, LabelMap
 from sentilstm.errors import DataError
 from sentilstm.estimators.baselines import LinearBaseline, make_baseline
 
@@ -41,40 +43,77 @@ def fit_blend(
     classes: list[Any],
     *,
     sampling: str,
+    seed: int = 0,
 ) -> FittedBlend:
-    """Fit the linear model(s) on the training split and pick the blend weight on the validation split, given the
-    network's validation probabilities `network`."""
+    """The linear partner and the network's share of the prediction, given the network's probabilities `network`
+    on the validation split (the network trained on `texts`, early-stopped on `val_texts`).
+
+    crossfit (the default): every candidate partner (kind x class weighting) predicts each text of train +
+    validation from a model fitted on the other folds; the candidate and the weight with the lowest validation
+    log-loss are kept (weight 1: the network alone, 0: the partner alone), and the partner is refitted on train +
+    validation, as the linear baselines are. holdout: the partner fitted on `texts` with `partner_balancing`, the
+    weight picked on the validation split."""
+    candidates = _candidates(config, sampling)
+    # (kind, weighting tag) -> (validation probabilities, the fitted partner or what to refit)
+    predictions: dict[tuple[str, str], tuple[np.ndarray, LinearBaseline | tuple[str, dict[str, Any]]]]
+    if config.blend_strategy == "holdout":
+        fitted = [
+            (kind, weighting, _fit_partner(kind, weighting, texts, labels, classes))
+            for kind, weighting in candidates[1::2]
+        ]
+        predictions = {
+            (kind, _tag(w)): (m.predict_proba(val_texts), m)
+            for kind, w, m in fitted
+            if m is not None and list(m.classes_) == list(classes)
+        }
+    else:
+        all_texts = texts + val_texts
+        all_labels = list(labels) + [classes[t] for t in val_targets]
+        folds = _folds(np.asarray([classes.index(label) for label in all_labels]), config.blend_folds, seed)
+        predictions = {}
+        for kind in dict.fromkeys(kind for kind, _ in candidates):
+            weightings = [weighting for k, weighting in candidates if k == kind]
+            for weighting, oof in zip(
+                weightings, _out_of_fold(kind, weightings, all_texts, all_labels, classes, folds)
+            ):
+                predictions[(kind, _tag(weighting))] = (oof[len(texts) :], (kind, weighting))
     scores = {"network": log_loss(network, val_targets)}
-    best: tuple[float, float, LinearBaseline] | None = None
-    kinds: tuple[str, ...] = ("nbsvm", "tfidf_lr") if config.blend == "auto" else (str(config.blend),)
-    for kind in kinds:
-        try:
-            linear = make_baseline(kind, **partner_balancing(sampling)).fit(texts, labels)
-        except DataError as exc:  # e.g. too few texts for any n-gram to repeat
-            log.warning("no %s blend: %s", kind, exc)
-            continue
-        if list(linear.classes_) != list(classes):
-            continue
-        other = linear.predict_proba(val_texts)
-        scores[kind] = log_loss(other, val_targets)
+    best: tuple[float, float, tuple[str, str]] | None = None
+    for key, (other, _) in predictions.items():
+        scores[_name(*key)] = log_loss(other, val_targets)
         for weight in np.linspace(0.0, 1.0, 21):
             loss = log_loss(weight * network + (1 - weight) * other, val_targets)
             if best is None or loss < best[0] - 1e-9:
-                best = (loss, float(weight), linear)
+                best = (loss, float(weight), key)
     if best is None or best[1] == 1.0:
         log.info("blend: the network alone is best on validation (log-loss %.4f)", scores["network"])
         return FittedBlend(scores=scores)
-    loss, weight, linear = best
-    metrics = {"model": linear.kind, "network_weight": weight, "validation_log_loss": {**scores, "blend": loss}}
+    loss, weight, key = best
+    chosen = predictions[key][1]
+    if isinstance(chosen, LinearBaseline):
+        linear = chosen
+    else:  # refit the kept partner on train + validation
+        refit = _fit_partner(chosen[0], chosen[1], all_texts, all_labels, classes)
+        assert refit is not None, "the partner fitted on every fold fits on all the data"
+        linear = refit
+    metrics = {
+        "model": linear.kind,
+        "network_weight": weight,
+        "partner": {"class_weight": linear.class_weight, "sampling": linear.sampling},
+        "strategy": config.blend_strategy,
+        "validation_log_loss": {**scores, "blend": loss},
+    }
+    if config.blend_strategy == "crossfit":
+        metrics["folds"] = config.blend_folds
     log.info(
         "blend: %.2f x network + %.2f x %s (validation log-loss %.4f; network alone %.4f, %s alone %.4f)",
         weight,
         1 - weight,
-        linear.kind,
+        _name(*key),
         loss,
         scores["network"],
-        linear.kind,
-        scores[linear.kind],
+        _name(*key),
+        scores[_name(*key)],
     )
     if weight == 0.0:
         log.warning(
@@ -83,6 +122,63 @@ def fit_blend(
             linear.kind,
         )
     return FittedBlend(linear, weight, metrics, scores)
+
+
+def _candidates(config: BlendConfig, sampling: str) -> list[tuple[str, dict[str, Any]]]:
+    """(kind, class weighting) pairs: each kind unweighted, then weighted as `partner_balancing` says."""
+    kinds: tuple[str, ...] = ("nbsvm", "tfidf_lr") if config.blend == "auto" else (str(config.blend),)
+    return [(kind, weighting) for kind in kinds for weighting in ({}, partner_balancing(sampling))]
+
+
+def _tag(weighting: dict[str, Any]) -> str:
+    return ",".join(f"{key}={value}" for key, value in weighting.items())
+
+
+def _name(kind: str, tag: str) -> str:
+    return f"{kind}[{tag}]" if tag else kind
+
+
+def _fit_partner(
+    kind: str, weighting: dict[str, Any], texts: list[str], labels: list[Label], classes: list[Any]
+) -> LinearBaseline | None:
+    """A linear model fitted on (texts, labels); None when it cannot be (logged), e.g. no n-gram repeats."""
+    try:
+        linear = make_baseline(kind, **weighting).fit(texts, labels)
+    except DataError as exc:  # e.g. too few texts for any n-gram to repeat
+        log.warning("no %s blend: %s", kind, exc)
+        return None
+    if not set(linear.classes_) <= set(classes):
+        return None
+    return linear
+
+
+def _folds(targets: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
+    """Row indices of each of `folds` stratified folds (fewer when there are fewer rows)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=max(2, min(folds, len(targets))), shuffle=True, random_state=seed)
+    with warnings.catch_warnings():  # a class rarer than the fold count is spread as far as it goes
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        return [held for _, held in splitter.split(np.zeros(len(targets)), targets)]
+
+
+def _out_of_fold(
+    kind: str,
+    weightings: list[dict[str, Any]],
+    texts: list[str],
+    labels: list[Label],
+    classes: list[Any],
+    folds: list[np.ndarray],
+) -> list[np.ndarray]:
+    """Out-of-fold probabilities of one kind of partner, per class weighting, columns in `classes` order; none
+    when the partner cannot be fitted (logged)."""
+    try:
+        outputs = make_baseline(kind).out_of_fold_proba(texts, labels, folds, weightings)
+    except DataError as exc:  # e.g. too few texts for any n-gram to repeat
+        log.warning("no %s blend: %s", kind, exc)
+        return []
+    order = [LabelMap.fit(labels).labels.index(label) for label in classes]
+    return [out[:, order] for out in outputs]
 
 
 def partner_balancing(sampling: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from sentilstm.config import (
     AugmentConfig,
     Blend,
     BlendConfig,
+    BlendStrategy,
     Cell,
     EmbeddingConfig,
     Loss,
@@ -97,8 +98,10 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     model names "FORWARD,BACKWARD". Seeded by `seed`; see `sentilstm.text.augment`.
 
     `blend` averages the network's probabilities with a linear n-gram model's (NBSVM or TF-IDF logistic
-    regression, trained on the same training split), weighted to minimise validation log-loss; "auto" tries
-    both and keeps the better, None turns it off. The two make different errors (word order and context
+    regression), weighted to minimise validation log-loss; "auto" tries both and keeps the better, None turns it
+    off. `blend_strategy="crossfit"` picks the partner, its class weighting and the weight from `blend_folds`-fold
+    out-of-fold predictions and refits the partner on train + validation; "holdout" fits it on the training split
+    and picks the weight on validation (the recipe before 0.16). The two make different errors (word order and context
     vs exact n-gram evidence), so the blend beats either alone, as in Mesnil et al. (2014); it costs
     seconds to a minute of training and almost nothing at prediction time.
     """
@@ -169,6 +172,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         embeddings: str | None = EmbeddingConfig.embeddings,
         pretrain_embeddings: PretrainMethod | None = EmbeddingConfig.pretrain_embeddings,
         blend: Blend | None = BlendConfig.blend,
+        blend_strategy: BlendStrategy = BlendConfig.blend_strategy,
+        blend_folds: int = BlendConfig.blend_folds,
         augment: str | Sequence[str] | None = AugmentConfig.augment,
         augment_copies: int = AugmentConfig.augment_copies,
         augment_alpha: float = AugmentConfig.augment_alpha,
@@ -191,6 +196,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self.precision, self.device, self.num_threads, self.bucket_pool = precision, device, num_threads, bucket_pool
         self.freeze_embeddings, self.embeddings = freeze_embeddings, embeddings
         self.pretrain_embeddings, self.blend, self.augment = pretrain_embeddings, blend, augment
+        self.blend_strategy, self.blend_folds = blend_strategy, blend_folds
         self.augment_copies, self.augment_alpha = augment_copies, augment_alpha
         self.augment_synonyms, self.augment_translator = augment_synonyms, augment_translator
 
@@ -273,7 +279,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         )
         self._set_trained(data.label_map, text.pipeline, net, history, rows)
         blend = steps.fit_blend_step(
-            settings.blend, self._network_proba, data, data.label_map.labels, sampling=self.sampling
+            settings.blend, self._network_proba, data, data.label_map.labels, sampling=self.sampling, seed=self.seed
         )
         if blend is not None:
             self._set_blend(blend)
@@ -320,6 +326,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
                 val_targets,
                 list(self.classes_),
                 sampling=self.sampling,
+                seed=self.seed,
             )
         )
 

@@ -393,8 +393,9 @@ def fit_blend_step(
     classes: list[Any],
     *,
     sampling: str,
+    seed: int = 0,
 ) -> FittedBlend | None:
-    """The linear blend on the training split, weighted on validation; None on another torchrun rank."""
+    """The linear partner and its weight (`fit_blend`); None on another torchrun rank."""
     if not lead_process():
         return None
     if config.blend is None:
@@ -408,6 +409,7 @@ def fit_blend_step(
         data.val_targets,
         classes,
         sampling=sampling,
+        seed=seed,
     )
 
 

@@ -1,0 +1,204 @@
+"""How the default recipe combines the network with a linear n-gram model, judged on development splits only.
+
+    python bench/blend_dev.py                        # ten AfriSenti languages + SST-2, 3 seeds
+    python bench/blend_dev.py --datasets afrisenti-ig --seeds 0
+    python bench/blend_dev.py --report-only          # rebuild the Markdown from the cached runs
+
+The network is trained once per (dataset, seed) exactly as the default recipe trains it, on the official training
+split alone (fit holds out its own 10% for early stopping), and its probabilities on that hold-out and on the
+development split are cached (--cache-dir). Each way of blending is then scored on the development split with the
+same network: AfriSenti's official dev files, and SST-2's GLUE dev (the only labelled SST-2 split besides the test
+set). No test split is read. Figures: weighted F1 and macro F1 (AfriSenti's official metric is weighted F1),
+accuracy for SST-2, mean over seeds, and the worst dataset's margin over TF-IDF LR trained on all training data.
+
+Ways compared (all with the same network):
+- network: the network alone.
+- tfidf_lr, nbsvm: the linear baselines on all the training data (what `sentilstm baseline` does).
+- holdout: the blend before issue 16: the linear partner (balanced class weights) fitted on the 90% the network
+  trained on, its weight picked on the 10% hold-out.
+- crossfit: sentilstm's blend now (`sentilstm.estimators.blend.fit_blend`): the partner, its class weighting and the
+  weight chosen from 5-fold out-of-fold predictions, the partner refitted on all the training data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+
+from sentilstm import SentimentClassifier, load_dataset
+from sentilstm.config import BlendConfig
+from sentilstm.data.labels import LabelMap, stratified_split
+from sentilstm.estimators.baselines import make_baseline
+from sentilstm.estimators.blend import fit_blend
+
+RESULTS = Path(__file__).parent / "results"
+LANGUAGES = ("ig", "pcm", "am", "dz", "kr", "ma", "pt", "sw", "ts", "twi")
+DEFAULT_DATASETS = tuple(f"afrisenti-{lang}" for lang in LANGUAGES) + ("sst2",)
+WAYS = ("network", "tfidf_lr", "nbsvm", "holdout", "crossfit")
+log = logging.getLogger("blend_dev")
+
+
+def development_split(name: str, data_dir: Path | None) -> tuple[Any, Any]:
+    """(train, development) tables: AfriSenti's dev files; SST-2's GLUE dev (sentilstm calls it SST-2's test)."""
+    splits = load_dataset(name, path=(data_dir / _folder(name)) if data_dir else None)
+    if name.startswith("afrisenti-"):
+        assert splits.validation is not None, f"{name} has a dev split"
+        return splits.train, splits.validation
+    return splits.train, splits.test
+
+
+def _folder(name: str) -> str:
+    return "afrisenti" if name.startswith("afrisenti-") else {"sst2": "sst", "imdb": "imdb"}[name]
+
+
+def train_network(name: str, seed: int, data_dir: Path | None, cache: Path) -> Path:
+    """Train the default network (no blend) on the training split; cache its hold-out and dev probabilities."""
+    path = cache / f"{name}.seed{seed}.npz"
+    if path.exists():
+        return path
+    train, dev = development_split(name, data_dir)
+    started = time.perf_counter()
+    clf = SentimentClassifier(seed=seed, blend=None).fit(train.texts, train.labels)
+    seconds = time.perf_counter() - started
+    targets = LabelMap(list(clf.classes_)).encode(train.labels)
+    train_index, val_index = stratified_split(targets, clf.validation_fraction, seed)
+    val_texts = [train.texts[i] for i in val_index]
+    np.savez(
+        path,
+        train_index=train_index,
+        val_index=val_index,
+        p_val=clf.predict_proba(val_texts),
+        p_dev=clf.predict_proba(dev.texts),
+        classes=np.array([str(c) for c in clf.classes_]),
+        seconds=seconds,
+    )
+    log.info("%s seed %d: network trained in %.0f s", name, seed, seconds)
+    return path
+
+
+def score_ways(name: str, seed: int, data_dir: Path | None, cached: Path) -> dict[str, dict[str, float]]:
+    """Every way's development scores with the cached network of (name, seed)."""
+    train, dev = development_split(name, data_dir)
+    run = np.load(cached)
+    classes = [c for c in LabelMap.fit(train.labels).labels]
+    assert [str(c) for c in classes] == list(run["classes"]), "label order changed since the network was cached"
+    label_map = LabelMap(classes)
+    dev_targets = label_map.encode(dev.labels)
+    train_texts = [train.texts[i] for i in run["train_index"]]
+    train_labels = [train.labels[i] for i in run["train_index"]]
+    val_texts = [train.texts[i] for i in run["val_index"]]
+    val_targets = label_map.encode([train.labels[i] for i in run["val_index"]])
+    p_val, p_dev = run["p_val"], run["p_dev"]
+    probabilities: dict[str, np.ndarray] = {"network": p_dev}
+    seconds: dict[str, float] = {"network": float(run["seconds"])}
+    for kind in ("tfidf_lr", "nbsvm"):
+        started = time.perf_counter()
+        probabilities[kind] = make_baseline(kind).fit(train.texts, train.labels).predict_proba(dev.texts)
+        seconds[kind] = time.perf_counter() - started
+    for way, config in (("holdout", BlendConfig("auto", blend_strategy="holdout")), ("crossfit", BlendConfig("auto"))):
+        started = time.perf_counter()
+        fitted = fit_blend(config, p_val, train_texts, train_labels, val_texts, val_targets, classes, sampling="none")
+        probabilities[way] = (
+            p_dev
+            if fitted.model is None
+            else fitted.weight * p_dev + (1 - fitted.weight) * fitted.model.predict_proba(dev.texts)
+        )
+        seconds[way] = time.perf_counter() - started
+        log.info("%s seed %d %s: %s", name, seed, way, fitted.metrics and fitted.metrics.get("choice"))
+    return {
+        way: {
+            "weighted_f1": 100 * f1_score(dev_targets, p.argmax(1), average="weighted"),
+            "macro_f1": 100 * f1_score(dev_targets, p.argmax(1), average="macro"),
+            "accuracy": 100 * accuracy_score(dev_targets, p.argmax(1)),
+            "seconds": seconds[way],
+        }
+        for way, p in probabilities.items()
+    }
+
+
+def report(results: dict[str, Any]) -> str:
+    """Markdown: per dataset, each way's mean dev score over seeds; then the mean and worst margin over TF-IDF LR."""
+    metric = {name: ("accuracy" if name in ("sst2", "imdb") else "weighted_f1") for name in results["runs"]}
+    table: dict[str, dict[str, list[float]]] = {}
+    for key, ways in results["runs"].items():
+        name = key.rsplit(".seed", 1)[0]
+        for way, row in ways.items():
+            table.setdefault(name, {}).setdefault(way, []).append(row[metric[name]])
+    lines = [
+        "# Blending the network with a linear model, on development splits",
+        "",
+        "Command: `python bench/blend_dev.py`",
+        "",
+        f"Machine: {results['machine']}. Networks: the default recipe, trained on the training split only; scores "
+        "on the development split (AfriSenti dev, SST-2 GLUE dev): weighted F1 for AfriSenti, accuracy for SST-2; "
+        "mean over seeds (n = number of seeds).",
+        "",
+        "| dataset | n | " + " | ".join(WAYS) + " | crossfit - tfidf_lr | holdout - tfidf_lr |",
+        "|---|---|" + "---|" * (len(WAYS) + 2),
+    ]
+    margins: dict[str, list[float]] = {way: [] for way in WAYS}
+    for name in sorted(table, key=lambda n: (n == "sst2", n)):
+        means = {way: statistics.fmean(table[name][way]) for way in WAYS if way in table[name]}
+        for way in means:
+            margins[way].append(means[way] - means["tfidf_lr"])
+        n = len(table[name]["network"])
+        cells = " | ".join(f"{means[way]:.2f}" for way in WAYS)
+        lines.append(
+            f"| {name} | {n} | {cells} | {means['crossfit'] - means['tfidf_lr']:+.2f} | "
+            f"{means['holdout'] - means['tfidf_lr']:+.2f} |"
+        )
+    lines += [
+        "",
+        "Margin over TF-IDF LR (points), across datasets:",
+        "",
+        "| way | mean margin | worst margin | datasets below TF-IDF LR |",
+        "|---|---|---|---|",
+    ]
+    for way in WAYS:
+        if margins[way]:
+            below = sum(m < 0 for m in margins[way])
+            lines.append(f"| {way} | {statistics.fmean(margins[way]):+.2f} | {min(margins[way]):+.2f} | {below} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--data-dir", type=Path, default=Path(__file__).parents[2] / "shared" / "data")
+    parser.add_argument("--cache-dir", type=Path, default=Path(__file__).parents[1] / ".bench-cache" / "blend_dev")
+    parser.add_argument("--networks-only", action="store_true", help="train and cache the networks, score nothing")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS / "blend_dev")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    data_dir = args.data_dir if args.data_dir.exists() else None
+    json_path = args.out.with_suffix(".json")
+    results = json.loads(json_path.read_text()) if json_path.exists() else {"runs": {}}
+    results["machine"] = f"{platform.machine()}, Python {platform.python_version()}"
+    if not args.report_only:
+        args.cache_dir.mkdir(parents=True, exist_ok=True)
+        for seed in args.seeds:
+            for name in args.datasets:
+                cached = train_network(name, seed, data_dir, args.cache_dir)
+                if not args.networks_only:
+                    results["runs"][f"{name}.seed{seed}"] = score_ways(name, seed, data_dir, cached)
+                    json_path.write_text(json.dumps(results, indent=1))
+    markdown = report(results)
+    args.out.with_suffix(".md").write_text(markdown)
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
