@@ -25,8 +25,8 @@ def interpolate_minority(representations: Tensor, targets: Tensor) -> tuple[Tens
     """SMOTE in the hidden space: add synthetic rows until every class in the batch is as large as the largest.
 
     Each synthetic row is r_i + u * (r_j - r_i), u ~ U(0, 1), for two random texts i, j of the same class, so it
-    lies between two different real examples of that class; gradients flow into both. Classes with fewer than two texts in
-    the batch are left as they are (there is nothing to interpolate between). Uses torch's seeded RNG.
+    lies between two different real examples of that class; gradients flow into both. Classes with fewer than two
+    texts in the batch are left as they are (there is nothing to interpolate between). Uses torch's seeded RNG.
     """
     counts = torch.bincount(targets)
     largest = int(counts.max())
