@@ -1,5 +1,5 @@
-"""Tests of `sentilstm.report.tracking` and `sentilstm train --mlflow`: runs go to a local MLflow file store under tmp_path
-(no server) and are read back with `MlflowClient`, as a user would.
+"""Tests of `sentilstm.report.tracking` and `sentilstm train --mlflow`: runs go to a local MLflow file store under
+tmp_path (no server) and are read back with `MlflowClient`, as a user would.
 
 The contract: parameters, one metric point per epoch (step = epoch) including per-layer gradient norms, final
 scores and the model file reach the store; a run ends FINISHED, FAILED when an error escapes, KILLED on Ctrl-C, and
