@@ -11,11 +11,14 @@ import numbers
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
 from sentilstm.errors import ConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Cell = Literal["lstm", "gru"]
 Pooling = Literal["last", "mean", "max", "attention", "concat"]
@@ -77,7 +80,7 @@ def check_integer(name: str, value: int, low: int, high: int | None = None) -> N
         raise ConfigError(f"{name} must be a whole number {bound}, got {value!r}")
 
 
-def check_field_kinds(config: Any) -> None:
+def check_field_kinds(config: DataclassInstance) -> None:
     """Raise ConfigError for a config field whose value has the wrong kind for its annotation: a whole number
     where an int is declared (1.5 epochs), a finite number for a float (NaN, inf, "0.1"), True/False for a bool.
     Ranges are each config's `validate`; this is the type check every numeric field shares. Lenient where Python
@@ -383,7 +386,9 @@ def _fits(value: Any, hint: Any, finite: bool) -> bool:
             and set(value) == set(spec)
             and all(_fits(value[key], item, finite) for key, item in spec.items())
         )
-    if dataclasses.is_dataclass(hint):  # a nested record, e.g. History.epochs: list[EpochStats]
+    if isinstance(hint, type) and dataclasses.is_dataclass(
+        hint
+    ):  # a nested record, e.g. History.epochs: list[EpochStats]
         try:
             check_fields(hint, value, hint.__name__, finite=finite)
         except ConfigError:

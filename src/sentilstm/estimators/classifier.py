@@ -74,6 +74,7 @@ from sentilstm.training.loop import (
 if TYPE_CHECKING:
     from sentilstm.explanations.methods import ExplainMethod
     from sentilstm.explanations.result import TokenAttribution
+    from sentilstm.models import SentimentNet
 
 log = logging.getLogger(__name__)
 GOVERNED_TEXTS = 2048  # predictions of fewer texts (a request, a page of results) keep the threads as they are
@@ -292,7 +293,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self,
         label_map: LabelMap,
         pipeline: TextPipeline,
-        net: torch.nn.Module,
+        net: SentimentNet,
         history: History,
         rows: steps.TrainingRows,
     ) -> None:
