@@ -206,9 +206,8 @@ class TrainConfig:
     seed: int = 0  # python, numpy and torch RNGs, data split and batch order
     precision: Precision = "fp32"  # "bf16" autocast ~1.7x faster on AVX512-BF16 CPUs and on GPUs
     device: str = "auto"  # "auto": CUDA when available, else CPU
-    # torch intra-op threads; None: the CPUs this process may use (affinity, cgroup quota) that other processes
-    # leave free, re-measured while training (2 threads beside a busy process ran 7x slower than 1;
-    # sentilstm.system.threads)
+    # torch intra-op threads; None: the CPUs this process may use (affinity, cgroup quota) that others leave free,
+    # re-measured while training (2 threads beside a busy process ran 7x slower than 1; sentilstm.system.threads)
     num_threads: int | None = None
     bucket_pool: int = 50  # batches per sorting pool: texts of similar length share a batch
     # epochs the embedding layer stays frozen (-1: always): pretrained vectors survive the noisy first
@@ -386,9 +385,8 @@ def _fits(value: Any, hint: Any, finite: bool) -> bool:
             and set(value) == set(spec)
             and all(_fits(value[key], item, finite) for key, item in spec.items())
         )
-    if isinstance(hint, type) and dataclasses.is_dataclass(
-        hint
-    ):  # a nested record, e.g. History.epochs: list[EpochStats]
+    # a nested record, e.g. History.epochs: list[EpochStats]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         try:
             check_fields(hint, value, hint.__name__, finite=finite)
         except ConfigError:
