@@ -143,7 +143,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"# Batch scoring: {result['rows']:,} rows ({result['input_mib']:.0f} MiB CSV of tweet-length texts), "
         f"`sentilstm predict --input/--output`",
         "",
-        f"Machine: {result['machine']}. {result['date']}. Conditions: {result['conditions']}. Model: `{result['model']}`, "
+        f"Machine: {result['machine']}. {result['date']}. Conditions: {result['conditions']}. "
+        f"Model: `{result['model']}`, "
         f"chunks of {result['chunk_rows']:,} rows.",
         "",
         "| backend | threads | rows/s (wall, incl. start-up) | rows/s (scoring loop) | wall time | peak RSS (MiB) | "
@@ -152,7 +153,8 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for r in result["runs"]:
         lines.append(
-            f"| {r['backend']} | {r['threads'] or 'default'} | {r['rows_per_second']:,.0f} | {r['scoring_rows_per_second']:,.0f} | {r['seconds']:.0f} s | "
+            f"| {r['backend']} | {r['threads'] or 'default'} | {r['rows_per_second']:,.0f} | "
+            f"{r['scoring_rows_per_second']:,.0f} | {r['seconds']:.0f} s | "
             f"{r['peak_rss_mib']:.0f} | {r['rss_mib_second_quarter_max']:.0f} | {r['rss_mib_last_quarter_max']:.0f} | "
             f"{r.get('other_load_cores', float('nan')):.2f} |"
         )
@@ -196,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         run = score(args.model, args.input, backend, args.threads, args.chunk_rows, args.interval)
         runs.append(run)
         print(
-            f"{backend}: {run['rows_per_second']:.0f} rows/s, {run['seconds']:.0f}s, peak RSS {run['peak_rss_mib']:.0f} MiB "
-            f"(2nd quarter {run['rss_mib_second_quarter_max']:.0f}, last quarter {run['rss_mib_last_quarter_max']:.0f})",
+            f"{backend}: {run['rows_per_second']:.0f} rows/s, {run['seconds']:.0f}s, "
+            f"peak RSS {run['peak_rss_mib']:.0f} MiB "
+            f"(2nd quarter {run['rss_mib_second_quarter_max']:.0f}, "
+            f"last quarter {run['rss_mib_last_quarter_max']:.0f})",
             flush=True,
         )
     result = {

@@ -132,8 +132,9 @@ def main() -> None:
                     row = run(data_args, extra, threads, args.epochs, args.batch_size, folder)
                     runs[setting].append(row)
                     print(
-                        f"{name}, {setting}: {row['reviews_per_second']:.0f} reviews/s, epoch {row['epoch_seconds']:.1f} s, "
-                        f"command {row['command_seconds']:.0f} s, load {row['load_before']:.2f} -> {row['load_after']:.2f}",
+                        f"{name}, {setting}: {row['reviews_per_second']:.0f} reviews/s, "
+                        f"epoch {row['epoch_seconds']:.1f} s, command {row['command_seconds']:.0f} s, "
+                        f"load {row['load_before']:.2f} -> {row['load_after']:.2f}",
                         flush=True,
                     )
             summary = {

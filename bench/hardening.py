@@ -70,7 +70,8 @@ def markdown(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
     lines = [
         "# Hostile-input audit (issue 14)",
         "",
-        f"Code: `{meta['commit']}`{' (with uncommitted changes)' if meta['dirty'] else ''}. Machine: {meta['machine']}. "
+        f"Code: `{meta['commit']}`{' (with uncommitted changes)' if meta['dirty'] else ''}. "
+        f"Machine: {meta['machine']}. "
         f"Started {meta['started']}, {meta['minutes']:.1f} min. Command: `{meta['command']}`.",
         "",
         f"Sandbox: {meta['sandbox']}. Blow-up: peak RSS over {meta['blowup_mb']:.0f} MB, or out of memory under a "
@@ -114,11 +115,15 @@ def markdown(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
 
 
 def print_table(outcomes: list[Outcome]) -> None:
-    header = f"{'surface':<8} {'tried':>6} {'clean':>6} {'traceback':>10} {'data lost':>10} {'hang/blow-up':>13} {'accepted':>9} {'other':>6} {'skipped':>8}"
+    header = (
+        f"{'surface':<8} {'tried':>6} {'clean':>6} {'traceback':>10} {'data lost':>10} {'hang/blow-up':>13} "
+        f"{'accepted':>9} {'other':>6} {'skipped':>8}"
+    )
     print(header)
     for surface, c in tally(outcomes).items():
         print(
-            f"{surface:<8} {c['tried']:>6} {c['clean']:>6} {c['traceback']:>10} {c['data lost']:>10} {c['hang/blow-up']:>13} "
+            f"{surface:<8} {c['tried']:>6} {c['clean']:>6} {c['traceback']:>10} {c['data lost']:>10} "
+            f"{c['hang/blow-up']:>13} "
             f"{c['accepted']:>9} {c['other']:>6} {c['skipped']:>8}"
         )
 
@@ -188,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "commit": git("rev-parse", "--short", "HEAD"),
         "dirty": bool(git("status", "--porcelain", "--", "src")),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": (
+            f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
         "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
         "minutes": (time.time() - started) / 60,
         "command": "python bench/hardening.py " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -661,7 +661,8 @@ def run_python_surfaces(
                 detail = (
                     f"no answer after {current['timeout']:.0f} s (killed)"
                     if hung
-                    else f"the process died (exit {process.returncode}): {exception_line((art.work / 'runner.log').read_text(errors='replace')[-3000:])}"
+                    else f"the process died (exit {process.returncode}): "
+                    f"{exception_line((art.work / 'runner.log').read_text(errors='replace')[-3000:])}"
                 )
                 outcomes[current["index"]] = Outcome(
                     current["surface"],

@@ -1,5 +1,6 @@
 """The audit's HTTP surface: real `sentilstm serve` processes on loopback, attacked with planted files, malformed and
-oversized requests, cross-site requests, a load test with a killed worker, and unbounded work (see bench/hardening.py)."""
+oversized requests, cross-site requests, a load test with a killed worker, and unbounded work (see
+bench/hardening.py)."""
 
 from __future__ import annotations
 
@@ -817,13 +818,15 @@ class HttpAudit:
                 "limits",
                 "Content-Length 3,000,000 with a short body",
                 "refuse",
-                b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\n\r\n{}",
+                b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 3000000\r\n\r\n{}",
             ),
             (
                 "limits",
                 "a chunked body over the 2 MB limit",
                 "refuse",
-                b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
                 + b"".join(b"%x\r\n" % 65536 + b"a" * 65536 + b"\r\n" for _ in range(40))
                 + b"0\r\n\r\n",
             ),
@@ -838,7 +841,8 @@ class HttpAudit:
                 "odd request",
                 "Content-Length and Transfer-Encoding together (smuggling)",
                 "refuse",
-                b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
             ),
             (
                 "odd request",

@@ -520,7 +520,8 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         "OMP_WAIT_POLICY=PASSIVE. Generator: one separate process, raw asyncio streams on uvloop, keep-alive "
         "HTTP/1.1, one connection per client. Conditions: "
         + report["conditions"]
-        + f" (load average at start {report['load_average_at_start'][0]:.2f}, at end {report['load_average_at_end'][0]:.2f}; "
+        + f" (load average at start {report['load_average_at_start'][0]:.2f}, "
+        f"at end {report['load_average_at_end'][0]:.2f}; "
         f"other benchmarks at start: {report['other_benchmarks_at_start'] or 'none'}, "
         f"at end: {report['other_benchmarks_at_end'] or 'none'}).",
         "",
@@ -549,8 +550,8 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
             '### Closed loop: POST /predict {"text": tweet}',
             "",
             "| backend | workers | clients | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
-            "clients / req/s ms (Little's law: the mean a closed loop must show) | server CPU cores | server CPU ms/req | "
-            "generator CPU cores | other programs' CPU cores | connections per worker |",
+            "clients / req/s ms (Little's law: the mean a closed loop must show) | server CPU cores | "
+            "server CPU ms/req | generator CPU cores | other programs' CPU cores | connections per worker |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in model["closed"]:
@@ -590,7 +591,8 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
             "",
             "| backend | model alone, 1 text/call ms | model alone, 32 texts/call ms per text | "
             "of which linear partner (1 / 32 per call) ms | server CPU ms/req, 1 client (workers 1 / 2) | "
-            "server CPU ms/req, 32 clients (workers 1 / 2) | GET /health server CPU ms/req, 32 clients (workers 1 / 2) |",
+            "server CPU ms/req, 32 clients (workers 1 / 2) | "
+            "GET /health server CPU ms/req, 32 clients (workers 1 / 2) |",
             "|---|---|---|---|---|---|---|",
         ]
         for cost in model.get("model_cost", []):
@@ -614,8 +616,8 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
                 "",
                 "### Framework floor: GET /health (no model, no request body)",
                 "",
-                "| backend | workers | clients | req/s | p50 ms | p99 ms | errors | server CPU ms/req | generator CPU cores | "
-                "other programs' CPU cores |",
+                "| backend | workers | clients | req/s | p50 ms | p99 ms | errors | server CPU ms/req | "
+                "generator CPU cores | other programs' CPU cores |",
                 "|---|---|---|---|---|---|---|---|---|---|",
             ]
             for r in model["floor"]:

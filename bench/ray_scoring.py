@@ -107,13 +107,15 @@ def markdown(result: dict[str, Any]) -> str:
         f"Machine: {result['machine']}. {result['date']}. Conditions: {result['conditions']}. "
         f"Model: `{result['model']}` ({result['model_description']}).",
         "",
-        "| backend | engine | rows/s (wall, incl. start-up) | rows/s (as the CLI reports) | wall time | load avg (1 min) before → after | other processes' load (cores) |",
+        "| backend | engine | rows/s (wall, incl. start-up) | rows/s (as the CLI reports) | wall time | "
+        "load avg (1 min) before → after | other processes' load (cores) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in result["runs"]:
         lines.append(
             f"| {r['backend']} | {r['engine']} | {r['rows_per_second']:,.0f} | {r['scoring_rows_per_second']:,.0f} | "
-            f"{r['seconds']:.0f} s | {r['load_1min_before']:.2f} → {r['load_1min_after']:.2f} | {r['other_load_cores']:.2f} |"
+            f"{r['seconds']:.0f} s | {r['load_1min_before']:.2f} → {r['load_1min_after']:.2f} | "
+            f"{r['other_load_cores']:.2f} |"
         )
     lines += ["", "Agreement of the Ray output with the local output (same backend, rows matched by id):", ""]
     for backend, agreement in result["agreement"].items():
@@ -194,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(result)
             outputs[engine] = output
             print(
-                f"{backend} {result['engine']}: {result['rows_per_second']:,.0f} rows/s wall ({result['seconds']:.0f} s), "
+                f"{backend} {result['engine']}: {result['rows_per_second']:,.0f} rows/s wall "
+                f"({result['seconds']:.0f} s), "
                 f"{result['scoring_rows_per_second']:,.0f} rows/s as reported; load {result['load_1min_before']} -> "
                 f"{result['load_1min_after']}",
                 flush=True,
@@ -209,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         "model_description": description,
         "concurrency": args.concurrency,
         "batch_size": args.batch_size,
-        "conditions": f"shared 2-vCPU VM; load average at the end {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (1/5/15 min)"
-        + (f"; {args.conditions}" if args.conditions else ""),
+        "conditions": (
+            f"shared 2-vCPU VM; load average at the end {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (1/5/15 min)"
+            + (f"; {args.conditions}" if args.conditions else "")
+        ),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "runs": runs,

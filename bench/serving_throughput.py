@@ -258,7 +258,8 @@ def accuracy(model: str, texts: list[str], labels: list[str], threads: int) -> l
             )
         seconds = time.perf_counter() - started
         print(
-            f"  accuracy pass {backend}: {seconds:.1f}s network ({threads} threads), tokenization {encode_seconds:.1f}s",
+            f"  accuracy pass {backend}: {seconds:.1f}s network ({threads} threads), "
+            f"tokenization {encode_seconds:.1f}s",
             flush=True,
         )
     rows = []
@@ -328,7 +329,8 @@ def conclusions(result: dict[str, Any], target: float = 2000.0) -> list[str]:
         rest = total - sum(stages.values())
         lines.append(
             f"One core's time per review with {best['backend']} (1x1, {total:.0f} µs): {parts}, the rest "
-            f"(predict's bookkeeping, argmax, labels; and timing noise: the stages come from a separate pass) {rest:.0f} µs."
+            f"(predict's bookkeeping, argmax, labels; and timing noise: the stages come from a separate pass) "
+            f"{rest:.0f} µs."
         )
     tokenize = {r["layout"]: r["reviews_per_second"] for r in result.get("tokenization_only", [])}
     if "2x1" in tokenize:
@@ -393,7 +395,8 @@ def markdown(result: dict[str, Any]) -> str:
         for r in result["accuracy"]:
             blended = f"{100 * r['blended_accuracy']:.2f}%" if "blended_accuracy" in r else ""
             lines.append(
-                f"| {r['backend']} | {100 * r['network_accuracy']:.2f}% | {100 * r['network_agreement_with_torch_fp32']:.2f}% | "
+                f"| {r['backend']} | {100 * r['network_accuracy']:.2f}% | "
+                f"{100 * r['network_agreement_with_torch_fp32']:.2f}% | "
                 f"{r['max_abs_probability_diff_vs_torch_fp32']:.4f} | {blended} |"
             )
         lines.append("")
@@ -476,7 +479,8 @@ def main(argv: list[str] | None = None) -> int:
                 row = run_layout(path, backend, layout, texts, args, with_breakdown=layout == "1x1")
                 rows.append(row)
                 print(
-                    f"{name} {backend} {layout}: {row['reviews_per_second']:.0f} reviews/s {row.get('stage_microseconds_per_review', '')}",
+                    f"{name} {backend} {layout}: {row['reviews_per_second']:.0f} reviews/s "
+                    f"{row.get('stage_microseconds_per_review', '')}",
                     flush=True,
                 )
         result["models"][name] = {"path": path, "backends": args.backends, "throughput": rows}

@@ -3,9 +3,10 @@
     python bench/train_speed.py [--reviews 4096] [--threads 2 1] [--precision fp32 bf16]
 
 Runs sentilstm's own training loop (length-bucketed batches, AdamW, clipping, schedule) for two epochs per
-setting and prints the second epoch's reviews/s (the first also pays for building oneDNN primitives) and useful LSTM GFLOP/s (real tokens only, forward + backward) beside the
-machine's float32 matmul peak measured in the same run. Reads ../shared/data/imdb/train.csv.gz when
-present, else synthesises IMDB-like lengths. Saves bench/results/train_speed.{json,md}.
+setting and prints the second epoch's reviews/s (the first also pays for building oneDNN primitives) and useful
+LSTM GFLOP/s (real tokens only, forward + backward) beside the machine's float32 matmul peak measured in the same
+run. Reads ../shared/data/imdb/train.csv.gz when present, else synthesises IMDB-like lengths. Saves
+bench/results/train_speed.{json,md}.
 """
 
 from __future__ import annotations
@@ -112,7 +113,10 @@ def main() -> None:
         "reviews": len(ids),
         "mean_tokens": float(lengths.mean()),
         "batch_size": args.batch_size,
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads max, torch {torch.__version__}",
+        "machine": (
+            f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads max, "
+            f"torch {torch.__version__}"
+        ),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "rows": rows,
     }
@@ -122,11 +126,13 @@ def main() -> None:
     lines = [
         f"# Training speed: BiLSTM-128 + attention, {len(ids)} reviews ({source}), mean {lengths.mean():.0f} tokens",
         "",
-        "| threads | precision | reviews/s (epoch 2) | reviews/s (epoch 1) | useful LSTM GFLOP/s | fp32 matmul peak GFLOP/s | fraction of peak |",
+        "| threads | precision | reviews/s (epoch 2) | reviews/s (epoch 1) | useful LSTM GFLOP/s | "
+        "fp32 matmul peak GFLOP/s | fraction of peak |",
         "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['threads']} | {r['precision']} | {r['reviews_per_second']:.0f} | {r['first_epoch_reviews_per_second']:.0f} | "
+        f"| {r['threads']} | {r['precision']} | {r['reviews_per_second']:.0f} | "
+        f"{r['first_epoch_reviews_per_second']:.0f} | "
         f"{r['useful_lstm_gflops']:.0f} | "
         f"{r['matmul_fp32_gflops']:.0f} | {100 * r['fraction_of_matmul_peak']:.0f}% |"
         for r in rows

@@ -94,7 +94,8 @@ def full_disk(monkeypatch: Any) -> None:
 
 
 # ----- the command line ------------------------------------------------------------------------------------
-CLI_ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}  # wide, plain output
+# Rich reads COLUMNS on every render: wide enough that table titles and help text are not wrapped; plain output.
+CLI_ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
 
 
 def invoke_cli(*args: Any) -> Any:

@@ -1,4 +1,5 @@
-"""sentilstm.artifact.format: the one-file model format; exact round trips, and every damaged file is an ArtifactError."""
+"""sentilstm.artifact.format: the one-file model format; exact round trips, and every damaged file is an
+ArtifactError."""
 
 from __future__ import annotations
 

@@ -18,11 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from helpers import make_negation_data
+from helpers import invoke_cli, make_negation_data
 from sentilstm import SentimentClassifier, TrainingCallback
-from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.text import synonyms as synonyms_module
 from sentilstm.text.augment import (
@@ -552,34 +550,26 @@ def test_cli_train_with_augmentation(tmp_path: Path) -> None:
     ]
     out = tmp_path / "m.sentilstm"
     metrics = tmp_path / "metrics.json"
-    result = CliRunner().invoke(
-        app,
-        [
-            "train",
-            str(data),
-            *small,
-            "--augment",
-            "swap,delete",
-            "--augment-copies",
-            "2",
-            "--augment-alpha",
-            "0.2",
-            "--out",
-            str(out),
-            "--metrics-json",
-            str(metrics),
-        ],
-        env={"COLUMNS": "200", "NO_COLOR": "1"},
+    result = invoke_cli(
+        "train",
+        data,
+        *small,
+        "--augment",
+        "swap,delete",
+        "--augment-copies",
+        "2",
+        "--augment-alpha",
+        "0.2",
+        "--out",
+        out,
+        "--metrics-json",
+        metrics,
     )
     assert result.exit_code == 0, result.output
     assert "augmentation added" in result.output and out.exists()
     saved = json.loads(metrics.read_text())
     assert saved["augmentation"]["added_per_operation"].keys() <= {"swap", "delete"}
-    bad = CliRunner().invoke(
-        app,
-        ["train", str(data), *small, "--augment", "shuffle", "--out", str(tmp_path / "x")],
-        env={"COLUMNS": "200", "NO_COLOR": "1"},
-    )
+    bad = invoke_cli("train", data, *small, "--augment", "shuffle", "--out", tmp_path / "x")
     assert bad.exit_code == 2 and "augment operations must be among" in bad.stderr
     assert "Traceback" not in bad.output and not (tmp_path / "x").exists()
 

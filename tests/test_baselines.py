@@ -28,9 +28,8 @@ from safetensors import safe_open
 from sklearn.base import clone
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 from sklearn.model_selection import cross_val_score
-from typer.testing import CliRunner
 
-from helpers import FILLER, NEGATIVE, POSITIVE, error_line, make_negation_data
+from helpers import FILLER, NEGATIVE, POSITIVE, error_line, invoke_cli, make_negation_data
 from sentilstm import (
     NBSVM,
     ArtifactError,
@@ -43,7 +42,6 @@ from sentilstm import (
     TfidfLogisticRegression,
     load_model,
 )
-from sentilstm.cli import app
 from sentilstm.estimators.baselines import BASELINES, LinearBaseline, make_baseline
 from sentilstm.estimators.ngrams import Features, count_vectorizer, l2_rows
 from sentilstm.text.normalize import Normalizer
@@ -574,12 +572,6 @@ def test_truncated_baseline_file_is_an_artifact_error(keep: float, fitted: dict,
 
 
 # ----- command line ------------------------------------------------------------------------------------
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
-runner = CliRunner()
-
-
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args], env=ENV)
 
 
 def ok(result: Any) -> Any:
@@ -614,7 +606,7 @@ def cli_models(cli_data: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     for kind in KINDS:
         folder = tmp_path_factory.mktemp(f"cli_{kind}")
         model, metrics = folder / "b.sentilstm", folder / "metrics.json"
-        result = invoke(
+        result = invoke_cli(
             "baseline",
             cli_data["train"],
             "--kind",
@@ -652,7 +644,7 @@ def test_cli_baseline_writes_model_and_metrics(kind: str, cli_models: dict, cli_
 def test_cli_baseline_passes_options(cli_data: dict, tmp_path: Path) -> None:
     model = tmp_path / "o.sentilstm"
     ok(
-        invoke(
+        invoke_cli(
             "baseline",
             cli_data["train"],
             "--kind",
@@ -676,7 +668,7 @@ def test_cli_baseline_passes_options(cli_data: dict, tmp_path: Path) -> None:
 
 
 def test_cli_baseline_unknown_kind_is_a_user_error(cli_data: dict, tmp_path: Path) -> None:
-    line = error_line(invoke("baseline", cli_data["train"], "--kind", "svm", "--out", tmp_path / "m.sentilstm"))
+    line = error_line(invoke_cli("baseline", cli_data["train"], "--kind", "svm", "--out", tmp_path / "m.sentilstm"))
     assert "'svm'" in line and "nbsvm" in line and "tfidf_lr" in line
     assert list(tmp_path.iterdir()) == []
 
@@ -687,14 +679,14 @@ def test_cli_baseline_unknown_kind_is_a_user_error(cli_data: dict, tmp_path: Pat
 def test_cli_baseline_bad_option_is_a_user_error(
     option: str, value: str, bad: str, cli_data: dict, tmp_path: Path
 ) -> None:
-    line = error_line(invoke("baseline", cli_data["train"], option, value, "--out", tmp_path / "m.sentilstm"))
+    line = error_line(invoke_cli("baseline", cli_data["train"], option, value, "--out", tmp_path / "m.sentilstm"))
     assert f"{bad} must be" in line
     assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_baseline_bad_class_weight_is_a_user_error(cli_data: dict, tmp_path: Path) -> None:
     line = error_line(
-        invoke("baseline", cli_data["train"], "--class-weight", "balancd", "--out", tmp_path / "m.sentilstm")
+        invoke_cli("baseline", cli_data["train"], "--class-weight", "balancd", "--out", tmp_path / "m.sentilstm")
     )
     assert "class_weight" in line and "balancd" in line
 
@@ -704,7 +696,7 @@ def test_cli_evaluate_a_baseline(kind: str, cli_models: dict, cli_data: dict, tm
     model = cli_models[kind]["model"]
     ok(cli_models[kind]["result"])
     report_path = tmp_path / "report.json"
-    result = ok(invoke("evaluate", model, cli_data["test"], "--json", report_path))
+    result = ok(invoke_cli("evaluate", model, cli_data["test"], "--json", report_path))
     assert "confusion matrix" in result.stdout and "500" in result.stdout
     report = json.loads(report_path.read_text())
     frame = pd.read_csv(cli_data["test"])
@@ -717,14 +709,14 @@ def test_cli_evaluate_a_baseline(kind: str, cli_models: dict, cli_data: dict, tm
 def test_cli_predict_texts_with_a_baseline(kind: str, cli_models: dict) -> None:
     model = cli_models[kind]["model"]
     ok(cli_models[kind]["result"])
-    result = ok(invoke("predict", model, "--json", *PROBES))
+    result = ok(invoke_cli("predict", model, "--json", *PROBES))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["text"] for line in lines] == PROBES
     assert [line["label"] for line in lines] == [1, -1, -1, 1] and all(type(line["label"]) is int for line in lines)
     for line in lines:
         assert set(line["probabilities"]) == {"-1", "1"}
         assert math.isclose(sum(line["probabilities"].values()), 1.0, abs_tol=1e-5)
-    table = ok(invoke("predict", model, "the movie was not good", "a really great film"))
+    table = ok(invoke_cli("predict", model, "the movie was not good", "a really great film"))
     assert "p(-1)" in table.stdout and "p(1)" in table.stdout and "not good" in table.stdout
 
 
@@ -733,7 +725,7 @@ def test_cli_predict_file_with_a_baseline(kind: str, cli_models: dict, cli_data:
     model = cli_models[kind]["model"]
     ok(cli_models[kind]["result"])
     output = tmp_path / "out.csv"
-    result = ok(invoke("predict", model, "--input", cli_data["inputs"], "--output", output, "--chunk-rows", "20"))
+    result = ok(invoke_cli("predict", model, "--input", cli_data["inputs"], "--output", output, "--chunk-rows", "20"))
     assert "scored 50 rows" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
     frame = pd.read_csv(output)
@@ -748,7 +740,7 @@ def test_cli_predict_file_with_a_baseline(kind: str, cli_models: dict, cli_data:
 def test_cli_evaluate_unknown_label_with_a_baseline(cli_models: dict, tmp_path: Path) -> None:
     ok(cli_models["nbsvm"]["result"])
     path = write_csv(tmp_path / "odd.csv", ["good film", "bad film"], [7, 1])
-    line = error_line(invoke("evaluate", cli_models["nbsvm"]["model"], path))
+    line = error_line(invoke_cli("evaluate", cli_models["nbsvm"]["model"], path))
     assert "[7]" in line and "not seen in training" in line
 
 

@@ -1,5 +1,5 @@
-"""bench/accuracy.py end to end on the bundled tweets corpus with the fastest model (a few seconds); bench/hardening.py's
-verdict rules, snapshots and model-file tampering, and a tiny end-to-end run (slow)."""
+"""bench/accuracy.py end to end on the bundled tweets corpus with the fastest model (a few seconds);
+bench/hardening.py's verdict rules, snapshots and model-file tampering, and a tiny end-to-end run (slow)."""
 
 from __future__ import annotations
 

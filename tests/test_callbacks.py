@@ -1,4 +1,5 @@
-"""sentilstm.training.callbacks: the hook points of the training loop, in order, and user callbacks next to the built-in ones."""
+"""sentilstm.training.callbacks: the hook points of the training loop, in order, and user callbacks next to the
+built-in ones."""
 
 from __future__ import annotations
 

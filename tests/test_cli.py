@@ -26,24 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from sentilstm.cli import app
+import helpers
+from helpers import invoke_cli
 from sentilstm.estimators.classifier import SentimentClassifier
 from sentilstm.training.loop import read_checkpoint
 
-# Rich reads COLUMNS on every render: wide enough that table titles and help text are not wrapped.
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
 # --threads 1: on this 2-core machine two OpenMP threads train ~10x slower as soon as anything else runs
 # (measured: 18.5 s vs 9.0 s for the same 8 epochs while another pytest ran; 2.5 s either way when idle).
 SMALL = ["--embedding-dim", "32", "--hidden-size", "32", "--epochs", "8", "--min-frequency", "1", "--threads", "1"]
 COLUMNS = ["--text-column", "text", "--label-column", "label"]
-
-runner = CliRunner()  # click >= 8.2: result.stdout / result.stderr are separate, result.output has both
-
-
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args], env=ENV)
 
 
 # ----- synthetic data --------------------------------------------------------------------------------
@@ -93,14 +85,10 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def error_line(result: Any) -> str:
-    """The contract for user errors: exit 2, one `error:` line on stderr, no traceback; returns that line."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), repr(result.exception)  # not an uncaught exception
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
+    """`helpers.error_line` (exit 2, one `error:` line on stderr, no traceback), and no `error:` on stdout."""
+    line = helpers.error_line(result)
     assert "error:" not in result.stdout
-    return lines[0]
+    return line
 
 
 def files_in(folder: Path) -> set[str]:
@@ -134,7 +122,7 @@ def trained(data: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
     """One binary (-1/1) model trained through the CLI, with --test and --metrics-json."""
     folder = tmp_path_factory.mktemp("model")
     model, metrics = folder / "m.sentilstm", folder / "metrics.json"
-    result = invoke(
+    result = invoke_cli(
         "train", data["train"], *COLUMNS, "--out", model, "--test", data["test"], "--metrics-json", metrics, *SMALL
     )
     return {"result": result, "model": model, "metrics": metrics, "folder": folder}
@@ -187,7 +175,7 @@ def test_train_with_test_prints_and_saves_test_metrics(trained: dict[str, Any], 
 
 def test_train_resume_without_checkpoint_trains_from_scratch(data: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "r.sentilstm"
-    result = ok(invoke("train", data["test"], *COLUMNS, "--out", out, "--resume", *SMALL, "--epochs", "2"))
+    result = ok(invoke_cli("train", data["test"], *COLUMNS, "--out", out, "--resume", *SMALL, "--epochs", "2"))
     assert "no checkpoint" in result.stderr and "training from the start" in result.stderr
     assert out.is_file() and not Path(f"{out}.ckpt").exists()
 
@@ -200,20 +188,20 @@ def test_train_three_classes_from_parquet_with_float_labels(tmp_path: Path) -> N
     test_rows = make_rows(300, seed=6, classes=(-1, 0, 1))
     write_csv(tmp_path / "test3.csv", test_rows)
     out = tmp_path / "m3.sentilstm"
-    ok(invoke("train", tmp_path / "train3.parquet", "--out", out, *SMALL))  # columns inferred: text, label
+    ok(invoke_cli("train", tmp_path / "train3.parquet", "--out", out, *SMALL))  # columns inferred: text, label
 
     loaded = SentimentClassifier.load(out)
     assert loaded.label_map_.labels == [-1, 0, 1]
     assert all(type(label) is int for label in loaded.label_map_.labels)
 
     report_path = tmp_path / "report.json"
-    result = ok(invoke("evaluate", out, tmp_path / "test3.csv", "--json", report_path))
+    result = ok(invoke_cli("evaluate", out, tmp_path / "test3.csv", "--json", report_path))
     report = json.loads(report_path.read_text())
     assert report["labels"] == [-1, 0, 1] and len(report["confusion_matrix"]) == 3
     assert report["accuracy"] > 0.6, report["accuracy"]  # chance is 1/3
     assert "confusion matrix" in result.stdout
 
-    result = ok(invoke("predict", out, "--json", "the movie was okay today", "the film was not bad", "awful plot"))
+    result = ok(invoke_cli("predict", out, "--json", "the movie was okay today", "the film was not bad", "awful plot"))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3
     for line in lines:
@@ -222,7 +210,7 @@ def test_train_three_classes_from_parquet_with_float_labels(tmp_path: Path) -> N
         assert math.isclose(sum(line["probabilities"].values()), 1.0, abs_tol=1e-5)
 
     scored = tmp_path / "scored3.csv"
-    ok(invoke("predict", out, "--input", tmp_path / "test3.csv", "--output", scored))
+    ok(invoke_cli("predict", out, "--input", tmp_path / "test3.csv", "--output", scored))
     frame = pd.read_csv(scored)
     assert list(frame.columns) == ["id", "text", "label", "predicted_label", "prob_-1", "prob_0", "prob_1"]
     assert set(frame["predicted_label"]) <= {-1, 0, 1}
@@ -235,28 +223,28 @@ def test_train_string_labels_round_trip(tmp_path: Path) -> None:
         rows = [{"review": r["text"], "sentiment": r["label"]} for r in make_rows(n, seed=seed, names=names)]
         write_csv(tmp_path / name, rows)
     out = tmp_path / "s.sentilstm"
-    ok(invoke("train", tmp_path / "train.csv", "--out", out, *SMALL))  # columns inferred by name
+    ok(invoke_cli("train", tmp_path / "train.csv", "--out", out, *SMALL))  # columns inferred by name
     assert SentimentClassifier.load(out).label_map_.labels == ["neg", "pos"]
 
-    result = ok(invoke("predict", out, "--json", "a wonderful film", "it was not good"))
+    result = ok(invoke_cli("predict", out, "--json", "a wonderful film", "it was not good"))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["label"] for line in lines] == ["pos", "neg"]
     assert all(set(line["probabilities"]) == {"neg", "pos"} for line in lines)
 
     scored = tmp_path / "scored.jsonl"
-    ok(invoke("predict", out, "--input", tmp_path / "test.csv", "--output", scored))
+    ok(invoke_cli("predict", out, "--input", tmp_path / "test.csv", "--output", scored))
     frame = pd.read_json(scored, lines=True)
     assert list(frame.columns) == ["review", "sentiment", "predicted_label", "prob_neg", "prob_pos"]
     assert (frame["predicted_label"] == frame["sentiment"]).mean() > 0.8
 
     report = tmp_path / "report.json"
-    ok(invoke("evaluate", out, tmp_path / "test.csv", "--json", report))
+    ok(invoke_cli("evaluate", out, tmp_path / "test.csv", "--json", report))
     assert json.loads(report.read_text())["labels"] == ["neg", "pos"]
 
 
 # ----- evaluate --------------------------------------------------------------------------------------
 def test_evaluate_prints_report(model: Path, data: dict[str, Path]) -> None:
-    result = ok(invoke("evaluate", model, data["test"]))
+    result = ok(invoke_cli("evaluate", model, data["test"]))
     for text in ("accuracy", "macro F1", "ROC-AUC", "per class", "confusion matrix", "true \\ pred"):
         assert text in result.stdout
     assert "600" in result.stdout  # examples
@@ -266,7 +254,7 @@ def test_evaluate_json_matches_python_api(
     model: Path, data: dict[str, Path], clf: SentimentClassifier, tmp_path: Path
 ) -> None:
     path = tmp_path / "report.json"
-    ok(invoke("evaluate", model, data["test"], "--text-column", "text", "--label-column", "label", "--json", path))
+    ok(invoke_cli("evaluate", model, data["test"], "--text-column", "text", "--label-column", "label", "--json", path))
     report = json.loads(path.read_text())
     frame = pd.read_csv(data["test"])
     expected = clf.evaluate(frame["text"].tolist(), frame["label"].tolist())
@@ -280,13 +268,13 @@ def test_evaluate_json_matches_python_api(
 
 def test_evaluate_unknown_label_is_a_user_error(model: Path, tmp_path: Path) -> None:
     write_csv(tmp_path / "odd.csv", [{"text": "good film", "label": 7}, {"text": "bad film", "label": 1}])
-    line = error_line(invoke("evaluate", model, tmp_path / "odd.csv"))
+    line = error_line(invoke_cli("evaluate", model, tmp_path / "odd.csv"))
     assert "[7]" in line and "not seen in training" in line
 
 
 # ----- predict: texts on the command line --------------------------------------------------------------
 def test_predict_texts_prints_table(model: Path) -> None:
-    result = ok(invoke("predict", model, "the movie was not good at all", "a really great film"))
+    result = ok(invoke_cli("predict", model, "the movie was not good at all", "a really great film"))
     assert "p(-1)" in result.stdout and "p(1)" in result.stdout
     rows = [line for line in result.stdout.splitlines() if "not good" in line or "great film" in line]
     assert len(rows) == 2
@@ -302,7 +290,7 @@ def test_predict_json_lines(model: Path, clf: SentimentClassifier) -> None:
         "i think the plot was not awful",
         "awful awful plot",
     ]
-    result = ok(invoke("predict", model, "--json", *texts))
+    result = ok(invoke_cli("predict", model, "--json", *texts))
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["text"] for line in lines] == texts
     for line in lines:
@@ -315,7 +303,7 @@ def test_predict_json_lines(model: Path, clf: SentimentClassifier) -> None:
 
 
 def test_predict_needs_texts_or_input(model: Path) -> None:
-    line = error_line(invoke("predict", model))
+    line = error_line(invoke_cli("predict", model))
     assert "give texts to classify" in line
 
 
@@ -355,7 +343,7 @@ def test_predict_input_output_formats(
     tmp_path: Path,
 ) -> None:
     output = tmp_path / name
-    result = ok(invoke("predict", model, "--input", data["big"], "--output", output, "--chunk-rows", "500"))
+    result = ok(invoke_cli("predict", model, "--input", data["big"], "--output", output, "--chunk-rows", "500"))
     assert "scored 3000 rows" in result.stderr
     assert files_in(tmp_path) == {name}  # no temporary file left behind
     check_scored(reader(output), clf, big_texts)
@@ -368,14 +356,18 @@ def test_predict_input_formats(
     source: str, model: Path, data: dict[str, Path], clf: SentimentClassifier, big_texts: list[str], tmp_path: Path
 ) -> None:
     output = tmp_path / "scored.csv"
-    ok(invoke("predict", model, "--input", data[source], "--output", output, "--chunk-rows", "700"))
+    ok(invoke_cli("predict", model, "--input", data[source], "--output", output, "--chunk-rows", "700"))
     check_scored(pd.read_csv(output), clf, big_texts)
 
 
 def test_predict_input_with_explicit_text_column(model: Path, clf: SentimentClassifier, tmp_path: Path) -> None:
     rows = [{"a": f"note {i}", "b": text} for i, text in enumerate(["not good film", "great film", "awful"])]
     write_csv(tmp_path / "in.csv", rows)
-    ok(invoke("predict", model, "--input", tmp_path / "in.csv", "--output", tmp_path / "out.csv", "--text-column", "b"))
+    ok(
+        invoke_cli(
+            "predict", model, "--input", tmp_path / "in.csv", "--output", tmp_path / "out.csv", "--text-column", "b"
+        )
+    )
     frame = pd.read_csv(tmp_path / "out.csv")
     assert frame["predicted_label"].tolist() == list(clf.predict(frame["b"].tolist()))
 
@@ -384,7 +376,7 @@ def test_predict_non_utf8_input_succeeds_with_warning(model: Path, tmp_path: Pat
     path = tmp_path / "latin1.csv"
     path.write_bytes("id,text\n0,un film tr\xe8s bad\n1,caf\xe9 good\n".encode("latin-1"))
     output = tmp_path / "out.csv"
-    result = ok(invoke("predict", model, "--input", path, "--output", output))
+    result = ok(invoke_cli("predict", model, "--input", path, "--output", output))
     assert "not valid utf-8" in result.stderr and "U+FFFD" in result.stderr
     frame = pd.read_csv(output)
     assert len(frame) == 2 and "\ufffd" in frame["text"][0]
@@ -393,7 +385,7 @@ def test_predict_non_utf8_input_succeeds_with_warning(model: Path, tmp_path: Pat
 def test_predict_non_utf8_input_with_its_encoding(model: Path, tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes("id,text\n0,un film tr\xe8s bad\n".encode("latin-1"))
-    result = ok(invoke("predict", model, "--input", path, "--output", tmp_path / "o.csv", "--encoding", "latin-1"))
+    result = ok(invoke_cli("predict", model, "--input", path, "--output", tmp_path / "o.csv", "--encoding", "latin-1"))
     assert "U+FFFD" not in result.stderr
     assert pd.read_csv(tmp_path / "o.csv")["text"][0] == "un film très bad"
 
@@ -403,7 +395,7 @@ def test_predict_one_megabyte_text(model: Path, tmp_path: Path) -> None:
     assert len(huge) > 1_000_000
     write_csv(tmp_path / "huge.csv", [{"id": 0, "text": "great"}, {"id": 1, "text": huge}, {"id": 2, "text": "bad"}])
     output = tmp_path / "out.jsonl"
-    ok(invoke("predict", model, "--input", tmp_path / "huge.csv", "--output", output))
+    ok(invoke_cli("predict", model, "--input", tmp_path / "huge.csv", "--output", output))
     frame = pd.read_json(output, lines=True)
     assert frame["id"].tolist() == [0, 1, 2] and len(frame["text"][1]) == len(huge)
 
@@ -411,7 +403,7 @@ def test_predict_one_megabyte_text(model: Path, tmp_path: Path) -> None:
 def test_predict_one_megabyte_text_tsv(model: Path, tmp_path: Path) -> None:
     huge = " ".join(["a great film"] * 90_000)
     write_csv(tmp_path / "huge.tsv", [{"id": 0, "text": huge}, {"id": 1, "text": "bad"}], sep="\t")
-    ok(invoke("predict", model, "--input", tmp_path / "huge.tsv", "--output", tmp_path / "out.csv"))
+    ok(invoke_cli("predict", model, "--input", tmp_path / "huge.tsv", "--output", tmp_path / "out.csv"))
     assert pd.read_csv(tmp_path / "out.csv")["id"].tolist() == [0, 1]
 
 
@@ -419,7 +411,7 @@ def test_predict_empty_texts_succeed_with_warning(model: Path, tmp_path: Path) -
     rows = [{"id": i, "text": "" if i % 3 == 0 else "a good film"} for i in range(10)]
     write_csv(tmp_path / "in.csv", rows)
     output = tmp_path / "out.csv"
-    result = ok(invoke("predict", model, "--input", tmp_path / "in.csv", "--output", output, "--chunk-rows", "4"))
+    result = ok(invoke_cli("predict", model, "--input", tmp_path / "in.csv", "--output", output, "--chunk-rows", "4"))
     assert "4 row(s) had an empty text" in result.stderr
     frame = pd.read_csv(output)
     assert frame["id"].tolist() == list(range(10))
@@ -430,7 +422,7 @@ def test_predict_empty_texts_succeed_with_warning(model: Path, tmp_path: Path) -
 def test_predict_one_column_csv_keeps_whitespace_only_rows(model: Path, tmp_path: Path) -> None:
     (tmp_path / "in.csv").write_text("text\ngood film\n   \nbad film\n")
     output = tmp_path / "out.csv"
-    result = ok(invoke("predict", model, "--input", tmp_path / "in.csv", "--output", output))
+    result = ok(invoke_cli("predict", model, "--input", tmp_path / "in.csv", "--output", output))
     assert len(pd.read_csv(output)) == 3  # one output row per input row, so outputs can be joined by position
     assert "1 row(s) had an empty text" in result.stderr
 
@@ -447,7 +439,7 @@ def workdir(tmp_path: Path) -> Path:
 def train_error(workdir: Path, data_path: Any, *extra: Any) -> str:
     out = workdir / "m.sentilstm"
     before = files_in(workdir)
-    line = error_line(invoke("train", data_path, "--out", out, *SMALL, *extra))
+    line = error_line(invoke_cli("train", data_path, "--out", out, *SMALL, *extra))
     assert files_in(workdir) == before, "a failed train left files behind"
     return line
 
@@ -552,7 +544,7 @@ def test_train_negative_threads_is_a_user_error(workdir: Path, data: dict[str, P
 
 
 def test_train_non_integer_option_is_a_usage_error(workdir: Path, data: dict[str, Path]) -> None:
-    result = invoke("train", data["test"], "--out", workdir / "m.sentilstm", "--epochs", "many")
+    result = invoke_cli("train", data["test"], "--out", workdir / "m.sentilstm", "--epochs", "many")
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "--epochs" in result.stderr and "valid integer" in result.stderr
     assert files_in(workdir) == set()
@@ -565,13 +557,13 @@ def test_train_data_and_dataset(workdir: Path, data: dict[str, Path]) -> None:
 
 def test_train_neither_data_nor_dataset(workdir: Path) -> None:
     before = files_in(workdir)
-    line = error_line(invoke("train", "--out", workdir / "m.sentilstm", *SMALL))
+    line = error_line(invoke_cli("train", "--out", workdir / "m.sentilstm", *SMALL))
     assert "--dataset" in line and "DATA" in line
     assert files_in(workdir) == before
 
 
 def test_train_unknown_dataset(workdir: Path) -> None:
-    line = error_line(invoke("train", "--dataset", "imdb-nope", "--out", workdir / "m.sentilstm"))
+    line = error_line(invoke_cli("train", "--dataset", "imdb-nope", "--out", workdir / "m.sentilstm"))
     assert "unknown dataset 'imdb-nope'" in line and "tweets" in line
 
 
@@ -588,7 +580,7 @@ def test_train_metrics_json_into_missing_folder(workdir: Path, data: dict[str, P
 
 def test_train_out_into_missing_folder(workdir: Path, data: dict[str, Path]) -> None:
     before = files_in(workdir)
-    line = error_line(invoke("train", data["test"], "--out", workdir / "no" / "m.sentilstm", *SMALL))
+    line = error_line(invoke_cli("train", data["test"], "--out", workdir / "no" / "m.sentilstm", *SMALL))
     assert "does not exist" in line and str(workdir / "no") in line
     assert files_in(workdir) == before
 
@@ -601,7 +593,7 @@ def test_error_message_keeps_brackets_in_paths(workdir: Path) -> None:
 
 def test_error_message_with_closing_tag_in_path(model: Path, workdir: Path) -> None:
     """Regression: a closing-tag-like '[/x]' in a path raised rich MarkupError (traceback, exit 1)."""
-    line = error_line(invoke("evaluate", workdir / "[/x]" / "m.sentilstm", workdir / "t.csv"))
+    line = error_line(invoke_cli("evaluate", workdir / "[/x]" / "m.sentilstm", workdir / "t.csv"))
     assert "[/x]" in line
 
 
@@ -617,53 +609,53 @@ def bracket_path(folder: Path, name: str, source: Path) -> Path:
 def test_train_prints_bracketed_data_path_verbatim(workdir: Path, data: dict[str, Path]) -> None:
     source = bracket_path(workdir, "x].csv", data["test"])
     out = workdir / "m[b].sentilstm"
-    result = ok(invoke("train", source, "--out", out, *SMALL, "--epochs", "1"))
+    result = ok(invoke_cli("train", source, "--out", out, *SMALL, "--epochs", "1"))
     assert f"from {source}" in result.stderr and f"saved {out}" in result.stdout
 
 
 def test_train_with_bracketed_test_path(workdir: Path, data: dict[str, Path]) -> None:
     source = bracket_path(workdir, "x].csv", data["test"])
     out = workdir / "m.sentilstm"
-    ok(invoke("train", data["test"], "--test", source, "--out", out, *SMALL, "--epochs", "1"))
+    ok(invoke_cli("train", data["test"], "--test", source, "--out", out, *SMALL, "--epochs", "1"))
     assert out.is_file() and not Path(f"{out}.ckpt").exists()
 
 
 def test_evaluate_bracketed_data_path(model: Path, workdir: Path, data: dict[str, Path]) -> None:
     source = bracket_path(workdir, "x].csv", data["test"])
-    result = ok(invoke("evaluate", model, source))
+    result = ok(invoke_cli("evaluate", model, source))
     assert "x].csv" in result.stdout
 
 
 def test_predict_bracketed_output_path(model: Path, workdir: Path, data: dict[str, Path]) -> None:
     source = bracket_path(workdir, "x].csv", data["test"])
     output = workdir / "[" / "y].csv"
-    result = ok(invoke("predict", model, "--input", source, "--output", output))
+    result = ok(invoke_cli("predict", model, "--input", source, "--output", output))
     assert f"-> {output}" in result.stderr
     assert len(pd.read_csv(output)) == 600
 
 
 # ----- user errors: model files --------------------------------------------------------------------------
 def test_model_path_does_not_exist(workdir: Path, data: dict[str, Path]) -> None:
-    line = error_line(invoke("evaluate", workdir / "missing.sentilstm", data["test"]))
+    line = error_line(invoke_cli("evaluate", workdir / "missing.sentilstm", data["test"]))
     assert "missing.sentilstm" in line and "does not exist" in line
-    line = error_line(invoke("predict", workdir / "missing.sentilstm", "good"))
+    line = error_line(invoke_cli("predict", workdir / "missing.sentilstm", "good"))
     assert "does not exist" in line
 
 
 def test_model_file_is_garbage(workdir: Path, data: dict[str, Path]) -> None:
     garbage = workdir / "garbage.sentilstm"
     garbage.write_bytes(os.urandom(4096))
-    line = error_line(invoke("evaluate", garbage, data["test"]))
+    line = error_line(invoke_cli("evaluate", garbage, data["test"]))
     assert "garbage.sentilstm" in line and "not a readable sentilstm model" in line
-    assert "not a readable sentilstm model" in error_line(invoke("predict", garbage, "good film"))
+    assert "not a readable sentilstm model" in error_line(invoke_cli("predict", garbage, "good film"))
 
 
 def test_model_file_truncated(model: Path, workdir: Path, data: dict[str, Path]) -> None:
     truncated = workdir / "cut.sentilstm"
     truncated.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
-    line = error_line(invoke("predict", truncated, "good film"))
+    line = error_line(invoke_cli("predict", truncated, "good film"))
     assert "cut.sentilstm" in line and "truncated" in line
-    assert "cut.sentilstm" in error_line(invoke("evaluate", truncated, data["test"]))
+    assert "cut.sentilstm" in error_line(invoke_cli("evaluate", truncated, data["test"]))
 
 
 def test_model_file_with_flipped_weight_byte(model: Path, workdir: Path) -> None:
@@ -671,19 +663,19 @@ def test_model_file_with_flipped_weight_byte(model: Path, workdir: Path) -> None
     raw = bytearray(model.read_bytes())
     raw[-100] ^= 0xFF  # inside the tensor bytes, after the JSON header
     damaged.write_bytes(bytes(raw))
-    line = error_line(invoke("predict", damaged, "good film"))
+    line = error_line(invoke_cli("predict", damaged, "good film"))
     assert "checksum" in line
 
 
 def test_model_path_is_a_checkpoint_or_data(workdir: Path, data: dict[str, Path]) -> None:
-    line = error_line(invoke("predict", data["test"], "good film"))  # a CSV given as the model
+    line = error_line(invoke_cli("predict", data["test"], "good film"))  # a CSV given as the model
     assert "test.csv" in line and "not a readable sentilstm model" in line
 
 
 # ----- user errors: predict ------------------------------------------------------------------------------
 def predict_error(workdir: Path, *args: Any) -> str:
     before = files_in(workdir)
-    line = error_line(invoke("predict", *args))
+    line = error_line(invoke_cli("predict", *args))
     assert files_in(workdir) == before, "a failed predict left files behind"
     return line
 
@@ -760,7 +752,7 @@ def test_predict_chunk_rows_zero_is_a_user_error(model: Path, workdir: Path, dat
 
 def test_predict_table_shows_texts_verbatim(model: Path) -> None:
     """Regression: texts were rendered as rich markup in the table ('[/x]' crashed, '[bold]' was swallowed)."""
-    result = ok(invoke("predict", model, "a [bold]great[/bold] film", "not good [/x] at all"))
+    result = ok(invoke_cli("predict", model, "a [bold]great[/bold] film", "not good [/x] at all"))
     assert "[bold]great[/bold]" in result.stdout and "[/x]" in result.stdout
 
 
@@ -770,7 +762,11 @@ def test_predict_jsonl_key_order_varies_between_chunks(output: str, reader: Any,
     header (columns silently shifted) and Parquet chunks failed the schema check (traceback)."""
     rows = [{"id": i, "text": "a good film"} if i < 3 else {"text": "an awful film", "id": i} for i in range(6)]
     write_jsonl(tmp_path / "in.jsonl", rows)
-    ok(invoke("predict", model, "--input", tmp_path / "in.jsonl", "--output", tmp_path / output, "--chunk-rows", "3"))
+    ok(
+        invoke_cli(
+            "predict", model, "--input", tmp_path / "in.jsonl", "--output", tmp_path / output, "--chunk-rows", "3"
+        )
+    )
     frame = reader(tmp_path / output)
     assert frame["id"].tolist() == list(range(6))
     assert frame["text"].tolist() == ["a good film"] * 3 + ["an awful film"] * 3
@@ -843,12 +839,12 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
 
     # resuming with other options is refused and keeps the checkpoint
     changed = [*KILL_OPTIONS[:-1], "4"]
-    line = error_line(invoke("train", tmp_path / "train.csv", *COLUMNS, "--out", killed, "--resume", *changed))
+    line = error_line(invoke_cli("train", tmp_path / "train.csv", *COLUMNS, "--out", killed, "--resume", *changed))
     assert "other options" in line and checkpoint.exists()
 
     resumed_metrics = tmp_path / "resumed.json"
     result = ok(
-        invoke(
+        invoke_cli(
             "train",
             tmp_path / "train.csv",
             *COLUMNS,
@@ -866,7 +862,7 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     assert [e.epoch for e in resumed.history_.epochs] == [1, 2, 3, 4, 5, 6]
 
     straight = tmp_path / "m3.sentilstm"
-    ok(invoke("train", tmp_path / "train.csv", *COLUMNS, "--out", straight, *KILL_OPTIONS))
+    ok(invoke_cli("train", tmp_path / "train.csv", *COLUMNS, "--out", straight, *KILL_OPTIONS))
     reference = SentimentClassifier.load(straight)
     resumed_accuracy = json.loads(resumed_metrics.read_text())["validation"]["accuracy"]
     assert resumed_accuracy == resumed.metrics_["validation"]["accuracy"]
@@ -876,14 +872,14 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
 
 # ----- help ----------------------------------------------------------------------------------------------
 def test_top_level_help() -> None:
-    result = ok(invoke("--help"))
+    result = ok(invoke_cli("--help"))
     for command in ("train", "evaluate", "predict"):
         assert command in result.stdout
     assert "Train, evaluate and use LSTM sentiment classifiers." in result.stdout
 
 
 def test_train_help_lists_options_with_help_text() -> None:
-    result = ok(invoke("train", "--help"))
+    result = ok(invoke_cli("train", "--help"))
     for option, text in [
         ("--text-column", "Column holding the text"),
         ("--label-column", "Column holding the label"),
@@ -901,7 +897,7 @@ def test_train_help_lists_options_with_help_text() -> None:
 
 @pytest.mark.parametrize("command, option", [("evaluate", "--json"), ("predict", "--chunk-rows")])
 def test_subcommand_help(command: str, option: str) -> None:
-    result = ok(invoke(command, "--help"))
+    result = ok(invoke_cli(command, "--help"))
     assert option in result.stdout and "model" in result.stdout and "Options" in result.stdout
 
 

@@ -508,9 +508,11 @@ def test_a_thousand_classes_report_and_table_finish_with_bounded_memory() -> Non
         cli.print_report(report, "test")
         printed = cli.out.file.getvalue()
         html = (folder / "r.html").read_text()
-        print(json.dumps({"growth": peak_mb() - before, "plots": sorted(p.name for p in (folder / "r_plots").iterdir()),
+        plots = list((folder / "r_plots").iterdir())
+        print(json.dumps({"growth": peak_mb() - before, "plots": sorted(p.name for p in plots),
                           "summarised": "most frequent confusions" in printed, "rows": printed.count("class"),
-                          "per_class_rows": html.count("<td>class"), "largest_png": max(p.stat().st_size for p in (folder / "r_plots").iterdir())}))
+                          "per_class_rows": html.count("<td>class"),
+                          "largest_png": max(p.stat().st_size for p in plots)}))
     """,
         timeout=600,
     )

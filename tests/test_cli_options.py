@@ -12,16 +12,14 @@ from typing import Any
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
-from helpers import make_negation_data
+from helpers import error_line, invoke_cli, make_negation_data
 from sentilstm.cli import app
 from sentilstm.cli.options import FLAG_FIELDS
 from sentilstm.cli.training import LAUNCH_OPTIONS, _worker_command
 from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, TrainConfig
 from sentilstm.estimators.classifier import SentimentClassifier, load_model
 
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
 TINY = [
     "--embedding-dim",
     "16",
@@ -37,22 +35,10 @@ TINY = [
     "none",
     "--no-report",
 ]
-runner = CliRunner()
-
-
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args], env=ENV)
 
 
 def command(name: str) -> Any:
     return typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
-
-
-def error_line(result: Any) -> str:
-    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), (result.output, result.exception)
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    return lines[0]
 
 
 def config_fields() -> list[str]:
@@ -86,7 +72,7 @@ def test_every_cli_default_is_the_config_default(verb: str) -> None:
 
 
 def test_literal_flags_list_their_choices_and_fail_while_parsing(table: Path) -> None:
-    text = invoke("train", "--help").stdout
+    text = invoke_cli("train", "--help").stdout
     for kind, values in (
         ("cell", "lstm|gru"),
         ("pooling", "last|mean|max|attention|concat"),
@@ -94,7 +80,7 @@ def test_literal_flags_list_their_choices_and_fail_while_parsing(table: Path) ->
     ):
         assert f"[{values}]" in text, kind
     # parsed before anything else: the missing DATA file would be the error otherwise
-    line = error_line(invoke("train", table.parent / "missing.csv", "--monitor", "auc"))
+    line = error_line(invoke_cli("train", table.parent / "missing.csv", "--monitor", "auc"))
     assert line == "error: monitor must be one of ['macro_f1', 'accuracy', 'loss'], got 'auc'"
 
 
@@ -132,7 +118,7 @@ def test_train_set_and_params_reach_the_model(table: Path, tmp_path: Path) -> No
     params = tmp_path / "params.yaml"
     params.write_text("lowercase: false\nwarmup_fraction: 0.2\ntruncation: tail\n")
     out = tmp_path / "m.sentilstm"
-    result = invoke(
+    result = invoke_cli(
         "train",
         table,
         "--out",
@@ -169,7 +155,7 @@ def test_train_set_and_params_reach_the_model(table: Path, tmp_path: Path) -> No
     ],
 )
 def test_train_bad_settings(args: list[str], message: str, table: Path, tmp_path: Path) -> None:
-    line = error_line(invoke("train", table, "--out", tmp_path / "m.sentilstm", *TINY, *args))
+    line = error_line(invoke_cli("train", table, "--out", tmp_path / "m.sentilstm", *TINY, *args))
     assert message in line
     assert {p.name for p in tmp_path.iterdir()} == {"train.jsonl"}
 
@@ -179,7 +165,7 @@ def test_params_file_errors_on_train_and_tune(table: Path, tmp_path: Path) -> No
     params.write_text(json.dumps({"warmup_fractoin": 0.1}))
     for verb in ("train", "tune", "cv"):
         line = error_line(
-            invoke(
+            invoke_cli(
                 verb,
                 table,
                 "--params",
@@ -226,12 +212,12 @@ def test_worker_command_repeats_given_options_only() -> None:
 def test_config_literals_cover_the_train_choices() -> None:
     """A Literal type gained a value: the flag offers it without an edit to the CLI."""
     hints = typing.get_type_hints(TrainConfig)
-    assert "[" + "|".join(typing.get_args(hints["schedule"])) + "]" in invoke("train", "--help").stdout
+    assert "[" + "|".join(typing.get_args(hints["schedule"])) + "]" in invoke_cli("train", "--help").stdout
 
 
 def test_cv_takes_the_model_flags(table: Path, tmp_path: Path) -> None:
     out = tmp_path / "cv.json"
-    result = invoke(
+    result = invoke_cli(
         "cv",
         table,
         "--folds",
@@ -275,7 +261,7 @@ def test_cv_takes_the_model_flags(table: Path, tmp_path: Path) -> None:
     ],
 )
 def test_cv_and_tune_flag_errors(verb: str, args: list[str], message: str, table: Path, tmp_path: Path) -> None:
-    line = error_line(invoke(verb, table, "--no-report", *args))
+    line = error_line(invoke_cli(verb, table, "--no-report", *args))
     assert message in line
     assert {p.name for p in tmp_path.iterdir()} == {"train.jsonl"}
 
@@ -284,7 +270,7 @@ def test_tune_flags_fix_parameters(table: Path, tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"
     space.write_text("extend_default: false\ndropout: {type: categorical, choices: [0.1, 0.3]}\n")
     out = tmp_path / "m.sentilstm"
-    result = invoke(
+    result = invoke_cli(
         "tune",
         table,
         "--trials",

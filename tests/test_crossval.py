@@ -12,19 +12,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, invoke_cli, make_negation_data
 from sentilstm import CVResult, FoldResult, cross_validate
-from sentilstm.cli import app
 from sentilstm.cli.options import parse_assignments, read_params
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.estimators.evaluation import Predictions
 from sentilstm.selection.crossval import SUMMARY_METRICS
 from sentilstm.training.loop import TrainingCallback
-
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -251,10 +246,6 @@ def test_read_params(tmp_path: Path) -> None:
 
 
 # ----- command line ----------------------------------------------------------------------------------
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args], env=ENV)
-
-
 @pytest.fixture(scope="module")
 def table(data: tuple[list[str], list[int]], tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cv") / "train.jsonl"
@@ -265,7 +256,7 @@ def table(data: tuple[list[str], list[int]], tmp_path_factory: pytest.TempPathFa
 def test_cli_prints_folds_summary_and_confusion_matrix(table: Path, tmp_path: Path) -> None:
     params, out = tmp_path / "tiny.json", tmp_path / "cv.json"
     params.write_text(json.dumps(TINY))
-    result = invoke("cv", table, "--folds", 3, "--params", params, "--set", "epochs=1", "--json", out)
+    result = invoke_cli("cv", table, "--folds", 3, "--params", params, "--set", "epochs=1", "--json", out)
     assert result.exit_code == 0, (result.output, result.exception)
     assert "3-fold cross-validation of lstm on 240 texts" in result.stderr and "fold 3/3: accuracy" in result.stderr
     assert "mean ± std" in result.stdout and "confusion matrix" in result.stdout and "out-of-fold" in result.stdout
@@ -276,7 +267,9 @@ def test_cli_prints_folds_summary_and_confusion_matrix(table: Path, tmp_path: Pa
 
 
 def test_cli_baseline_with_repeats(table: Path) -> None:
-    result = invoke("cv", table, "--estimator", "nbsvm", "--folds", 2, "--repeats", 2, "--set", "min_df=1", "--quiet")
+    result = invoke_cli(
+        "cv", table, "--estimator", "nbsvm", "--folds", 2, "--repeats", 2, "--set", "min_df=1", "--quiet"
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     assert "repeat 2/2 fold 2/2" in result.stderr and "(repeat 1)" in result.stdout
 
@@ -293,7 +286,7 @@ def test_cli_baseline_with_repeats(table: Path) -> None:
     ],
 )
 def test_cli_errors_are_one_line(args: list[str], message: str, table: Path) -> None:
-    result = invoke("cv", table, *args)
+    result = invoke_cli("cv", table, *args)
     assert result.exit_code == 2, (result.output, result.exception)
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], result.stderr
@@ -301,16 +294,18 @@ def test_cli_errors_are_one_line(args: list[str], message: str, table: Path) -> 
 
 
 def test_cli_writes_the_cv_report_by_default_and_not_with_no_report(table: Path, tmp_path: Path) -> None:
-    result = invoke("cv", table, "--estimator", "nbsvm", "--folds", 2, "--set", "min_df=1", "--quiet")
+    result = invoke_cli("cv", table, "--estimator", "nbsvm", "--folds", 2, "--set", "min_df=1", "--quiet")
     assert result.exit_code == 0, (result.output, result.exception)
     report = Path("train.cv.report.html")  # NAME.cv.report.html in the working directory (a scratch one in tests)
     assert f"report: {report}" in result.stdout and report.is_file()
     assert "Cross-validation report" in report.read_text() and Path("train.cv.report_plots/fold_metrics.png").is_file()
     chosen = tmp_path / "mine.html"
-    result = invoke(
+    result = invoke_cli(
         "cv", table, "--estimator", "nbsvm", "--folds", 2, "--set", "min_df=1", "--report", chosen, "--quiet"
     )
     assert result.exit_code == 0 and chosen.is_file()
     report.unlink()
-    result = invoke("cv", table, "--estimator", "nbsvm", "--folds", 2, "--set", "min_df=1", "--no-report", "--quiet")
+    result = invoke_cli(
+        "cv", table, "--estimator", "nbsvm", "--folds", 2, "--set", "min_df=1", "--no-report", "--quiet"
+    )
     assert result.exit_code == 0 and not report.exists() and "report:" not in result.stdout

@@ -18,10 +18,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from helpers import error_line
-from sentilstm.cli import app
+from helpers import error_line, invoke_cli
 from sentilstm.data import datasets
 from sentilstm.data.datasets import DatasetSplits, dataset_info, is_cached, list_datasets, load_dataset
 from sentilstm.errors import DataError
@@ -436,23 +434,17 @@ def test_real_afrisenti_igbo_passes_its_published_sha256(mirror: Mirror, cache: 
 
 
 # ----- the command line ----------------------------------------------------------------------------------
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
-runner = CliRunner()
-
-
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args], env=ENV)
 
 
 def listed() -> dict[str, dict[str, Any]]:
-    result = invoke("datasets", "list", "--json")
+    result = invoke_cli("datasets", "list", "--json")
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     return {row["name"]: row for row in rows}
 
 
 def test_cli_datasets_list(cache: Path) -> None:
-    result = invoke("datasets", "list")
+    result = invoke_cli("datasets", "list")
     assert result.exit_code == 0, result.output
     assert str(cache) in result.stdout
     for name in ("imdb", "sst2", "afrisenti-ig", "afrisenti-twi", "tweets", "weighted_f1"):
@@ -465,7 +457,7 @@ def test_cli_datasets_download_then_list_shows_it_cached(mirror: Mirror, cache: 
     assert list(before) == list(datasets.DATASETS)
     assert before["afrisenti-yo"]["cached"] is False and before["tweets"]["cached"] is True
     assert set(before["afrisenti-yo"]) == {"name", "description", "metric", "cached", "citation"}
-    result = invoke("datasets", "download", "afrisenti-yo", "--quiet")
+    result = invoke_cli("datasets", "download", "afrisenti-yo", "--quiet")
     assert result.exit_code == 0, result.output
     assert f"afrisenti-yo: ready in {cache / 'afrisenti'}" in result.stdout.replace("\n", "")
     assert (cache / "afrisenti" / "yo_train.tsv").read_bytes() == afrisenti_tsv("yo", "train")
@@ -476,20 +468,20 @@ def test_cli_datasets_download_then_list_shows_it_cached(mirror: Mirror, cache: 
 
 def test_cli_datasets_download_unknown_name_downloads_nothing(mirror: Mirror, cache: Path) -> None:
     mirror.files.update(afrisenti_files("yo"))
-    line = error_line(invoke("datasets", "download", "afrisenti-yo", "afrisenti-xx"))
+    line = error_line(invoke_cli("datasets", "download", "afrisenti-yo", "afrisenti-xx"))
     assert "unknown dataset 'afrisenti-xx'" in line and "afrisenti-yo" in line
     assert mirror.requests == [] and cache_entries(cache) == []
 
 
 def test_cli_datasets_download_http_error(mirror: Mirror) -> None:
-    line = error_line(invoke("datasets", "download", "sst2", "--quiet"))
+    line = error_line(invoke_cli("datasets", "download", "sst2", "--quiet"))
     assert f"{mirror.url}SST-2.zip" in line and "HTTP 404" in line and "SENTILSTM_MIRROR" in line
 
 
 def test_cli_baseline_on_a_downloaded_dataset(mirror: Mirror, tmp_path: Path) -> None:
     mirror.files.update(afrisenti_files("yo"))
     out = tmp_path / "yo.sentilstm"
-    result = invoke("baseline", "--dataset", "afrisenti-yo", "--min-df", "1", "--out", out)
+    result = invoke_cli("baseline", "--dataset", "afrisenti-yo", "--min-df", "1", "--out", out)
     assert result.exit_code == 0, result.output
     assert f"adding the {len(AFRISENTI_ROWS['dev'])} validation texts" in result.stderr
     assert f"training nbsvm on {len(AFRISENTI_ROWS['train']) + len(AFRISENTI_ROWS['dev'])} texts" in result.stderr
@@ -502,7 +494,9 @@ def test_cli_baseline_on_a_local_copy(tmp_path: Path) -> None:
     path = tmp_path / "aclImdb_v1.tar.gz"
     path.write_bytes(imdb_tarball())
     out = tmp_path / "imdb.sentilstm"
-    result = invoke("baseline", "--dataset", "imdb", "--dataset-path", path, "--min-df", "1", "--out", out, "--quiet")
+    result = invoke_cli(
+        "baseline", "--dataset", "imdb", "--dataset-path", path, "--min-df", "1", "--out", out, "--quiet"
+    )
     assert result.exit_code == 0, result.output
     model = load_model(out)
     assert list(model.classes_) == ["negative", "positive"]
@@ -511,7 +505,7 @@ def test_cli_baseline_on_a_local_copy(tmp_path: Path) -> None:
 
 def test_cli_baseline_local_copy_missing(tmp_path: Path) -> None:
     line = error_line(
-        invoke("baseline", "--dataset", "sst2", "--dataset-path", tmp_path / "SST-2.zip", "--out", tmp_path / "m")
+        invoke_cli("baseline", "--dataset", "sst2", "--dataset-path", tmp_path / "SST-2.zip", "--out", tmp_path / "m")
     )
     assert "does not exist" in line
     assert not (tmp_path / "m").exists()
@@ -522,7 +516,7 @@ def test_cli_train_dataset_path_needs_dataset(tmp_path: Path, with_data: bool) -
     data = tmp_path / "train.csv"
     data.write_text("text,label\ngood,1\nbad,0\n")
     args = ["train", *([data] if with_data else []), "--dataset-path", tmp_path, "--out", tmp_path / "m.sentilstm"]
-    line = error_line(invoke(*args))
+    line = error_line(invoke_cli(*args))
     assert "--dataset" in line
     if with_data:
         assert "--dataset-path needs --dataset NAME" in line

@@ -14,12 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, invoke_cli, make_negation_data
 from sentilstm import SentimentClassifier, TokenAttribution
 from sentilstm import explain as explain_fn
-from sentilstm.cli import app
 from sentilstm.errors import ConfigError, DataError, NotFittedError
 from sentilstm.estimators.baselines import make_baseline
 from sentilstm.explanations.methods import _align, _token_owners
@@ -36,12 +34,6 @@ DECISIVE = [
     ("i thought the story was wonderful and the cast", {"wonderful"}),
     ("the acting was not excellent to me", {"not", "excellent"}),
 ]
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
-runner = CliRunner()
-
-
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args], env=ENV)
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +314,7 @@ def test_bad_options(trained_clf: SentimentClassifier) -> None:
 
 # ----- command line -----------------------------------------------------------------------------------------
 def test_cli_prints_coloured_words_and_top_words(trained_model_path: Any) -> None:
-    result = invoke("explain", trained_model_path, "the movie was not good overall", "i thought it was great")
+    result = invoke_cli("explain", trained_model_path, "the movie was not good overall", "i thought it was great")
     assert result.exit_code == 0, result.output
     assert "the movie was not good overall" in result.stdout and "predicted -1" in result.stdout
     assert "predicted 1" in result.stdout and "top words for -1:" in result.stdout and "not +" in result.stdout
@@ -330,7 +322,7 @@ def test_cli_prints_coloured_words_and_top_words(trained_model_path: Any) -> Non
 
 def test_cli_writes_html_and_json(trained_model_path: Any, tmp_path: Any) -> None:
     page = tmp_path / "why.html"
-    result = invoke(
+    result = invoke_cli(
         "explain",
         trained_model_path,
         "not <b>good</b> & fine",
@@ -355,13 +347,13 @@ def test_cli_writes_html_and_json(trained_model_path: Any, tmp_path: Any) -> Non
 
 def test_cli_explains_a_baseline(nbsvm: Any, tmp_path: Any) -> None:
     path = nbsvm.save(tmp_path / "nbsvm.sentilstm")
-    result = invoke("explain", path, "honestly the acting was awful", "--top", "1")
+    result = invoke_cli("explain", path, "honestly the acting was awful", "--top", "1")
     assert result.exit_code == 0, result.output
     assert "kernel_shap" in result.stdout and "top words for -1: awful +" in result.stdout
 
 
 @pytest.mark.parametrize("args", [["--method", "shap"], ["--label", "positive"], ["--samples", "0"], ["--top", "0"]])
 def test_cli_bad_input_is_one_line_exit_2(trained_model_path: Any, args: list[str]) -> None:
-    result = invoke("explain", trained_model_path, "not good", *args)
+    result = invoke_cli("explain", trained_model_path, "not good", *args)
     assert result.exit_code == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error:")

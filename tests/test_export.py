@@ -19,32 +19,15 @@ import onnx
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, error_line, invoke_cli, make_negation_data
 from sentilstm import NBSVM, SentimentClassifier
-from sentilstm.cli import app
 from sentilstm.errors import ConfigError
 from sentilstm.models import SentimentNet
 from sentilstm.onnx.backends import load_for_serving
 from sentilstm.onnx.export import check_batches, export_model, export_onnx, export_torchscript, onnx_graph
 from sentilstm.onnx.graph import pad_batch, sibling_path
 from sentilstm.onnx.runner import OnnxNetwork
-
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
-runner = CliRunner()
-
-
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args], env=ENV)
-
-
-def error_line(result: Any) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def with_network(clf: SentimentClassifier, **changes: Any) -> SentimentClassifier:
@@ -214,14 +197,14 @@ def test_cli_export_then_predict_file_on_onnx(
 ) -> None:
     model = tmp_path / "neg.sentilstm"
     model.write_bytes(trained_model_path.read_bytes())
-    result = invoke("export", model, "--quantize", "int8")
+    result = invoke_cli("export", model, "--quantize", "int8")
     assert result.exit_code == 0, result.output
     assert (
         "neg.int8.onnx" in result.stdout
         and "argmax agreement" in result.stdout
         and "max |logit difference|" in result.stdout
     )
-    result = invoke("export", model, "--json")
+    result = invoke_cli("export", model, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["path"] == str(tmp_path / "neg.onnx") and report["max_abs_diff"] < 1e-4
@@ -233,7 +216,7 @@ def test_cli_export_then_predict_file_on_onnx(
     pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(tmp_path / "in.csv", index=False)
     for backend in ("onnx", "onnx-int8"):
         output = tmp_path / f"out-{backend}.csv"
-        result = invoke(
+        result = invoke_cli(
             "predict",
             model,
             "--input",
@@ -254,31 +237,31 @@ def test_cli_export_then_predict_file_on_onnx(
         np.testing.assert_allclose(
             scored[["prob_-1", "prob_1"]].to_numpy(), expected, atol=1e-5 if backend == "onnx" else 0.05
         )
-    result = invoke("predict", model, "--backend", "onnx", "--json", "the film was not good")
+    result = invoke_cli("predict", model, "--backend", "onnx", "--json", "the film was not good")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["label"] == trained_clf.predict(["the film was not good"])[0]
 
 
 def test_cli_export_torchscript(trained_model_path: Path, tmp_path: Path) -> None:
-    result = invoke("export", trained_model_path, "--format", "torchscript", "--out", tmp_path / "m.pt")
+    result = invoke_cli("export", trained_model_path, "--format", "torchscript", "--out", tmp_path / "m.pt")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m.pt").is_file() and "torchscript" in result.stdout
 
 
 def test_cli_errors(trained_model_path: Path, tmp_path: Path) -> None:
-    assert "format must be one of" in error_line(invoke("export", trained_model_path, "--format", "tflite"))
+    assert "format must be one of" in error_line(invoke_cli("export", trained_model_path, "--format", "tflite"))
     assert "ONNX only" in error_line(
-        invoke("export", trained_model_path, "--format", "torchscript", "--quantize", "int8")
+        invoke_cli("export", trained_model_path, "--format", "torchscript", "--quantize", "int8")
     )
-    assert "quantize must be one of" in error_line(invoke("export", trained_model_path, "--quantize", "int4"))
-    assert "does not exist" in error_line(invoke("export", tmp_path / "missing.sentilstm"))
-    assert "does not exist" in error_line(invoke("export", trained_model_path, "--out", tmp_path / "no" / "m.onnx"))
+    assert "quantize must be one of" in error_line(invoke_cli("export", trained_model_path, "--quantize", "int4"))
+    assert "does not exist" in error_line(invoke_cli("export", tmp_path / "missing.sentilstm"))
+    assert "does not exist" in error_line(invoke_cli("export", trained_model_path, "--out", tmp_path / "no" / "m.onnx"))
     texts, labels = make_negation_data(100, seed=0)
     baseline = NBSVM().fit(texts, labels).save(tmp_path / "nbsvm.sentilstm")
-    assert "linear baseline has no network" in error_line(invoke("export", baseline))
+    assert "linear baseline has no network" in error_line(invoke_cli("export", baseline))
     assert "backend must be one of" in error_line(
-        invoke("predict", trained_model_path, "--backend", "tensorrt", "good")
+        invoke_cli("predict", trained_model_path, "--backend", "tensorrt", "good")
     )
     assert "threads must be" in error_line(
-        invoke("predict", trained_model_path, "--backend", "onnx", "--threads", "0", "good")
+        invoke_cli("predict", trained_model_path, "--backend", "onnx", "--threads", "0", "good")
     )

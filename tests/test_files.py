@@ -1,5 +1,5 @@
-"""sentilstm.system.files: outputs never destroy inputs, writes are atomic, file-system refusals are one OutputError, and
-temporaries left by killed runs are swept, never anyone else's files (issue 14, items 2, 8 and 12)."""
+"""sentilstm.system.files: outputs never destroy inputs, writes are atomic, file-system refusals are one OutputError,
+and temporaries left by killed runs are swept, never anyone else's files (issue 14, items 2, 8 and 12)."""
 
 from __future__ import annotations
 

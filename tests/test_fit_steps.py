@@ -75,7 +75,8 @@ def test_text_pipeline_embeddings_and_network_config() -> None:
     vectors = steps.initialise_embeddings(EmbeddingConfig(), text, [], dim=8, seed=0)
     assert vectors.matrix is None and vectors.coverage is None
     config = steps.network_config(settings(), text, data, vectors)
-    # the cap is TextConfig.vocab_size; the embedding rows are the fitted tokenizer's vocabulary, special tokens included
+    # the cap is TextConfig.vocab_size; the embedding rows are the fitted tokenizer's vocabulary, special tokens
+    # included
     assert config.vocab_size == text.pipeline.tokenizer.vocab_size and config.num_classes == 2
     trained = steps.initialise_embeddings(EmbeddingConfig(pretrain_embeddings="word2vec"), text, [], dim=8, seed=0)
     assert trained.matrix.shape == (config.vocab_size, 8)

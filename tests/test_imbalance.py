@@ -180,7 +180,8 @@ def test_oversampling_makes_longer_epochs(tiny_params: dict) -> None:
         ({"loss": "hinge"}, r"loss must be one of \['cross_entropy', 'focal'\], got 'hinge'"),
         (
             {"sampling": "SMOTE"},
-            r"sampling must be one of \['none', 'oversample', 'undersample', 'balanced_batches', 'smote'\], got 'SMOTE'",
+            r"sampling must be one of \['none', 'oversample', 'undersample', 'balanced_batches', 'smote'\], "
+            r"got 'SMOTE'",
         ),
         ({"loss": "focal", "focal_gamma": -1.0}, r"focal_gamma must be between 0.0 and 10.0, got -1.0"),
     ],

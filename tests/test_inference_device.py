@@ -13,15 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from helpers import make_negation_data
+from helpers import invoke_cli, make_negation_data
 from sentilstm import SentimentClassifier, load_model
 from sentilstm.artifact.format import read_file, write_file
 from sentilstm.errors import ArtifactError, ConfigError
 
 TEXTS = ["the movie was great", "the movie was not great", "awful", "not awful at all"]
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "xterm"}
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 
 
@@ -36,12 +34,6 @@ def _saved_device(source: Path, target: Path, device: str) -> Path:
 def gpu_trained_path(trained_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's model as a run with --device cuda:3 would have saved it."""
     return _saved_device(trained_model_path, tmp_path_factory.mktemp("gpu") / "gpu.sentilstm", "cuda:3")
-
-
-def _invoke(*args: Any) -> Any:
-    from sentilstm.cli import app
-
-    return CliRunner().invoke(app, [str(a) for a in args], env=ENV)
 
 
 @pytest.mark.parametrize("device", ["cuda", "cuda:3", "mps"])
@@ -110,9 +102,9 @@ def _commands(model: Path, data: Path, device: str) -> list[list[Any]]:
 @pytest.mark.parametrize("which", range(3))
 def test_cli_commands_run_a_gpu_trained_model_here(gpu_trained_path: Path, labelled_csv: Path, which: int) -> None:
     for device in ("auto", "cpu"):
-        result = _invoke(*_commands(gpu_trained_path, labelled_csv, device)[which])
+        result = invoke_cli(*_commands(gpu_trained_path, labelled_csv, device)[which])
         assert result.exit_code == 0, result.output
-    result = _invoke(*_commands(gpu_trained_path, labelled_csv, "cpu")[which][:-2])  # no --device: auto
+    result = invoke_cli(*_commands(gpu_trained_path, labelled_csv, "cpu")[which][:-2])  # no --device: auto
     assert result.exit_code == 0, result.output
 
 
@@ -122,14 +114,14 @@ def test_cli_commands_run_a_gpu_trained_model_here(gpu_trained_path: Path, label
 def test_cli_commands_refuse_an_unusable_device_in_one_line(
     gpu_trained_path: Path, labelled_csv: Path, which: int, device: str
 ) -> None:
-    result = _invoke(*_commands(gpu_trained_path, labelled_csv, device)[which])
+    result = invoke_cli(*_commands(gpu_trained_path, labelled_csv, device)[which])
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "device" in lines[0], result.output
 
 
 def test_predict_on_ray_takes_gpus_not_a_device(gpu_trained_path: Path, labelled_csv: Path, tmp_path: Path) -> None:
-    result = _invoke(
+    result = invoke_cli(
         "predict",
         gpu_trained_path,
         "--input",
@@ -166,7 +158,7 @@ def test_the_served_classifier_runs_on_the_chosen_device(gpu_trained_path: Path,
 
 @NO_CUDA
 def test_serve_refuses_an_unavailable_device_before_listening(gpu_trained_path: Path, tmp_path: Path) -> None:
-    result = _invoke(
+    result = invoke_cli(
         "serve", gpu_trained_path, "--device", "cuda", "--port", "9", "--feedback-db", f"sqlite:///{tmp_path / 'f.db'}"
     )
     assert result.exit_code == 2, result.output

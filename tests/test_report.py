@@ -21,11 +21,9 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
-from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, invoke_cli, make_negation_data
 from sentilstm import SentimentClassifier
-from sentilstm.cli import app
 from sentilstm.estimators.baselines import NBSVM
 from sentilstm.estimators.evaluation import Predictions
 from sentilstm.report.builders import (
@@ -391,7 +389,8 @@ SMALL = [
 
 
 def invoke(*args: Any) -> Any:
-    result = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    """`sentilstm ARGS...` (`helpers.invoke_cli`), which must succeed."""
+    result = invoke_cli(*args)
     assert result.exit_code == 0, (result.output, result.exception)
     return result
 

@@ -14,10 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from helpers import make_negation_data
-from sentilstm.cli import app
+from helpers import error_line, invoke_cli, make_negation_data
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.estimators.scoring import score_frame
 from sentilstm.onnx.backends import load_for_serving
@@ -25,20 +23,6 @@ from sentilstm.scale.paths import output_format, resolve_inputs
 
 ROWS = 3000
 PROBABILITIES = ["prob_-1", "prob_1"]
-runner = CliRunner()
-
-
-def invoke(*args: Any) -> Any:
-    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200", "NO_COLOR": "1"})
-
-
-def error_line(result: Any) -> str:
-    """Exit 2, exactly one `error:` line, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +117,7 @@ def test_missing_ray_is_one_line_with_the_install_command(
     with pytest.raises(ConfigError, match=r"pip install 'sentilstm\[ray\]'"):
         ray_data.import_ray()
     line = error_line(
-        invoke(
+        invoke_cli(
             "predict",
             trained_model_path,
             "--engine",
@@ -229,10 +213,10 @@ def test_cli_engine_ray_end_to_end(
     ray_instance: Any, trained_model_path: Path, frame: pd.DataFrame, csv_parts: Path, tmp_path: Path
 ) -> None:
     local = tmp_path / "local.csv"
-    result = invoke("predict", trained_model_path, "--input", csv_parts / "part-1.csv", "--output", local)
+    result = invoke_cli("predict", trained_model_path, "--input", csv_parts / "part-1.csv", "--output", local)
     assert result.exit_code == 0, result.output
     output = tmp_path / "scored.csv"
-    result = invoke(
+    result = invoke_cli(
         "predict",
         trained_model_path,
         "--engine",
@@ -276,7 +260,7 @@ def test_cli_engine_ray_user_errors(
     ray_instance: Any, trained_model_path: Path, csv_parts: Path, tmp_path: Path, extra: list[str], expected: str
 ) -> None:
     args = [a.format(parts=csv_parts, tmp=tmp_path) for a in extra]
-    line = error_line(invoke("predict", trained_model_path, "--engine", "ray", *args))
+    line = error_line(invoke_cli("predict", trained_model_path, "--engine", "ray", *args))
     assert expected in line
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary folder
 
@@ -284,7 +268,7 @@ def test_cli_engine_ray_user_errors(
 def test_cli_existing_output_and_local_engine_flags(trained_model_path: Path, csv_parts: Path, tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     line = error_line(
-        invoke(
+        invoke_cli(
             "predict",
             trained_model_path,
             "--engine",
@@ -297,7 +281,7 @@ def test_cli_existing_output_and_local_engine_flags(trained_model_path: Path, cs
     )
     assert "already exists" in line or "sentilstm[ray]" in line  # without ray the install hint comes first
     line = error_line(
-        invoke(
+        invoke_cli(
             "predict",
             trained_model_path,
             "--input",
@@ -311,7 +295,7 @@ def test_cli_existing_output_and_local_engine_flags(trained_model_path: Path, cs
         )
     )
     assert "--ray-address, --concurrency apply only with --engine ray" in line
-    assert "--engine must be one of" in error_line(invoke("predict", trained_model_path, "x", "--engine", "spark"))
+    assert "--engine must be one of" in error_line(invoke_cli("predict", trained_model_path, "x", "--engine", "spark"))
 
 
 # ----- Spark (only where pyspark is installed: it is not in the `test` extra) -------------------------

@@ -1,4 +1,5 @@
-"""`sentilstm.estimators.scoring`: streaming a file through a classifier, chunk by chunk, into an atomically written output."""
+"""`sentilstm.estimators.scoring`: streaming a file through a classifier, chunk by chunk, into an atomically written
+output."""
 
 from __future__ import annotations
 

@@ -618,8 +618,7 @@ def test_two_workers_share_simultaneous_connections(model_path: Path, tmp_path: 
             owners.append(json.loads(reply.split(b"\r\n\r\n", 1)[1])["pid"])
             connection.close()
     finally:
-        process.send_signal(signal.SIGINT)
-        output = process.communicate(timeout=30)[0]
+        output = stop_server(process)
     counts = sorted(collections.Counter(owners).values())
     assert len(counts) == 2 and counts[0] >= 4, (counts, output)
     assert process.returncode == 0, output

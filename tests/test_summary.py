@@ -6,15 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, invoke_cli, make_negation_data
 from sentilstm import ConfigError, SentimentClassifier
-from sentilstm.cli import app
 from sentilstm.estimators.baselines import NBSVM
 from sentilstm.report.summary import describe
-
-ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +73,12 @@ def test_bad_input_is_a_config_error(trained: SentimentClassifier) -> None:
 
 def test_cli_describe(trained: SentimentClassifier, tmp_path: Path) -> None:
     path = trained.save(tmp_path / "m.sentilstm")
-    result = CliRunner().invoke(app, ["describe", str(path), "--length", "10"], env=ENV)
+    result = invoke_cli("describe", path, "--length", "10")
     assert result.exit_code == 0, result.output
     assert "head (Linear)" in result.stdout and "(1, 10, 16)" in result.stdout
-    as_json = CliRunner().invoke(app, ["describe", str(path), "--json"], env=ENV)
+    as_json = invoke_cli("describe", path, "--json")
     assert json.loads(as_json.stdout)["total_parameters"] == describe(trained).total_parameters
-    bad = CliRunner().invoke(app, ["describe", str(path), "--length", "0"], env=ENV)
+    bad = invoke_cli("describe", path, "--length", "0")
     assert bad.exit_code == 2 and "sequence_length must be >= 1" in bad.stderr and "Traceback" not in bad.output
-    missing = CliRunner().invoke(app, ["describe", str(tmp_path / "nope.sentilstm")], env=ENV)
+    missing = invoke_cli("describe", tmp_path / "nope.sentilstm")
     assert missing.exit_code == 2 and "does not exist" in missing.stderr

@@ -24,9 +24,8 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
-from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, invoke_cli, make_negation_data
 from sentilstm import SentimentClassifier, load_model
 from sentilstm.artifact.format import read_file, write_file
 from sentilstm.errors import ArtifactError
@@ -580,12 +579,8 @@ def test_resuming_from_a_forged_checkpoint_is_an_artifact_error(checkpoint_path:
     "command", [["predict", "{path}", "good"], ["explain", "{path}", "good"], ["describe", "{path}"]]
 )
 def test_the_cli_prints_one_error_line(trained_model_path: Path, tmp_path: Path, command: list[str]) -> None:
-    from sentilstm.cli import app
-
     path = _naive(trained_model_path, tmp_path / "edited.sentilstm", lambda p: p.update(labels=p["labels"][::-1]))
-    result = CliRunner().invoke(
-        app, [part.format(path=path) for part in command], env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "xterm"}
-    )
+    result = invoke_cli(*(part.format(path=path) for part in command))
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "checksum" in lines[0], result.output

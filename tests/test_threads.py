@@ -1,4 +1,5 @@
-"""sentilstm.system.threads: the CPUs a process may use, what others are using, and the governor that picks torch's threads.
+"""sentilstm.system.threads: the CPUs a process may use, what others are using, and the governor that picks torch's
+threads.
 
 The governor is driven with a fake clock and a fake machine whose speed per thread count the test sets, so its
 decisions are checked exactly; no test measures real time.

@@ -1,5 +1,5 @@
-"""Tests of `sentilstm.report.tracking` and `sentilstm train --mlflow`: runs go to a local MLflow file store under tmp_path
-(no server) and are read back with `MlflowClient`, as a user would.
+"""Tests of `sentilstm.report.tracking` and `sentilstm train --mlflow`: runs go to a local MLflow file store under
+tmp_path (no server) and are read back with `MlflowClient`, as a user would.
 
 The contract: parameters, one metric point per epoch (step = epoch) including per-layer gradient norms, final
 scores and the model file reach the store; a run ends FINISHED, FAILED when an error escapes, KILLED on Ctrl-C, and
@@ -19,11 +19,9 @@ from unittest import mock
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, invoke_cli, make_negation_data
 from sentilstm import ConfigError, SentimentClassifier
-from sentilstm.cli import app
 from sentilstm.report.tracking import (
     ALLOW_FILE_STORE,
     MlflowTracker,
@@ -36,7 +34,6 @@ from sentilstm.report.tracking import (
 from sentilstm.training.loop import EpochStats, TrainingCallback
 
 needs_mlflow = pytest.mark.skipif(importlib.util.find_spec("mlflow") is None, reason="MLflow is not installed")
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
 CLI_TINY = [
     "--embedding-dim",
     "16",
@@ -296,15 +293,11 @@ def table(tmp_path: Path) -> Path:
     return path
 
 
-def invoke(*args: Any) -> Any:
-    return CliRunner().invoke(app, [str(a) for a in args], env=ENV)
-
-
 @needs_mlflow
 def test_cli_train_logs_a_finished_run_with_the_model_report_and_metrics(table: Path, tmp_path: Path) -> None:
     uri = store_uri(tmp_path)
     out = tmp_path / "model.sentilstm"
-    result = invoke(
+    result = invoke_cli(
         "train",
         table,
         "--mlflow-uri",
@@ -337,7 +330,7 @@ def test_cli_error_after_the_run_started_ends_it_failed(table: Path, tmp_path: P
     # is found by fit, after it started
     validation = tmp_path / "validation.csv"
     validation.write_text("text,label\nnot good at all,7\nfine,7\n")
-    result = invoke(
+    result = invoke_cli(
         "train", table, "--mlflow-uri", uri, "--validation", validation, "--out", tmp_path / "m.sentilstm", *CLI_TINY
     )
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -356,7 +349,7 @@ def test_cli_ctrl_c_ends_the_run_killed(table: Path, tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(SentimentClassifier, "fit", interrupted)
     uri = store_uri(tmp_path)
-    result = invoke("train", table, "--mlflow-uri", uri, "--out", tmp_path / "m.sentilstm", *CLI_TINY)
+    result = invoke_cli("train", table, "--mlflow-uri", uri, "--out", tmp_path / "m.sentilstm", *CLI_TINY)
     assert result.exit_code == 130 and "interrupted" in result.stderr
     store = client(uri)
     [run] = store.search_runs([store.get_experiment_by_name("sentilstm").experiment_id])
@@ -367,7 +360,7 @@ def test_cli_mlflow_without_mlflow_installed_is_a_user_error(
     table: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "mlflow", None)
-    result = invoke("train", table, "--mlflow", "--out", tmp_path / "m.sentilstm", *CLI_TINY)
+    result = invoke_cli("train", table, "--mlflow", "--out", tmp_path / "m.sentilstm", *CLI_TINY)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "error: --mlflow needs MLflow: pip install 'sentilstm[mlflow]'" in result.stderr
     assert not (tmp_path / "m.sentilstm").exists()
@@ -376,7 +369,7 @@ def test_cli_mlflow_without_mlflow_installed_is_a_user_error(
 def test_cli_without_the_flag_tracks_nothing(table: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "mlflow", None)  # would fail if anything tried to use MLflow
-    result = invoke("train", table, "--out", tmp_path / "m.sentilstm", "--no-report", *CLI_TINY)
+    result = invoke_cli("train", table, "--out", tmp_path / "m.sentilstm", "--no-report", *CLI_TINY)
     assert result.exit_code == 0, (result.output, result.exception)
     assert not (tmp_path / "mlruns").exists() and "MLflow" not in result.stderr
 
@@ -384,7 +377,7 @@ def test_cli_without_the_flag_tracks_nothing(table: Path, tmp_path: Path, monkey
 @needs_mlflow
 def test_cli_cv_logs_each_fold_the_summary_and_the_report(table: Path, tmp_path: Path) -> None:
     uri = store_uri(tmp_path)
-    result = invoke(
+    result = invoke_cli(
         "cv",
         table,
         "--folds",
@@ -414,7 +407,7 @@ def test_cli_tune_logs_every_trial_the_best_and_the_files(table: Path, tmp_path:
     space = tmp_path / "space.json"
     space.write_text('{"extend_default": false, "dropout": {"type": "categorical", "choices": [0.1, 0.3]}}')
     settings = [arg for k, v in TINY.items() for arg in ("--set", f"{k}={'none' if v is None else v}")]
-    result = invoke(
+    result = invoke_cli(
         "tune",
         table,
         "--trials",

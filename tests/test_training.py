@@ -1,4 +1,5 @@
-"""sentilstm.training.batching and sentilstm.training.loop: batches, the fit loop, early stopping, checkpoints, resume."""
+"""sentilstm.training.batching and sentilstm.training.loop: batches, the fit loop, early stopping, checkpoints,
+resume."""
 
 from __future__ import annotations
 

@@ -23,18 +23,14 @@ import optuna
 import pandas as pd
 import pytest
 from optuna.trial import TrialState
-from typer.testing import CliRunner
 
-from helpers import TINY, make_negation_data
+from helpers import TINY, invoke_cli, make_negation_data
 from sentilstm import SearchSpace, SentimentClassifier, TuneResult, tune
-from sentilstm.cli import app
 from sentilstm.config import Cell, ModelConfig, Pooling, TextConfig, TokenizerKind, TrainConfig, from_dict
 from sentilstm.data.databases import with_installed_driver
 from sentilstm.errors import ConfigError
 from sentilstm.selection import tuning
 
-ENV = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "xterm"}
-runner = CliRunner()
 SMALL_SPACE: dict[str, Any] = {  # TINY fixes hidden_size & co, and a fixed parameter leaves the search
     "extend_default": False,
     "dropout": {"type": "categorical", "choices": [0.1, 0.3]},
@@ -465,13 +461,13 @@ def test_cli_tunes_with_a_space_file_then_retrains_only(data: Any, tmp_path: Pat
     settings = [arg for k, v in TINY.items() for arg in ("--set", f"{k}={'none' if v is None else v}")]
     out = tmp_path / "tuned.sentilstm"
     common = [str(tmp_path / "reviews.csv"), "--space", str(tmp_path / "space.yaml"), *settings, "--out", str(out)]
-    result = runner.invoke(app, ["tune", *common, "--trials", "3", "--no-retrain", "--quiet"], env=ENV)
+    result = invoke_cli("tune", *common, "--trials", "3", "--no-retrain", "--quiet")
     assert result.exit_code == 0, result.output
     assert "trials of 'reviews' (macro_f1, maximize)" in result.stdout and "best: trial" in result.stdout
     assert "learning_rate=" in result.stdout and "cell=" not in result.stdout.split("best:")[0]  # only searched ones
     assert "--trials 0" in result.stdout and not out.exists()
     assert (tmp_path / "tuned.study.db").is_file() and (tmp_path / "tuned.trials.csv").is_file()
-    result = runner.invoke(app, ["tune", *common, "--trials", "0", "--quiet"], env=ENV)  # the final step
+    result = invoke_cli("tune", *common, "--trials", "0", "--quiet")  # the final step
     assert result.exit_code == 0, result.output
     assert f"retrained: {out}" in result.stdout
     model = SentimentClassifier.load(out)
@@ -483,7 +479,7 @@ def test_cli_bad_storage_is_one_line_exit_2(data: Any, tmp_path: Path, url: str)
     texts, labels = data
     pd.DataFrame({"text": texts, "label": labels}).to_csv(tmp_path / "reviews.csv", index=False)
     url = url.format(tmp=tmp_path)
-    result = runner.invoke(app, ["tune", str(tmp_path / "reviews.csv"), "--storage", url, "--trials", "1"], env=ENV)
+    result = invoke_cli("tune", tmp_path / "reviews.csv", "--storage", url, "--trials", "1")
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot open the study storage")
@@ -493,8 +489,6 @@ def test_cli_bad_storage_is_one_line_exit_2(data: Any, tmp_path: Path, url: str)
 def test_cli_bad_space_file_is_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "space.json").write_text('{"hidden": [1, 2]}')
     (tmp_path / "reviews.csv").write_text("text,label\ngood,1\nbad,0\n")
-    result = runner.invoke(
-        app, ["tune", str(tmp_path / "reviews.csv"), "--space", str(tmp_path / "space.json")], env=ENV
-    )
+    result = invoke_cli("tune", tmp_path / "reviews.csv", "--space", tmp_path / "space.json")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "'hidden'" in result.stderr

@@ -11,11 +11,14 @@ import numbers
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
 from sentilstm.errors import ConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Cell = Literal["lstm", "gru"]
 Pooling = Literal["last", "mean", "max", "attention", "concat"]
@@ -77,11 +80,12 @@ def check_integer(name: str, value: int, low: int, high: int | None = None) -> N
         raise ConfigError(f"{name} must be a whole number {bound}, got {value!r}")
 
 
-def check_field_kinds(config: Any) -> None:
+def check_field_kinds(config: DataclassInstance) -> None:
     """Raise ConfigError for a config field whose value has the wrong kind for its annotation: a whole number
     where an int is declared (1.5 epochs), a finite number for a float (NaN, inf, "0.1"), True/False for a bool.
     Ranges are each config's `validate`; this is the type check every numeric field shares. Lenient where Python
-    callers are (NumPy integers count as whole numbers); `check_fields` is the strict check of values read from files."""
+    callers are (NumPy integers count as whole numbers); `check_fields` is the strict check of values read from
+    files."""
     for item in dataclasses.fields(config):
         kinds = _field_kinds(type(config))[item.name]
         value = getattr(config, item.name)
@@ -202,8 +206,8 @@ class TrainConfig:
     seed: int = 0  # python, numpy and torch RNGs, data split and batch order
     precision: Precision = "fp32"  # "bf16" autocast ~1.7x faster on AVX512-BF16 CPUs and on GPUs
     device: str = "auto"  # "auto": CUDA when available, else CPU
-    # torch intra-op threads; None: the CPUs this process may use (affinity, cgroup quota) that other processes
-    # leave free, re-measured while training (2 threads beside a busy process ran 7x slower than 1; sentilstm.system.threads)
+    # torch intra-op threads; None: the CPUs this process may use (affinity, cgroup quota) that others leave free,
+    # re-measured while training (2 threads beside a busy process ran 7x slower than 1; sentilstm.system.threads)
     num_threads: int | None = None
     bucket_pool: int = 50  # batches per sorting pool: texts of similar length share a batch
     # epochs the embedding layer stays frozen (-1: always): pretrained vectors survive the noisy first
@@ -289,7 +293,9 @@ FIELD_HELP: dict[str, str] = {
     "seed": "Random seed for split, initialisation and batch order.",
     "precision": "Arithmetic (bf16 is faster on AVX512-BF16 CPUs and GPUs):",
     "device": "auto (CUDA when available), cpu, cuda or cuda:N.",
-    "num_threads": "Torch CPU threads (default: the usable CPUs other processes leave free, re-measured while training).",
+    "num_threads": (
+        "Torch CPU threads (default: the usable CPUs other processes leave free, re-measured while training)."
+    ),
     "bucket_pool": "Batches per sorting pool: texts of similar length share a batch.",
     "freeze_embeddings": "Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).",
 }
@@ -379,7 +385,8 @@ def _fits(value: Any, hint: Any, finite: bool) -> bool:
             and set(value) == set(spec)
             and all(_fits(value[key], item, finite) for key, item in spec.items())
         )
-    if dataclasses.is_dataclass(hint):  # a nested record, e.g. History.epochs: list[EpochStats]
+    # a nested record, e.g. History.epochs: list[EpochStats]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         try:
             check_fields(hint, value, hint.__name__, finite=finite)
         except ConfigError:
@@ -425,7 +432,8 @@ BlendStrategy = Literal["crossfit", "holdout"]
 
 @dataclass
 class EmbeddingConfig:
-    """Where the embedding layer's initial vectors come from (how long they stay fixed: `TrainConfig.freeze_embeddings`)."""
+    """Where the embedding layer's initial vectors come from (how long they stay fixed:
+    `TrainConfig.freeze_embeddings`)."""
 
     embeddings: str | None = None  # a GloVe/word2vec/fastText vectors file; its dimension becomes embedding_dim
     pretrain_embeddings: PretrainKind | None = None  # train vectors on the training (+ unlabelled) texts instead

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import typing
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -26,7 +26,14 @@ from sentilstm.models import SentimentNet
 from sentilstm.text.tokenizers import PAD_ID, TextTokenizer
 
 Shapes = dict[str, tuple[tuple[int, ...], torch.dtype]]  # tensor name -> (shape, dtype) a file must hold
-KIND_NAMES = {dict: "an object", list: "a list", str: "a string"}
+KIND_NAMES: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+
+
+class Estimator(Protocol):
+    """A scikit-learn-style estimator class (`SentimentClassifier`): its constructor's parameters are its settings."""
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]: ...
 
 
 @dataclass
@@ -68,7 +75,7 @@ def saved_labels(value: Any, where: str = "labels") -> list[Any]:
     return value
 
 
-def check_params(estimator: type, params: Any, where: str = "params") -> dict[str, Any]:
+def check_params(estimator: type[Estimator], params: Any, where: str = "params") -> dict[str, Any]:
     """Saved constructor parameters of `estimator` (a scikit-learn-style class): each one known, of its type."""
     if not isinstance(params, dict):
         raise ArtifactError(f"{where} must be an object, got {type(params).__name__}")
@@ -93,7 +100,7 @@ def config_params(cls: type, params: dict[str, Any], skip: tuple[str, ...] = ())
 
 
 def check_classifier(
-    payload: dict[str, Any], network: dict[str, torch.Tensor], estimator: type, prefix: str = ""
+    payload: dict[str, Any], network: dict[str, torch.Tensor], estimator: type[Estimator], prefix: str = ""
 ) -> SavedClassifier:
     """Every part of the payload of `estimator` (`SentimentClassifier`) checked; `network` must hold exactly the
     network's tensors, each named `prefix` + its name in the network's state dict."""
@@ -112,7 +119,9 @@ def check_classifier(
     return SavedClassifier(params, labels, text_config, model_config, tokenizer)
 
 
-def check_checkpoint(tensors: dict[str, torch.Tensor], payload: dict[str, Any], estimator: type) -> SavedClassifier:
+def check_checkpoint(
+    tensors: dict[str, torch.Tensor], payload: dict[str, Any], estimator: type[Estimator]
+) -> SavedClassifier:
     """The classifier's part of a training checkpoint (its network under "model.") checked, and consistent with
     the parameters from which a resumed `fit` rebuilds the network."""
     network = {name: tensor for name, tensor in tensors.items() if name.startswith("model.")}

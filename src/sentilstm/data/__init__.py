@@ -1,1 +1,2 @@
-"""Labelled tables in (`tables`), named public datasets (`datasets`), their download (`download`) and database URLs (`databases`)."""
+"""Labelled tables in (`tables`), named public datasets (`datasets`), their download (`download`) and database URLs
+(`databases`)."""

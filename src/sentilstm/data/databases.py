@@ -1,6 +1,7 @@
 """Database URLs shared by the tuning studies and the serving feedback store.
 
-with_installed_driver("postgresql://u:pw@host/db")  # 'postgresql+psycopg2://u:pw@host/db' when only psycopg2 is installed
+with_installed_driver("postgresql://u:pw@host/db")
+# 'postgresql+psycopg2://u:pw@host/db' when only psycopg2 is installed
 """
 
 from __future__ import annotations

@@ -172,8 +172,10 @@ def fetch(remote: RemoteFile, *, retries: int = 4, timeout: float = 60.0, progre
                         ) from None
                     if attempt == retries:
                         raise DataError(
-                            f"downloading {url} failed after {retries} attempts ({_reason(exc)}); run the command again "
-                            f"to resume from {partial.stat().st_size if partial.exists() else 0} bytes, or set {MIRROR_ENV}"
+                            f"downloading {url} failed after {retries} attempts ({_reason(exc)}); "
+                            "run the command again "
+                            f"to resume from {partial.stat().st_size if partial.exists() else 0} bytes, "
+                            f"or set {MIRROR_ENV}"
                         ) from None
                     wait = min(30.0, 0.5 * 2 ** (attempt - 1))
                     log.warning("download of %s interrupted (%s); retrying in %.1fs", url, _reason(exc), wait)

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 
     from sentilstm.explanations.methods import ExplainMethod
     from sentilstm.explanations.result import TokenAttribution
+    from sentilstm.models import SentimentNet
 
 log = logging.getLogger(__name__)
 GOVERNED_TEXTS = 2048  # predictions of fewer texts (a request, a page of results) keep the threads as they are

@@ -8,8 +8,9 @@ Methods. "integrated_gradients" (Sundararajan et al. 2017, via captum) and "atte
 weights) read an LSTM/GRU network. "lime" (Ribeiro et al. 2016) and "kernel_shap" (Lundberg & Lee 2017) remove
 words from the text and watch `predict_proba`, so they explain any classifier: the linear baselines, and a
 blended network + n-gram prediction as a whole. "auto" is integrated gradients for a network alone and KernelSHAP
-otherwise (a blended model, a baseline), so the explanation always covers the probabilities shown; not attention, whose weights are unsigned and class-blind ("attention is not explanation", Jain &
-Wallace 2019): they say where the model looked, not which way a word pushed.
+otherwise (a blended model, a baseline), so the explanation always covers the probabilities shown; not
+attention, whose weights are unsigned and class-blind ("attention is not explanation", Jain & Wallace 2019):
+they say where the model looked, not which way a word pushed.
 
 Words are the whitespace-separated chunks of the original text (an HTML tag is a chunk of its own), shown as
 written; subword pieces and normalised tokens are summed back onto the word they came from.

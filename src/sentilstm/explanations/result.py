@@ -182,7 +182,8 @@ def _section(number: int, attribution: TokenAttribution, label: Any) -> str:
         for n, p in zip(names, attribution.probabilities)
     )
     top = "".join(
-        f'<tr><td>{html.escape(word)}</td><td class="num" style="color: rgb{TOWARDS if s > 0 else AWAY}">{s:+.4f}</td></tr>'
+        f"<tr><td>{html.escape(word)}</td>"
+        f'<td class="num" style="color: rgb{TOWARDS if s > 0 else AWAY}">{s:+.4f}</td></tr>'
         for word, s in attribution.top(TOP_WORDS, attribution.labels[column])
         if s != 0
     )

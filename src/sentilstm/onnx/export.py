@@ -75,7 +75,8 @@ class ExportReport:
     def summary(self) -> str:
         texts = sum(batch for batch, _ in self.checked_shapes)
         return (
-            f"{self.path}: {self.format}{' int8' if self.quantize else ''}, {self.size_bytes / 1e6:.2f} MB, max |Δlogit| "
+            f"{self.path}: {self.format}{' int8' if self.quantize else ''}, {self.size_bytes / 1e6:.2f} MB, "
+            "max |Δlogit| "
             f"{self.max_abs_diff:.2e} vs PyTorch, argmax agreement {self.argmax_agreement:.4f} on {texts} texts in "
             f"{len(self.checked_shapes)} batches, {self.seconds:.1f}s"
         )
@@ -266,9 +267,10 @@ def export_onnx(
 
         export_onnx(clf, "model.int8.onnx", quantize="int8").max_abs_diff
 
-    The check runs the graph in ONNX Runtime, before the file is written, on `check_batches` (batch 1 to 37, 1 to max_length tokens, plus
-    `texts` when given) against PyTorch fp32. `source`: the .sentilstm file the classifier came from; its SHA-256
-    goes in the metadata so `load_for_serving` reuses this file when it sits beside that model.
+    The check runs the graph in ONNX Runtime, before the file is written, on `check_batches` (batch 1 to 37, 1 to
+    max_length tokens, plus `texts` when given) against PyTorch fp32. `source`: the .sentilstm file the classifier
+    came from; its SHA-256 goes in the metadata so `load_for_serving` reuses this file when it sits beside that
+    model.
     """
     import onnx
 

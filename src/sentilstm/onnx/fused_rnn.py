@@ -26,7 +26,9 @@ INT32 = 6  # onnx.TensorProto.INT32, the type ONNX's sequence_lens needs
 
 
 def _onnx_weights(rnn: nn.Module, cell: str) -> tuple[Tensor, Tensor, Tensor]:
-    """(W, R, B) of a one-layer torch RNN in ONNX gate order: (gates*hidden, input), (gates*hidden, hidden), (2*gates*hidden,)."""
+    """(W, R, B) of a one-layer torch RNN in ONNX gate order.
+
+    Shapes: (gates*hidden, input), (gates*hidden, hidden), (2*gates*hidden,)."""
     order = GATE_ORDER[cell]
 
     def reorder(t: Tensor) -> Tensor:

@@ -1,11 +1,13 @@
-"""Scoring on a cluster with existing engines: Ray Data (`ray_predict`, `ray_score`) and Spark (`sentilstm.scale.spark`).
+"""Scoring on a cluster with existing engines: Ray Data (`ray_predict`, `ray_score`) and Spark
+(`sentilstm.scale.spark`).
 
     from sentilstm.scale import ray_score
     summary = ray_score("s3://bucket/tweets/*.parquet", "s3://bucket/scored/", "model.sentilstm", backend="onnx-int8")
     print(summary.rows, summary.files)
 
 Neither Ray nor Spark is imported until a function that needs it runs, so `import sentilstm` (and this package)
-works without them; a missing engine is a ConfigError naming the extra to install (`sentilstm[ray]`, `sentilstm[spark]`).
+works without them; a missing engine is a ConfigError naming the extra to install (`sentilstm[ray]`,
+`sentilstm[spark]`).
 """
 
 from __future__ import annotations

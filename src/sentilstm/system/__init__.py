@@ -1,1 +1,2 @@
-"""What the machine gives: files written safely (`files`), CPU threads (`threads`), memory estimates (`memory`), devices and precision (`device`)."""
+"""What the machine gives: files written safely (`files`), CPU threads (`threads`), memory estimates (`memory`),
+devices and precision (`device`)."""

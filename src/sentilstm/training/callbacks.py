@@ -234,7 +234,8 @@ class PlateauSchedule(TrainingCallback):
 
 
 class Checkpointing(TrainingCallback):
-    """Write a checkpoint after every epoch (rank 0 alone under torchrun), from which `fit(..., resume=...)` continues."""
+    """Write a checkpoint after every epoch (rank 0 alone under torchrun), from which `fit(..., resume=...)`
+    continues."""
 
     def __init__(self, spec: CheckpointSpec) -> None:
         self.spec = spec

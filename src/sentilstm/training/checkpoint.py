@@ -35,9 +35,9 @@ class CheckpointSpec:
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Tensors and payload of a training checkpoint (for resuming), its training state checked: what `save_checkpoint` wrote
-    is there, of its types. The caller's payload is the caller's to check, and with it the network: see
-    `check_resume_state` (`SentimentClassifier` does both when it resumes)."""
+    """Tensors and payload of a training checkpoint (for resuming), its training state checked: what
+    `save_checkpoint` wrote is there, of its types. The caller's payload is the caller's to check, and with it the
+    network: see `check_resume_state` (`SentimentClassifier` does both when it resumes)."""
     tensors, payload = read_file(path, kind="checkpoint")
     try:
         _training_state(tensors, payload)

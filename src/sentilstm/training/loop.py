@@ -9,6 +9,7 @@ epoch, atomically), embedding freezing, gradient norms and the plateau schedule 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -44,7 +45,14 @@ from sentilstm.training.checkpoint import (
     resume_error,
     save_checkpoint,
 )
-from sentilstm.training.losses import BatchShare, FocalLoss, example_losses, interpolate_minority, make_loss
+from sentilstm.training.losses import (
+    BatchShare,
+    FocalLoss,
+    LossFunction,
+    example_losses,
+    interpolate_minority,
+    make_loss,
+)
 from sentilstm.training.optim import make_optimizer, make_scheduler, scheduler_state
 from sentilstm.training.records import EncodedSplit, EpochStats, History, TrainableNetwork
 
@@ -161,7 +169,7 @@ class _EpochRun:
         validation: EncodedSplit,
         lengths: np.ndarray,
         labels: list[Any],
-        loss_fn: nn.Module,
+        loss_fn: LossFunction,
         device: torch.device,
         precision: str,
         parallel: bool,
@@ -290,7 +298,7 @@ def run_epoch(
     model: TrainableNetwork,
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
-    loss_fn: nn.Module,
+    loss_fn: LossFunction,
     data: EncodedSplit,
     batches: list[np.ndarray],
     config: TrainConfig,
@@ -312,7 +320,7 @@ def run_epoch(
     model.train()
     total, count = 0.0, 0
     world = distributed.world_size() if replica is not None else 1
-    weights = loss_fn.weight.detach().cpu().double().numpy() if getattr(loss_fn, "weight", None) is not None else None
+    weights = loss_fn.weight.detach().cpu().double().numpy() if loss_fn.weight is not None else None
     step_scheduler = not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     for step, batch in enumerate(batches, start=1):
         index, share = batch, None
@@ -336,7 +344,7 @@ def run_epoch(
             config,
             device,
             precision,
-            (lambda: after_backward(step)) if after_backward is not None else None,
+            functools.partial(after_backward, step) if after_backward is not None else None,
             replica=replica,
             share=share,
         )["loss"]
@@ -354,7 +362,7 @@ def run_epoch(
 def train_step(
     model: TrainableNetwork,
     optimizer: torch.optim.Optimizer,
-    loss_fn: nn.Module,
+    loss_fn: LossFunction,
     ids: Tensor,
     lengths: Tensor,
     targets: Tensor,

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from sentilstm.config import TrainConfig
 
 
-def make_loss(config: TrainConfig, class_weights: Tensor | None, device: torch.device) -> nn.Module:
+def make_loss(config: TrainConfig, class_weights: Tensor | None, device: torch.device) -> LossFunction:
     """The loss `config.loss` names, with the class weights (on `device`)."""
     weights = class_weights.to(device) if class_weights is not None else None
     return FocalLoss(config.focal_gamma, weights) if config.loss == "focal" else nn.CrossEntropyLoss(weight=weights)
@@ -25,8 +25,8 @@ def interpolate_minority(representations: Tensor, targets: Tensor) -> tuple[Tens
     """SMOTE in the hidden space: add synthetic rows until every class in the batch is as large as the largest.
 
     Each synthetic row is r_i + u * (r_j - r_i), u ~ U(0, 1), for two random texts i, j of the same class, so it
-    lies between two different real examples of that class; gradients flow into both. Classes with fewer than two texts in
-    the batch are left as they are (there is nothing to interpolate between). Uses torch's seeded RNG.
+    lies between two different real examples of that class; gradients flow into both. Classes with fewer than two
+    texts in the batch are left as they are (there is nothing to interpolate between). Uses torch's seeded RNG.
     """
     counts = torch.bincount(targets)
     largest = int(counts.max())
@@ -47,6 +47,8 @@ class FocalLoss(nn.Module):
     """Focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_true)^gamma, so confidently right
     examples count less; class weights and the weighted mean follow nn.CrossEntropyLoss."""
 
+    weight: Tensor | None  # a buffer (moves with .to()), declared as nn.CrossEntropyLoss declares its own
+
     def __init__(self, gamma: float, weight: Tensor | None = None) -> None:
         super().__init__()
         self.gamma = gamma
@@ -64,7 +66,11 @@ class FocalLoss(nn.Module):
         return self.weight[targets] * loss if self.weight is not None else loss
 
 
-def example_losses(loss_fn: nn.Module, logits: Tensor, targets: Tensor) -> Tensor:
+# the losses `make_loss` builds; `example_losses` and the loop's DDP share rely on their `weight`
+LossFunction = FocalLoss | nn.CrossEntropyLoss
+
+
+def example_losses(loss_fn: LossFunction, logits: Tensor, targets: Tensor) -> Tensor:
     """Per-example losses times their class weights, (batch,), for `loss_fn` (cross-entropy or FocalLoss);
     the batch loss is their sum over the batch's summed class weights (what `loss_fn` itself returns)."""
     if isinstance(loss_fn, FocalLoss):
@@ -87,4 +93,4 @@ class BatchShare:
     world: int
 
 
-__all__ = ["BatchShare", "FocalLoss", "example_losses", "interpolate_minority", "make_loss"]
+__all__ = ["BatchShare", "FocalLoss", "LossFunction", "example_losses", "interpolate_minority", "make_loss"]
