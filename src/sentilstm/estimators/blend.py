@@ -53,30 +53,7 @@ def fit_blend(
     log-loss are kept (weight 1: the network alone, 0: the partner alone), and the partner is refitted on train +
     validation, as the linear baselines are. holdout: the partner fitted on `texts` with `partner_balancing`, the
     weight picked on the validation split."""
-    candidates = _candidates(config, sampling)
-    # (kind, weighting tag) -> (validation probabilities, the fitted partner or what to refit)
-    predictions: dict[tuple[str, str], tuple[np.ndarray, LinearBaseline | tuple[str, dict[str, Any]]]]
-    if config.blend_strategy == "holdout":
-        fitted = [
-            (kind, weighting, _fit_partner(kind, weighting, texts, labels, classes))
-            for kind, weighting in candidates[1::2]
-        ]
-        predictions = {
-            (kind, _tag(w)): (m.predict_proba(val_texts), m)
-            for kind, w, m in fitted
-            if m is not None and list(m.classes_) == list(classes)
-        }
-    else:
-        all_texts = texts + val_texts
-        all_labels = list(labels) + [classes[t] for t in val_targets]
-        folds = _folds(np.asarray([classes.index(label) for label in all_labels]), config.blend_folds, seed)
-        predictions = {}
-        for kind in dict.fromkeys(kind for kind, _ in candidates):
-            weightings = [weighting for k, weighting in candidates if k == kind]
-            for weighting, oof in zip(
-                weightings, _out_of_fold(kind, weightings, all_texts, all_labels, classes, folds)
-            ):
-                predictions[(kind, _tag(weighting))] = (oof[len(texts) :], (kind, weighting))
+    predictions = _partner_predictions(config, texts, labels, val_texts, val_targets, classes, sampling, seed)
     scores = {"network": log_loss(network, val_targets)}
     best: tuple[float, float, tuple[str, str]] | None = None
     for key, (other, _) in predictions.items():
@@ -93,7 +70,8 @@ def fit_blend(
     if isinstance(chosen, LinearBaseline):
         linear = chosen
     else:  # refit the kept partner on train + validation
-        refit = _fit_partner(chosen[0], chosen[1], all_texts, all_labels, classes)
+        all_labels = list(labels) + [classes[t] for t in val_targets]
+        refit = _fit_partner(chosen[0], chosen[1], texts + val_texts, all_labels, classes)
         assert refit is not None, "the partner fitted on every fold fits on all the data"
         linear = refit
     metrics = {
@@ -122,6 +100,48 @@ def fit_blend(
             linear.kind,
         )
     return FittedBlend(linear, weight, metrics, scores)
+
+
+# (kind, weighting tag) -> (validation probabilities, the fitted partner or the (kind, weighting) to refit)
+PartnerPredictions = dict[tuple[str, str], tuple[np.ndarray, LinearBaseline | tuple[str, dict[str, Any]]]]
+
+
+def _partner_predictions(
+    config: BlendConfig,
+    texts: list[str],
+    labels: list[Label],
+    val_texts: list[str],
+    val_targets: np.ndarray,
+    classes: list[Any],
+    sampling: str,
+    seed: int,
+) -> PartnerPredictions:
+    """Each candidate partner's probabilities on the validation split: out of fold over train + validation
+    (crossfit), or from the partner fitted on the training split (holdout)."""
+    candidates = _candidates(config, sampling)
+    predictions: PartnerPredictions
+    if config.blend_strategy == "holdout":
+        fitted = [
+            (kind, weighting, _fit_partner(kind, weighting, texts, labels, classes))
+            for kind, weighting in candidates[1::2]
+        ]
+        predictions = {
+            (kind, _tag(w)): (m.predict_proba(val_texts), m)
+            for kind, w, m in fitted
+            if m is not None and list(m.classes_) == list(classes)
+        }
+    else:
+        all_texts = texts + val_texts
+        all_labels = list(labels) + [classes[t] for t in val_targets]
+        folds = _folds(np.asarray([classes.index(label) for label in all_labels]), config.blend_folds, seed)
+        predictions = {}
+        for kind in dict.fromkeys(kind for kind, _ in candidates):
+            weightings = [weighting for k, weighting in candidates if k == kind]
+            for weighting, oof in zip(
+                weightings, _out_of_fold(kind, weightings, all_texts, all_labels, classes, folds)
+            ):
+                predictions[(kind, _tag(weighting))] = (oof[len(texts) :], (kind, weighting))
+    return predictions
 
 
 def _candidates(config: BlendConfig, sampling: str) -> list[tuple[str, dict[str, Any]]]:

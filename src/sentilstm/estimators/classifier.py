@@ -120,8 +120,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        # text (TextConfig)
-        lowercase: bool = TextConfig.lowercase,
+        lowercase: bool = TextConfig.lowercase,  # text (TextConfig)
         unicode_form: Literal["NFC", "NFKC"] | None = TextConfig.unicode_form,
         repair_cp1252: bool = TextConfig.repair_cp1252,
         strip_html: bool = TextConfig.strip_html,
@@ -134,8 +133,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         min_frequency: int = TextConfig.min_frequency,
         max_length: int | None = TextConfig.max_length,
         truncation: Truncation = TextConfig.truncation,
-        # architecture (ModelConfig)
-        embedding_dim: int = ModelConfig.embedding_dim,
+        embedding_dim: int = ModelConfig.embedding_dim,  # architecture (ModelConfig)
         cell: Cell = ModelConfig.cell,
         hidden_size: int = ModelConfig.hidden_size,
         num_layers: int = ModelConfig.num_layers,
@@ -147,8 +145,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         conv_channels: int = ModelConfig.conv_channels,
         conv_kernel_size: int = ModelConfig.conv_kernel_size,
         pooling: Pooling = ModelConfig.pooling,
-        # training (TrainConfig)
-        epochs: int = TrainConfig.epochs,
+        epochs: int = TrainConfig.epochs,  # training (TrainConfig)
         batch_size: int = TrainConfig.batch_size,
         learning_rate: float = TrainConfig.learning_rate,
         weight_decay: float = TrainConfig.weight_decay,
@@ -169,8 +166,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         num_threads: int | None = TrainConfig.num_threads,
         bucket_pool: int = TrainConfig.bucket_pool,
         freeze_embeddings: int = TrainConfig.freeze_embeddings,
-        # pretrained vectors, ensemble, augmentation of the training split (EmbeddingConfig, BlendConfig, AugmentConfig)
-        embeddings: str | None = EmbeddingConfig.embeddings,
+        embeddings: str | None = EmbeddingConfig.embeddings,  # EmbeddingConfig, BlendConfig, AugmentConfig
         pretrain_embeddings: PretrainMethod | None = EmbeddingConfig.pretrain_embeddings,
         blend: Blend | None = BlendConfig.blend,
         blend_strategy: BlendStrategy = BlendConfig.blend_strategy,
@@ -185,21 +181,20 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self.strip_html, self.replace_urls, self.replace_mentions = strip_html, replace_urls, replace_mentions
         self.stopwords, self.stemmer, self.tokenizer, self.vocab_size = stopwords, stemmer, tokenizer, vocab_size
         self.min_frequency, self.max_length, self.truncation = min_frequency, max_length, truncation
-        self.embedding_dim, self.cell, self.hidden_size = embedding_dim, cell, hidden_size
-        self.num_layers, self.bidirectional, self.dropout = num_layers, bidirectional, dropout
-        self.embedding_dropout, self.output_dropout, self.weight_drop = embedding_dropout, output_dropout, weight_drop
-        self.conv_channels, self.conv_kernel_size, self.pooling = conv_channels, conv_kernel_size, pooling
-        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
-        self.weight_decay, self.head_l2, self.max_grad_norm = weight_decay, head_l2, max_grad_norm
-        self.schedule, self.warmup_fraction, self.patience = schedule, warmup_fraction, patience
-        self.monitor, self.class_weight, self.loss, self.focal_gamma = monitor, class_weight, loss, focal_gamma
-        self.sampling, self.validation_fraction, self.seed = sampling, validation_fraction, seed
-        self.precision, self.device, self.num_threads, self.bucket_pool = precision, device, num_threads, bucket_pool
-        self.freeze_embeddings, self.embeddings = freeze_embeddings, embeddings
-        self.pretrain_embeddings, self.blend, self.augment = pretrain_embeddings, blend, augment
-        self.blend_strategy, self.blend_folds = blend_strategy, blend_folds
-        self.augment_copies, self.augment_alpha = augment_copies, augment_alpha
-        self.augment_synonyms, self.augment_translator = augment_synonyms, augment_translator
+        self.embedding_dim, self.cell, self.hidden_size, self.num_layers = embedding_dim, cell, hidden_size, num_layers
+        self.bidirectional, self.dropout, self.embedding_dropout = bidirectional, dropout, embedding_dropout
+        self.output_dropout, self.weight_drop, self.conv_channels = output_dropout, weight_drop, conv_channels
+        self.conv_kernel_size, self.pooling, self.epochs = conv_kernel_size, pooling, epochs
+        self.batch_size, self.learning_rate, self.weight_decay = batch_size, learning_rate, weight_decay
+        self.head_l2, self.max_grad_norm, self.schedule = head_l2, max_grad_norm, schedule
+        self.warmup_fraction, self.patience, self.monitor = warmup_fraction, patience, monitor
+        self.class_weight, self.loss, self.focal_gamma, self.sampling = class_weight, loss, focal_gamma, sampling
+        self.validation_fraction, self.seed, self.precision, self.device = validation_fraction, seed, precision, device
+        self.num_threads, self.bucket_pool, self.freeze_embeddings = num_threads, bucket_pool, freeze_embeddings
+        self.embeddings, self.pretrain_embeddings, self.blend = embeddings, pretrain_embeddings, blend
+        self.blend_strategy, self.blend_folds, self.augment = blend_strategy, blend_folds, augment
+        self.augment_copies, self.augment_alpha, self.augment_synonyms = augment_copies, augment_alpha, augment_synonyms
+        self.augment_translator = augment_translator
 
     # ----- configuration -------------------------------------------------------------------------
     def _config(self, cls: type[ConfigT]) -> ConfigT:
