@@ -16,8 +16,9 @@ Ways compared (all with the same network):
 - tfidf_lr, nbsvm: the linear baselines on all the training data (what `sentilstm baseline` does).
 - holdout: the blend before issue 16: the linear partner (balanced class weights) fitted on the 90% the network
   trained on, its weight picked on the 10% hold-out.
-- crossfit: sentilstm's blend now (`sentilstm.estimators.blend.fit_blend`): the partner, its class weighting and the
-  weight chosen from 5-fold out-of-fold predictions, the partner refitted on all the training data.
+- crossfit: sentilstm's blend now (`sentilstm.estimators.blend.fit_blend`): the partner (NBSVM or TF-IDF LR,
+  unweighted or with balanced class weights) whose 5-fold out-of-fold predictions over all the training data score
+  the best macro F1, its weight picked on the hold-out by log-loss, the partner refitted on all the training data.
 """
 
 from __future__ import annotations
@@ -128,12 +129,12 @@ def score_ways(name: str, seed: int, data_dir: Path | None, cached: Path) -> dic
 
 def report(results: dict[str, Any]) -> str:
     """Markdown: per dataset, each way's mean dev score over seeds; then the mean and worst margin over TF-IDF LR."""
-    metric = {name: ("accuracy" if name in ("sst2", "imdb") else "weighted_f1") for name in results["runs"]}
     table: dict[str, dict[str, list[float]]] = {}
     for key, ways in results["runs"].items():
         name = key.rsplit(".seed", 1)[0]
+        metric = "accuracy" if name in ("sst2", "imdb") else "weighted_f1"
         for way, row in ways.items():
-            table.setdefault(name, {}).setdefault(way, []).append(row[metric[name]])
+            table.setdefault(name, {}).setdefault(way, []).append(row[metric])
     lines = [
         "# Blending the network with a linear model, on development splits",
         "",

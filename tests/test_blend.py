@@ -58,8 +58,13 @@ def test_a_weak_network_is_blended_with_the_better_linear_model(blended: Sentime
     # the chosen weight is at least as good as either model alone on the validation split
     assert losses["blend"] <= losses["network"] + 1e-12
     assert losses["blend"] <= losses[info["model"]] + 1e-12
-    # crossfit (the default) scores every kind unweighted and with balanced class weights
-    assert set(losses) == {"network", "blend"} | {f"{k}{w}" for k in KINDS for w in ("", "[class_weight=balanced]")}
+    # crossfit (the default) scores every kind unweighted and with balanced class weights out of fold, keeps the
+    # best on the monitored metric (macro F1), then weighs it against the network on validation
+    tried = [f"{k}{w}" for k in KINDS for w in ("", "[class_weight=balanced]")]
+    out_of_fold = info["out_of_fold"]
+    assert out_of_fold["metric"] == "macro_f1" and set(out_of_fold) == {*tried, "metric"}
+    chosen = max(tried, key=lambda name: out_of_fold[name])  # the first of equals
+    assert set(losses) == {"network", "blend", chosen} and chosen.startswith(info["model"])
     assert info["strategy"] == "crossfit" and info["folds"] == 5
     assert info["partner"] == {k: blended.blend_model_.get_params()[k] for k in ("class_weight", "sampling")}
 
@@ -105,12 +110,7 @@ def test_a_named_blend_uses_only_that_model(kind: str) -> None:
         embedding_dim=8, hidden_size=8, epochs=1, learning_rate=1e-4, min_frequency=1, num_threads=1, blend=kind
     ).fit(texts, labels)
     assert clf.blend_model_.kind == kind
-    assert set(clf.metrics_["blend"]["validation_log_loss"]) == {
-        "network",
-        kind,
-        f"{kind}[class_weight=balanced]",
-        "blend",
-    }
+    assert set(clf.metrics_["blend"]["out_of_fold"]) == {"metric", kind, f"{kind}[class_weight=balanced]"}
 
 
 def test_unknown_blend_fails_before_training() -> None:
@@ -184,7 +184,7 @@ def test_crossfit_tries_the_partner_unweighted_and_balanced_or_mirrored(sampling
     texts, labels = keyword_data(240, seed=7)
     clf = SentimentClassifier(**{**TINY, "blend": "tfidf_lr", "epochs": 1, "learning_rate": 1e-4}, sampling=sampling)
     clf.fit(texts, labels)
-    tried = set(clf.metrics_["blend"]["validation_log_loss"]) - {"network", "blend"}
+    tried = set(clf.metrics_["blend"]["out_of_fold"]) - {"metric"}
     assert tried == {
         "tfidf_lr",
         "tfidf_lr[class_weight=balanced]" if sampling == "none" else "tfidf_lr[sampling=oversample]",
@@ -246,3 +246,15 @@ def test_out_of_fold_leaves_zero_for_a_class_a_fold_never_saw() -> None:
 def test_bad_blend_settings_fail_before_training(options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         SentimentClassifier(**options).fit(["a b", "c d", "e f", "g h"], [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("monitor", ["accuracy", "loss"])
+def test_crossfit_picks_the_partner_on_the_monitored_metric(monitor: str) -> None:
+    texts, labels = keyword_data(240, seed=11)
+    recipe = {**TINY, "blend": "auto", "epochs": 1, "learning_rate": 1e-4, "monitor": monitor}
+    info = SentimentClassifier(**recipe).fit(texts, labels).metrics_["blend"]
+    out_of_fold = {name: value for name, value in info["out_of_fold"].items() if name != "metric"}
+    assert info["out_of_fold"]["metric"] == monitor and len(out_of_fold) == 4
+    assert monitor != "loss" or all(value <= 0 for value in out_of_fold.values())  # minus the log-loss
+    best = max(out_of_fold.values())
+    assert out_of_fold[next(name for name in info["validation_log_loss"] if name in out_of_fold)] == best

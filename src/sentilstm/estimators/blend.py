@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 from sentilstm.config import BlendConfig, check_range, check_type
 from sentilstm.data.labels import Label, LabelMap
@@ -44,16 +45,20 @@ def fit_blend(
     *,
     sampling: str,
     seed: int = 0,
+    monitor: str = "macro_f1",
 ) -> FittedBlend:
     """The linear partner and the network's share of the prediction, given the network's probabilities `network`
     on the validation split (the network trained on `texts`, early-stopped on `val_texts`).
 
     crossfit (the default): every candidate partner (kind x class weighting) predicts each text of train +
-    validation from a model fitted on the other folds; the candidate and the weight with the lowest validation
-    log-loss are kept (weight 1: the network alone, 0: the partner alone), and the partner is refitted on train +
-    validation, as the linear baselines are. holdout: the partner fitted on `texts` with `partner_balancing`, the
-    weight picked on the validation split."""
-    predictions = _partner_predictions(config, texts, labels, val_texts, val_targets, classes, sampling, seed)
+    validation from a model fitted on the other folds; the candidate whose out-of-fold predictions score best on
+    `monitor` is kept, the weight with the lowest validation log-loss is picked (1: the network alone, 0: the
+    partner alone), and the partner is refitted on train + validation, as the linear baselines are. holdout (the
+    recipe before 0.16): the partners fitted on `texts` with `partner_balancing`, the partner and the weight with
+    the lowest validation log-loss kept."""
+    predictions, out_of_fold = _partner_predictions(
+        config, texts, labels, val_texts, val_targets, classes, sampling=sampling, seed=seed, monitor=monitor
+    )
     scores = {"network": log_loss(network, val_targets)}
     best: tuple[float, float, tuple[str, str]] | None = None
     for key, (other, _) in predictions.items():
@@ -82,7 +87,7 @@ def fit_blend(
         "validation_log_loss": {**scores, "blend": loss},
     }
     if config.blend_strategy == "crossfit":
-        metrics["folds"] = config.blend_folds
+        metrics.update(folds=config.blend_folds, out_of_fold={"metric": monitor, **out_of_fold})
     log.info(
         "blend: %.2f x network + %.2f x %s (validation log-loss %.4f; network alone %.4f, %s alone %.4f)",
         weight,
@@ -113,35 +118,53 @@ def _partner_predictions(
     val_texts: list[str],
     val_targets: np.ndarray,
     classes: list[Any],
+    *,
     sampling: str,
     seed: int,
-) -> PartnerPredictions:
-    """Each candidate partner's probabilities on the validation split: out of fold over train + validation
-    (crossfit), or from the partner fitted on the training split (holdout)."""
+    monitor: str,
+) -> tuple[PartnerPredictions, dict[str, float]]:
+    """The candidate partners' probabilities on the validation split, and (crossfit) each candidate's out-of-fold
+    score over train + validation.
+
+    holdout: every candidate, fitted on the training split. crossfit: the one candidate whose out-of-fold
+    predictions over all the rows score best on the monitored metric (macro F1 by default: unweighted partners are
+    better calibrated but all but ignore a small class), left to be refitted on all the rows."""
     candidates = _candidates(config, sampling)
-    predictions: PartnerPredictions
     if config.blend_strategy == "holdout":
-        fitted = [
-            (kind, weighting, _fit_partner(kind, weighting, texts, labels, classes))
-            for kind, weighting in candidates[1::2]
-        ]
-        predictions = {
+        fitted = [(kind, w, _fit_partner(kind, w, texts, labels, classes)) for kind, w in candidates[1::2]]
+        predictions: PartnerPredictions = {
             (kind, _tag(w)): (m.predict_proba(val_texts), m)
             for kind, w, m in fitted
             if m is not None and list(m.classes_) == list(classes)
         }
-    else:
-        all_texts = texts + val_texts
-        all_labels = list(labels) + [classes[t] for t in val_targets]
-        folds = _folds(np.asarray([classes.index(label) for label in all_labels]), config.blend_folds, seed)
-        predictions = {}
-        for kind in dict.fromkeys(kind for kind, _ in candidates):
-            weightings = [weighting for k, weighting in candidates if k == kind]
-            for weighting, oof in zip(
-                weightings, _out_of_fold(kind, weightings, all_texts, all_labels, classes, folds)
-            ):
-                predictions[(kind, _tag(weighting))] = (oof[len(texts) :], (kind, weighting))
-    return predictions
+        return predictions, {}
+    all_texts = texts + val_texts
+    all_labels = list(labels) + [classes[t] for t in val_targets]
+    targets = np.asarray([classes.index(label) for label in all_labels])
+    folds = _folds(targets, config.blend_folds, seed)
+    oof: dict[tuple[str, str], np.ndarray] = {}
+    for kind in dict.fromkeys(kind for kind, _ in candidates):
+        weightings = [weighting for k, weighting in candidates if k == kind]
+        for weighting, out in zip(weightings, _out_of_fold(kind, weightings, all_texts, all_labels, classes, folds)):
+            oof[(kind, _tag(weighting))] = out
+    scores = {key: _score(out, targets, monitor) for key, out in oof.items()}
+    if not scores:
+        return {}, {}
+    best = max(scores, key=lambda key: scores[key])  # the first of equals: unweighted, NBSVM before TF-IDF LR
+    partner = {(kind, _tag(w)): (kind, w) for kind, w in candidates}[best]
+    return {best: (oof[best][len(texts) :], partner)}, {_name(*key): value for key, value in scores.items()}
+
+
+def _score(probabilities: np.ndarray, targets: np.ndarray, monitor: str) -> float:
+    """Higher is better: macro F1, accuracy, or minus the log-loss (monitor "loss")."""
+    if monitor == "loss":
+        return -log_loss(probabilities, targets)
+    predicted = probabilities.argmax(axis=1)
+    if monitor == "accuracy":
+        return float(np.mean(predicted == targets))
+    return float(
+        f1_score(targets, predicted, labels=np.arange(probabilities.shape[1]), average="macro", zero_division=0)
+    )
 
 
 def _candidates(config: BlendConfig, sampling: str) -> list[tuple[str, dict[str, Any]]]:

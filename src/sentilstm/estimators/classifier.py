@@ -275,7 +275,13 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         )
         self._set_trained(data.label_map, text.pipeline, net, history, rows)
         blend = steps.fit_blend_step(
-            settings.blend, self._network_proba, data, data.label_map.labels, sampling=self.sampling, seed=self.seed
+            settings.blend,
+            self._network_proba,
+            data,
+            data.label_map.labels,
+            sampling=self.sampling,
+            seed=self.seed,
+            monitor=self.monitor,
         )
         if blend is not None:
             self._set_blend(blend)
@@ -323,6 +329,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
                 list(self.classes_),
                 sampling=self.sampling,
                 seed=self.seed,
+                monitor=self.monitor,
             )
         )
 

@@ -394,6 +394,7 @@ def fit_blend_step(
     *,
     sampling: str,
     seed: int = 0,
+    monitor: str = "macro_f1",
 ) -> FittedBlend | None:
     """The linear partner and its weight (`fit_blend`); None on another torchrun rank."""
     if not lead_process():
@@ -410,6 +411,7 @@ def fit_blend_step(
         classes,
         sampling=sampling,
         seed=seed,
+        monitor=monitor,
     )
 
 
