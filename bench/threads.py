@@ -63,7 +63,7 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
     from sentilstm.config import ModelConfig, TextConfig, TrainConfig
     from sentilstm.data.labels import LabelMap
     from sentilstm.estimators.inference import predict_probabilities
-    from sentilstm.models import SentimentNet
+    from sentilstm.network.model import SentimentNet
     from sentilstm.system.threads import thread_governor
     from sentilstm.text.pipeline import TextPipeline
     from sentilstm.training.loop import EncodedSplit, _make_optimizer, epoch_batches, run_epoch

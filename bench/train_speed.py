@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.training.loop import EncodedSplit, fit
 
 ROOT = Path(__file__).resolve().parents[1]

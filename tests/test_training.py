@@ -15,7 +15,7 @@ from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier
 from sentilstm.config import ModelConfig, TrainConfig
 from sentilstm.errors import ArtifactError, ConfigError
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.training.batching import bucketed_batches, collate, sorted_batches
 from sentilstm.training.loop import (
     CheckpointSpec,

@@ -22,7 +22,7 @@ from torch.overrides import TorchFunctionMode
 
 from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, TrainConfig, check_type, from_dict
 from sentilstm.errors import ArtifactError, ConfigError
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.text.tokenizers import PAD_ID, TextTokenizer
 
 Shapes = dict[str, tuple[tuple[int, ...], torch.dtype]]  # tensor name -> (shape, dtype) a file must hold
@@ -83,7 +83,7 @@ def check_params(estimator: type[Estimator], params: Any, where: str = "params")
     unknown = sorted(str(k) for k in params if k not in names)
     if unknown:
         raise ConfigError(f"{where} has unknown settings {unknown[:5]} (a newer sentilstm's, or an edit)")
-    hints = typing.get_type_hints(estimator.__init__)
+    hints = typing.get_type_hints(estimator.__init__, include_extras=True)  # keeps Annotated choices (pooling)
     for name, value in params.items():
         check_type(f"{where}.{name}", value, hints[name])
     return params

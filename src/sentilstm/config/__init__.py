@@ -11,6 +11,8 @@ sections (EmbeddingConfig, AugmentConfig, BlendConfig); help.py: FIELD_HELP; che
 from __future__ import annotations
 
 from sentilstm.config.checks import (
+    Choices,
+    allowed_values,
     check_choice,
     check_field_kinds,
     check_fields,
@@ -18,6 +20,7 @@ from sentilstm.config.checks import (
     check_positive,
     check_range,
     check_type,
+    described_values,
     from_dict,
 )
 from sentilstm.config.extras import (
@@ -86,6 +89,8 @@ __all__ = [
     "TokenizerKind",
     "TrainConfig",
     "Truncation",
+    "Choices",
+    "allowed_values",
     "check_choice",
     "check_field_kinds",
     "check_fields",
@@ -93,5 +98,6 @@ __all__ = [
     "check_positive",
     "check_range",
     "check_type",
+    "described_values",
     "from_dict",
 ]

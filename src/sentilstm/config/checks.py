@@ -13,7 +13,7 @@ import math
 import numbers
 import types
 import typing
-from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
@@ -23,11 +23,48 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 
+class Choices:
+    """Marks `Annotated[str, Choices(registry)]`: a setting whose values are a registry's names, read each time it
+    is checked, so that an entry registered later counts (`ModelConfig.pooling`: `sentilstm.network.pooling`).
+    An entry's `help` attribute, where it has one, is shown beside its name in `--help`."""
+
+    def __init__(self, registry: collections.abc.Mapping[str, Any]) -> None:
+        self.registry = registry
+
+    def __repr__(self) -> str:
+        return f"Choices({list(self.registry)})"
+
+
+def allowed_values(kind: Any) -> list[Any] | None:
+    """The values a `Literal[...]` or an `Annotated[str, Choices(registry)]` allows (a registry's names as they are
+    now); None for any other type."""
+    if get_origin(kind) is Literal:
+        return list(get_args(kind))
+    if get_origin(kind) is Annotated:
+        marks = [extra for extra in kind.__metadata__ if isinstance(extra, Choices)]
+        return list(marks[0].registry) if marks else None
+    return None
+
+
+def described_values(kind: Any) -> list[str]:
+    """`allowed_values(kind)` as strings, each followed by its registry entry's help in parentheses where it has
+    one: "attention (a learned weighted average)"."""
+    marks = [extra for extra in getattr(kind, "__metadata__", ()) if isinstance(extra, Choices)]
+    entries = marks[0].registry if marks else {}
+    shown = []
+    for value in allowed_values(kind) or []:
+        text = getattr(entries.get(value), "help", "")
+        shown.append(f"{value} ({text})" if text else str(value))
+    return shown
+
+
 def check_choice(name: str, value: Any, kind: Any) -> None:
-    """Raise ConfigError unless `value` is one of the Literal `kind`'s values."""
-    allowed = get_args(kind)
+    """Raise ConfigError unless `value` is one of the values `kind` (a Literal, or a `Choices` registry) allows."""
+    allowed = allowed_values(kind)
+    if allowed is None:
+        raise TypeError(f"check_choice needs a Literal or an Annotated[str, Choices(...)], got {kind!r}")
     if value not in allowed:
-        raise ConfigError(f"{name} must be one of {list(allowed)}, got {value!r}")
+        raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 def _is_number(value: Any) -> bool:
@@ -116,7 +153,7 @@ def check_fields(cls: type, values: Any, where: str, *, finite: bool = True) -> 
     """Raise ConfigError unless `values` is a dict whose every key is a field of dataclass `cls`, of its type."""
     if not isinstance(values, dict):
         raise ConfigError(f"{where} must be an object, got {_shown(values)}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(str(k) for k in values if k not in names)
     if unknown:
@@ -141,6 +178,9 @@ def _fits(value: Any, hint: Any, finite: bool) -> bool:
         return any(_fits(value, arg, finite) for arg in args)
     if origin is Literal:  # type too: True == 1, but a bool is not the number 1
         return any(value == arg and type(value) is type(arg) for arg in args)
+    if origin is Annotated:  # a registry's names (`Choices`), else the annotated type itself
+        allowed = allowed_values(hint)
+        return _fits(value, args[0], finite) if allowed is None else isinstance(value, str) and value in allowed
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
@@ -189,8 +229,10 @@ def _describe(hint: Any) -> str:
     origin, args = get_origin(hint) or (hint if hint in (list, dict) else None), get_args(hint)
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_describe(arg) for arg in args)
-    if origin is Literal:
-        return f"one of {list(args)}"
+    if origin is Literal or origin is Annotated and allowed_values(hint) is not None:
+        return f"one of {allowed_values(hint)}"
+    if origin is Annotated:
+        return _describe(args[0])
     if origin in (list, tuple, collections.abc.Sequence):
         return f"a list of {len(args)} items" if origin is tuple and args and args[-1] is not Ellipsis else "a list"
     names = {

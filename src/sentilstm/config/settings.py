@@ -6,13 +6,14 @@ field with its default and why; their `Literal` choices and the bounds their `va
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from sentilstm.config.checks import check_choice, check_field_kinds, check_range
+from sentilstm.config.checks import Choices, check_choice, check_field_kinds, check_range
 from sentilstm.errors import ConfigError
+from sentilstm.network.pooling import POOLINGS
 
 Cell = Literal["lstm", "gru"]
-Pooling = Literal["last", "mean", "max", "attention", "concat"]
+Pooling = Annotated[str, Choices(POOLINGS)]  # a name registered in sentilstm.network.pooling: last, mean, ...
 TokenizerKind = Literal["word", "bpe", "unigram"]
 Truncation = Literal["head", "tail", "head_tail"]
 Schedule = Literal["linear", "one_cycle", "plateau", "constant"]

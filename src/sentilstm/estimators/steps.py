@@ -39,7 +39,7 @@ from sentilstm.errors import ConfigError, DataError
 from sentilstm.estimators.augmenting import augment_operations, augmented_rows, needs_neighbours
 from sentilstm.estimators.blend import FittedBlend, fit_blend
 from sentilstm.estimators.evaluation import Predictions
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.report.profiling import DataProfile
 from sentilstm.system.device import resolve_device
 from sentilstm.system.memory import check_fits

@@ -41,7 +41,7 @@ from sentilstm.artifact.format import library_versions
 from sentilstm.config import check_choice
 from sentilstm.errors import ArtifactError, ConfigError, OutputError
 from sentilstm.estimators.classifier import SentimentClassifier
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.onnx.fused_rnn import FusedNetwork
 from sentilstm.onnx.graph import METADATA_KEY, ONNX_INPUTS, ONNX_OUTPUTS, file_digest, pad_batch, sibling_path
 from sentilstm.onnx.runner import OnnxNetwork

@@ -28,7 +28,7 @@ STATE_FLOATS_PER_HIDDEN_UNIT = 8
 
 def parameter_count(config: ModelConfig) -> int:
     """The network's exact parameter count, from a copy built on the meta device (no memory is allocated)."""
-    from sentilstm.models import SentimentNet
+    from sentilstm.network.model import SentimentNet
 
     with torch.device("meta"):
         net = SentimentNet(config)
