@@ -73,7 +73,7 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
     pipeline, ids = TextPipeline.fit(texts, TextConfig())
     targets = LabelMap.fit(labels).encode(labels)
     torch.manual_seed(0)
-    net = SentimentNet(ModelConfig(vocab_size=pipeline.tokenizer.vocab_size, num_classes=3))
+    net = SentimentNet(ModelConfig(embedding_rows=pipeline.tokenizer.vocab_size, num_classes=3))
     governor = thread_governor(threads, what=workload)
     done, choices = 0, []
     if workload == "train":

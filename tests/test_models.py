@@ -19,7 +19,7 @@ ARCHITECTURES = list(itertools.product(["lstm", "gru"], [False, True], list(POOL
 
 def make_net(**overrides: object) -> SentimentNet:
     torch.manual_seed(0)
-    config = ModelConfig(vocab_size=VOCAB, num_classes=3, embedding_dim=12, hidden_size=10, **overrides)
+    config = ModelConfig(embedding_rows=VOCAB, num_classes=3, embedding_dim=12, hidden_size=10, **overrides)
     return SentimentNet(config).eval()
 
 
@@ -284,7 +284,7 @@ def test_represent_then_classify_is_forward() -> None:
     ],
 )
 def test_model_config_validate_names_the_bad_value(overrides: dict, bad: str) -> None:
-    config = ModelConfig(vocab_size=VOCAB, **overrides)
+    config = ModelConfig(embedding_rows=VOCAB, **overrides)
     with pytest.raises(ConfigError, match=bad):
         config.validate()
     with pytest.raises(ConfigError):

@@ -47,7 +47,7 @@ def test_a_registered_pooling_is_a_valid_setting_and_a_padding_invariant_network
     ModelConfig(pooling="total").validate()
     check_param_value("pooling", "total")  # what a tuning space's choices go through
     torch.manual_seed(0)
-    net = SentimentNet(ModelConfig(vocab_size=30, embedding_dim=8, hidden_size=6, pooling="total")).eval()
+    net = SentimentNet(ModelConfig(embedding_rows=30, embedding_dim=8, hidden_size=6, pooling="total")).eval()
     assert "total.scale" in net.state_dict()
     rows = [[2, 5, 7], [9], [3, 4, 5, 6, 7, 8]]
     ids = torch.zeros(3, 6, dtype=torch.long)
@@ -90,6 +90,6 @@ def test_a_pooling_named_like_a_network_attribute_is_refused() -> None:
     register("head", "")(type("Head", (PoolingLayer,), {}))
     try:
         with pytest.raises(ValueError, match="cannot be named 'head'"):
-            SentimentNet(ModelConfig(vocab_size=30, embedding_dim=8, hidden_size=6, pooling="head"))
+            SentimentNet(ModelConfig(embedding_rows=30, embedding_dim=8, hidden_size=6, pooling="head"))
     finally:
         del POOLINGS["head"]

@@ -66,14 +66,16 @@ class TextConfig:
             check_range("max_length", self.max_length, 1, MAX_LENGTH)
 
 
-DERIVED_MODEL_FIELDS = ("vocab_size", "num_classes", "padding_idx")  # of ModelConfig: set by fit, not by the user
+DERIVED_MODEL_FIELDS = ("embedding_rows", "num_classes", "padding_idx")  # of ModelConfig: set by fit, not by the user
 
 
 @dataclass
 class ModelConfig:
-    """Architecture of `SentimentNet`; `vocab_size` and `num_classes` are filled in by `fit`."""
+    """Architecture of `SentimentNet`; `embedding_rows` and `num_classes` are filled in by `fit`."""
 
-    vocab_size: int = 0  # rows of the embedding table, from the trained tokenizer
+    # rows of the embedding table: the trained tokenizer's vocabulary, special tokens included (the cap the user
+    # sets is TextConfig.vocab_size); written as model_config.vocab_size before 0.17
+    embedding_rows: int = 0
     num_classes: int = 2  # from the label map; binary is 2-way softmax, not a special case
     embedding_dim: int = 128  # 100-300 is the usual range; 128 keeps GEMMs aligned
     cell: Cell = "lstm"  # getattr(nn, cell.upper()); GRU is ~25% cheaper, rarely worse on sentiment

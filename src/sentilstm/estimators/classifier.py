@@ -208,7 +208,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def _checked_settings(self) -> steps.Settings:
-        """The validated configs and augmentation operations; ModelConfig's vocab_size and num_classes come later."""
+        """The validated configs and augmentation operations; ModelConfig's embedding_rows and num_classes come
+        later."""
         return steps.check_settings(
             self._config(TextConfig),
             self._config(ModelConfig),

@@ -1,6 +1,6 @@
 """The network: token ids and lengths in, logits out. No strings, no loss, no device choice.
 
-    net = SentimentNet(ModelConfig(vocab_size=1000, num_classes=3))
+    net = SentimentNet(ModelConfig(embedding_rows=1000, num_classes=3))
     logits = net(ids, lengths)  # ids (batch, seq_len) right-padded with 0; lengths (batch,)
 
 Padding never changes a prediction: every pooling masks padded steps, and the backward direction of a
@@ -80,7 +80,7 @@ class SentimentNet(nn.Module):
         config.validate()
         self.config = config
         c = config
-        self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.padding_idx)
+        self.embedding = nn.Embedding(c.embedding_rows, c.embedding_dim, padding_idx=c.padding_idx)
         self.dropout = nn.Dropout(c.dropout)  # before the head
         self.sequence_dropout = LockedDropout(c.dropout)  # on embeddings and between RNN layers
         self.output_dropout = LockedDropout(c.output_dropout)  # on the last RNN layer's states, before pooling
