@@ -148,14 +148,14 @@ TAMPERS = [
     Tamper(
         "declared vocabulary 4,000,000 words x 128 dims (2 GB)",
         "net",
-        edit_payload(lambda p: p["model_config"].update(vocab_size=4_000_000, embedding_dim=128)),
+        edit_payload(lambda p: p["model_config"].update(embedding_rows=4_000_000, embedding_dim=128)),
         item="4",
         quick=True,
     ),
     Tamper(
         "declared vocabulary 2x10^9 words",
         "net",
-        edit_payload(set_path("model_config.vocab_size", 2 * 10**9)),
+        edit_payload(set_path("model_config.embedding_rows", 2 * 10**9)),
         item="4",
     ),
     Tamper("num_layers 10**6", "net", edit_payload(set_path("model_config.num_layers", 10**6))),

@@ -63,7 +63,7 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
     from sentilstm.config import ModelConfig, TextConfig, TrainConfig
     from sentilstm.data.labels import LabelMap
     from sentilstm.estimators.inference import predict_probabilities
-    from sentilstm.models import SentimentNet
+    from sentilstm.network.model import SentimentNet
     from sentilstm.system.threads import thread_governor
     from sentilstm.text.pipeline import TextPipeline
     from sentilstm.training.loop import EncodedSplit, _make_optimizer, epoch_batches, run_epoch
@@ -73,7 +73,7 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
     pipeline, ids = TextPipeline.fit(texts, TextConfig())
     targets = LabelMap.fit(labels).encode(labels)
     torch.manual_seed(0)
-    net = SentimentNet(ModelConfig(vocab_size=pipeline.tokenizer.vocab_size, num_classes=3))
+    net = SentimentNet(ModelConfig(embedding_rows=pipeline.tokenizer.vocab_size, num_classes=3))
     governor = thread_governor(threads, what=workload)
     done, choices = 0, []
     if workload == "train":

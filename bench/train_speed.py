@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from sentilstm.config import ModelConfig, TextConfig, TrainConfig
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.training.loop import EncodedSplit, fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,9 @@ def load_reviews(count: int, max_length: int, seed: int) -> tuple[list[np.ndarra
 
 def measure(ids, labels, vocab: int, threads: int, precision: str, batch_size: int) -> dict:
     torch.set_num_threads(threads)
-    model_config = ModelConfig(vocab_size=vocab, num_classes=2, embedding_dim=128, hidden_size=128, pooling="attention")
+    model_config = ModelConfig(
+        embedding_rows=vocab, num_classes=2, embedding_dim=128, hidden_size=128, pooling="attention"
+    )
     net = SentimentNet(model_config)
     validation = EncodedSplit(ids[:64], labels[:64])
     train = EncodedSplit(ids, labels)

@@ -219,10 +219,10 @@ def test_a_weights_only_file_with_damaged_weights_fails_the_checksum(trained_mod
 
 def test_a_weights_only_file_still_gets_every_payload_check(trained_model_path: Path, tmp_path: Path) -> None:
     tensors, payload = read_file(trained_model_path, kind="model")
-    payload["model_config"]["vocab_size"] = 4_000_000
+    payload["model_config"]["embedding_rows"] = 4_000_000
     write_file(tmp_path / "new.sentilstm", tensors, payload, kind="model")
     path = _weights_only(tmp_path / "new.sentilstm", tmp_path / "old.sentilstm")
-    with pytest.raises(ArtifactError, match="vocab_size is 4000000"):
+    with pytest.raises(ArtifactError, match="embedding_rows is 4000000"):
         SentimentClassifier.load(path)
 
 

@@ -62,7 +62,7 @@ def test_fitted_attributes(trained_clf: SentimentClassifier) -> None:
     assert trained_clf.history_.epochs and 1 <= trained_clf.history_.best_epoch <= len(trained_clf.history_.epochs)
     assert isinstance(trained_clf.validation_report_, EvaluationReport)
     assert trained_clf.metrics_["validation"]["accuracy"] == trained_clf.validation_report_.accuracy
-    assert trained_clf.model_.config.vocab_size == trained_clf.pipeline_.tokenizer.vocab_size
+    assert trained_clf.model_.config.embedding_rows == trained_clf.pipeline_.tokenizer.vocab_size
     assert trained_clf.model_.config.num_classes == 2
 
 
@@ -238,7 +238,7 @@ def test_every_config_field_is_a_parameter_with_the_same_default() -> None:
             if cls is ModelConfig and f.name in DERIVED_MODEL_FIELDS:
                 continue
             expected[f.name] = f.default
-    assert set(DERIVED_MODEL_FIELDS) == {"vocab_size", "num_classes", "padding_idx"}
+    assert set(DERIVED_MODEL_FIELDS) == {"embedding_rows", "num_classes", "padding_idx"}
     assert {name for name in parameters if name != "self"} == set(expected)  # every facade parameter is a setting
     assert parameters["blend"].default == "auto"
     for name, default in expected.items():

@@ -23,7 +23,8 @@ import torch
 from helpers import TINY, error_line, invoke_cli, make_negation_data
 from sentilstm import NBSVM, SentimentClassifier
 from sentilstm.errors import ConfigError
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
+from sentilstm.network.pooling import POOLINGS
 from sentilstm.onnx.backends import load_for_serving
 from sentilstm.onnx.export import check_batches, export_model, export_onnx, export_torchscript, onnx_graph
 from sentilstm.onnx.graph import pad_batch, sibling_path
@@ -52,6 +53,11 @@ ARCHITECTURES = [
     dict(cell="lstm", bidirectional=True, pooling="max", num_classes=3),
     dict(cell="lstm", bidirectional=True, pooling="concat", num_layers=2),
     dict(cell="gru", bidirectional=True, pooling="attention", conv_channels=8, num_layers=2),
+]
+ARCHITECTURES += [  # every other registered pooling, in the default architecture: each one must export
+    dict(cell="lstm", bidirectional=True, pooling=name)
+    for name in POOLINGS
+    if name not in {changes["pooling"] for changes in ARCHITECTURES}
 ]
 
 

@@ -77,9 +77,9 @@ def test_text_pipeline_embeddings_and_network_config() -> None:
     config = steps.network_config(settings(), text, data, vectors)
     # the cap is TextConfig.vocab_size; the embedding rows are the fitted tokenizer's vocabulary, special tokens
     # included
-    assert config.vocab_size == text.pipeline.tokenizer.vocab_size and config.num_classes == 2
+    assert config.embedding_rows == text.pipeline.tokenizer.vocab_size and config.num_classes == 2
     trained = steps.initialise_embeddings(EmbeddingConfig(pretrain_embeddings="word2vec"), text, [], dim=8, seed=0)
-    assert trained.matrix.shape == (config.vocab_size, 8)
+    assert trained.matrix.shape == (config.embedding_rows, 8)
     assert steps.network_config(settings(), text, data, trained).embedding_dim == 8
 
 
@@ -171,6 +171,26 @@ def test_an_old_style_payload_without_the_new_sections_loads(tiny_params: dict, 
     assert old.get_params() == new.get_params()
     np.testing.assert_array_equal(old.predict_proba(TEXTS), new.predict_proba(TEXTS))
     np.testing.assert_array_equal(old.predict_proba(TEXTS), clf.predict_proba(TEXTS))
+
+
+def test_an_old_model_config_naming_the_embedding_rows_vocab_size_loads(tiny_params: dict, tmp_path: Path) -> None:
+    """Files written before the rename store model_config.embedding_rows as vocab_size: they load as before, and
+    new files write embedding_rows; a file naming both is none that sentilstm wrote."""
+    clf = SentimentClassifier(**{**tiny_params, "blend": None}).fit(TEXTS, LABELS)
+    tensors, payload = read_file(clf.save(tmp_path / "new.sentilstm"), kind="model")
+    rows = payload["model_config"]["embedding_rows"]
+    assert "vocab_size" not in payload["model_config"] and rows == clf.pipeline_.tokenizer.vocab_size
+    payload["model_config"] = {
+        ("vocab_size" if key == "embedding_rows" else key): value for key, value in payload["model_config"].items()
+    }
+    write_file(tmp_path / "old.sentilstm", tensors, payload, kind="model")
+    old = load_model(tmp_path / "old.sentilstm")
+    assert old.model_.config == clf.model_.config and old.model_.config.embedding_rows == rows
+    np.testing.assert_array_equal(old.predict_proba(TEXTS), clf.predict_proba(TEXTS))
+    payload["model_config"]["embedding_rows"] = rows
+    write_file(tmp_path / "both.sentilstm", tensors, payload, kind="model")
+    with pytest.raises(ArtifactError, match=r"model_config has unknown settings \['vocab_size'\]"):
+        load_model(tmp_path / "both.sentilstm")
 
 
 def test_a_section_contradicting_the_params_is_refused(tiny_params: dict, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""sentilstm.models: shapes, padding invariance for every architecture, per-length reversal, attention."""
+"""sentilstm.network: shapes, padding invariance for every architecture, per-length reversal, attention."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ from torch import nn
 
 from sentilstm.config import ModelConfig
 from sentilstm.errors import ConfigError
-from sentilstm.models import SentimentNet, length_mask, reversal_index, reverse_within_length
+from sentilstm.network.model import SentimentNet, length_mask, reversal_index, reverse_within_length
+from sentilstm.network.pooling import POOLINGS
 
 VOCAB = 50
-ARCHITECTURES = list(
-    itertools.product(["lstm", "gru"], [False, True], ["last", "mean", "max", "attention", "concat"], [0, 8], [1, 2])
-)
+ARCHITECTURES = list(itertools.product(["lstm", "gru"], [False, True], list(POOLINGS), [0, 8], [1, 2]))
 
 
 def make_net(**overrides: object) -> SentimentNet:
     torch.manual_seed(0)
-    config = ModelConfig(vocab_size=VOCAB, num_classes=3, embedding_dim=12, hidden_size=10, **overrides)
+    config = ModelConfig(embedding_rows=VOCAB, num_classes=3, embedding_dim=12, hidden_size=10, **overrides)
     return SentimentNet(config).eval()
 
 
@@ -38,7 +37,7 @@ def random_rows(lengths: list[int], seed: int = 0) -> list[list[int]]:
 
 
 # ----- shapes ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention", "concat"])
+@pytest.mark.parametrize("pooling", list(POOLINGS))
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_output_shape(pooling: str, bidirectional: bool) -> None:
     net = make_net(pooling=pooling, bidirectional=bidirectional)
@@ -285,7 +284,7 @@ def test_represent_then_classify_is_forward() -> None:
     ],
 )
 def test_model_config_validate_names_the_bad_value(overrides: dict, bad: str) -> None:
-    config = ModelConfig(vocab_size=VOCAB, **overrides)
+    config = ModelConfig(embedding_rows=VOCAB, **overrides)
     with pytest.raises(ConfigError, match=bad):
         config.validate()
     with pytest.raises(ConfigError):

@@ -242,8 +242,8 @@ def test_a_missing_part_is_named(trained_model_path: Path, tmp_path: Path, missi
 @pytest.mark.parametrize(
     "field, value, match",
     [
-        ("vocab_size", 4_000_000, "vocab_size is 4000000 but the embedding tensor has"),
-        ("vocab_size", 2 * 10**9, "vocab_size is 2000000000 but the embedding tensor has"),
+        ("embedding_rows", 4_000_000, "embedding_rows is 4000000 but the embedding tensor has"),
+        ("embedding_rows", 2 * 10**9, "embedding_rows is 2000000000 but the embedding tensor has"),
         # sizes past ModelConfig's bounds fail its own range check first, before any tensor is compared
         ("embedding_dim", 10**9, "embedding_dim must be between 1 and 1048576, got 1000000000"),
         ("hidden_size", 33, "hidden_size is 33 but"),
@@ -273,7 +273,7 @@ def test_embedding_rows_that_disagree_with_the_vocabulary_are_refused(trained_mo
         tensors["embedding.weight"] = tensors["embedding.weight"][:10].clone()
 
     def declare(payload: Payload) -> None:
-        payload["model_config"]["vocab_size"] = 10
+        payload["model_config"]["embedding_rows"] = 10
 
     path = _resigned(trained_model_path, tmp_path / "rows.sentilstm", declare, shrink)
     _refused(path, "tokenizer.*entries.*10")
@@ -495,7 +495,7 @@ def test_a_hand_edited_checkpoint_fails_the_checksum(checkpoint_path: Path, tmp_
 @pytest.mark.parametrize(
     "edit, edit_tensors, match",
     [
-        (lambda p: p["model_config"].update(vocab_size=4_000_000), None, "vocab_size is 4000000"),
+        (lambda p: p["model_config"].update(embedding_rows=4_000_000), None, "embedding_rows is 4000000"),
         (
             lambda p: p["model_config"].update(hidden_size=10**9),
             None,
@@ -620,8 +620,8 @@ def test_huge_declared_sizes_allocate_nothing(
         return str(_resigned(trained_model_path, tmp_path / f"{name}.sentilstm", edit)), "model"
 
     files = {
-        "vocab 4M": model("v4m", lambda p: p["model_config"].update(vocab_size=4_000_000)),
-        "vocab 2e9": model("v2e9", lambda p: p["model_config"].update(vocab_size=2 * 10**9)),
+        "vocab 4M": model("v4m", lambda p: p["model_config"].update(embedding_rows=4_000_000)),
+        "vocab 2e9": model("v2e9", lambda p: p["model_config"].update(embedding_rows=2 * 10**9)),
         "embedding_dim 1e9": model("e", lambda p: p["model_config"].update(embedding_dim=10**9)),
         "hidden 1e9": model("h", lambda p: p["model_config"].update(hidden_size=10**9)),
         "layers 1e6": model("l", lambda p: p["model_config"].update(num_layers=10**6)),
@@ -642,7 +642,7 @@ def test_huge_declared_sizes_allocate_nothing(
                 _resigned(
                     checkpoint_path,
                     tmp_path / "c.ckpt",
-                    lambda p: p["model_config"].update(vocab_size=4_000_000),
+                    lambda p: p["model_config"].update(embedding_rows=4_000_000),
                     kind="checkpoint",
                 )
             ),

@@ -15,7 +15,7 @@ from helpers import TINY, make_negation_data
 from sentilstm import SentimentClassifier
 from sentilstm.config import ModelConfig, TrainConfig
 from sentilstm.errors import ArtifactError, ConfigError
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.training.batching import bucketed_batches, collate, sorted_batches
 from sentilstm.training.loop import (
     CheckpointSpec,
@@ -120,7 +120,7 @@ def token_split(n: int, seed: int, invert: bool = False) -> EncodedSplit:
 
 def make_net(seed: int = 0) -> SentimentNet:
     torch.manual_seed(seed)
-    return SentimentNet(ModelConfig(vocab_size=20, num_classes=2, embedding_dim=8, hidden_size=8))
+    return SentimentNet(ModelConfig(embedding_rows=20, num_classes=2, embedding_dim=8, hidden_size=8))
 
 
 def train_config(**overrides: Any) -> TrainConfig:
@@ -473,7 +473,7 @@ def test_a_loss_that_becomes_nan_is_a_training_error_saying_what_to_change() -> 
     from sentilstm.errors import SentilstmError, TrainingError
 
     data = token_split(64, seed=1)
-    net = SentimentNet(ModelConfig(vocab_size=20, num_classes=2, embedding_dim=8, hidden_size=8))
+    net = SentimentNet(ModelConfig(embedding_rows=20, num_classes=2, embedding_dim=8, hidden_size=8))
     with torch.no_grad():
         net.embedding.weight[3] = float("nan")
     config = TrainConfig(epochs=1, batch_size=64, num_threads=1, device="cpu")

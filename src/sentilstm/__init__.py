@@ -26,7 +26,7 @@ from sentilstm.estimators.classifier import SentimentClassifier, load_model
 from sentilstm.estimators.evaluation import EvaluationReport
 from sentilstm.explanations.methods import explain
 from sentilstm.explanations.result import TokenAttribution
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.selection.crossval import CVResult, FoldResult, cross_validate
 from sentilstm.selection.tuning import DEFAULT_SPACE, SearchSpace, TuneResult, tune
 from sentilstm.training.loop import EpochStats, History, TrainingCallback

@@ -22,7 +22,7 @@ from torch.overrides import TorchFunctionMode
 
 from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, TrainConfig, check_type, from_dict
 from sentilstm.errors import ArtifactError, ConfigError
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.text.tokenizers import PAD_ID, TextTokenizer
 
 Shapes = dict[str, tuple[tuple[int, ...], torch.dtype]]  # tensor name -> (shape, dtype) a file must hold
@@ -83,7 +83,7 @@ def check_params(estimator: type[Estimator], params: Any, where: str = "params")
     unknown = sorted(str(k) for k in params if k not in names)
     if unknown:
         raise ConfigError(f"{where} has unknown settings {unknown[:5]} (a newer sentilstm's, or an edit)")
-    hints = typing.get_type_hints(estimator.__init__)
+    hints = typing.get_type_hints(estimator.__init__, include_extras=True)  # keeps Annotated choices (pooling)
     for name, value in params.items():
         check_type(f"{where}.{name}", value, hints[name])
     return params
@@ -115,7 +115,7 @@ def check_classifier(
     model_config = network_config(part(payload, "model_config"), stripped, len(labels))
     expected = {prefix + name: shape for name, shape in expected_tensors(model_config).items()}
     check_tensors(expected, network, exact=True)
-    tokenizer = TextTokenizer.from_json(part(payload, "tokenizer", str), vocab_size=model_config.vocab_size)
+    tokenizer = TextTokenizer.from_json(part(payload, "tokenizer", str), embedding_rows=model_config.embedding_rows)
     return SavedClassifier(params, labels, text_config, model_config, tokenizer)
 
 
@@ -139,11 +139,11 @@ def check_checkpoint(
 def network_config(values: Any, tensors: dict[str, torch.Tensor], num_labels: int) -> ModelConfig:
     """The saved `ModelConfig`, once every size it declares equals that of the tensors present (so that building
     its network allocates no more than the file holds)."""
-    config = from_dict(ModelConfig, values, "model_config", strict=True)
+    config = from_dict(ModelConfig, current_names(values), "model_config", strict=True)
     if config.padding_idx != PAD_ID:
         raise ArtifactError(f"model_config.padding_idx must be {PAD_ID} ([PAD]), got {config.padding_idx}")
     rows, columns = _matrix_shape(tensors, "embedding.weight")
-    _same("vocab_size", config.vocab_size, rows, f"the embedding tensor has {rows} rows")
+    _same("embedding_rows", config.embedding_rows, rows, f"the embedding tensor has {rows} rows")
     _same("embedding_dim", config.embedding_dim, columns, f"the embedding tensor has {columns} columns")
     classes = _matrix_shape(tensors, "head.weight")[0]
     _same("num_classes", config.num_classes, classes, f"the head tensor has {classes} rows")
@@ -159,6 +159,14 @@ def network_config(values: Any, tensors: dict[str, torch.Tensor], num_labels: in
     if channels:
         _same("conv_kernel_size", config.conv_kernel_size, kernel, f"conv.weight has width {kernel}")
     return config
+
+
+def current_names(values: Any) -> Any:
+    """A saved model_config with today's field names: files written before the rename call `embedding_rows` (the
+    embedding table's rows) `vocab_size`, the name the tokenizer's cap `TextConfig.vocab_size` keeps."""
+    if isinstance(values, dict) and "vocab_size" in values and "embedding_rows" not in values:
+        return {("embedding_rows" if key == "vocab_size" else key): value for key, value in values.items()}
+    return values  # a file naming both is refused: vocab_size is then an unknown setting
 
 
 class _NoInit(TorchFunctionMode):

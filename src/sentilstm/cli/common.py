@@ -191,10 +191,11 @@ def confusions_table(report: EvaluationReport, k: int = 20) -> RichTable:
 
 
 def literal_option(kind: Any, field: str, lead: str) -> Any:
-    """A Typer option taking one of a config `Literal` type's values: its help is `lead` and then those values
-    ("Recurrent cell: lstm or gru."), and a bad one fails while the command line is parsed, with the library's own
-    one-line error (`cell must be one of ['lstm', 'gru'], got 'rnn'`)."""
-    from sentilstm.config import check_choice
+    """A Typer option taking one of a config `Literal` type's values (or a registry's names, `config.Choices`): its
+    help is `lead` and then those values ("Recurrent cell: lstm or gru.", a registry entry's help beside its name),
+    and a bad one fails while the command line is parsed, with the library's own one-line error (`cell must be one
+    of ['lstm', 'gru'], got 'rnn'`)."""
+    from sentilstm.config import allowed_values, check_choice, described_values
     from sentilstm.errors import ConfigError
 
     def parse(value: str) -> str:
@@ -205,8 +206,10 @@ def literal_option(kind: Any, field: str, lead: str) -> Any:
             raise typer.Exit(2) from None
         return value
 
-    values = [str(value) for value in typing.get_args(kind)]
-    return typer.Option(parser=parse, metavar="[" + "|".join(values) + "]", help=f"{lead} {_listed(values)}.")
+    values = [str(value) for value in allowed_values(kind) or []]
+    return typer.Option(
+        parser=parse, metavar="[" + "|".join(values) + "]", help=f"{lead} {_listed(described_values(kind))}."
+    )
 
 
 def _listed(values: list[Any]) -> str:
@@ -218,17 +221,24 @@ def _listed(values: list[Any]) -> str:
 def settings_help(lead: str, flagged: Iterable[str] = ()) -> str:
     """The help of --set: `lead`, then each config field that has no named flag (`flagged`) with its help from
     `config.FIELD_HELP` and the values of its Literal type, so that the list can never go stale."""
-    from sentilstm.config import DERIVED_MODEL_FIELDS, FIELD_HELP, ModelConfig, TextConfig, TrainConfig
+    from sentilstm.config import (
+        DERIVED_MODEL_FIELDS,
+        FIELD_HELP,
+        ModelConfig,
+        TextConfig,
+        TrainConfig,
+        described_values,
+    )
 
     named = []
     for config in (TextConfig, ModelConfig, TrainConfig):
-        hints = typing.get_type_hints(config)
+        hints = typing.get_type_hints(config, include_extras=True)
         for item in dataclasses.fields(config):
             if item.name in flagged or (config is ModelConfig and item.name in DERIVED_MODEL_FIELDS):
                 continue
             hint = hints[item.name]
             members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-            choices = [v for m in members if typing.get_origin(m) is typing.Literal for v in typing.get_args(m)]
+            choices = [v for m in members for v in described_values(m)]
             text = FIELD_HELP.get(item.name, "")
             named.append(
                 f"{item.name}: {text} {_listed(choices)}." if text.endswith(":") and choices else f"{item.name}: {text}"

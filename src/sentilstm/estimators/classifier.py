@@ -56,7 +56,7 @@ from sentilstm.estimators.persistence import (
     read_classifier,
     read_resume,
 )
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.system.device import resolve_device, resolve_precision
 from sentilstm.system.threads import shared_governor
 from sentilstm.text.pipeline import TextPipeline
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
 
     from sentilstm.explanations.methods import ExplainMethod
     from sentilstm.explanations.result import TokenAttribution
-    from sentilstm.models import SentimentNet
+    from sentilstm.network.model import SentimentNet
 
 log = logging.getLogger(__name__)
 GOVERNED_TEXTS = 2048  # predictions of fewer texts (a request, a page of results) keep the threads as they are
@@ -208,7 +208,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def _checked_settings(self) -> steps.Settings:
-        """The validated configs and augmentation operations; ModelConfig's vocab_size and num_classes come later."""
+        """The validated configs and augmentation operations; ModelConfig's embedding_rows and num_classes come
+        later."""
         return steps.check_settings(
             self._config(TextConfig),
             self._config(ModelConfig),

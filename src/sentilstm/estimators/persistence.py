@@ -34,7 +34,7 @@ from sentilstm.errors import ArtifactError, ConfigError
 from sentilstm.estimators.augmenting import CALLABLE_PREFIX
 from sentilstm.estimators.baselines import LinearBaseline
 from sentilstm.estimators.blend import BLEND_PREFIX, blend_weight
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.training.loop import History, check_resume_state, read_checkpoint, resume_error
 

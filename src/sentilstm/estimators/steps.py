@@ -39,7 +39,7 @@ from sentilstm.errors import ConfigError, DataError
 from sentilstm.estimators.augmenting import augment_operations, augmented_rows, needs_neighbours
 from sentilstm.estimators.blend import FittedBlend, fit_blend
 from sentilstm.estimators.evaluation import Predictions
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.report.profiling import DataProfile
 from sentilstm.system.device import resolve_device
 from sentilstm.system.memory import check_fits
@@ -56,7 +56,7 @@ class Settings:
     """Every validated setting of a fit; `operations` are the augmentation operations "eda" etc. stand for."""
 
     text: TextConfig
-    model: ModelConfig  # without vocab_size and num_classes, which the data decide
+    model: ModelConfig  # without embedding_rows and num_classes, which the data decide
     train: TrainConfig
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -133,7 +133,10 @@ def check_settings(
         )
     operations = augment_operations(augment)
     check_fits(
-        dataclasses.replace(model, vocab_size=2), batch_size=1, sequence_length=1, device=resolve_device(train.device)
+        dataclasses.replace(model, embedding_rows=2),
+        batch_size=1,
+        sequence_length=1,
+        device=resolve_device(train.device),
     )
     return Settings(text, model, train, embedding, augment, blend, operations)
 
@@ -286,7 +289,7 @@ def network_config(
     """The network's ModelConfig: the embedding table has a row per token of the fitted tokenizer (however many the
     vocabulary cap `TextConfig.vocab_size` allowed), a class per label, and the vectors' dimension when given."""
     config = dataclasses.replace(
-        settings.model, vocab_size=text.pipeline.tokenizer.vocab_size, num_classes=len(data.label_map)
+        settings.model, embedding_rows=text.pipeline.tokenizer.vocab_size, num_classes=len(data.label_map)
     )
     if vectors.matrix is not None:
         config = dataclasses.replace(config, embedding_dim=vectors.matrix.shape[1])

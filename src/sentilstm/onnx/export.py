@@ -41,7 +41,7 @@ from sentilstm.artifact.format import library_versions
 from sentilstm.config import check_choice
 from sentilstm.errors import ArtifactError, ConfigError, OutputError
 from sentilstm.estimators.classifier import SentimentClassifier
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 from sentilstm.onnx.fused_rnn import FusedNetwork
 from sentilstm.onnx.graph import METADATA_KEY, ONNX_INPUTS, ONNX_OUTPUTS, file_digest, pad_batch, sibling_path
 from sentilstm.onnx.runner import OnnxNetwork
@@ -109,7 +109,7 @@ def _network(clf: Any, fuse_directions: bool = False) -> _Exported:
 
 def _example(net: _Exported) -> tuple[Tensor, Tensor]:
     """Trace inputs: batch 3 x 11 steps, uneven lengths (a private generator: the caller's torch RNG is untouched)."""
-    ids = torch.randint(2, max(3, net.config.vocab_size), (3, 11), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(2, max(3, net.config.embedding_rows), (3, 11), generator=torch.Generator().manual_seed(0))
     lengths = torch.tensor([11, 6, 2])
     ids[1, 6:], ids[2, 2:] = 0, 0
     return ids, lengths
@@ -209,7 +209,7 @@ def check_batches(
     max_length, mixed short and long texts in one batch, and larger batches of Zipf-distributed token ids
     (a word tokenizer numbers its vocabulary by frequency); plus `texts` encoded, 64 per batch, when given."""
     rng = np.random.default_rng(seed)
-    vocab, max_length = clf.model_.config.vocab_size, clf.pipeline_.max_length
+    vocab, max_length = clf.model_.config.embedding_rows, clf.pipeline_.max_length
     ranks = np.arange(2, max(3, vocab))
     weights = 1.0 / ranks
     weights /= weights.sum()

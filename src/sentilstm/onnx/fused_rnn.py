@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from sentilstm.models import SentimentNet, length_mask, reversal_index, reverse_within_length
+from sentilstm.network.model import SentimentNet, length_mask, reversal_index, reverse_within_length
 
 # torch stores gates as LSTM (input, forget, cell, output) and GRU (reset, update, new);
 # ONNX wants LSTM (input, output, forget, cell) and GRU (update, reset, hidden)
@@ -106,4 +106,4 @@ class FusedNetwork(nn.Module):
         for layer, (forward_rnn, backward_rnn) in enumerate(zip(net.forward_rnns, net.backward_rnns)):
             w, r, b = (getattr(self, f"{name}{layer}") for name in "wrb")
             x = self.function.apply(x, lengths, w, r, b, *forward_rnn.parameters(), *backward_rnn.parameters())
-        return net.classify(net._pool(x, mask, lengths)[0])
+        return net.classify(net.pool(x, mask, lengths)[0])

@@ -17,7 +17,7 @@ from torch import nn
 
 from sentilstm.config import check_integer
 from sentilstm.errors import ConfigError
-from sentilstm.models import SentimentNet
+from sentilstm.network.model import SentimentNet
 
 MAX_SEQUENCE_LENGTH = 100_000  # tokens of the dummy text; longer texts' shapes follow the same pattern
 

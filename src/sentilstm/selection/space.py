@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sentilstm.config import ModelConfig, TextConfig, TrainConfig, check_choice
+from sentilstm.config import ModelConfig, Pooling, TextConfig, TrainConfig, allowed_values, check_choice
 from sentilstm.errors import ConfigError
 from sentilstm.estimators.classifier import DERIVED_MODEL_FIELDS, Blend, SentimentClassifier
 
@@ -47,7 +47,7 @@ DEFAULT_SPACE: dict[str, Any] = {
     "hidden_size": {"type": "categorical", "choices": [64, 128, 256]},
     "embedding_dim": {"type": "categorical", "choices": [64, 128, 200]},
     "dropout": {"type": "float", "low": 0.1, "high": 0.5},
-    "pooling": {"type": "categorical", "choices": ["last", "mean", "max", "attention", "concat"]},
+    "pooling": {"type": "categorical", "choices": allowed_values(Pooling)},  # every registered pooling
     "conv_channels": {"type": "categorical", "choices": [0, 64, 128]},  # 0: no Conv1D n-gram front
     "learning_rate": {"type": "float", "low": 3e-4, "high": 5e-3, "log": True},
     "weight_decay": {"type": "float", "low": 1e-5, "high": 0.1, "log": True},

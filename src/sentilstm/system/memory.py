@@ -1,6 +1,6 @@
 """Will a network fit in memory? Estimated from its config before a single weight is allocated.
 
-    check_fits(ModelConfig(vocab_size=30_000, hidden_size=200_000), batch_size=64, sequence_length=200)
+    check_fits(ModelConfig(embedding_rows=30_000, hidden_size=200_000), batch_size=64, sequence_length=200)
     # ConfigError: ... has 1,360,... parameters and needs at least 21.8 TB to train, but 23.4 GB ... is available
 
 A typo such as `--hidden-size 200000` would otherwise ask the allocator for hundreds of gigabytes and die with
@@ -28,7 +28,7 @@ STATE_FLOATS_PER_HIDDEN_UNIT = 8
 
 def parameter_count(config: ModelConfig) -> int:
     """The network's exact parameter count, from a copy built on the meta device (no memory is allocated)."""
-    from sentilstm.models import SentimentNet
+    from sentilstm.network.model import SentimentNet
 
     with torch.device("meta"):
         net = SentimentNet(config)
@@ -97,7 +97,7 @@ def check_fits(
     room = available_bytes(device)
     log.debug("network: %d parameters, at least %d bytes to train; %s bytes available", parameters, needed, room)
     if room is not None and needed > room:
-        vocabulary = f", vocabulary {config.vocab_size:,}" if config.vocab_size > 2 else ""
+        vocabulary = f", vocabulary {config.embedding_rows:,}" if config.embedding_rows > 2 else ""
         counted = "" if vocabulary else " before any vocabulary"
         raise ConfigError(
             f"this network (embedding_dim {config.embedding_dim}, hidden_size {config.hidden_size}, num_layers "

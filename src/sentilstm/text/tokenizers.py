@@ -72,9 +72,10 @@ def _word_vocabulary(spec: dict[str, Any]) -> dict[str, int] | None:
 MODEL_TYPES = ("WordLevel", "BPE", "Unigram")  # what `TextTokenizer.train` makes, as the tokenizer JSON names them
 
 
-def _check_saved(data: Any, vocab_size: int | None) -> dict[str, Any]:
+def _check_saved(data: Any, embedding_rows: int | None) -> dict[str, Any]:
     """`data` parsed, or ArtifactError unless it is tokenizer JSON as `TextTokenizer.train` makes it, with
-    `vocab_size` entries: checked in Python, so the Rust parser never sees a vocabulary larger than the embedding."""
+    `embedding_rows` entries: checked in Python, so the Rust parser never sees a vocabulary larger than the
+    embedding."""
     from sentilstm.artifact.format import json_kind, parse_json
 
     spec = parse_json(data, "the tokenizer")
@@ -88,8 +89,8 @@ def _check_saved(data: Any, vocab_size: int | None) -> dict[str, Any]:
     vocab = model.get("vocab")
     if not isinstance(vocab, list if model["type"] == "Unigram" else dict):
         raise ArtifactError(f"the tokenizer's {model['type']} vocabulary is a {type(vocab).__name__}")
-    if vocab_size is not None and len(vocab) != vocab_size:
-        raise ArtifactError(f"the tokenizer has {len(vocab)} entries but the embedding has {vocab_size} rows")
+    if embedding_rows is not None and len(vocab) != embedding_rows:
+        raise ArtifactError(f"the tokenizer has {len(vocab)} entries but the embedding has {embedding_rows} rows")
     ids = sorted(i if type(i) is int else -1 for i in vocab.values()) if isinstance(vocab, dict) else None
     if ids is not None and ids != list(range(len(vocab))):
         raise ArtifactError(f"the tokenizer's token ids are not 0 to {len(vocab) - 1}, one per token")
@@ -103,7 +104,7 @@ def _check_saved(data: Any, vocab_size: int | None) -> dict[str, Any]:
     return spec
 
 
-def _check_built(tokenizer: Tokenizer, vocab_size: int | None) -> None:
+def _check_built(tokenizer: Tokenizer, embedding_rows: int | None) -> None:
     """Raise ArtifactError unless the parsed tokenizer splits and maps text exactly as sentilstm's do: no other
     normaliser or pre-tokenizer regex (which could take seconds per text), no BPE dropout (random ids), [PAD] and
     [UNK] at ids 0 and 1. Parts are compared as this version of the library writes them."""
@@ -119,9 +120,9 @@ def _check_built(tokenizer: Tokenizer, vocab_size: int | None) -> None:
         raise ArtifactError("the tokenizer has BPE dropout, which would make predictions random")
     if tokenizer.token_to_id(PAD) != PAD_ID or tokenizer.token_to_id(UNK) != UNK_ID:
         raise ArtifactError(f"the tokenizer must map {PAD} to id {PAD_ID} and {UNK} to id {UNK_ID}")
-    if vocab_size is not None and tokenizer.get_vocab_size() != vocab_size:
+    if embedding_rows is not None and tokenizer.get_vocab_size() != embedding_rows:
         raise ArtifactError(
-            f"the tokenizer has {tokenizer.get_vocab_size()} entries but the embedding has {vocab_size} rows"
+            f"the tokenizer has {tokenizer.get_vocab_size()} entries but the embedding has {embedding_rows} rows"
         )
 
 
@@ -203,18 +204,18 @@ class TextTokenizer:
         return self._tokenizer.to_str()
 
     @classmethod
-    def from_json(cls, data: str, vocab_size: int | None = None) -> TextTokenizer:
+    def from_json(cls, data: str, embedding_rows: int | None = None) -> TextTokenizer:
         """Rebuild a tokenizer saved by `to_json` (read from a file: trusted in nothing).
 
-        `vocab_size` (the rows of the model's embedding) bounds the vocabulary before the tokenizers library
+        `embedding_rows` (the rows of the model's embedding) bounds the vocabulary before the tokenizers library
         parses it; any difference from what `train` makes is an ArtifactError.
         """
-        spec = _check_saved(data, vocab_size)
+        spec = _check_saved(data, embedding_rows)
         try:
             tokenizer = Tokenizer.from_str(data)
         except Exception as exc:  # noqa: BLE001 - the tokenizers library raises a bare Exception on bad JSON
             raise ArtifactError(f"the saved tokenizer could not be read ({str(exc).splitlines()[0][:120]})") from None
-        _check_built(tokenizer, vocab_size)
+        _check_built(tokenizer, embedding_rows)
         return cls(tokenizer, spec)
 
 

@@ -1,6 +1,6 @@
-"""Neural networks: token ids and lengths in, logits out. No strings, no loss, no device choice.
+"""The network: token ids and lengths in, logits out. No strings, no loss, no device choice.
 
-    net = SentimentNet(ModelConfig(vocab_size=1000, num_classes=3))
+    net = SentimentNet(ModelConfig(embedding_rows=1000, num_classes=3))
     logits = net(ids, lengths)  # ids (batch, seq_len) right-padded with 0; lengths (batch,)
 
 Padding never changes a prediction: every pooling masks padded steps, and the backward direction of a
@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from sentilstm.config import ModelConfig
+from sentilstm.network.pooling import POOLINGS, PoolingLayer
 
 
 def length_mask(lengths: Tensor, seq_len: int) -> Tensor:
@@ -71,22 +72,6 @@ class LockedDropout(nn.Module):
         return x * mask / (1 - self.p)
 
 
-class AdditiveAttention(nn.Module):
-    """Bahdanau-style attention pooling: score_t = v . tanh(W h_t + b), softmax over real tokens."""
-
-    def __init__(self, size: int, attention_size: int) -> None:
-        super().__init__()
-        self.project = nn.Linear(size, attention_size)
-        self.score = nn.Linear(attention_size, 1, bias=False)
-
-    def forward(self, states: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        scores = self.score(torch.tanh(self.project(states))).squeeze(-1)  # (batch, seq_len)
-        scores = scores.float().masked_fill(~mask, float("-inf"))
-        weights = torch.softmax(scores, dim=-1)  # (batch, seq_len), zero on padding
-        pooled = torch.bmm(weights.unsqueeze(1).to(states.dtype), states).squeeze(1)  # (batch, size)
-        return pooled, weights
-
-
 class SentimentNet(nn.Module):
     """Embedding -> [Conv1D] -> (Bi)LSTM/GRU stack -> pooling -> linear head."""
 
@@ -95,7 +80,7 @@ class SentimentNet(nn.Module):
         config.validate()
         self.config = config
         c = config
-        self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.padding_idx)
+        self.embedding = nn.Embedding(c.embedding_rows, c.embedding_dim, padding_idx=c.padding_idx)
         self.dropout = nn.Dropout(c.dropout)  # before the head
         self.sequence_dropout = LockedDropout(c.dropout)  # on embeddings and between RNN layers
         self.output_dropout = LockedDropout(c.output_dropout)  # on the last RNN layer's states, before pooling
@@ -112,9 +97,12 @@ class SentimentNet(nn.Module):
             nn.ModuleList(rnn(size, c.hidden_size, batch_first=True) for size in sizes) if c.bidirectional else None
         )
         self.output_size = c.hidden_size * directions
-        self.attention = AdditiveAttention(self.output_size, c.hidden_size) if c.pooling == "attention" else None
-        pooled_size = self.output_size * (3 if c.pooling == "concat" else 1)
-        self.head = nn.Linear(pooled_size, c.num_classes)
+        pooling = POOLINGS[c.pooling](c.hidden_size, directions)
+        if hasattr(self, c.pooling) or c.pooling == "head":
+            raise ValueError(f"a pooling cannot be named {c.pooling!r}: SentimentNet has an attribute of that name")
+        # kept under its own name, so that a file's tensors say which pooling they belong to (attention.project.*)
+        self.add_module(c.pooling, pooling)
+        self.head = nn.Linear(pooling.width, c.num_classes)
 
     def embed(self, ids: Tensor) -> Tensor:
         """Token ids (batch, seq_len) -> embeddings (batch, seq_len, embedding_dim)."""
@@ -142,18 +130,26 @@ class SentimentNet(nn.Module):
     def represent_embedded(self, embedded: Tensor, lengths: Tensor) -> Tensor:
         """The pooled representation from embeddings (batch, seq_len, embedding_dim)."""
         states, mask = self._encode(embedded, lengths)
-        return self._pool(self.output_dropout(states), mask, lengths)[0]
+        return self.pool(self.output_dropout(states), mask, lengths)[0]
 
     def classify(self, representation: Tensor) -> Tensor:
         """Logits (batch, num_classes) from pooled representations."""
         return self.head(self.dropout(representation))
 
     def attention_weights(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        """Attention over tokens (batch, seq_len), rows sum to 1; only for pooling='attention'."""
-        if self.attention is None:
-            raise ValueError(f"attention weights need pooling='attention', this model uses {self.config.pooling!r}")
+        """Attention over tokens (batch, seq_len), rows sum to 1; only for a pooling that weighs tokens (attention)."""
         states, mask = self._encode(self.embed(ids), lengths)
-        return self.attention(states, mask)[1]
+        weights = self.pool(states, mask, lengths)[1]
+        if weights is None:
+            raise ValueError(f"attention weights need pooling='attention', this model uses {self.config.pooling!r}")
+        return weights
+
+    def pool(self, states: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The last layer's states (batch, seq_len, output_size) pooled by the configured pooling: vectors
+        (batch, width) and per-token weights (batch, seq_len) where the pooling has them, else None."""
+        layer = self.get_submodule(self.config.pooling)
+        assert isinstance(layer, PoolingLayer)  # added under that name in __init__
+        return layer(states, mask, lengths)
 
     def _encode(self, embedded: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         # Padded steps only ever follow the real ones (in both directions), so they cannot reach a real
@@ -185,27 +181,3 @@ class SentimentNet(nn.Module):
         with warnings.catch_warnings():  # cuDNN warns that the substituted weights are not one flat buffer
             warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk")
             return torch.func.functional_call(rnn, dropped, (x,))[0]
-
-    def _pool(self, states: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
-        pooling = self.config.pooling
-        if pooling == "attention":
-            assert self.attention is not None  # built exactly when pooling == "attention"
-            return self.attention(states, mask)
-        parts = []
-        if pooling in ("last", "concat"):
-            parts.append(self._last(states, lengths))
-        if pooling in ("mean", "concat"):
-            weights = mask.to(states.dtype).unsqueeze(-1)
-            parts.append((states * weights).sum(1) / lengths.clamp(min=1).unsqueeze(-1).to(states.dtype))
-        if pooling in ("max", "concat"):
-            parts.append(states.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1))
-        return torch.cat(parts, dim=-1), None
-
-    def _last(self, states: Tensor, lengths: Tensor) -> Tensor:
-        """Forward state at each text's last token; the backward state is at position 0 (it read it last)."""
-        hidden = self.config.hidden_size
-        index = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, hidden)
-        last_forward = states[:, :, :hidden].gather(1, index).squeeze(1)  # (batch, hidden)
-        if self.backward_rnns is None:
-            return last_forward
-        return torch.cat([last_forward, states[:, 0, hidden:]], dim=-1)  # (batch, 2*hidden)

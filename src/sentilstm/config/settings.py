@@ -1,0 +1,171 @@
+"""The three configs a trained model is rebuilt from, saved inside its file: `TextConfig` (text -> token ids),
+`ModelConfig` (the network: `SentimentNet(ModelConfig(**saved))`) and `TrainConfig` (how `fit` trains), each
+field with its default and why; their `Literal` choices and the bounds their `validate` enforces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from sentilstm.config.checks import Choices, check_choice, check_field_kinds, check_range
+from sentilstm.errors import ConfigError
+from sentilstm.network.pooling import POOLINGS
+
+Cell = Literal["lstm", "gru"]
+Pooling = Annotated[str, Choices(POOLINGS)]  # a name registered in sentilstm.network.pooling: last, mean, ...
+TokenizerKind = Literal["word", "bpe", "unigram"]
+Truncation = Literal["head", "tail", "head_tail"]
+Schedule = Literal["linear", "one_cycle", "plateau", "constant"]
+Precision = Literal["fp32", "bf16", "auto"]
+Monitor = Literal["macro_f1", "accuracy", "loss"]
+Loss = Literal["cross_entropy", "focal"]
+Sampling = Literal["none", "oversample", "undersample", "balanced_batches", "smote"]
+# Upper bounds far beyond anything trainable; they keep size arithmetic finite (an LSTM of hidden size h has 4h^2
+# weights per direction), so absurd values fail here and the memory check reports the rest with real numbers.
+MAX_WIDTH = 2**20  # embedding_dim, hidden_size, conv_channels
+MAX_LAYERS = 1024
+MAX_KERNEL = 1025
+MAX_VOCABULARY = 2**24
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding takes 32 bits
+MAX_AUGMENT_COPIES = 100  # augmented copies per text and operation (EDA uses 4 to 16)
+MAX_THREADS = 4096  # torch.set_num_threads(100_000) crashes the process at exit
+# the longest max_length: an LSTM reads a text token by token, so this bounds the work one text can cause (an
+# IMDB review is ~300 tokens; the default picks at most 512); a file asking for more is damaged or forged
+MAX_LENGTH = 100_000
+
+
+@dataclass
+class TextConfig:
+    """How raw text becomes token ids; identical at training and prediction time."""
+
+    lowercase: bool = True  # sentiment rarely hinges on case; halves the vocabulary
+    unicode_form: Literal["NFC", "NFKC"] | None = "NFC"  # Igbo/Yoruba tone marks arrive composed or not
+    repair_cp1252: bool = True  # U+0080-U+009F in IMDB are Windows-1252 bytes read as Latin-1
+    strip_html: bool = True  # IMDB reviews carry <br /> in 58% of texts; &amp; in tweets
+    replace_urls: bool = True  # every URL -> "xxurl": t.co hashes are noise, their presence is signal
+    replace_mentions: bool = True  # every @handle -> "xxuser" (AfriSenti already writes @user)
+    stopwords: str | list[str] | None = None  # "english" or a word list; negations are always kept
+    stemmer: str | None = None  # a Snowball language ("english", "french", ...); None keeps words whole
+    tokenizer: TokenizerKind = "word"  # "bpe"/"unigram" for rich morphology, typos, code-mixing
+    vocab_size: int | None = None  # None: 30,000 words or 8,000 subwords, fewer if the corpus is small
+    min_frequency: int = 2  # a word seen once is mostly a typo; it becomes [UNK]
+    max_length: int | None = None  # None: the 95th percentile of training lengths (8..512 tokens)
+    truncation: Truncation = "head_tail"  # reviews state their verdict at the start and the end
+
+    def validate(self) -> None:
+        check_field_kinds(self)
+        check_choice("tokenizer", self.tokenizer, TokenizerKind)
+        check_choice("truncation", self.truncation, Truncation)
+        if self.unicode_form not in (None, "NFC", "NFKC"):
+            raise ConfigError(f"unicode_form must be 'NFC', 'NFKC' or None, got {self.unicode_form!r}")
+        if self.vocab_size is not None:
+            check_range("vocab_size", self.vocab_size, 10, MAX_VOCABULARY)
+        check_range("min_frequency", self.min_frequency, 1)
+        if self.max_length is not None:
+            check_range("max_length", self.max_length, 1, MAX_LENGTH)
+
+
+DERIVED_MODEL_FIELDS = ("embedding_rows", "num_classes", "padding_idx")  # of ModelConfig: set by fit, not by the user
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of `SentimentNet`; `embedding_rows` and `num_classes` are filled in by `fit`."""
+
+    # rows of the embedding table: the trained tokenizer's vocabulary, special tokens included (the cap the user
+    # sets is TextConfig.vocab_size); written as model_config.vocab_size before 0.17
+    embedding_rows: int = 0
+    num_classes: int = 2  # from the label map; binary is 2-way softmax, not a special case
+    embedding_dim: int = 128  # 100-300 is the usual range; 128 keeps GEMMs aligned
+    cell: Cell = "lstm"  # getattr(nn, cell.upper()); GRU is ~25% cheaper, rarely worse on sentiment
+    hidden_size: int = 128  # per direction; BiLSTM-128 is the IMDB tutorial standard
+    num_layers: int = 1  # a second layer rarely helps sentiment (Tai et al. 2015)
+    bidirectional: bool = True  # negation and contrast ("but ...") read better from both sides
+    dropout: float = 0.3  # on embeddings and between layers (one mask per text), and before the head
+    embedding_dropout: float = 0.0  # drops whole words from a batch (AWD-LSTM uses 0.1)
+    output_dropout: float = 0.0  # on the last RNN layer's states before pooling (one mask per text)
+    weight_drop: float = 0.0  # DropConnect on hidden-to-hidden weights (AWD-LSTM uses 0.5 for language models)
+    conv_channels: int = 0  # > 0 adds a Conv1D n-gram front before the RNN (Zhou et al. 2015)
+    conv_kernel_size: int = 3  # odd, so outputs stay aligned with tokens
+    pooling: Pooling = "attention"  # additive attention (Bahdanau 2015); weights explain predictions
+    padding_idx: int = 0  # [PAD]; its embedding stays zero and it is masked everywhere
+
+    def validate(self) -> None:
+        check_field_kinds(self)
+        check_choice("cell", self.cell, Cell)
+        check_choice("pooling", self.pooling, Pooling)
+        for name in ("embedding_dim", "hidden_size"):
+            check_range(name, getattr(self, name), 1, MAX_WIDTH)
+        check_range("num_layers", self.num_layers, 1, MAX_LAYERS)
+        for name in ("dropout", "embedding_dropout", "output_dropout", "weight_drop"):
+            check_range(name, getattr(self, name), 0.0, 0.95)
+        check_range("conv_channels", self.conv_channels, 0, MAX_WIDTH)
+        if self.conv_kernel_size < 1 or self.conv_kernel_size % 2 == 0:
+            raise ConfigError(f"conv_kernel_size must be an odd number >= 1, got {self.conv_kernel_size!r}")
+        check_range("conv_kernel_size", self.conv_kernel_size, 1, MAX_KERNEL)
+
+
+@dataclass
+class TrainConfig:
+    """How `fit` trains: optimiser, schedule, stopping, batching, precision."""
+
+    epochs: int = 10  # an upper bound; early stopping usually ends sooner
+    batch_size: int = 64  # large enough for efficient GEMMs, small enough to generalise
+    learning_rate: float = 2e-3  # peak AdamW rate after warm-up
+    weight_decay: float = 0.01  # decoupled (AdamW), not applied to biases or norms
+    head_l2: float = 0.0  # L2 penalty head_l2 * ||W_head||^2 added to the loss (Keras kernel_regularizer=l2(...))
+    max_grad_norm: float = 1.0  # clipping tames the exploding gradients of recurrent nets
+    schedule: Schedule = "linear"  # warm-up then linear decay (Howard & Ruder 2018 use slanted)
+    warmup_fraction: float = 0.06  # of all optimiser steps
+    patience: int = 2  # epochs without improvement before stopping; best weights are restored
+    monitor: Monitor = "macro_f1"  # macro F1 does not reward ignoring a minority class
+    class_weight: Literal["balanced"] | dict[str, float] | None = None  # loss weights per class
+    loss: Loss = "cross_entropy"  # "focal" (Lin et al. 2017) down-weights easy examples, for skewed classes
+    focal_gamma: float = 2.0  # focal loss focusing strength; 0 is plain cross-entropy
+    # rebalancing the classes: per-epoch random over/under-sampling of the training split, batches holding
+    # every class equally, or "smote": synthetic minority examples interpolated between same-class pooled
+    # representations in each batch (SMOTE, Chawla et al. 2002, moved to the hidden space, which unlike
+    # token sequences can be interpolated)
+    sampling: Sampling = "none"
+    validation_fraction: float = 0.1  # stratified hold-out when no validation set is given
+    seed: int = 0  # python, numpy and torch RNGs, data split and batch order
+    precision: Precision = "fp32"  # "bf16" autocast ~1.7x faster on AVX512-BF16 CPUs and on GPUs
+    device: str = "auto"  # "auto": CUDA when available, else CPU
+    # torch intra-op threads; None: the CPUs this process may use (affinity, cgroup quota) that others leave free,
+    # re-measured while training (2 threads beside a busy process ran 7x slower than 1; sentilstm.system.threads)
+    num_threads: int | None = None
+    bucket_pool: int = 50  # batches per sorting pool: texts of similar length share a batch
+    # epochs the embedding layer stays frozen (-1: always): pretrained vectors survive the noisy first
+    # updates of a randomly initialised LSTM before they are fine-tuned (0: fine-tune from the start)
+    freeze_embeddings: int = 0
+
+    def validate(self) -> None:
+        check_field_kinds(self)
+        check_choice("schedule", self.schedule, Schedule)
+        check_choice("precision", self.precision, Precision)
+        check_choice("monitor", self.monitor, Monitor)
+        check_choice("loss", self.loss, Loss)
+        check_choice("sampling", self.sampling, Sampling)
+        check_range("focal_gamma", self.focal_gamma, 0.0, 10.0)
+        check_range("epochs", self.epochs, 1)
+        check_range("batch_size", self.batch_size, 1)
+        check_range("learning_rate", self.learning_rate, 1e-8, 10.0)
+        check_range("weight_decay", self.weight_decay, 0.0, 10.0)  # AdamW shrinks weights by lr x this per step
+        check_range("head_l2", self.head_l2, 0.0, 10.0)
+        check_range("max_grad_norm", self.max_grad_norm, 0.0)
+        check_range("warmup_fraction", self.warmup_fraction, 0.0, 0.5)
+        check_range("patience", self.patience, 1)
+        check_range("validation_fraction", self.validation_fraction, 0.01, 0.5)
+        check_range("bucket_pool", self.bucket_pool, 1)
+        check_range("freeze_embeddings", self.freeze_embeddings, -1)
+        check_range("seed", self.seed, 0, MAX_SEED)
+        if self.num_threads is not None:
+            check_range("num_threads", self.num_threads, 1, MAX_THREADS)  # torch crashes at exit beyond ~10^5
+        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+            raise ConfigError(
+                f"class_weight must be None, 'balanced' or a dict label -> weight, got {self.class_weight!r}"
+            )
+        from sentilstm.system.device import parse_device  # torch is needed only here
+
+        parse_device(self.device)  # its syntax only: a file may name a GPU this machine lacks
