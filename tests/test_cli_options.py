@@ -17,7 +17,7 @@ from helpers import error_line, invoke_cli, make_negation_data
 from sentilstm.cli import app
 from sentilstm.cli.options import FLAG_FIELDS
 from sentilstm.cli.training import LAUNCH_OPTIONS, _worker_command
-from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, TrainConfig
+from sentilstm.config import DERIVED_MODEL_FIELDS, BlendConfig, ModelConfig, TextConfig, TrainConfig
 from sentilstm.estimators.classifier import SentimentClassifier, load_model
 
 TINY = [
@@ -44,9 +44,9 @@ def command(name: str) -> Any:
 def config_fields() -> list[str]:
     return [
         f.name
-        for config in (TextConfig, ModelConfig, TrainConfig)
+        for config in (TextConfig, ModelConfig, TrainConfig, BlendConfig)
         for f in dataclasses.fields(config)
-        if not (config is ModelConfig and f.name in DERIVED_MODEL_FIELDS)
+        if not (config is ModelConfig and f.name in DERIVED_MODEL_FIELDS) and f.name != "blend"  # --blend
     ]
 
 

@@ -224,6 +224,7 @@ def settings_help(lead: str, flagged: Iterable[str] = ()) -> str:
     from sentilstm.config import (
         DERIVED_MODEL_FIELDS,
         FIELD_HELP,
+        BlendConfig,
         ModelConfig,
         TextConfig,
         TrainConfig,
@@ -231,7 +232,7 @@ def settings_help(lead: str, flagged: Iterable[str] = ()) -> str:
     )
 
     named = []
-    for config in (TextConfig, ModelConfig, TrainConfig):
+    for config in (TextConfig, ModelConfig, TrainConfig, BlendConfig):
         hints = typing.get_type_hints(config, include_extras=True)
         for item in dataclasses.fields(config):
             if item.name in flagged or (config is ModelConfig and item.name in DERIVED_MODEL_FIELDS):

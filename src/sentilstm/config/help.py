@@ -55,4 +55,9 @@ FIELD_HELP: dict[str, str] = {
     ),
     "bucket_pool": "Batches per sorting pool: texts of similar length share a batch.",
     "freeze_embeddings": "Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).",
+    "blend_strategy": (
+        "How the blend's partner and weight are chosen: crossfit (out-of-fold over train + validation, partner "
+        "refitted on both) or holdout (fitted on train, weighted on validation):"
+    ),
+    "blend_folds": "Folds of the crossfit blend's out-of-fold predictions.",
 }
