@@ -169,6 +169,16 @@ def report(results: dict[str, Any]) -> str:
         if margins[way]:
             below = sum(m < 0 for m in margins[way])
             lines.append(f"| {way} | {statistics.fmean(margins[way]):+.2f} | {min(margins[way]):+.2f} | {below} |")
+    seconds = {
+        way: statistics.fmean(ways[way]["seconds"] for ways in results["runs"].values())
+        for way in ("network", "holdout", "crossfit")
+    }
+    lines += [
+        "",
+        f"Time per run, mean over all runs (the machine was shared, so read ratios only): training the network "
+        f"{seconds['network']:.0f} s, then the holdout blend {seconds['holdout']:.1f} s, the crossfit blend "
+        f"{seconds['crossfit']:.1f} s (each including its partner's prediction on the development split).",
+    ]
     return "\n".join(lines) + "\n"
 
 
