@@ -7,6 +7,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -188,3 +189,42 @@ def test_audit_runs_end_to_end_in_a_tiny_mode(tmp_path: Path) -> None:
     assert saved["totals"]["total"]["tried"] == len(saved["cases"]) - saved["totals"]["total"]["skipped"]
     table = (tmp_path / "hardening.md").read_text()
     assert "| surface | tried | clean one-line errors" in table and "| **total** |" in table
+
+
+def test_blend_dev_scores_every_way_from_a_cached_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/blend_dev.py with a cached (here: random) network: every way is scored on the development split, the
+    report gives each dataset's row and the margins over TF-IDF LR."""
+    import numpy as np
+
+    from helpers import make_negation_data
+    from sentilstm.data.labels import LabelMap, stratified_split
+
+    spec = importlib.util.spec_from_file_location("blend_dev", BENCH.parent / "blend_dev.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    train, dev = (
+        SimpleNamespace(texts=t, labels=y) for t, y in (make_negation_data(300, 0), make_negation_data(80, 1))
+    )
+    monkeypatch.setattr(bench, "development_split", lambda name, data_dir: (train, dev))
+    classes = LabelMap.fit(train.labels).labels
+    train_index, val_index = stratified_split(LabelMap(classes).encode(train.labels), 0.1, 0)
+    rng = np.random.default_rng(0)
+    cached = tmp_path / "toy.seed0.npz"
+    np.savez(
+        cached,
+        train_index=train_index,
+        val_index=val_index,
+        p_val=rng.dirichlet(np.ones(len(classes)), len(val_index)),
+        p_dev=rng.dirichlet(np.ones(len(classes)), len(dev.texts)),
+        classes=np.array([str(c) for c in classes]),
+        seconds=1.0,
+    )
+    scores = bench.score_ways("toy", 0, None, cached)
+    assert set(scores) == set(bench.WAYS)
+    assert 35 < scores["network"]["accuracy"] < 65  # a random network: chance
+    accuracy = {way: row["accuracy"] for way, row in scores.items()}
+    # the random network gets little weight: the blends score about as well as their better partner
+    assert accuracy["crossfit"] > accuracy["network"] + 10
+    assert accuracy["crossfit"] > max(accuracy["nbsvm"], accuracy["tfidf_lr"]) - 5
+    markdown = bench.report({"machine": "test", "runs": {"toy.seed0": scores}})
+    assert "| toy | 1 |" in markdown and "| crossfit |" in markdown and "Time per run" in markdown
