@@ -2,6 +2,7 @@
 
     python bench/blend_dev.py                        # ten AfriSenti languages + SST-2, 3 seeds
     python bench/blend_dev.py --datasets afrisenti-ig --seeds 0
+    python bench/blend_dev.py --datasets imdb --seeds 0  # IMDB: 20,000 training reviews, 5,000 held out as dev
     python bench/blend_dev.py --report-only          # rebuild the Markdown from the cached runs
 
 The network is trained once per (dataset, seed) exactly as the default recipe trains it, on the official training
@@ -31,6 +32,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -50,11 +52,19 @@ log = logging.getLogger("blend_dev")
 
 
 def development_split(name: str, data_dir: Path | None) -> tuple[Any, Any]:
-    """(train, development) tables: AfriSenti's dev files; SST-2's GLUE dev (sentilstm calls it SST-2's test)."""
+    """(train, development) tables: AfriSenti's dev files; SST-2's GLUE dev (sentilstm calls it SST-2's test);
+    IMDB has none, so a fixed stratified 5,000 of its training reviews (its test set is never read)."""
     splits = load_dataset(name, path=(data_dir / _folder(name)) if data_dir else None)
     if name.startswith("afrisenti-"):
         assert splits.validation is not None, f"{name} has a dev split"
         return splits.train, splits.validation
+    if name == "imdb":
+        train = splits.train
+        kept, held = stratified_split(LabelMap.fit(train.labels).encode(train.labels), 0.2, seed=20261206)
+        pick = lambda rows: SimpleNamespace(  # noqa: E731 - two tables of the same shape
+            texts=[train.texts[i] for i in rows], labels=[train.labels[i] for i in rows]
+        )
+        return pick(kept), pick(held)
     return splits.train, splits.test
 
 
@@ -115,7 +125,16 @@ def score_ways(name: str, seed: int, data_dir: Path | None, cached: Path) -> dic
             else fitted.weight * p_dev + (1 - fitted.weight) * fitted.model.predict_proba(dev.texts)
         )
         seconds[way] = time.perf_counter() - started
-        log.info("%s seed %d %s: %s", name, seed, way, fitted.metrics and fitted.metrics.get("choice"))
+        chosen = fitted.metrics or {}
+        log.info(
+            "%s seed %d %s: %s %s, network weight %.2f",
+            name,
+            seed,
+            way,
+            chosen.get("model", "network alone"),
+            chosen.get("partner", ""),
+            fitted.weight,
+        )
     return {
         way: {
             "weighted_f1": 100 * f1_score(dev_targets, p.argmax(1), average="weighted"),
