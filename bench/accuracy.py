@@ -33,7 +33,10 @@ from sentilstm.data.datasets import DATASETS
 from sentilstm.estimators.baselines import make_baseline
 
 RESULTS = Path(__file__).parent / "results"
-LOCAL_FOLDERS = {"imdb": "imdb", "sst2": "sst", "afrisenti-ig": "afrisenti", "afrisenti-pcm": "afrisenti"}
+AFRISENTI = tuple(f"afrisenti-{lang}" for lang in ("ig", "pcm", "am", "dz", "kr", "ma", "pt", "sw", "ts", "twi"))
+LOCAL_FOLDERS = {"imdb": "imdb", "sst2": "sst", **{name: "afrisenti" for name in AFRISENTI}}
+# --suite NAME: datasets and models run together, summarised per dataset with the worst margin over TF-IDF LR
+SUITES = {"afrisenti": (AFRISENTI, "nbsvm,tfidf_lr,lstm")}
 MODELS = {
     "nbsvm": "NBSVM (word 1-3-grams)",
     "tfidf_lr": "TF-IDF word 1-2 + char 2-5-grams, LR",
@@ -275,12 +278,58 @@ def markdown(runs: list[dict[str, Any]], machine_name: str) -> str:
                 else f"| *published:* {name} | | | | {figure:.2f} | | {citation} |"
             )
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + suite_summary(runs))
+
+
+def suite_summary(runs: list[dict[str, Any]]) -> list[str]:
+    """Each suite whose datasets all have runs: per dataset the official metric of the linear baselines and the
+    default recipe (blended and network alone, mean over seeds), the recipe's margin over TF-IDF LR, the mean
+    and the worst dataset."""
+    lines: list[str] = []
+    for suite, (datasets, _) in SUITES.items():
+        means = {}
+        for dataset in datasets:
+            metric = DATASETS[dataset].metric
+            row = {}
+            for model in ("tfidf_lr", "nbsvm", "lstm", "lstm_alone"):
+                values = [r[metric] for r in runs if r["dataset"] == dataset and r["model"] == model]
+                if values:
+                    row[model] = statistics.mean(values)
+            if len(row) == 4:
+                means[dataset] = row
+        if len(means) < len(datasets):
+            continue
+        lines += [
+            f"## Suite: {suite} ({len(datasets)} datasets, official metric, mean over seeds)",
+            "",
+            "| dataset | TF-IDF LR | NBSVM | default recipe | network alone | recipe - TF-IDF LR "
+            "| network - TF-IDF LR |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for dataset, row in means.items():
+            lines.append(
+                f"| {dataset} | {row['tfidf_lr']:.2f} | {row['nbsvm']:.2f} | {row['lstm']:.2f} | "
+                f"{row['lstm_alone']:.2f} | {row['lstm'] - row['tfidf_lr']:+.2f} | "
+                f"{row['lstm_alone'] - row['tfidf_lr']:+.2f} |"
+            )
+        columns = {m: [row[m] for row in means.values()] for m in ("tfidf_lr", "nbsvm", "lstm", "lstm_alone")}
+        recipe = [row["lstm"] - row["tfidf_lr"] for row in means.values()]
+        alone = [row["lstm_alone"] - row["tfidf_lr"] for row in means.values()]
+        cells = " | ".join(f"{statistics.mean(columns[m]):.2f}" for m in columns)
+        lines += [
+            f"| **mean** | {cells} | {statistics.mean(recipe):+.2f} | {statistics.mean(alone):+.2f} |",
+            f"| **worst margin** | | | | | {min(recipe):+.2f} | {min(alone):+.2f} |",
+            "",
+        ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
+    parser.add_argument(
+        "--suite", choices=sorted(SUITES), help="a benchmark suite: its datasets and models (overrides both)"
+    )
     parser.add_argument(
         "--models",
         default="nbsvm,tfidf_lr,lstm",
@@ -291,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS / "accuracy.json")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the Markdown from the saved runs")
     args = parser.parse_args(argv)
+    if args.suite:
+        datasets, args.models = SUITES[args.suite]
+        args.datasets = ",".join(datasets)
     unknown = [m for m in args.models.split(",") if m not in MODELS or m.endswith("_alone")]
     if unknown:
         parser.error(f"unknown models {unknown}; see --help")

@@ -228,3 +228,21 @@ def test_blend_dev_scores_every_way_from_a_cached_network(tmp_path: Path, monkey
     assert accuracy["crossfit"] > max(accuracy["nbsvm"], accuracy["tfidf_lr"]) - 5
     markdown = bench.report({"machine": "test", "runs": {"toy.seed0": scores}})
     assert "| toy | 1 |" in markdown and "| crossfit |" in markdown and "Time per run" in markdown
+
+
+def test_suite_summary_gives_the_mean_and_the_worst_margin_over_tfidf_lr() -> None:
+    bench = load_bench()
+    names = bench.SUITES["afrisenti"][0]
+    assert len(names) == 10
+    runs = [
+        {"dataset": name, "model": model, "seed": seed, "weighted_f1": value + i + seed}
+        for i, name in enumerate(names)
+        for model, value in (("tfidf_lr", 60), ("nbsvm", 58), ("lstm", 61), ("lstm_alone", 55))
+        for seed in ((0,) if model in ("tfidf_lr", "nbsvm") else (0, 2))  # the network's seeds average to +1
+    ]
+    runs[-1]["weighted_f1"] -= 10  # the last language's second network-alone seed: its margin -4 - 5 = -9
+    lines = bench.suite_summary(runs)
+    assert lines[0].startswith("## Suite: afrisenti (10 datasets")
+    assert "| **mean** | 64.50 | 62.50 |" in "\n".join(lines)
+    assert lines[-2] == "| **worst margin** | | | | | +2.00 | -9.00 |"
+    assert bench.suite_summary([r for r in runs if r["dataset"] != names[0]]) == []  # a language missing: none
