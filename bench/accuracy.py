@@ -3,12 +3,15 @@
     python bench/accuracy.py                                 # everything, 3 seeds for the LSTM
     python bench/accuracy.py --datasets afrisenti-ig --seeds 0  # one dataset, one seed
     python bench/accuracy.py --report-only                   # rebuild the Markdown from saved runs
+    python bench/accuracy.py --suite afrisenti --results bench/results/afrisenti_suite.json  # the ten languages
 
 Each run (dataset, model, seed) trains on the official training split, evaluates once on the official
-test split (SST-2: GLUE dev) and is appended to bench/results/accuracy.json as soon as it finishes, so
-an interrupted scoreboard keeps its runs and a later call skips them. bench/results/accuracy.md is
-rebuilt from the JSON: mean ± std over seeds, training wall-clock time, the machine, and published
-anchors for comparison. Data comes from --data-dir (default ../shared/data) or the dataset cache.
+test split (SST-2: GLUE dev) and is appended to --results (bench/results/accuracy.json) as soon as it
+finishes, so an interrupted scoreboard keeps its runs and a later call skips them. The Markdown beside it
+(bench/results/accuracy.md) is rebuilt from the JSON: mean ± std over seeds, training wall-clock time, the
+machine, and published anchors for comparison; a suite whose datasets all have runs gets a summary (the
+recipe's margin over TF-IDF LR per dataset, its mean and the worst). Data comes from --data-dir (default
+../shared/data) or the dataset cache.
 """
 
 from __future__ import annotations
@@ -373,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                     runs += new
                     save_runs(args.results, runs)
     text = markdown(runs, json.loads(args.results.read_text())["machine"] if args.results.exists() else machine())
-    (args.results.parent / "accuracy.md").write_text(text + "\n")
+    args.results.with_suffix(".md").write_text(text + "\n")
     print(text)
     return 0
 
