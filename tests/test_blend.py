@@ -258,3 +258,10 @@ def test_crossfit_picks_the_partner_on_the_monitored_metric(monitor: str) -> Non
     assert monitor != "loss" or all(value <= 0 for value in out_of_fold.values())  # minus the log-loss
     best = max(out_of_fold.values())
     assert out_of_fold[next(name for name in info["validation_log_loss"] if name in out_of_fold)] == best
+
+
+def test_crossfit_uses_fewer_folds_when_no_class_has_five_texts() -> None:
+    texts = ["good movie", "bad movie", "good film", "bad film", "good show", "bad show", "good play", "bad play"]
+    recipe = {**TINY, "blend": "auto", "epochs": 1, "learning_rate": 1e-4, "validation_fraction": 0.25}
+    clf = SentimentClassifier(**recipe).fit(texts, [1, 0] * 4)
+    assert clf.metrics_["blend"]["folds"] == 4  # 4 texts a class: 4 folds, not 5 (scikit-learn would refuse)

@@ -87,7 +87,8 @@ def fit_blend(
         "validation_log_loss": {**scores, "blend": loss},
     }
     if config.blend_strategy == "crossfit":
-        metrics.update(folds=config.blend_folds, out_of_fold={"metric": monitor, **out_of_fold})
+        folds = out_of_fold.pop("folds")  # fewer than blend_folds when no class has that many texts
+        metrics.update(folds=folds, out_of_fold={"metric": monitor, **out_of_fold})
     log.info(
         "blend: %.2f x network + %.2f x %s (validation log-loss %.4f; network alone %.4f, %s alone %.4f)",
         weight,
@@ -124,7 +125,7 @@ def _partner_predictions(
     monitor: str,
 ) -> tuple[PartnerPredictions, dict[str, float]]:
     """The candidate partners' probabilities on the validation split, and (crossfit) each candidate's out-of-fold
-    score over train + validation.
+    score over train + validation, with the number of folds used under "folds".
 
     holdout: every candidate, fitted on the training split. crossfit: the one candidate whose out-of-fold
     predictions over all the rows score best on the monitored metric (macro F1 by default: unweighted partners are
@@ -142,6 +143,9 @@ def _partner_predictions(
     all_labels = list(labels) + [classes[t] for t in val_targets]
     targets = np.asarray([classes.index(label) for label in all_labels])
     folds = _folds(targets, config.blend_folds, seed)
+    if not folds:
+        log.warning("no blend: %d texts are too few to cross-fit a linear partner", len(targets))
+        return {}, {"folds": 0}
     oof: dict[tuple[str, str], np.ndarray] = {}
     for kind in dict.fromkeys(kind for kind, _ in candidates):
         weightings = [weighting for k, weighting in candidates if k == kind]
@@ -149,10 +153,11 @@ def _partner_predictions(
             oof[(kind, _tag(weighting))] = out
     scores = {key: _score(out, targets, monitor) for key, out in oof.items()}
     if not scores:
-        return {}, {}
+        return {}, {"folds": len(folds)}
     best = max(scores, key=lambda key: scores[key])  # the first of equals: unweighted, NBSVM before TF-IDF LR
     partner = {(kind, _tag(w)): (kind, w) for kind, w in candidates}[best]
-    return {best: (oof[best][len(texts) :], partner)}, {_name(*key): value for key, value in scores.items()}
+    named = {_name(*key): value for key, value in scores.items()}
+    return {best: (oof[best][len(texts) :], partner)}, {"folds": len(folds), **named}
 
 
 def _score(probabilities: np.ndarray, targets: np.ndarray, monitor: str) -> float:
@@ -196,10 +201,14 @@ def _fit_partner(
 
 
 def _folds(targets: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
-    """Row indices of each of `folds` stratified folds (fewer when there are fewer rows)."""
+    """Row indices of each of `folds` stratified folds: fewer when no class has that many rows, none when no
+    class has two (too few rows to cross-fit)."""
     from sklearn.model_selection import StratifiedKFold
 
-    splitter = StratifiedKFold(n_splits=max(2, min(folds, len(targets))), shuffle=True, random_state=seed)
+    count = min(folds, int(np.bincount(targets).max()))
+    if count < 2:
+        return []
+    splitter = StratifiedKFold(n_splits=count, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # a class rarer than the fold count is spread as far as it goes
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         return [held for _, held in splitter.split(np.zeros(len(targets)), targets)]
