@@ -246,3 +246,12 @@ def test_suite_summary_gives_the_mean_and_the_worst_margin_over_tfidf_lr() -> No
     assert "| **mean** | 64.50 | 62.50 |" in "\n".join(lines)
     assert lines[-2] == "| **worst margin** | | | | | +2.00 | -9.00 |"
     assert bench.suite_summary([r for r in runs if r["dataset"] != names[0]]) == []  # a language missing: none
+
+
+def test_unseen_words_counts_the_development_tokens_the_tokenizer_maps_to_unk() -> None:
+    spec = importlib.util.spec_from_file_location("unseen_words", BENCH.parent / "unseen_words.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    train, dev = ["good bad", "good bad", "good fine"], ["good bad fine awful"]
+    assert bench.unseen_rate(train, dev, min_frequency=2) == 50.0  # fine (seen once) and awful (never)
+    assert bench.unseen_rate(train, dev, min_frequency=1) == 25.0  # awful alone
