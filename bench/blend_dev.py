@@ -4,6 +4,7 @@
     python bench/blend_dev.py --datasets afrisenti-ig --seeds 0
     python bench/blend_dev.py --datasets imdb --seeds 0  # IMDB: 20,000 training reviews, 5,000 held out as dev
     python bench/blend_dev.py --report-only          # rebuild the Markdown from the cached runs
+    python bench/blend_dev.py --set min_frequency=1 --cache-dir .bench-cache/mf1 --out bench/results/blend_dev_mf1
 
 The network is trained once per (dataset, seed) exactly as the default recipe trains it, on the official training
 split alone (fit holds out its own 10% for early stopping), and its probabilities on that hold-out and on the
@@ -72,14 +73,17 @@ def _folder(name: str) -> str:
     return "afrisenti" if name.startswith("afrisenti-") else {"sst2": "sst", "imdb": "imdb"}[name]
 
 
-def train_network(name: str, seed: int, data_dir: Path | None, cache: Path) -> Path:
-    """Train the default network (no blend) on the training split; cache its hold-out and dev probabilities."""
+def train_network(
+    name: str, seed: int, data_dir: Path | None, cache: Path, options: dict[str, Any] | None = None
+) -> Path:
+    """Train the default network (no blend; `options` on top) on the training split; cache its hold-out and dev
+    probabilities."""
     path = cache / f"{name}.seed{seed}.npz"
     if path.exists():
         return path
     train, dev = development_split(name, data_dir)
     started = time.perf_counter()
-    clf = SentimentClassifier(seed=seed, blend=None).fit(train.texts, train.labels)
+    clf = SentimentClassifier(**{**(options or {}), "seed": seed, "blend": None}).fit(train.texts, train.labels)
     seconds = time.perf_counter() - started
     targets = LabelMap(list(clf.classes_)).encode(train.labels)
     train_index, val_index = stratified_split(targets, clf.validation_fraction, seed)
@@ -159,7 +163,9 @@ def report(results: dict[str, Any]) -> str:
         "",
         "Command: `python bench/blend_dev.py`",
         "",
-        f"Machine: {results['machine']}. Networks: the default recipe, trained on the training split only; scores "
+        f"Machine: {results['machine']}. Networks: the default recipe"
+        + (f" with {results['recipe']}" if results.get("recipe") else "")
+        + ", trained on the training split only; scores "
         "on the development split (AfriSenti dev, SST-2 GLUE dev): weighted F1 for AfriSenti, accuracy for SST-2; "
         "mean over seeds (n = number of seeds).",
         "",
@@ -188,6 +194,8 @@ def report(results: dict[str, Any]) -> str:
         if margins[way]:
             below = sum(m < 0 for m in margins[way])
             lines.append(f"| {way} | {statistics.fmean(margins[way]):+.2f} | {min(margins[way]):+.2f} | {below} |")
+    if not results["runs"]:
+        return "\n".join(lines) + "\n"
     seconds = {
         way: statistics.fmean(ways[way]["seconds"] for ways in results["runs"].values())
         for way in ("network", "holdout", "crossfit")
@@ -208,19 +216,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).parents[2] / "shared" / "data")
     parser.add_argument("--cache-dir", type=Path, default=Path(__file__).parents[1] / ".bench-cache" / "blend_dev")
     parser.add_argument("--networks-only", action="store_true", help="train and cache the networks, score nothing")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a recipe change on top of the default (JSON values, e.g. --set min_frequency=1); use its own "
+        "--cache-dir and --out",
+    )
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS / "blend_dev")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     data_dir = args.data_dir if args.data_dir.exists() else None
+    options = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
     json_path = args.out.with_suffix(".json")
     results = json.loads(json_path.read_text()) if json_path.exists() else {"runs": {}}
     results["machine"] = f"{platform.machine()}, Python {platform.python_version()}"
+    results["recipe"] = options
     if not args.report_only:
         args.cache_dir.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             for name in args.datasets:
-                cached = train_network(name, seed, data_dir, args.cache_dir)
+                cached = train_network(name, seed, data_dir, args.cache_dir, options)
                 if not args.networks_only:
                     results["runs"][f"{name}.seed{seed}"] = score_ways(name, seed, data_dir, cached)
                     json_path.write_text(json.dumps(results, indent=1))
