@@ -1,8 +1,8 @@
 """The blend step of `SentimentClassifier.fit`: a linear n-gram model averaged with the network's probabilities.
 
 fitted = fit_blend(BlendConfig("auto"), network_val, texts, labels, val_texts, val_targets, classes, sampling="none")
-fitted.model.fit(...) was run on texts + val_texts (crossfit, the default) or on texts alone (holdout)
-fitted.model, fitted.weight  # None, 1.0 when the network alone is best on validation
+fitted.model, fitted.weight  # the partner (fitted on texts + val_texts) and the network's share of the
+                             # prediction; None, 1.0 when the network alone is best on validation
 """
 
 from __future__ import annotations
