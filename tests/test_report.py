@@ -578,3 +578,15 @@ def test_beyond_fifty_classes_the_confusion_matrix_is_summarised_and_the_per_cla
     html = Report("r", sections=[section]).to_html()
     assert "Most frequent confusions" in html and "The 20 of 120 classes most involved in errors" in html
     assert all(f"<td>c{i}</td>" in html for i in range(120))  # every class keeps its row of metrics
+
+
+def test_the_model_section_says_how_the_crossfit_partner_was_chosen() -> None:
+    from sentilstm.report.sections import model_section
+
+    texts, labels = make_negation_data(300, seed=3)
+    recipe = {**TINY, "epochs": 1, "learning_rate": 1e-4, "blend": "auto"}
+    clf = SentimentClassifier(**recipe).fit(texts, labels)
+    html = "".join(str(block) for block in model_section(clf, clf.metrics_).blocks)
+    assert "The partner is the candidate with the best macro f1 of its 5-fold out-of-fold predictions" in html
+    for candidate in ("nbsvm", "nbsvm[class_weight=balanced]", "tfidf_lr", "tfidf_lr[class_weight=balanced]"):
+        assert f"<td>{candidate}</td>" in html

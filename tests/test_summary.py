@@ -82,3 +82,13 @@ def test_cli_describe(trained: SentimentClassifier, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "sequence_length must be >= 1" in bad.stderr and "Traceback" not in bad.output
     missing = invoke_cli("describe", tmp_path / "nope.sentilstm")
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
+
+
+def test_the_blend_names_its_partner_and_class_weighting() -> None:
+    texts, labels = make_negation_data(200, seed=0)
+    recipe = {**TINY, "epochs": 1, "learning_rate": 1e-4, "blend": "tfidf_lr", "blend_strategy": "holdout"}
+    clf = SentimentClassifier(**recipe).fit(texts, labels)  # holdout: the partner is always balanced
+    assert clf.blend_model_ is not None
+    weight = clf.blend_weight_
+    shown = describe(clf).settings["blend"]
+    assert shown == f"{weight:.2f} x network + {1 - weight:.2f} x tfidf_lr, class_weight balanced"

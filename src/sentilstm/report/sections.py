@@ -295,6 +295,20 @@ def model_section(clf: Any, metrics: dict[str, Any]) -> Section:
             paragraph("The blend weight minimises the validation log-loss (lower is better):"),
             table(["model", "validation log-loss"], losses, numeric=(1,)),
         )
+        out_of_fold = dict(blend.get("out_of_fold") or {})  # crossfit: how the partner was chosen
+        if out_of_fold:
+            metric = str(out_of_fold.pop("metric")).replace("_", " ")
+            section.add(
+                paragraph(
+                    f"The partner is the candidate with the best {metric} of its {blend.get('folds')}-fold "
+                    "out-of-fold predictions over train + validation (for loss: minus the log-loss), refitted on both:"
+                ),
+                table(
+                    ["candidate", f"out-of-fold {metric}"],
+                    [[k, format_number(v)] for k, v in out_of_fold.items()],
+                    numeric=(1,),
+                ),
+            )
     return section
 
 

@@ -106,8 +106,14 @@ def describe(clf: Any, sequence_length: int | None = None) -> ModelSummary:
         f"max_length {text.max_length} ({text.truncation})",
         "architecture": dataclasses.asdict(net.config),
     }
-    if getattr(clf, "blend_model_", None) is not None:
-        settings["blend"] = f"{clf.blend_weight_:.2f} x network + {1 - clf.blend_weight_:.2f} x {clf.blend_model_.kind}"
+    partner = getattr(clf, "blend_model_", None)
+    if partner is not None:
+        balancing = (f", class_weight {partner.class_weight}" if partner.class_weight else "") + (
+            f", sampling {partner.sampling}" if partner.sampling != "none" else ""
+        )
+        settings["blend"] = (
+            f"{clf.blend_weight_:.2f} x network + {1 - clf.blend_weight_:.2f} x {partner.kind}{balancing}"
+        )
     total = sum(p.numel() for p in net.parameters())
     return ModelSummary(
         estimator=f"SentimentNet ({net.config.cell.upper()})",
