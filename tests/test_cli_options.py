@@ -20,6 +20,8 @@ from sentilstm.cli.training import LAUNCH_OPTIONS, _worker_command
 from sentilstm.config import DERIVED_MODEL_FIELDS, BlendConfig, ModelConfig, TextConfig, TrainConfig
 from sentilstm.estimators.classifier import SentimentClassifier, load_model
 
+# the smallest cv/tune recipe: one epoch of an 8-unit network, no blend
+CV_TUNE_TINY = ["--epochs", "1", "--embedding-dim", "8", "--hidden-size", "8", "--threads", "1", "--blend", "none"]
 TINY = [
     "--embedding-dim",
     "16",
@@ -225,16 +227,7 @@ def test_cv_takes_the_model_flags(table: Path, tmp_path: Path) -> None:
         "--json",
         out,
         "--no-report",
-        "--epochs",
-        "1",
-        "--embedding-dim",
-        "8",
-        "--hidden-size",
-        "8",
-        "--threads",
-        "1",
-        "--blend",
-        "none",
+        *CV_TUNE_TINY,
         "--set",
         "truncation=head",
     )
@@ -280,16 +273,7 @@ def test_tune_flags_fix_parameters(table: Path, tmp_path: Path) -> None:
         "--out",
         out,
         "--no-report",
-        "--epochs",
-        "1",
-        "--embedding-dim",
-        "8",
-        "--hidden-size",
-        "8",
-        "--threads",
-        "1",
-        "--blend",
-        "none",
+        *CV_TUNE_TINY,
         "--set",
         "min_frequency=1",
     )
