@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -71,14 +73,7 @@ def fit_blend(
         log.info("blend: the network alone is best on validation (log-loss %.4f)", scores["network"])
         return FittedBlend(scores=scores)
     loss, weight, key = best
-    chosen = predictions[key][1]
-    if isinstance(chosen, LinearBaseline):
-        linear = chosen
-    else:  # refit the kept partner on train + validation
-        all_labels = list(labels) + [classes[t] for t in val_targets]
-        refit = _fit_partner(chosen[0], chosen[1], texts + val_texts, all_labels, classes)
-        assert refit is not None, "the partner fitted on every fold fits on all the data"
-        linear = refit
+    linear = predictions[key][1]()  # crossfit: refitted on train + validation here
     metrics = {
         "model": linear.kind,
         "network_weight": weight,
@@ -108,8 +103,8 @@ def fit_blend(
     return FittedBlend(linear, weight, metrics, scores)
 
 
-# (kind, weighting tag) -> (validation probabilities, the fitted partner or the (kind, weighting) to refit)
-PartnerPredictions = dict[tuple[str, str], tuple[np.ndarray, LinearBaseline | tuple[str, dict[str, Any]]]]
+# (kind, weighting tag) -> (validation probabilities, what gives the partner to keep)
+PartnerPredictions = dict[tuple[str, str], tuple[np.ndarray, Callable[[], LinearBaseline]]]
 
 
 def _partner_predictions(
@@ -132,16 +127,16 @@ def _partner_predictions(
     better calibrated but all but ignore a small class), left to be refitted on all the rows."""
     candidates = _candidates(config, sampling)
     if config.blend_strategy == "holdout":
-        fitted = [(kind, w, _fit_partner(kind, w, texts, labels, classes)) for kind, w in candidates[1::2]]
+        fitted = [(kind, w, _fit_partner(kind, w, texts, labels)) for kind, w in candidates[1::2]]
         predictions: PartnerPredictions = {
-            (kind, _tag(w)): (m.predict_proba(val_texts), m)
+            (kind, _tag(w)): (m.predict_proba(val_texts), partial(_as_fitted, m))
             for kind, w, m in fitted
             if m is not None and list(m.classes_) == list(classes)
         }
         return predictions, {}
     all_texts = texts + val_texts
-    all_labels = list(labels) + [classes[t] for t in val_targets]
-    targets = np.asarray([classes.index(label) for label in all_labels])
+    targets = np.concatenate([LabelMap(classes).encode(labels), val_targets])
+    all_labels = [classes[t] for t in targets]
     folds = _folds(targets, config.blend_folds, seed)
     if not folds:
         log.warning("no blend: %d texts are too few to cross-fit a linear partner", len(targets))
@@ -155,9 +150,15 @@ def _partner_predictions(
     if not scores:
         return {}, {"folds": len(folds)}
     best = max(scores, key=lambda key: scores[key])  # the first of equals: unweighted, NBSVM before TF-IDF LR
-    partner = {(kind, _tag(w)): (kind, w) for kind, w in candidates}[best]
+    weighting = {(kind, _tag(w)): w for kind, w in candidates}[best]
+    refit = partial(make_baseline(best[0], **weighting).fit, all_texts, all_labels)
     named = {_name(*key): value for key, value in scores.items()}
-    return {best: (oof[best][len(texts) :], partner)}, {"folds": len(folds), **named}
+    return {best: (oof[best][len(texts) :], refit)}, {"folds": len(folds), **named}
+
+
+def _as_fitted(model: LinearBaseline) -> LinearBaseline:
+    """holdout's partner: kept as fitted on the training split."""
+    return model
 
 
 def _score(probabilities: np.ndarray, targets: np.ndarray, monitor: str) -> float:
@@ -186,18 +187,13 @@ def _name(kind: str, tag: str) -> str:
     return f"{kind}[{tag}]" if tag else kind
 
 
-def _fit_partner(
-    kind: str, weighting: dict[str, Any], texts: list[str], labels: list[Label], classes: list[Any]
-) -> LinearBaseline | None:
+def _fit_partner(kind: str, weighting: dict[str, Any], texts: list[str], labels: list[Label]) -> LinearBaseline | None:
     """A linear model fitted on (texts, labels); None when it cannot be (logged), e.g. no n-gram repeats."""
     try:
-        linear = make_baseline(kind, **weighting).fit(texts, labels)
+        return make_baseline(kind, **weighting).fit(texts, labels)
     except DataError as exc:  # e.g. too few texts for any n-gram to repeat
         log.warning("no %s blend: %s", kind, exc)
         return None
-    if not set(linear.classes_) <= set(classes):
-        return None
-    return linear
 
 
 def _folds(targets: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
@@ -229,7 +225,8 @@ def _out_of_fold(
     except DataError as exc:  # e.g. too few texts for any n-gram to repeat
         log.warning("no %s blend: %s", kind, exc)
         return []
-    order = [LabelMap.fit(labels).labels.index(label) for label in classes]
+    fitted = LabelMap.fit(labels).labels  # the columns out_of_fold_proba returns
+    order = [fitted.index(label) for label in classes]
     return [out[:, order] for out in outputs]
 
 
