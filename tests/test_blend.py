@@ -156,6 +156,19 @@ def test_cli_blend_option(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "blend must be one of" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "x.sentilstm").exists()
+    for setting, message in [
+        ("blend_folds=1", "blend_folds must be between 2 and 20, got 1"),
+        ("blend_strategy=kfold", "blend_strategy must be one of ['crossfit', 'holdout'], got 'kfold'"),
+    ]:
+        result = runner.invoke(app, [*common, "--set", setting, "--out", str(tmp_path / "x.sentilstm")])
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+        assert not (tmp_path / "x.sentilstm").exists()
+    result = runner.invoke(
+        app,
+        [*common, "--set", "blend_strategy=holdout", "--set", "blend_folds=3", "--out", str(tmp_path / "h.sentilstm")],
+    )
+    assert result.exit_code == 0, result.output
+    assert load_model(tmp_path / "h.sentilstm").get_params()["blend_strategy"] == "holdout"
 
 
 @pytest.mark.parametrize(
