@@ -136,8 +136,8 @@ class RequestDeadline:
         def left() -> None:
             gone.set()
             if not completed:  # uvicorn also reports a disconnect once the answer is complete: nothing to stop
+                token.cancel(499, "the client disconnected")  # before the log line, so the line is already true
                 log.info("%s %s: the client disconnected; its work is cancelled", scope["method"], scope["path"])
-                token.cancel(499, "the client disconnected")
 
         async def watch_disconnect() -> None:  # owns `receive` once the body is in: only a disconnect can come
             while (await receive())["type"] != "http.disconnect":
