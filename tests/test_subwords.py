@@ -4,13 +4,24 @@ fastText-compatible implementation, and is the same in every process."""
 from __future__ import annotations
 
 import os
+import pickle
+import random
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
-from sentilstm.text.subwords import char_ngrams, fnv1a_32, ngram_buckets
+from helpers import TINY, error_line, invoke_cli
+from sentilstm import SentimentClassifier, load_model
+from sentilstm.config import ModelConfig, TextConfig
+from sentilstm.errors import ArtifactError, ConfigError
+from sentilstm.network.model import SentimentNet
+from sentilstm.text.pipeline import TextPipeline
+from sentilstm.text.subwords import MAX_NGRAMS, SubwordHasher, char_ngrams, fnv1a_32, ngram_buckets, word_ids
 
 WORDS = ["good", "ụtọ", "ọ́", "ጥሩ", "مزيان", "naija", "a", "", "😀ok", "kò-dára", "x" * 40]
 
@@ -50,3 +61,160 @@ def test_the_same_buckets_in_another_process_whatever_its_hash_seed() -> None:
 def test_bad_sizes_are_refused(minn: int, maxn: int, buckets: int) -> None:
     with pytest.raises(ValueError, match="must"):
         ngram_buckets("word", minn, maxn, buckets)
+
+
+# ----- subword embeddings in the model (TextConfig.char_ngrams) ---------------------------------------------------
+SUBWORDS: dict[str, Any] = {**TINY, "char_ngrams": (2, 4), "ngram_buckets": 5_000}
+# every sentiment word occurs once, so it is [UNK] as a word (min_frequency=2) and only its n-grams tell its class
+AFFIX: dict[str, Any] = {**SUBWORDS, "min_frequency": 2, "epochs": 20, "patience": 4}
+
+
+def affix_data(n: int, seed: int) -> tuple[list[str], list[int]]:
+    """Texts whose sentiment word is a fresh random stem + "kool" (1) or + "vile" (0): every test word is unseen,
+    so only its characters tell the label."""
+    rng = random.Random(seed)
+    filler = ["we", "saw", "it", "today", "and", "then", "left", "home"]
+    texts, labels = [], []
+    for _ in range(n):
+        label = rng.randrange(2)
+        stem = "".join(rng.choice("bdfghjmnprstwz") for _ in range(4))
+        words = rng.sample(filler, 3) + [stem + ("kool" if label else "vile")]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def subword_model() -> SentimentClassifier:
+    texts, labels = affix_data(600, seed=0)
+    return SentimentClassifier(**AFFIX).fit(texts, labels)
+
+
+@pytest.mark.parametrize("given", ["2-5", "2,5", [2, 5], (2, 5)])
+def test_char_ngrams_are_taken_as_min_max(given: Any) -> None:
+    config = TextConfig(char_ngrams=given)
+    config.validate()
+    assert config.char_ngrams == (2, 5) and config.ngram_sizes == (2, 5)
+
+
+@pytest.mark.parametrize(
+    "given, match",
+    [
+        ("5-2", "1 <= MIN <= MAX <= 10 characters, got 5-2"),
+        ("0-3", "got 0-3"),
+        ("2-11", "got 2-11"),
+        ("two-five", "MIN-MAX such as 2-5, got 'two-five'"),
+        (3, "MIN-MAX such as 2-5 or None, got 3"),
+    ],
+)
+def test_bad_char_ngrams_are_refused(given: Any, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        TextConfig(char_ngrams=given).validate()
+    with pytest.raises(ConfigError, match=match):
+        SentimentClassifier(char_ngrams=given).check_params()
+    with pytest.raises(ConfigError, match="ngram_buckets"):
+        TextConfig(char_ngrams="2-5", ngram_buckets=0).validate()
+
+
+def test_a_token_carries_its_word_id_then_its_ngram_rows() -> None:
+    texts = ["a good film", "a bad film", "good good"]
+    plain, _ = TextPipeline.fit(texts, TextConfig(min_frequency=1))
+    pipeline, _ = TextPipeline.fit(texts, TextConfig(min_frequency=1, char_ngrams="2-5", ngram_buckets=1000))
+    encoded = pipeline.encode(["a goood film", ""])
+    assert encoded[0].ndim == 2 and encoded[0].shape[0] == 3
+    np.testing.assert_array_equal(word_ids(encoded[0]), plain.encode(["a goood film"])[0])
+    unseen, rows = encoded[0][1], ngram_buckets("goood", 2, 5, 1000) + 1  # [UNK] as a word, its own n-grams
+    assert unseen[0] == 1
+    np.testing.assert_array_equal(unseen[1 : 1 + len(rows)], rows)
+    assert (unseen[1 + len(rows) :] == 0).all()  # padded to the text's widest token
+    assert encoded[1].shape[0] == 1 and encoded[1][0, 0] == 1  # an empty text is one [UNK]
+
+
+def test_a_long_word_keeps_ngrams_from_its_start_to_its_end() -> None:
+    hasher = SubwordHasher(2, 5, 1000)
+    word = "antidisestablishmentarianism"
+    every = ngram_buckets(word, 2, 5, 1000) + 1
+    rows = hasher.attach(np.array([1]), [word])[0, 1:]
+    assert len(every) > MAX_NGRAMS and len(rows) == MAX_NGRAMS
+    assert rows[0] == every[0] and rows[-1] == every[-1]  # "<a" and "m>": prefix and suffix kept
+    assert hasher.attach(np.array([1]), ["x" * 100_000]).shape == (1, 1 + MAX_NGRAMS)  # bounded work
+
+
+def test_the_hasher_pickles_and_hashes_the_same_in_another_process() -> None:
+    hasher = pickle.loads(pickle.dumps(SubwordHasher(2, 5, 1000)))
+    rows = hasher.attach(np.array([1, 2]), ["ụtọ", "naija"]).tolist()
+    code = (
+        "from sentilstm.text.subwords import SubwordHasher; import numpy as np; "
+        "print(SubwordHasher(2, 5, 1000).attach(np.array([1, 2]), ['ụtọ', 'naija']).tolist())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == str(rows)
+
+
+def test_unseen_words_are_read_from_their_characters(subword_model: SentimentClassifier) -> None:
+    texts, labels = affix_data(200, seed=1)  # new stems: every sentiment word is unseen
+    assert subword_model.score(texts, labels) >= 0.9
+    words_only = SentimentClassifier(**{**AFFIX, "char_ngrams": None}).fit(*affix_data(600, seed=0))
+    assert words_only.score(texts, labels) <= 0.7  # [UNK] for every sentiment word: about chance
+
+
+def test_padding_never_changes_a_prediction_with_ngrams() -> None:
+    torch.manual_seed(0)
+    net = SentimentNet(ModelConfig(embedding_rows=50, num_classes=3, embedding_dim=8, hidden_size=8, ngram_rows=101))
+    torch.nn.init.normal_(net.ngram_embedding.weight)
+    net.eval()
+    text = torch.tensor([[[5, 3, 7, 0], [9, 11, 0, 0], [2, 4, 6, 8]]])  # 3 tokens, up to 3 n-grams each
+    alone = net(text, torch.tensor([3]))
+    wider = torch.zeros(2, 6, 7, dtype=torch.int64)  # longer batch, more n-gram columns, padding everywhere else
+    wider[0, :3, :4] = text[0]
+    wider[1, :, :] = torch.randint(1, 50, (6, 7))
+    torch.testing.assert_close(net(wider, torch.tensor([3, 6]))[0], alone[0])
+
+
+def test_a_subword_model_saves_loads_and_exports_to_onnx(subword_model: SentimentClassifier, tmp_path: Path) -> None:
+    from sentilstm.onnx.export import export_onnx
+    from sentilstm.onnx.runner import OnnxNetwork
+
+    texts = affix_data(50, seed=2)[0] + ["", "x" * 300, "ụtọ dị mma"]
+    path = subword_model.save(tmp_path / "sub.sentilstm")
+    loaded = load_model(path)
+    assert loaded.pipeline_.config.char_ngrams == (2, 4) and loaded.model_.config.ngram_rows == 5_001
+    np.testing.assert_array_equal(loaded.predict_proba(texts), subword_model.predict_proba(texts))
+    for quantize in (None, "int8"):
+        report = export_onnx(loaded, tmp_path / f"sub.{quantize}.onnx", quantize=quantize, texts=texts)
+        assert report.argmax_agreement >= (1.0 if quantize is None else 0.97), report.summary()
+        runner = OnnxNetwork(tmp_path / f"sub.{quantize}.onnx", threads=1)
+        agree = (runner(loaded.pipeline_.encode(texts)).argmax(1) == loaded.predict_proba(texts).argmax(1)).mean()
+        assert agree >= (1.0 if quantize is None else 0.95)
+
+
+def test_ngram_rows_must_match_the_text_config(subword_model: SentimentClassifier, tmp_path: Path) -> None:
+    from sentilstm.artifact.format import read_file, write_file
+
+    path = subword_model.save(tmp_path / "sub.sentilstm")
+    tensors, payload = read_file(path, kind="model")  # type: ignore[arg-type]
+    payload["text_config"]["char_ngrams"] = None  # the n-gram table stays, the pipeline would no longer feed it
+    write_file(tmp_path / "edited.sentilstm", tensors, payload, kind="model")  # type: ignore[arg-type]
+    with pytest.raises(ArtifactError, match="ngram_rows is 5001 but text_config asks for that many n-gram rows"):
+        load_model(tmp_path / "edited.sentilstm")
+    payload["text_config"]["char_ngrams"] = [2, 4]
+    tensors["ngram_embedding.weight"] = tensors["ngram_embedding.weight"][:10].clone()
+    write_file(tmp_path / "cut.sentilstm", tensors, payload, kind="model")  # type: ignore[arg-type]
+    with pytest.raises(ArtifactError, match="n-gram embedding tensor has 10 rows"):
+        load_model(tmp_path / "cut.sentilstm")
+
+
+def test_the_command_line_trains_with_char_ngrams(tmp_path: Path) -> None:
+    texts, labels = affix_data(120, seed=3)
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
+    common = ["train", data, "--embedding-dim", 8, "--hidden-size", 8, "--epochs", 1, "--threads", 1, "--quiet"]
+    subwords = ["--char-ngrams", "2-4", "--ngram-buckets", 500]
+    result = invoke_cli(*common, "--blend", "none", *subwords, "--out", tmp_path / "m.sentilstm")
+    assert result.exit_code == 0, result.output
+    assert load_model(tmp_path / "m.sentilstm").model_.config.ngram_rows == 501
+    result = invoke_cli(*common, "--char-ngrams", "4-2", "--out", tmp_path / "x.sentilstm")
+    assert result.exit_code == 2 and "char_ngrams must be MIN-MAX" in error_line(result)
+    assert not (tmp_path / "x.sentilstm").exists()

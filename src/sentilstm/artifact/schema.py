@@ -12,6 +12,7 @@ ArtifactError or ConfigError of one line naming the field; the loaders add the f
 from __future__ import annotations
 
 import math
+import types
 import typing
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
@@ -86,7 +87,15 @@ def check_params(estimator: type[Estimator], params: Any, where: str = "params")
     hints = typing.get_type_hints(estimator.__init__, include_extras=True)  # keeps Annotated choices (pooling)
     for name, value in params.items():
         check_type(f"{where}.{name}", value, hints[name])
-    return params
+    return {name: _tuple_again(value, hints[name]) for name, value in params.items()}
+
+
+def _tuple_again(value: Any, hint: Any) -> Any:
+    """A JSON list back as the tuple a parameter declared ((2, 5) is saved as [2, 5]), so a loaded model's
+    `get_params()` equals the one that was saved."""
+    arms = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    wants_tuple = any(typing.get_origin(arm) is tuple for arm in arms)
+    return tuple(value) if isinstance(value, list) and wants_tuple else value
 
 
 def config_params(cls: type, params: dict[str, Any], skip: tuple[str, ...] = ()) -> Any:
@@ -113,6 +122,8 @@ def check_classifier(
         raise ArtifactError("text_config.max_length must be set in a trained model, got null")
     stripped = {name.removeprefix(prefix): tensor for name, tensor in network.items()}
     model_config = network_config(part(payload, "model_config"), stripped, len(labels))
+    ngram_rows = text_config.ngram_buckets + 1 if text_config.ngram_sizes else 0
+    _same("ngram_rows", model_config.ngram_rows, ngram_rows, "text_config asks for that many n-gram rows")
     expected = {prefix + name: shape for name, shape in expected_tensors(model_config).items()}
     check_tensors(expected, network, exact=True)
     tokenizer = TextTokenizer.from_json(part(payload, "tokenizer", str), embedding_rows=model_config.embedding_rows)
@@ -153,6 +164,8 @@ def network_config(values: Any, tensors: dict[str, torch.Tensor], num_labels: in
     _same("hidden_size", config.hidden_size, hidden, f"forward_rnns.0.weight_hh_l0 has {hidden} columns")
     layers = len({name.split(".")[1] for name in tensors if name.startswith("forward_rnns.")})
     _same("num_layers", config.num_layers, layers, f"the file holds {layers} forward RNN layer(s)")
+    grams = _matrix_shape(tensors, "ngram_embedding.weight")[0] if "ngram_embedding.weight" in tensors else 0
+    _same("ngram_rows", config.ngram_rows, grams, f"the n-gram embedding tensor has {grams} rows")
     conv = tensors.get("conv.weight")
     channels, kernel = (conv.shape[0], conv.shape[2]) if conv is not None and conv.dim() == 3 else (0, None)
     _same("conv_channels", config.conv_channels, channels, f"conv.weight has {channels} output channels")

@@ -157,6 +157,8 @@ def model_options(
     vocab_size: Annotated[int | None, typer.Option(help=FIELD_HELP["vocab_size"])] = T.vocab_size,
     min_frequency: Annotated[int, typer.Option(help=FIELD_HELP["min_frequency"])] = T.min_frequency,
     max_length: Annotated[int | None, typer.Option(help=FIELD_HELP["max_length"])] = T.max_length,
+    char_ngrams: Annotated[str | None, typer.Option(metavar="MIN-MAX", help=FIELD_HELP["char_ngrams"])] = None,
+    ngram_buckets: Annotated[int, typer.Option(help=FIELD_HELP["ngram_buckets"])] = T.ngram_buckets,
     # TextConfig's default; a list of words (which TextConfig also takes) is given with --set or --params
     stopwords: Annotated[str | None, typer.Option(help=FIELD_HELP["stopwords"])] = None,
     stemmer: Annotated[str | None, typer.Option(help=FIELD_HELP["stemmer"])] = T.stemmer,

@@ -18,6 +18,9 @@ FIELD_HELP: dict[str, str] = {
     "min_frequency": "Rarer tokens become [UNK].",
     "max_length": "Max tokens per text (default: 95th percentile).",
     "truncation": "Which tokens a text longer than max_length keeps:",
+    "char_ngrams": "MIN-MAX characters, e.g. 2-5: add hashed character n-gram vectors to each token's (fastText), "
+    "so unseen and misspelt words get one.",
+    "ngram_buckets": "Rows the character n-grams are hashed into (with --char-ngrams).",
     "embedding_dim": "Embedding size.",
     "cell": "Recurrent cell (GRU is ~25% cheaper):",
     "hidden_size": "RNN hidden size per direction.",

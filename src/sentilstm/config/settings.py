@@ -5,6 +5,7 @@ field with its default and why; their `Literal` choices and the bounds their `va
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -33,6 +34,8 @@ MAX_THREADS = 4096  # torch.set_num_threads(100_000) crashes the process at exit
 # the longest max_length: an LSTM reads a text token by token, so this bounds the work one text can cause (an
 # IMDB review is ~300 tokens; the default picks at most 512); a file asking for more is damaged or forged
 MAX_LENGTH = 100_000
+MAX_CHAR_NGRAM = 10  # the longest character n-gram of a subword embedding (fastText uses 3-6)
+DEFAULT_NGRAM_BUCKETS = 100_000  # hashed n-gram rows: 12.8M weights at 128 dims (fastText: 2M x 100)
 
 
 @dataclass
@@ -52,9 +55,29 @@ class TextConfig:
     min_frequency: int = 2  # a word seen once is mostly a typo; it becomes [UNK]
     max_length: int | None = None  # None: the 95th percentile of training lengths (8..512 tokens)
     truncation: Truncation = "head_tail"  # reviews state their verdict at the start and the end
+    # (min, max) characters: each token's vector adds the mean of its hashed character n-grams' vectors (fastText),
+    # so unseen, misspelt and rare words get one; "2-5" or [2, 5] are taken too. None: word vectors only
+    char_ngrams: tuple[int, int] | str | None = None  # a tuple once constructed
+    ngram_buckets: int = DEFAULT_NGRAM_BUCKETS  # rows the n-grams are hashed into (with char_ngrams)
+
+    def __post_init__(self) -> None:
+        self.char_ngrams = parse_span(self.char_ngrams)
+
+    @property
+    def ngram_sizes(self) -> tuple[int, int] | None:
+        """`char_ngrams` as (min, max), None without subwords."""
+        return self.char_ngrams if isinstance(self.char_ngrams, tuple) else None
 
     def validate(self) -> None:
         check_field_kinds(self)
+        if self.ngram_sizes is not None:
+            low, high = self.ngram_sizes
+            if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high <= MAX_CHAR_NGRAM):
+                raise ConfigError(
+                    f"char_ngrams must be MIN-MAX with 1 <= MIN <= MAX <= {MAX_CHAR_NGRAM} characters, got "
+                    f"{low}-{high}; fastText uses 3-6, 2-5 suits short words"
+                )
+        check_range("ngram_buckets", self.ngram_buckets, 1, MAX_VOCABULARY)
         check_choice("tokenizer", self.tokenizer, TokenizerKind)
         check_choice("truncation", self.truncation, Truncation)
         if self.unicode_form not in (None, "NFC", "NFKC"):
@@ -66,7 +89,27 @@ class TextConfig:
             check_range("max_length", self.max_length, 1, MAX_LENGTH)
 
 
-DERIVED_MODEL_FIELDS = ("embedding_rows", "num_classes", "padding_idx")  # of ModelConfig: set by fit, not by the user
+def parse_span(value: object) -> tuple[int, int] | None:
+    """A (min, max) pair from "2-5", "2,5", [2, 5] or (2, 5); anything else unchanged, for `validate` to name."""
+    if isinstance(value, str):
+        parts = value.replace(",", "-").split("-")
+        if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+            return int(parts[0]), int(parts[1])
+        raise ConfigError(f"char_ngrams must be MIN-MAX such as 2-5, got {value!r}")
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        low, high = (int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v for v in value)
+        return low, high
+    if value is not None:
+        raise ConfigError(f"char_ngrams must be MIN-MAX such as 2-5 or None, got {value!r}")
+    return value
+
+
+DERIVED_MODEL_FIELDS = (
+    "embedding_rows",
+    "num_classes",
+    "padding_idx",
+    "ngram_rows",
+)  # of ModelConfig: set by fit, not by the user
 
 
 @dataclass
@@ -90,6 +133,7 @@ class ModelConfig:
     conv_kernel_size: int = 3  # odd, so outputs stay aligned with tokens
     pooling: Pooling = "attention"  # additive attention (Bahdanau 2015); weights explain predictions
     padding_idx: int = 0  # [PAD]; its embedding stays zero and it is masked everywhere
+    ngram_rows: int = 0  # rows of the character n-gram table: TextConfig.ngram_buckets + 1 (0: no subwords)
 
     def validate(self) -> None:
         check_field_kinds(self)
@@ -104,6 +148,7 @@ class ModelConfig:
         if self.conv_kernel_size < 1 or self.conv_kernel_size % 2 == 0:
             raise ConfigError(f"conv_kernel_size must be an odd number >= 1, got {self.conv_kernel_size!r}")
         check_range("conv_kernel_size", self.conv_kernel_size, 1, MAX_KERNEL)
+        check_range("ngram_rows", self.ngram_rows, 0, MAX_VOCABULARY + 1)
 
 
 @dataclass

@@ -133,6 +133,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         min_frequency: int = TextConfig.min_frequency,
         max_length: int | None = TextConfig.max_length,
         truncation: Truncation = TextConfig.truncation,
+        char_ngrams: tuple[int, int] | str | None = TextConfig.char_ngrams,
+        ngram_buckets: int = TextConfig.ngram_buckets,
         embedding_dim: int = ModelConfig.embedding_dim,  # architecture (ModelConfig)
         cell: Cell = ModelConfig.cell,
         hidden_size: int = ModelConfig.hidden_size,
@@ -181,6 +183,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self.strip_html, self.replace_urls, self.replace_mentions = strip_html, replace_urls, replace_mentions
         self.stopwords, self.stemmer, self.tokenizer, self.vocab_size = stopwords, stemmer, tokenizer, vocab_size
         self.min_frequency, self.max_length, self.truncation = min_frequency, max_length, truncation
+        self.char_ngrams, self.ngram_buckets = char_ngrams, ngram_buckets
         self.embedding_dim, self.cell, self.hidden_size, self.num_layers = embedding_dim, cell, hidden_size, num_layers
         self.bidirectional, self.dropout, self.embedding_dropout = bidirectional, dropout, embedding_dropout
         self.output_dropout, self.weight_drop, self.conv_channels = output_dropout, weight_drop, conv_channels

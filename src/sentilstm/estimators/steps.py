@@ -44,6 +44,7 @@ from sentilstm.report.profiling import DataProfile
 from sentilstm.system.device import resolve_device
 from sentilstm.system.memory import check_fits
 from sentilstm.text.pipeline import TextPipeline
+from sentilstm.text.subwords import word_ids
 from sentilstm.text.tokenizers import TextTokenizer
 from sentilstm.training import distributed
 from sentilstm.training.loop import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit
@@ -241,7 +242,7 @@ def _pretrained_vectors(path: str, text: FittedText, *, seed: int, dim: int) -> 
     vocabulary = text.pipeline.tokenizer.vocabulary()
     names = {i: token for token, i in vocabulary.items()}
     counts = (
-        np.bincount(np.concatenate(text.train_ids), minlength=len(vocabulary))
+        np.bincount(np.concatenate([word_ids(x) for x in text.train_ids]), minlength=len(vocabulary))
         if text.train_ids
         else np.zeros(len(vocabulary))
     )
@@ -269,8 +270,8 @@ def _in_domain_vectors(
     names = np.empty(len(vocabulary), dtype=object)
     for token, i in vocabulary.items():
         names[i] = token
-    sentences = [names[ids].tolist() for ids in text.train_ids + text.pipeline.encode(unlabeled)]
-    counts = np.bincount(np.concatenate(text.train_ids), minlength=len(vocabulary))
+    sentences = [names[word_ids(ids)].tolist() for ids in text.train_ids + text.pipeline.encode(unlabeled)]
+    counts = np.bincount(np.concatenate([word_ids(x) for x in text.train_ids]), minlength=len(vocabulary))
     token_counts = {names[i]: int(n) for i, n in enumerate(counts) if n}
     vectors, coverage = train_vectors(
         sentences, vocabulary, method=method, dim=dim, seed=seed, workers=workers, token_counts=token_counts
@@ -288,8 +289,12 @@ def network_config(
 ) -> ModelConfig:
     """The network's ModelConfig: the embedding table has a row per token of the fitted tokenizer (however many the
     vocabulary cap `TextConfig.vocab_size` allowed), a class per label, and the vectors' dimension when given."""
+    subwords = text.pipeline.subwords
     config = dataclasses.replace(
-        settings.model, embedding_rows=text.pipeline.tokenizer.vocab_size, num_classes=len(data.label_map)
+        settings.model,
+        embedding_rows=text.pipeline.tokenizer.vocab_size,
+        num_classes=len(data.label_map),
+        ngram_rows=subwords.buckets + 1 if subwords is not None else 0,
     )
     if vectors.matrix is not None:
         config = dataclasses.replace(config, embedding_dim=vectors.matrix.shape[1])

@@ -36,6 +36,7 @@ from sentilstm.config import MAX_SEED, check_choice, check_integer
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.explanations.result import TokenAttribution, plain_label
 from sentilstm.text.normalize import HTML_TAG  # the tags the normaliser strips: one word each here
+from sentilstm.text.subwords import word_ids
 from sentilstm.text.tokenizers import truncate
 
 log = logging.getLogger(__name__)
@@ -314,26 +315,27 @@ def _token_owners(pipeline: Any, text: str, spans: list[tuple[int, int]]) -> tup
     whitespace, so the pieces concatenate to the whole text's tokens. Where they do not, tokens are matched
     by order (difflib), so a rare mismatch costs a few tokens' scores, not a wrong word.
     """
-    ids = pipeline.encode([text])[0]
+    encoded = pipeline.encode([text])[0]  # with n-gram columns when the model has them: what the model reads
+    ids = word_ids(encoded)
     full = pipeline.tokenizer.encode([pipeline.normalize(text)])[0]  # before truncation
     kept = truncate(np.arange(len(full)), pipeline.config.max_length, pipeline.config.truncation)
     normalized = [(i, pipeline.normalize(text[s:e])) for i, (s, e) in enumerate(spans)]
     normalized = [(i, n) for i, n in normalized if n]  # stop words, tags... become nothing and own no token
     pieces = pipeline.tokenizer.encode([n for _, n in normalized]) if normalized else []
-    word_ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+    piece_ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
     word_owners = (
         np.concatenate([np.full(len(p), i) for (i, _), p in zip(normalized, pieces)])
         if pieces
         else np.zeros(0, dtype=np.int64)
     )
     if np.array_equal(full[kept], ids):
-        owners = word_owners if np.array_equal(word_ids, full) else _align(word_ids, word_owners, full)
+        owners = word_owners if np.array_equal(piece_ids, full) else _align(piece_ids, word_owners, full)
         owners = owners[kept]
     else:  # the character clip of a huge text changed the last tokens: align with what the model reads
-        owners = _align(word_ids, word_owners, ids)
-    if not np.array_equal(word_ids, full):
+        owners = _align(piece_ids, word_owners, ids)
+    if not np.array_equal(piece_ids, full):
         log.info("word-by-word tokens differ from the text's tokens; matched them by order")
-    return ids, owners, len(full) > len(ids)
+    return encoded, owners, len(full) > len(ids)
 
 
 def _align(source: np.ndarray, source_owners: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -363,7 +365,7 @@ def _evaluating(model: torch.nn.Module) -> Iterator[None]:
 
 def _attention(model: Any, ids: np.ndarray, device: torch.device) -> np.ndarray:
     """Attention weights (seq_len, num_classes), the same column for every class."""
-    tokens = torch.as_tensor(ids, device=device)[None]  # (1, seq_len)
+    tokens = torch.as_tensor(ids, dtype=torch.long, device=device)[None]  # (1, seq_len[, 1 + K])
     lengths = torch.tensor([len(ids)], device=device)
     with _evaluating(model), torch.inference_mode():
         weights = model.attention_weights(tokens, lengths)[0].float().cpu().numpy()  # (seq_len,)
@@ -399,7 +401,7 @@ def _integrated_gradients(model: Any, ids: np.ndarray, device: torch.device, n_s
         torch.inference_mode(False),
         torch.enable_grad(),
     ):
-        tokens = torch.as_tensor(ids, device=device)[None]  # (1, seq_len)
+        tokens = torch.as_tensor(ids, dtype=torch.long, device=device)[None]  # (1, seq_len[, 1 + K])
         lengths = torch.full((num_classes,), len(ids), device=device)
         others = torch.eye(num_classes, dtype=torch.bool, device=device)  # row k masks class k out
         embedded = model.embed(tokens).detach().float()  # (1, seq_len, embedding_dim)

@@ -3,6 +3,9 @@
     net = SentimentNet(ModelConfig(embedding_rows=1000, num_classes=3))
     logits = net(ids, lengths)  # ids (batch, seq_len) right-padded with 0; lengths (batch,)
 
+With `ngram_rows` (character n-grams, TextConfig.char_ngrams), ids are (batch, seq_len, 1 + K): the word id, then
+the token's n-gram rows (0 = none), and a token's vector is its word vector plus the mean of its n-gram vectors.
+
 Padding never changes a prediction: every pooling masks padded steps, and the backward direction of a
 bidirectional RNN reads each text reversed *within its own length*, so it starts at the last real token
 rather than at the padding (an unpacked `nn.LSTM(bidirectional=True)` would start at the padding;
@@ -81,6 +84,9 @@ class SentimentNet(nn.Module):
         self.config = config
         c = config
         self.embedding = nn.Embedding(c.embedding_rows, c.embedding_dim, padding_idx=c.padding_idx)
+        self.ngram_embedding = None
+        if c.ngram_rows:
+            self.ngram_embedding = nn.Embedding(c.ngram_rows, c.embedding_dim, padding_idx=0)
         self.dropout = nn.Dropout(c.dropout)  # before the head
         self.sequence_dropout = LockedDropout(c.dropout)  # on embeddings and between RNN layers
         self.output_dropout = LockedDropout(c.output_dropout)  # on the last RNN layer's states, before pooling
@@ -105,15 +111,34 @@ class SentimentNet(nn.Module):
         self.head = nn.Linear(pooling.width, c.num_classes)
 
     def embed(self, ids: Tensor) -> Tensor:
-        """Token ids (batch, seq_len) -> embeddings (batch, seq_len, embedding_dim)."""
-        embedded = self.embedding(ids)
+        """Token ids (batch, seq_len[, 1 + K]) -> embeddings (batch, seq_len, embedding_dim)."""
+        words = ids[..., 0] if ids.dim() == 3 else ids
+        embedded = self.embedding(words)
         p = self.config.embedding_dropout
         if self.training and p > 0:
             # word-level dropout (AWD-LSTM's dropoute): a dropped word loses its whole vector everywhere in the
             # batch, so the model cannot lean on any single word; one draw per vocabulary row is cheap
             keep = torch.empty(self.embedding.num_embeddings, 1, device=ids.device).bernoulli_(1 - p) / (1 - p)
-            embedded = embedded * keep[ids].to(embedded.dtype)
+            embedded = embedded * keep[words].to(embedded.dtype)
+        if self.ngram_embedding is not None:
+            if ids.dim() != 3:
+                raise ValueError(
+                    f"this network adds character n-grams: ids must be (batch, seq_len, 1 + K), got "
+                    f"{tuple(ids.shape)}; encode texts with the model's own pipeline"
+                )
+            embedded = embedded + self._ngram_mean(ids[..., 1:]).to(embedded.dtype)
         return embedded
+
+    def _ngram_mean(self, grams: Tensor) -> Tensor:
+        """Mean n-gram vector per token (batch, seq_len, embedding_dim); zeros for a token without n-grams."""
+        assert self.ngram_embedding is not None
+        table = self.ngram_embedding.weight
+        if not torch.onnx.is_in_onnx_export():  # one fused kernel that never materialises every n-gram's vector
+            flat = nn.functional.embedding_bag(grams.reshape(-1, grams.shape[-1]), table, mode="mean", padding_idx=0)
+            return flat.reshape(*grams.shape[:-1], -1)
+        # ONNX has no EmbeddingBag: Gather, ReduceSum, divide by the number of real n-grams
+        count = (grams > 0).sum(-1, keepdim=True).clamp(min=1).to(table.dtype)
+        return nn.functional.embedding(grams, table).sum(-2) / count
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Logits (batch, num_classes) for right-padded ids (batch, seq_len) and lengths (batch,)."""

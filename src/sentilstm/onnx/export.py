@@ -109,7 +109,11 @@ def _network(clf: Any, fuse_directions: bool = False) -> _Exported:
 
 def _example(net: _Exported) -> tuple[Tensor, Tensor]:
     """Trace inputs: batch 3 x 11 steps, uneven lengths (a private generator: the caller's torch RNG is untouched)."""
-    ids = torch.randint(2, max(3, net.config.embedding_rows), (3, 11), generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(2, max(3, net.config.embedding_rows), (3, 11), generator=generator)
+    if net.config.ngram_rows:  # with character n-grams: 4 n-gram rows per token, some left empty
+        grams = torch.randint(0, net.config.ngram_rows, (3, 11, 4), generator=generator)
+        ids = torch.cat([ids[..., None], grams], dim=-1)
     lengths = torch.tensor([11, 6, 2])
     ids[1, 6:], ids[2, 2:] = 0, 0
     return ids, lengths
@@ -119,7 +123,12 @@ def _metadata(clf: SentimentClassifier, quantize: Quantize | None, source_sha256
     return {
         "format_version": 1,
         "labels": clf.label_map_.to_list(),
-        "inputs": {"ids": "int64 (batch, seq_len), right-padded with 0", "lengths": "int64 (batch,), >= 1"},
+        "inputs": {
+            "ids": "int64 (batch, seq_len, 1 + ngrams): word id then n-gram rows, right-padded with 0"
+            if clf.model_.config.ngram_rows
+            else "int64 (batch, seq_len), right-padded with 0",
+            "lengths": "int64 (batch,), >= 1",
+        },
         "outputs": {"logits": "float32 (batch, num_classes)", "probabilities": "float32 softmax(logits)"},
         "text_config": dataclasses.asdict(clf.pipeline_.config),
         "model_config": dataclasses.asdict(clf.model_.config),
@@ -158,7 +167,9 @@ def onnx_graph(
             input_names=list(ONNX_INPUTS),
             output_names=list(ONNX_OUTPUTS),
             dynamic_axes={
-                "ids": {0: "batch", 1: "sequence"},
+                "ids": {0: "batch", 1: "sequence", 2: "ngrams"}
+                if net.config.ngram_rows
+                else {0: "batch", 1: "sequence"},
                 "lengths": {0: "batch"},
                 "logits": {0: "batch"},
                 "probabilities": {0: "batch"},
@@ -214,8 +225,16 @@ def check_batches(
     weights = 1.0 / ranks
     weights /= weights.sum()
 
+    ngram_rows = clf.model_.config.ngram_rows
+
     def text(length: int) -> np.ndarray:
-        return rng.choice(ranks, size=length, p=weights).astype(np.int64)
+        words = rng.choice(ranks, size=length, p=weights).astype(np.int64)
+        if not ngram_rows:
+            return words
+        grams = rng.integers(1, ngram_rows, (length, 1 + int(rng.integers(0, 12))))  # 0 to 11 n-grams a token
+        grams[rng.random(grams.shape) < 0.2] = 0  # padding among them too
+        grams[:, 0] = words
+        return grams
 
     shapes: list[list[Any]] = [
         [1],

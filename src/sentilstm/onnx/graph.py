@@ -3,6 +3,8 @@ the graph, the file an export writes beside its model, and how a batch is padded
 
     ids     int64 (batch, seq_len), right-padded with 0      logits         float32 (batch, num_classes)
     lengths int64 (batch,)                                   probabilities  softmax(logits)
+A model with character n-grams (TextConfig.char_ngrams) takes ids (batch, seq_len, 1 + K): each token's word id,
+then its n-gram rows, 0-padded (sentilstm.text.subwords).
 """
 
 from __future__ import annotations
@@ -43,12 +45,11 @@ def graph_metadata(model: Any) -> dict[str, Any]:
 
 
 def pad_batch(ids: Sequence[np.ndarray], index: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Right-pad the selected sequences with 0 -> (ids (batch, max_len), lengths (batch,)), both int64."""
+    """Right-pad the selected sequences with 0 -> (ids (batch, max_len[, 1 + K]), lengths (batch,)), both int64."""
+    from sentilstm.training.batching import pad_rows
+
     batch_lengths = lengths[index]
-    width = int(batch_lengths.max())
-    padded = np.zeros((len(index), width), dtype=np.int64)
-    padded[np.arange(width)[None, :] < batch_lengths[:, None]] = np.concatenate([ids[i] for i in index])
-    return padded, batch_lengths
+    return pad_rows(ids, index, int(batch_lengths.max())), batch_lengths
 
 
 __all__ = ["METADATA_KEY", "ONNX_INPUTS", "ONNX_OUTPUTS", "file_digest", "graph_metadata", "pad_batch", "sibling_path"]

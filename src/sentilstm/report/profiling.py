@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from sentilstm.text.subwords import word_ids
 from sentilstm.text.tokenizers import UNK_ID
 
 LENGTH_PERCENTILES = (5, 25, 50, 75, 95, 99)
@@ -52,6 +53,7 @@ class DataProfile:
         augmented_rows: int = 0,
     ) -> DataProfile:
         """`raw_lengths`: token counts before truncation (default: the truncated ids' lengths)."""
+        train_ids, val_ids = [word_ids(x) for x in train_ids], [word_ids(x) for x in val_ids]  # n-gram columns off
         lengths = np.asarray(raw_lengths if raw_lengths is not None else [len(x) for x in train_ids], dtype=np.int64)
         if len(lengths) == 0:
             lengths = np.zeros(1, dtype=np.int64)

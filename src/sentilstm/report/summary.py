@@ -149,7 +149,9 @@ def _traced_layers(net: nn.Module, length: int) -> list[LayerSummary]:
     try:
         device = next(net.parameters()).device
         with torch.no_grad():
-            net(torch.ones(1, length, dtype=torch.long, device=device), torch.tensor([length], device=device))
+            ngrams = getattr(getattr(net, "config", None), "ngram_rows", 0)
+            shape = (1, length, 2) if ngrams else (1, length)  # a word id (and an n-gram) per token
+            net(torch.ones(shape, dtype=torch.long, device=device), torch.tensor([length], device=device))
     finally:
         for handle in handles:
             handle.remove()

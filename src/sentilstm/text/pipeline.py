@@ -1,7 +1,8 @@
 """`TextPipeline`: normalise -> tokenize -> truncate, the one path from raw strings to token ids.
 
 pipeline = TextPipeline.fit(train_texts, TextConfig())
-ids = pipeline.encode(["What a film!"])  # list of int64 arrays, no padding
+ids = pipeline.encode(["What a film!"])  # list of int arrays, no padding: (tokens,), or (tokens, 1 + K) with
+                                         # char_ngrams (word id, then the token's n-gram rows; text.subwords)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from sentilstm.config import TextConfig
 from sentilstm.text.normalize import Normalizer
+from sentilstm.text.subwords import SubwordHasher
 from sentilstm.text.tokenizers import TextTokenizer, choose_max_length, truncate
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class TextPipeline:
         self.config = config
         self.tokenizer = tokenizer
         self.normalize = Normalizer(config)
+        self.subwords = _hasher(config)
         self.training_lengths: np.ndarray | None = None  # token counts of the fitted texts before truncation
 
     @classmethod
@@ -38,7 +41,7 @@ class TextPipeline:
         normalize = Normalizer(config)
         normalized = normalize.batch(list(texts))
         tokenizer = TextTokenizer.train(normalized, config)
-        ids = tokenizer.encode(normalized)
+        ids = _tokens(tokenizer, _hasher(config), normalized)
         if config.max_length is None:
             config = dataclasses.replace(config, max_length=choose_max_length([len(x) for x in ids]))
             log.info("max_length set to %d tokens (95th percentile of training lengths)", config.max_length)
@@ -48,7 +51,7 @@ class TextPipeline:
     def encode_training(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Encode training texts as `fit` does, recording their lengths before truncation in `training_lengths`
         (the data profile's): how a resumed run rebuilds what the interrupted one measured."""
-        return self._training_ids(self.tokenizer.encode(self.normalize.batch(list(texts))))
+        return self._training_ids(_tokens(self.tokenizer, self.subwords, self.normalize.batch(list(texts))))
 
     def _training_ids(self, ids: list[np.ndarray]) -> list[np.ndarray]:
         self.training_lengths = np.asarray([len(x) for x in ids], dtype=np.int64)
@@ -57,7 +60,7 @@ class TextPipeline:
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Raw strings -> truncated token-id arrays (at least one id each)."""
         clipped = [self._clip_chars(self.normalize(t)) for t in texts]
-        return [self._truncate(x) for x in self.tokenizer.encode(clipped)]
+        return [self._truncate(x) for x in _tokens(self.tokenizer, self.subwords, clipped)]
 
     def _clip_chars(self, text: str) -> str:
         """Drop characters of a normalised text that truncation would drop anyway (tokenizing 1 MB takes ~0.3 s).
@@ -82,3 +85,16 @@ class TextPipeline:
         """`config.max_length`, resolved (__init__ refuses None)."""
         assert self.config.max_length is not None
         return self.config.max_length
+
+
+def _hasher(config: TextConfig) -> SubwordHasher | None:
+    sizes = config.ngram_sizes
+    return SubwordHasher(*sizes, config.ngram_buckets) if sizes else None
+
+
+def _tokens(tokenizer: TextTokenizer, subwords: SubwordHasher | None, normalized: list[str]) -> list[np.ndarray]:
+    """Token ids of normalised texts, with each token's n-gram rows when there are `subwords`."""
+    if subwords is None:
+        return tokenizer.encode(normalized)
+    ids, tokens = tokenizer.encode_with_tokens(normalized)
+    return [subwords.attach(x, t) for x, t in zip(ids, tokens)]

@@ -178,6 +178,15 @@ class TextTokenizer:
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Token ids per text (int64); an empty text becomes a single [UNK] so it has a length."""
+        return self._encode(texts, None)
+
+    def encode_with_tokens(self, texts: Sequence[str]) -> tuple[list[np.ndarray], list[list[str]]]:
+        """`encode`, and each id's token as it stands in the text (an unknown word's own string, a subword's
+        characters without "##"; "" for an empty text's [UNK]): what character n-grams are taken from."""
+        tokens: list[list[str]] = [[] for _ in texts]
+        return self._encode(texts, tokens), tokens
+
+    def _encode(self, texts: Sequence[str], tokens: list[list[str]] | None) -> list[np.ndarray]:
         texts = list(texts)
         out: list[np.ndarray | None] = [None] * len(texts)
         rest = list(range(len(texts)))
@@ -185,15 +194,19 @@ class TextTokenizer:
             lookup, rest = self._words.get, []
             for i, text in enumerate(texts):
                 if _plain(text):
-                    out[i] = np.asarray(
-                        [lookup(piece, UNK_ID) for piece in _PY_PIECE.findall(text)] or [UNK_ID], dtype=np.int64
-                    )
+                    pieces = _PY_PIECE.findall(text)
+                    out[i] = np.asarray([lookup(piece, UNK_ID) for piece in pieces] or [UNK_ID], dtype=np.int64)
+                    if tokens is not None:
+                        tokens[i] = pieces or [""]
                 else:
                     rest.append(i)
         if rest:
-            encodings = self._tokenizer.encode_batch_fast([texts[i] for i in rest], add_special_tokens=False)
+            batch = self._tokenizer.encode_batch_fast if tokens is None else self._tokenizer.encode_batch  # offsets
+            encodings = batch([texts[i] for i in rest], add_special_tokens=False)
             for i, encoding in zip(rest, encodings):
                 out[i] = np.asarray(encoding.ids or [UNK_ID], dtype=np.int64)
+                if tokens is not None:
+                    tokens[i] = [texts[i][start:end] for start, end in encoding.offsets] or [""]
         return out  # type: ignore[return-value]  # every slot is filled above
 
     def tokens(self, text: str) -> list[str]:

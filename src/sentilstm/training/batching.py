@@ -100,7 +100,18 @@ def collate(
     """
     lengths = np.fromiter((len(ids[i]) for i in index), dtype=np.int64, count=len(index))
     width = -(-int(lengths.max()) // pad_multiple) * pad_multiple
-    padded = np.zeros((len(index), width), dtype=np.int64)
+    return torch.from_numpy(pad_rows(ids, index, width)).to(device), torch.from_numpy(lengths).to(device)
+
+
+def pad_rows(ids: Sequence[np.ndarray], index: np.ndarray, width: int) -> np.ndarray:
+    """The selected sequences right-padded with 0 to `width` steps: int64 (batch, width), or (batch, width, C)
+    for texts with n-gram columns (C: the batch's widest; a token's missing n-grams are 0 too)."""
+    first = ids[index[0]]
+    shape: tuple[int, ...] = (len(index), width)
+    if first.ndim == 2:
+        shape += (max(ids[i].shape[1] for i in index),)
+    padded = np.zeros(shape, dtype=np.int64)
     for row, i in enumerate(index):
-        padded[row, : lengths[row]] = ids[i]
-    return torch.from_numpy(padded).to(device), torch.from_numpy(lengths).to(device)
+        x = ids[i]
+        padded[(row, slice(0, len(x))) + ((slice(0, x.shape[1]),) if x.ndim == 2 else ())] = x
+    return padded
