@@ -218,3 +218,41 @@ def test_the_command_line_trains_with_char_ngrams(tmp_path: Path) -> None:
     result = invoke_cli(*common, "--char-ngrams", "4-2", "--out", tmp_path / "x.sentilstm")
     assert result.exit_code == 2 and "char_ngrams must be MIN-MAX" in error_line(result)
     assert not (tmp_path / "x.sentilstm").exists()
+
+
+def tiny_fasttext(path: Path, minn: int = 2, maxn: int = 4, bucket: int = 500) -> Any:
+    """A fastText .bin trained here (gensim writes Facebook's format) and gensim's reading of it."""
+    fasttext = pytest.importorskip("gensim.models.fasttext")
+    corpus = [["a", "good", "film", "truly", "a", "bad", "plot"]] * 20
+    model = fasttext.FastText(
+        corpus, vector_size=8, min_count=1, epochs=2, bucket=bucket, min_n=minn, max_n=maxn, seed=0, workers=1
+    )
+    fasttext.save_facebook_model(model, str(path))
+    return fasttext.load_facebook_vectors(str(path))
+
+
+def test_a_fasttext_bin_hashed_alike_starts_the_ngram_table_and_every_token_at_its_vector(tmp_path: Path) -> None:
+    reference = tiny_fasttext(tmp_path / "ft.bin")
+    params = {**SUBWORDS, "embeddings": str(tmp_path / "ft.bin"), "ngram_buckets": 500, "freeze_embeddings": -1}
+    texts = ["a good film", "a bad plot", "truly good", "truly bad"] * 10
+    clf = SentimentClassifier(**{**params, "epochs": 1}).fit(texts, [1, 0, 1, 0] * 10)
+    net = clf.model_
+    np.testing.assert_allclose(net.ngram_embedding.weight[1:].detach().numpy(), reference.vectors_ngrams, rtol=1e-6)
+    assert clf.embedding_coverage_.ngram_rows == 500 and "500 character n-gram vectors" in clf.embedding_coverage_.summary()
+    ids = torch.as_tensor(clf.pipeline_.encode(["good goodish"])[0], dtype=torch.long)[None]
+    with torch.no_grad():
+        vectors = net.embed(ids)[0].numpy()
+    np.testing.assert_allclose(vectors[0], reference["good"], atol=1e-5)  # a file word: fastText's vector
+    np.testing.assert_allclose(vectors[1], reference["goodish"], atol=1e-5)  # unseen: the mean of its n-grams
+
+
+def test_a_fasttext_bin_hashed_otherwise_leaves_the_ngram_table_random(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tiny_fasttext(tmp_path / "ft.bin", minn=3, maxn=6, bucket=500)
+    params = {**SUBWORDS, "embeddings": str(tmp_path / "ft.bin"), "ngram_buckets": 500, "epochs": 1}
+    with caplog.at_level("WARNING"):
+        clf = SentimentClassifier(**params).fit(["a good film", "a bad plot"] * 10, [1, 0] * 10)
+    assert clf.embedding_coverage_.ngram_rows == 0
+    assert "hashes character n-grams 3-6 into 500 buckets, the model 2-4 into 500" in caplog.text
+    assert "--char-ngrams 3-6 --ngram-buckets 500" in caplog.text

@@ -90,6 +90,10 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     vectors of size `embedding_dim` on the training texts plus `fit(..., unlabeled=texts)`, tokenized
     exactly as the model sees them, and initialises the layer with those.
 
+    `char_ngrams=(2, 5)` (or "2-5") gives every token, seen in training or not, the mean vector of its character
+    n-grams on top of its word vector, hashed into `ngram_buckets` rows as fastText hashes them
+    (`sentilstm.text.subwords`); a fastText `.bin` hashed the same way as `embeddings` starts that table too.
+
     `augment` adds edited copies of the training split's texts (never the validation split's) before the
     network trains: "eda" or any of "synonym", "insert", "swap", "delete", "backtranslate" (a list or a
     comma-separated string), `augment_copies` per text and operation, changing `augment_alpha` of the words.
@@ -261,7 +265,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self.embedding_coverage_ = vectors.coverage
         model_config = steps.network_config(settings, text, data, vectors, saved)
         rows = steps.augment_training(settings, data, text, vectors.matrix)
-        net = steps.new_network(model_config, vectors.matrix, settings.train, rows.ids)
+        net = steps.new_network(model_config, vectors.matrix, settings.train, rows.ids, vectors.ngrams)
         checkpoint = None
         if checkpoint_path is not None:
             checkpoint = CheckpointSpec(

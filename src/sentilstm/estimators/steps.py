@@ -6,7 +6,8 @@
     text = fit_text_pipeline(data.texts, settings.text)                       # normaliser + tokenizer, training ids
     vectors = initial_vectors(settings, text, data, resumed=False)          # pretrained, in-domain or none
     rows = augment_training(settings, data, text, vectors.matrix)             # the rows the network trains on
-    net = new_network(network_config(settings, text, data, vectors), vectors.matrix, settings.train, rows.ids)
+    net = new_network(network_config(settings, text, data, vectors), vectors.matrix, settings.train, rows.ids,
+                      vectors.ngrams)                                         # n-grams: fastText .bin only
     history = train_network(net, rows, data, text, settings.train)            # the training loop
     blend = fit_blend_step(settings.blend, ...); scores = score_validation(...)   # rank 0's work alone
 
@@ -91,6 +92,7 @@ class InitialVectors:
 
     matrix: np.ndarray | None = None
     coverage: Any = None
+    ngrams: np.ndarray | None = None  # the character n-gram table's, from a fastText .bin hashed as the model hashes
 
 
 @dataclass
@@ -237,7 +239,7 @@ def initial_vectors(settings: Settings, text: FittedText, data: PreparedData, *,
 
 def _pretrained_vectors(path: str, text: FittedText, *, seed: int, dim: int) -> InitialVectors:
     """Vectors for the tokenizer's vocabulary from a vectors file, and their coverage."""
-    from sentilstm.text.embeddings import load_vectors
+    from sentilstm.text.embeddings import load_vectors_and_ngrams
 
     vocabulary = text.pipeline.tokenizer.vocabulary()
     names = {i: token for token, i in vocabulary.items()}
@@ -247,11 +249,13 @@ def _pretrained_vectors(path: str, text: FittedText, *, seed: int, dim: int) -> 
         else np.zeros(len(vocabulary))
     )
     token_counts = {names[i]: int(n) for i, n in enumerate(counts) if n and i in names}
-    vectors, coverage = load_vectors(path, vocabulary, seed=seed, token_counts=token_counts)
+    vectors, ngrams, coverage = load_vectors_and_ngrams(
+        path, vocabulary, subwords=text.pipeline.subwords, seed=seed, token_counts=token_counts
+    )
     if vectors.shape[1] != dim:
         log.info("embedding_dim is %d, the dimension of %s (not %d)", vectors.shape[1], path, dim)
     log.info("pretrained vectors: %s", coverage.summary())
-    return InitialVectors(vectors, coverage)
+    return InitialVectors(vectors, coverage, ngrams)
 
 
 def _in_domain_vectors(
@@ -331,10 +335,14 @@ def needs_vectors_on_resume(settings: Settings) -> bool:
 
 
 def new_network(
-    config: ModelConfig, vectors: np.ndarray | None, train: TrainConfig, ids: list[np.ndarray]
+    config: ModelConfig,
+    vectors: np.ndarray | None,
+    train: TrainConfig,
+    ids: list[np.ndarray],
+    ngrams: np.ndarray | None = None,
 ) -> SentimentNet:
-    """A seeded network, its embedding layer initialised with `vectors`; MemoryError-like ConfigError unless it
-    trains on the longest of `ids` in the memory there is."""
+    """A seeded network, its embedding layer initialised with `vectors` (and its n-gram table with `ngrams`);
+    MemoryError-like ConfigError unless it trains on the longest of `ids` in the memory there is."""
     longest = max((len(x) for x in ids), default=1)
     check_fits(
         config, batch_size=min(train.batch_size, len(ids)), sequence_length=longest, device=resolve_device(train.device)
@@ -344,6 +352,9 @@ def new_network(
     if vectors is not None:
         with torch.no_grad():
             net.embedding.weight.copy_(torch.from_numpy(vectors))
+    if ngrams is not None and net.ngram_embedding is not None:
+        with torch.no_grad():
+            net.ngram_embedding.weight.copy_(torch.from_numpy(ngrams))
     return net
 
 

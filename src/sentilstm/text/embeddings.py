@@ -33,6 +33,8 @@ import numpy as np
 from sentilstm.config import check_choice
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.system.files import as_path
+from sentilstm.text.subwords import SubwordHasher
+from sentilstm.text.tokenizers import UNK_ID
 
 log = logging.getLogger(__name__)
 VectorFormat = Literal["glove", "word2vec", "word2vec_binary", "fasttext_vec", "fasttext_bin"]
@@ -57,6 +59,7 @@ class EmbeddingCoverage:
     token_share: float | None  # share of the occurrences in `token_counts` that are found; None without counts
     skipped_lines: int  # lines whose vector length differs from dim (e.g. GloVe 840B words with spaces)
     words_in_file: int  # vector lines (or binary entries) read
+    ngram_rows: int = 0  # character n-gram vectors taken from a fastText .bin for subword embeddings
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -65,6 +68,8 @@ class EmbeddingCoverage:
         """One line, e.g. 'glove 50d: 84.2% of 29,998 vocabulary entries (91.5% of training tokens) found in x'."""
         tokens = "" if self.token_share is None else f" ({self.token_share:.1%} of training tokens)"
         subwords = f"; {self.found_subword:,} more built from subwords" if self.found_subword else ""
+        if self.ngram_rows:
+            subwords += f"; {self.ngram_rows:,} character n-gram vectors"
         return (
             f"{self.format} {self.dim}d: {self.vocabulary_share:.1%} of {self.vocabulary:,} vocabulary entries"
             f"{tokens} found in {Path(self.source).name}{subwords}"
@@ -80,6 +85,7 @@ class _Collector:
         self.exact: dict[int, np.ndarray] = {}
         self.lower: dict[str, np.ndarray] = {}
         self.subword: dict[int, np.ndarray] = {}
+        self.ngrams: np.ndarray | None = None  # a fastText .bin's n-gram vectors, row 0 padding (subword models)
 
     def offer(self, word: str, parse: Callable[[], np.ndarray]) -> None:
         """Keep `parse()` for `word` if a token still needs it; `parse` runs only then (floats are costly)."""
@@ -120,6 +126,34 @@ def load_vectors(
     Only the vocabulary's vectors are kept; the file is streamed. `token_counts` (training token -> count,
     in the vocabulary or not) gives `coverage.token_share`. See the module docstring for formats and matching.
     """
+    matrix, _, coverage = load_vectors_and_ngrams(
+        path,
+        vocabulary,
+        format=format,
+        lowercase_fallback=lowercase_fallback,
+        seed=seed,
+        token_counts=token_counts,
+    )
+    return matrix, coverage
+
+
+def load_vectors_and_ngrams(
+    path: str | Path,
+    vocabulary: dict[str, int],
+    *,
+    subwords: SubwordHasher | None = None,
+    format: VectorFormat | None = None,
+    lowercase_fallback: bool = True,
+    seed: int = 0,
+    token_counts: dict[str, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, EmbeddingCoverage]:
+    """`load_vectors`, plus the character n-gram table (buckets + 1, dim) of a model with `subwords` when `path` is a
+    fastText .bin hashed the same way (its minn, maxn and bucket count equal the hasher's); None otherwise.
+
+    With that table a token's vector (word row + mean of its n-gram rows) starts equal to fastText's own: a file word's
+    row becomes its fastText vector minus the mean of its n-gram vectors, [UNK]'s row zeros (an unseen word is the
+    mean of its n-gram vectors, as in fastText).
+    """
     path, _ = _first_line(path)  # a missing or empty file fails here, with its own message
     lookup = _lookup(vocabulary)
     if format is None:
@@ -128,7 +162,7 @@ def load_vectors(
     collector = _Collector(lookup, lowercase_fallback)
     try:
         if format == "fasttext_bin":
-            dim, words, skipped = _read_fasttext_bin(path, collector)
+            dim, words, skipped = _read_fasttext_bin(path, collector, subwords)
         elif format == "word2vec_binary":
             dim, words, skipped = _read_word2vec_binary(path, collector)
         else:
@@ -158,6 +192,10 @@ def load_vectors(
     std, missing = float(matrix[found].std()) or 1.0, ~found
     matrix[missing] = np.random.default_rng(seed).standard_normal((int(missing.sum()), dim), dtype=np.float32) * std
     matrix[0] = 0.0  # padding
+    ngrams = collector.ngrams
+    if ngrams is not None and subwords is not None:
+        _subtract_ngram_means(matrix, lookup, ngrams, subwords)
+        matrix[UNK_ID] = 0.0
     token_share = None
     if token_counts is not None:
         total = sum(count for token, count in token_counts.items() if not _special(token))
@@ -174,9 +212,20 @@ def load_vectors(
         token_share=token_share,
         skipped_lines=skipped,
         words_in_file=words,
+        ngram_rows=0 if ngrams is None else len(ngrams) - 1,
     )
     log.info("%s", coverage.summary())
-    return matrix, coverage
+    return matrix, ngrams, coverage
+
+
+def _subtract_ngram_means(
+    matrix: np.ndarray, lookup: dict[str, int], ngrams: np.ndarray, subwords: SubwordHasher
+) -> None:
+    """Each token's row minus the mean of its n-gram rows, so row + mean(n-grams) is the vector read for it."""
+    for token, row in lookup.items():
+        rows = subwords.rows(token.removeprefix("##"))
+        if rows:
+            matrix[row] -= ngrams[list(rows)].mean(axis=0)
 
 
 def _special(token: str) -> bool:
@@ -318,8 +367,9 @@ def _read_word2vec_binary(path: Path, collector: _Collector) -> tuple[int, int, 
     return dim, count, 0
 
 
-def _read_fasttext_bin(path: Path, collector: _Collector) -> tuple[int, int, int]:
-    """Read a fastText .bin with gensim: file words go through `collector`, other tokens get subword vectors."""
+def _read_fasttext_bin(path: Path, collector: _Collector, subwords: SubwordHasher | None) -> tuple[int, int, int]:
+    """Read a fastText .bin with gensim: file words go through `collector`, other tokens get subword vectors; with
+    `subwords` hashed as the file is, its n-gram vectors go to `collector.ngrams`."""
     try:
         from gensim.models.fasttext import load_facebook_vectors
     except ImportError:
@@ -334,6 +384,8 @@ def _read_fasttext_bin(path: Path, collector: _Collector) -> tuple[int, int, int
             f"cannot read fastText binary {str(path)!r} ({exc}); it is truncated or not a fastText "
             ".bin: download it again"
         ) from None
+    if subwords is not None:
+        collector.ngrams = _matching_ngrams(path, vectors, subwords)
     for word in vectors.index_to_key:
         collector.offer(word, lambda: vectors.get_vector(word).astype(np.float32))  # noqa: B023 - called at once or never
     for token, row in collector.lookup.items():
@@ -345,3 +397,22 @@ def _read_fasttext_bin(path: Path, collector: _Collector) -> tuple[int, int, int
             if vector.any():
                 collector.subword[row] = vector
     return vectors.vector_size, len(vectors.index_to_key), 0
+
+
+def _matching_ngrams(path: Path, vectors: Any, subwords: SubwordHasher) -> np.ndarray | None:
+    """The file's n-gram vectors with a zero padding row first, when it hashes n-grams as `subwords` does."""
+    theirs = (vectors.min_n, vectors.max_n, vectors.bucket)
+    ours = (subwords.minn, subwords.maxn, subwords.buckets)
+    if theirs != ours:
+        log.warning(
+            "%s hashes character n-grams %d-%d into %d buckets, the model %d-%d into %d: its n-gram vectors are not "
+            "used (pass --char-ngrams %d-%d --ngram-buckets %d to start from them)",
+            path.name,
+            *theirs,
+            *ours,
+            *theirs,
+        )
+        return None
+    table = np.zeros((subwords.buckets + 1, vectors.vector_size), np.float32)
+    table[1:] = vectors.vectors_ngrams
+    return table

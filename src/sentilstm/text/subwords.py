@@ -75,7 +75,7 @@ class SubwordHasher:
             raise ValueError(f"the number of n-gram buckets must be at least 1, got {buckets}")
         char_ngrams("", minn, maxn)  # the sizes' check
         self.minn, self.maxn, self.buckets = minn, maxn, buckets
-        self._rows = lru_cache(maxsize=262_144)(self._token_rows)
+        self.rows = lru_cache(maxsize=262_144)(self._token_rows)  # token -> its n-gram rows (a tuple)
 
     def _token_rows(self, token: str) -> tuple[int, ...]:
         rows = [fnv1a_32(gram) % self.buckets + 1 for gram in char_ngrams(token, self.minn, self.maxn)]
@@ -93,7 +93,7 @@ class SubwordHasher:
         """(len(ids), 1 + K) int32: the word ids, then each token's n-gram rows right-padded with 0."""
         if len(tokens) != len(ids):
             raise ValueError(f"{len(ids)} token ids but {len(tokens)} token strings")
-        rows = [self._rows(token) for token in tokens]
+        rows = [self.rows(token) for token in tokens]
         out = np.zeros((len(ids), 1 + max((len(r) for r in rows), default=0)), dtype=np.int32)
         out[:, 0] = ids
         for i, r in enumerate(rows):

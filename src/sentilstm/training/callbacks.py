@@ -121,9 +121,12 @@ class EmbeddingFreezing(TrainingCallback):
 
 
 def freeze_embeddings(model: TrainableNetwork, frozen: bool) -> None:
-    embedding = getattr(model, "embedding", None)
-    if isinstance(embedding, nn.Embedding) and embedding.weight.requires_grad == frozen:
-        embedding.weight.requires_grad_(not frozen)
+    """Freeze or unfreeze the embedding layer: the word table and, with subwords, the character n-gram table."""
+    tables = [getattr(model, name, None) for name in ("embedding", "ngram_embedding")]
+    changed = [t for t in tables if isinstance(t, nn.Embedding) and t.weight.requires_grad == frozen]
+    for table in changed:
+        table.weight.requires_grad_(not frozen)
+    if changed:
         log.info("embedding layer %s", "frozen" if frozen else "trainable (fine-tuning)")
 
 
