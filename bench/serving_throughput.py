@@ -282,8 +282,10 @@ def accuracy(model: str, texts: list[str], labels: list[str], threads: int) -> l
 def make_blended(model: str, out: str) -> None:
     """Fit the NBSVM blend `fit(..., blend="nbsvm")` would fit, on the same training/validation split as the
     network's (IMDB train, stratified 10% hold-out, seed of the model), and save network + blend to `out`."""
+    from sentilstm.config import BlendConfig
     from sentilstm.data.labels import stratified_split
     from sentilstm.data.tables import read_table
+    from sentilstm.estimators.blend import fit_blend
     from sentilstm.estimators.classifier import load_model
 
     clf = load_model(model)
@@ -292,11 +294,20 @@ def make_blended(model: str, out: str) -> None:
     train_index, val_index = stratified_split(targets, clf.validation_fraction, clf.seed)
     clf.blend = "nbsvm"
     started = time.perf_counter()
-    clf._fit_blend(
-        [train.texts[i] for i in train_index],
-        [train.labels[i] for i in train_index],
-        [train.texts[i] for i in val_index],
-        targets[val_index],
+    val_texts = [train.texts[i] for i in val_index]
+    clf._set_blend(
+        fit_blend(
+            clf._config(BlendConfig),
+            clf._network_proba(val_texts),
+            [train.texts[i] for i in train_index],
+            [train.labels[i] for i in train_index],
+            val_texts,
+            targets[val_index],
+            list(clf.classes_),
+            sampling=clf.sampling,
+            seed=clf.seed,
+            monitor=clf.monitor,
+        )
     )
     print(f"blend fitted in {time.perf_counter() - started:.0f}s: {clf.metrics_.get('blend')}")
     clf.save(out)

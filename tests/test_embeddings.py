@@ -128,6 +128,7 @@ def test_coverage_counts_and_token_share_are_exact(tmp_path: Path) -> None:
         "token_share": 20 / 100,
         "skipped_lines": 0,
         "words_in_file": 7,
+        "ngram_rows": 0,
     }
     assert (
         coverage.summary() == "glove 4d: 80.0% of 5 vocabulary entries (20.0% of training tokens) found in vectors.txt"

@@ -238,7 +238,8 @@ def test_a_fasttext_bin_hashed_alike_starts_the_ngram_table_and_every_token_at_i
     clf = SentimentClassifier(**{**params, "epochs": 1}).fit(texts, [1, 0, 1, 0] * 10)
     net = clf.model_
     np.testing.assert_allclose(net.ngram_embedding.weight[1:].detach().numpy(), reference.vectors_ngrams, rtol=1e-6)
-    assert clf.embedding_coverage_.ngram_rows == 500 and "500 character n-gram vectors" in clf.embedding_coverage_.summary()
+    coverage = clf.embedding_coverage_
+    assert coverage.ngram_rows == 500 and "500 character n-gram vectors" in coverage.summary()
     ids = torch.as_tensor(clf.pipeline_.encode(["good goodish"])[0], dtype=torch.long)[None]
     with torch.no_grad():
         vectors = net.embed(ids)[0].numpy()

@@ -108,7 +108,7 @@ def train_to_file(
         validation=None if validation is None else (validation.texts, validation.labels),
         checkpoint_path=checkpoint,
         resume=resume,
-        unlabeled=list(unlabeled) if unlabeled is not None and model.pretrain_embeddings else None,
+        unlabeled=list(unlabeled) if unlabeled is not None and (model.pretrain_embeddings or model.distill) else None,
     )
     if not distributed.is_main_process():  # another rank of a distributed run: train its shards, write nothing
         model.fit(train.texts, train.labels, **fit_options)

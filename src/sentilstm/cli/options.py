@@ -188,6 +188,7 @@ def training_options(
     pretrain_embeddings: PretrainEmbeddingsOpt = None,
     unlabeled: UnlabeledOpt = None,
     freeze_embeddings: Annotated[int, typer.Option(help=FIELD_HELP["freeze_embeddings"])] = R.freeze_embeddings,
+    distill: Annotated[str | None, typer.Option(metavar="TEACHER", help=FIELD_HELP["distill"])] = R.distill,
     blend: BlendOpt = "auto",
     augment: AugmentOpt = None,
     augment_copies: Annotated[int, typer.Option(help="Augmented copies per text and operation.")] = 1,

@@ -57,6 +57,10 @@ FIELD_HELP: dict[str, str] = {
         "Torch CPU threads (default: the usable CPUs other processes leave free, re-measured while training)."
     ),
     "bucket_pool": "Batches per sorting pool: texts of similar length share a batch.",
+    "distill": "Distil a teacher into the network: 'blend' (this run's blend; the network is then served alone), "
+    "a .sentilstm file or hf:MODEL_NAME.",
+    "distill_temperature": "Distillation temperature (softens teacher and student alike).",
+    "distill_weight": "Share of the loss from the teacher's soft targets (the labels have the rest).",
     "freeze_embeddings": "Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).",
     "blend_strategy": (
         "How the blend's partner and weight are chosen: crossfit (out-of-fold over train + validation, partner "

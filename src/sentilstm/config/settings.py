@@ -184,6 +184,12 @@ class TrainConfig:
     # epochs the embedding layer stays frozen (-1: always): pretrained vectors survive the noisy first
     # updates of a randomly initialised LSTM before they are fine-tuned (0: fine-tune from the start)
     freeze_embeddings: int = 0
+    # knowledge distillation (Hinton et al. 2015): the network learns a teacher's probabilities too. "blend": this
+    # run's blend teaches a fresh network that is then served alone (no linear partner, so ~2x faster); or a
+    # .sentilstm file, or "hf:NAME", a Hugging Face text-classification model. fit(teacher=...) takes any callable
+    distill: str | None = None
+    distill_temperature: float = 2.0  # softens both distributions; T^2 keeps the gradients' scale
+    distill_weight: float = 0.5  # the soft targets' share of the loss; the labels' cross-entropy has the rest
 
     def validate(self) -> None:
         check_field_kinds(self)
@@ -204,6 +210,17 @@ class TrainConfig:
         check_range("validation_fraction", self.validation_fraction, 0.01, 0.5)
         check_range("bucket_pool", self.bucket_pool, 1)
         check_range("freeze_embeddings", self.freeze_embeddings, -1)
+        check_range("distill_temperature", self.distill_temperature, 1.0, 20.0)
+        check_range("distill_weight", self.distill_weight, 0.0, 1.0)
+        if self.distill is not None and (not isinstance(self.distill, str) or not self.distill.strip()):
+            raise ConfigError(
+                f"distill must be 'blend', a .sentilstm model file or 'hf:MODEL_NAME', got {self.distill!r}"
+            )
+        if self.distill is not None and self.sampling == "smote":
+            raise ConfigError(
+                "distill and sampling='smote' cannot be combined: SMOTE's synthetic rows have no teacher "
+                "probabilities; use sampling='oversample' or 'balanced_batches'"
+            )
         check_range("seed", self.seed, 0, MAX_SEED)
         if self.num_threads is not None:
             check_range("num_threads", self.num_threads, 1, MAX_THREADS)  # torch crashes at exit beyond ~10^5

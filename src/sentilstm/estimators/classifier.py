@@ -43,9 +43,9 @@ from sentilstm.config import (
 )
 from sentilstm.data.labels import Label, LabelMap, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, NotFittedError
-from sentilstm.estimators import steps
+from sentilstm.estimators import distillation, steps
 from sentilstm.estimators.baselines import LinearBaseline
-from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend, fit_blend
+from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend
 from sentilstm.estimators.evaluation import ScoringMixin
 from sentilstm.estimators.inference import predict_probabilities
 from sentilstm.estimators.persistence import (
@@ -172,6 +172,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         num_threads: int | None = TrainConfig.num_threads,
         bucket_pool: int = TrainConfig.bucket_pool,
         freeze_embeddings: int = TrainConfig.freeze_embeddings,
+        distill: str | None = TrainConfig.distill,
+        distill_temperature: float = TrainConfig.distill_temperature,
+        distill_weight: float = TrainConfig.distill_weight,
         embeddings: str | None = EmbeddingConfig.embeddings,  # EmbeddingConfig, BlendConfig, AugmentConfig
         pretrain_embeddings: PretrainMethod | None = EmbeddingConfig.pretrain_embeddings,
         blend: Blend | None = BlendConfig.blend,
@@ -198,6 +201,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         self.class_weight, self.loss, self.focal_gamma, self.sampling = class_weight, loss, focal_gamma, sampling
         self.validation_fraction, self.seed, self.precision, self.device = validation_fraction, seed, precision, device
         self.num_threads, self.bucket_pool, self.freeze_embeddings = num_threads, bucket_pool, freeze_embeddings
+        self.distill, self.distill_temperature, self.distill_weight = distill, distill_temperature, distill_weight
         self.embeddings, self.pretrain_embeddings, self.blend = embeddings, pretrain_embeddings, blend
         self.blend_strategy, self.blend_folds, self.augment = blend_strategy, blend_folds, augment
         self.augment_copies, self.augment_alpha, self.augment_synonyms = augment_copies, augment_alpha, augment_synonyms
@@ -238,11 +242,14 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         callback: TrainingCallback | None = None,
         unlabeled: Iterable[str] | None = None,
         callbacks: Sequence[TrainingCallback] | None = None,
+        teacher: Any = None,
     ) -> SentimentClassifier:
         """Train on texts `X` with labels `y`; hold out a stratified validation split unless one is given.
 
         With `checkpoint_path`, a checkpoint is written after every epoch; `resume=True` continues from it.
-        `unlabeled` texts are used only by `pretrain_embeddings` and by embedding-neighbour synonyms.
+        `unlabeled` texts are used by `pretrain_embeddings`, embedding-neighbour synonyms and distillation.
+        `teacher` (a callable texts -> probabilities, a fitted model, a .sentilstm path or "hf:NAME") distils it
+        into the network, as `distill` does (`sentilstm.estimators.distillation`).
         `callbacks` (`TrainingCallback`s, after `callback`) see the training loop's hooks, listed in
         `sentilstm.training.callbacks`; early stopping and checkpointing are built in.
         The named steps it runs are those of `sentilstm.estimators.steps`.
@@ -271,15 +278,10 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             checkpoint = CheckpointSpec(
                 Path(checkpoint_path), self._payload(data.label_map, text.pipeline, model_config)
             )
+        hooks = [*([callback] if callback is not None else []), *(callbacks or [])]
+        resumed = saved["checkpoint"] if saved else None
         history = steps.train_network(
-            net,
-            rows,
-            data,
-            text,
-            settings.train,
-            checkpoint=checkpoint,
-            resume=saved["checkpoint"] if saved else None,
-            callbacks=[*([callback] if callback is not None else []), *(callbacks or [])],
+            net, rows, data, text, settings.train, checkpoint=checkpoint, resume=resumed, callbacks=hooks
         )
         self._set_trained(data.label_map, text.pipeline, net, history, rows)
         blend = steps.fit_blend_step(
@@ -293,6 +295,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         )
         if blend is not None:
             self._set_blend(blend)
+        if teacher is not None or settings.train.distill is not None:
+            distillation.distil(self, teacher, settings, data, text, rows, vectors, hooks)
         scores = steps.score_validation(self.predict_proba, data, text, rows)
         if scores is not None:  # another torchrun rank writes nothing: the blend and scores are rank 0's alone
             self.validation_predictions_, self.validation_report_ = scores.predictions, scores.report
@@ -323,23 +327,6 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if blend.model is not None:
             self.blend_model_, self.blend_weight_ = blend.model, blend.weight
             self.metrics_["blend"] = blend.metrics
-
-    def _fit_blend(self, texts: list[str], labels: list[Label], val_texts: list[str], val_targets: np.ndarray) -> None:
-        """Fit the linear model(s) on the training split and pick the blend weight on the validation split."""
-        self._set_blend(
-            fit_blend(
-                self._config(BlendConfig),
-                self._network_proba(val_texts),
-                texts,
-                labels,
-                val_texts,
-                val_targets,
-                list(self.classes_),
-                sampling=self.sampling,
-                seed=self.seed,
-                monitor=self.monitor,
-            )
-        )
 
     # ----- prediction ----------------------------------------------------------------------------
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:

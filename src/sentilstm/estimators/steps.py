@@ -97,11 +97,12 @@ class InitialVectors:
 
 @dataclass
 class TrainingRows:
-    """What the network trains on: the training split's ids plus any augmented rows."""
+    """What the network trains on: the training split's ids plus any augmented rows (`texts`: theirs)."""
 
     ids: list[np.ndarray]
     targets: np.ndarray
     augmentation: dict[str, Any] | None = None  # what augmentation did, when it ran
+    texts: list[str] | None = None
 
     @property
     def longest(self) -> int:
@@ -133,6 +134,11 @@ def check_settings(
         raise ConfigError(
             f"embeddings file {str(embedding.embeddings)!r} does not exist; give the path of a GloVe, "
             "word2vec or fastText vectors file"
+        )
+    if train.distill is not None and distributed.launched():
+        raise ConfigError(
+            "distillation does not run under torchrun: train the teacher there and save it, then distil it on one "
+            "process with distill='teacher.sentilstm'"
         )
     operations = augment_operations(augment)
     check_fits(
@@ -312,7 +318,7 @@ def augment_training(
 ) -> TrainingRows:
     """The training split's rows plus, when `settings.operations` ask for it, augmented copies of its texts."""
     if not settings.operations:
-        return TrainingRows(text.train_ids, data.targets)
+        return TrainingRows(text.train_ids, data.targets, texts=data.texts)
     added = augmented_rows(
         data.texts,
         data.targets,
@@ -324,7 +330,10 @@ def augment_training(
         seed=settings.train.seed,
     )
     return TrainingRows(
-        text.train_ids + text.pipeline.encode(added.texts), np.concatenate([data.targets, added.targets]), added.summary
+        text.train_ids + text.pipeline.encode(added.texts),
+        np.concatenate([data.targets, added.targets]),
+        added.summary,
+        data.texts + list(added.texts),
     )
 
 
@@ -382,12 +391,13 @@ def train_network(
     checkpoint: CheckpointSpec | None = None,
     resume: tuple[dict[str, Any], dict[str, Any]] | None = None,
     callbacks: list[TrainingCallback] | None = None,
+    teacher: np.ndarray | None = None,
 ) -> History:
     """Train `net` on `rows` with the training loop (`callbacks` among its built-in ones), validate on `data`'s
-    validation split; `net` ends in eval mode."""
+    validation split; `net` ends in eval mode. `teacher`: probabilities per row to distil (see distillation)."""
     history = fit(
         net,
-        EncodedSplit(rows.ids, rows.targets),
+        EncodedSplit(rows.ids, rows.targets, teacher),
         EncodedSplit(text.pipeline.encode(data.val_texts), data.val_targets),
         config,
         labels=data.label_map.labels,

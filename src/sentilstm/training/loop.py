@@ -52,6 +52,7 @@ from sentilstm.training.losses import (
     example_losses,
     interpolate_minority,
     make_loss,
+    mixed_losses,
 )
 from sentilstm.training.optim import make_optimizer, make_scheduler, scheduler_state
 from sentilstm.training.records import EncodedSplit, EpochStats, History, TrainableNetwork
@@ -333,6 +334,7 @@ def run_epoch(
             share = BatchShare(keep, denominator, world)
         ids, lengths = collate(data.ids, index, device)
         targets = torch.from_numpy(data.targets[index]).to(device)
+        teacher = torch.from_numpy(data.teacher[index]).float().to(device) if data.teacher is not None else None
         started = time.perf_counter()
         loss = train_step(
             model,
@@ -347,6 +349,7 @@ def run_epoch(
             functools.partial(after_backward, step) if after_backward is not None else None,
             replica=replica,
             share=share,
+            teacher=teacher,
         )["loss"]
         if governor is not None:  # train_step's loss is a Python float: the step has finished
             governor.record(ids.numel(), time.perf_counter() - started)
@@ -373,8 +376,12 @@ def train_step(
     *,
     replica: nn.Module | None = None,
     share: BatchShare | None = None,
+    teacher: Tensor | None = None,
 ) -> dict[str, float]:
     """Forward, loss, backward, `after_backward()` (gradient norms), clip, step; returns {"loss": the batch loss}.
+
+    With `teacher` (its probabilities for the batch, (batch, classes)) the loss mixes the labels' loss with the
+    soft-target loss of distillation (`losses.mixed_losses`).
 
     With a DDP `replica` the forward and backward run through it (gradients are all-reduced during backward),
     and `share` scales this rank's loss so that the averaged gradient is the global batch's; the returned
@@ -388,9 +395,10 @@ def train_step(
         else:
             logits = forward(ids, lengths)  # (batch, num_classes)
     if share is None:
-        loss = loss_fn(logits.float(), targets)
+        loss = mixed_losses(loss_fn(logits.float(), targets), logits.float(), teacher, config)
     else:
-        loss = (example_losses(loss_fn, logits.float(), targets) * share.keep).sum() * (share.world / share.denominator)
+        each = mixed_losses(example_losses(loss_fn, logits.float(), targets), logits.float(), teacher, config)
+        loss = (each * share.keep).sum() * (share.world / share.denominator)
     if config.head_l2 > 0:
         loss = loss + config.head_l2 * model.head.weight.float().pow(2).sum()  # on every rank: DDP averages it to 1x
     if not torch.isfinite(loss):

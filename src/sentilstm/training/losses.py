@@ -1,5 +1,5 @@
-"""The losses the training loop minimises: cross-entropy or focal, a rank's share of a global batch under DDP, and
-SMOTE in the hidden space.
+"""The losses the training loop minimises: cross-entropy or focal, mixed with a teacher's soft targets when
+distilling, a rank's share of a global batch under DDP, and SMOTE in the hidden space.
 
     loss_fn = make_loss(TrainConfig(loss="focal"), class_weights, device)
 """
@@ -78,6 +78,25 @@ def example_losses(loss_fn: LossFunction, logits: Tensor, targets: Tensor) -> Te
     return F.cross_entropy(logits, targets, weight=loss_fn.weight, reduction="none")
 
 
+def soft_target_losses(logits: Tensor, teacher: Tensor, temperature: float) -> Tensor:
+    """Knowledge distillation (Hinton et al. 2015), per example (batch,): T^2 * KL(teacher_T || student_T), where
+    both distributions are softened by `temperature` (the teacher's probabilities p as p^(1/T), renormalised, which
+    is its logits divided by T). T^2 keeps the gradients' scale as T changes."""
+    log_student = torch.log_softmax(logits / temperature, dim=-1)
+    log_teacher = torch.log_softmax(torch.log(teacher.clamp(min=1e-12)) / temperature, dim=-1)
+    return temperature**2 * (log_teacher.exp() * (log_teacher - log_student)).sum(dim=-1)
+
+
+def mixed_losses(hard: Tensor, logits: Tensor, teacher: Tensor | None, config: TrainConfig) -> Tensor:
+    """`hard` (the labels' loss, a batch mean or per example) mixed with the teacher's soft-target loss of the same
+    shape by `config.distill_weight`; `hard` alone without a teacher."""
+    if teacher is None:
+        return hard
+    soft = soft_target_losses(logits, teacher, config.distill_temperature)
+    weight = config.distill_weight
+    return (1 - weight) * hard + weight * (soft if hard.dim() else soft.mean())
+
+
 @dataclass
 class BatchShare:
     """This rank's part of a global batch, for a loss whose DDP-averaged gradient is the whole batch's.
@@ -93,4 +112,13 @@ class BatchShare:
     world: int
 
 
-__all__ = ["BatchShare", "FocalLoss", "LossFunction", "example_losses", "interpolate_minority", "make_loss"]
+__all__ = [
+    "BatchShare",
+    "FocalLoss",
+    "LossFunction",
+    "example_losses",
+    "interpolate_minority",
+    "make_loss",
+    "mixed_losses",
+    "soft_target_losses",
+]

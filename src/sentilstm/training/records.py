@@ -50,10 +50,11 @@ class TrainableNetwork(Protocol):
 
 @dataclass
 class EncodedSplit:
-    """Token ids per text (unpadded) and class ids."""
+    """Token ids per text (unpadded) and class ids; `teacher`: a teacher's probabilities (n, classes) to distil."""
 
     ids: list[np.ndarray]
     targets: np.ndarray
+    teacher: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -63,6 +64,8 @@ class EncodedSplit:
         for row in self.ids:
             digest.update(row.astype(np.int64).tobytes())
             digest.update(b"|")
+        if self.teacher is not None:
+            digest.update(self.teacher.astype(np.float64).tobytes())
         return digest.hexdigest()[:16]
 
 
