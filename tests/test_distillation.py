@@ -151,3 +151,32 @@ def test_the_command_line_distils(tmp_path: Path) -> None:
     result = invoke_cli(*common, "--distill", "blend", "--set", "distill_weight=1.5", "--out", tmp_path / "x.sentilstm")
     assert "distill_weight must be between 0.0 and 1.0" in error_line(result)
     assert not (tmp_path / "x.sentilstm").exists()
+
+
+def test_the_blend_teacher_uses_the_partners_out_of_fold_view_of_the_training_texts() -> None:
+    from sentilstm.config import BlendConfig
+    from sentilstm.estimators.blend import fit_blend
+
+    texts, labels = keyword_texts(300, seed=9)
+    val_texts, val_labels = keyword_texts(60, seed=10)
+    val_targets = np.array([("neg", "pos").index(y) for y in val_labels])
+    network = np.full((len(val_texts), 2), 0.5)  # a network that knows nothing: the partner is kept
+    fitted = fit_blend(
+        BlendConfig("tfidf_lr"), network, texts, labels, val_texts, val_targets, ["neg", "pos"], sampling="none"
+    )
+    assert fitted.model is not None and fitted.train_out_of_fold is not None
+    assert fitted.train_out_of_fold.shape == (len(texts), 2)
+    in_sample = fitted.model.predict_proba(texts)  # refitted on these texts: more confident than out of fold
+    assert np.abs(in_sample - fitted.train_out_of_fold).max() > 0.01
+    assert in_sample.max(axis=1).mean() > fitted.train_out_of_fold.max(axis=1).mean()
+    holdout = fit_blend(
+        BlendConfig("tfidf_lr", blend_strategy="holdout"),
+        network,
+        texts,
+        labels,
+        val_texts,
+        val_targets,
+        ["neg", "pos"],
+        sampling="none",
+    )
+    assert holdout.train_out_of_fold is None

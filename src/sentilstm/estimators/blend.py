@@ -34,6 +34,9 @@ class FittedBlend:
     weight: float = 1.0
     metrics: dict[str, Any] | None = None  # for `metrics_["blend"]`
     scores: dict[str, float] = field(default_factory=dict)  # validation log-loss of each candidate
+    # crossfit: the kept partner's out-of-fold probabilities on the training split's texts (a distillation
+    # teacher's honest view of them: the refitted partner has seen their labels)
+    train_out_of_fold: np.ndarray | None = None
 
 
 def fit_blend(
@@ -74,6 +77,7 @@ def fit_blend(
         return FittedBlend(scores=scores)
     loss, weight, key = best
     linear = predictions[key][1]()  # crossfit: refitted on train + validation here
+    train_out_of_fold = out_of_fold.pop(TRAIN_OOF, None)
     metrics = {
         "model": linear.kind,
         "network_weight": weight,
@@ -100,9 +104,10 @@ def fit_blend(
             "train longer, or pass blend=None (--blend none) to keep the network's own predictions",
             linear.kind,
         )
-    return FittedBlend(linear, weight, metrics, scores)
+    return FittedBlend(linear, weight, metrics, scores, train_out_of_fold)
 
 
+TRAIN_OOF = "train_out_of_fold"  # the key under which `_partner_predictions` passes them on (not a score)
 # (kind, weighting tag) -> (validation probabilities, what gives the partner to keep)
 PartnerPredictions = dict[tuple[str, str], tuple[np.ndarray, Callable[[], LinearBaseline]]]
 
@@ -118,7 +123,7 @@ def _partner_predictions(
     sampling: str,
     seed: int,
     monitor: str,
-) -> tuple[PartnerPredictions, dict[str, float]]:
+) -> tuple[PartnerPredictions, dict[str, Any]]:
     """The candidate partners' probabilities on the validation split, and (crossfit) each candidate's out-of-fold
     score over train + validation, with the number of folds used under "folds".
 
@@ -153,7 +158,7 @@ def _partner_predictions(
     weighting = {(kind, _tag(w)): w for kind, w in candidates}[best]
     refit = partial(make_baseline(best[0], **weighting).fit, all_texts, all_labels)
     named = {_name(*key): value for key, value in scores.items()}
-    return {best: (oof[best][len(texts) :], refit)}, {"folds": len(folds), **named}
+    return {best: (oof[best][len(texts) :], refit)}, {"folds": len(folds), **named, TRAIN_OOF: oof[best][: len(texts)]}
 
 
 def _as_fitted(model: LinearBaseline) -> LinearBaseline:

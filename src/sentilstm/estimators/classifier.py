@@ -296,7 +296,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if blend is not None:
             self._set_blend(blend)
         if teacher is not None or settings.train.distill is not None:
-            distillation.distil(self, teacher, settings, data, text, rows, vectors, hooks)
+            distillation.distil(self, teacher, settings, data, text, rows, vectors, hooks, blend)
         scores = steps.score_validation(self.predict_proba, data, text, rows)
         if scores is not None:  # another torchrun rank writes nothing: the blend and scores are rank 0's alone
             self.validation_predictions_, self.validation_report_ = scores.predictions, scores.report

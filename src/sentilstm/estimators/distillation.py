@@ -127,22 +127,33 @@ def _hugging_face(name: str, labels: Sequence[Any]) -> Teacher:
 
 
 def distil(
-    clf: Any, teacher: Any, settings: Any, data: Any, text: Any, rows: Any, vectors: Any, callbacks: Any
+    clf: Any,
+    teacher: Any,
+    settings: Any,
+    data: Any,
+    text: Any,
+    rows: Any,
+    vectors: Any,
+    callbacks: Any,
+    blend: Any = None,
 ) -> None:
     """Train a fresh network of `clf`'s settings on the teacher's soft targets (`teacher`, else
-    `settings.train.distill`; "blend": `clf` as fitted so far) and make it `clf`'s network, served alone;
-    `metrics_["distillation"]` gets the teacher's, the first network's and the student's validation scores."""
+    `settings.train.distill`; "blend": `clf` as fitted so far, with `blend`, its `FittedBlend`) and make it
+    `clf`'s network, served alone; `metrics_["distillation"]` gets the teacher's, the first network's and the
+    student's validation scores."""
     from sentilstm.estimators import steps  # steps imports the classifier's neighbours; this module stays light
 
     labels = data.label_map.labels
+    texts = list(rows.texts) + list(data.unlabeled)
     if teacher is None and settings.train.distill == "blend":
         kept = clf.blend_model_ is not None
         predict, described = clf.predict_proba, "this run's blend" if kept else "this run's network (no blend kept)"
+        soft = _blend_targets(clf, blend, texts, len(data.texts))
     else:
         predict, described = resolve_teacher(teacher if teacher is not None else settings.train.distill, labels)
+        soft = teacher_probabilities(predict, texts, len(labels))
     log.info("distilling from %s", described)
     scores = {"teacher": predict(data.val_texts), "network_before": clf._network_proba(data.val_texts)}
-    soft = teacher_probabilities(predict, list(rows.texts) + list(data.unlabeled), len(labels))
     transfer = steps.TrainingRows(
         rows.ids + text.pipeline.encode(data.unlabeled),
         np.concatenate([rows.targets, soft[len(rows.targets) :].argmax(axis=1)]),  # unlabelled: the teacher's label
@@ -166,6 +177,20 @@ def distil(
         "distillation, validation macro F1: %s",
         {k: v["macro_f1"] for k, v in clf.metrics_["distillation"]["validation"].items()},
     )
+
+
+def _blend_targets(clf: Any, blend: Any, texts: list[str], training: int) -> np.ndarray:
+    """The blend's probabilities for `texts`, float32; for the first `training` (the training split's texts), the
+    partner's out-of-fold ones when the blend was cross-fitted: the refitted partner has seen their labels, and
+    would only hand them back."""
+    network = clf._network_proba(texts)
+    if clf.blend_model_ is None:
+        return network.astype(np.float32)
+    partner = clf.blend_model_.predict_proba(texts)
+    honest = getattr(blend, "train_out_of_fold", None)
+    if honest is not None and len(honest) == training:
+        partner[:training] = honest
+    return (clf.blend_weight_ * network + (1 - clf.blend_weight_) * partner).astype(np.float32)
 
 
 def _scores(targets: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
