@@ -55,7 +55,7 @@ class TextConfig:
     min_frequency: int = 2  # a word seen once is mostly a typo; it becomes [UNK]
     max_length: int | None = None  # None: the 95th percentile of training lengths (8..512 tokens)
     truncation: Truncation = "head_tail"  # reviews state their verdict at the start and the end
-    # (min, max) characters: each token's vector adds the mean of its hashed character n-grams' vectors (fastText),
+    # (min, max) characters: each token's vector adds its hashed character n-grams' vectors (fastText's hashing),
     # so unseen, misspelt and rare words get one; "2-5" or [2, 5] are taken too. None: word vectors only
     char_ngrams: tuple[int, int] | str | None = None  # a tuple once constructed
     ngram_buckets: int = DEFAULT_NGRAM_BUCKETS  # rows the n-grams are hashed into (with char_ngrams)

@@ -90,7 +90,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     vectors of size `embedding_dim` on the training texts plus `fit(..., unlabeled=texts)`, tokenized
     exactly as the model sees them, and initialises the layer with those.
 
-    `char_ngrams=(2, 5)` (or "2-5") gives every token, seen in training or not, the mean vector of its character
+    `char_ngrams=(2, 5)` (or "2-5") gives every token, seen in training or not, the vectors of its character
     n-grams on top of its word vector, hashed into `ngram_buckets` rows as fastText hashes them
     (`sentilstm.text.subwords`); a fastText `.bin` hashed the same way as `embeddings` starts that table too.
 

@@ -150,9 +150,10 @@ def load_vectors_and_ngrams(
     """`load_vectors`, plus the character n-gram table (buckets + 1, dim) of a model with `subwords` when `path` is a
     fastText .bin hashed the same way (its minn, maxn and bucket count equal the hasher's); None otherwise.
 
-    With that table a token's vector (word row + mean of its n-gram rows) starts equal to fastText's own: a file word's
-    row becomes its fastText vector minus the mean of its n-gram vectors, [UNK]'s row zeros (an unseen word is the
-    mean of its n-gram vectors, as in fastText).
+    With that table a file word's vector (word row + its n-gram rows summed over the square root of their number,
+    as the network reads it) starts equal to fastText's own: its row becomes its fastText vector minus that n-gram
+    part. [UNK]'s row becomes zeros, so an unseen word starts in the direction fastText gives it (the mean of its
+    n-gram vectors), scaled by the square root of its n-gram count.
     """
     path, _ = _first_line(path)  # a missing or empty file fails here, with its own message
     lookup = _lookup(vocabulary)
@@ -221,11 +222,12 @@ def load_vectors_and_ngrams(
 def _subtract_ngram_means(
     matrix: np.ndarray, lookup: dict[str, int], ngrams: np.ndarray, subwords: SubwordHasher
 ) -> None:
-    """Each token's row minus the mean of its n-gram rows, so row + mean(n-grams) is the vector read for it."""
+    """Each token's row minus its n-gram part (the n-gram rows' sum over the square root of their number), so that
+    the network reads the row's vector for it."""
     for token, row in lookup.items():
         rows = subwords.rows(token.removeprefix("##"))
         if rows:
-            matrix[row] -= ngrams[list(rows)].mean(axis=0)
+            matrix[row] -= ngrams[list(rows)].sum(axis=0) / np.sqrt(len(rows))
 
 
 def _special(token: str) -> bool:
