@@ -188,6 +188,10 @@ def test_a_subword_model_saves_loads_and_exports_to_onnx(subword_model: Sentimen
         runner = OnnxNetwork(tmp_path / f"sub.{quantize}.onnx", threads=1)
         agree = (runner(loaded.pipeline_.encode(texts)).argmax(1) == loaded.predict_proba(texts).argmax(1)).mean()
         assert agree >= (1.0 if quantize is None else 0.95)
+    from sentilstm.onnx.backends import load_for_serving
+
+    served = load_for_serving(path, backend="onnx-int8", threads=1)  # what `sentilstm serve` runs: raw text in
+    assert (served.predict(texts) == loaded.predict(texts)).mean() >= 0.95
 
 
 def test_ngram_rows_must_match_the_text_config(subword_model: SentimentClassifier, tmp_path: Path) -> None:
