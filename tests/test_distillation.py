@@ -180,3 +180,15 @@ def test_the_blend_teacher_uses_the_partners_out_of_fold_view_of_the_training_te
         sampling="none",
     )
     assert holdout.train_out_of_fold is None
+
+
+def test_the_report_says_what_taught_the_network() -> None:
+    from sentilstm.report.sections import model_section
+
+    texts, labels = keyword_texts(200, seed=11)
+    clf = SentimentClassifier(**{**TINY, "blend": "tfidf_lr", "distill": "blend"}).fit(texts, labels)
+    html = "".join(str(block) for block in model_section(clf, clf.metrics_).blocks)
+    assert "Distillation" in html and ("from this run&#x27;s blend" in html or "from this run's blend" in html)
+    assert "temperature 2, soft-target weight 0.5" in html and "0 of them unlabelled" in html
+    for way in ("teacher", "network before", "student"):
+        assert f"<td>{way}</td>" in html

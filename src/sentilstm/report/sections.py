@@ -309,6 +309,23 @@ def model_section(clf: Any, metrics: dict[str, Any]) -> Section:
                     numeric=(1,),
                 ),
             )
+    distilled = metrics.get("distillation")
+    if distilled:
+        rows = [
+            [way.replace("_", " "), *(format_number(scores[key]) for key in ("accuracy", "macro_f1", "weighted_f1"))]
+            for way, scores in distilled["validation"].items()
+        ]
+        section.add(
+            heading("Distillation", f"from {distilled['teacher']}"),
+            paragraph(
+                f"The network served is a fresh one trained on the teacher's probabilities (temperature "
+                f"{distilled['temperature']:g}, soft-target weight {distilled['weight']:g}) over "
+                f"{distilled['transfer_texts']:,} texts, {distilled['unlabeled_texts']:,} of them unlabelled. "
+                "Validation scores of the teacher, of the network trained on the labels alone first, and of "
+                "the distilled network:"
+            ),
+            table(["model", "accuracy", "macro F1", "weighted F1"], rows, numeric=(1, 2, 3)),
+        )
     return section
 
 
