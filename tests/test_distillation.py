@@ -192,3 +192,6 @@ def test_the_report_says_what_taught_the_network() -> None:
     assert "temperature 2, soft-target weight 0.5" in html and "0 of them unlabelled" in html
     for way in ("teacher", "network before", "student"):
         assert f"<td>{way}</td>" in html
+    from sentilstm.report.summary import describe
+
+    assert "distilled: from this run's blend (temperature 2, weight 0.5)" in describe(clf).to_text()

@@ -114,6 +114,11 @@ def describe(clf: Any, sequence_length: int | None = None) -> ModelSummary:
         settings["blend"] = (
             f"{clf.blend_weight_:.2f} x network + {1 - clf.blend_weight_:.2f} x {partner.kind}{balancing}"
         )
+    distilled = (getattr(clf, "metrics_", None) or {}).get("distillation")
+    if distilled:
+        settings["distilled"] = (
+            f"from {distilled['teacher']} (temperature {distilled['temperature']:g}, weight {distilled['weight']:g})"
+        )
     total = sum(p.numel() for p in net.parameters())
     return ModelSummary(
         estimator=f"SentimentNet ({net.config.cell.upper()})",
