@@ -186,26 +186,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         augment_synonyms: SynonymKind = AugmentConfig.augment_synonyms,
         augment_translator: Callable[[list[str]], list[str]] | str | None = AugmentConfig.augment_translator,
     ) -> None:
-        self.lowercase, self.unicode_form, self.repair_cp1252 = lowercase, unicode_form, repair_cp1252
-        self.strip_html, self.replace_urls, self.replace_mentions = strip_html, replace_urls, replace_mentions
-        self.stopwords, self.stemmer, self.tokenizer, self.vocab_size = stopwords, stemmer, tokenizer, vocab_size
-        self.min_frequency, self.max_length, self.truncation = min_frequency, max_length, truncation
-        self.char_ngrams, self.ngram_buckets = char_ngrams, ngram_buckets
-        self.embedding_dim, self.cell, self.hidden_size, self.num_layers = embedding_dim, cell, hidden_size, num_layers
-        self.bidirectional, self.dropout, self.embedding_dropout = bidirectional, dropout, embedding_dropout
-        self.output_dropout, self.weight_drop, self.conv_channels = output_dropout, weight_drop, conv_channels
-        self.conv_kernel_size, self.pooling, self.epochs = conv_kernel_size, pooling, epochs
-        self.batch_size, self.learning_rate, self.weight_decay = batch_size, learning_rate, weight_decay
-        self.head_l2, self.max_grad_norm, self.schedule = head_l2, max_grad_norm, schedule
-        self.warmup_fraction, self.patience, self.monitor = warmup_fraction, patience, monitor
-        self.class_weight, self.loss, self.focal_gamma, self.sampling = class_weight, loss, focal_gamma, sampling
-        self.validation_fraction, self.seed, self.precision, self.device = validation_fraction, seed, precision, device
-        self.num_threads, self.bucket_pool, self.freeze_embeddings = num_threads, bucket_pool, freeze_embeddings
-        self.distill, self.distill_temperature, self.distill_weight = distill, distill_temperature, distill_weight
-        self.embeddings, self.pretrain_embeddings, self.blend = embeddings, pretrain_embeddings, blend
-        self.blend_strategy, self.blend_folds, self.augment = blend_strategy, blend_folds, augment
-        self.augment_copies, self.augment_alpha, self.augment_synonyms = augment_copies, augment_alpha, augment_synonyms
-        self.augment_translator = augment_translator
+        # every argument becomes the attribute of its name, as scikit-learn's get_params/set_params expect
+        self.__dict__.update({name: value for name, value in locals().items() if name != "self"})
 
     # ----- configuration -------------------------------------------------------------------------
     def _config(self, cls: type[ConfigT]) -> ConfigT:
@@ -296,7 +278,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if blend is not None:
             self._set_blend(blend)
         if teacher is not None or settings.train.distill is not None:
-            distillation.distil(self, teacher, settings, data, text, rows, vectors, hooks, blend)
+            distillation.distil(self, teacher, settings, data, text, rows, vectors, hooks, blend, load_model)
         scores = steps.score_validation(self.predict_proba, data, text, rows)
         if scores is not None:  # another torchrun rank writes nothing: the blend and scores are rank 0's alone
             self.validation_predictions_, self.validation_report_ = scores.predictions, scores.report

@@ -35,17 +35,15 @@ Teacher = Callable[[list[str]], np.ndarray]  # texts -> probabilities (n, classe
 CHUNK = 4096  # texts per teacher call: bounds the memory a large transfer set takes at once
 
 
-def resolve_teacher(teacher: Any, labels: Sequence[Any]) -> tuple[Teacher, str]:
+def resolve_teacher(teacher: Any, labels: Sequence[Any], load: Callable[[str], Any]) -> tuple[Teacher, str]:
     """(texts -> probabilities in `labels`' column order, a one-line description) for `teacher`: a callable, a
-    fitted model with `predict_proba` (and `classes_`), a .sentilstm path or "hf:NAME". Not "blend": that teacher
-    is the classifier's own blend, known only once it is fitted."""
+    fitted model with `predict_proba` (and `classes_`), a .sentilstm path (read with `load`, the classifier's
+    `load_model`) or "hf:NAME". Not "blend": that teacher is the classifier's own blend, known once it is fitted."""
     if isinstance(teacher, (str, Path)):
         spec = str(teacher)
         if spec.startswith("hf:"):
             return _hugging_face(spec.removeprefix("hf:"), labels), f"Hugging Face model {spec.removeprefix('hf:')}"
-        from sentilstm.estimators.classifier import load_model  # a cycle at import time: classifier uses this
-
-        model = load_model(spec)
+        model = load(spec)
         return _by_classes(
             model.predict_proba, np.asarray(model.classes_).tolist(), labels
         ), f"model file {Path(spec).name}"
@@ -135,12 +133,13 @@ def distil(
     rows: Any,
     vectors: Any,
     callbacks: Any,
-    blend: Any = None,
+    blend: Any,
+    load: Callable[[str], Any],
 ) -> None:
     """Train a fresh network of `clf`'s settings on the teacher's soft targets (`teacher`, else
-    `settings.train.distill`; "blend": `clf` as fitted so far, with `blend`, its `FittedBlend`) and make it
-    `clf`'s network, served alone; `metrics_["distillation"]` gets the teacher's, the first network's and the
-    student's validation scores."""
+    `settings.train.distill`; "blend": `clf` as fitted so far, with `blend`, its `FittedBlend`; a file: read with
+    `load`) and make it `clf`'s network, served alone; `metrics_["distillation"]` gets the teacher's, the first
+    network's and the student's validation scores."""
     from sentilstm.estimators import steps  # steps imports the classifier's neighbours; this module stays light
 
     labels = data.label_map.labels
@@ -150,7 +149,7 @@ def distil(
         predict, described = clf.predict_proba, "this run's blend" if kept else "this run's network (no blend kept)"
         soft = _blend_targets(clf, blend, texts, len(data.texts))
     else:
-        predict, described = resolve_teacher(teacher if teacher is not None else settings.train.distill, labels)
+        predict, described = resolve_teacher(teacher if teacher is not None else settings.train.distill, labels, load)
         soft = teacher_probabilities(predict, texts, len(labels))
     log.info("distilling from %s", described)
     scores = {"teacher": predict(data.val_texts), "network_before": clf._network_proba(data.val_texts)}
