@@ -45,6 +45,22 @@ FILLER = (
 )
 
 
+KEYWORDS = {"pos": ("good", "great", "lovely"), "neg": ("bad", "awful", "dull")}
+
+
+def keyword_data(n: int, seed: int) -> tuple[list[str], list[str]]:
+    """Texts whose label is given away by one keyword: easy for n-grams, slow for a 1-epoch tiny LSTM."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        label = rng.choice(("pos", "neg"))
+        filler = [f"w{rng.randint(0, 60)}" for _ in range(rng.randint(4, 12))]
+        filler.insert(rng.randint(0, len(filler)), rng.choice(KEYWORDS[label]))
+        texts.append(" ".join(filler))
+        labels.append(label)
+    return texts, labels
+
+
 def make_negation_data(n: int, seed: int, labels: Sequence[Any] = (-1, 1)) -> tuple[list[str], list[Any]]:
     """`n` sentences of filler words around one sentiment word, negated ("not great") half the time.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import re
 from pathlib import Path
 
@@ -11,26 +10,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from helpers import TINY
+from helpers import TINY, keyword_data
 from sentilstm import ConfigError, SentimentClassifier, load_model
 from sentilstm.cli import app
 from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression, make_baseline
 
 KINDS = ("nbsvm", "tfidf_lr")
-WORDS = {"pos": ("good", "great", "lovely"), "neg": ("bad", "awful", "dull")}
-
-
-def keyword_data(n: int, seed: int) -> tuple[list[str], list[str]]:
-    """Texts whose label is given away by one keyword: easy for n-grams, slow for a 1-epoch tiny LSTM."""
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for _ in range(n):
-        label = rng.choice(("pos", "neg"))
-        filler = [f"w{rng.randint(0, 60)}" for _ in range(rng.randint(4, 12))]
-        filler.insert(rng.randint(0, len(filler)), rng.choice(WORDS[label]))
-        texts.append(" ".join(filler))
-        labels.append(label)
-    return texts, labels
 
 
 @pytest.fixture(scope="module")

@@ -11,31 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import TINY, error_line, invoke_cli
+from helpers import KEYWORDS, TINY, error_line, invoke_cli, keyword_data
 from sentilstm import SentimentClassifier, load_model
 from sentilstm.config import TrainConfig
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.training.losses import mixed_losses, soft_target_losses
 
-POSITIVE, NEGATIVE = ("good", "great", "fine"), ("bad", "awful", "poor")
-
-
-def keyword_texts(n: int, seed: int) -> tuple[list[str], list[str]]:
-    """Texts holding one sentiment word among filler, and their true labels."""
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for _ in range(n):
-        label = rng.choice(("neg", "pos"))
-        words = [f"w{rng.randint(0, 30)}" for _ in range(rng.randint(3, 8))]
-        words.insert(rng.randint(0, len(words)), rng.choice(POSITIVE if label == "pos" else NEGATIVE))
-        texts.append(" ".join(words))
-        labels.append(label)
-    return texts, labels
-
 
 def oracle(texts: list[str]) -> np.ndarray:
     """A teacher that knows the rule: (neg, pos) probabilities, the order of the sorted labels."""
-    pos = np.array([0.95 if set(t.split()) & set(POSITIVE) else 0.05 for t in texts])
+    pos = np.array([0.95 if set(t.split()) & set(KEYWORDS["pos"]) else 0.05 for t in texts])
     return np.stack([1 - pos, pos], axis=1)
 
 
@@ -56,10 +41,10 @@ def test_the_soft_target_loss_is_zero_at_the_teacher_and_scaled_by_t_squared() -
 
 
 def test_a_teacher_overrides_wrong_labels() -> None:
-    texts, truth = keyword_texts(400, seed=0)
+    texts, truth = keyword_data(400, seed=0)
     noise = [random.Random(i).choice(("neg", "pos")) for i in range(len(texts))]  # labels that say nothing
-    test_texts, test_truth = keyword_texts(200, seed=1)
-    clean = keyword_texts(100, seed=8)  # early stopping on clean labels, as a user with a trusted dev set has
+    test_texts, test_truth = keyword_data(200, seed=1)
+    clean = keyword_data(100, seed=8)  # early stopping on clean labels, as a user with a trusted dev set has
     student = SentimentClassifier(**STUDENT).fit(texts, noise, teacher=oracle, validation=clean)
     assert student.score(test_texts, test_truth) >= 0.9
     alone = SentimentClassifier(**{**STUDENT, "distill_weight": 0.0}).fit(
@@ -74,9 +59,9 @@ def test_a_teacher_overrides_wrong_labels() -> None:
 
 
 def test_the_blend_teaches_a_network_that_is_served_alone(tmp_path: Path) -> None:
-    texts, labels = keyword_texts(300, seed=2)
+    texts, labels = keyword_data(300, seed=2)
     clf = SentimentClassifier(**{**TINY, "blend": "tfidf_lr", "distill": "blend"}).fit(
-        texts, labels, unlabeled=keyword_texts(50, seed=3)[0]
+        texts, labels, unlabeled=keyword_data(50, seed=3)[0]
     )
     report = clf.metrics_["distillation"]
     assert report["teacher"] == "this run's blend" and report["unlabeled_texts"] == 50
@@ -89,7 +74,7 @@ def test_the_blend_teaches_a_network_that_is_served_alone(tmp_path: Path) -> Non
 
 
 def test_a_saved_model_teaches_with_its_columns_matched_by_label(tmp_path: Path) -> None:
-    texts, labels = keyword_texts(300, seed=4)
+    texts, labels = keyword_data(300, seed=4)
     teacher = SentimentClassifier(**{**TINY, "epochs": 4}).fit(texts, labels).save(tmp_path / "teacher.sentilstm")
     student = SentimentClassifier(**{**TINY, "distill": str(teacher)}).fit(texts, labels)
     assert student.metrics_["distillation"]["teacher"] == "model file teacher.sentilstm"
@@ -108,7 +93,7 @@ def test_a_saved_model_teaches_with_its_columns_matched_by_label(tmp_path: Path)
     ],
 )
 def test_bad_teachers_are_refused(teacher: Any, match: str) -> None:
-    texts, labels = keyword_texts(60, seed=5)
+    texts, labels = keyword_data(60, seed=5)
     with pytest.raises((DataError, ConfigError), match=match):
         SentimentClassifier(**{**TINY, "epochs": 1}).fit(texts, labels, teacher=teacher)
 
@@ -132,7 +117,7 @@ def test_a_missing_transformers_is_one_clear_error() -> None:
     try:
         import transformers  # noqa: F401
     except ImportError:
-        texts, labels = keyword_texts(60, seed=6)
+        texts, labels = keyword_data(60, seed=6)
         with pytest.raises(ConfigError, match="needs transformers: `pip install transformers`"):
             SentimentClassifier(**{**TINY, "epochs": 1, "distill": "hf:some/model"}).fit(texts, labels)
     else:
@@ -140,7 +125,7 @@ def test_a_missing_transformers_is_one_clear_error() -> None:
 
 
 def test_the_command_line_distils(tmp_path: Path) -> None:
-    texts, labels = keyword_texts(200, seed=7)
+    texts, labels = keyword_data(200, seed=7)
     data = tmp_path / "train.csv"
     data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
     common = ["train", data, "--embedding-dim", 8, "--hidden-size", 8, "--epochs", 1, "--threads", 1, "--quiet"]
@@ -157,8 +142,8 @@ def test_the_blend_teacher_uses_the_partners_out_of_fold_view_of_the_training_te
     from sentilstm.config import BlendConfig
     from sentilstm.estimators.blend import fit_blend
 
-    texts, labels = keyword_texts(300, seed=9)
-    val_texts, val_labels = keyword_texts(60, seed=10)
+    texts, labels = keyword_data(300, seed=9)
+    val_texts, val_labels = keyword_data(60, seed=10)
     val_targets = np.array([("neg", "pos").index(y) for y in val_labels])
     network = np.full((len(val_texts), 2), 0.5)  # a network that knows nothing: the partner is kept
     fitted = fit_blend(
@@ -185,7 +170,7 @@ def test_the_blend_teacher_uses_the_partners_out_of_fold_view_of_the_training_te
 def test_the_report_says_what_taught_the_network() -> None:
     from sentilstm.report.sections import model_section
 
-    texts, labels = keyword_texts(200, seed=11)
+    texts, labels = keyword_data(200, seed=11)
     clf = SentimentClassifier(**{**TINY, "blend": "tfidf_lr", "distill": "blend"}).fit(texts, labels)
     html = "".join(str(block) for block in model_section(clf, clf.metrics_).blocks)
     assert "Distillation" in html and ("from this run&#x27;s blend" in html or "from this run's blend" in html)

@@ -90,7 +90,8 @@ class TextConfig:
 
 
 def parse_span(value: object) -> tuple[int, int] | None:
-    """A (min, max) pair from "2-5", "2,5", [2, 5] or (2, 5); anything else unchanged, for `validate` to name."""
+    """A (min, max) pair from "2-5", "2,5", [2, 5] or (2, 5), None from None (a pair's values are `validate`'s to
+    check); ConfigError for anything else."""
     if isinstance(value, str):
         parts = value.replace(",", "-").split("-")
         if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
@@ -104,12 +105,8 @@ def parse_span(value: object) -> tuple[int, int] | None:
     return value
 
 
-DERIVED_MODEL_FIELDS = (
-    "embedding_rows",
-    "num_classes",
-    "padding_idx",
-    "ngram_rows",
-)  # of ModelConfig: set by fit, not by the user
+# of ModelConfig: set by fit, not by the user
+DERIVED_MODEL_FIELDS = ("embedding_rows", "num_classes", "padding_idx", "ngram_rows")
 
 
 @dataclass

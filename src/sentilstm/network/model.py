@@ -85,9 +85,9 @@ class SentimentNet(nn.Module):
         self.config = config
         c = config
         self.embedding = nn.Embedding(c.embedding_rows, c.embedding_dim, padding_idx=c.padding_idx)
-        self.ngram_embedding = None
-        if c.ngram_rows:
-            self.ngram_embedding = nn.Embedding(c.ngram_rows, c.embedding_dim, padding_idx=0)
+        self.ngram_embedding = (  # character n-grams (TextConfig.char_ngrams); row 0 pads a token's short list
+            nn.Embedding(c.ngram_rows, c.embedding_dim, padding_idx=0) if c.ngram_rows else None
+        )
         self.dropout = nn.Dropout(c.dropout)  # before the head
         self.sequence_dropout = LockedDropout(c.dropout)  # on embeddings and between RNN layers
         self.output_dropout = LockedDropout(c.output_dropout)  # on the last RNN layer's states, before pooling

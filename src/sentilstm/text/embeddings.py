@@ -195,7 +195,7 @@ def load_vectors_and_ngrams(
     matrix[0] = 0.0  # padding
     ngrams = collector.ngrams
     if ngrams is not None and subwords is not None:
-        _subtract_ngram_means(matrix, lookup, ngrams, subwords)
+        _subtract_ngram_parts(matrix, lookup, ngrams, subwords)
         matrix[UNK_ID] = 0.0
     token_share = None
     if token_counts is not None:
@@ -219,7 +219,7 @@ def load_vectors_and_ngrams(
     return matrix, ngrams, coverage
 
 
-def _subtract_ngram_means(
+def _subtract_ngram_parts(
     matrix: np.ndarray, lookup: dict[str, int], ngrams: np.ndarray, subwords: SubwordHasher
 ) -> None:
     """Each token's row minus its n-gram part (the n-gram rows' sum over the square root of their number), so that

@@ -55,16 +55,15 @@ def char_ngrams(word: str, minn: int, maxn: int) -> list[bytes]:
     return grams
 
 
-@lru_cache(maxsize=262_144)
-def _cached(word: str, minn: int, maxn: int, buckets: int) -> tuple[int, ...]:
-    return tuple(fnv1a_32(gram) % buckets for gram in char_ngrams(word, minn, maxn))
-
-
-def ngram_buckets(word: str, minn: int, maxn: int, buckets: int) -> np.ndarray:
-    """Bucket ids (int64) of the word's character n-grams; repeated words are served from a cache."""
+def ngram_buckets(word: str, minn: int, maxn: int, buckets: int, limit: int | None = None) -> np.ndarray:
+    """Bucket ids (int64) of the word's character n-grams; with `limit`, at most that many, spread evenly from its
+    first n-gram to its last and chosen before any is hashed (a 30,000-character "word" costs 48 hashes)."""
     if buckets < 1:
         raise ValueError(f"the number of n-gram buckets must be at least 1, got {buckets}")
-    return np.asarray(_cached(word, minn, maxn, buckets), dtype=np.int64)
+    grams = char_ngrams(word, minn, maxn)
+    if limit is not None and len(grams) > limit:
+        grams = [grams[i] for i in np.linspace(0, len(grams) - 1, limit).round().astype(int)]
+    return np.asarray([fnv1a_32(gram) % buckets for gram in grams], dtype=np.int64)
 
 
 class SubwordHasher:
@@ -78,10 +77,7 @@ class SubwordHasher:
         self.rows = lru_cache(maxsize=262_144)(self._token_rows)  # token -> its n-gram rows (a tuple)
 
     def _token_rows(self, token: str) -> tuple[int, ...]:
-        rows = [fnv1a_32(gram) % self.buckets + 1 for gram in char_ngrams(token, self.minn, self.maxn)]
-        if len(rows) > MAX_NGRAMS:
-            rows = [rows[i] for i in np.linspace(0, len(rows) - 1, MAX_NGRAMS).round().astype(int)]
-        return tuple(rows)
+        return tuple((ngram_buckets(token, self.minn, self.maxn, self.buckets, MAX_NGRAMS) + 1).tolist())
 
     def __getstate__(self) -> dict[str, int]:  # the cache stays behind (a worker process builds its own)
         return {"minn": self.minn, "maxn": self.maxn, "buckets": self.buckets}

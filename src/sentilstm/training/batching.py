@@ -106,12 +106,12 @@ def collate(
 def pad_rows(ids: Sequence[np.ndarray], index: np.ndarray, width: int) -> np.ndarray:
     """The selected sequences right-padded with 0 to `width` steps: int64 (batch, width), or (batch, width, C)
     for texts with n-gram columns (C: the batch's widest; a token's missing n-grams are 0 too)."""
-    first = ids[index[0]]
-    shape: tuple[int, ...] = (len(index), width)
-    if first.ndim == 2:
-        shape += (max(ids[i].shape[1] for i in index),)
-    padded = np.zeros(shape, dtype=np.int64)
+    if ids[index[0]].ndim == 1:  # one masked assignment: no Python loop over the batch
+        lengths = np.fromiter((len(ids[i]) for i in index), dtype=np.int64, count=len(index))
+        padded = np.zeros((len(index), width), dtype=np.int64)
+        padded[np.arange(width)[None, :] < lengths[:, None]] = np.concatenate([ids[i] for i in index])
+        return padded
+    padded = np.zeros((len(index), width, max(ids[i].shape[1] for i in index)), dtype=np.int64)
     for row, i in enumerate(index):
-        x = ids[i]
-        padded[(row, slice(0, len(x))) + ((slice(0, x.shape[1]),) if x.ndim == 2 else ())] = x
+        padded[row, : len(ids[i]), : ids[i].shape[1]] = ids[i]
     return padded
