@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sentilstm.data.labels import Label, LabelMap
 from sentilstm.data.tables import Table
 from sentilstm.errors import DataError
+from sentilstm.estimators.ensembles import remove_checkpoints
 from sentilstm.estimators.evaluation import EvaluationReport
 from sentilstm.report.tracking import Tracker, chain
 from sentilstm.selection.crossval import CVResult, Estimator, FoldResult, cross_validate
@@ -365,7 +366,7 @@ def _finish(
     with writing(out):
         model.save(out)
     if checkpoint is not None:
-        checkpoint.unlink(missing_ok=True)
+        remove_checkpoints(checkpoint)  # an ensemble's members' too
     written, error = _write_report(
         lambda: training_report(model, title=title, test=test_predictions, source=train.source), report_path
     )

@@ -23,6 +23,7 @@ from torch.overrides import TorchFunctionMode
 
 from sentilstm.config import DERIVED_MODEL_FIELDS, ModelConfig, TextConfig, TrainConfig, check_type, from_dict
 from sentilstm.errors import ArtifactError, ConfigError
+from sentilstm.network.ensemble import EnsembleNet, make_network
 from sentilstm.network.model import SentimentNet
 from sentilstm.text.tokenizers import PAD_ID, TextTokenizer
 
@@ -149,8 +150,12 @@ def check_checkpoint(
 
 def network_config(values: Any, tensors: dict[str, torch.Tensor], num_labels: int) -> ModelConfig:
     """The saved `ModelConfig`, once every size it declares equals that of the tensors present (so that building
-    its network allocates no more than the file holds)."""
+    its network allocates no more than the file holds); an ensemble's sizes are read from its first member."""
     config = from_dict(ModelConfig, current_names(values), "model_config", strict=True)
+    held = len({name.split(".")[1] for name in tensors if name.startswith("members.")})
+    _same("members", config.members, max(held, 1), f"the file holds {held} ensemble member(s)")
+    if held:
+        tensors = {k.removeprefix("members.0."): v for k, v in tensors.items() if k.startswith("members.0.")}
     if config.padding_idx != PAD_ID:
         raise ArtifactError(f"model_config.padding_idx must be {PAD_ID} ([PAD]), got {config.padding_idx}")
     rows, columns = _matrix_shape(tensors, "embedding.weight")
@@ -195,19 +200,19 @@ class _NoInit(TorchFunctionMode):
 INITIALISERS = ("normal_", "uniform_", "fill_", "zero_")  # the in-place tensor methods modules initialise with
 
 
-def meta_network(config: ModelConfig) -> SentimentNet:
-    """`SentimentNet(config)` on the meta device: shapes and dtypes without storage, built in microseconds."""
+def meta_network(config: ModelConfig) -> SentimentNet | EnsembleNet:
+    """`make_network(config)` on the meta device: shapes and dtypes without storage, built in microseconds."""
     with torch.device("meta"), _NoInit():
-        return SentimentNet(config)
+        return make_network(config)
 
 
 def expected_tensors(config: ModelConfig) -> Shapes:
-    """Name -> (shape, dtype) of every tensor `SentimentNet(config)` holds, found without allocating any."""
+    """Name -> (shape, dtype) of every tensor `make_network(config)` holds, found without allocating any."""
     return {name: (tuple(t.shape), t.dtype) for name, t in meta_network(config).state_dict().items()}
 
 
-def build_network(config: ModelConfig, tensors: dict[str, torch.Tensor]) -> SentimentNet:
-    """`SentimentNet(config)` holding `tensors` themselves (checked by `check_classifier`): built on the meta
+def build_network(config: ModelConfig, tensors: dict[str, torch.Tensor]) -> SentimentNet | EnsembleNet:
+    """`make_network(config)` holding `tensors` themselves (checked by `check_classifier`): built on the meta
     device, then given the loaded tensors, so no second copy of the weights is ever made."""
     net = meta_network(config)
     net.load_state_dict(tensors, assign=True)

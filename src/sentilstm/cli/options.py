@@ -189,6 +189,7 @@ def training_options(
     unlabeled: UnlabeledOpt = None,
     freeze_embeddings: Annotated[int, typer.Option(help=FIELD_HELP["freeze_embeddings"])] = R.freeze_embeddings,
     distill: Annotated[str | None, typer.Option(metavar="TEACHER", help=FIELD_HELP["distill"])] = R.distill,
+    ensemble: Annotated[int, typer.Option(metavar="K", help=FIELD_HELP["ensemble"])] = R.ensemble,
     blend: BlendOpt = "auto",
     augment: AugmentOpt = None,
     augment_copies: Annotated[int, typer.Option(help="Augmented copies per text and operation.")] = 1,

@@ -61,6 +61,8 @@ FIELD_HELP: dict[str, str] = {
     "a .sentilstm file or hf:MODEL_NAME.",
     "distill_temperature": "Distillation temperature (softens teacher and student alike).",
     "distill_weight": "Share of the loss from the teacher's soft targets (the labels have the rest).",
+    "ensemble": "Networks to train (seeds SEED, SEED+1, ...) and average, saved in one file; with --distill blend "
+    "they teach one network that is served alone.",
     "freeze_embeddings": "Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).",
     "blend_strategy": (
         "How the blend's partner and weight are chosen: crossfit (out-of-fold over train + validation, partner "

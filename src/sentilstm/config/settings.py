@@ -34,6 +34,7 @@ MAX_THREADS = 4096  # torch.set_num_threads(100_000) crashes the process at exit
 # the longest max_length: an LSTM reads a text token by token, so this bounds the work one text can cause (an
 # IMDB review is ~300 tokens; the default picks at most 512); a file asking for more is damaged or forged
 MAX_LENGTH = 100_000
+MAX_ENSEMBLE = 64  # networks in one ensemble (each trains and predicts in turn; 3 to 10 is the useful range)
 MAX_CHAR_NGRAM = 10  # the longest character n-gram of a subword embedding (fastText uses 3-6)
 DEFAULT_NGRAM_BUCKETS = 100_000  # hashed n-gram rows: 12.8M weights at 128 dims (fastText: 2M x 100)
 
@@ -106,7 +107,7 @@ def parse_span(value: object) -> tuple[int, int] | None:
 
 
 # of ModelConfig: set by fit, not by the user
-DERIVED_MODEL_FIELDS = ("embedding_rows", "num_classes", "padding_idx", "ngram_rows")
+DERIVED_MODEL_FIELDS = ("embedding_rows", "num_classes", "padding_idx", "ngram_rows", "members")
 
 
 @dataclass
@@ -131,6 +132,7 @@ class ModelConfig:
     pooling: Pooling = "attention"  # additive attention (Bahdanau 2015); weights explain predictions
     padding_idx: int = 0  # [PAD]; its embedding stays zero and it is masked everywhere
     ngram_rows: int = 0  # rows of the character n-gram table: TextConfig.ngram_buckets + 1 (0: no subwords)
+    members: int = 1  # networks of this architecture whose probabilities are averaged: TrainConfig.ensemble
 
     def validate(self) -> None:
         check_field_kinds(self)
@@ -146,6 +148,7 @@ class ModelConfig:
             raise ConfigError(f"conv_kernel_size must be an odd number >= 1, got {self.conv_kernel_size!r}")
         check_range("conv_kernel_size", self.conv_kernel_size, 1, MAX_KERNEL)
         check_range("ngram_rows", self.ngram_rows, 0, MAX_VOCABULARY + 1)
+        check_range("members", self.members, 1, MAX_ENSEMBLE)
 
 
 @dataclass
@@ -187,6 +190,10 @@ class TrainConfig:
     distill: str | None = None
     distill_temperature: float = 2.0  # softens both distributions; T^2 keeps the gradients' scale
     distill_weight: float = 0.5  # the soft targets' share of the loss; the labels' cross-entropy has the rest
+    # networks trained with seeds seed, seed + 1, ... on the same split, their probabilities averaged and saved in
+    # one file: each adds a training run and a forward pass, and three gained ~1.5 weighted F1 over one on the ten
+    # AfriSenti dev splits (bench/results/ensemble_dev.md); distill="blend" then teaches one network what they know
+    ensemble: int = 1
 
     def validate(self) -> None:
         check_field_kinds(self)
@@ -209,6 +216,7 @@ class TrainConfig:
         check_range("freeze_embeddings", self.freeze_embeddings, -1)
         check_range("distill_temperature", self.distill_temperature, 1.0, 20.0)
         check_range("distill_weight", self.distill_weight, 0.0, 1.0)
+        check_range("ensemble", self.ensemble, 1, MAX_ENSEMBLE)
         if self.distill is not None and (not isinstance(self.distill, str) or not self.distill.strip()):
             raise ConfigError(
                 f"distill must be 'blend', a .sentilstm model file or 'hf:MODEL_NAME', got {self.distill!r}"
@@ -218,7 +226,7 @@ class TrainConfig:
                 "distill and sampling='smote' cannot be combined: SMOTE's synthetic rows have no teacher "
                 "probabilities; use sampling='oversample' or 'balanced_batches'"
             )
-        check_range("seed", self.seed, 0, MAX_SEED)
+        check_range("seed", self.seed, 0, MAX_SEED - self.ensemble + 1)  # members take seed ... seed + ensemble - 1
         if self.num_threads is not None:
             check_range("num_threads", self.num_threads, 1, MAX_THREADS)  # torch crashes at exit beyond ~10^5
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):

@@ -43,7 +43,7 @@ from sentilstm.config import (
 )
 from sentilstm.data.labels import Label, LabelMap, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, NotFittedError
-from sentilstm.estimators import distillation, steps
+from sentilstm.estimators import distillation, ensembles, steps
 from sentilstm.estimators.baselines import LinearBaseline
 from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend
 from sentilstm.estimators.evaluation import ScoringMixin
@@ -56,6 +56,7 @@ from sentilstm.estimators.persistence import (
     read_classifier,
     read_resume,
 )
+from sentilstm.network.ensemble import EnsembleNet
 from sentilstm.network.model import SentimentNet
 from sentilstm.system.device import resolve_device, resolve_precision
 from sentilstm.system.threads import shared_governor
@@ -114,7 +115,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     # learned state, set by fit or from_saved (as in scikit-learn, absent before: `_check_fitted` looks for model_)
     label_map_: LabelMap
     pipeline_: TextPipeline
-    model_: SentimentNet
+    model_: SentimentNet | EnsembleNet  # an EnsembleNet when ensemble > 1
     classes_: np.ndarray
     history_: History | None  # None: a loaded model whose file holds no training history
     blend_model_: LinearBaseline | None
@@ -175,6 +176,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         distill: str | None = TrainConfig.distill,
         distill_temperature: float = TrainConfig.distill_temperature,
         distill_weight: float = TrainConfig.distill_weight,
+        ensemble: int = TrainConfig.ensemble,
         embeddings: str | None = EmbeddingConfig.embeddings,  # EmbeddingConfig, BlendConfig, AugmentConfig
         pretrain_embeddings: PretrainMethod | None = EmbeddingConfig.pretrain_embeddings,
         blend: Blend | None = BlendConfig.blend,
@@ -238,13 +240,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         """
         texts, labels, others = steps.check_inputs(X, y, unlabeled)
         settings = self._checked_settings()
-        if self.class_weight is not None and self.sampling != "none":
-            log.warning(
-                "class_weight=%r and sampling=%r both rebalance the classes; together they over-correct "
-                "towards the small classes, use one of them",
-                self.class_weight,
-                self.sampling,
-            )
+        steps.warn_about(settings)
         saved = read_resume(checkpoint_path, self.get_params(), SentimentClassifier) if resume else None
         data = steps.prepare_data(
             texts, labels, validation, settings.train, unlabeled=others, label_values=saved["labels"] if saved else None
@@ -265,7 +261,20 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         history = steps.train_network(
             net, rows, data, text, settings.train, checkpoint=checkpoint, resume=resumed, callbacks=hooks
         )
-        self._set_trained(data.label_map, text.pipeline, net, history, rows)
+        resume_member = self._resume_state if resume else None
+        network, ensemble = ensembles.train_members(
+            net,
+            history,
+            settings,
+            data,
+            text,
+            rows,
+            vectors,
+            checkpoint=checkpoint,
+            callbacks=hooks,
+            resume=resume_member,
+        )
+        self._set_trained(data.label_map, text.pipeline, network, history, rows, ensemble)
         blend = steps.fit_blend_step(
             settings.blend,
             self._network_proba,
@@ -286,15 +295,21 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             self.metrics_["data"] = scores.data_profile
         return self
 
+    def _resume_state(self, path: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The training state a checkpoint holds, checked against this classifier's parameters (None: no file)."""
+        saved = read_resume(path, self.get_params(), SentimentClassifier)
+        return saved["checkpoint"] if saved else None
+
     def _set_trained(
         self,
         label_map: LabelMap,
         pipeline: TextPipeline,
-        net: SentimentNet,
+        net: SentimentNet | EnsembleNet,
         history: History,
         rows: steps.TrainingRows,
+        ensemble: dict[str, Any] | None = None,
     ) -> None:
-        """The learned state of a trained network, before any blend."""
+        """The learned state of a trained network (`ensemble`: an ensemble's summary), before any blend."""
         self.label_map_, self.pipeline_, self.model_, self.history_ = label_map, pipeline, net, history
         self.classes_ = np.asarray(label_map.labels)
         self.blend_model_, self.blend_weight_ = None, 1.0
@@ -304,6 +319,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if rows.augmentation is not None:
             self.augmentation_ = rows.augmentation
             self.metrics_["augmentation"] = self.augmentation_
+        if ensemble is not None:
+            self.metrics_["ensemble"] = ensemble
 
     def _set_blend(self, blend: FittedBlend) -> None:
         if blend.model is not None:

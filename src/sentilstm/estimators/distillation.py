@@ -2,6 +2,7 @@
 which is then served alone.
 
     SentimentClassifier(distill="blend").fit(texts, labels)        # this run's blend teaches; no partner is kept
+    SentimentClassifier(distill="blend", ensemble=5).fit(texts, labels)   # the blend of 5 networks teaches one
     SentimentClassifier(distill="teacher.sentilstm").fit(texts, labels)        # a saved model teaches
     SentimentClassifier(distill="hf:org/model").fit(texts, labels)     # a Hugging Face text-classification model
     SentimentClassifier().fit(texts, labels, teacher=any_model.predict_proba)  # any callable or fitted model
@@ -21,6 +22,7 @@ columns in the order of the data's sorted labels (`clf.classes_`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from sentilstm.errors import ConfigError, DataError
+from sentilstm.estimators.evaluation import headline_scores
 
 log = logging.getLogger(__name__)
 Teacher = Callable[[list[str]], np.ndarray]  # texts -> probabilities (n, classes) in the data's label order
@@ -146,7 +149,15 @@ def distil(
     texts = list(rows.texts) + list(data.unlabeled)
     if teacher is None and settings.train.distill == "blend":
         kept = clf.blend_model_ is not None
-        predict, described = clf.predict_proba, "this run's blend" if kept else "this run's network (no blend kept)"
+        k = settings.train.ensemble
+        described = (
+            ("this run's blend" if kept else "this run's network (no blend kept)")
+            if k == 1
+            else (
+                f"this run's blend of an ensemble of {k} networks" if kept else f"this run's ensemble of {k} networks"
+            )
+        )
+        predict = clf.predict_proba
         soft = _blend_targets(clf, blend, texts, len(data.texts))
     else:
         predict, described = resolve_teacher(teacher if teacher is not None else settings.train.distill, labels, load)
@@ -158,11 +169,13 @@ def distil(
         np.concatenate([rows.targets, soft[len(rows.targets) :].argmax(axis=1)]),  # unlabelled: the teacher's label
         rows.augmentation,
     )
-    student = steps.new_network(clf.model_.config, vectors.matrix, settings.train, transfer.ids, vectors.ngrams)
+    one = dataclasses.replace(clf.model_.config, members=1)  # an ensemble teaches one network
+    student = steps.new_network(one, vectors.matrix, settings.train, transfer.ids, vectors.ngrams)
     history = steps.train_network(student, transfer, data, text, settings.train, callbacks=callbacks, teacher=soft)
     clf.model_, clf.history_ = student, history
     clf.blend_model_, clf.blend_weight_ = None, 1.0
     clf.metrics_.pop("blend", None)
+    members = clf.metrics_.pop("ensemble", None)  # the teacher's, recorded with it below
     scores["student"] = clf._network_proba(data.val_texts)
     clf.metrics_["distillation"] = {
         "teacher": described,
@@ -170,8 +183,10 @@ def distil(
         "weight": settings.train.distill_weight,
         "transfer_texts": len(transfer.ids),
         "unlabeled_texts": len(data.unlabeled),
-        "validation": {way: _scores(data.val_targets, p) for way, p in scores.items()},
+        "validation": {way: headline_scores(data.val_targets, p) for way, p in scores.items()},
     }
+    if members is not None:
+        clf.metrics_["distillation"]["teacher_ensemble"] = members
     log.info(
         "distillation, validation macro F1: %s",
         {k: v["macro_f1"] for k, v in clf.metrics_["distillation"]["validation"].items()},
@@ -190,17 +205,6 @@ def _blend_targets(clf: Any, blend: Any, texts: list[str], training: int) -> np.
     if honest is not None and len(honest) == training:
         partner[:training] = honest
     return (clf.blend_weight_ * network + (1 - clf.blend_weight_) * partner).astype(np.float32)
-
-
-def _scores(targets: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    predicted = np.asarray(probabilities).argmax(axis=1)
-    return {
-        "accuracy": float(accuracy_score(targets, predicted)),
-        "macro_f1": float(f1_score(targets, predicted, average="macro")),
-        "weighted_f1": float(f1_score(targets, predicted, average="weighted")),
-    }
 
 
 __all__ = ["Teacher", "distil", "resolve_teacher", "teacher_probabilities"]

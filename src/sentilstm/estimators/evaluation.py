@@ -121,6 +121,17 @@ def evaluate_probabilities(y_true: np.ndarray, probabilities: np.ndarray, labels
     )
 
 
+def headline_scores(targets: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """Accuracy, macro F1 and weighted F1 of the argmax of `probabilities` (n, classes) against class ids `targets`:
+    the three figures that compare the networks of one fit (ensemble members, a distilled student)."""
+    predicted = np.asarray(probabilities).argmax(axis=1)
+    return {
+        "accuracy": float(accuracy_score(targets, predicted)),
+        "macro_f1": float(f1_score(targets, predicted, average="macro")),
+        "weighted_f1": float(f1_score(targets, predicted, average="weighted")),
+    }
+
+
 def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, num_classes: int) -> float | None:
     if len(np.unique(y_true)) < num_classes:
         return None  # AUC is undefined for a class with no positives

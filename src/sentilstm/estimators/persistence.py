@@ -34,6 +34,7 @@ from sentilstm.errors import ArtifactError, ConfigError
 from sentilstm.estimators.augmenting import CALLABLE_PREFIX
 from sentilstm.estimators.baselines import LinearBaseline
 from sentilstm.estimators.blend import BLEND_PREFIX, blend_weight
+from sentilstm.network.ensemble import EnsembleNet
 from sentilstm.network.model import SentimentNet
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.training.loop import History, check_resume_state, read_checkpoint, resume_error
@@ -54,7 +55,7 @@ class SavedState:
     params: dict[str, Any]  # constructor arguments; a callable augment_translator (stored by name) becomes None
     pipeline: TextPipeline
     label_map: LabelMap
-    network: SentimentNet
+    network: SentimentNet | EnsembleNet
     blend_model: LinearBaseline | None
     blend_weight: float  # the network's share of a blended prediction; 1.0 without a blend
     history: History | None

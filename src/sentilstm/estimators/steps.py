@@ -40,12 +40,12 @@ from sentilstm.errors import ConfigError, DataError
 from sentilstm.estimators.augmenting import augment_operations, augmented_rows, needs_neighbours
 from sentilstm.estimators.blend import FittedBlend, fit_blend
 from sentilstm.estimators.evaluation import Predictions
+from sentilstm.estimators.vectors import InitialVectors, initialise_embeddings
 from sentilstm.network.model import SentimentNet
 from sentilstm.report.profiling import DataProfile
 from sentilstm.system.device import resolve_device
 from sentilstm.system.memory import check_fits
 from sentilstm.text.pipeline import TextPipeline
-from sentilstm.text.subwords import word_ids
 from sentilstm.text.tokenizers import TextTokenizer
 from sentilstm.training import distributed
 from sentilstm.training.loop import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit
@@ -84,15 +84,6 @@ class FittedText:
 
     pipeline: TextPipeline
     train_ids: list[np.ndarray]
-
-
-@dataclass
-class InitialVectors:
-    """The embedding layer's initial vectors (None: random) and their coverage of the vocabulary."""
-
-    matrix: np.ndarray | None = None
-    coverage: Any = None
-    ngrams: np.ndarray | None = None  # the character n-gram table's, from a fastText .bin hashed as the model hashes
 
 
 @dataclass
@@ -140,6 +131,11 @@ def check_settings(
             "distillation does not run under torchrun: train the teacher there and save it, then distil it on one "
             "process with distill='teacher.sentilstm'"
         )
+    if train.ensemble > 1 and distributed.launched():
+        raise ConfigError(
+            "ensemble does not run under torchrun: train its members there one seed at a time, or run ensemble="
+            f"{train.ensemble} on one process"
+        )
     operations = augment_operations(augment)
     check_fits(
         dataclasses.replace(model, embedding_rows=2),
@@ -148,6 +144,18 @@ def check_settings(
         device=resolve_device(train.device),
     )
     return Settings(text, model, train, embedding, augment, blend, operations)
+
+
+def warn_about(settings: Settings) -> None:
+    """Log a warning for settings that work but work against each other."""
+    train = settings.train
+    if train.class_weight is not None and train.sampling != "none":
+        log.warning(
+            "class_weight=%r and sampling=%r both rebalance the classes; together they over-correct "
+            "towards the small classes, use one of them",
+            train.class_weight,
+            train.sampling,
+        )
 
 
 def check_inputs(
@@ -214,24 +222,6 @@ def fit_text_pipeline(texts: list[str], config: TextConfig, saved: dict[str, Any
     return FittedText(pipeline, train_ids)
 
 
-def initialise_embeddings(
-    config: EmbeddingConfig,
-    text: FittedText,
-    unlabeled: list[str],
-    *,
-    dim: int,
-    seed: int,
-    workers: int = 1,
-) -> InitialVectors:
-    """The embedding layer's initial vectors: read from `config.embeddings`, trained in-domain (`pretrain_embeddings`,
-    `dim`-sized, on the training ids plus `unlabeled`, with gensim `workers`: 1 is bit-reproducible), or none."""
-    if config.embeddings is not None:
-        return _pretrained_vectors(config.embeddings, text, seed=seed, dim=dim)
-    if config.pretrain_embeddings is not None:
-        return _in_domain_vectors(config.pretrain_embeddings, text, unlabeled, dim=dim, seed=seed, workers=workers)
-    return InitialVectors()
-
-
 def initial_vectors(settings: Settings, text: FittedText, data: PreparedData, *, resumed: bool) -> InitialVectors:
     """`initialise_embeddings` as fit runs it: a resumed fit has the vectors in its checkpoint's weights, and makes
     them again only when embedding-neighbour synonyms draw on them (then with one worker: they are training data)."""
@@ -241,53 +231,6 @@ def initial_vectors(settings: Settings, text: FittedText, data: PreparedData, *,
     workers = 1 if exact else settings.train.num_threads or 2
     dim, seed = settings.model.embedding_dim, settings.train.seed
     return initialise_embeddings(settings.embedding, text, data.unlabeled, dim=dim, seed=seed, workers=workers)
-
-
-def _pretrained_vectors(path: str, text: FittedText, *, seed: int, dim: int) -> InitialVectors:
-    """Vectors for the tokenizer's vocabulary from a vectors file, and their coverage."""
-    from sentilstm.text.embeddings import load_vectors_and_ngrams
-
-    vocabulary = text.pipeline.tokenizer.vocabulary()
-    names = {i: token for token, i in vocabulary.items()}
-    counts = (
-        np.bincount(np.concatenate([word_ids(x) for x in text.train_ids]), minlength=len(vocabulary))
-        if text.train_ids
-        else np.zeros(len(vocabulary))
-    )
-    token_counts = {names[i]: int(n) for i, n in enumerate(counts) if n and i in names}
-    vectors, ngrams, coverage = load_vectors_and_ngrams(
-        path, vocabulary, subwords=text.pipeline.subwords, seed=seed, token_counts=token_counts
-    )
-    if vectors.shape[1] != dim:
-        log.info("embedding_dim is %d, the dimension of %s (not %d)", vectors.shape[1], path, dim)
-    log.info("pretrained vectors: %s", coverage.summary())
-    return InitialVectors(vectors, coverage, ngrams)
-
-
-def _in_domain_vectors(
-    method: Any,
-    text: FittedText,
-    unlabeled: list[str],
-    *,
-    dim: int,
-    seed: int,
-    workers: int,
-) -> InitialVectors:
-    """word2vec/fastText vectors trained on the training texts plus `unlabeled`, in the model's tokens."""
-    from sentilstm.text.pretraining import train_vectors
-
-    vocabulary = text.pipeline.tokenizer.vocabulary()
-    names = np.empty(len(vocabulary), dtype=object)
-    for token, i in vocabulary.items():
-        names[i] = token
-    sentences = [names[word_ids(ids)].tolist() for ids in text.train_ids + text.pipeline.encode(unlabeled)]
-    counts = np.bincount(np.concatenate([word_ids(x) for x in text.train_ids]), minlength=len(vocabulary))
-    token_counts = {names[i]: int(n) for i, n in enumerate(counts) if n}
-    vectors, coverage = train_vectors(
-        sentences, vocabulary, method=method, dim=dim, seed=seed, workers=workers, token_counts=token_counts
-    )
-    log.info("in-domain vectors: %s (%d unlabelled texts)", coverage.summary(), len(unlabeled))
-    return InitialVectors(vectors, coverage)
 
 
 def network_config(
@@ -491,4 +434,5 @@ __all__ = [
     "prepare_data",
     "score_validation",
     "train_network",
+    "warn_about",
 ]

@@ -35,6 +35,7 @@ from torch import nn
 from sentilstm.config import MAX_SEED, check_choice, check_integer
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.explanations.result import TokenAttribution, plain_label
+from sentilstm.network.ensemble import members
 from sentilstm.text.normalize import HTML_TAG  # the tags the normaliser strips: one word each here
 from sentilstm.text.subwords import word_ids
 from sentilstm.text.tokenizers import truncate
@@ -299,9 +300,9 @@ def _network_scores(
     device = resolve_device(clf.device)
     model.to(device)
     if method == "attention":
-        token_scores = _attention(model, ids, device)
-    else:
-        token_scores = _integrated_gradients(model, ids, device, n_steps)
+        token_scores = _attention(model, ids, device)  # an ensemble's: its members' attention averaged
+    else:  # an ensemble's: the mean of its members' attributions, each to its own log-odds
+        token_scores = np.mean([_integrated_gradients(net, ids, device, n_steps) for net in members(model)], axis=0)
     scores = np.zeros((len(spans), token_scores.shape[1]))
     known = owners >= 0
     np.add.at(scores, owners[known], token_scores[known])

@@ -82,6 +82,8 @@ class SentimentNet(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         config.validate()
+        if config.members != 1:
+            raise ValueError(f"a SentimentNet is one network, config.members is {config.members}; use make_network")
         self.config = config
         c = config
         self.embedding = nn.Embedding(c.embedding_rows, c.embedding_dim, padding_idx=c.padding_idx)

@@ -41,6 +41,7 @@ from sentilstm.artifact.format import library_versions
 from sentilstm.config import check_choice
 from sentilstm.errors import ArtifactError, ConfigError, OutputError
 from sentilstm.estimators.classifier import SentimentClassifier
+from sentilstm.network.ensemble import EnsembleNet, average_probabilities, members
 from sentilstm.network.model import SentimentNet
 from sentilstm.onnx.fused_rnn import FusedNetwork
 from sentilstm.onnx.graph import METADATA_KEY, ONNX_INPUTS, ONNX_OUTPUTS, file_digest, pad_batch, sibling_path
@@ -83,16 +84,20 @@ class ExportReport:
 
 
 class _Exported(nn.Module):
-    """The network with softmax attached: (ids, lengths) -> (logits, probabilities)."""
+    """The network with softmax attached: (ids, lengths) -> (logits, probabilities); an ensemble's members run side
+    by side in the one graph, and its "logits" are the log of their mean probabilities (`average_probabilities`)."""
 
-    def __init__(self, net: SentimentNet, fuse_directions: bool = False) -> None:
+    def __init__(self, net: SentimentNet | EnsembleNet, fuse_directions: bool = False) -> None:
         super().__init__()
         self.config = net.config
         # ONNX: a bidirectional net's directions become one LSTM/GRU op per layer (see sentilstm.onnx.fused_rnn)
-        self.body = FusedNetwork(net) if fuse_directions and net.backward_rnns is not None else net
+        self.bodies = nn.ModuleList(
+            FusedNetwork(member) if fuse_directions and member.backward_rnns is not None else member
+            for member in members(net)
+        )
 
     def forward(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        logits = self.body(ids, lengths).float()  # (batch, num_classes)
+        logits = average_probabilities([body(ids, lengths) for body in self.bodies])  # (batch, num_classes)
         return logits, torch.softmax(logits, dim=-1)
 
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from sentilstm.config import check_integer
 from sentilstm.errors import ConfigError
+from sentilstm.network.ensemble import EnsembleNet
 from sentilstm.network.model import SentimentNet
 
 MAX_SEQUENCE_LENGTH = 100_000  # tokens of the dummy text; longer texts' shapes follow the same pattern
@@ -89,7 +90,7 @@ def describe(clf: Any, sequence_length: int | None = None) -> ModelSummary:
         return _describe_baseline(clf)
     if not hasattr(clf, "model_"):
         raise ConfigError("describe() needs a trained classifier: fit it or load one with sentilstm.load_model")
-    net: SentimentNet = clf.model_
+    net: SentimentNet | EnsembleNet = clf.model_
     length = sequence_length if sequence_length is not None else clf.pipeline_.config.max_length or 64
     if isinstance(length, int) and length < 1:
         raise ConfigError(f"sequence_length must be >= 1, got {length}")
@@ -121,7 +122,9 @@ def describe(clf: Any, sequence_length: int | None = None) -> ModelSummary:
         )
     total = sum(p.numel() for p in net.parameters())
     return ModelSummary(
-        estimator=f"SentimentNet ({net.config.cell.upper()})",
+        estimator=f"SentimentNet ({net.config.cell.upper()})"
+        if net.config.members == 1
+        else f"EnsembleNet ({net.config.members} x SentimentNet {net.config.cell.upper()})",
         layers=layers,
         total_parameters=total,
         trainable_parameters=sum(p.numel() for p in net.parameters() if p.requires_grad),

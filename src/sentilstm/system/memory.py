@@ -28,10 +28,10 @@ STATE_FLOATS_PER_HIDDEN_UNIT = 8
 
 def parameter_count(config: ModelConfig) -> int:
     """The network's exact parameter count, from a copy built on the meta device (no memory is allocated)."""
-    from sentilstm.network.model import SentimentNet
+    from sentilstm.network.ensemble import make_network
 
     with torch.device("meta"):
-        net = SentimentNet(config)
+        net = make_network(config)
     return sum(p.numel() for p in net.parameters())
 
 
