@@ -30,6 +30,7 @@ from sentilstm import SentimentClassifier
 from sentilstm.data.labels import LabelMap
 from sentilstm.estimators import distillation
 from sentilstm.estimators.baselines import make_baseline
+from sentilstm.network.ensemble import EnsembleNet, members
 
 RESULTS = Path(__file__).parent / "results"
 WAYS = ("tfidf_lr", "network", "teacher", "student")
@@ -39,11 +40,19 @@ def one_run(name: str, seed: int, data_dir: Path | None, options: dict[str, Any]
     """Dev scores of TF-IDF LR, the first network, the blend that teaches and the distilled network."""
     train, dev = development_split(name, data_dir)
     probabilities: dict[str, Any] = {}
+    each: dict[str, Any] = {}  # an ensemble's members
     original = distillation.distil
 
     def watched(clf: Any, *args: Any, **kwargs: Any) -> None:  # the teacher and the first network, before
         probabilities["teacher"] = clf.predict_proba(dev.texts)
         probabilities["network"] = clf._network_proba(dev.texts)
+        whole = clf.model_
+        try:  # an ensemble's members one by one: what one network of the same recipe scores
+            for k, net in enumerate(members(whole) if isinstance(whole, EnsembleNet) else []):
+                clf.model_ = net
+                each[f"member{k}"] = clf._network_proba(dev.texts)
+        finally:
+            clf.model_ = whole
         original(clf, *args, **kwargs)
 
     distillation.distil = watched
@@ -62,8 +71,11 @@ def one_run(name: str, seed: int, data_dir: Path | None, options: dict[str, Any]
             "macro_f1": 100 * f1_score(targets, p.argmax(1), average="macro"),
             "accuracy": 100 * accuracy_score(targets, p.argmax(1)),
         }
-        for way, p in probabilities.items()
+        for way, p in {**probabilities, **each}.items()
     }
+    if each:  # "member": the mean of the members' scores, one network's expected score
+        found = [scores.pop(k) for k in list(each)]
+        scores["member"] = {metric: statistics.mean(m[metric] for m in found) for metric in found[0]}
     return {"scores": scores, "seconds": seconds, "partner": clf.metrics_["distillation"]["teacher"]}
 
 
@@ -84,16 +96,23 @@ def report(results: dict[str, Any], command: str) -> str:
         " fit seconds |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    margins: dict[str, list[float]] = {way: [] for way in WAYS}
+    ensemble = all("member" in r["scores"] for r in results["runs"].values()) and bool(results["runs"])
+    ways = (*WAYS, "member") if ensemble else WAYS
+    if ensemble:  # the network is an ensemble: its members' mean score goes beside it
+        lines[-4] += " network: the ensemble of the run's networks; one member: their mean score, each alone."
+        lines[-2] = lines[-2].replace("| network |", "| one member | network |")
+        lines[-1] += "---|"
+    margins: dict[str, list[float]] = {way: [] for way in ways}
     for name, runs in sorted(by_dataset.items()):
         metric = "accuracy" if name in ("sst2", "imdb") else "weighted_f1"
-        mean = {way: statistics.mean(r["scores"][way][metric] for r in runs) for way in WAYS}
-        for way in WAYS:
+        mean = {way: statistics.mean(r["scores"][way][metric] for r in runs) for way in ways}
+        for way in ways:
             margins[way].append(mean[way] - mean["tfidf_lr"])
         seconds = statistics.mean(r["seconds"] for r in runs)
+        member = f"{mean['member']:.2f} | " if ensemble else ""
         lines.append(
-            f"| {name} | {len(runs)} | {mean['tfidf_lr']:.2f} | {mean['network']:.2f} | {mean['teacher']:.2f} | "
-            f"{mean['student']:.2f} | {mean['student'] - mean['network']:+.2f} | "
+            f"| {name} | {len(runs)} | {mean['tfidf_lr']:.2f} | {member}{mean['network']:.2f} | "
+            f"{mean['teacher']:.2f} | {mean['student']:.2f} | {mean['student'] - mean['network']:+.2f} | "
             f"{mean['student'] - mean['tfidf_lr']:+.2f} | {seconds:.0f} |"
         )
     lines += [

@@ -238,7 +238,7 @@ def test_every_config_field_is_a_parameter_with_the_same_default() -> None:
             if cls is ModelConfig and f.name in DERIVED_MODEL_FIELDS:
                 continue
             expected[f.name] = f.default
-    assert set(DERIVED_MODEL_FIELDS) == {"embedding_rows", "num_classes", "padding_idx", "ngram_rows"}
+    assert set(DERIVED_MODEL_FIELDS) == {"embedding_rows", "num_classes", "padding_idx", "ngram_rows", "members"}
     assert {name for name in parameters if name != "self"} == set(expected)  # every facade parameter is a setting
     assert parameters["blend"].default == "auto"
     for name, default in expected.items():

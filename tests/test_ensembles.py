@@ -210,3 +210,14 @@ def test_the_command_line_trains_an_ensemble(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert load_model(out).model_.config.members == 2 and not list(tmp_path.glob("*.ckpt*"))
     assert "ensemble must be between 1 and 64" in error_line(invoke_cli("train", data, "--out", out, "--ensemble", 0))
+
+
+def test_the_report_and_the_summary_show_the_members(ensemble_model: SentimentClassifier) -> None:
+    from sentilstm.report.builders import training_report
+    from sentilstm.report.summary import describe
+
+    html = training_report(ensemble_model, title="ensemble").to_html()
+    assert "Ensemble" in html and "member 3 (seed 2" in html and "ensemble (probabilities averaged)" in html
+    summary = describe(ensemble_model)
+    assert summary.estimator == "EnsembleNet (3 x SentimentNet LSTM)"
+    assert summary.total_parameters == 3 * sum(p.numel() for p in members(ensemble_model.model_)[0].parameters())

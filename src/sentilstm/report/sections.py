@@ -310,6 +310,9 @@ def model_section(clf: Any, metrics: dict[str, Any]) -> Section:
                 ),
             )
     distilled = metrics.get("distillation")
+    ensemble = metrics.get("ensemble") or (distilled or {}).get("teacher_ensemble")
+    if ensemble:
+        section.add(*_ensemble_parts(ensemble, taught=not metrics.get("ensemble")))
     if distilled:
         rows = [
             [way.replace("_", " "), *(format_number(scores[key]) for key in ("accuracy", "macro_f1", "weighted_f1"))]
@@ -327,6 +330,25 @@ def model_section(clf: Any, metrics: dict[str, Any]) -> Section:
             table(["model", "accuracy", "macro F1", "weighted F1"], rows, numeric=(1, 2, 3)),
         )
     return section
+
+
+def _ensemble_parts(ensemble: dict[str, Any], *, taught: bool) -> list[Any]:
+    """An ensemble's members beside the ensemble, in validation scores (`taught`: it was the distillation's teacher)."""
+    keys = ("accuracy", "macro_f1", "weighted_f1")
+    rows = [
+        [
+            f"member {k + 1} (seed {m['seed']}, best epoch {m['best_epoch']})",
+            *(format_number(m["validation"][key]) for key in keys),
+        ]
+        for k, m in enumerate(ensemble["members"])
+    ]
+    rows.append(["ensemble (probabilities averaged)", *(format_number(ensemble["validation"][key]) for key in keys)])
+    role = "taught the distilled network below" if taught else "is the network served"
+    return [
+        heading("Ensemble", f"{len(ensemble['members'])} networks"),
+        paragraph(f"Networks of one architecture trained with their own seeds on the same split; their mean {role}."),
+        table(["network", "accuracy", "macro F1", "weighted F1"], rows, numeric=(1, 2, 3)),
+    ]
 
 
 def configuration_section(params: dict[str, Any], defaults: dict[str, Any]) -> Section:
