@@ -79,6 +79,16 @@ LEVERS: dict[str, tuple[str, dict[str, Any]]] = {
     "lstm_swap_delete": ("random swap + deletion x1", {"augment": "swap,delete"}),
     "lstm_synonym": ("synonym replacement x1, embedding neighbours", {"augment": "synonym"}),
     "lstm_synonym_wordnet": ("synonym replacement x1, WordNet", {"augment": "synonym", "augment_synonyms": "wordnet"}),
+    # issue 16's levers; a distilled network is served alone, so its "blended" and "alone" rows are the same network
+    "lstm_subwords": ("character 2-5-gram subwords (100,000 buckets)", {"char_ngrams": [2, 5]}),
+    "lstm_distill": ("distilled from its blend, served alone", {"distill": "blend"}),
+    "lstm_subwords_distill": ("subwords, distilled from the blend", {"char_ngrams": [2, 5], "distill": "blend"}),
+    "lstm_ensemble3": ("ensemble of 3 networks", {"ensemble": 3}),
+    "lstm_subwords_ensemble3": ("subwords, ensemble of 3 networks", {"char_ngrams": [2, 5], "ensemble": 3}),
+    "lstm_subwords_ensemble3_distill": (
+        "subwords, the blend of an ensemble of 3 distilled into one network",
+        {"char_ngrams": [2, 5], "ensemble": 3, "distill": "blend"},
+    ),
 }
 for _name, (_title, _) in LEVERS.items():
     MODELS.setdefault(_name, f"default + {_title}, blended")

@@ -191,8 +191,8 @@ class TrainConfig:
     distill_temperature: float = 2.0  # softens both distributions; T^2 keeps the gradients' scale
     distill_weight: float = 0.5  # the soft targets' share of the loss; the labels' cross-entropy has the rest
     # networks trained with seeds seed, seed + 1, ... on the same split, their probabilities averaged and saved in
-    # one file: each adds a training run and a forward pass, and three gained ~1.5 weighted F1 over one on the ten
-    # AfriSenti dev splits (bench/results/ensemble_dev.md); distill="blend" then teaches one network what they know
+    # one file: each adds a training run and a forward pass; three subword networks gained 1.7 weighted F1 over one
+    # on the ten AfriSenti dev splits (bench/results/distill_dev_ensemble3.md); distill="blend" then teaches one
     ensemble: int = 1
 
     def validate(self) -> None:
