@@ -95,6 +95,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     n-grams on top of its word vector, hashed into `ngram_buckets` rows as fastText hashes them
     (`sentilstm.text.subwords`); a fastText `.bin` hashed the same way as `embeddings` starts that table too.
 
+    `ensemble=K` trains K networks (seeds seed ... seed + K - 1) on the same split and averages their probabilities;
+    they are saved, exported and explained as one model (`sentilstm.estimators.ensembles`).
+
     `augment` adds edited copies of the training split's texts (never the validation split's) before the
     network trains: "eda" or any of "synonym", "insert", "swap", "delete", "backtranslate" (a list or a
     comma-separated string), `augment_copies` per text and operation, changing `augment_alpha` of the words.

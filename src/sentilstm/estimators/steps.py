@@ -11,7 +11,9 @@
     history = train_network(net, rows, data, text, settings.train)            # the training loop
     blend = fit_blend_step(settings.blend, ...); scores = score_validation(...)   # rank 0's work alone
 
-`SentimentClassifier.fit` runs them in this order; resuming from a checkpoint passes its payload as `saved`.
+`SentimentClassifier.fit` runs them in this order; resuming from a checkpoint passes its payload as `saved`. Between
+training and the blend, `ensembles.train_members` trains an ensemble's other members (`ensemble` > 1); after the
+blend, `distillation.distil` trains the distilled network (`distill`).
 """
 
 from __future__ import annotations
