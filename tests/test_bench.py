@@ -255,3 +255,23 @@ def test_unseen_words_counts_the_development_tokens_the_tokenizer_maps_to_unk() 
     train, dev = ["good bad", "good bad", "good fine"], ["good bad fine awful"]
     assert bench.unseen_rate(train, dev, min_frequency=2) == 50.0  # fine (seen once) and awful (never)
     assert bench.unseen_rate(train, dev, min_frequency=1) == 25.0  # awful alone
+
+
+def test_a_lever_run_on_every_language_gets_a_summary_row() -> None:
+    bench = load_bench()
+    names = bench.SUITES["afrisenti"][0]
+    runs = [
+        {
+            "dataset": name,
+            "model": model,
+            "seed": 0,
+            "weighted_f1": value - (3 if (name, model) == (names[4], "lstm_ensemble3") else 0),
+        }
+        for name in names
+        for model, value in (("tfidf_lr", 60), ("nbsvm", 58), ("lstm", 61), ("lstm_alone", 55), ("lstm_ensemble3", 61))
+    ]
+    lines = bench.suite_summary(runs)
+    assert "| default + ensemble of 3 networks, blended | 1 | 60.70 | +0.70 | -2.00 | 1 |" in lines
+    assert not any(line.startswith("| sentilstm default, network alone") for line in lines)  # it has its own table
+    partial = [r for r in runs if not (r["model"] == "lstm_ensemble3" and r["dataset"] == names[0])]
+    assert not any("ensemble" in line for line in bench.suite_summary(partial))  # one language missing: no row
