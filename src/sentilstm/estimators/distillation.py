@@ -150,13 +150,10 @@ def distil(
     if teacher is None and settings.train.distill == "blend":
         kept = clf.blend_model_ is not None
         k = settings.train.ensemble
-        described = (
-            ("this run's blend" if kept else "this run's network (no blend kept)")
-            if k == 1
-            else (
-                f"this run's blend of an ensemble of {k} networks" if kept else f"this run's ensemble of {k} networks"
-            )
-        )
+        networks = "network" if k == 1 else f"ensemble of {k} networks"
+        described = f"this run's {networks} (no blend kept)"
+        if kept:
+            described = "this run's blend" + ("" if k == 1 else f" of an {networks}")
         predict = clf.predict_proba
         soft = _blend_targets(clf, blend, texts, len(data.texts))
     else:
