@@ -366,7 +366,14 @@ def _stop_pool(pool: futures.ProcessPoolExecutor, before: set[int | None]) -> No
     pool.shutdown(wait=False, cancel_futures=True)
     if manager is not None:
         manager.join(timeout=30)
-    _terminate([p for p in multiprocessing.active_children() if p.pid not in before] + processes)
+    _terminate(processes)
+    # a worker the pool was still starting when it broke is not in `_processes`: end every child started since,
+    # again until none is left (bounded: a pool starts at most its worker count)
+    for _ in range(len(processes) + 2):
+        started = [p for p in multiprocessing.active_children() if p.pid not in before]
+        if not started:
+            break
+        _terminate(started)
 
 
 def _terminate(processes: list[Any]) -> None:
