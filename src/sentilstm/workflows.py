@@ -109,7 +109,7 @@ def train_to_file(
         validation=None if validation is None else (validation.texts, validation.labels),
         checkpoint_path=checkpoint,
         resume=resume,
-        unlabeled=list(unlabeled) if unlabeled is not None and (model.pretrain_embeddings or model.distill) else None,
+        unlabeled=list(unlabeled) if unlabeled is not None and _reads_unlabeled(model) else None,
     )
     if not distributed.is_main_process():  # another rank of a distributed run: train its shards, write nothing
         model.fit(train.texts, train.labels, **fit_options)
@@ -430,6 +430,11 @@ def _report_path(report: ReportPath, out: Path) -> Path | None:
     if report is True:
         return report_path_for(out)
     return None if report is None or report is False else Path(report)
+
+
+def _reads_unlabeled(model: Any) -> bool:
+    """Whether a fit uses unlabelled texts (in-domain vectors, distillation's transfer set, pretraining)."""
+    return bool(model.pretrain_embeddings or model.distill or model.pretrain)
 
 
 def _optional_path(path: str | Path | None) -> Path | None:

@@ -23,6 +23,7 @@ from sentilstm.config import (
     Monitor,
     Pooling,
     Precision,
+    PretrainEncoder,
     Sampling,
     Schedule,
     TextConfig,
@@ -105,7 +106,10 @@ PretrainEmbeddingsOpt = Annotated[
 ]
 UnlabeledOpt = Annotated[
     Path | None,
-    typer.Option(help="Unlabelled texts for --pretrain-embeddings (a named dataset's are used automatically)."),
+    typer.Option(
+        help="Unlabelled texts for --pretrain, --pretrain-embeddings and --distill (a named dataset's are used "
+        "automatically)."
+    ),
 ]
 BlendOpt = Annotated[
     str, typer.Option(help="Blend with a linear n-gram model: auto (best on validation), nbsvm, tfidf_lr or none.")
@@ -190,6 +194,7 @@ def training_options(
     freeze_embeddings: Annotated[int, typer.Option(help=FIELD_HELP["freeze_embeddings"])] = R.freeze_embeddings,
     distill: Annotated[str | None, typer.Option(metavar="TEACHER", help=FIELD_HELP["distill"])] = R.distill,
     ensemble: Annotated[int, typer.Option(metavar="K", help=FIELD_HELP["ensemble"])] = R.ensemble,
+    pretrain: Annotated[str | None, literal_option(PretrainEncoder, "pretrain", FIELD_HELP["pretrain"])] = R.pretrain,
     blend: BlendOpt = "auto",
     augment: AugmentOpt = None,
     augment_copies: Annotated[int, typer.Option(help="Augmented copies per text and operation.")] = 1,

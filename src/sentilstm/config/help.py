@@ -61,6 +61,10 @@ FIELD_HELP: dict[str, str] = {
     "a .sentilstm file or hf:MODEL_NAME.",
     "distill_temperature": "Distillation temperature (softens teacher and student alike).",
     "distill_weight": "Share of the loss from the teacher's soft targets (the labels have the rest).",
+    "pretrain": "Pretrain the embeddings and the first recurrent layer on the training and unlabelled texts first, as "
+    "forward and backward language models:",
+    "pretrain_epochs": "Passes of the language model over the training and unlabelled texts.",
+    "pretrain_learning_rate": "Peak learning rate of the language model.",
     "ensemble": "Networks to train (seeds SEED, SEED+1, ...) and average, saved in one file; with --distill blend "
     "they teach one network that is served alone.",
     "freeze_embeddings": "Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).",

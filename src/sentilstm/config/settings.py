@@ -22,6 +22,7 @@ Precision = Literal["fp32", "bf16", "auto"]
 Monitor = Literal["macro_f1", "accuracy", "loss"]
 Loss = Literal["cross_entropy", "focal"]
 Sampling = Literal["none", "oversample", "undersample", "balanced_batches", "smote"]
+PretrainEncoder = Literal["lm"]
 # Upper bounds far beyond anything trainable; they keep size arithmetic finite (an LSTM of hidden size h has 4h^2
 # weights per direction), so absurd values fail here and the memory check reports the rest with real numbers.
 MAX_WIDTH = 2**20  # embedding_dim, hidden_size, conv_channels
@@ -34,6 +35,7 @@ MAX_THREADS = 4096  # torch.set_num_threads(100_000) crashes the process at exit
 # the longest max_length: an LSTM reads a text token by token, so this bounds the work one text can cause (an
 # IMDB review is ~300 tokens; the default picks at most 512); a file asking for more is damaged or forged
 MAX_LENGTH = 100_000
+MAX_PRETRAIN_EPOCHS = 1000
 MAX_ENSEMBLE = 64  # networks in one ensemble (each trains and predicts in turn; 3 to 10 is the useful range)
 MAX_CHAR_NGRAM = 10  # the longest character n-gram of a subword embedding (fastText uses 3-6)
 DEFAULT_NGRAM_BUCKETS = 100_000  # hashed n-gram rows: 12.8M weights at 128 dims (fastText: 2M x 100)
@@ -194,6 +196,13 @@ class TrainConfig:
     # one file: each adds a training run and a forward pass; three subword networks gained 1.7 weighted F1 over one
     # on the ten AfriSenti dev splits (bench/results/distill_dev_ensemble3.md); distill="blend" then teaches one
     ensemble: int = 1
+    # "lm": the embedding layer and the first (Bi)LSTM/GRU layer first learn to predict each next token (and,
+    # reading backwards, each previous one) of the training and unlabelled texts, tokenized as the classifier sees
+    # them (Dai & Le 2015; Howard & Ruder 2018); the classifier then trains from those weights
+    # (sentilstm.training.language_model)
+    pretrain: PretrainEncoder | None = None
+    pretrain_epochs: int = 1  # passes of the language model over the training and unlabelled texts
+    pretrain_learning_rate: float = 2e-3  # peak AdamW rate of the language model (warm-up, then linear decay)
 
     def validate(self) -> None:
         check_field_kinds(self)
@@ -217,6 +226,10 @@ class TrainConfig:
         check_range("distill_temperature", self.distill_temperature, 1.0, 20.0)
         check_range("distill_weight", self.distill_weight, 0.0, 1.0)
         check_range("ensemble", self.ensemble, 1, MAX_ENSEMBLE)
+        if self.pretrain is not None:
+            check_choice("pretrain", self.pretrain, PretrainEncoder)
+        check_range("pretrain_epochs", self.pretrain_epochs, 1, MAX_PRETRAIN_EPOCHS)
+        check_range("pretrain_learning_rate", self.pretrain_learning_rate, 1e-8, 10.0)
         if self.distill is not None and (not isinstance(self.distill, str) or not self.distill.strip()):
             raise ConfigError(
                 f"distill must be 'blend', a .sentilstm model file or 'hf:MODEL_NAME', got {self.distill!r}"

@@ -33,6 +33,7 @@ from sentilstm.config import (
     Monitor,
     Pooling,
     Precision,
+    PretrainEncoder,
     Sampling,
     Schedule,
     SynonymKind,
@@ -94,6 +95,10 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     `char_ngrams=(2, 5)` (or "2-5") gives every token, seen in training or not, the vectors of its character
     n-grams on top of its word vector, hashed into `ngram_buckets` rows as fastText hashes them
     (`sentilstm.text.subwords`); a fastText `.bin` hashed the same way as `embeddings` starts that table too.
+
+    `pretrain="lm"` first trains the embedding layer and the first recurrent layer as forward and backward language
+    models on the training texts plus `fit(..., unlabeled=texts)` for `pretrain_epochs`, and the classifier starts
+    from them (`sentilstm.training.language_model`).
 
     `ensemble=K` trains K networks (seeds seed ... seed + K - 1) on the same split and averages their probabilities;
     they are saved, exported and explained as one model (`sentilstm.estimators.ensembles`).
@@ -180,6 +185,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         distill_temperature: float = TrainConfig.distill_temperature,
         distill_weight: float = TrainConfig.distill_weight,
         ensemble: int = TrainConfig.ensemble,
+        pretrain: PretrainEncoder | None = TrainConfig.pretrain,
+        pretrain_epochs: int = TrainConfig.pretrain_epochs,
+        pretrain_learning_rate: float = TrainConfig.pretrain_learning_rate,
         embeddings: str | None = EmbeddingConfig.embeddings,  # EmbeddingConfig, BlendConfig, AugmentConfig
         pretrain_embeddings: PretrainMethod | None = EmbeddingConfig.pretrain_embeddings,
         blend: Blend | None = BlendConfig.blend,
@@ -254,30 +262,23 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         model_config = steps.network_config(settings, text, data, vectors, saved)
         rows = steps.augment_training(settings, data, text, vectors.matrix)
         net = steps.new_network(model_config, vectors.matrix, settings.train, rows.ids, vectors.ngrams)
-        checkpoint = None
-        if checkpoint_path is not None:
-            checkpoint = CheckpointSpec(
-                Path(checkpoint_path), self._payload(data.label_map, text.pipeline, model_config)
-            )
+        path = Path(checkpoint_path) if checkpoint_path is not None else None
+        encoder = steps.pretrain_encoder(net, settings, text, data, path, resume=resume, resumed=saved is not None)
+        payload = self._payload(data.label_map, text.pipeline, model_config)
+        checkpoint = CheckpointSpec(path, payload) if path is not None else None
         hooks = [*([callback] if callback is not None else []), *(callbacks or [])]
         resumed = saved["checkpoint"] if saved else None
         history = steps.train_network(
             net, rows, data, text, settings.train, checkpoint=checkpoint, resume=resumed, callbacks=hooks
         )
         resume_member = self._resume_state if resume else None
+        trained = (net, history, settings, data, text, rows, vectors)
         network, ensemble = ensembles.train_members(
-            net,
-            history,
-            settings,
-            data,
-            text,
-            rows,
-            vectors,
-            checkpoint=checkpoint,
-            callbacks=hooks,
-            resume=resume_member,
+            *trained, checkpoint=checkpoint, callbacks=hooks, resume=resume_member, encoder=steps.state_of(encoder)
         )
         self._set_trained(data.label_map, text.pipeline, network, history, rows, ensemble)
+        if encoder is not None:
+            self.metrics_["pretraining"] = encoder.record.to_dict()
         blend = steps.fit_blend_step(
             settings.blend,
             self._network_proba,

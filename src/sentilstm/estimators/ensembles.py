@@ -26,6 +26,7 @@ from sentilstm.estimators.inference import predict_probabilities
 from sentilstm.network.ensemble import EnsembleNet
 from sentilstm.network.model import SentimentNet
 from sentilstm.system.device import resolve_device, resolve_precision
+from sentilstm.training.language_model import pretraining_checkpoint
 from sentilstm.training.loop import CheckpointSpec, History
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,9 @@ def member_checkpoint(path: Path, member: int) -> Path:
 
 
 def remove_checkpoints(path: Path) -> None:
-    """Delete the checkpoint `path` and every ensemble member's beside it (`member_checkpoint`)."""
+    """Delete the checkpoint `path`, every ensemble member's beside it (`member_checkpoint`) and pretraining's."""
     path.unlink(missing_ok=True)
+    pretraining_checkpoint(path).unlink(missing_ok=True)
     pattern = re.compile(re.escape(path.name) + r"\.member[0-9]+")
     for other in path.parent.glob(f"{path.name}.member*"):
         if pattern.fullmatch(other.name):
@@ -58,10 +60,12 @@ def train_members(
     checkpoint: CheckpointSpec | None = None,
     resume: Resume | None = None,
     callbacks: list[Any] | None = None,
+    encoder: dict[str, Any] | None = None,
 ) -> tuple[SentimentNet | EnsembleNet, dict[str, Any] | None]:
     """The ensemble of `first` and `settings.train.ensemble - 1` fresh networks (seed + 1, ...) trained alike, and its
     summary for `metrics_["ensemble"]`: each member's seed, best epoch and validation scores, and the ensemble's.
-    (`first`, None) when `settings.train.ensemble` is 1."""
+    (`first`, None) when `settings.train.ensemble` is 1. `encoder`: pretrained encoder weights every member starts
+    from (`steps.PretrainedEncoder.state`; pretraining runs once)."""
     from sentilstm.estimators import steps  # steps imports the classifier's neighbours; this module stays light
 
     if settings.train.ensemble == 1:
@@ -71,7 +75,7 @@ def train_members(
     for member in range(1, settings.train.ensemble):
         train = dataclasses.replace(settings.train, seed=settings.train.seed + member)
         log.info("ensemble member %d of %d (seed %d)", member + 1, settings.train.ensemble, train.seed)
-        net = steps.new_network(first.config, vectors.matrix, train, rows.ids, vectors.ngrams)
+        net = steps.new_network(first.config, vectors.matrix, train, rows.ids, vectors.ngrams, encoder)
         spec = dataclasses.replace(checkpoint, path=member_checkpoint(checkpoint.path, member)) if checkpoint else None
         state = resume(spec.path) if resume is not None and spec is not None else None
         histories.append(

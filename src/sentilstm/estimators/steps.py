@@ -50,6 +50,13 @@ from sentilstm.system.memory import check_fits
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.tokenizers import TextTokenizer
 from sentilstm.training import distributed
+from sentilstm.training.language_model import (
+    PretrainingRecord,
+    check_pretrainable,
+    encoder_state,
+    pretrain_language_model,
+    pretraining_checkpoint,
+)
 from sentilstm.training.loop import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit
 
 log = logging.getLogger(__name__)
@@ -103,6 +110,14 @@ class TrainingRows:
 
 
 @dataclass
+class PretrainedEncoder:
+    """What language-model pretraining did, and the encoder weights it left (they start an ensemble's members)."""
+
+    record: PretrainingRecord
+    state: dict[str, torch.Tensor]
+
+
+@dataclass
 class ValidationScores:
     """The full prediction's scores on the validation split, and a profile of the data."""
 
@@ -133,6 +148,12 @@ def check_settings(
             "distillation does not run under torchrun: train the teacher there and save it, then distil it on one "
             "process with distill='teacher.sentilstm'"
         )
+    if train.pretrain is not None and distributed.launched():
+        raise ConfigError(
+            "pretrain does not run under torchrun: pretrain on one process (pretrain='lm', then train there), or "
+            "train under torchrun without pretrain"
+        )
+    check_pretrainable(model, train)
     if train.ensemble > 1 and distributed.launched():
         raise ConfigError(
             "ensemble does not run under torchrun: train its members there one seed at a time, or run ensemble="
@@ -294,6 +315,7 @@ def new_network(
     train: TrainConfig,
     ids: list[np.ndarray],
     ngrams: np.ndarray | None = None,
+    encoder: dict[str, torch.Tensor] | None = None,
 ) -> SentimentNet:
     """A seeded network, its embedding layer initialised with `vectors` (and its n-gram table with `ngrams`);
     MemoryError-like ConfigError unless it trains on the longest of `ids` in the memory there is."""
@@ -309,7 +331,40 @@ def new_network(
     if ngrams is not None and net.ngram_embedding is not None:
         with torch.no_grad():
             net.ngram_embedding.weight.copy_(torch.from_numpy(ngrams))
+    if encoder is not None:  # a pretrained encoder (PretrainedEncoder.state); the rest keeps this seed's weights
+        net.load_state_dict(encoder, strict=False)
     return net
+
+
+def pretrain_encoder(
+    net: SentimentNet,
+    settings: Settings,
+    text: FittedText,
+    data: PreparedData,
+    checkpoint: Path | None,
+    *,
+    resume: bool,
+    resumed: bool,
+) -> PretrainedEncoder | None:
+    """Language-model pretraining of `net`'s encoder (`pretrain="lm"`) on the training split's and the unlabelled
+    texts, with perplexity on the validation split; None without `pretrain`. With `checkpoint` (the classifier's) it
+    checkpoints beside it, and `resume` continues from there. A `resumed` classifier whose pretraining checkpoint is
+    gone has its weights in its own checkpoint: pretraining is skipped then."""
+    if settings.train.pretrain is None:
+        return None
+    path = pretraining_checkpoint(checkpoint) if checkpoint is not None else None
+    if resumed and (path is None or not path.is_file()):
+        log.warning("resuming training without its pretraining checkpoint: the model file will not record pretraining")
+        return None
+    corpus = text.train_ids + text.pipeline.encode(data.unlabeled)
+    validation = text.pipeline.encode(data.val_texts)
+    record = pretrain_language_model(net, corpus, validation, settings.train, checkpoint=path, resume=resume)
+    return PretrainedEncoder(record, encoder_state(net))
+
+
+def state_of(encoder: PretrainedEncoder | None) -> dict[str, torch.Tensor] | None:
+    """A pretrained encoder's weights (None without pretraining), for an ensemble's other members."""
+    return encoder.state if encoder is not None else None
 
 
 def class_weights(class_weight: Any, label_map: LabelMap, targets: np.ndarray) -> torch.Tensor | None:

@@ -166,6 +166,22 @@ class SentimentNet(nn.Module):
         states, mask = self._encode(embedded, lengths)
         return self.pool(self.output_dropout(states), mask, lengths)[0]
 
+    def language_model_states(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The first recurrent layer's states, for language-model pretraining (sentilstm.training.language_model):
+        the forward direction's (batch, seq_len, hidden), which at step t has read tokens 0..t, and the backward
+        direction's (None when the network reads one way), which at step t has read tokens t..length-1."""
+        if self.conv is not None:  # checked with the settings; a direct caller gets this
+            raise ValueError(
+                "a network with a convolution front looks at the next tokens: it cannot learn to predict them"
+            )
+        x = self.sequence_dropout(self.embed(ids))
+        forward = self._run(self.forward_rnns[0], x)
+        if self.backward_rnns is None:
+            return forward, None
+        reverse = reversal_index(lengths, x.shape[1])
+        backward = self._run(self.backward_rnns[0], reverse_within_length(x, reverse))
+        return forward, reverse_within_length(backward, reverse)
+
     def classify(self, representation: Tensor) -> Tensor:
         """Logits (batch, num_classes) from pooled representations."""
         return self.head(self.dropout(representation))
