@@ -66,7 +66,8 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
     from sentilstm.network.model import SentimentNet
     from sentilstm.system.threads import thread_governor
     from sentilstm.text.pipeline import TextPipeline
-    from sentilstm.training.loop import EncodedSplit, _make_optimizer, epoch_batches, run_epoch
+    from sentilstm.training.loop import EncodedSplit, epoch_batches, run_epoch
+    from sentilstm.training.optim import make_optimizer
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     texts, labels, source = texts_and_labels(20_000)
@@ -80,7 +81,7 @@ def run_cell(workload: str, threads: int | None, seconds: float) -> dict[str, An
         config = TrainConfig(device="cpu", num_threads=threads)
         data = EncodedSplit(ids, targets)
         lengths = np.array([len(x) for x in ids])
-        optimizer = _make_optimizer(net, config)
+        optimizer = make_optimizer(net, config)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
         loss_fn = torch.nn.CrossEntropyLoss()
         rng = np.random.default_rng(0)

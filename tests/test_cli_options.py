@@ -19,6 +19,7 @@ from sentilstm.cli.options import FLAG_FIELDS
 from sentilstm.cli.training import LAUNCH_OPTIONS, _worker_command
 from sentilstm.config import DERIVED_MODEL_FIELDS, BlendConfig, ModelConfig, TextConfig, TrainConfig
 from sentilstm.estimators.classifier import SentimentClassifier, load_model
+from sentilstm.network.pooling import POOLINGS
 
 # the smallest cv/tune recipe: one epoch of an 8-unit network, no blend
 CV_TUNE_TINY = ["--epochs", "1", "--embedding-dim", "8", "--hidden-size", "8", "--threads", "1", "--blend", "none"]
@@ -77,7 +78,7 @@ def test_literal_flags_list_their_choices_and_fail_while_parsing(table: Path) ->
     text = invoke_cli("train", "--help").stdout
     for kind, values in (
         ("cell", "lstm|gru"),
-        ("pooling", "last|mean|max|attention|concat"),
+        ("pooling", "|".join(POOLINGS)),  # every registered pooling, the built-in ones first
         ("sampling", "none|oversample|undersample|balanced_batches|smote"),
     ):
         assert f"[{values}]" in text, kind

@@ -43,7 +43,8 @@ def sum_pooling() -> Iterator[type[PoolingLayer]]:
 def test_a_registered_pooling_is_a_valid_setting_and_a_padding_invariant_network(
     sum_pooling: type[PoolingLayer],
 ) -> None:
-    assert allowed_values(Pooling) == ["last", "mean", "max", "attention", "concat", "total"]
+    assert allowed_values(Pooling)[:5] == ["last", "mean", "max", "attention", "concat"]  # and any registered since
+    assert allowed_values(Pooling)[-1] == "total"
     ModelConfig(pooling="total").validate()
     check_param_value("pooling", "total")  # what a tuning space's choices go through
     torch.manual_seed(0)
@@ -83,7 +84,7 @@ def test_an_unregistered_pooling_is_refused_with_the_registered_names() -> None:
 def test_register_refuses_a_taken_or_unusable_name(name: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         register(name, "")(type("Extra", (PoolingLayer,), {}))
-    assert list(POOLINGS) == ["last", "mean", "max", "attention", "concat"]
+    assert list(POOLINGS)[:5] == ["last", "mean", "max", "attention", "concat"] and "Extra" not in str(POOLINGS)
 
 
 def test_a_pooling_named_like_a_network_attribute_is_refused() -> None:

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sentilstm.data.labels import Label, LabelMap
+from sentilstm.data.labels import Label
+from sentilstm.data.splits import check_test_labels, labels_of
 from sentilstm.data.tables import Table
-from sentilstm.errors import DataError
 from sentilstm.estimators.ensembles import remove_checkpoints
 from sentilstm.estimators.evaluation import EvaluationReport
 from sentilstm.report.tracking import Tracker, chain
 from sentilstm.selection.crossval import CVResult, Estimator, FoldResult, cross_validate
-from sentilstm.system.files import check_outputs, writing
+from sentilstm.system.files import check_outputs, write_json, writing
 from sentilstm.training.loop import TrainingCallback
 
 if TYPE_CHECKING:  # optuna and the search are imported when a search runs, so `import sentilstm` stays fast
@@ -103,7 +103,7 @@ def train_to_file(
     report_path = _report_path(report, out)
     _check_outputs(out=out, metrics_json=metrics_json, report=report_path, tables=(train, validation, test))
     model.check_params()
-    _check_test_labels(train, validation, test)
+    check_test_labels(train, validation, test)
     checkpoint = Path(f"{out}.ckpt")
     fit_options: dict[str, Any] = dict(
         validation=None if validation is None else (validation.texts, validation.labels),
@@ -166,9 +166,9 @@ def baseline_to_file(
     report_path = _report_path(report, out)
     _check_outputs(out=out, metrics_json=metrics_json, report=report_path, tables=(train, validation, test))
     model.check_params()
-    _check_test_labels(train, validation, test)
+    check_test_labels(train, validation, test)
     texts = train.texts + (validation.texts if validation is not None else [])
-    labels = _labels(train) + (_labels(validation) if validation is not None else [])
+    labels = labels_of(train) + (labels_of(validation) if validation is not None else [])
     started = time.perf_counter()
     model.fit(texts, labels)
     return _finish(
@@ -252,7 +252,7 @@ def cv_to_file(
         on_fold=fold_done,
         callback_factory=callback_factory,
     )
-    _write_json(result.to_dict(), json_path)
+    write_json(result.to_dict(), json_path)
     written, error = _write_report(lambda: cv_report(result), report_path)
     tracker.log_metrics(
         {
@@ -370,7 +370,7 @@ def _finish(
     written, error = _write_report(
         lambda: training_report(model, title=title, test=test_predictions, source=train.source), report_path
     )
-    _write_json(model.metrics_, metrics_json)
+    write_json(model.metrics_, metrics_json)
     return TrainRun(model, out, None, test_report, written, error, metrics_json)
 
 
@@ -391,27 +391,6 @@ def _check_outputs(*, tables: Sequence[Table | None], **outputs: Path | None) ->
     """Before any work: each output writable, none an input table nor another output."""
     inputs = {f"table {t.source}": t.source for t in tables if t is not None and Path(str(t.source)).is_file()}
     check_outputs(outputs, inputs)
-
-
-def _check_test_labels(train: Table, validation: Table | None, test: Table | None) -> None:
-    """A test label the training data lacks can never be predicted: say so before training."""
-    if test is None:
-        return
-    known, labels = (
-        LabelMap.fit(_labels(train) + (_labels(validation) if validation is not None else [])),
-        _labels(test),
-    )
-    try:
-        known.encode(labels)
-    except DataError as exc:
-        raise DataError(f"test {test.source}: {exc}; a model can never predict those") from None
-
-
-def _labels(table: Table) -> list[Label]:
-    """A table's labels; one read without a label column cannot train a model or score it."""
-    if table.labels is None:
-        raise DataError(f"{table.source} has no label column; training, validation and test tables need labels")
-    return table.labels
 
 
 def _trial_scores(tracker: Tracker) -> TrialCallback:
@@ -439,15 +418,6 @@ def _reads_unlabeled(model: Any) -> bool:
 
 def _optional_path(path: str | Path | None) -> Path | None:
     return None if path is None else Path(path)
-
-
-def _write_json(data: Any, path: Path | None) -> None:
-    import json
-
-    from sentilstm.system.files import write_atomically
-
-    if path is not None:
-        write_atomically(path, json.dumps(data, indent=2, default=str))
 
 
 def _write_report(build: Callable[[], Any], path: Path | None) -> tuple[Path | None, str | None]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import json
 import logging
 import math
 import types
@@ -27,7 +26,6 @@ from sentilstm.errors import SentilstmError
 from sentilstm.estimators.evaluation import MAX_MATRIX_CLASSES
 
 if TYPE_CHECKING:
-    from sentilstm.data.labels import Label
     from sentilstm.data.tables import Table
     from sentilstm.estimators.evaluation import EvaluationReport
     from sentilstm.report.tracking import Tracker
@@ -280,44 +278,11 @@ def training_tables(
     return train_table, val_table, test_table, unlabeled
 
 
-def labels_of(table: Table) -> list[Label]:
-    """The labels of a training, validation or test table, which must have them."""
-    from sentilstm.errors import DataError
-
-    if table.labels is None:  # e.g. the validation split of a dataset's local copy (--dataset-path) without labels
-        raise DataError(f"{table.source} has no label column; training, validation and test tables need labels")
-    return table.labels
-
-
-def check_test_labels(train: Table, validation: Table | None, test: Table | None) -> None:
-    """A --test label the training data does not have can never be predicted: say so before training."""
-    from sentilstm.data.labels import LabelMap
-    from sentilstm.errors import DataError
-
-    if test is None:
-        return
-    known = LabelMap.fit(labels_of(train) + (labels_of(validation) if validation is not None else []))
-    try:
-        known.encode(labels_of(test))
-    except DataError as exc:  # "labels [...] were not seen in training; this model knows [...]"
-        raise DataError(
-            f"--test {test.source}: {exc}; a model can never predict those: check the files and --label-column"
-        ) from None
-
-
 def check_out_paths(inputs: dict[str, Any] | None = None, **paths: Path | None) -> None:
     """Before any work: every output (keyword: option name) writable, none of them an input (MODEL, DATA...)."""
     from sentilstm.system.files import check_outputs
 
     check_outputs({f"--{option.replace('_', '-')}": path for option, path in paths.items()}, inputs or {})
-
-
-def write_json(data: Any, path: Path | None) -> None:
-    """Write `data` as indented JSON to `path` (if given), atomically."""
-    from sentilstm.system.files import write_atomically
-
-    if path is not None:
-        write_atomically(path, json.dumps(data, indent=2, default=str))
 
 
 def make_tracker(ctx: typer.Context, use_mlflow: bool | None, uri: str | None, experiment: str) -> Tracker:

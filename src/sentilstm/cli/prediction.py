@@ -17,11 +17,9 @@ from sentilstm.cli.common import (
     check_out_paths,
     console,
     friendly,
-    labels_of,
     out,
     print_report,
     setup_logging,
-    write_json,
 )
 from sentilstm.cli.options import (
     AnyModelArg,
@@ -32,6 +30,8 @@ from sentilstm.cli.options import (
     TextColumnOpt,
     VerboseOpt,
 )
+from sentilstm.data.splits import labels_of
+from sentilstm.system.files import write_json
 
 if TYPE_CHECKING:
     from sentilstm.explanations.methods import ExplainMethod
@@ -225,7 +225,7 @@ def _table_paths(texts: bool, input_path: str | None, output_path: str | None) -
 def _print_predictions(clf: Any, texts: list[str], as_json: bool) -> None:
     """Each text's label and probabilities: a table, or one JSON object per line."""
     probabilities = clf.predict_proba(texts)
-    predicted = clf.predict(texts).tolist()  # the classifier's own decision (argmax of predict_proba)
+    predicted = clf.labels_from(probabilities).tolist()  # the classifier's own decision, without a second pass
     labels = clf.label_map_.labels
     if as_json:
         for text, label, row in zip(texts, predicted, probabilities):

@@ -19,7 +19,6 @@ from sentilstm.cli.common import (
     check_out_paths,
     console,
     friendly,
-    labels_of,
     make_tracker,
     out,
     print_report,
@@ -47,6 +46,7 @@ from sentilstm.cli.options import (
     read_settings,
     shared_flags,
 )
+from sentilstm.data.splits import labels_of
 
 if TYPE_CHECKING:
     from sentilstm.selection.crossval import CVResult, Estimator, FoldResult

@@ -15,7 +15,6 @@ from sentilstm.cli.common import (
     announce_report,
     app,
     check_out_paths,
-    check_test_labels,
     console,
     friendly,
     make_tracker,
@@ -46,6 +45,7 @@ from sentilstm.cli.options import (
     training_options,
     was_given,
 )
+from sentilstm.data.splits import check_test_labels
 
 if TYPE_CHECKING:
     from sentilstm.estimators.classifier import SentimentClassifier
@@ -184,7 +184,7 @@ def train(ctx: typer.Context, **options: Any) -> None:
         label_column=o.label_column,
         encoding=o.encoding,
     )
-    check_test_labels(train_table, val_table, test_table)
+    check_test_labels(train_table, val_table, test_table, name="--test")
     if o.unlabeled is not None:
         unlabeled_texts = read_table(
             o.unlabeled, text_column=o.text_column, need_label=False, encoding=o.encoding
@@ -329,7 +329,7 @@ def baseline(
     train_table, val_table, test_table, _ = training_tables(
         data, dataset, dataset_path, None, test, text_column=text_column, label_column=label_column, encoding=encoding
     )
-    check_test_labels(train_table, val_table, test_table)
+    check_test_labels(train_table, val_table, test_table, name="--test")
     if val_table is not None:  # a linear model needs no early stopping: train on train + validation
         console.print(f"adding the {len(val_table)} validation texts to training (a baseline has no early stopping)")
     total = len(train_table) + (len(val_table) if val_table is not None else 0)

@@ -156,8 +156,11 @@ class ScoringMixin:
 
     def predict(self, X: Iterable[str]) -> np.ndarray:
         """Labels as the user gave them in training (e.g. -1/0/1 or 'positive'), argmax of predict_proba."""
-        probabilities = self.predict_proba(X)
-        return np.asarray(self.label_map_.decode(probabilities.argmax(axis=1)))
+        return self.labels_from(self.predict_proba(X))
+
+    def labels_from(self, probabilities: np.ndarray) -> np.ndarray:
+        """The labels `predict` gives for rows of `predict_proba` already computed (its argmax, decoded)."""
+        return np.asarray(self.label_map_.decode(np.asarray(probabilities).argmax(axis=1)))
 
     def evaluate(self, X: Iterable[str], y: Iterable[Label]) -> EvaluationReport:
         """Accuracy, macro/weighted F1, ROC-AUC, per-class metrics and confusion matrix on labelled texts."""

@@ -127,6 +127,15 @@ def write_atomically(path: str | Path, data: bytes | str) -> Path:
     return Path(path)
 
 
+def write_json(data: Any, path: str | Path | None) -> None:
+    """Write `data` as indented JSON to `path` atomically (nothing when `path` is None); what JSON cannot hold is
+    written as its str()."""
+    import json
+
+    if path is not None:
+        write_atomically(path, json.dumps(data, indent=2, default=str))
+
+
 @contextmanager
 def writing(path: str | Path) -> Iterator[None]:
     """Turn an OSError raised while writing `path` (by code that writes atomically itself) into OutputError."""

@@ -34,7 +34,6 @@ from sentilstm.training.callbacks import (
     LoopState,
     TrainingCallback,
     default_callbacks,
-    freeze_embeddings,
 )
 from sentilstm.training.checkpoint import (
     CheckpointSpec,
@@ -43,7 +42,6 @@ from sentilstm.training.checkpoint import (
     read_checkpoint,
     restore_checkpoint,
     resume_error,
-    save_checkpoint,
 )
 from sentilstm.training.losses import (
     BatchShare,
@@ -54,14 +52,10 @@ from sentilstm.training.losses import (
     make_loss,
     mixed_losses,
 )
-from sentilstm.training.optim import make_optimizer, make_scheduler, scheduler_state
+from sentilstm.training.optim import make_optimizer, make_scheduler
 from sentilstm.training.records import EncodedSplit, EpochStats, History, TrainableNetwork
 
 log = logging.getLogger(__name__)
-# the names this module had before its parts moved out, for code that imports them from here
-_make_optimizer, _make_scheduler, _scheduler_state = make_optimizer, make_scheduler, scheduler_state
-_freeze_embeddings = freeze_embeddings
-_save, _restore = save_checkpoint, restore_checkpoint
 
 
 def fit(
