@@ -89,6 +89,8 @@ LEVERS: dict[str, tuple[str, dict[str, Any]]] = {
         "subwords, the blend of an ensemble of 3 distilled into one network",
         {"char_ngrams": [2, 5], "ensemble": 3, "distill": "blend"},
     ),
+    # issue 17's levers: a named dataset's unlabelled texts (IMDB's 50,000 reviews) join the language model's corpus
+    "lstm_lm": ("language-model pretraining, 1 epoch", {"pretrain": "lm"}),
 }
 for _name, (_title, _) in LEVERS.items():
     MODELS.setdefault(_name, f"default + {_title}, blended")

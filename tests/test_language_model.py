@@ -234,3 +234,16 @@ def test_the_command_line_pretrains_with_unlabelled_texts(tmp_path: Path) -> Non
     assert not pretraining_checkpoint(Path(f"{out}.ckpt")).exists()  # removed with the training checkpoint
     bad = invoke_cli("train", data, "--out", tmp_path / "other.sentilstm", *common, "--pretrain", "elmo")
     assert "pretrain must be one of ['lm'], got 'elmo'" in error_line(bad)
+
+
+def test_the_report_and_describe_show_pretraining(tmp_path: Path) -> None:
+    from sentilstm.report.builders import training_report
+    from sentilstm.report.summary import describe
+
+    texts, labels = make_negation_data(200, seed=10)
+    clf = SentimentClassifier(**{**PRETRAINED, "epochs": 1}).fit(texts, labels)
+    page = tmp_path / "report.html"
+    training_report(clf).write(page)
+    html = page.read_text()
+    assert "Language-model pretraining" in html and "validation perplexity" in html and "data:image/png" in html
+    assert "language model, 2 epoch(s) over 180 texts" in str(describe(clf).settings["pretrained"])

@@ -33,6 +33,7 @@ from sentilstm.report.sections import (
     gradient_section,
     headline_for,
     model_section,
+    pretraining_section,
     stored_report,
     versions_section,
 )
@@ -93,6 +94,8 @@ def training_report(
     history: History | None = getattr(clf, "history_", None)
     profile = metrics.get("data")
     sections = [_overview(clf, scored, history, profile, source)]
+    if metrics.get("pretraining"):
+        sections.append(pretraining_section(metrics["pretraining"]))
     if history is not None and history.epochs:
         blended = " These are the network's own scores, before the blend." if metrics.get("blend") else ""
         sections.append(

@@ -91,6 +91,31 @@ def gradient_section(history: History) -> Section:
     )
 
 
+def pretraining_section(pretraining: dict[str, Any]) -> Section:
+    """Language-model pretraining (`metrics_["pretraining"]`): perplexity per epoch, and what it read."""
+    epochs = pretraining["epochs"]
+    caption = (
+        f"The embeddings and the first recurrent layer, trained to predict each next (and previous) token of "
+        f"{pretraining['texts']:,} texts for {len(epochs)} epoch{'s' if len(epochs) != 1 else ''} before the "
+        f"classifier trained from them; validation: the {pretraining['validation_texts']:,} texts held out for early "
+        "stopping. Lower is better; the vocabulary's size is the perplexity of a uniform guess."
+    )
+    rows = [
+        [
+            str(e["epoch"]),
+            f"{e['train_perplexity']:,.1f}",
+            "" if e["validation_perplexity"] is None else f"{e['validation_perplexity']:,.1f}",
+            f"{e['tokens_per_second'] or 0:,.0f}",
+            f"{e['seconds']:,.0f}",
+        ]
+        for e in epochs
+    ]
+    return Section("pretraining", "Language-model pretraining").add(
+        Plot.of("perplexity", plots.perplexity_figure(pretraining), caption),
+        table(["epoch", "perplexity", "validation perplexity", "tokens/s", "seconds"], rows, numeric=(1, 2, 3, 4)),
+    )
+
+
 def evaluation_section(scored: list[ScoredSet]) -> Section | None:
     """Per scored set: confusion matrices, ROC and precision-recall curves, calibration, per-class table."""
     if not scored:

@@ -115,6 +115,13 @@ def describe(clf: Any, sequence_length: int | None = None) -> ModelSummary:
         settings["blend"] = (
             f"{clf.blend_weight_:.2f} x network + {1 - clf.blend_weight_:.2f} x {partner.kind}{balancing}"
         )
+    pretrained = (getattr(clf, "metrics_", None) or {}).get("pretraining")
+    if pretrained:
+        perplexity = pretrained.get("validation_perplexity")
+        settings["pretrained"] = (
+            f"language model, {len(pretrained['epochs'])} epoch(s) over {pretrained['texts']:,} texts"
+            + (f", validation perplexity {perplexity:,.1f}" if perplexity is not None else "")
+        )
     distilled = (getattr(clf, "metrics_", None) or {}).get("distillation")
     if distilled:
         settings["distilled"] = (

@@ -28,7 +28,12 @@ from sentilstm.report.plots.selection import (
     optimization_history_figure,
 )
 from sentilstm.report.plots.style import DPI, HALF, WIDE, to_png
-from sentilstm.report.plots.training import gradient_norms_figure, learning_curves_figure, learning_rate_figure
+from sentilstm.report.plots.training import (
+    gradient_norms_figure,
+    learning_curves_figure,
+    learning_rate_figure,
+    perplexity_figure,
+)
 
 __all__ = [
     "DPI",
@@ -38,6 +43,7 @@ __all__ = [
     "calibration_bins",
     "learning_curves_figure",
     "learning_rate_figure",
+    "perplexity_figure",
     "gradient_norms_figure",
     "confusion_figure",
     "roc_figure",

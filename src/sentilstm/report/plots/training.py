@@ -82,6 +82,24 @@ def learning_rate_figure(history: History) -> Figure:
     return figure
 
 
+def perplexity_figure(pretraining: dict) -> Figure:
+    """Language-model pretraining: perplexity on the corpus and on the validation split per epoch (log scale).
+
+    `pretraining` is `metrics_["pretraining"]` (`PretrainingRecord.to_dict()`)."""
+    epochs = pretraining["epochs"]
+    figure, (ax,) = new_figure(WIDE, 2.6)
+    numbers = [e["epoch"] for e in epochs]
+    ax.plot(numbers, [e["train_perplexity"] for e in epochs], "o-", color=TRAIN, ms=3.5, lw=1.6, label="corpus")
+    if any(e["validation_perplexity"] is not None for e in epochs):
+        values = [e["validation_perplexity"] for e in epochs]
+        ax.plot(numbers, values, "o-", color=VALIDATION, ms=3.5, lw=1.6, label="validation")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    label_axes(ax, "Language-model perplexity per epoch", "epoch", "perplexity")
+    add_legend(ax, loc="upper right")
+    return figure
+
+
 def gradient_norms_figure(history: History) -> Figure:
     """Mean gradient L2 norm per layer and epoch on a log scale, with the vanishing and exploding zones."""
     layers = list(dict.fromkeys(layer for e in history.epochs for layer in e.gradient_norms))
