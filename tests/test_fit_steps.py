@@ -146,7 +146,11 @@ def _augmented_model(tiny_params: dict, tmp_path: Path) -> tuple[SentimentClassi
 def test_the_new_config_sections_round_trip(tiny_params: dict, tmp_path: Path) -> None:
     clf, path = _augmented_model(tiny_params, tmp_path)
     _, payload = read_file(path, kind="model")
-    assert payload["embedding_config"] == {"embeddings": None, "pretrain_embeddings": "word2vec"}
+    assert payload["embedding_config"] == {
+        "embeddings": None,
+        "pretrain_embeddings": "word2vec",
+        "pretrained_encoder": None,
+    }
     assert (
         payload["augment_config"]["augment"] == ["swap", "delete"] and payload["augment_config"]["augment_copies"] == 2
     )

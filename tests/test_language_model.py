@@ -23,6 +23,7 @@ from sentilstm.artifact.format import read_file, write_file
 from sentilstm.config import ModelConfig, TrainConfig
 from sentilstm.errors import ArtifactError, ConfigError
 from sentilstm.network.model import SentimentNet
+from sentilstm.training.callbacks import TrainingCallback
 from sentilstm.training.language_model import (
     LanguageModelHead,
     encoder_state,
@@ -247,3 +248,108 @@ def test_the_report_and_describe_show_pretraining(tmp_path: Path) -> None:
     html = page.read_text()
     assert "Language-model pretraining" in html and "validation perplexity" in html and "data:image/png" in html
     assert "language model, 2 epoch(s) over 180 texts" in str(describe(clf).settings["pretrained"])
+
+
+# ----- encoder files: pretrain once, start many runs from it --------------------------------------------------------
+class _StartingWeights(TrainingCallback):
+    """Keeps the embedding table the network starts training with."""
+
+    def on_train_begin(self, state: Any) -> None:
+        self.embedding = state.model.embedding.weight.detach().clone()
+
+
+@pytest.fixture(scope="module")
+def encoder_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    texts, _ = make_negation_data(300, seed=11)
+    path = tmp_path_factory.mktemp("encoder") / "negation.encoder"
+    record = SentimentClassifier(**{**TINY, "pretrain_epochs": 2}).pretrain_encoder(texts, path)
+    assert record["texts"] == 270 and record["validation_texts"] == 30 and len(record["epochs"]) == 2
+    return path
+
+
+def test_a_classifier_starts_from_an_encoder_file_with_its_tokenizer(encoder_file: Path) -> None:
+    from sentilstm.estimators.pretraining import read_encoder
+
+    encoder = read_encoder(encoder_file)
+    texts, labels = make_negation_data(120, seed=12)  # another sample: the encoder's vocabulary is kept
+    starting = _StartingWeights()
+    clf = SentimentClassifier(**{**TINY, "epochs": 1}, pretrained_encoder=str(encoder_file))
+    clf.fit(texts, labels, callbacks=[starting])
+    torch.testing.assert_close(starting.embedding, encoder.state["embedding.weight"])
+    assert clf.pipeline_.tokenizer.to_json() == encoder.pipeline.tokenizer.to_json()
+    assert clf.metrics_["pretraining"]["encoder_file"] == str(encoder_file)
+    assert clf.metrics_["pretraining"]["epochs"] == encoder.record["epochs"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"hidden_size": 24}, r"hidden_size=24 \(the encoder's: 16\)"),
+        ({"lowercase": False}, r"lowercase=False \(the encoder's: True\)"),
+        ({"pretrain": "lm"}, "not both"),
+        ({"pretrain_embeddings": "word2vec"}, "brings its own embeddings"),
+    ],
+)
+def test_a_classifier_that_does_not_fit_the_encoder_is_refused(
+    encoder_file: Path, change: dict[str, Any], message: str
+) -> None:
+    texts, labels = make_negation_data(60, seed=13)
+    with pytest.raises(ConfigError, match=message):
+        SentimentClassifier(**{**TINY, **change}, pretrained_encoder=str(encoder_file)).fit(texts, labels)
+
+
+def test_a_missing_edited_or_other_file_is_no_encoder(encoder_file: Path, tmp_path: Path) -> None:
+    from sentilstm.estimators.pretraining import read_encoder
+
+    texts, labels = make_negation_data(60, seed=14)
+    with pytest.raises(ConfigError, match="does not exist; give the path of a file `sentilstm pretrain` wrote"):
+        SentimentClassifier(**TINY, pretrained_encoder=str(tmp_path / "nope")).fit(texts, labels)
+    tensors, payload = read_file(encoder_file, kind="encoder")
+    edited = tmp_path / "edited.encoder"
+    write_file(edited, {**tensors, "embedding.weight": torch.zeros(3, 16)}, payload, kind="encoder")
+    with pytest.raises(ArtifactError, match="cannot be used as a pretrained encoder: .*embedding.weight.*shape"):
+        read_encoder(edited)
+    write_file(edited, tensors, {**payload, "pretraining": {"epochs": "many"}}, kind="encoder")
+    with pytest.raises(ArtifactError, match="pretraining record is malformed"):
+        read_encoder(edited)
+    model = tmp_path / "model.sentilstm"
+    SentimentClassifier(**TINY).fit(texts, labels).save(model)
+    with pytest.raises(ArtifactError, match="is a sentilstm model, not an encoder"):
+        read_encoder(model)
+
+
+def test_the_command_line_pretrains_once_and_trains_and_cross_validates_from_it(tmp_path: Path) -> None:
+    texts, labels = make_negation_data(160, seed=15)
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in zip(texts, labels)))
+    encoder = tmp_path / "texts.encoder"
+    small = ["--embedding-dim", "16", "--hidden-size", "16", "--threads", "1", "--set", "min_frequency=1"]
+    result = invoke_cli("pretrain", data, "--out", encoder, *small, "--set", "pretrain_epochs=1")
+    assert result.exit_code == 0, result.output
+    assert "saved" in result.stdout and not Path(f"{encoder}.ckpt").exists()
+    model = tmp_path / "model.sentilstm"
+    flags = [*small, "--epochs", "1", "--blend", "none", "--pretrained-encoder", encoder]
+    result = invoke_cli("train", data, "--out", model, *flags)
+    assert result.exit_code == 0, result.output
+    assert load_model(model).metrics_["pretraining"]["encoder_file"] == str(encoder)
+    result = invoke_cli("cv", data, "--folds", "2", *flags)
+    assert result.exit_code == 0, result.output
+    assert "the texts to pretrain on" in error_line(invoke_cli("pretrain", "--out", tmp_path / "e2"))
+    assert "--out" in error_line(invoke_cli("pretrain", data, "--out", data))  # never over its input
+    bad = invoke_cli("train", data, "--out", tmp_path / "m2", *flags[:-1], tmp_path / "missing.encoder")
+    assert "does not exist" in error_line(bad)
+
+
+def test_tuning_from_an_encoder_searches_only_what_the_encoder_leaves_open(encoder_file: Path) -> None:
+    from sentilstm.selection.tuning import tune
+
+    texts, labels = make_negation_data(120, seed=16)
+    space = {
+        "hidden_size": {"type": "categorical", "choices": [8, 32]},
+        "dropout": {"type": "float", "low": 0.1, "high": 0.3},
+    }
+    mine = {k: v for k, v in TINY.items() if k not in ("hidden_size", "embedding_dim", "min_frequency")}
+    base = {**mine, "epochs": 1, "pretrained_encoder": str(encoder_file)}
+    result = tune(texts, labels, space=space, base_params=base, trials=2, seed=0, retrain=False)
+    assert result.best_params["hidden_size"] == 16 and result.best_params["embedding_dim"] == 16  # the encoder's
+    assert len(result.trials) == 2 and "params_dropout" in result.trials.columns

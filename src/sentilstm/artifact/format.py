@@ -32,7 +32,7 @@ FORMAT = "sentilstm"
 # bump when a reader of the previous version could misread a new file. Adding CONTENT_DIGEST did not need one:
 # older readers ignore the field and still verify WEIGHTS_DIGEST, so they read new files exactly as before.
 FORMAT_VERSION = 1
-Kind = Literal["model", "checkpoint"]
+Kind = Literal["model", "checkpoint", "encoder"]
 WEIGHTS_DIGEST = "sha256"  # SHA-256 of the tensors only: all that files written before CONTENT_DIGEST carry
 CONTENT_DIGEST = "content_sha256"  # SHA-256 of every other header field (payload, kind, ...) and every tensor
 
@@ -137,10 +137,13 @@ def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], di
 
     The payload is returned as a dict whose contents are unchecked: see `sentilstm.artifact.schema`.
     """
-    what = "model" if kind == "model" else "checkpoint"
+    what = kind
     path = as_path(path, f"the {what} file", ArtifactError)
     if not path.exists():
-        hint = "train one with `sentilstm train ... --out FILE`" if kind == "model" else "start without --resume"
+        hint = {
+            "model": "train one with `sentilstm train ... --out FILE`",
+            "encoder": "make one with `sentilstm pretrain ... --out FILE`",
+        }.get(kind, "start without --resume")
         raise ArtifactError(f"{what} file {str(path)!r} does not exist; check the path or {hint}")
     if path.is_dir():
         raise ArtifactError(f"{str(path)!r} is a folder, not a sentilstm {what} file")
@@ -175,7 +178,9 @@ def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], di
             "upgrade with `pip install -U sentilstm`"
         )
     if header.get("kind") != kind:
-        raise ArtifactError(f"{str(path)!r} is a sentilstm {header.get('kind')}, not a {what}")
+        raise ArtifactError(
+            f"{str(path)!r} is a sentilstm {header.get('kind')}, not {'an' if kind == 'encoder' else 'a'} {what}"
+        )
     _verify(path, header, tensors)
     try:
         payload = parse_json(header.get("payload", ""), "its payload")

@@ -104,6 +104,13 @@ PretrainEmbeddingsOpt = Annotated[
     str | None,
     typer.Option(help="Train word2vec or fasttext vectors on the training (+ --unlabeled) texts first."),
 ]
+PretrainedEncoderOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Start from an encoder `sentilstm pretrain` saved (its tokenizer, embeddings and first recurrent layer).",
+        metavar="FILE",
+    ),
+]
 UnlabeledOpt = Annotated[
     Path | None,
     typer.Option(
@@ -195,6 +202,7 @@ def training_options(
     distill: Annotated[str | None, typer.Option(metavar="TEACHER", help=FIELD_HELP["distill"])] = R.distill,
     ensemble: Annotated[int, typer.Option(metavar="K", help=FIELD_HELP["ensemble"])] = R.ensemble,
     pretrain: Annotated[str | None, literal_option(PretrainEncoder, "pretrain", FIELD_HELP["pretrain"])] = R.pretrain,
+    pretrained_encoder: PretrainedEncoderOpt = None,
     blend: BlendOpt = "auto",
     augment: AugmentOpt = None,
     augment_copies: Annotated[int, typer.Option(help="Augmented copies per text and operation.")] = 1,
@@ -242,7 +250,7 @@ def flag_parameter(name: str, value: Any) -> tuple[str, Any]:
     key = FLAG_FIELDS.get(name, name)
     if key == "blend" and value == "none":
         return key, None
-    return key, str(value) if key == "embeddings" and value is not None else value
+    return key, str(value) if key in ("embeddings", "pretrained_encoder") and value is not None else value
 
 
 SET_HELP = settings_help(

@@ -121,7 +121,12 @@ def cv(
 
     name = dataset or (data.name.split(".")[0] if data is not None else "cv")
     report_path = None if no_report else report_to or Path(f"{name}.cv.report.html")
-    inputs = {"DATA": data, "--params": params_file, "--embeddings": flags["embeddings"]}
+    inputs = {
+        "DATA": data,
+        "--params": params_file,
+        "--embeddings": flags["embeddings"],
+        "--pretrained-encoder": flags["pretrained_encoder"],
+    }
     check_out_paths(inputs, json=json_path, report=report_path)
     check_encoding(encoding)
     kind = cast("Estimator", estimator)  # check_options checks it is one, before any data is read
@@ -320,7 +325,7 @@ def tune(
     report_path = None if no_report else report_to or report_path_for(out_path)
     inputs = {"DATA": data, "--validation": validation, "--space": space, "--params": params_file}
     check_out_paths(
-        {**inputs, "--embeddings": flags["embeddings"]},
+        {**inputs, "--embeddings": flags["embeddings"], "--pretrained-encoder": flags["pretrained_encoder"]},
         out=out_path,
         report=report_path,
         trials_table=trials_path(out_path),

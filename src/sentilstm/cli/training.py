@@ -145,14 +145,8 @@ def train(ctx: typer.Context, **options: Any) -> None:
 
     o = SimpleNamespace(**options)
     report_path = None if o.no_report else o.report_to or report_path_for(o.out_path)
-    inputs = {
-        "DATA": o.data,
-        "--validation": o.validation,
-        "--test": o.test,
-        "--unlabeled": o.unlabeled,
-        "--embeddings": o.embeddings,
-        "--params": o.params_file,
-    }
+    named = ("validation", "test", "unlabeled", "embeddings", "pretrained_encoder")
+    inputs = {"DATA": o.data, "--params": o.params_file, **{f"--{n.replace('_', '-')}": getattr(o, n) for n in named}}
     outputs = {"out": o.out_path, "metrics_json": o.metrics_json, "report": report_path}
     if o.nproc_per_node is not None:  # this process only starts the workers (each runs this command without these)
         check_out_paths(inputs, **outputs)
@@ -218,6 +212,53 @@ def train(ctx: typer.Context, **options: Any) -> None:
         print_report(run.test, f"test: {test_table.source}")
     announce_report(report_path, run.report_path, run.report_error)
     out.print(f"saved {o.out_path}")
+
+
+# ----- pretrain ------------------------------------------------------------------------------------------------
+EncoderOutOpt = Annotated[Path, typer.Option("--out", help="Where to save the encoder (for --pretrained-encoder).")]
+
+
+def _pretrain_inputs(
+    data: Annotated[Path | None, typer.Argument(help="A table of texts (labels, if any, are not used).")] = None,
+    dataset: DatasetOpt = None,
+    dataset_path: DatasetPathOpt = None,
+    text_column: TextColumnOpt = None,
+    out_path: EncoderOutOpt = Path("encoder.sentilstm"),
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted pretraining from OUT.ckpt.")] = False,
+    encoding: EncodingOpt = "utf-8",
+    verbose: VerboseOpt = True,
+) -> None:
+    """The texts `pretrain` reads and where it writes the encoder."""
+
+
+@app.command()
+@friendly
+@options_from(_pretrain_inputs, model_options, training_options)
+def pretrain(ctx: typer.Context, **options: Any) -> None:
+    """Pretrain an encoder as a language model on texts (DATA, a dataset's training and unlabelled texts, --unlabeled),
+    for train, cv and tune --pretrained-encoder. Only text, network and pretrain settings matter here."""
+    from sentilstm.data.tables import check_encoding, read_table
+    from sentilstm.errors import DataError
+
+    o = SimpleNamespace(**options)
+    setup_logging(o.verbose)
+    check_out_paths({"DATA": o.data, "--unlabeled": o.unlabeled, "--params": o.params_file}, out=o.out_path)
+    check_encoding(o.encoding)
+    clf = _classifier(ctx, o)
+    clf.set_params(pretrain=clf.pretrain or "lm").check_params()
+    texts: list[str] = []
+    if o.dataset is not None:
+        table, _, _, unlabeled = training_tables(None, o.dataset, o.dataset_path, None, None, encoding=o.encoding)
+        texts += table.texts + list(unlabeled or [])
+    for path in (o.data, o.unlabeled):
+        if path is not None:
+            texts += read_table(path, text_column=o.text_column, need_label=False, encoding=o.encoding).texts
+    if not texts:
+        raise DataError("give the texts to pretrain on: DATA, --dataset NAME or --unlabeled FILE")
+    console.print(f"pretraining a language model on {len(texts):,} texts")
+    record = clf.pretrain_encoder(texts, o.out_path, checkpoint=Path(f"{o.out_path}.ckpt"), resume=o.resume)
+    perplexity = record["validation_perplexity"]
+    out.print(f"saved {o.out_path} (validation perplexity {perplexity:,.1f})" if perplexity else f"saved {o.out_path}")
 
 
 def _classifier(ctx: typer.Context, o: SimpleNamespace) -> SentimentClassifier:

@@ -25,12 +25,18 @@ class EmbeddingConfig:
 
     embeddings: str | None = None  # a GloVe/word2vec/fastText vectors file; its dimension becomes embedding_dim
     pretrain_embeddings: PretrainKind | None = None  # train vectors on the training (+ unlabelled) texts instead
+    # a file `sentilstm pretrain` wrote: its text pipeline, embeddings and first recurrent layer start the network
+    pretrained_encoder: str | None = None
 
     def validate(self) -> None:  # whether the file exists is `fit`'s to check: a saved model needs it no more
         if self.embeddings is not None and self.pretrain_embeddings is not None:
             raise ConfigError("give either embeddings (a vectors file) or pretrain_embeddings, not both")
         if self.pretrain_embeddings is not None:
             check_choice("pretrain_embeddings", self.pretrain_embeddings, PretrainKind)
+        if self.pretrained_encoder is not None and not isinstance(self.pretrained_encoder, str):
+            raise ConfigError(
+                f"pretrained_encoder must be the path of an encoder file, got {self.pretrained_encoder!r}"
+            )
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from sentilstm.artifact.format import read_file, write_file
 from sentilstm.config import (
@@ -44,7 +44,7 @@ from sentilstm.config import (
 )
 from sentilstm.data.labels import Label, LabelMap, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, NotFittedError
-from sentilstm.estimators import distillation, ensembles, steps
+from sentilstm.estimators import distillation, ensembles, pretraining, steps
 from sentilstm.estimators.baselines import LinearBaseline
 from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend
 from sentilstm.estimators.evaluation import ScoringMixin
@@ -96,9 +96,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     n-grams on top of its word vector, hashed into `ngram_buckets` rows as fastText hashes them
     (`sentilstm.text.subwords`); a fastText `.bin` hashed the same way as `embeddings` starts that table too.
 
-    `pretrain="lm"` first trains the embedding layer and the first recurrent layer as forward and backward language
-    models on the training texts plus `fit(..., unlabeled=texts)` for `pretrain_epochs`, and the classifier starts
-    from them (`sentilstm.training.language_model`).
+    `pretrain="lm"` first trains the embeddings and the first recurrent layer as language models on the training
+    texts and `fit(..., unlabeled=texts)`; `pretrained_encoder=FILE` starts from a saved one (`pretrain_encoder`).
 
     `ensemble=K` trains K networks (seeds seed ... seed + K - 1) on the same split and averages their probabilities;
     they are saved, exported and explained as one model (`sentilstm.estimators.ensembles`).
@@ -190,6 +189,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         pretrain_learning_rate: float = TrainConfig.pretrain_learning_rate,
         embeddings: str | None = EmbeddingConfig.embeddings,  # EmbeddingConfig, BlendConfig, AugmentConfig
         pretrain_embeddings: PretrainMethod | None = EmbeddingConfig.pretrain_embeddings,
+        pretrained_encoder: str | None = EmbeddingConfig.pretrained_encoder,
         blend: Blend | None = BlendConfig.blend,
         blend_strategy: BlendStrategy = BlendConfig.blend_strategy,
         blend_folds: int = BlendConfig.blend_folds,
@@ -256,14 +256,21 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         data = steps.prepare_data(
             texts, labels, validation, settings.train, unlabeled=others, label_values=saved["labels"] if saved else None
         )
-        text = steps.fit_text_pipeline(data.texts, settings.text, saved)
+        pretrained = pretraining.read_pretrained(settings)
+        text = steps.fit_text_pipeline(
+            data.texts, settings.text, saved or (pretrained.saved_text() if pretrained else None)
+        )
         vectors = steps.initial_vectors(settings, text, data, resumed=saved is not None)
         self.embedding_coverage_ = vectors.coverage
         model_config = steps.network_config(settings, text, data, vectors, saved)
         rows = steps.augment_training(settings, data, text, vectors.matrix)
-        net = steps.new_network(model_config, vectors.matrix, settings.train, rows.ids, vectors.ngrams)
+        net = steps.new_network(
+            model_config, vectors.matrix, settings.train, rows.ids, vectors.ngrams, pretraining.state_of(pretrained)
+        )
         path = Path(checkpoint_path) if checkpoint_path is not None else None
-        encoder = steps.pretrain_encoder(net, settings, text, data, path, resume=resume, resumed=saved is not None)
+        encoder = pretraining.pretrain_encoder(
+            net, settings, text, data, path, resume=resume, resumed=saved is not None, pretrained=pretrained
+        )
         payload = self._payload(data.label_map, text.pipeline, model_config)
         checkpoint = CheckpointSpec(path, payload) if path is not None else None
         hooks = [*([callback] if callback is not None else []), *(callbacks or [])]
@@ -271,14 +278,12 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         history = steps.train_network(
             net, rows, data, text, settings.train, checkpoint=checkpoint, resume=resumed, callbacks=hooks
         )
-        resume_member = self._resume_state if resume else None
         trained = (net, history, settings, data, text, rows, vectors)
-        network, ensemble = ensembles.train_members(
-            *trained, checkpoint=checkpoint, callbacks=hooks, resume=resume_member, encoder=steps.state_of(encoder)
+        members: dict[str, Any] = dict(
+            checkpoint=checkpoint, callbacks=hooks, resume=self._resume_state if resume else None
         )
-        self._set_trained(data.label_map, text.pipeline, network, history, rows, ensemble)
-        if encoder is not None:
-            self.metrics_["pretraining"] = encoder.record.to_dict()
+        network, ensemble = ensembles.train_members(*trained, **members, encoder=pretraining.state_of(encoder))
+        self._set_trained(data.label_map, text.pipeline, network, history, rows, ensemble, encoder)
         blend = steps.fit_blend_step(
             settings.blend,
             self._network_proba,
@@ -299,6 +304,16 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             self.metrics_["data"] = scores.data_profile
         return self
 
+    def pretrain_encoder(
+        self, texts: Iterable[str], out: str | Path, *, checkpoint: str | Path | None = None, resume: bool = False
+    ) -> dict[str, Any]:
+        """Pretrain only: a language model on `texts` (no labels) with this classifier's text, network and pretrain
+        settings (pretrain defaults to "lm" here), saved to `out` for `pretrained_encoder=out`, so that tuning and
+        cross-validation start from one pretraining. Returns its record; `checkpoint`/`resume` as in `fit`."""
+        settings = clone(self).set_params(pretrain=self.pretrain or "lm")._checked_settings()
+        texts = check_texts(texts, "texts")
+        return pretraining.pretrain_to_file(settings, texts, out, checkpoint=checkpoint, resume=resume)
+
     def _resume_state(self, path: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """The training state a checkpoint holds, checked against this classifier's parameters (None: no file)."""
         saved = read_resume(path, self.get_params(), SentimentClassifier)
@@ -312,8 +327,10 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         history: History,
         rows: steps.TrainingRows,
         ensemble: dict[str, Any] | None = None,
+        encoder: pretraining.PretrainedEncoder | None = None,
     ) -> None:
-        """The learned state of a trained network (`ensemble`: an ensemble's summary), before any blend."""
+        """The learned state of a trained network (`ensemble`: an ensemble's summary; `encoder`: what pretraining
+        did), before any blend."""
         self.label_map_, self.pipeline_, self.model_, self.history_ = label_map, pipeline, net, history
         self.classes_ = np.asarray(label_map.labels)
         self.blend_model_, self.blend_weight_ = None, 1.0
@@ -325,6 +342,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             self.metrics_["augmentation"] = self.augmentation_
         if ensemble is not None:
             self.metrics_["ensemble"] = ensemble
+        if encoder is not None:
+            self.metrics_["pretraining"] = encoder.record
 
     def _set_blend(self, blend: FittedBlend) -> None:
         if blend.model is not None:

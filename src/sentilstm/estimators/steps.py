@@ -50,13 +50,7 @@ from sentilstm.system.memory import check_fits
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.tokenizers import TextTokenizer
 from sentilstm.training import distributed
-from sentilstm.training.language_model import (
-    PretrainingRecord,
-    check_pretrainable,
-    encoder_state,
-    pretrain_language_model,
-    pretraining_checkpoint,
-)
+from sentilstm.training.language_model import check_pretrainable
 from sentilstm.training.loop import CheckpointSpec, EncodedSplit, History, TrainingCallback, fit
 
 log = logging.getLogger(__name__)
@@ -110,14 +104,6 @@ class TrainingRows:
 
 
 @dataclass
-class PretrainedEncoder:
-    """What language-model pretraining did, and the encoder weights it left (they start an ensemble's members)."""
-
-    record: PretrainingRecord
-    state: dict[str, torch.Tensor]
-
-
-@dataclass
 class ValidationScores:
     """The full prediction's scores on the validation split, and a profile of the data."""
 
@@ -138,6 +124,11 @@ def check_settings(
     (unknown until the tokenizer is trained), fits in the memory there is."""
     for config in (text, train, model, blend, embedding):
         config.validate()
+    if embedding.pretrained_encoder is not None and not Path(embedding.pretrained_encoder).is_file():
+        raise ConfigError(
+            f"pretrained_encoder file {str(embedding.pretrained_encoder)!r} does not exist; give the path of a file "
+            "`sentilstm pretrain` wrote"
+        )
     if embedding.embeddings is not None and not Path(embedding.embeddings).is_file():
         raise ConfigError(
             f"embeddings file {str(embedding.embeddings)!r} does not exist; give the path of a GloVe, "
@@ -331,40 +322,9 @@ def new_network(
     if ngrams is not None and net.ngram_embedding is not None:
         with torch.no_grad():
             net.ngram_embedding.weight.copy_(torch.from_numpy(ngrams))
-    if encoder is not None:  # a pretrained encoder (PretrainedEncoder.state); the rest keeps this seed's weights
+    if encoder is not None:  # a pretrained encoder (pretraining.PretrainedEncoder); the rest keeps this seed's weights
         net.load_state_dict(encoder, strict=False)
     return net
-
-
-def pretrain_encoder(
-    net: SentimentNet,
-    settings: Settings,
-    text: FittedText,
-    data: PreparedData,
-    checkpoint: Path | None,
-    *,
-    resume: bool,
-    resumed: bool,
-) -> PretrainedEncoder | None:
-    """Language-model pretraining of `net`'s encoder (`pretrain="lm"`) on the training split's and the unlabelled
-    texts, with perplexity on the validation split; None without `pretrain`. With `checkpoint` (the classifier's) it
-    checkpoints beside it, and `resume` continues from there. A `resumed` classifier whose pretraining checkpoint is
-    gone has its weights in its own checkpoint: pretraining is skipped then."""
-    if settings.train.pretrain is None:
-        return None
-    path = pretraining_checkpoint(checkpoint) if checkpoint is not None else None
-    if resumed and (path is None or not path.is_file()):
-        log.warning("resuming training without its pretraining checkpoint: the model file will not record pretraining")
-        return None
-    corpus = text.train_ids + text.pipeline.encode(data.unlabeled)
-    validation = text.pipeline.encode(data.val_texts)
-    record = pretrain_language_model(net, corpus, validation, settings.train, checkpoint=path, resume=resume)
-    return PretrainedEncoder(record, encoder_state(net))
-
-
-def state_of(encoder: PretrainedEncoder | None) -> dict[str, torch.Tensor] | None:
-    """A pretrained encoder's weights (None without pretraining), for an ensemble's other members."""
-    return encoder.state if encoder is not None else None
 
 
 def class_weights(class_weight: Any, label_map: LabelMap, targets: np.ndarray) -> torch.Tensor | None:

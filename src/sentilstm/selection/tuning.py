@@ -258,6 +258,7 @@ def tune(
     validation, user = _checked_options(trials, seed, timeout, metric, cv_folds, validation, base_params)
     search = space if isinstance(space, SearchSpace) else SearchSpace.load(space)
     search = search.updated({k: v for k, v in user.items() if k in search.specs})  # fixed by the user
+    search = search.updated(_fixed_by_encoder(user, search))
     base = {
         "seed": seed,
         **({"monitor": metric} if metric in ("macro_f1", "accuracy", "loss") else {}),
@@ -287,6 +288,26 @@ def tune(
     finally:
         optuna.logging.set_verbosity(verbosity)
     return _result(study, texts, labels, search, base, user, metric, validation, out, retrain, where)
+
+
+def _fixed_by_encoder(user: dict[str, Any], search: SearchSpace) -> dict[str, Any]:
+    """The settings the user's pretrained encoder fixes (its text settings, embedding size, cell, width, directions,
+    no convolution front) as fixed entries of the space, so that every trial can start from it; a setting the user
+    gave stays theirs (a trial then says if it does not fit the encoder)."""
+    path = user.get("pretrained_encoder")
+    if not path:
+        return {}
+    import dataclasses
+
+    from sentilstm.estimators.pretraining import ENCODER_FIELDS, read_encoder
+
+    encoder = read_encoder(path)
+    fixed: dict[str, Any] = dataclasses.asdict(encoder.pipeline.config)
+    fixed.update({name: getattr(encoder.model_config, name) for name in ENCODER_FIELDS}, conv_channels=0)
+    drawn = sorted(name for name in fixed if name in search.searched)
+    if drawn:
+        log.info("the pretrained encoder fixes %s: they are not searched", ", ".join(drawn))
+    return {name: value for name, value in fixed.items() if name not in user}
 
 
 def _checked_options(
