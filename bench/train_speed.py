@@ -1,6 +1,12 @@
 """Training throughput of the default BiLSTM-128 (embedding 128, attention pooling) on IMDB-length reviews.
 
     python bench/train_speed.py [--reviews 4096] [--threads 2 1] [--precision fp32 bf16]
+    python bench/train_speed.py --lm [--reviews 4096] [--threads 2] [--precision fp32 bf16]
+
+`--lm` times language-model pretraining instead (`pretrain="lm"`, sentilstm.training.language_model): tokens/s,
+useful GFLOP/s (the two LSTM directions and the adaptive softmax) against the matmul peak, and the share of a step
+each part takes, timed apart on the same batches (encoder forward + backward; softmax forward + backward on states
+of the same size; the rest: optimiser, clipping, collation). Saves bench/results/train_speed_lm.{json,md}.
 
 Runs sentilstm's own training loop (length-bucketed batches, AdamW, clipping, schedule) for two epochs per
 setting and prints the second epoch's reviews/s (the first also pays for building oneDNN primitives) and useful
@@ -92,8 +98,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lm", action="store_true", help="time language-model pretraining (see above)")
     args = parser.parse_args()
     ids, labels, vocab, source = load_reviews(args.reviews, args.max_length, args.seed)
+    if args.lm:
+        from language_model_speed import lm_main  # bench/language_model_speed.py
+
+        lm_main(args, ids, vocab, source, matmul_peak)
+        return
     lengths = np.array([len(x) for x in ids])
     print(f"data: {source}; {len(ids)} reviews, mean {lengths.mean():.0f} tokens, max {lengths.max()}")
     rows = []

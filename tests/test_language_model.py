@@ -87,11 +87,11 @@ def test_a_large_vocabulary_gets_an_adaptive_softmax_over_tokens_by_frequency() 
     ranks = frequency_ranks([np.array([7, 7, 7, 7, 3, 3, 9]), np.array([[3, 40], [12, 0]])], 20_000)
     assert ranks[7] == 0 and ranks[3] == 1 and ranks[9] == 2 and ranks[12] == 3  # word ids only, not n-gram columns
     head = LanguageModelHead(128, ranks)
-    assert head.cutoffs == [2_000, 10_000] and head.adaptive is not None and head.full is None
+    assert head.cutoffs == [500, 2_500] and head.adaptive is not None and head.full is None
     assert LanguageModelHead(128, frequency_ranks([], 500)).cutoffs == []  # small: a full softmax
-    assert LanguageModelHead(32, ranks).cutoffs == [2_000]  # a cluster needs 8 dimensions of the state's 32 / 4^k
+    assert LanguageModelHead(32, ranks).cutoffs == [500]  # a cluster needs 8 dimensions of the state's 32 / 4^k
     assert LanguageModelHead(16, ranks).cutoffs == []
-    states, targets = torch.randn(4, 128), torch.tensor([7, 19_999, 3, 12_000])
+    states, targets = torch.randn(4, 128), torch.tensor([7, 19_999, 3, 1_200])
     expected = -head.adaptive.log_prob(states).gather(1, ranks[targets][:, None]).sum()
     torch.testing.assert_close(head(states, targets), expected)
 

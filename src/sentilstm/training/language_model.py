@@ -11,7 +11,7 @@ they, the pooling and the head start at random as before (the default network ha
 looks at the next tokens too, so it cannot be pretrained this way (a ConfigError says so before any work).
 
 One adaptive softmax (Grave et al. 2017) over the vocabulary in order of frequency serves both directions: most
-tokens cost a softmax over the 2,000 most frequent words plus two cluster scores, not one over the whole vocabulary.
+tokens cost a softmax over the 500 most frequent words plus two cluster scores, not one over the whole vocabulary.
 With a path, pretraining is checkpointed (atomically) every `CHECKPOINT_SECONDS` and after every epoch; `resume=True`
 continues from the last checkpoint at the batch it had reached, so a killed run loses at most that interval.
 """
@@ -48,7 +48,10 @@ from sentilstm.training.optim import make_scheduler, scheduler_state
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 60.0  # the most work a killed pretraining loses when it is resumed
 LOG_SECONDS = 30.0  # between progress lines
-HEAD_WORDS = (2_000, 10_000)  # adaptive softmax cutoffs: the head's words, then two clusters of rarer ones
+# adaptive softmax cutoffs: the head's words, then two clusters of rarer ones. A 2,000-word head (Grave et al.'s GPU
+# choice) made the softmax 82% of a CPU step of the BiLSTM-128 (its matmuls outweigh the LSTM's); 500 halves the step
+# (bench/results/train_speed_lm.md)
+HEAD_WORDS = (500, 2_500)
 _STATE_FIELDS = {
     "epoch": int,
     "batch": int,
