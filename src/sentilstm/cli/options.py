@@ -17,6 +17,7 @@ import typer
 from sentilstm.cli.common import literal_option, options_from, settings_help
 from sentilstm.config import (
     FIELD_HELP,
+    Adversarial,
     Cell,
     Loss,
     ModelConfig,
@@ -203,6 +204,9 @@ def training_options(
     ensemble: Annotated[int, typer.Option(metavar="K", help=FIELD_HELP["ensemble"])] = R.ensemble,
     pretrain: Annotated[str | None, literal_option(PretrainEncoder, "pretrain", FIELD_HELP["pretrain"])] = R.pretrain,
     pretrained_encoder: PretrainedEncoderOpt = None,
+    adversarial: Annotated[
+        str | None, literal_option(Adversarial, "adversarial", FIELD_HELP["adversarial"])
+    ] = R.adversarial,
     blend: BlendOpt = "auto",
     augment: AugmentOpt = None,
     augment_copies: Annotated[int, typer.Option(help="Augmented copies per text and operation.")] = 1,

@@ -65,6 +65,10 @@ FIELD_HELP: dict[str, str] = {
     "forward and backward language models:",
     "pretrain_epochs": "Passes of the language model over the training and unlabelled texts.",
     "pretrain_learning_rate": "Peak learning rate of the language model.",
+    "adversarial": "Also train on each batch's embeddings pushed against its labels (at) or where its prediction moves "
+    "most (vat):",
+    "adversarial_epsilon": "Size of the adversarial push, as a share of each text's embedding norm.",
+    "adversarial_iterations": "Power iterations of VAT's search for the most sensitive direction.",
     "ensemble": "Networks to train (seeds SEED, SEED+1, ...) and average, saved in one file; with --distill blend "
     "they teach one network that is served alone.",
     "freeze_embeddings": "Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).",

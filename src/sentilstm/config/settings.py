@@ -23,6 +23,7 @@ Monitor = Literal["macro_f1", "accuracy", "loss"]
 Loss = Literal["cross_entropy", "focal"]
 Sampling = Literal["none", "oversample", "undersample", "balanced_batches", "smote"]
 PretrainEncoder = Literal["lm"]
+Adversarial = Literal["at", "vat"]
 # Upper bounds far beyond anything trainable; they keep size arithmetic finite (an LSTM of hidden size h has 4h^2
 # weights per direction), so absurd values fail here and the memory check reports the rest with real numbers.
 MAX_WIDTH = 2**20  # embedding_dim, hidden_size, conv_channels
@@ -203,6 +204,11 @@ class TrainConfig:
     pretrain: PretrainEncoder | None = None
     pretrain_epochs: int = 1  # passes of the language model over the training and unlabelled texts
     pretrain_learning_rate: float = 2e-3  # peak AdamW rate of the language model (warm-up, then linear decay)
+    # "at": each batch also trains on its embeddings pushed against its labels; "vat": pushed where the prediction
+    # moves most (no label needed). Goodfellow et al. 2015; Miyato et al. 2017 (sentilstm.training.adversarial)
+    adversarial: Adversarial | None = None
+    adversarial_epsilon: float = 0.02  # the push's L2 norm, as a share of each text's embedding norm
+    adversarial_iterations: int = 1  # VAT's power iterations towards the most sensitive direction
 
     def validate(self) -> None:
         check_field_kinds(self)
@@ -230,6 +236,15 @@ class TrainConfig:
             check_choice("pretrain", self.pretrain, PretrainEncoder)
         check_range("pretrain_epochs", self.pretrain_epochs, 1, MAX_PRETRAIN_EPOCHS)
         check_range("pretrain_learning_rate", self.pretrain_learning_rate, 1e-8, 10.0)
+        if self.adversarial is not None:
+            check_choice("adversarial", self.adversarial, Adversarial)
+        check_range("adversarial_epsilon", self.adversarial_epsilon, 1e-6, 1.0)
+        check_range("adversarial_iterations", self.adversarial_iterations, 1, 10)
+        if self.adversarial is not None and self.sampling == "smote":
+            raise ConfigError(
+                "adversarial and sampling='smote' cannot be combined: SMOTE's synthetic rows have no embeddings to "
+                "perturb; use sampling='oversample' or 'balanced_batches'"
+            )
         if self.distill is not None and (not isinstance(self.distill, str) or not self.distill.strip()):
             raise ConfigError(
                 f"distill must be 'blend', a .sentilstm model file or 'hf:MODEL_NAME', got {self.distill!r}"

@@ -22,6 +22,7 @@ from sentilstm.artifact.format import read_file, write_file
 from sentilstm.config import (
     DERIVED_MODEL_FIELDS,
     EXTRA_CONFIGS,
+    Adversarial,
     AugmentConfig,
     Blend,
     BlendConfig,
@@ -98,25 +99,22 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
 
     `pretrain="lm"` first trains the embeddings and the first recurrent layer as language models on the training
     texts and `fit(..., unlabeled=texts)`; `pretrained_encoder=FILE` starts from a saved one (`pretrain_encoder`).
+    `adversarial="at"|"vat"` also trains on adversarially perturbed embeddings (`sentilstm.training.adversarial`).
 
     `ensemble=K` trains K networks (seeds seed ... seed + K - 1) on the same split and averages their probabilities;
     they are saved, exported and explained as one model (`sentilstm.estimators.ensembles`).
 
-    `augment` adds edited copies of the training split's texts (never the validation split's) before the
-    network trains: "eda" or any of "synonym", "insert", "swap", "delete", "backtranslate" (a list or a
-    comma-separated string), `augment_copies` per text and operation, changing `augment_alpha` of the words.
-    Synonyms come from the nearest neighbours in a word-vector space (`augment_synonyms="neighbours"`, any
-    language: the model's pretrained/in-domain vectors, else word2vec on the training texts) or from
-    WordNet (English, installed locally). `augment_translator` is a round-trip callable or Hugging Face
-    model names "FORWARD,BACKWARD". Seeded by `seed`; see `sentilstm.text.augment`.
+    `augment` adds edited copies of the training split's texts (never the validation split's): "eda" or any of
+    "synonym", "insert", "swap", "delete", "backtranslate", `augment_copies` per text and operation, changing
+    `augment_alpha` of the words; synonyms from the nearest word vectors (`augment_synonyms="neighbours"`, any
+    language) or WordNet (English); `augment_translator` a round-trip callable or Hugging Face model names
+    "FORWARD,BACKWARD". Seeded by `seed`; see `sentilstm.text.augment`.
 
     `blend` averages the network's probabilities with a linear n-gram model's (NBSVM or TF-IDF logistic
-    regression), weighted to minimise validation log-loss; "auto" tries both and keeps the better, None turns it
-    off. `blend_strategy="crossfit"` picks the partner, its class weighting and the weight from `blend_folds`-fold
-    out-of-fold predictions and refits the partner on train + validation; "holdout" fits it on the training split
-    and picks the weight on validation (the recipe before 0.16). The two make different errors (word order and context
-    vs exact n-gram evidence), so the blend beats either alone, as in Mesnil et al. (2014); it costs
-    seconds to a minute of training and almost nothing at prediction time.
+    regression), weighted to minimise validation log-loss; "auto" tries both, None turns it off. "crossfit" picks the
+    partner, its class weighting and the weight from `blend_folds`-fold out-of-fold predictions and refits it on train
+    + validation; "holdout" is the recipe before 0.16. The two make different errors, so the blend beats either alone
+    (Mesnil et al. 2014); it costs seconds to a minute of training and almost nothing at prediction time.
     """
 
     # learned state, set by fit or from_saved (as in scikit-learn, absent before: `_check_fitted` looks for model_)
@@ -187,6 +185,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         pretrain: PretrainEncoder | None = TrainConfig.pretrain,
         pretrain_epochs: int = TrainConfig.pretrain_epochs,
         pretrain_learning_rate: float = TrainConfig.pretrain_learning_rate,
+        adversarial: Adversarial | None = TrainConfig.adversarial,
+        adversarial_epsilon: float = TrainConfig.adversarial_epsilon,
+        adversarial_iterations: int = TrainConfig.adversarial_iterations,
         embeddings: str | None = EmbeddingConfig.embeddings,  # EmbeddingConfig, BlendConfig, AugmentConfig
         pretrain_embeddings: PretrainMethod | None = EmbeddingConfig.pretrain_embeddings,
         pretrained_encoder: str | None = EmbeddingConfig.pretrained_encoder,

@@ -144,6 +144,11 @@ def check_settings(
             "pretrain does not run under torchrun: pretrain on one process (pretrain='lm', then train there), or "
             "train under torchrun without pretrain"
         )
+    if train.adversarial is not None and distributed.launched():
+        raise ConfigError(
+            "adversarial training does not run under torchrun yet: train with adversarial on one process, or "
+            "without it under torchrun"
+        )
     check_pretrainable(model, train)
     if train.ensemble > 1 and distributed.launched():
         raise ConfigError(

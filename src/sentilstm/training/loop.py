@@ -27,6 +27,7 @@ from sentilstm.estimators.inference import predict_probabilities
 from sentilstm.system.device import autocast, resolve_device, resolve_precision
 from sentilstm.system.threads import ThreadGovernor, thread_governor
 from sentilstm.training import distributed
+from sentilstm.training.adversarial import adversarial_loss, embedded_for_adversary
 from sentilstm.training.batching import balanced_batches, bucketed_batches, collate, resample
 from sentilstm.training.callbacks import (
     CallbackList,
@@ -382,10 +383,14 @@ def train_step(
     value is then this rank's estimate of the global batch loss.
     """
     forward = replica if replica is not None else model
+    embedded = None
     with autocast(device, precision):
         if config.sampling == "smote":
             representations, targets = interpolate_minority(model.represent(ids, lengths), targets)
             logits = model.classify(representations)
+        elif config.adversarial is not None:  # the embeddings are kept: the adversarial term perturbs them
+            embedded = embedded_for_adversary(model, ids)
+            logits = model.forward_embedded(embedded, lengths)  # type: ignore[attr-defined]
         else:
             logits = forward(ids, lengths)  # (batch, num_classes)
     if share is None:
@@ -393,6 +398,9 @@ def train_step(
     else:
         each = mixed_losses(example_losses(loss_fn, logits.float(), targets), logits.float(), teacher, config)
         loss = (each * share.keep).sum() * (share.world / share.denominator)
+    if embedded is not None:
+        with autocast(device, precision):
+            loss = loss + adversarial_loss(model, embedded, lengths, logits, targets, loss_fn, config)
     if config.head_l2 > 0:
         loss = loss + config.head_l2 * model.head.weight.float().pow(2).sum()  # on every rank: DDP averages it to 1x
     if not torch.isfinite(loss):
