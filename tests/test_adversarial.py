@@ -133,3 +133,25 @@ def test_bad_adversarial_settings_are_refused_in_one_line(tmp_path: Path) -> Non
     assert load_model(tmp_path / "m.sentilstm").adversarial == "vat"
     bad = invoke_cli("train", data, "--out", tmp_path / "n.sentilstm", *small, "--adversarial", "pgd")
     assert "adversarial must be one of ['at', 'vat'], got 'pgd'" in error_line(bad)
+
+
+def test_vat_also_pushes_a_batch_of_unlabelled_texts_beside_each_labelled_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sentilstm.training.loop as loop
+
+    seen: list[int] = []
+    real = loop.unlabeled_loss
+
+    def counting(net: Any, ids: torch.Tensor, lengths: torch.Tensor, config: Any) -> torch.Tensor:
+        seen.append(len(ids))
+        return real(net, ids, lengths, config)
+
+    monkeypatch.setattr(loop, "unlabeled_loss", counting)
+    texts, labels = make_negation_data(160, seed=22)
+    unlabeled, _ = make_negation_data(50, seed=23)
+    clf = SentimentClassifier(**{**TINY, "epochs": 2, "patience": 5}, adversarial="vat")
+    clf.fit(texts, labels, unlabeled=unlabeled)
+    steps = sum(e.steps for e in clf.history_.epochs)
+    assert len(seen) == steps and max(seen) <= 32 and sum(seen) > 50  # every step; the 50 texts cycled
+    seen.clear()
+    SentimentClassifier(**{**TINY, "epochs": 1}, adversarial="at").fit(texts, labels, unlabeled=unlabeled)
+    assert seen == []  # AT needs labels: no unlabelled batches

@@ -412,8 +412,8 @@ def _report_path(report: ReportPath, out: Path) -> Path | None:
 
 
 def _reads_unlabeled(model: Any) -> bool:
-    """Whether a fit uses unlabelled texts (in-domain vectors, distillation's transfer set, pretraining)."""
-    return bool(model.pretrain_embeddings or model.distill or model.pretrain)
+    """Whether a fit uses unlabelled texts (in-domain vectors, distillation's transfer set, pretraining, VAT)."""
+    return bool(model.pretrain_embeddings or model.distill or model.pretrain or model.adversarial == "vat")
 
 
 def _optional_path(path: str | Path | None) -> Path | None:

@@ -115,8 +115,8 @@ PretrainedEncoderOpt = Annotated[
 UnlabeledOpt = Annotated[
     Path | None,
     typer.Option(
-        help="Unlabelled texts for --pretrain, --pretrain-embeddings and --distill (a named dataset's are used "
-        "automatically)."
+        help="Unlabelled texts for --pretrain, --pretrain-embeddings, --distill and --adversarial vat (a named "
+        "dataset's are used automatically)."
     ),
 ]
 BlendOpt = Annotated[

@@ -359,10 +359,12 @@ def train_network(
     teacher: np.ndarray | None = None,
 ) -> History:
     """Train `net` on `rows` with the training loop (`callbacks` among its built-in ones), validate on `data`'s
-    validation split; `net` ends in eval mode. `teacher`: probabilities per row to distil (see distillation)."""
+    validation split; `net` ends in eval mode. `teacher`: probabilities per row to distil (see distillation). With
+    adversarial="vat" the unlabelled texts get VAT's term too."""
+    unlabeled = text.pipeline.encode(data.unlabeled) if config.adversarial == "vat" and data.unlabeled else None
     history = fit(
         net,
-        EncodedSplit(rows.ids, rows.targets, teacher),
+        EncodedSplit(rows.ids, rows.targets, teacher, unlabeled),
         EncodedSplit(text.pipeline.encode(data.val_texts), data.val_targets),
         config,
         labels=data.label_map.labels,

@@ -13,6 +13,7 @@ the same share, and a network cannot escape the perturbation by growing its embe
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -20,6 +21,7 @@ from torch.nn import functional as F
 from sentilstm.config import TrainConfig
 from sentilstm.errors import ConfigError
 from sentilstm.network.model import length_mask
+from sentilstm.training.batching import bucketed_batches
 from sentilstm.training.losses import LossFunction
 from sentilstm.training.records import TrainableNetwork
 
@@ -64,14 +66,15 @@ def adversarial_perturbation(
     embedded: Tensor,
     lengths: Tensor,
     logits: Tensor,
-    targets: Tensor,
-    loss_fn: LossFunction,
+    targets: Tensor | None,
+    loss_fn: LossFunction | None,
     config: TrainConfig,
 ) -> Tensor:
     """The push r (batch, seq, dim), zero on padding: against the labels' loss (AT), or the direction power iteration
     finds the prediction most sensitive to (VAT); `embedded` is what produced `logits`."""
     mask = length_mask(lengths, embedded.shape[1])[..., None].to(embedded.dtype)
     if config.adversarial == "at":
+        assert loss_fn is not None and targets is not None, "AT pushes against labels"
         (gradient,) = torch.autograd.grad(loss_fn(logits.float(), targets), embedded, retain_graph=True)
         return _scaled(per_text_unit(gradient.detach(), mask), embedded, mask, config.adversarial_epsilon)
     forward = net.forward_embedded  # type: ignore[attr-defined]
@@ -89,8 +92,8 @@ def adversarial_loss(
     embedded: Tensor,
     lengths: Tensor,
     logits: Tensor,
-    targets: Tensor,
-    loss_fn: LossFunction,
+    targets: Tensor | None,
+    loss_fn: LossFunction | None,
     config: TrainConfig,
 ) -> Tensor:
     """The adversarial term of a batch: the labels' loss on the pushed embeddings (AT), or the divergence of the
@@ -98,8 +101,29 @@ def adversarial_loss(
     r = adversarial_perturbation(net, embedded, lengths, logits, targets, loss_fn, config)
     pushed = net.forward_embedded(embedded + r, lengths)  # type: ignore[attr-defined]
     if config.adversarial == "at":
+        assert loss_fn is not None and targets is not None
         return loss_fn(pushed.float(), targets)
     return kl_from_logits(logits, pushed)
+
+
+def unlabeled_batches(unlabeled: list[np.ndarray], steps: int, config: TrainConfig, epoch: int) -> list[np.ndarray]:
+    """`steps` batches of unlabelled texts for epoch `epoch`, one beside each labelled batch: length-bucketed,
+    reshuffled from (seed, epoch) alone (so a resumed run draws the same), cycled when there are fewer."""
+    lengths = np.fromiter((len(x) for x in unlabeled), dtype=np.int64, count=len(unlabeled))
+    rng = np.random.default_rng([config.seed, epoch, 1])
+    batches: list[np.ndarray] = []
+    while len(batches) < steps:
+        batches += bucketed_batches(lengths, config.batch_size, config.bucket_pool, rng)
+    return batches[:steps]
+
+
+def unlabeled_loss(net: TrainableNetwork, ids: Tensor, lengths: Tensor, config: TrainConfig) -> Tensor:
+    """VAT's term on a batch of unlabelled texts: how far the most sensitive push moves the prediction from the
+    network's own (the reference, which takes no gradient)."""
+    embedded = embedded_for_adversary(net, ids)
+    with torch.no_grad():
+        reference = net.forward_embedded(embedded.detach(), lengths)  # type: ignore[attr-defined]
+    return adversarial_loss(net, embedded, lengths, reference, None, None, config)
 
 
 __all__ = [

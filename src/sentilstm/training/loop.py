@@ -27,7 +27,7 @@ from sentilstm.estimators.inference import predict_probabilities
 from sentilstm.system.device import autocast, resolve_device, resolve_precision
 from sentilstm.system.threads import ThreadGovernor, thread_governor
 from sentilstm.training import distributed
-from sentilstm.training.adversarial import adversarial_loss, embedded_for_adversary
+from sentilstm.training.adversarial import adversarial_loss, embedded_for_adversary, unlabeled_batches, unlabeled_loss
 from sentilstm.training.batching import balanced_batches, bucketed_batches, collate, resample
 from sentilstm.training.callbacks import (
     CallbackList,
@@ -184,6 +184,8 @@ class _EpochRun:
             self.replica = DataParallelReplica(model, self.device)  # DDP syncs the parameters trainable when built
         batches = global_batches(self.train.targets, self.lengths, config, epoch)  # the same on every rank
         hooks.on_epoch_start(epoch, config.epochs, len(batches))
+        extra = self.train.unlabeled if config.adversarial == "vat" else None
+        beside = unlabeled_batches(extra, len(batches), config, epoch) if extra else None
         started = time.perf_counter()
         result = run_epoch(
             model,
@@ -199,6 +201,7 @@ class _EpochRun:
             hooks.on_after_backward,
             replica=self.replica.module if self.replica is not None else None,
             governor=self.governor,
+            unlabeled=beside,
         )
         seconds = time.perf_counter() - started
         probabilities = _validation_probabilities(model, self.validation, self.device, self.precision, len(self.labels))
@@ -305,13 +308,14 @@ def run_epoch(
     *,
     replica: nn.Module | None = None,
     governor: ThreadGovernor | None = None,
+    unlabeled: list[np.ndarray] | None = None,
 ) -> dict[str, float]:
     """One pass over `batches`: {"loss": the mean training loss (weighted by batch size), "steps": optimiser steps}.
 
     `on_step(step, loss)` follows each step, `after_backward(step)` each backward pass (before clipping). With a DDP
     `replica` (several ranks), `batches` are the global batches: this rank trains on its shard of each, and the
     loss is the mean over every rank's examples. A `governor` is told each step's padded tokens and time, and may
-    change torch's CPU threads between steps.
+    change torch's CPU threads between steps. `unlabeled`: a batch of `data.unlabeled` beside each step's (VAT).
     """
     model.train()
     total, count = 0.0, 0
@@ -345,6 +349,7 @@ def run_epoch(
             replica=replica,
             share=share,
             teacher=teacher,
+            unlabeled=collate(data.unlabeled, unlabeled[step - 1], device) if unlabeled and data.unlabeled else None,
         )["loss"]
         if governor is not None:  # train_step's loss is a Python float: the step has finished
             governor.record(ids.numel(), time.perf_counter() - started)
@@ -372,11 +377,13 @@ def train_step(
     replica: nn.Module | None = None,
     share: BatchShare | None = None,
     teacher: Tensor | None = None,
+    unlabeled: tuple[Tensor, Tensor] | None = None,
 ) -> dict[str, float]:
     """Forward, loss, backward, `after_backward()` (gradient norms), clip, step; returns {"loss": the batch loss}.
 
     With `teacher` (its probabilities for the batch, (batch, classes)) the loss mixes the labels' loss with the
-    soft-target loss of distillation (`losses.mixed_losses`).
+    soft-target loss of distillation (`losses.mixed_losses`). With `config.adversarial` the adversarial term of
+    `sentilstm.training.adversarial` is added, and VAT's on the `unlabeled` batch (ids, lengths) when given.
 
     With a DDP `replica` the forward and backward run through it (gradients are all-reduced during backward),
     and `share` scales this rank's loss so that the averaged gradient is the global batch's; the returned
@@ -401,6 +408,8 @@ def train_step(
     if embedded is not None:
         with autocast(device, precision):
             loss = loss + adversarial_loss(model, embedded, lengths, logits, targets, loss_fn, config)
+            if unlabeled is not None:  # (ids, lengths) of unlabelled texts: VAT's term on them too
+                loss = loss + unlabeled_loss(model, *unlabeled, config)
     if config.head_l2 > 0:
         loss = loss + config.head_l2 * model.head.weight.float().pow(2).sum()  # on every rank: DDP averages it to 1x
     if not torch.isfinite(loss):

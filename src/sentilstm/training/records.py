@@ -50,11 +50,13 @@ class TrainableNetwork(Protocol):
 
 @dataclass
 class EncodedSplit:
-    """Token ids per text (unpadded) and class ids; `teacher`: a teacher's probabilities (n, classes) to distil."""
+    """Token ids per text (unpadded) and class ids; `teacher`: a teacher's probabilities (n, classes) to distil;
+    `unlabeled`: token ids of texts without labels (virtual adversarial training's unlabelled batches)."""
 
     ids: list[np.ndarray]
     targets: np.ndarray
     teacher: np.ndarray | None = None
+    unlabeled: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -66,6 +68,9 @@ class EncodedSplit:
             digest.update(b"|")
         if self.teacher is not None:
             digest.update(self.teacher.astype(np.float64).tobytes())
+        for row in self.unlabeled or []:
+            digest.update(row.astype(np.int64).tobytes())
+            digest.update(b"u")
         return digest.hexdigest()[:16]
 
 
