@@ -353,3 +353,26 @@ def test_tuning_from_an_encoder_searches_only_what_the_encoder_leaves_open(encod
     result = tune(texts, labels, space=space, base_params=base, trials=2, seed=0, retrain=False)
     assert result.best_params["hidden_size"] == 16 and result.best_params["embedding_dim"] == 16  # the encoder's
     assert len(result.trials) == 2 and "params_dropout" in result.trials.columns
+
+
+def test_freeze_encoder_keeps_the_pretrained_layers_fixed_while_the_head_learns() -> None:
+    class Watch(TrainingCallback):
+        def on_train_begin(self, state: Any) -> None:
+            self.state, self.trainable = state, []
+
+        def on_epoch_start(self, epoch: int, num_epochs: int, num_batches: int) -> None:
+            net = self.state.model
+            self.trainable.append(
+                (
+                    net.embedding.weight.requires_grad,
+                    net.forward_rnns[0].weight_hh_l0.requires_grad,
+                    net.head.weight.requires_grad,
+                )
+            )
+
+    texts, labels = make_negation_data(160, seed=17)
+    watch = Watch()
+    clf = SentimentClassifier(**{**PRETRAINED, "epochs": 3, "patience": 5, "pretrain_epochs": 1}, freeze_encoder=2)
+    clf.fit(texts, labels, callbacks=[watch])
+    assert watch.trainable == [(False, False, True), (False, False, True), (True, True, True)]
+    assert clf.model_.embedding.weight.requires_grad and clf.model_.backward_rnns[0].weight_ih_l0.requires_grad

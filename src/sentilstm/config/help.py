@@ -69,6 +69,8 @@ FIELD_HELP: dict[str, str] = {
     "most (vat):",
     "adversarial_epsilon": "Size of the adversarial push, as a share of each text's embedding norm.",
     "adversarial_iterations": "Power iterations of VAT's search for the most sensitive direction.",
+    "freeze_encoder": "Epochs the pretrained encoder (embeddings and first recurrent layer) stays frozen while the "
+    "layers above it learn.",
     "ensemble": "Networks to train (seeds SEED, SEED+1, ...) and average, saved in one file; with --distill blend "
     "they teach one network that is served alone.",
     "freeze_embeddings": "Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).",

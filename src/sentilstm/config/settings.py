@@ -187,6 +187,9 @@ class TrainConfig:
     # epochs the embedding layer stays frozen (-1: always): pretrained vectors survive the noisy first
     # updates of a randomly initialised LSTM before they are fine-tuned (0: fine-tune from the start)
     freeze_embeddings: int = 0
+    # epochs the pretrained encoder (embeddings and first recurrent layer) stays frozen while the layers above it
+    # learn (ULMFiT's gradual unfreezing, in one stage); 0: everything trains from the start
+    freeze_encoder: int = 0
     # knowledge distillation (Hinton et al. 2015): the network learns a teacher's probabilities too. "blend": this
     # run's blend teaches a fresh network that is then served alone (no linear partner, so ~2x faster); or a
     # .sentilstm file, or "hf:NAME", a Hugging Face text-classification model. fit(teacher=...) takes any callable
@@ -229,6 +232,7 @@ class TrainConfig:
         check_range("validation_fraction", self.validation_fraction, 0.01, 0.5)
         check_range("bucket_pool", self.bucket_pool, 1)
         check_range("freeze_embeddings", self.freeze_embeddings, -1)
+        check_range("freeze_encoder", self.freeze_encoder, 0)
         check_range("distill_temperature", self.distill_temperature, 1.0, 20.0)
         check_range("distill_weight", self.distill_weight, 0.0, 1.0)
         check_range("ensemble", self.ensemble, 1, MAX_ENSEMBLE)

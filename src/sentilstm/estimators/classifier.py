@@ -178,6 +178,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         num_threads: int | None = TrainConfig.num_threads,
         bucket_pool: int = TrainConfig.bucket_pool,
         freeze_embeddings: int = TrainConfig.freeze_embeddings,
+        freeze_encoder: int = TrainConfig.freeze_encoder,
         distill: str | None = TrainConfig.distill,
         distill_temperature: float = TrainConfig.distill_temperature,
         distill_weight: float = TrainConfig.distill_weight,
@@ -308,9 +309,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     def pretrain_encoder(
         self, texts: Iterable[str], out: str | Path, *, checkpoint: str | Path | None = None, resume: bool = False
     ) -> dict[str, Any]:
-        """Pretrain only: a language model on `texts` (no labels) with this classifier's text, network and pretrain
-        settings (pretrain defaults to "lm" here), saved to `out` for `pretrained_encoder=out`, so that tuning and
-        cross-validation start from one pretraining. Returns its record; `checkpoint`/`resume` as in `fit`."""
+        """Pretrain only (a language model on unlabelled `texts`, this classifier's settings) and save the encoder to
+        `out` for `pretrained_encoder=out`; returns the pretraining record. `checkpoint`/`resume` as in `fit`."""
         settings = clone(self).set_params(pretrain=self.pretrain or "lm")._checked_settings()
         texts = check_texts(texts, "texts")
         return pretraining.pretrain_to_file(settings, texts, out, checkpoint=checkpoint, resume=resume)

@@ -106,18 +106,22 @@ class CallbackList(TrainingCallback):
 
 
 class EmbeddingFreezing(TrainingCallback):
-    """Keep the embedding layer fixed for the first `TrainConfig.freeze_embeddings` epochs (-1: always), then
-    fine-tune it; it is trainable again when training ends."""
+    """Keep the embedding layer fixed for the first `TrainConfig.freeze_embeddings` epochs (-1: always), and the
+    whole pretrained encoder (embeddings and first recurrent layer) for the first `TrainConfig.freeze_encoder`
+    epochs (ULMFiT's gradual unfreezing: the new layers learn before they disturb what pretraining found); then
+    fine-tune them; all is trainable again when training ends."""
 
     def on_train_begin(self, state: LoopState) -> None:
         self.state = state
 
     def on_epoch_begin(self, epoch: int) -> None:
-        after = self.state.config.freeze_embeddings
-        freeze_embeddings(self.state.model, after == -1 or epoch <= after)
+        after, encoder = self.state.config.freeze_embeddings, self.state.config.freeze_encoder
+        freeze_embeddings(self.state.model, after == -1 or epoch <= after or epoch <= encoder)
+        freeze_first_layer(self.state.model, epoch <= encoder)
 
     def on_train_end(self, state: LoopState) -> None:
         freeze_embeddings(state.model, False)
+        freeze_first_layer(state.model, False)
 
 
 def freeze_embeddings(model: TrainableNetwork, frozen: bool) -> None:
@@ -128,6 +132,17 @@ def freeze_embeddings(model: TrainableNetwork, frozen: bool) -> None:
         table.weight.requires_grad_(not frozen)
     if changed:
         log.info("embedding layer %s", "frozen" if frozen else "trainable (fine-tuning)")
+
+
+def freeze_first_layer(model: TrainableNetwork, frozen: bool) -> None:
+    """Freeze or unfreeze the first recurrent layer (both directions), the part of the encoder pretraining trains."""
+    layers = [getattr(model, name, None) for name in ("forward_rnns", "backward_rnns")]
+    weights = [p for rnns in layers if isinstance(rnns, nn.ModuleList) for p in rnns[0].parameters()]
+    changed = [p for p in weights if p.requires_grad == frozen]
+    for weight in changed:
+        weight.requires_grad_(not frozen)
+    if changed:
+        log.info("first recurrent layer %s", "frozen" if frozen else "trainable (fine-tuning)")
 
 
 class GradientNorms:
@@ -280,4 +295,5 @@ __all__ = [
     "TrainingCallback",
     "default_callbacks",
     "freeze_embeddings",
+    "freeze_first_layer",
 ]
