@@ -91,6 +91,10 @@ LEVERS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     # issue 17's levers: a named dataset's unlabelled texts (IMDB's 50,000 reviews) join the language model's corpus
     "lstm_lm": ("language-model pretraining, 1 epoch", {"pretrain": "lm"}),
+    "lstm_lm_freeze1": ("language-model pretraining, encoder frozen 1 epoch", {"pretrain": "lm", "freeze_encoder": 1}),
+    "lstm_at": ("adversarial training (epsilon 0.02)", {"adversarial": "at"}),
+    "lstm_vat": ("virtual adversarial training (epsilon 0.02; unlabelled texts too)", {"adversarial": "vat"}),
+    "lstm_lm_vat": ("language-model pretraining + VAT", {"pretrain": "lm", "adversarial": "vat"}),
 }
 for _name, (_title, _) in LEVERS.items():
     MODELS.setdefault(_name, f"default + {_title}, blended")
