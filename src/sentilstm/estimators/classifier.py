@@ -273,8 +273,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         encoder = pretraining.pretrain_encoder(
             net, settings, text, data, path, resume=resume, resumed=saved is not None, pretrained=pretrained
         )
-        payload = self._payload(data.label_map, text.pipeline, model_config)
-        checkpoint = CheckpointSpec(path, payload) if path is not None else None
+        checkpoint = CheckpointSpec(path, self._payload(data.label_map, text.pipeline, model_config)) if path else None
         hooks = [*([callback] if callback is not None else []), *(callbacks or [])]
         resumed = saved["checkpoint"] if saved else None
         history = steps.train_network(
@@ -298,7 +297,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if blend is not None:
             self._set_blend(blend)
         if teacher is not None or settings.train.distill is not None:
-            distillation.distil(self, teacher, settings, data, text, rows, vectors, hooks, blend, load_model)
+            parts = (settings, data, text, rows, vectors, hooks, blend, load_model, pretraining.state_of(encoder))
+            distillation.distil(self, teacher, *parts)
         scores = steps.score_validation(self.predict_proba, data, text, rows)
         if scores is not None:  # another torchrun rank writes nothing: the blend and scores are rank 0's alone
             self.validation_predictions_, self.validation_report_ = scores.predictions, scores.report

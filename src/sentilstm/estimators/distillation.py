@@ -138,11 +138,12 @@ def distil(
     callbacks: Any,
     blend: Any,
     load: Callable[[str], Any],
+    encoder: dict[str, Any] | None = None,
 ) -> None:
     """Train a fresh network of `clf`'s settings on the teacher's soft targets (`teacher`, else
     `settings.train.distill`; "blend": `clf` as fitted so far, with `blend`, its `FittedBlend`; a file: read with
     `load`) and make it `clf`'s network, served alone; `metrics_["distillation"]` gets the teacher's, the first
-    network's and the student's validation scores."""
+    network's and the student's validation scores. `encoder`: pretrained encoder weights the student starts from."""
     from sentilstm.estimators import steps  # steps imports the classifier's neighbours; this module stays light
 
     labels = data.label_map.labels
@@ -167,7 +168,7 @@ def distil(
         rows.augmentation,
     )
     one = dataclasses.replace(clf.model_.config, members=1)  # an ensemble teaches one network
-    student = steps.new_network(one, vectors.matrix, settings.train, transfer.ids, vectors.ngrams)
+    student = steps.new_network(one, vectors.matrix, settings.train, transfer.ids, vectors.ngrams, encoder)
     history = steps.train_network(student, transfer, data, text, settings.train, callbacks=callbacks, teacher=soft)
     clf.model_, clf.history_ = student, history
     clf.blend_model_, clf.blend_weight_ = None, 1.0
