@@ -336,6 +336,8 @@ def test_the_command_line_pretrains_once_and_trains_and_cross_validates_from_it(
     assert result.exit_code == 0, result.output
     assert "the texts to pretrain on" in error_line(invoke_cli("pretrain", "--out", tmp_path / "e2"))
     assert "--out" in error_line(invoke_cli("pretrain", data, "--out", data))  # never over its input
+    options = invoke_cli("pretrain", "--help").stdout
+    assert "--pretrain " in options and "--blend" not in options and "--epochs" not in options  # only what applies
     bad = invoke_cli("train", data, "--out", tmp_path / "m2", *flags[:-1], tmp_path / "missing.encoder")
     assert "does not exist" in error_line(bad)
 

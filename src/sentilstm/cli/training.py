@@ -231,9 +231,17 @@ def _pretrain_inputs(
     """The texts `pretrain` reads and where it writes the encoder."""
 
 
+# train's flags that say nothing about a language model (the classifier's head, loss, blend, ...)
+NOT_FOR_PRETRAINING = frozenset(
+    "pooling epochs learning_rate head_l2 schedule patience monitor class_weight loss focal_gamma sampling embeddings "
+    "pretrain_embeddings freeze_embeddings distill ensemble pretrained_encoder adversarial blend augment "
+    "augment_copies augment_alpha augment_synonyms augment_translator".split()
+)
+
+
 @app.command()
 @friendly
-@options_from(_pretrain_inputs, model_options, training_options)
+@options_from(_pretrain_inputs, model_options, training_options, exclude=NOT_FOR_PRETRAINING)
 def pretrain(ctx: typer.Context, **options: Any) -> None:
     """Pretrain an encoder as a language model on texts (DATA, a dataset's training and unlabelled texts, --unlabeled),
     for train, cv and tune --pretrained-encoder. Only text, network and pretrain settings matter here."""
@@ -244,7 +252,7 @@ def pretrain(ctx: typer.Context, **options: Any) -> None:
     setup_logging(o.verbose)
     check_out_paths({"DATA": o.data, "--unlabeled": o.unlabeled, "--params": o.params_file}, out=o.out_path)
     check_encoding(o.encoding)
-    clf = _classifier(ctx, o)
+    clf = _classifier(ctx, o, exclude=NOT_FOR_PRETRAINING)
     clf.set_params(pretrain=clf.pretrain or "lm").check_params()
     texts: list[str] = []
     if o.dataset is not None:
@@ -261,11 +269,12 @@ def pretrain(ctx: typer.Context, **options: Any) -> None:
     out.print(f"saved {o.out_path} (validation perplexity {perplexity:,.1f})" if perplexity else f"saved {o.out_path}")
 
 
-def _classifier(ctx: typer.Context, o: SimpleNamespace) -> SentimentClassifier:
-    """The SentimentClassifier that `train`'s options describe: its flags, then --params, then --set."""
+def _classifier(ctx: typer.Context, o: SimpleNamespace, exclude: frozenset[str] = frozenset()) -> SentimentClassifier:
+    """The SentimentClassifier that `train`'s options describe (but the flags in `exclude`, which the command does
+    not have): its flags, then --params, then --set."""
     from sentilstm.estimators.classifier import SentimentClassifier
 
-    flags = dict(flag_parameter(name, getattr(o, name)) for name in flag_names())
+    flags = dict(flag_parameter(name, getattr(o, name)) for name in flag_names(exclude))
     settings = read_settings(o.params_file, o.settings)
     given_flags(ctx, vars(o), settings)  # a flag given and also set by --params/--set is an error
     return SentimentClassifier(**{**flags, **settings})  # the flags' defaults yield to the settings
