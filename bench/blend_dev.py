@@ -161,7 +161,9 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "# Blending the network with a linear model, on development splits",
         "",
-        "Command: `python bench/blend_dev.py`",
+        "Command: `python bench/blend_dev.py"
+        + "".join(f" --set '{k}={json.dumps(v)}'" for k, v in (results.get("recipe") or {}).items())
+        + " --datasets ... --seeds ...` (the datasets and seeds in the table below)",
         "",
         f"Machine: {results['machine']}. Networks: the default recipe"
         + (f" with {results['recipe']}" if results.get("recipe") else "")
@@ -233,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     json_path = args.out.with_suffix(".json")
     results = json.loads(json_path.read_text()) if json_path.exists() else {"runs": {}}
     results["machine"] = f"{platform.machine()}, Python {platform.python_version()}"
-    results["recipe"] = options
-    if not args.report_only:
+    if not args.report_only:  # a rebuilt report keeps the recipe its runs were made with
+        results["recipe"] = options
         args.cache_dir.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             for name in args.datasets:
