@@ -10,6 +10,7 @@ AdamW): the softmax's share is the time the step saves without it. Useful GFLOP/
 
 from __future__ import annotations
 
+import itertools
 import json
 import platform
 import time
@@ -22,6 +23,7 @@ import torch
 from sentilstm.config import ModelConfig
 from sentilstm.network.model import SentimentNet, length_mask
 from sentilstm.system.device import autocast
+from sentilstm.training import language_model
 from sentilstm.training.batching import bucketed_batches, collate
 from sentilstm.training.language_model import LanguageModelHead, frequency_ranks, language_model_loss
 
@@ -92,19 +94,20 @@ def lm_main(args: Any, ids: list[np.ndarray], vocab: int, source: str, matmul_pe
     lengths = np.array([len(x) for x in ids])
     print(f"data: {source}; {len(ids)} texts, mean {lengths.mean():.0f} tokens, vocabulary {vocab:,}")
     rows = []
-    for threads in args.threads:
+    heads = [tuple(int(c) for c in h.split(",")) for h in args.heads] if args.heads else [language_model.HEAD_WORDS]
+    for threads, precision, head in itertools.product(args.threads, args.precision, heads):
         peak = matmul_peak(threads)
-        for precision in args.precision:
-            row = measure(ids, vocab, threads, precision, args.batch_size)
-            row["matmul_fp32_gflops"] = round(peak, 1)
-            row["fraction_of_matmul_peak"] = round(row["useful_gflops"] / peak, 3)
-            rows.append(row)
-            print(
-                f"threads={threads} {precision}: {row['tokens_per_second']:,} tokens/s, {row['useful_gflops']:.0f} "
-                f"useful GFLOP/s ({100 * row['fraction_of_matmul_peak']:.0f}% of {peak:.0f}); step: encoder "
-                f"{100 * row['encoder_share']:.0f}%, softmax {100 * row['softmax_share']:.0f}%",
-                flush=True,
-            )
+        language_model.HEAD_WORDS = head  # the cutoffs LanguageModelHead takes (kept only where they fit)
+        row = measure(ids, vocab, threads, precision, args.batch_size)
+        row["matmul_fp32_gflops"] = round(peak, 1)
+        row["fraction_of_matmul_peak"] = round(row["useful_gflops"] / peak, 3)
+        rows.append(row)
+        print(
+            f"threads={threads} {precision} cutoffs {row['cutoffs']}: {row['tokens_per_second']:,} tokens/s, "
+            f"{row['useful_gflops']:.0f} useful GFLOP/s ({100 * row['fraction_of_matmul_peak']:.0f}% of {peak:.0f}); "
+            f"step: encoder {100 * row['encoder_share']:.0f}%, softmax {100 * row['softmax_share']:.0f}%",
+            flush=True,
+        )
     result = {
         "source": source,
         "texts": len(ids),
@@ -125,11 +128,13 @@ def lm_main(args: Any, ids: list[np.ndarray], vocab: int, source: str, matmul_pe
         "with a stand-in loss (embeddings, both LSTM directions, clipping, AdamW, collation); softmax = what the "
         "adaptive softmax adds.",
         "",
-        "| threads | precision | tokens/s | useful GFLOP/s | fp32 matmul peak | of peak | encoder | softmax |",
-        "|---|---|---|---|---|---|---|---|",
+        "| threads | precision | softmax cutoffs | tokens/s | useful GFLOP/s | fp32 matmul peak | of peak | encoder | "
+        "softmax |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['threads']} | {r['precision']} | {r['tokens_per_second']:,} | {r['useful_gflops']:.0f} | "
+        f"| {r['threads']} | {r['precision']} | {r['cutoffs']} | {r['tokens_per_second']:,} | "
+        f"{r['useful_gflops']:.0f} | "
         f"{r['matmul_fp32_gflops']:.0f} | {100 * r['fraction_of_matmul_peak']:.0f}% | "
         f"{100 * r['encoder_share']:.0f}% | {100 * r['softmax_share']:.0f}% |"
         for r in rows

@@ -1,7 +1,7 @@
 """Training throughput of the default BiLSTM-128 (embedding 128, attention pooling) on IMDB-length reviews.
 
     python bench/train_speed.py [--reviews 4096] [--threads 2 1] [--precision fp32 bf16]
-    python bench/train_speed.py --lm [--reviews 4096] [--threads 2] [--precision fp32 bf16]
+    python bench/train_speed.py --lm [--reviews 4096] [--threads 2] [--precision fp32 bf16] [--heads 500,2500 2000]
 
 `--lm` times language-model pretraining instead (`pretrain="lm"`, sentilstm.training.language_model): tokens/s,
 useful GFLOP/s (the two LSTM directions and the adaptive softmax) against the matmul peak, and the share of a step
@@ -99,6 +99,12 @@ def main() -> None:
     parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lm", action="store_true", help="time language-model pretraining (see above)")
+    parser.add_argument(
+        "--heads",
+        nargs="+",
+        default=None,
+        help="--lm: adaptive-softmax cutoffs to compare, e.g. 500,2500 2000,10000 (default: the library's)",
+    )
     args = parser.parse_args()
     ids, labels, vocab, source = load_reviews(args.reviews, args.max_length, args.seed)
     if args.lm:
