@@ -279,11 +279,11 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         history = steps.train_network(
             net, rows, data, text, settings.train, checkpoint=checkpoint, resume=resumed, callbacks=hooks
         )
-        trained = (net, history, settings, data, text, rows, vectors)
-        members: dict[str, Any] = dict(
-            checkpoint=checkpoint, callbacks=hooks, resume=self._resume_state if resume else None
+        weights, trained = pretraining.state_of(encoder), (net, history, settings, data, text, rows, vectors)
+        resume_member = self._resume_state if resume else None
+        network, ensemble = ensembles.train_members(
+            *trained, checkpoint=checkpoint, callbacks=hooks, resume=resume_member, encoder=weights
         )
-        network, ensemble = ensembles.train_members(*trained, **members, encoder=pretraining.state_of(encoder))
         self._set_trained(data.label_map, text.pipeline, network, history, rows, ensemble, encoder)
         blend = steps.fit_blend_step(
             settings.blend,
@@ -297,8 +297,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         if blend is not None:
             self._set_blend(blend)
         if teacher is not None or settings.train.distill is not None:
-            parts = (settings, data, text, rows, vectors, hooks, blend, load_model, pretraining.state_of(encoder))
-            distillation.distil(self, teacher, *parts)
+            distillation.distil(self, teacher, settings, data, text, rows, vectors, hooks, blend, load_model, weights)
         scores = steps.score_validation(self.predict_proba, data, text, rows)
         if scores is not None:  # another torchrun rank writes nothing: the blend and scores are rank 0's alone
             self.validation_predictions_, self.validation_report_ = scores.predictions, scores.report

@@ -163,7 +163,7 @@ def distil(
     log.info("distilling from %s", described)
     scores = {"teacher": predict(data.val_texts), "network_before": clf._network_proba(data.val_texts)}
     transfer = steps.TrainingRows(
-        rows.ids + text.pipeline.encode(data.unlabeled),
+        rows.ids + steps.encoded_unlabeled(text, data),
         np.concatenate([rows.targets, soft[len(rows.targets) :].argmax(axis=1)]),  # unlabelled: the teacher's label
         rows.augmentation,
     )

@@ -65,7 +65,7 @@ def train_members(
     """The ensemble of `first` and `settings.train.ensemble - 1` fresh networks (seed + 1, ...) trained alike, and its
     summary for `metrics_["ensemble"]`: each member's seed, best epoch and validation scores, and the ensemble's.
     (`first`, None) when `settings.train.ensemble` is 1. `encoder`: pretrained encoder weights every member starts
-    from (`steps.PretrainedEncoder.state`; pretraining runs once)."""
+    from (`pretraining.PretrainedEncoder.state`; pretraining runs once)."""
     from sentilstm.estimators import steps  # steps imports the classifier's neighbours; this module stays light
 
     if settings.train.ensemble == 1:

@@ -22,6 +22,7 @@ from sentilstm.artifact.format import library_versions, read_file, write_file
 from sentilstm.artifact.schema import check_tensors, meta_network, part
 from sentilstm.config import ModelConfig, TextConfig, from_dict
 from sentilstm.errors import ArtifactError, ConfigError
+from sentilstm.estimators.steps import encoded_unlabeled, new_network
 from sentilstm.network.model import SentimentNet
 from sentilstm.system.files import check_outputs
 from sentilstm.text.pipeline import TextPipeline
@@ -103,7 +104,7 @@ def pretrain_encoder(
     if resumed and (path is None or not path.is_file()):
         log.warning("resuming training without its pretraining checkpoint: the model file will not record pretraining")
         return None
-    corpus = text.train_ids + text.pipeline.encode(data.unlabeled)
+    corpus = text.train_ids + encoded_unlabeled(text, data)
     validation = text.pipeline.encode(data.val_texts)
     record = pretrain_language_model(net, corpus, validation, settings.train, checkpoint=path, resume=resume)
     return PretrainedEncoder(record.to_dict(), encoder_state(net))
@@ -131,8 +132,7 @@ def pretrain_to_file(
         num_classes=2,  # the head is not saved: any classifier built on the encoder has its own
         ngram_rows=subwords.buckets + 1 if subwords is not None else 0,
     )
-    torch.manual_seed(settings.train.seed)
-    net = SentimentNet(config)
+    net = new_network(config, None, settings.train, ids)  # seeded, and refused when it would not fit in memory
     path = Path(checkpoint) if checkpoint is not None else None
     record = pretrain_language_model(
         net, ids, pipeline.encode(validation), settings.train, checkpoint=path, resume=resume

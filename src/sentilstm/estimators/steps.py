@@ -79,6 +79,7 @@ class PreparedData:
     val_texts: list[str]
     val_targets: np.ndarray
     unlabeled: list[str] = field(default_factory=list)
+    unlabeled_ids: list[np.ndarray] | None = None  # `unlabeled` encoded, once (`encoded_unlabeled`)
 
 
 @dataclass
@@ -110,6 +111,14 @@ class ValidationScores:
     predictions: Predictions
     report: Any
     data_profile: dict[str, Any]
+
+
+def encoded_unlabeled(text: FittedText, data: PreparedData) -> list[np.ndarray]:
+    """The unlabelled texts as token ids, encoded on first use and kept: pretraining, VAT (once per network of an
+    ensemble) and distillation's transfer set all read them."""
+    if data.unlabeled_ids is None:
+        data.unlabeled_ids = text.pipeline.encode(data.unlabeled)
+    return data.unlabeled_ids
 
 
 def check_settings(
@@ -361,7 +370,7 @@ def train_network(
     """Train `net` on `rows` with the training loop (`callbacks` among its built-in ones), validate on `data`'s
     validation split; `net` ends in eval mode. `teacher`: probabilities per row to distil (see distillation). With
     adversarial="vat" the unlabelled texts get VAT's term too."""
-    unlabeled = text.pipeline.encode(data.unlabeled) if config.adversarial == "vat" and data.unlabeled else None
+    unlabeled = encoded_unlabeled(text, data) if config.adversarial == "vat" and data.unlabeled else None
     history = fit(
         net,
         EncodedSplit(rows.ids, rows.targets, teacher, unlabeled),

@@ -19,6 +19,7 @@ score, prune) and the study's table of trials are `sentilstm.selection.trials`'s
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -297,8 +298,6 @@ def _fixed_by_encoder(user: dict[str, Any], search: SearchSpace) -> dict[str, An
     path = user.get("pretrained_encoder")
     if not path:
         return {}
-    import dataclasses
-
     from sentilstm.estimators.pretraining import ENCODER_FIELDS, read_encoder
 
     encoder = read_encoder(path)

@@ -109,7 +109,18 @@ def check_resume_state(
     expected = {f"model.{name}": shape for name, shape in shapes.items()}
     if any(name.startswith("best.") for name in tensors):
         expected.update({f"best.{name}": shape for name, shape in shapes.items()})
+    expected.update(optimizer_shapes(tensors, optimizer))
+    expected.update(
+        {name: (tuple(tensors[name].shape), tensors[name].dtype) for name in tensors if name.startswith("rng.")}
+    )  # read_checkpoint checked them
+    check_tensors(expected, tensors, exact=True, finite=False)
+
+
+def optimizer_shapes(tensors: dict[str, Tensor], optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """The (shape, dtype) each "optimizer.INDEX.KEY" tensor of a checkpoint must have to be `optimizer`'s AdamW state;
+    ArtifactError for a name that is none, or a parameter whose state is incomplete."""
     parameters = [p for group in optimizer.param_groups for p in group["params"]]  # as the state numbers them
+    expected: dict[str, Any] = {}
     state: dict[str, set[str]] = {}
     for name in (n for n in tensors if n.startswith("optimizer.")):
         index, _, key = name.removeprefix("optimizer.").partition(".")
@@ -119,10 +130,24 @@ def check_resume_state(
         expected[name] = ((), torch.float32) if key == "step" else (tuple(parameters[int(index)].shape), torch.float32)
     if any(keys != {"step", "exp_avg", "exp_avg_sq"} for keys in state.values()):
         raise ArtifactError("the optimiser state lacks step, exp_avg or exp_avg_sq of some parameter")
-    expected.update(
-        {name: (tuple(tensors[name].shape), tensors[name].dtype) for name in tensors if name.startswith("rng.")}
-    )  # read_checkpoint checked them
-    check_tensors(expected, tensors, exact=True, finite=False)
+    return expected
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:
+    """An optimiser's per-parameter state as checkpoint tensors "optimizer.INDEX.KEY"."""
+    state = optimizer.state_dict()["state"]
+    return {f"optimizer.{index}.{key}": value for index, values in state.items() for key, value in values.items()}
+
+
+def load_optimizer(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, Tensor], param_groups: list[Any], device: torch.device
+) -> None:
+    """Restore what `optimizer_tensors` saved (and the saved `param_groups`) into `optimizer`, state on `device`."""
+    state: dict[int, dict[str, Tensor]] = {}
+    for name in (n for n in tensors if n.startswith("optimizer.")):
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = tensors[name] if key == "step" else tensors[name].to(device)
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
 
 
 def save_checkpoint(
@@ -137,14 +162,7 @@ def save_checkpoint(
 ) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update({f"best.{k}": v for k, v in (best_state or {}).items()})
-    optimizer_state = optimizer.state_dict()
-    tensors.update(
-        {
-            f"optimizer.{index}.{key}": value
-            for index, state in optimizer_state["state"].items()
-            for key, value in state.items()
-        }
-    )
+    tensors.update(optimizer_tensors(optimizer))
     tensors["rng.torch"] = torch.get_rng_state()
     if torch.cuda.is_available():
         tensors.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
@@ -152,7 +170,7 @@ def save_checkpoint(
         "history": history.to_dict(),
         "bad_epochs": bad_epochs,
         "fingerprint": fingerprint,
-        "param_groups": optimizer_state["param_groups"],
+        "param_groups": optimizer.state_dict()["param_groups"],
         "scheduler": scheduler_state(scheduler),
     }
     with writing(spec.path):  # a full disk mid-training: one line naming the checkpoint, not a traceback
@@ -178,12 +196,7 @@ def restore_checkpoint(
         )
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
-    state: dict[int, dict[str, Tensor]] = {}
-    for name, value in tensors.items():
-        if name.startswith("optimizer."):
-            _, index, key = name.split(".", 2)
-            state.setdefault(int(index), {})[key] = value.to(device) if key != "step" else value
-    optimizer.load_state_dict({"state": state, "param_groups": training["param_groups"]})
+    load_optimizer(optimizer, tensors, training["param_groups"], device)
     scheduler.load_state_dict({**scheduler.state_dict(), **training["scheduler"]})
     torch.set_rng_state(tensors["rng.torch"])
     cuda_states = cuda_rng_states(tensors)
@@ -196,6 +209,9 @@ __all__ = [
     "CheckpointSpec",
     "check_resume_state",
     "cuda_rng_states",
+    "load_optimizer",
+    "optimizer_shapes",
+    "optimizer_tensors",
     "read_checkpoint",
     "restore_checkpoint",
     "resume_error",

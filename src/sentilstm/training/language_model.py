@@ -42,8 +42,8 @@ from sentilstm.system.files import writing
 from sentilstm.system.threads import ThreadGovernor, thread_governor
 from sentilstm.text.subwords import word_ids
 from sentilstm.training.batching import bucketed_batches, collate
-from sentilstm.training.checkpoint import resume_error
-from sentilstm.training.optim import make_scheduler, scheduler_state
+from sentilstm.training.checkpoint import load_optimizer, optimizer_shapes, optimizer_tensors, resume_error
+from sentilstm.training.optim import make_optimizer, make_scheduler, scheduler_state
 
 log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 60.0  # the most work a killed pretraining loses when it is resumed
@@ -249,12 +249,7 @@ class _Run:
         self.lengths = np.fromiter((len(x) for x in corpus), dtype=np.int64, count=len(corpus))
         self.steps_per_epoch = -(-len(corpus) // config.batch_size)
         lm = dataclasses.replace(config, learning_rate=config.pretrain_learning_rate, schedule="linear")
-        trained = [p for p in self.modules.parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for p in trained if p.dim() >= 2], "weight_decay": config.weight_decay},
-            {"params": [p for p in trained if p.dim() < 2], "weight_decay": 0.0},
-        ]
-        self.optimizer = torch.optim.AdamW(groups, lr=lm.learning_rate)
+        self.optimizer = make_optimizer(self.modules, lm)
         self.scheduler = make_scheduler(self.optimizer, lm, self.steps_per_epoch * config.pretrain_epochs)
         self.epoch, self.batch, self.loss_sum, self.tokens, self.seconds = 1, 0, 0.0, 0, 0.0
         self.record = PretrainingRecord(len(corpus), len(validation), head.cutoffs)
@@ -357,8 +352,7 @@ class _Run:
 
     def save(self, path: Path) -> None:
         tensors = {f"model.{k}": v for k, v in self.modules.state_dict().items()}
-        state = self.optimizer.state_dict()
-        tensors.update({f"optimizer.{i}.{k}": v for i, s in state["state"].items() for k, v in s.items()})
+        tensors.update(optimizer_tensors(self.optimizer))
         tensors["rng.torch"] = torch.get_rng_state()
         position = {
             "epoch": self.epoch,
@@ -368,7 +362,7 @@ class _Run:
             "seconds": self.seconds,
             "fingerprint": self.fingerprint,
             "record": self.record.to_dict(),
-            "param_groups": state["param_groups"],
+            "param_groups": self.optimizer.state_dict()["param_groups"],
             "scheduler": scheduler_state(self.scheduler),
         }
         with writing(path):
@@ -382,13 +376,7 @@ class _Run:
         except (ArtifactError, ConfigError) as exc:
             raise resume_error(path, exc) from None
         self.modules.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        optimizer: dict[int, dict[str, Tensor]] = {}
-        for name in (n for n in tensors if n.startswith("optimizer.")):
-            _, index, key = name.split(".", 2)
-            optimizer.setdefault(int(index), {})[key] = (
-                tensors[name] if key == "step" else tensors[name].to(self.device)
-            )
-        self.optimizer.load_state_dict({"state": optimizer, "param_groups": position["param_groups"]})
+        load_optimizer(self.optimizer, tensors, position["param_groups"], self.device)
         self.scheduler.load_state_dict({**self.scheduler.state_dict(), **position["scheduler"]})
         torch.set_rng_state(tensors["rng.torch"])
         self.epoch, self.batch = position["epoch"], position["batch"]
@@ -411,13 +399,7 @@ class _Run:
         ):
             raise ArtifactError(f"its position (epoch {position['epoch']}, batch {position['batch']}) is out of range")
         expected = {f"model.{k}": (tuple(v.shape), v.dtype) for k, v in self.modules.state_dict().items()}
-        parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
-        for name in (n for n in tensors if n.startswith("optimizer.")):
-            index, _, key = name.removeprefix("optimizer.").partition(".")
-            if not index.isdigit() or int(index) >= len(parameters) or key not in ("step", "exp_avg", "exp_avg_sq"):
-                raise ArtifactError(f"tensor {name} names no optimiser state of this network")
-            shape = () if key == "step" else tuple(parameters[int(index)].shape)
-            expected[name] = (shape, torch.float32)
+        expected.update(optimizer_shapes(tensors, self.optimizer))
         expected["rng.torch"] = (tuple(torch.get_rng_state().shape), torch.uint8)
         check_tensors(expected, tensors, exact=True, finite=False)
         PretrainingRecord.from_dict(position["record"])
