@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 60.0  # the most work a killed pretraining loses when it is resumed
 LOG_SECONDS = 30.0  # between progress lines
 # adaptive softmax cutoffs: the head's words, then two clusters of rarer ones. A 2,000-word head (Grave et al.'s GPU
-# choice) made the softmax 82% of a CPU step of the BiLSTM-128 (its matmuls outweigh the LSTM's); 500 halves the step
+# choice) made the softmax 84% of a CPU step of the BiLSTM-128 (its matmuls outweigh the LSTM's); 500 halves the step
 # (bench/results/train_speed_lm.md)
 HEAD_WORDS = (500, 2_500)
 _STATE_FIELDS = {
