@@ -43,7 +43,7 @@ from sentilstm import (
     load_model,
 )
 from sentilstm.estimators.baselines import BASELINES, LinearBaseline, make_baseline
-from sentilstm.estimators.ngrams import Features, count_vectorizer, l2_rows
+from sentilstm.estimators.ngrams import Features, WordNgramIndex, count_vectorizer, l2_rows
 from sentilstm.text.normalize import Normalizer
 
 KINDS = ["nbsvm", "tfidf_lr"]
@@ -744,17 +744,43 @@ def test_cli_evaluate_unknown_label_with_a_baseline(cli_models: dict, tmp_path: 
     assert "[7]" in line and "not seen in training" in line
 
 
-@pytest.mark.parametrize(("analyzer", "ngrams"), [("word", (1, 3)), ("char_wb", (2, 5))])
+@pytest.mark.parametrize(
+    ("analyzer", "ngrams"),
+    [("word", (1, 3)), ("word", (2, 3)), ("word", (1, 1)), ("word", (3, 3)), ("char_wb", (2, 5))],
+)
+@pytest.mark.parametrize("seen", [True, False], ids=["texts-in-training", "unseen-words"])
 @settings(max_examples=40, deadline=None)
-@given(texts=st.lists(st.text(alphabet="ab cọ'!\u0301", max_size=30), min_size=1, max_size=6))
-def test_feature_counts_equal_scikit_learn(analyzer: str, ngrams: tuple, texts: list[str]) -> None:
-    # Features.counts is our own loop (sklearn's transform cost ~0.3 ms a call); it must count exactly the same.
-    train = ["ab cọ ab", "a b c", "cọ'! ab", "b\u0301 a", *texts]
+@given(texts=st.lists(st.text(alphabet="ab cọ'!\u0301", max_size=30), min_size=0, max_size=6))
+def test_feature_counts_equal_scikit_learn(analyzer: str, ngrams: tuple, seen: bool, texts: list[str]) -> None:
+    # Features.counts is our own counting (sklearn's transform cost ~0.3 ms a call); it must count exactly the same,
+    # texts of fewer words than n, empty texts and words no term holds included
+    train = ["ab cọ ab ab", "a b c", "cọ'! ab", "b\u0301 a", *(texts if seen else [])]
     features, _ = Features.fit(train, analyzer, ngrams, min_df=1, max_features=None, idf=True)
     expected = count_vectorizer(analyzer, ngrams, vocabulary=features.terms).transform(texts)
     got = features.counts(texts)
-    assert got.dtype == np.float32 and got.has_sorted_indices
+    assert got.dtype == np.float32 and got.has_sorted_indices and got.shape == expected.shape
     np.testing.assert_array_equal(got.toarray(), expected.toarray())
+
+
+def test_word_ngrams_are_counted_by_integer_keys_unless_they_overflow() -> None:
+    texts = ["good good film", "not a good film", "film"]
+    features, _ = Features.fit(texts, "word", (1, 3), min_df=1, max_features=None, idf=False)
+    index = WordNgramIndex.build(features.terms, (1, 3))
+    assert index is not None and index.base == 5  # good, film, not, a + the unknown-word id 0
+    assert (
+        features.counts(["a good film film", "bad"]).toarray().tolist()
+        == (
+            count_vectorizer("word", (1, 3), vocabulary=features.terms).transform(["a good film film", "bad"]).toarray()
+        ).tolist()
+    )
+    # 2**21 words to the 3rd power does not fit in 63 bits: the dict counter takes over, with the same counts
+    many = [f"w{i}" for i in range(2**21)]
+    assert WordNgramIndex.build(many, (1, 3)) is None
+    assert WordNgramIndex.build(many, (1, 2)) is not None
+    wide = Features("word", (1, 3), many)
+    assert wide.counts(["w5 w7 w5 unknown"]).toarray()[0, [5, 7]].tolist() == [2, 1]
+    assert not isinstance(wide._counter, WordNgramIndex)
+    assert isinstance(features._counter, WordNgramIndex)
 
 
 def test_row_normalisation_equals_scikit_learn() -> None:
