@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,9 @@ def _timed(batches: list[np.ndarray], step: Any) -> float:
     return time.perf_counter() - started
 
 
-def measure(ids: list[np.ndarray], vocab: int, threads: int, precision: str, batch_size: int) -> dict[str, Any]:
+def measure(
+    ids: list[np.ndarray], vocab: int, threads: int, precision: str, batch_size: int, share: float = 1.0
+) -> dict[str, Any]:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     net = SentimentNet(ModelConfig(embedding_rows=vocab, num_classes=2, embedding_dim=EMBEDDING, hidden_size=HIDDEN))
@@ -53,7 +56,7 @@ def measure(ids: list[np.ndarray], vocab: int, threads: int, precision: str, bat
     def whole(batch: np.ndarray) -> None:
         x, n = collate(ids, batch, device)
         with autocast(device, precision):
-            total, count = language_model_loss(net, head, x, n)
+            total, count = language_model_loss(net, head, x, n, share)
         optimizer.zero_grad(set_to_none=True)
         (total.float() / count).backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
@@ -76,10 +79,11 @@ def measure(ids: list[np.ndarray], vocab: int, threads: int, precision: str, bat
     predictions = 2 * int((lengths - 1).sum())
     lstm_flops = 2 * 4 * HIDDEN * (EMBEDDING + HIDDEN) * 3 * 2 * tokens  # multiply-adds x2, fwd+bwd x3, 2 directions
     cutoff = head.cutoffs[0] if head.cutoffs else vocab
-    softmax_flops = 2 * HIDDEN * (cutoff + len(head.cutoffs)) * 3 * predictions  # the head's part, every prediction
+    softmax_flops = 2 * HIDDEN * (cutoff + len(head.cutoffs)) * 3 * predictions * share  # the head's, scored ones
     return {
         "threads": threads,
         "precision": precision,
+        "predict_share": share,
         "tokens_per_second": round(tokens / seconds["step"]),
         "predictions_per_second": round(predictions / seconds["step"]),
         "step_seconds": round(seconds["step"], 2),
@@ -95,15 +99,16 @@ def lm_main(args: Any, ids: list[np.ndarray], vocab: int, source: str, matmul_pe
     print(f"data: {source}; {len(ids)} texts, mean {lengths.mean():.0f} tokens, vocabulary {vocab:,}")
     rows = []
     heads = [tuple(int(c) for c in h.split(",")) for h in args.heads] if args.heads else [language_model.HEAD_WORDS]
-    for threads, precision, head in itertools.product(args.threads, args.precision, heads):
+    for threads, precision, head, share in itertools.product(args.threads, args.precision, heads, args.shares):
         peak = matmul_peak(threads)
         language_model.HEAD_WORDS = head  # the cutoffs LanguageModelHead takes (kept only where they fit)
-        row = measure(ids, vocab, threads, precision, args.batch_size)
+        row = measure(ids, vocab, threads, precision, args.batch_size, share)
         row["matmul_fp32_gflops"] = round(peak, 1)
         row["fraction_of_matmul_peak"] = round(row["useful_gflops"] / peak, 3)
         rows.append(row)
         print(
-            f"threads={threads} {precision} cutoffs {row['cutoffs']}: {row['tokens_per_second']:,} tokens/s, "
+            f"threads={threads} {precision} cutoffs {row['cutoffs']} share {share:g}: "
+            f"{row['tokens_per_second']:,} tokens/s, "
             f"{row['useful_gflops']:.0f} useful GFLOP/s ({100 * row['fraction_of_matmul_peak']:.0f}% of {peak:.0f}); "
             f"step: encoder {100 * row['encoder_share']:.0f}%, softmax {100 * row['softmax_share']:.0f}%",
             flush=True,
@@ -119,25 +124,28 @@ def lm_main(args: Any, ids: list[np.ndarray], vocab: int, source: str, matmul_pe
         "rows": rows,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "train_speed_lm.json").write_text(json.dumps(result, indent=2))
+    out = args.lm_out or RESULTS / "train_speed_lm"
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
     lines = [
         f"# Language-model pretraining speed: BiLSTM-128 encoder + adaptive softmax, {len(ids)} texts ({source}), "
         f"mean {lengths.mean():.0f} tokens, vocabulary {vocab:,}",
         "",
-        "Produced by `python bench/train_speed.py --lm`. Shares of a step on the same batches: encoder = the step "
+        f"Produced by `python bench/train_speed.py {' '.join(sys.argv[1:])}`. "
+        "Shares of a step on the same batches: encoder = the step "
         "with a stand-in loss (embeddings, both LSTM directions, clipping, AdamW, collation); softmax = what the "
         "adaptive softmax adds.",
         "",
-        "| threads | precision | softmax cutoffs | tokens/s | useful GFLOP/s | fp32 matmul peak | of peak | encoder | "
-        "softmax |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| threads | precision | softmax cutoffs | predictions scored | tokens/s | useful GFLOP/s | fp32 matmul peak "
+        "| of peak | encoder | softmax |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['threads']} | {r['precision']} | {r['cutoffs']} | {r['tokens_per_second']:,} | "
+        f"| {r['threads']} | {r['precision']} | {r['cutoffs']} | {r.get('predict_share', 1.0):g} "
+        f"| {r['tokens_per_second']:,} | "
         f"{r['useful_gflops']:.0f} | "
         f"{r['matmul_fp32_gflops']:.0f} | {100 * r['fraction_of_matmul_peak']:.0f}% | "
         f"{100 * r['encoder_share']:.0f}% | {100 * r['softmax_share']:.0f}% |"
         for r in rows
     ]
-    (RESULTS / "train_speed_lm.md").write_text("\n".join(lines) + "\n")
-    print(f"saved {RESULTS / 'train_speed_lm.md'}")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(f"saved {out.with_suffix('.md')}")

@@ -2,6 +2,7 @@
 
     python bench/train_speed.py [--reviews 4096] [--threads 2 1] [--precision fp32 bf16]
     python bench/train_speed.py --lm [--reviews 4096] [--threads 2] [--precision fp32 bf16] [--heads 500,2500 2000]
+    python bench/train_speed.py --lm --shares 1 0.5 0.25   # the softmax scoring a share of the predictions
 
 `--lm` times language-model pretraining instead (`pretrain="lm"`, sentilstm.training.language_model): tokens/s,
 useful GFLOP/s (the two LSTM directions and the adaptive softmax) against the matmul peak, and the share of a step
@@ -104,6 +105,14 @@ def main() -> None:
         nargs="+",
         default=None,
         help="--lm: adaptive-softmax cutoffs to compare, e.g. 500,2500 2000,10000 (default: the library's)",
+    )
+    parser.add_argument("--lm-out", type=Path, default=None, help="--lm: results path without suffix")
+    parser.add_argument(
+        "--shares",
+        nargs="+",
+        type=float,
+        default=[1.0],
+        help="--lm: pretrain_predict_share values to compare, e.g. 1 0.5 0.25 (the share of predictions scored)",
     )
     args = parser.parse_args()
     ids, labels, vocab, source = load_reviews(args.reviews, args.max_length, args.seed)

@@ -4,6 +4,7 @@ an interrupted pretraining (SIGKILL) resumes to the same model, and bad settings
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -81,6 +82,30 @@ def test_padding_changes_no_prediction_of_the_language_model() -> None:
     second, rest = language_model_loss(net, head, wider[1:], torch.tensor([9]))
     assert (count, rest, both) == (6, 16, 22)  # 3 next tokens + 3 previous ones for 4 tokens
     torch.testing.assert_close(together, alone[()] + second, rtol=1e-5, atol=1e-5)
+
+
+def test_a_predict_share_scores_that_share_of_each_direction_and_reads_every_token() -> None:
+    net, rng = _net(), np.random.default_rng(4)
+    head = LanguageModelHead(16, frequency_ranks([np.arange(22)], 22))
+    ids = torch.from_numpy(np.stack([x[:20] for x in _cyclic(rng, 64) if len(x) >= 20]))
+    lengths = torch.full((len(ids),), 20)
+    torch.manual_seed(0)
+    full, everything = language_model_loss(net, head, ids, lengths)
+    quarter, scored = language_model_loss(net, head, ids, lengths, share=0.25)
+    assert everything == 2 * 19 * len(ids) and abs(scored / everything - 0.25) < 0.05
+    assert abs(quarter.item() / scored - full.item() / everything) < 0.1  # the same loss per scored prediction
+    one = torch.tensor([[5, 9]])  # two predictions: a share that keeps none keeps them all
+    assert all(language_model_loss(net, head, one, torch.tensor([2]), share=0.01)[1] >= 1 for _ in range(20))
+    # pretraining with a quarter of the predictions still learns the cycle, reads every token and scores a quarter
+    corpus = _cyclic(rng, 400)
+    record = pretrain_language_model(
+        _net(), corpus, _cyclic(rng, 50), dataclasses.replace(LM, pretrain_predict_share=0.25)
+    )
+    assert record.epochs[-1].to_dict()["validation_perplexity"] < 3.0
+    assert record.epochs[0].read == sum(len(x) for x in corpus)
+    assert abs(record.epochs[0].tokens / (2 * sum(len(x) - 1 for x in corpus)) - 0.25) < 0.02
+    with pytest.raises(ConfigError, match="pretrain_predict_share must be between 0.01 and 1.0, got 0"):
+        SentimentClassifier(pretrain="lm", pretrain_predict_share=0).check_params()
 
 
 def test_a_large_vocabulary_gets_an_adaptive_softmax_over_tokens_by_frequency() -> None:

@@ -65,6 +65,8 @@ FIELD_HELP: dict[str, str] = {
     "forward and backward language models:",
     "pretrain_epochs": "Passes of the language model over the training and unlabelled texts.",
     "pretrain_learning_rate": "Peak learning rate of the language model.",
+    "pretrain_predict_share": "Share of the next/previous-token predictions the language model's softmax scores "
+    "in a training step (a random subset per batch; lower is faster).",
     "adversarial": "Also train on each batch's embeddings pushed against its labels (at) or where its prediction moves "
     "most (vat):",
     "adversarial_epsilon": "Size of the adversarial push, as a share of each text's embedding norm.",

@@ -207,6 +207,9 @@ class TrainConfig:
     pretrain: PretrainEncoder | None = None
     pretrain_epochs: int = 1  # passes of the language model over the training and unlabelled texts
     pretrain_learning_rate: float = 2e-3  # peak AdamW rate of the language model (warm-up, then linear decay)
+    # the share of a batch's next/previous-token predictions the softmax scores (a fresh random subset each batch);
+    # the LSTM still reads every token, so 0.25 cuts the softmax's ~2/3 of a step to ~1/6
+    pretrain_predict_share: float = 1.0
     # "at": each batch also trains on its embeddings pushed against its labels; "vat": pushed where the prediction
     # moves most (no label needed). Goodfellow et al. 2015; Miyato et al. 2017 (sentilstm.training.adversarial)
     adversarial: Adversarial | None = None
@@ -240,6 +243,7 @@ class TrainConfig:
             check_choice("pretrain", self.pretrain, PretrainEncoder)
         check_range("pretrain_epochs", self.pretrain_epochs, 1, MAX_PRETRAIN_EPOCHS)
         check_range("pretrain_learning_rate", self.pretrain_learning_rate, 1e-8, 10.0)
+        check_range("pretrain_predict_share", self.pretrain_predict_share, 0.01, 1.0)
         if self.adversarial is not None:
             check_choice("adversarial", self.adversarial, Adversarial)
         check_range("adversarial_epsilon", self.adversarial_epsilon, 1e-6, 1.0)

@@ -186,6 +186,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         pretrain: PretrainEncoder | None = TrainConfig.pretrain,
         pretrain_epochs: int = TrainConfig.pretrain_epochs,
         pretrain_learning_rate: float = TrainConfig.pretrain_learning_rate,
+        pretrain_predict_share: float = TrainConfig.pretrain_predict_share,
         adversarial: Adversarial | None = TrainConfig.adversarial,
         adversarial_epsilon: float = TrainConfig.adversarial_epsilon,
         adversarial_iterations: int = TrainConfig.adversarial_iterations,

@@ -57,6 +57,7 @@ _STATE_FIELDS = {
     "batch": int,
     "loss_sum": float,
     "tokens": int,
+    "read": int,
     "seconds": float,
     "fingerprint": str,
     "record": dict,
@@ -87,7 +88,8 @@ class PretrainingEpoch:
     epoch: int
     train_loss: float
     validation_loss: float | None
-    tokens: int  # predictions made (a bidirectional network predicts each token twice)
+    tokens: int  # predictions scored (a bidirectional network predicts each token twice; see predict share)
+    read: int  # tokens the encoder read
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,7 +99,7 @@ class PretrainingEpoch:
             "validation_perplexity": None
             if self.validation_loss is None
             else math.exp(min(self.validation_loss, 50.0)),
-            "tokens_per_second": self.tokens / self.seconds if self.seconds > 0 else None,
+            "tokens_per_second": self.read / self.seconds if self.seconds > 0 else None,
         }
 
 
@@ -133,6 +135,7 @@ class PretrainingRecord:
                     float(e["train_loss"]),
                     None if e["validation_loss"] is None else float(e["validation_loss"]),
                     int(e["tokens"]),
+                    int(e["read"]),
                     float(e["seconds"]),
                 )
                 for e in values["epochs"]
@@ -181,18 +184,32 @@ def frequency_ranks(ids: Sequence[np.ndarray], rows: int) -> Tensor:
     return torch.from_numpy(ranks)
 
 
-def language_model_loss(net: SentimentNet, head: LanguageModelHead, ids: Tensor, lengths: Tensor) -> tuple[Tensor, int]:
+def language_model_loss(
+    net: SentimentNet, head: LanguageModelHead, ids: Tensor, lengths: Tensor, share: float = 1.0
+) -> tuple[Tensor, int]:
     """The summed negative log-likelihood of a batch's predictions (next token forward, previous token backward)
-    and how many there are; padding predicts and is predicted by nothing."""
+    and how many there are; padding predicts and is predicted by nothing. With `share` < 1, each direction scores
+    a random subset of about that share of its predictions (torch's RNG; at least one): the states of every token
+    are still computed, only the softmax is spared."""
     words = ids[..., 0] if ids.dim() == 3 else ids
     forward, backward = net.language_model_states(ids, lengths)
     valid = length_mask(lengths - 1, words.shape[1] - 1)  # step t predicts t + 1 (and t + 1 predicts t backwards)
-    loss = head(net.sequence_dropout(forward)[:, :-1][valid], words[:, 1:][valid])
-    count = int(valid.sum())
+    scored = _sampled(valid, share)
+    loss = head(net.sequence_dropout(forward)[:, :-1][scored], words[:, 1:][scored])
+    count = int(scored.sum())
     if backward is not None:
-        loss = loss + head(net.sequence_dropout(backward)[:, 1:][valid], words[:, :-1][valid])
-        count *= 2
+        scored = _sampled(valid, share)
+        loss = loss + head(net.sequence_dropout(backward)[:, 1:][scored], words[:, :-1][scored])
+        count += int(scored.sum())
     return loss, count
+
+
+def _sampled(valid: Tensor, share: float) -> Tensor:
+    """`valid` with each True kept with probability `share`; all of it when that would keep none."""
+    if share >= 1.0:
+        return valid
+    kept = valid & (torch.rand(valid.shape, device=valid.device) < share)
+    return kept if bool(kept.any()) else valid
 
 
 def encoder_state(net: SentimentNet) -> dict[str, Tensor]:
@@ -251,7 +268,7 @@ class _Run:
         lm = dataclasses.replace(config, learning_rate=config.pretrain_learning_rate, schedule="linear")
         self.optimizer = make_optimizer(self.modules, lm)
         self.scheduler = make_scheduler(self.optimizer, lm, self.steps_per_epoch * config.pretrain_epochs)
-        self.epoch, self.batch, self.loss_sum, self.tokens, self.seconds = 1, 0, 0.0, 0, 0.0
+        self.epoch, self.batch, self.loss_sum, self.tokens, self.read, self.seconds = 1, 0, 0.0, 0, 0, 0.0
         self.record = PretrainingRecord(len(corpus), len(validation), head.cutoffs)
         self.fingerprint = _fingerprint(corpus, config, net.config.embedding_rows)
 
@@ -292,11 +309,16 @@ class _Run:
                 saved_at = now
         self.record.epochs.append(
             PretrainingEpoch(
-                self.epoch, self.loss_sum / max(self.tokens, 1), self._validation_loss(), self.tokens, self.seconds
+                self.epoch,
+                self.loss_sum / max(self.tokens, 1),
+                self._validation_loss(),
+                self.tokens,
+                self.read,
+                self.seconds,
             )
         )
         log.info("language model epoch %d/%d: %s", self.epoch, config.pretrain_epochs, _summary(self.record.epochs[-1]))
-        self.epoch, self.batch, self.loss_sum, self.tokens, self.seconds = self.epoch + 1, 0, 0.0, 0, 0.0
+        self.epoch, self.batch, self.loss_sum, self.tokens, self.read, self.seconds = self.epoch + 1, 0, 0.0, 0, 0, 0.0
         if self.checkpoint is not None:
             self.save(self.checkpoint)
 
@@ -304,7 +326,7 @@ class _Run:
         ids, lengths = collate(self.corpus, index, self.device)
         started = time.perf_counter()
         with autocast(self.device, self.precision):
-            total, count = language_model_loss(self.net, self.head, ids, lengths)
+            total, count = language_model_loss(self.net, self.head, ids, lengths, self.config.pretrain_predict_share)
         loss = total.float() / max(count, 1)
         if not torch.isfinite(loss):
             raise TrainingError(
@@ -318,11 +340,12 @@ class _Run:
         self.scheduler.step()
         self.loss_sum += float(total.item())
         self.tokens += count
+        self.read += int(lengths.sum())
         if self.governor is not None:
             self.governor.record(ids.numel(), time.perf_counter() - started)
 
     def _progress(self, batches: int) -> None:
-        rate = self.tokens / self.seconds if self.seconds > 0 else 0.0
+        rate = self.read / self.seconds if self.seconds > 0 else 0.0
         left = (batches - self.batch) * self.seconds / max(self.batch, 1)
         log.info(
             "language model epoch %d/%d: %d%%, %s tokens/s, perplexity %.1f, about %.0f s left in this epoch",
@@ -359,6 +382,7 @@ class _Run:
             "batch": self.batch,
             "loss_sum": self.loss_sum,
             "tokens": self.tokens,
+            "read": self.read,
             "seconds": self.seconds,
             "fingerprint": self.fingerprint,
             "record": self.record.to_dict(),
@@ -380,7 +404,8 @@ class _Run:
         self.scheduler.load_state_dict({**self.scheduler.state_dict(), **position["scheduler"]})
         torch.set_rng_state(tensors["rng.torch"])
         self.epoch, self.batch = position["epoch"], position["batch"]
-        self.loss_sum, self.tokens, self.seconds = position["loss_sum"], position["tokens"], position["seconds"]
+        self.loss_sum, self.tokens, self.read = position["loss_sum"], position["tokens"], position["read"]
+        self.seconds = position["seconds"]
         self.record = PretrainingRecord.from_dict(position["record"])
         log.info("language-model pretraining resumed at epoch %d, batch %d", self.epoch, self.batch)
 
@@ -408,7 +433,14 @@ class _Run:
 
 def _fingerprint(corpus: Sequence[np.ndarray], config: TrainConfig, rows: int) -> str:
     """The corpus and the settings a checkpoint belongs to."""
-    settings = (config.pretrain_epochs, config.pretrain_learning_rate, config.batch_size, config.seed, rows)
+    settings = (
+        config.pretrain_epochs,
+        config.pretrain_learning_rate,
+        config.pretrain_predict_share,
+        config.batch_size,
+        config.seed,
+        rows,
+    )
     digest = hashlib.sha256(repr(settings).encode())
     for row in corpus:
         digest.update(row.astype(np.int64).tobytes())
