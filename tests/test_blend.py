@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from helpers import TINY, keyword_data
+from helpers import TINY, keyword_data, make_negation_data
 from sentilstm import ConfigError, SentimentClassifier, load_model
 from sentilstm.cli import app
 from sentilstm.estimators.baselines import NBSVM, TfidfLogisticRegression, make_baseline
@@ -99,8 +99,20 @@ def test_a_named_blend_uses_only_that_model(kind: str) -> None:
 
 
 def test_unknown_blend_fails_before_training() -> None:
-    with pytest.raises(ConfigError, match=r"blend must be one of \['auto', 'nbsvm', 'tfidf_lr'\], got 'svm'"):
+    with pytest.raises(
+        ConfigError, match=r"blend must be one of \['auto', 'nbsvm', 'tfidf_lr'\] or None \('none'\), got 'svm'"
+    ):
         SentimentClassifier(blend="svm").fit(["a b", "c d", "e f", "g h"], [0, 1, 0, 1])
+    with pytest.raises(ConfigError, match="got 'svm'"):
+        SentimentClassifier(blend="svm").check_params()  # and before any data is given
+
+
+@pytest.mark.parametrize("spelling", [None, "none", "None", "NONE"])
+def test_no_blend_is_spelt_none_in_python_as_on_the_command_line(spelling: str | None) -> None:
+    texts, labels = make_negation_data(120, seed=2)
+    clf = SentimentClassifier(**{**TINY, "blend": spelling}).fit(texts, labels)
+    assert clf.blend_model_ is None and "blend" not in clf.metrics_
+    assert clf.get_params()["blend"] == spelling  # the parameter stays as given (scikit-learn's clone contract)
 
 
 def test_blend_is_skipped_with_a_warning_when_no_ngram_repeats(caplog: pytest.LogCaptureFixture) -> None:

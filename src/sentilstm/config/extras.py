@@ -6,7 +6,7 @@ model blended with the network (`BlendConfig`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sentilstm.config.checks import check_choice, check_integer, check_positive, check_range, check_type
 from sentilstm.config.settings import MAX_AUGMENT_COPIES
@@ -74,9 +74,13 @@ class BlendConfig:
     blend_strategy: BlendStrategy = "crossfit"
     blend_folds: int = 5
 
+    def __post_init__(self) -> None:
+        if isinstance(self.blend, str) and self.blend.strip().lower() == "none":  # the CLI's spelling, in Python too
+            self.blend = None
+
     def validate(self) -> None:
-        if self.blend is not None:
-            check_choice("blend", self.blend, Blend)
+        if self.blend is not None and self.blend not in get_args(Blend):
+            raise ConfigError(f"blend must be one of {list(get_args(Blend))} or None ('none'), got {self.blend!r}")
         check_choice("blend_strategy", self.blend_strategy, BlendStrategy)
         check_type("blend_folds", self.blend_folds, int)
         check_range("blend_folds", self.blend_folds, 2, 20)
