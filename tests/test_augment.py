@@ -397,7 +397,7 @@ def test_installed_wordnet_when_present() -> None:
     try:
         wordnet = WordNetSynonyms()
     except DataError:
-        pytest.skip("no WordNet data installed")
+        pytest.skip("no WordNet data installed: `apt install wordnet-base` or `python -m nltk.downloader wordnet`")
     assert "beneficial" in wordnet.synonyms("good") and "good" not in wordnet.synonyms("good")
     assert all(" " not in word for word in wordnet.synonyms("film"))
 

@@ -448,6 +448,7 @@ def test_persistent_503_gives_up_after_the_retries(mirror: Mirror, cache: Path, 
     with pytest.raises(DataError, match=r"failed after 3 attempts \(HTTPError: Service Unavailable\)") as error:
         fetch(REMOTE, retries=3)
     assert mirror.url + "data/blob.bin" in str(error.value) and "SENTILSTM_MIRROR" in str(error.value)
+    assert "--dataset-path DIR" in str(error.value)  # or no network at all: a local copy
     assert len(mirror.requests) == 3 and backoff == [0.5, 1.0]
     assert cache_entries(cache) == []
 
@@ -637,6 +638,7 @@ def test_404_names_the_url_and_leaves_nothing(mirror: Mirror, cache: Path) -> No
     with pytest.raises(DataError, match="HTTP 404") as error:
         load_dataset("sst2")
     assert f"{mirror.url}SST-2.zip" in str(error.value) and "SENTILSTM_MIRROR" in str(error.value)
+    assert "--dataset-path DIR" in str(error.value)
     assert cache_entries(cache) == [] and not is_cached("sst2")
 
 

@@ -34,6 +34,7 @@ from sentilstm.system.files import temporary_beside
 log = logging.getLogger(__name__)
 CACHE_ENV = "SENTILSTM_CACHE"
 MIRROR_ENV = "SENTILSTM_MIRROR"
+LOCAL_COPY = "read a local copy of the dataset instead (--dataset-path DIR, load_dataset(name, path=DIR))"
 CHUNK_BYTES = 1 << 20
 RECORDED = "checksums.json"
 
@@ -167,15 +168,15 @@ def fetch(remote: RemoteFile, *, retries: int = 4, timeout: float = 60.0, progre
                         exc.close()  # release the socket now, not at garbage collection
                     if isinstance(exc, urllib.error.HTTPError) and exc.code not in (408, 429, 500, 502, 503, 504):
                         raise DataError(
-                            f"downloading {url} failed: HTTP {exc.code} {exc.reason}; check the URL, or point "
-                            f"{MIRROR_ENV} at a mirror holding {remote.mirror_path}"
+                            f"downloading {url} failed: HTTP {exc.code} {exc.reason}; check the URL, point "
+                            f"{MIRROR_ENV} at a mirror holding {remote.mirror_path}, or {LOCAL_COPY}"
                         ) from None
                     if attempt == retries:
                         raise DataError(
                             f"downloading {url} failed after {retries} attempts ({_reason(exc)}); "
                             "run the command again "
                             f"to resume from {partial.stat().st_size if partial.exists() else 0} bytes, "
-                            f"or set {MIRROR_ENV}"
+                            f"set {MIRROR_ENV}, or {LOCAL_COPY}"
                         ) from None
                     wait = min(30.0, 0.5 * 2 ** (attempt - 1))
                     log.warning("download of %s interrupted (%s); retrying in %.1fs", url, _reason(exc), wait)
