@@ -155,6 +155,9 @@ def test_train_writes_model_and_prints_metrics(trained: dict[str, Any]) -> None:
         assert column in result.stdout
     assert f"saved {trained['model']}" in result.stdout
     assert "training on 3000 texts" in result.stderr
+    # stderr is no terminal here: the epochs are logged once each, and no progress bar is drawn (it printed its last
+    # state again after everything else when redirected to a file)
+    assert "| val loss" not in result.stderr and "epoch 1/" in result.stderr
 
 
 def test_train_with_test_prints_and_saves_test_metrics(trained: dict[str, Any], data: dict[str, Path]) -> None:

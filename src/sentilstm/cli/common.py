@@ -104,7 +104,8 @@ def option_name(command: Callable[..., Any], name: str) -> str:
 
 
 class ProgressBar:
-    """A rich progress bar fed by the training loop's callback hooks."""
+    """A rich progress bar fed by the training loop's callback hooks; drawn only on a terminal (redirected to a
+    file, it would print its last state again after everything else: the log lines already say each epoch)."""
 
     def __init__(self) -> None:
         from sentilstm.training.loop import TrainingCallback
@@ -135,6 +136,7 @@ class ProgressBar:
             TimeRemainingColumn(),
             TextColumn("{task.fields[loss]}"),
             console=console,
+            disable=not console.is_terminal,
         )
         self.task: Any = None
 

@@ -251,7 +251,12 @@ def _score_table(clf: Any, input_path: str, output_path: str, **options: Any) ->
     from sentilstm.estimators.scoring import score_file
 
     with Progress(
-        TextColumn("scoring"), MofNCompleteColumn(), TextColumn("rows"), TimeElapsedColumn(), console=console
+        TextColumn("scoring"),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,  # the summary line below says what a file or pipe needs to know
     ) as bar:
         task = bar.add_task("score", total=None)
         summary = score_file(clf, input_path, output_path, on_chunk=lambda n: bar.update(task, advance=n), **options)
