@@ -356,10 +356,14 @@ def test_the_store_keeps_only_the_newest_files_and_is_shared(tmp_path: Path) -> 
 # ----- the page in a real browser ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(trained_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serving(trained_model_path, tmp_path_factory.mktemp("browser-app"))
+
+
+def serving(model_path: Path, folder: Path) -> Iterator[str]:
     """The real app under uvicorn on a free loopback port, in a background thread."""
     import uvicorn
 
-    app = make_app(trained_model_path, tmp_path_factory.mktemp("browser-app"))
+    app = make_app(model_path, folder)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
@@ -453,6 +457,24 @@ def open_page(driver: Any, url: str) -> None:
     driver.get(url)
     wait_for(driver, lambda d: d.find_element(By.ID, "model-labels").find_elements(By.CLASS_NAME, "badge"))
     assert driver.find_element(By.ID, "model-name").text == "negation.sentilstm"
+
+
+def test_browser_header_shows_the_test_score_when_the_model_has_one(
+    browser: Any, server: str, trained_model_path: Path, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, server)  # trained without a test split: its validation score
+    assert "validation macro-F1" in browser.find_element(By.ID, "model-meta").text
+    clf = SentimentClassifier.load(trained_model_path)
+    clf.metrics_["test"] = {**clf.metrics_["validation"], "macro_f1": 0.777}
+    (tmp_path / "model").mkdir()
+    tested = clf.save(tmp_path / "model" / "negation.sentilstm")
+    (tmp_path / "app").mkdir()
+    for url in serving(tested, tmp_path / "app"):
+        open_page(browser, url)
+        text = browser.find_element(By.ID, "model-meta").text
+        assert "test macro-F1 0.777" in text and "validation" not in text, text
 
 
 def test_browser_type_a_text_see_the_label_and_why(browser: Any, server: str) -> None:

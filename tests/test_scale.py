@@ -6,7 +6,9 @@ One local Ray instance (2 CPUs) serves the whole module; it takes ~5-10 s to sta
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,10 +31,14 @@ PROBABILITIES = ["prob_-1", "prob_1"]
 def ray_instance() -> Iterator[Any]:
     ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'sentilstm[ray]'")
     pytest.importorskip("ray.data")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    # its session folder (logs, sockets, spilled objects) in a folder of its own, removed afterwards: Ray would
+    # otherwise leave one /tmp/ray/session_* per test run
+    folder = tempfile.mkdtemp(prefix="ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", _temp_dir=folder)
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -182,10 +182,10 @@
   ["dist-chart", "time-chart", "trend-chart"].forEach((id) => resizeObserver.observe($(id)));
 
   // ----- header: the model -------------------------------------------------------------------------------------
-  /** "validation macro-F1 0.912" from the model's saved metrics, when it has them. */
+  /** "test macro-F1 0.912" (else the validation score) from the model's saved metrics, when it has them. */
   function headlineMetric(metrics) {
-    const scores = (metrics && (metrics.validation || metrics.test)) || metrics || {};
-    const where = metrics && metrics.validation ? "validation " : metrics && metrics.test ? "test " : "";
+    const scores = (metrics && (metrics.test || metrics.validation)) || metrics || {};
+    const where = metrics && metrics.test ? "test " : metrics && metrics.validation ? "validation " : "";
     for (const [key, name] of [["macro_f1", "macro-F1"], ["accuracy", "accuracy"]]) {
       if (typeof scores[key] === "number") return `${where}${name} ${scores[key].toFixed(3)}`;
     }
