@@ -25,6 +25,7 @@ import pytest
 from helpers import TINY, invoke_cli, make_negation_data
 from sentilstm import SentimentClassifier
 from sentilstm.estimators.baselines import NBSVM
+from sentilstm.estimators.blend import predictor
 from sentilstm.estimators.evaluation import Predictions
 from sentilstm.report.builders import (
     Plot,
@@ -36,6 +37,7 @@ from sentilstm.report.builders import (
     training_report,
     tune_report,
 )
+from sentilstm.report.formatting import format_number
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TRAINING_SECTIONS = [
@@ -257,6 +259,8 @@ def fake_cv_result(clf: SentimentClassifier, texts: list[str], labels: list[Any]
                 seconds=1.5 + fold,
                 num_train=len(texts) - len(index),
                 num_test=len(index),
+                predictor=predictor(clf),
+                network_dropped=False,
             )
         )
 
@@ -275,6 +279,7 @@ def fake_cv_result(clf: SentimentClassifier, texts: list[str], labels: list[Any]
         seed=0,
         predictions=predictions,
         summary=summary,
+        dropped_network=lambda: [f for f in results if f.network_dropped],
     )
 
 
@@ -348,6 +353,13 @@ def test_tune_report(trained_clf: SentimentClassifier, tmp_path: Path) -> None:
     trials = html[html.index('id="trials"') : html.index('id="overview"')]
     best = str(result.study.best_trial.number)
     assert re.search(rf'<tr class="best"><td class=num>{best}</td>', trials)  # best first
+    # the retrained model: who predicts and its own validation score, which the best trial's value need not equal
+    validation = format_number(trained_clf.metrics_["validation"]["macro_f1"])
+    assert f"{predictor(trained_clf)}; validation macro_f1 {validation}" in html
+    # 9 completed trials (3 of 12 pruned): importances are drawn, with a warning that they mean little yet
+    assert "Too few trials" in html and "come from 9 completed trials" in html
+    enough = tune_report(fake_tune_result(quadratic_study(10)))
+    assert "param_importances" in {p.name for p in enough.plots()} and "Too few trials" not in enough.to_html()
 
 
 def test_tune_report_degrades_without_enough_trials(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from sentilstm.data.labels import Label
 from sentilstm.data.splits import check_test_labels, labels_of
 from sentilstm.data.tables import Table
 from sentilstm.estimators.ensembles import remove_checkpoints
-from sentilstm.estimators.evaluation import EvaluationReport
+from sentilstm.estimators.evaluation import EvaluationReport, evaluate_probabilities
 from sentilstm.report.tracking import Tracker, chain
 from sentilstm.selection.crossval import CVResult, Estimator, FoldResult, cross_validate
 from sentilstm.system.files import check_outputs, write_json, writing
@@ -363,6 +363,10 @@ def _finish(
     test_predictions = model.score_labelled(test.texts, test.labels) if test is not None else None
     test_report = test_predictions.report() if test_predictions is not None else None
     _complete_metrics(model, test_report, dropped_rows=dropped_rows, train_seconds=train_seconds)
+    if test is not None and getattr(model, "blend_model_", None) is not None:  # what the blend adds, in the open
+        network = model._network_proba(test.texts)
+        targets = model.label_map_.encode(test.labels)
+        model.metrics_["test_network"] = evaluate_probabilities(targets, network, model.label_map_.labels).to_dict()
     with writing(out):
         model.save(out)
     if checkpoint is not None:

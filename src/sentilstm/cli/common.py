@@ -141,6 +141,22 @@ class ProgressBar:
         self.task: Any = None
 
 
+def print_predictor(clf: Any, *, trained: bool = True) -> None:
+    """Which part of a model made the scores above (network, linear model or their blend); after training, for a
+    blend, the network's own test scores beside them."""
+    from sentilstm.estimators.blend import network_dropped, predictor
+
+    out.print(f"predictions by: {predictor(clf)}")
+    alone = (getattr(clf, "metrics_", None) or {}).get("test_network")
+    if alone and trained:
+        out.print(f"test, network alone: accuracy {alone['accuracy']:.4f}, macro F1 {alone['macro_f1']:.4f}")
+    if network_dropped(clf):
+        console.print(
+            "warning: the network adds nothing on the validation split, so these are the linear model's predictions "
+            "alone; train longer or larger, or use --blend none to see the network's own scores"
+        )
+
+
 def print_report(report: EvaluationReport, title: str) -> None:
     """Metrics, per-class table and confusion matrix of an EvaluationReport."""
     summary = RichTable(title=title, show_header=True)

@@ -18,6 +18,7 @@ from sentilstm.cli.common import (
     console,
     friendly,
     out,
+    print_predictor,
     print_report,
     setup_logging,
 )
@@ -63,6 +64,7 @@ def evaluate(
     table = read_table(data, text_column=text_column, label_column=label_column, encoding=encoding)
     report = clf.evaluate(table.texts, labels_of(table))
     print_report(report, f"{data}")
+    print_predictor(clf, trained=False)
     write_json(report.to_dict(), json_path)
 
 

@@ -21,6 +21,7 @@ from sentilstm.cli.common import (
     friendly,
     make_tracker,
     out,
+    print_predictor,
     print_report,
     settings_help,
     setup_logging,
@@ -165,6 +166,11 @@ def cv(
         )
     _print_folds(run.result)
     print_report(run.result.predictions.report(), "out-of-fold predictions" + (" (repeat 1)" if repeats > 1 else ""))
+    dropped = run.result.dropped_network()
+    if dropped:
+        from sentilstm.estimators.blend import dropped_network_warning
+
+        console.print(f"warning: {dropped_network_warning(len(dropped), len(run.result.folds))}")
     announce_report(report_path, run.report_path, run.report_error)
 
 
@@ -178,7 +184,7 @@ def _fold_printer(bar: ProgressBar | None, folds: int, repeats: int) -> Callable
         where = f"repeat {fold.repeat + 1}/{repeats} " if repeats > 1 else ""
         console.print(
             f"{where}fold {fold.fold + 1}/{folds}: accuracy {fold.report.accuracy:.4f}, "
-            f"macro F1 {fold.report.macro_f1:.4f} ({fold.seconds:.1f}s)"
+            f"macro F1 {fold.report.macro_f1:.4f} ({fold.seconds:.1f}s); predictions by {fold.predictor}"
         )
 
     return on_fold
@@ -373,6 +379,8 @@ def _print_tuned(result: TuneResult, trials_table: Path, retrain: bool) -> None:
         out.print(f"trials table: {trials_table}")
     if result.model_path is not None:
         out.print(f"saved the best configuration, retrained: {result.model_path}")
+        if result.model is not None:
+            print_predictor(result.model, trained=False)  # warns when the blend dropped the retrained network
     elif not retrain:
         out.print("no model retrained (--no-retrain); when the workers are done, run this command with --trials 0")
 

@@ -20,6 +20,7 @@ from sentilstm.cli.common import (
     make_tracker,
     options_from,
     out,
+    print_predictor,
     print_report,
     setup_logging,
     training_tables,
@@ -210,6 +211,7 @@ def train(ctx: typer.Context, **options: Any) -> None:
         print_report(run.validation, f"validation (best epoch {clf.history_.best_epoch})")
     if run.test is not None and test_table is not None:  # a test report exactly when there is a test table
         print_report(run.test, f"test: {test_table.source}")
+    print_predictor(clf)
     announce_report(report_path, run.report_path, run.report_error)
     out.print(f"saved {o.out_path}")
 

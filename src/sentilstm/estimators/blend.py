@@ -261,4 +261,46 @@ def log_loss(probabilities: np.ndarray, targets: np.ndarray) -> float:
     return float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())
 
 
-__all__ = ["BLEND_PREFIX", "FittedBlend", "blend_weight", "fit_blend", "log_loss", "partner_balancing"]
+def predictor(model: Any) -> str:
+    """What makes `model`'s predictions, in words, for every place a result is shown: "the network alone",
+    "blend: 0.40 x network + 0.60 x tfidf_lr[class_weight=balanced]", "tfidf_lr alone (the blend gave the network
+    weight 0)", or "nbsvm linear model" for a baseline."""
+    if isinstance(model, LinearBaseline):
+        return f"{model.kind} linear model"
+    partner = getattr(model, "blend_model_", None)
+    if partner is None:
+        return "the network alone"
+    name = ((getattr(model, "metrics_", None) or {}).get("blend") or {}).get("model") or partner.kind
+    weight = float(model.blend_weight_)
+    if weight <= 0.0:
+        return f"{name} alone (the blend gave the network weight 0)"
+    if weight >= 1.0:
+        return f"the network alone (the blend gave {name} weight 0)"
+    return f"blend: {weight:.2f} x network + {1 - weight:.2f} x {name}"
+
+
+def dropped_network_warning(dropped: int, folds: int) -> str:
+    """What to say when `dropped` of `folds` cross-validation models are the linear model alone."""
+    which = "every fold" if dropped == folds else f"{dropped} of {folds} folds"
+    return (
+        f"in {which} the blend gave the network weight 0, so those scores are the linear model's, not the "
+        "network's: train longer or larger (--set epochs=...), or use --blend none to score the network itself"
+    )
+
+
+def network_dropped(model: Any) -> bool:
+    """Whether a blend left the network out of `model`'s predictions (its weight is 0)."""
+    return getattr(model, "blend_model_", None) is not None and float(model.blend_weight_) <= 0.0
+
+
+__all__ = [
+    "BLEND_PREFIX",
+    "FittedBlend",
+    "blend_weight",
+    "dropped_network_warning",
+    "fit_blend",
+    "log_loss",
+    "network_dropped",
+    "partner_balancing",
+    "predictor",
+]

@@ -12,12 +12,14 @@ loaded one (metrics only: predictions are not saved in a model file), and a line
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentilstm.estimators.baselines import LinearBaseline
+from sentilstm.estimators.blend import dropped_network_warning, predictor
 from sentilstm.estimators.evaluation import Predictions
 from sentilstm.report import plots
 from sentilstm.report.formatting import footer_text, format_epochs, format_mean_std, format_number, format_value
@@ -128,6 +130,7 @@ def training_report(
 def cv_report(result: CVResult) -> Report:
     """The report of a cross-validation: per-fold scores, out-of-fold evaluation and errors, fold curves."""
     summary, texts = result.summary(), len(result.predictions.targets)
+    predictors = [f.predictor for f in result.folds]
     out_of_fold = ScoredSet(
         "out_of_fold",
         "Out-of-fold",
@@ -142,6 +145,7 @@ def cv_report(result: CVResult) -> Report:
         pairs(
             [
                 ("Estimator", result.estimator),
+                ("Predictions by", "; ".join(f"{p} ({n} folds)" for p, n in Counter(predictors).items())),
                 ("Folds", f"{shape} (stratified, seed {result.seed})"),
                 ("Texts", f"{texts:,}"),
                 ("Labels", ", ".join(map(str, result.labels))),
@@ -179,6 +183,9 @@ def cv_report(result: CVResult) -> Report:
             "Each dot is one fold's score on its held-out part; the diamond is the mean with ±1 standard deviation.",
         ),
     )
+    dropped = result.dropped_network()
+    if dropped:
+        overview.add(note([dropped_network_warning(len(dropped), len(result.folds))], "warn", "Worth a look"))
     sections = [overview, folds]
     histories = {name: f.history for name, f in named if f.history is not None and f.history.epochs}
     if histories:
@@ -196,6 +203,9 @@ def cv_report(result: CVResult) -> Report:
     return Report(
         "Cross-validation report", f"{result.estimator} · {shape} · {texts:,} texts", headlines, sections, footer_text()
     )
+
+
+FEW_TRIALS = 10  # fewer completed trials than this: the tune report warns that its importances mean little
 
 
 def tune_report(result: TuneResult) -> Report:
@@ -219,6 +229,7 @@ def tune_report(result: TuneResult) -> Report:
             ("Trials", ", ".join(f"{n} {s.lower()}" for s, n in counts.items()) or "none"),
             ("Study", getattr(result.study, "study_name", "")),
             ("Best model", result.model_path or "not retrained"),
+            *_retrained(result),
         ]
     )
     best = (
@@ -248,6 +259,18 @@ def tune_report(result: TuneResult) -> Report:
         if importances
         else note(f"No parameter importances: {why}.")
     )
+    complete = counts.get("COMPLETE", 0)
+    if importances and complete < FEW_TRIALS:
+        search.add(
+            note(
+                [
+                    f"These importances come from {complete} completed trials: fANOVA needs tens of trials to tell "
+                    "one parameter's effect from another's, so read them as noise until the study has more."
+                ],
+                "warn",
+                "Too few trials",
+            )
+        )
     sections = [overview, search, trials_section(frame, params, maximize)]
     subtitle = f"{len(states)} trials · {goal}"
     if result.model is not None:
@@ -261,12 +284,33 @@ def tune_report(result: TuneResult) -> Report:
     return Report("Tuning report", subtitle, headlines, sections, footer_text())
 
 
+def _retrained(result: TuneResult) -> list[tuple[str, str]]:
+    """How the retrained model relates to the best trial's value: trials score the network alone on the validation
+    split; the retrained model (same configuration, seed and split) is scored with its blend, so the two differ
+    exactly when the blend moved the predictions."""
+    validation = ((getattr(result.model, "metrics_", None) or {}).get("validation") or {}).get(result.metric)
+    if result.model is None or validation is None:
+        return []
+    blended = getattr(result.model, "blend_model_", None) is not None
+    why = (
+        "the trials scored the network alone (blend off), the retrained model is scored as it predicts"
+        if blended
+        else "the same network as the best trial's"
+    )
+    return [
+        (
+            "Retrained model",
+            f"{predictor(result.model)}; validation {result.metric} {format_number(validation)} ({why})",
+        )
+    ]
+
+
 # ----- the training report's overview -----------------------------------------------------------------
 def _overview(
     clf: Any, scored: list[ScoredSet], history: History | None, profile: dict[str, Any] | None, source: str | None
 ) -> Section:
     """What was trained on what, for how long; every scored set's metrics; plain-language findings."""
-    rows: list[tuple[str, Any]] = [("Model", _model_name(clf))]
+    rows: list[tuple[str, Any]] = [("Model", _model_name(clf)), ("Predictions by", predictor(clf))]
     if profile:
         augmented = profile.get("augmented_rows", 0)
         texts = (
@@ -305,6 +349,17 @@ def _overview(
             ]
             for s in scored
         ]
+        alone = (getattr(clf, "metrics_", None) or {}).get("test_network")
+        if alone:  # a blended model: the network's own test scores beside the blend's
+            report = stored_report(alone)
+            metrics.append(
+                [
+                    "Test, network alone",
+                    f"{report.num_examples:,}",
+                    *(format_number(getattr(report, k)) for _, k in TABLE_METRICS),
+                    "n/a",
+                ]
+            )
         section.add(table(["set", "texts", *(name for name, _ in TABLE_METRICS), "ECE"], metrics, numeric=range(1, 8)))
     findings = _findings(clf, history, profile, scored)
     if findings:

@@ -17,6 +17,7 @@ from torch import nn
 
 from sentilstm.config import check_integer
 from sentilstm.errors import ConfigError
+from sentilstm.estimators.blend import predictor
 from sentilstm.network.ensemble import EnsembleNet
 from sentilstm.network.model import SentimentNet
 
@@ -107,6 +108,7 @@ def describe(clf: Any, sequence_length: int | None = None) -> ModelSummary:
         f"max_length {text.max_length} ({text.truncation})",
         "architecture": dataclasses.asdict(net.config),
     }
+    settings["predictions by"] = predictor(clf)
     partner = getattr(clf, "blend_model_", None)
     if partner is not None:
         balancing = (f", class_weight {partner.class_weight}" if partner.class_weight else "") + (

@@ -29,6 +29,7 @@ from sentilstm.config import MAX_SEED, check_choice, check_integer
 from sentilstm.data.labels import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.estimators.baselines import BASELINES, make_baseline
+from sentilstm.estimators.blend import network_dropped, predictor
 from sentilstm.estimators.evaluation import EvaluationReport, Predictions, evaluate_probabilities
 from sentilstm.system.threads import cpu_budget
 from sentilstm.training.loop import History, TrainingCallback
@@ -51,6 +52,8 @@ class FoldResult:
     num_train: int
     num_test: int
     test_index: list[int] = field(default_factory=list, repr=False)  # held-out rows (positions in the input)
+    predictor: str = "the network alone"  # what made the fold model's predictions (`estimators.blend.predictor`)
+    network_dropped: bool = False  # its blend gave the network weight 0: the scores are the linear model's
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; leaves out `test_index` (seed and folds rebuild the split)."""
@@ -62,6 +65,7 @@ class FoldResult:
             "num_test": self.num_test,
             "report": self.report.to_dict(),
             "history": self.history.to_dict() if self.history is not None else None,
+            "predictor": self.predictor,
         }
 
 
@@ -86,6 +90,10 @@ class CVResult:
             if values:
                 result[metric] = (float(np.mean(values)), float(np.std(values)))
         return result
+
+    def dropped_network(self) -> list[FoldResult]:
+        """The folds whose blend gave the network weight 0 (their scores are the linear model's alone)."""
+        return [f for f in self.folds if f.network_dropped]
 
     def mean(self, metric: str) -> float:
         """Mean of one metric over all folds (e.g. a tuning objective); NaN when no fold defines it."""
@@ -292,6 +300,8 @@ def _run_fold(
         num_train=len(train_texts),
         num_test=len(test_texts),
         test_index=task.test_index.tolist(),
+        predictor=predictor(model),
+        network_dropped=network_dropped(model),
     )
     return result, probabilities
 

@@ -195,6 +195,9 @@ class Guards(BaseModel):
 class ModelResponse(BaseModel):
     model: str
     estimator: str
+    predictor: str = Field(
+        description="what makes the predictions: 'the network alone', 'blend: 0.40 x network + 0.60 x nbsvm', ..."
+    )
     labels: list[LabelValue]
     backend: str
     config: dict[str, Any]

@@ -307,6 +307,8 @@ class ModelService:
     # ----- description -------------------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         """Labels, parameters, saved metrics, library versions and the `sentilstm describe` text (JSON-safe)."""
+        from sentilstm.estimators.blend import predictor
+
         clf = self.classifier
         try:
             from sentilstm.report.summary import describe
@@ -319,6 +321,7 @@ class ModelService:
             {
                 "model": self.model_name,
                 "estimator": type(clf).__name__,
+                "predictor": predictor(clf),
                 "labels": self.labels,
                 "backend": self.backend,
                 "config": json.loads(json.dumps(clf.get_params(), default=str)),

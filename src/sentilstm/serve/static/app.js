@@ -199,7 +199,8 @@
       dot.classList.add("ok");
       dot.title = "The server is up";
       $("model-name").textContent = health.model || "model";
-      const meta = [model.estimator, health.backend || model.backend, headlineMetric(model.metrics)].filter(Boolean);
+      const meta = [model.predictor || model.estimator, health.backend || model.backend, headlineMetric(model.metrics)]
+        .filter(Boolean);
       $("model-meta").textContent = model.error && model.error.status === 401 ? model.error.message : meta.join(" · ");
       if (model.limits && model.limits.max_chars) $("text-input").maxLength = model.limits.max_chars;
       setLabels(model.labels);
