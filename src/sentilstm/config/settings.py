@@ -205,11 +205,15 @@ class TrainConfig:
     # them (Dai & Le 2015; Howard & Ruder 2018); the classifier then trains from those weights
     # (sentilstm.training.language_model)
     pretrain: PretrainEncoder | None = None
-    pretrain_epochs: int = 1  # passes of the language model over the training and unlabelled texts
+    # passes of the language model over the training and unlabelled texts; three passes scoring a quarter of the
+    # predictions take about the time one scoring all did, and reach a far lower perplexity (8,000 IMDB reviews:
+    # 644 after one full pass, 558 after two quarter passes, 440 after four; bench/results/lm_predict_share.md)
+    pretrain_epochs: int = 3
     pretrain_learning_rate: float = 2e-3  # peak AdamW rate of the language model (warm-up, then linear decay)
     # the share of a batch's next/previous-token predictions the softmax scores (a fresh random subset each batch);
-    # the LSTM still reads every token, so 0.25 cuts the softmax's ~2/3 of a step to ~1/6
-    pretrain_predict_share: float = 1.0
+    # the LSTM still reads every token: at 0.25 the softmax is 20% of a CPU step instead of 62%, 2.0x the tokens/s
+    # (bench/results/train_speed_lm_share.md)
+    pretrain_predict_share: float = 0.25
     # "at": each batch also trains on its embeddings pushed against its labels; "vat": pushed where the prediction
     # moves most (no label needed). Goodfellow et al. 2015; Miyato et al. 2017 (sentilstm.training.adversarial)
     adversarial: Adversarial | None = None
