@@ -542,7 +542,7 @@ def test_tune_report_reads_a_tidy_trials_table() -> None:
     result.trials_table = lambda: table
     html = tune_report(result).to_html()
     trials = html[html.index('id="trials"') :]
-    assert "<th>hidden_size</th>" in trials and "<th>epochs</th>" not in trials  # only what varied
+    assert "<th>hidden_\u200bsize</th>" in trials and "<th>epochs</th>" not in trials  # only what varied
     assert "&lt;oom&gt;" in trials and "<td>fail</td>" in trials
     assert (
         trials.index("<td class=num>2</td>")
@@ -602,3 +602,57 @@ def test_the_model_section_says_how_the_crossfit_partner_was_chosen() -> None:
     assert "The partner is the candidate with the best macro f1 of its 5-fold out-of-fold predictions" in html
     for candidate in ("nbsvm", "nbsvm[class_weight=balanced]", "tfidf_lr", "tfidf_lr[class_weight=balanced]"):
         assert f"<td>{candidate}</td>" in html
+
+
+@pytest.mark.parametrize(
+    ("names", "columns"),
+    [
+        (["hidden_size", "dropout", "pooling", "learning_rate", "weight_decay", "batch_size"], 10),  # one each
+        (None, 5),  # the whole default space: 15 parameters share one "configuration" column
+    ],
+)
+def test_tune_report_trials_table_fits_a_1400_px_window(names: list[str] | None, columns: int, tmp_path: Path) -> None:
+    """Two trials in which every searched parameter differs: no sideways scrolling at 1400 px (a 2-trial tune of
+    six parameters overflowed by 16 px, the default space's 15 by 805)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("headless Chromium is not installed (apt install chromium)")
+    from sentilstm.selection.space import DEFAULT_SPACE
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    extra = {
+        "vocab_size": [10_000, 60_000],
+        "max_length": [None, 256],
+        "dropout": [0.1234, 0.4321],
+        "num_layers": [1, 2],
+    }
+    extra |= {"learning_rate": [0.0003456, 0.004567], "weight_decay": [0.00001234, 0.08765]}
+    choices = {name: extra.get(name) or DEFAULT_SPACE[name]["choices"] for name in names or DEFAULT_SPACE}
+    for end in (0, -1):  # the first and the last choice of every parameter: all of them vary
+        study.enqueue_trial({name: options[end] for name, options in choices.items()})
+
+    def objective(trial: optuna.Trial) -> float:
+        for name, options in choices.items():
+            trial.suggest_categorical(name, options)
+        return 0.5 + trial.number / 100
+
+    study.optimize(objective, n_trials=2)
+    page = tune_report(fake_tune_result(study)).write(tmp_path / "tune.report.html")
+    probe = page.with_name("probe.html")  # the report plus a script that records the trials table's overflow
+    probe.write_text(
+        page.read_text().replace(
+            "</body>",
+            "<script>const s=document.querySelector('#trials .scroll');"
+            "document.body.dataset.overflow=String(s.scrollWidth-s.clientWidth);"
+            "document.body.dataset.columns=String(s.querySelectorAll('th').length);</script></body>",
+        )
+    )
+    command = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--dump-dom"]
+    done = subprocess.run(
+        [*command, probe.resolve().as_uri()], capture_output=True, text=True, timeout=120, check=False
+    )
+    found = re.search(r'data-overflow="(-?\d+)" data-columns="(\d+)"', done.stdout)
+    assert found, done.stderr[-500:]
+    assert int(found.group(2)) == columns
+    assert int(found.group(1)) <= 0, f"the trials table is {found.group(1)} px wider than its box"

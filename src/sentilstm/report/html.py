@@ -355,6 +355,7 @@ table.config td:nth-child(2){font-family:ui-monospace,SFMono-Regular,Menlo,Conso
 tr.changed td{font-weight:600}
 .default{font-weight:400;color:var(--muted)}
 tr.muted td{color:#9aa5b1}
+table.trials thead th{white-space:normal}
 tr.best td{background:#eaf4ea}
 table.errors td:nth-child(2){width:58%;word-break:break-word}
 pre{background:var(--zebra);border:1px solid var(--line);border-radius:6px;padding:12px 14px;

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TRIALS_SHOWN = 200  # rows of the trials table (a long study's worst trials say little)
+# more varied hyperparameters than this share one "configuration" column, so the table fits a page without
+# sideways scrolling (the default search space has 15)
+PARAMETER_COLUMNS = 8
 # columns of a trials table that are not hyperparameters
 TRIAL_COLUMNS = (
     "number",
@@ -63,14 +66,16 @@ def trials_section(frame: pd.DataFrame, params: list[str], maximize: bool) -> Se
     complete = (ordered["state"] == "COMPLETE") & ordered["value"].notna()
     best = ordered.index[complete.to_numpy()][0] if complete.any() else None
     errors = "error" in ordered and ordered["error"].notna().any()
+    columns = len(varied) <= PARAMETER_COLUMNS
     rows, classes = [], []
     for index, row in ordered.head(TRIALS_SHOWN).iterrows():
+        values = [format_value(row[p], 4) for p in varied]
         rows.append(
             [
                 row["number"],
                 row["state"].lower(),
                 format_number(row["value"]),
-                *(format_value(row[p], 4) for p in varied),
+                *(values if columns else [" · ".join(f"{p} {v}" for p, v in zip(varied, values))]),
                 format_number(row["seconds"], 1),
                 *([row["error"] or ""] if errors else []),
             ]
@@ -85,8 +90,10 @@ def trials_section(frame: pd.DataFrame, params: list[str], maximize: bool) -> Se
     )
     if len(ordered) > TRIALS_SHOWN:
         section.add(paragraph(f"The best {TRIALS_SHOWN} of {len(ordered):,} trials."))
-    header = ["trial", "state", "value", *varied, "seconds", *(["error"] if errors else [])]
-    return section.add(table(header, rows, numeric=[0, 2, 3 + len(varied)], row_classes=classes))
+    # a header may break after an underscore (a zero-width space there), so long names do not widen the table
+    names = [p.replace("_", "_\u200b") for p in varied] if columns else ["configuration"]
+    header = ["trial", "state", "value", *names, "seconds", *(["error"] if errors else [])]
+    return section.add(table(header, rows, numeric=[0, 2, 3 + len(names)], row_classes=classes, css="trials"))
 
 
 def param_importances(study: Any) -> tuple[dict[str, float] | None, str]:
