@@ -17,6 +17,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_
 
 from helpers import FILLER, make_negation_data
 from sentilstm import (
+    NBSVM,
     ConfigError,
     DataError,
     EvaluationReport,
@@ -116,6 +117,18 @@ def test_predict_before_fit_raises() -> None:
             call(["good"])
     with pytest.raises(NotFittedError):
         clf.evaluate(["good"], [1])
+
+
+@pytest.mark.parametrize("make", [SentimentClassifier, NBSVM], ids=["lstm", "nbsvm"])
+def test_not_fitted_is_scikit_learns_not_fitted_error_too(make: Any) -> None:
+    from sklearn.exceptions import NotFittedError as ScikitLearnNotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    with pytest.raises(ScikitLearnNotFittedError, match="fit"):  # what code written for scikit-learn catches
+        make().predict(["good"])
+    with pytest.raises(ScikitLearnNotFittedError):
+        check_is_fitted(make())  # and scikit-learn's own check agrees that a new estimator is not fitted
+    assert issubclass(NotFittedError, (RuntimeError, ValueError, AttributeError))
 
 
 def test_sklearn_score_works(trained_clf: SentimentClassifier, held_out_data: tuple) -> None:

@@ -898,6 +898,14 @@ def test_train_help_lists_options_with_help_text() -> None:
         assert option in result.stdout and text in result.stdout, option
 
 
+def test_version_prints_the_library_version() -> None:
+    from sentilstm._version import __version__
+
+    result = ok(invoke_cli("--version"))
+    assert result.stdout == f"sentilstm {__version__}\n"
+    assert "--version" in ok(invoke_cli("--help")).stdout
+
+
 @pytest.mark.parametrize("command, option", [("evaluate", "--json"), ("predict", "--chunk-rows")])
 def test_subcommand_help(command: str, option: str) -> None:
     result = ok(invoke_cli(command, "--help"))

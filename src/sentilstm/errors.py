@@ -3,6 +3,8 @@ that names what was given and how to fix it. The CLI turns them into exit code 2
 
 from __future__ import annotations
 
+from sklearn.exceptions import NotFittedError as _ScikitLearnNotFittedError
+
 
 class SentilstmError(Exception):
     """Base class for every error caused by the user's input or files."""
@@ -20,8 +22,9 @@ class ArtifactError(SentilstmError, OSError):
     """A model or checkpoint file is missing, truncated, foreign or from an incompatible version."""
 
 
-class NotFittedError(SentilstmError, RuntimeError):
-    """A classifier was used before `fit` or `load`."""
+class NotFittedError(SentilstmError, RuntimeError, _ScikitLearnNotFittedError):
+    """A classifier was used before `fit` or `load`; also scikit-learn's NotFittedError (a ValueError and an
+    AttributeError), so code written for scikit-learn estimators catches it."""
 
 
 class OutputError(SentilstmError, OSError):

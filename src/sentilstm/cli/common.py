@@ -38,6 +38,23 @@ console = Console(stderr=True, markup=False)
 out = Console(markup=False)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from sentilstm._version import __version__
+
+        out.print(f"sentilstm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+    ),
+) -> None:
+    """Train, evaluate and use LSTM sentiment classifiers."""
+
+
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
