@@ -90,7 +90,7 @@ LEVERS: dict[str, tuple[str, dict[str, Any]]] = {
         {"char_ngrams": [2, 5], "ensemble": 3, "distill": "blend"},
     ),
     # issue 17's levers: a named dataset's unlabelled texts (IMDB's 50,000 reviews) join the language model's corpus
-    "lstm_lm": ("language-model pretraining (2 epochs, a quarter of the predictions scored)", {"pretrain": "lm"}),
+    "lstm_lm": ("language-model pretraining (3 epochs, a quarter of the predictions scored)", {"pretrain": "lm"}),
     "lstm_lm1_full": (
         "language-model pretraining, 1 epoch, every prediction scored",
         {"pretrain": "lm", "pretrain_epochs": 1, "pretrain_predict_share": 1.0},
