@@ -166,12 +166,17 @@ def cv(
         )
     _print_folds(run.result)
     print_report(run.result.predictions.report(), "out-of-fold predictions" + (" (repeat 1)" if repeats > 1 else ""))
-    dropped = run.result.dropped_network()
+    _warn_if_dropped(run.result)
+    announce_report(report_path, run.report_path, run.report_error)
+
+
+def _warn_if_dropped(result: CVResult) -> None:
+    """A warning line when some folds' blends gave the network weight 0 (their scores are the linear model's)."""
+    dropped = result.dropped_network()
     if dropped:
         from sentilstm.estimators.blend import dropped_network_warning
 
-        console.print(f"warning: {dropped_network_warning(len(dropped), len(run.result.folds))}")
-    announce_report(report_path, run.report_path, run.report_error)
+        console.print(f"warning: {dropped_network_warning(len(dropped), len(result.folds))}")
 
 
 def _fold_printer(bar: ProgressBar | None, folds: int, repeats: int) -> Callable[[FoldResult], None]:
