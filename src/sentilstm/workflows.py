@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 from sentilstm.data.labels import Label
 from sentilstm.data.splits import check_test_labels, labels_of
 from sentilstm.data.tables import Table
+from sentilstm.estimators.blend import mix
 from sentilstm.estimators.ensembles import remove_checkpoints
-from sentilstm.estimators.evaluation import EvaluationReport, evaluate_probabilities
+from sentilstm.estimators.evaluation import EvaluationReport, Predictions, evaluate_probabilities
 from sentilstm.report.tracking import Tracker, chain
 from sentilstm.selection.crossval import CVResult, Estimator, FoldResult, cross_validate
 from sentilstm.system.files import check_outputs, write_json, writing
@@ -360,13 +361,11 @@ def _finish(
     """Score the test split once, complete `metrics_`, save (then drop the checkpoint), write the report and JSON."""
     from sentilstm.report.builders import training_report
 
-    test_predictions = model.score_labelled(test.texts, test.labels) if test is not None else None
+    test_predictions, network_alone = _score_test(model, test) if test is not None else (None, None)
     test_report = test_predictions.report() if test_predictions is not None else None
     _complete_metrics(model, test_report, dropped_rows=dropped_rows, train_seconds=train_seconds)
-    if test is not None and getattr(model, "blend_model_", None) is not None:  # what the blend adds, in the open
-        network = model._network_proba(test.texts)
-        targets = model.label_map_.encode(test.labels)
-        model.metrics_["test_network"] = evaluate_probabilities(targets, network, model.label_map_.labels).to_dict()
+    if network_alone is not None:  # what the blend adds, in the open
+        model.metrics_["test_network"] = network_alone.to_dict()
     with writing(out):
         model.save(out)
     if checkpoint is not None:
@@ -376,6 +375,17 @@ def _finish(
     )
     write_json(model.metrics_, metrics_json)
     return TrainRun(model, out, None, test_report, written, error, metrics_json)
+
+
+def _score_test(model: Any, test: Table) -> tuple[Predictions, EvaluationReport | None]:
+    """The test split scored once, and for a blended model also the network's own scores: its probabilities are
+    computed once and blended here, as `predict_proba` would, rather than run through the network twice."""
+    if getattr(model, "blend_model_", None) is None:
+        return model.score_labelled(test.texts, test.labels), None
+    labels = model.label_map_.labels
+    targets, network = model.label_map_.encode(test.labels), model._network_proba(test.texts)
+    blended = mix(model.blend_weight_, network, model.blend_model_.predict_proba(test.texts))
+    return Predictions(test.texts, targets, blended, labels), evaluate_probabilities(targets, network, labels)
 
 
 def _complete_metrics(

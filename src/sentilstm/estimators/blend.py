@@ -261,6 +261,12 @@ def log_loss(probabilities: np.ndarray, targets: np.ndarray) -> float:
     return float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())
 
 
+def mix(weight: float, network: np.ndarray, linear: np.ndarray) -> np.ndarray:
+    """A blended prediction: `weight` (the network's share) x the network's probabilities + the rest x the linear
+    model's."""
+    return weight * network + (1 - weight) * linear
+
+
 def predictor(model: Any) -> str:
     """What makes `model`'s predictions, in words, for every place a result is shown: "the network alone",
     "blend: 0.40 x network + 0.60 x tfidf_lr[class_weight=balanced]", "tfidf_lr alone (the blend gave the network
@@ -300,6 +306,7 @@ __all__ = [
     "dropped_network_warning",
     "fit_blend",
     "log_loss",
+    "mix",
     "network_dropped",
     "partner_balancing",
     "predictor",

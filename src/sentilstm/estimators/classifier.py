@@ -47,7 +47,7 @@ from sentilstm.data.labels import Label, LabelMap, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, NotFittedError
 from sentilstm.estimators import distillation, ensembles, pretraining, steps
 from sentilstm.estimators.baselines import LinearBaseline
-from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend
+from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend, mix
 from sentilstm.estimators.evaluation import ScoringMixin
 from sentilstm.estimators.inference import predict_probabilities
 from sentilstm.estimators.persistence import (
@@ -360,8 +360,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             return np.zeros((0, len(self.classes_)))
         probabilities = self._network_proba(texts)
         if self.blend_model_ is not None:
-            linear = self.blend_model_.predict_proba(texts)
-            probabilities = self.blend_weight_ * probabilities + (1 - self.blend_weight_) * linear
+            probabilities = mix(self.blend_weight_, probabilities, self.blend_model_.predict_proba(texts))
         return probabilities
 
     def run_network_with(self, runner: NetworkRunner | None) -> SentimentClassifier:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from sentilstm.errors import ConfigError, DataError
+from sentilstm.estimators.blend import mix
 from sentilstm.estimators.evaluation import headline_scores
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ def _blend_targets(clf: Any, blend: Any, texts: list[str], training: int) -> np.
     honest = getattr(blend, "train_out_of_fold", None)
     if honest is not None and len(honest) == training:
         partner[:training] = honest
-    return (clf.blend_weight_ * network + (1 - clf.blend_weight_) * partner).astype(np.float32)
+    return mix(clf.blend_weight_, network, partner).astype(np.float32)
 
 
 __all__ = ["Teacher", "distil", "resolve_teacher", "teacher_probabilities"]
