@@ -96,6 +96,12 @@ LEVERS: dict[str, tuple[str, dict[str, Any]]] = {
         {"pretrain": "lm", "pretrain_epochs": 1, "pretrain_predict_share": 1.0},
     ),
     "lstm_lm_freeze1": ("language-model pretraining, encoder frozen 1 epoch", {"pretrain": "lm", "freeze_encoder": 1}),
+    "lstm_lm_dlr": (
+        "language-model pretraining, encoder at 0.4x the learning rate",
+        {"pretrain": "lm", "encoder_lr_scale": 0.4},
+    ),
+    "lstm_bf16": ("bf16 autocast", {"precision": "bf16"}),
+    "lstm_lm_bf16": ("language-model pretraining, bf16 autocast", {"pretrain": "lm", "precision": "bf16"}),
     "lstm_at": ("adversarial training (epsilon 0.02)", {"adversarial": "at"}),
     "lstm_vat": ("virtual adversarial training (epsilon 0.02; unlabelled texts too)", {"adversarial": "vat"}),
     "lstm_lm_vat": ("language-model pretraining + VAT", {"pretrain": "lm", "adversarial": "vat"}),

@@ -5,6 +5,13 @@
     python bench/blend_dev.py --datasets imdb --seeds 0  # IMDB: 20,000 training reviews, 5,000 held out as dev
     python bench/blend_dev.py --report-only          # rebuild the Markdown from the cached runs
     python bench/blend_dev.py --set min_frequency=1 --cache-dir .bench-cache/mf1 --out bench/results/blend_dev_mf1
+    python bench/blend_dev.py --datasets imdb --seeds 0 --unlabeled --encoder .bench-cache/imdb-dev.encoder \
+        --set freeze_encoder=1 --cache-dir .bench-cache/imdb-freeze1 --out bench/results/blend_dev_imdb_freeze1
+
+--unlabeled passes a dataset's unlabelled texts (IMDB's 50,000 reviews) to fit, for `--set 'pretrain="lm"'`.
+--encoder PATH starts every network from one language-model encoder, pretrained on the first dataset's training
+split (never its development split) plus, with --unlabeled, its unlabelled texts, and saved at PATH (reused when it
+exists): fine-tuning recipes are then compared on the same encoder, without pretraining again for each.
 
 The network is trained once per (dataset, seed) exactly as the default recipe trains it, on the official training
 split alone (fit holds out its own 10% for early stopping), and its probabilities on that hold-out and on the
@@ -73,8 +80,29 @@ def _folder(name: str) -> str:
     return "afrisenti" if name.startswith("afrisenti-") else {"sst2": "sst", "imdb": "imdb"}[name]
 
 
+def unlabeled_texts(name: str, data_dir: Path | None) -> list[str]:
+    """The dataset's unlabelled texts ([] when it has none)."""
+    return load_dataset(name, path=(data_dir / _folder(name)) if data_dir else None).unlabeled or []
+
+
+def pretrained_encoder(name: str, data_dir: Path | None, path: Path, options: dict[str, Any], unlabeled: bool) -> Path:
+    """The encoder at `path`, pretrained first (on the training split, plus the unlabelled texts) when absent."""
+    if not path.exists():
+        train, _ = development_split(name, data_dir)
+        texts = list(train.texts) + (unlabeled_texts(name, data_dir) if unlabeled else [])
+        started = time.perf_counter()
+        record = SentimentClassifier(**{**options, "pretrain": "lm"}).pretrain_encoder(texts, path)
+        log.info("encoder pretrained on %d texts in %.0f s: %s", len(texts), time.perf_counter() - started, record)
+    return path
+
+
 def train_network(
-    name: str, seed: int, data_dir: Path | None, cache: Path, options: dict[str, Any] | None = None
+    name: str,
+    seed: int,
+    data_dir: Path | None,
+    cache: Path,
+    options: dict[str, Any] | None = None,
+    unlabeled: bool = False,
 ) -> Path:
     """Train the default network (no blend; `options` on top) on the training split; cache its hold-out and dev
     probabilities."""
@@ -83,7 +111,9 @@ def train_network(
         return path
     train, dev = development_split(name, data_dir)
     started = time.perf_counter()
-    clf = SentimentClassifier(**{**(options or {}), "seed": seed, "blend": None}).fit(train.texts, train.labels)
+    extra = unlabeled_texts(name, data_dir) if unlabeled else None
+    clf = SentimentClassifier(**{**(options or {}), "seed": seed, "blend": None})
+    clf.fit(train.texts, train.labels, unlabeled=extra)
     seconds = time.perf_counter() - started
     targets = LabelMap(list(clf.classes_)).encode(train.labels)
     train_index, val_index = stratified_split(targets, clf.validation_fraction, seed)
@@ -163,6 +193,7 @@ def report(results: dict[str, Any]) -> str:
         "",
         "Command: `python bench/blend_dev.py"
         + "".join(f" --set '{k}={json.dumps(v)}'" for k, v in (results.get("recipe") or {}).items())
+        + (" --unlabeled" if results.get("unlabeled") else "")
         + " --datasets ... --seeds ...` (the datasets and seeds in the table below)",
         "",
         f"Machine: {results['machine']}. Networks: the default recipe"
@@ -226,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         help="a recipe change on top of the default (JSON values, e.g. --set min_frequency=1); use its own "
         "--cache-dir and --out",
     )
+    parser.add_argument("--unlabeled", action="store_true", help="pass the dataset's unlabelled texts to fit")
+    parser.add_argument("--encoder", type=Path, help="start every network from this encoder (pretrained if absent)")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS / "blend_dev")
     args = parser.parse_args(argv)
@@ -236,11 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(json_path.read_text()) if json_path.exists() else {"runs": {}}
     results["machine"] = f"{platform.machine()}, Python {platform.python_version()}"
     if not args.report_only:  # a rebuilt report keeps the recipe its runs were made with
-        results["recipe"] = options
         args.cache_dir.mkdir(parents=True, exist_ok=True)
+        if args.encoder is not None:
+            encoder = pretrained_encoder(args.datasets[0], data_dir, args.encoder, options, args.unlabeled)
+            options = {**options, "pretrained_encoder": str(encoder)}
+        results["recipe"], results["unlabeled"] = options, args.unlabeled
         for seed in args.seeds:
             for name in args.datasets:
-                cached = train_network(name, seed, data_dir, args.cache_dir, options)
+                cached = train_network(name, seed, data_dir, args.cache_dir, options, args.unlabeled)
                 if not args.networks_only:
                     results["runs"][f"{name}.seed{seed}"] = score_ways(name, seed, data_dir, cached)
                     json_path.write_text(json.dumps(results, indent=1))

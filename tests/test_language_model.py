@@ -277,10 +277,11 @@ def test_the_report_and_describe_show_pretraining(tmp_path: Path) -> None:
 
 # ----- encoder files: pretrain once, start many runs from it --------------------------------------------------------
 class _StartingWeights(TrainingCallback):
-    """Keeps the embedding table the network starts training with."""
+    """Keeps the embedding table and the head the network starts training with."""
 
     def on_train_begin(self, state: Any) -> None:
         self.embedding = state.model.embedding.weight.detach().clone()
+        self.head = state.model.head.weight.detach().clone()
 
 
 @pytest.fixture(scope="module")
@@ -403,3 +404,27 @@ def test_freeze_encoder_keeps_the_pretrained_layers_fixed_while_the_head_learns(
     clf.fit(texts, labels, callbacks=[watch])
     assert watch.trainable == [(False, False, True), (False, False, True), (True, True, True)]
     assert clf.model_.embedding.weight.requires_grad and clf.model_.backward_rnns[0].weight_ih_l0.requires_grad
+
+
+def test_encoder_lr_scale_slows_the_pretrained_encoder_only(encoder_file: Path) -> None:
+    from sentilstm.estimators.pretraining import read_encoder
+    from sentilstm.training.optim import encoder_parameters, make_optimizer
+
+    net = _net()
+    groups = make_optimizer(net, dataclasses.replace(LM, learning_rate=1e-2, encoder_lr_scale=0.25)).param_groups
+    encoder = {id(p) for p in encoder_parameters(net)}
+    rates = {id(p): group["lr"] for group in groups for p in group["params"]}
+    assert rates.keys() == {id(p) for p in net.parameters()}  # every parameter trains, once
+    assert {rates[i] for i in encoder} == {2.5e-3} and {r for i, r in rates.items() if i not in encoder} == {1e-2}
+    assert len(make_optimizer(net, LM).param_groups) == 2  # one rate: the groups checkpoints have always had
+
+    texts, labels = make_negation_data(120, seed=18)  # at 0 the encoder file's weights come out as they went in
+    clf = SentimentClassifier(**{**TINY, "epochs": 2}, pretrained_encoder=str(encoder_file), encoder_lr_scale=0.0)
+    starting = _StartingWeights()
+    clf.fit(texts, labels, callbacks=[starting])
+    saved = read_encoder(encoder_file).state
+    torch.testing.assert_close(clf.model_.embedding.weight.detach(), saved["embedding.weight"])
+    torch.testing.assert_close(clf.model_.forward_rnns[0].weight_hh_l0.detach(), saved["forward_rnns.0.weight_hh_l0"])
+    assert not torch.equal(starting.head, clf.model_.head.weight)  # while the head learns
+    with pytest.raises(ConfigError, match="encoder_lr_scale"):
+        SentimentClassifier(encoder_lr_scale=1.5).check_params()

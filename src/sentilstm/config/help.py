@@ -73,6 +73,8 @@ FIELD_HELP: dict[str, str] = {
     "adversarial_iterations": "Power iterations of VAT's search for the most sensitive direction.",
     "freeze_encoder": "Epochs the pretrained encoder (embeddings and first recurrent layer) stays frozen while the "
     "layers above it learn.",
+    "encoder_lr_scale": "Learning rate of the encoder (embeddings and first recurrent layer) as a share of the "
+    "rate of the layers above it (1: one rate).",
     "ensemble": "Networks to train (seeds SEED, SEED+1, ...) and average, saved in one file; with --distill blend "
     "they teach one network that is served alone.",
     "freeze_embeddings": "Epochs to keep the embedding layer frozen (-1: always, 0: fine-tune from the start).",

@@ -190,6 +190,9 @@ class TrainConfig:
     # epochs the pretrained encoder (embeddings and first recurrent layer) stays frozen while the layers above it
     # learn (ULMFiT's gradual unfreezing, in one stage); 0: everything trains from the start
     freeze_encoder: int = 0
+    # the encoder's learning rate as a share of the layers' above it (ULMFiT's discriminative rates, Howard & Ruder
+    # 2018 use 1/2.6 a layer): a pretrained encoder moves less than the head learning on top of it; 1: one rate
+    encoder_lr_scale: float = 1.0
     # knowledge distillation (Hinton et al. 2015): the network learns a teacher's probabilities too. "blend": this
     # run's blend teaches a fresh network that is then served alone (no linear partner, so ~2x faster); or a
     # .sentilstm file, or "hf:NAME", a Hugging Face text-classification model. fit(teacher=...) takes any callable
@@ -240,6 +243,7 @@ class TrainConfig:
         check_range("bucket_pool", self.bucket_pool, 1)
         check_range("freeze_embeddings", self.freeze_embeddings, -1)
         check_range("freeze_encoder", self.freeze_encoder, 0)
+        check_range("encoder_lr_scale", self.encoder_lr_scale, 0.0, 1.0)
         check_range("distill_temperature", self.distill_temperature, 1.0, 20.0)
         check_range("distill_weight", self.distill_weight, 0.0, 1.0)
         check_range("ensemble", self.ensemble, 1, MAX_ENSEMBLE)

@@ -179,6 +179,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         bucket_pool: int = TrainConfig.bucket_pool,
         freeze_embeddings: int = TrainConfig.freeze_embeddings,
         freeze_encoder: int = TrainConfig.freeze_encoder,
+        encoder_lr_scale: float = TrainConfig.encoder_lr_scale,
         distill: str | None = TrainConfig.distill,
         distill_temperature: float = TrainConfig.distill_temperature,
         distill_weight: float = TrainConfig.distill_weight,

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from sentilstm.config import TrainConfig
 from sentilstm.errors import ConfigError
 from sentilstm.training import distributed
 from sentilstm.training.checkpoint import CheckpointSpec, save_checkpoint
+from sentilstm.training.optim import embedding_tables, first_layer_parameters
 from sentilstm.training.records import EpochStats, History, TrainableNetwork
 
 log = logging.getLogger(__name__)
@@ -126,8 +127,7 @@ class EmbeddingFreezing(TrainingCallback):
 
 def freeze_embeddings(model: TrainableNetwork, frozen: bool) -> None:
     """Freeze or unfreeze the embedding layer: the word table and, with subwords, the character n-gram table."""
-    tables = [getattr(model, name, None) for name in ("embedding", "ngram_embedding")]
-    changed = [t for t in tables if isinstance(t, nn.Embedding) and t.weight.requires_grad == frozen]
+    changed = [t for t in embedding_tables(model) if t.weight.requires_grad == frozen]
     for table in changed:
         table.weight.requires_grad_(not frozen)
     if changed:
@@ -136,9 +136,7 @@ def freeze_embeddings(model: TrainableNetwork, frozen: bool) -> None:
 
 def freeze_first_layer(model: TrainableNetwork, frozen: bool) -> None:
     """Freeze or unfreeze the first recurrent layer (both directions), the part of the encoder pretraining trains."""
-    layers = [getattr(model, name, None) for name in ("forward_rnns", "backward_rnns")]
-    weights = [p for rnns in layers if isinstance(rnns, nn.ModuleList) for p in rnns[0].parameters()]
-    changed = [p for p in weights if p.requires_grad == frozen]
+    changed = [p for p in first_layer_parameters(model) if p.requires_grad == frozen]
     for weight in changed:
         weight.requires_grad_(not frozen)
     if changed:
