@@ -189,7 +189,7 @@ def test_a_value_that_is_no_path_is_a_typed_error_when_saving_or_loading(tiny_pa
 @pytest.mark.parametrize("validation", [(["good", "bad"],), "good", {"texts": ["good"]}])
 def test_validation_that_is_not_a_pair_is_a_data_error(tiny_params: dict, validation: Any) -> None:
     texts, labels = make_negation_data(100, seed=8)
-    with pytest.raises(DataError, match="validation must be a pair \\(texts, labels\\), got "):
+    with pytest.raises(DataError, match="validation must be a pair \\(texts, labels\\) or a DataFrame, got "):
         SentimentClassifier(**tiny_params).fit(texts, labels, validation=validation)
 
 
@@ -310,9 +310,10 @@ def test_fit_with_a_single_string_raises(small: tuple) -> None:
         SentimentClassifier().fit("a good film", [1])
 
 
-def test_predict_with_a_single_string_raises(trained_clf: SentimentClassifier) -> None:
-    with pytest.raises(DataError, match="single string"):
-        trained_clf.predict("a good film")
+def test_predict_takes_a_single_string_as_one_text(trained_clf: SentimentClassifier) -> None:
+    one = trained_clf.predict_proba("a good film")
+    assert one.shape == (1, 2) and np.array_equal(one, trained_clf.predict_proba(["a good film"]))
+    assert trained_clf.predict("a good film").tolist() == trained_clf.predict(["a good film"]).tolist()
 
 
 def test_fit_with_mismatched_lengths_raises(small: tuple) -> None:

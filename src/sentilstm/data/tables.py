@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import html
 import io
 import json
 import logging
@@ -76,6 +77,17 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as a pandas DataFrame: its text column, and its label column when it has labels."""
+        columns: dict[str, list[Any]] = {self.text_column: self.texts}
+        if self.labels is not None and self.label_column is not None:
+            columns[self.label_column] = self.labels
+        return pd.DataFrame(columns)
+
+    def _repr_html_(self) -> str:  # a notebook shows the first rows
+        source = html.escape(self.source or "a table")
+        return f"<p>{len(self):,} rows from {source}</p>" + str(self.to_frame().head(10)._repr_html_())
 
 
 def table_format(path: PurePath) -> tuple[TableFormat, bool]:
@@ -320,9 +332,11 @@ def _pick(columns: Sequence[str], wanted: str | None, names: Sequence[str], role
 
 
 def infer_columns(
-    frame: pd.DataFrame, text_column: str | None, label_column: str | None, need_label: bool
+    frame: pd.DataFrame, text_column: str | None, label_column: str | None, need_label: bool, python: bool = False
 ) -> tuple[str, str | None]:
-    """Choose the text and label columns by name, or fail listing the columns."""
+    """Choose the text and label columns by name, or fail listing the columns (and the command line's options to
+    name them, or with `python` the keyword arguments)."""
+    text_fix, label_fix = ("text_column=", "label_column=") if python else ("--text-column", "--label-column")
     columns = [str(c) for c in frame.columns]
     text = _pick(columns, text_column, TEXT_NAMES, "text")
     label = _pick(columns, label_column, LABEL_NAMES, "label")
@@ -330,18 +344,18 @@ def infer_columns(
         rest = [c for c in columns if c != label and pd.api.types.is_string_dtype(frame[c])]
         if len(rest) != 1:
             raise DataError(
-                f"cannot tell which column holds the text among {column_list(columns)}; name it with --text-column"
+                f"cannot tell which column holds the text among {column_list(columns)}; name it with {text_fix}"
             )
         text = rest[0]
     if label is None and need_label:
         rest = [c for c in columns if c != text]
         if len(rest) != 1:
             raise DataError(
-                f"cannot tell which column holds the label among {column_list(columns)}; name it with --label-column"
+                f"cannot tell which column holds the label among {column_list(columns)}; name it with {label_fix}"
             )
         label = rest[0]
     if label == text:
-        raise DataError(f"text and label columns are both {text!r}; name them with --text-column/--label-column")
+        raise DataError(f"text and label columns are both {text!r}; name them with {text_fix}/{label_fix}")
     return text, label
 
 
@@ -417,9 +431,11 @@ def frame_to_table(
     label_column: str | None = None,
     need_label: bool = True,
     source: str = "<frame>",
+    python: bool = False,
 ) -> Table:
-    """Pick columns, drop rows with empty text or missing label (counted in a warning), canonicalise labels."""
-    text_name, label_name = infer_columns(frame, text_column, label_column, need_label)
+    """Pick columns, drop rows with empty text or missing label (counted in a warning), canonicalise labels.
+    `python`: errors name the keyword arguments (text_column=) rather than the command line's options."""
+    text_name, label_name = infer_columns(frame, text_column, label_column, need_label, python)
     texts = frame[text_name].tolist()
     check_column_values(texts, text_name, source, "text")
     labels: list[Any] | None = None

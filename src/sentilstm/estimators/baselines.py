@@ -26,9 +26,10 @@ from sklearn.linear_model import LogisticRegression
 from sentilstm.artifact.format import library_versions, write_file
 from sentilstm.artifact.schema import Shapes, check_params, check_tensors, part, saved_labels
 from sentilstm.config import TextConfig, check_choice, check_integer, check_positive, check_type
+from sentilstm.data.inputs import read_labelled
 from sentilstm.data.labels import Label, LabelMap, check_labels, check_texts
 from sentilstm.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from sentilstm.estimators.evaluation import ScoringMixin
+from sentilstm.estimators.interface import PredictionMixin, Texts
 from sentilstm.estimators.ngrams import Analyzer, Features, FeatureSpec, binarize, l2_rows
 from sentilstm.text.normalize import Normalizer
 
@@ -42,7 +43,7 @@ BaselineKind = Literal["tfidf_lr", "nbsvm"]
 BaselineSampling = Literal["none", "oversample", "undersample", "smote"]
 
 
-class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
+class LinearBaseline(PredictionMixin, ClassifierMixin, BaseEstimator):
     """Shared fit/predict/evaluate/save for the n-gram baselines; subclasses choose the features."""
 
     kind: ClassVar[BaselineKind]
@@ -68,11 +69,17 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
         self._check_params()
         return self
 
-    def fit(self, X: Iterable[str], y: Iterable[Label]) -> LinearBaseline:
-        """Learn the n-gram vocabularies and the linear model(s) from texts `X` and labels `y`."""
-        texts, labels = check_texts(X, "X"), check_labels(y, "y")
-        if len(texts) != len(labels):
-            raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
+    def fit(
+        self,
+        X: Texts,
+        y: Iterable[Label] | None = None,
+        *,
+        text_column: str | None = None,
+        label_column: str | None = None,
+    ) -> LinearBaseline:
+        """Learn the n-gram vocabularies and the linear model(s) from texts `X` and labels `y` (or a DataFrame `X`
+        holding both; its text and label columns inferred or named)."""
+        texts, labels = read_labelled(X, y, text_column=text_column, label_column=label_column)
         self._check_params()
         label_map = LabelMap.fit(labels)
         if len(label_map) < 2:
@@ -128,29 +135,26 @@ class LinearBaseline(ScoringMixin, ClassifierMixin, BaseEstimator):
                 out[np.ix_(held, present)] = model._probabilities(matrix[held])
         return outputs
 
-    def predict_proba(self, X: Iterable[str]) -> np.ndarray:
-        """Probabilities (n, n_classes), columns in the order of `classes_`; rows sum to 1."""
-        self._check_fitted()
-        texts = check_texts(X, "X")
-        if not texts:
-            return np.zeros((0, len(self.classes_)))
+    def _proba(self, texts: list[str]) -> np.ndarray:
+        """`predict_proba`'s probabilities of a non-empty list of texts."""
         return self._probabilities(self._transform(self.normalizer_.batch(texts))).astype(np.float64)
 
     def explain(
         self,
-        text: str,
+        text: Texts,
         method: Literal["auto", "lime", "kernel_shap"] = "auto",
         *,
         num_samples: int = 1000,
         seed: int = 0,
-    ) -> TokenAttribution:
-        """Which words of `text` drove the prediction, by removing words and re-predicting ("auto": kernel_shap).
+    ) -> TokenAttribution | Any:
+        """Which words of `text` drove the prediction, by removing words and re-predicting ("auto": kernel_shap); a
+        list of them for many texts (a Series on a pandas input's index).
 
         NBSVM().fit(texts, labels).explain("not good at all", method="lime").top(3)
         """
         from sentilstm.explanations.methods import explain
 
-        return explain(self, text, method, num_samples=num_samples, seed=seed)
+        return self._explain_each(text, lambda one: explain(self, one, method, num_samples=num_samples, seed=seed))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):

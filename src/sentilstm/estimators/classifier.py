@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
@@ -48,8 +49,8 @@ from sentilstm.errors import ArtifactError, ConfigError, NotFittedError
 from sentilstm.estimators import distillation, ensembles, pretraining, steps
 from sentilstm.estimators.baselines import LinearBaseline
 from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend, mix
-from sentilstm.estimators.evaluation import ScoringMixin
 from sentilstm.estimators.inference import predict_probabilities
+from sentilstm.estimators.interface import PredictionMixin, Texts
 from sentilstm.estimators.persistence import (
     LOAD_ERRORS,
     classifier_payload,
@@ -80,7 +81,7 @@ NetworkRunner = Callable[[Sequence[np.ndarray]], np.ndarray]
 ConfigT = TypeVar("ConfigT", bound="DataclassInstance")  # a config dataclass that a classifier's parameters fill
 
 
-class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
+class SentimentClassifier(PredictionMixin, ClassifierMixin, BaseEstimator):
     """LSTM/GRU sentiment classifier on raw strings; every parameter's default lives in `sentilstm.config`.
 
     Text parameters are those of `TextConfig`, architecture those of `ModelConfig`, training those of
@@ -105,16 +106,12 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     they are saved, exported and explained as one model (`sentilstm.estimators.ensembles`).
 
     `augment` adds edited copies of the training split's texts (never the validation split's): "eda" or any of
-    "synonym", "insert", "swap", "delete", "backtranslate", `augment_copies` per text and operation, changing
-    `augment_alpha` of the words; synonyms from the nearest word vectors (`augment_synonyms="neighbours"`, any
-    language) or WordNet (English); `augment_translator` a round-trip callable or Hugging Face model names
-    "FORWARD,BACKWARD". Seeded by `seed`; see `sentilstm.text.augment`.
+    "synonym", "insert", "swap", "delete", "backtranslate"; see `sentilstm.text.augment`.
 
     `blend` averages the network's probabilities with a linear n-gram model's (NBSVM or TF-IDF logistic
-    regression), weighted to minimise validation log-loss; "auto" tries both, None turns it off. "crossfit" picks the
-    partner, its class weighting and the weight from `blend_folds`-fold out-of-fold predictions and refits it on train
-    + validation; "holdout" is the recipe before 0.16. The two make different errors, so the blend beats either alone
-    (Mesnil et al. 2014); it costs seconds to a minute of training and almost nothing at prediction time.
+    regression), weighted to minimise validation log-loss; "auto" tries both, None turns it off (how it is fitted:
+    `sentilstm.estimators.blend`). The two make different errors, so the blend beats either alone (Mesnil et al.
+    2014); it costs seconds to a minute of training and almost nothing at prediction time.
     """
 
     # learned state, set by fit or from_saved (as in scikit-learn, absent before: `_check_fitted` looks for model_)
@@ -232,10 +229,12 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
     # ----- training ------------------------------------------------------------------------------
     def fit(
         self,
-        X: Iterable[str],
-        y: Iterable[Label],
+        X: Texts,
+        y: Iterable[Label] | None = None,
         *,
-        validation: tuple[Iterable[str], Iterable[Label]] | None = None,
+        text_column: str | None = None,
+        label_column: str | None = None,
+        validation: tuple[Iterable[str], Iterable[Label]] | pd.DataFrame | None = None,
         checkpoint_path: str | Path | None = None,
         resume: bool = False,
         callback: TrainingCallback | None = None,
@@ -243,7 +242,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         callbacks: Sequence[TrainingCallback] | None = None,
         teacher: Any = None,
     ) -> SentimentClassifier:
-        """Train on texts `X` with labels `y`; hold out a stratified validation split unless one is given.
+        """Train on texts `X` with labels `y` (or a DataFrame `X` holding both, its `text_column`/`label_column`
+        inferred or named; `sentilstm.data.inputs`); hold out a stratified validation split unless one is given.
 
         With `checkpoint_path`, a checkpoint is written after every epoch; `resume=True` continues from it.
         `unlabeled` texts are used by `pretrain_embeddings`, embedding-neighbour synonyms and distillation.
@@ -253,7 +253,7 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         `sentilstm.training.callbacks`; early stopping and checkpointing are built in.
         The named steps it runs are those of `sentilstm.estimators.steps`.
         """
-        texts, labels, others = steps.check_inputs(X, y, unlabeled)
+        texts, labels, others = steps.check_inputs(X, y, unlabeled, (text_column, label_column))
         settings = self._checked_settings()
         steps.warn_about(settings)
         saved = read_resume(checkpoint_path, self.get_params(), SentimentClassifier) if resume else None
@@ -353,12 +353,8 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
             self.metrics_["blend"] = blend.metrics
 
     # ----- prediction ----------------------------------------------------------------------------
-    def predict_proba(self, X: Iterable[str]) -> np.ndarray:
-        """Probabilities (n, n_classes), columns in the order of `classes_`; rows sum to 1."""
-        self._check_fitted()
-        texts = check_texts(X, "X")
-        if not texts:
-            return np.zeros((0, len(self.classes_)))
+    def _proba(self, texts: list[str]) -> np.ndarray:
+        """`predict_proba`'s probabilities of a non-empty list of texts: the network's, blended when it has one."""
         probabilities = self._network_proba(texts)
         if self.blend_model_ is not None:
             probabilities = mix(self.blend_weight_, probabilities, self.blend_model_.predict_proba(texts))
@@ -393,14 +389,15 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
 
     def explain(
         self,
-        text: str,
+        text: Texts,
         method: ExplainMethod = "auto",
         *,
         num_samples: int = 1000,
         seed: int = 0,
         n_steps: int = 50,
-    ) -> TokenAttribution:
-        """Which words of `text` drove the prediction: a `TokenAttribution` with per-class scores per word.
+    ) -> TokenAttribution | Any:
+        """Which words of `text` drove the prediction: a `TokenAttribution` with per-class scores per word (a list
+        of them for many texts; a Series on a pandas input's index).
 
             clf.explain("not good at all", method="integrated_gradients").top(3)
 
@@ -410,7 +407,9 @@ class SentimentClassifier(ScoringMixin, ClassifierMixin, BaseEstimator):
         """
         from sentilstm.explanations.methods import explain
 
-        return explain(self, text, method, num_samples=num_samples, seed=seed, n_steps=n_steps)
+        return self._explain_each(
+            text, lambda one: explain(self, one, method, num_samples=num_samples, seed=seed, n_steps=n_steps)
+        )
 
     def _device(self) -> torch.device:
         return resolve_device(self.device)

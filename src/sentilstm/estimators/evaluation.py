@@ -7,15 +7,11 @@ report.macro_f1, report.to_dict()
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
-
-from sentilstm.data.labels import Label, LabelMap, check_labels, check_texts
-from sentilstm.errors import DataError
 
 # Beyond this many classes a full confusion matrix is unreadable (and its drawing grows with the square): tables
 # and plots show the classes and pairs most often confused instead, while per-class metrics stay complete.
@@ -142,36 +138,3 @@ def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray, num_classes: int) ->
             y_true, probabilities, multi_class="ovr", average="macro", labels=list(range(num_classes))
         )
     return None if math.isnan(value) else float(value)
-
-
-class ScoringMixin:
-    """`predict` and `evaluate` for any classifier with `predict_proba`, `label_map_` and `_check_fitted`."""
-
-    if TYPE_CHECKING:  # what the classes that mix this in provide
-        label_map_: LabelMap
-
-        def predict_proba(self, X: Iterable[str]) -> np.ndarray: ...
-
-        def _check_fitted(self) -> None: ...
-
-    def predict(self, X: Iterable[str]) -> np.ndarray:
-        """Labels as the user gave them in training (e.g. -1/0/1 or 'positive'), argmax of predict_proba."""
-        return self.labels_from(self.predict_proba(X))
-
-    def labels_from(self, probabilities: np.ndarray) -> np.ndarray:
-        """The labels `predict` gives for rows of `predict_proba` already computed (its argmax, decoded)."""
-        return np.asarray(self.label_map_.decode(np.asarray(probabilities).argmax(axis=1)))
-
-    def evaluate(self, X: Iterable[str], y: Iterable[Label]) -> EvaluationReport:
-        """Accuracy, macro/weighted F1, ROC-AUC, per-class metrics and confusion matrix on labelled texts."""
-        return self.score_labelled(X, y).report()
-
-    def score_labelled(self, X: Iterable[str], y: Iterable[Label]) -> Predictions:
-        """Labelled texts scored once: `.report()` gives `evaluate`'s metrics, and a report its curves and errors."""
-        self._check_fitted()
-        texts, labels = check_texts(X, "X"), check_labels(y, "y")
-        if len(texts) != len(labels):
-            raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
-        if not texts:
-            raise DataError("evaluate needs at least one labelled text")
-        return Predictions(texts, self.label_map_.encode(labels), self.predict_proba(texts), self.label_map_.labels)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from sentilstm.config import (
@@ -37,7 +38,8 @@ from sentilstm.config import (
     TrainConfig,
     from_dict,
 )
-from sentilstm.data.labels import Label, LabelMap, check_labels, check_texts, stratified_split
+from sentilstm.data.inputs import read_labelled, read_texts
+from sentilstm.data.labels import Label, LabelMap, check_labels, stratified_split
 from sentilstm.errors import ConfigError, DataError
 from sentilstm.estimators.augmenting import augment_operations, augmented_rows, needs_neighbours
 from sentilstm.estimators.blend import FittedBlend, fit_blend
@@ -187,20 +189,19 @@ def warn_about(settings: Settings) -> None:
 
 
 def check_inputs(
-    X: Iterable[str], y: Iterable[Label], unlabeled: Iterable[str] | None
+    X: Any, y: Iterable[Label] | None, unlabeled: Iterable[str] | None, columns: tuple[str | None, str | None]
 ) -> tuple[list[str], list[Label], list[str]]:
-    """The texts, labels and unlabelled texts as lists, checked (DataError naming the argument)."""
-    texts, labels = check_texts(X, "X"), check_labels(y, "y")
-    others = check_texts(unlabeled, "unlabeled") if unlabeled is not None else []
-    if len(texts) != len(labels):
-        raise DataError(f"X has {len(texts)} texts but y has {len(labels)} labels; they must match")
+    """The texts, labels and unlabelled texts as lists, checked (DataError naming the argument): any input kind of
+    `sentilstm.data.inputs`, a DataFrame `X` holding the labels too when `y` is None; `columns`: (text, label)."""
+    texts, labels = read_labelled(X, y, text_column=columns[0], label_column=columns[1])
+    others = read_texts(unlabeled, "unlabeled").texts if unlabeled is not None else []
     return texts, labels, others
 
 
 def prepare_data(
     texts: list[str],
     labels: list[Label],
-    validation: tuple[Iterable[str], Iterable[Label]] | None,
+    validation: tuple[Iterable[str], Iterable[Label]] | pd.DataFrame | None,
     config: TrainConfig,
     *,
     label_values: list[Any] | None = None,
@@ -220,15 +221,18 @@ def prepare_data(
             targets[val_index],
             unlabeled or [],
         )
-    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+    if isinstance(validation, pd.DataFrame):  # its text and label columns, inferred as the training frame's
+        val_texts, val_labels = read_labelled(validation, None)
+    elif not isinstance(validation, (tuple, list)) or len(validation) != 2:
         raise DataError(
-            f"validation must be a pair (texts, labels), got {type(validation).__name__} "
+            f"validation must be a pair (texts, labels) or a DataFrame, got {type(validation).__name__} "
             f"{str(validation)[:60]!r}; or validation=None for a stratified hold-out"
         )
-    val_texts, val_labels = (
-        check_texts(validation[0], "validation texts"),
-        check_labels(validation[1], "validation labels"),
-    )
+    else:
+        val_texts, val_labels = (
+            read_texts(validation[0], "validation texts").texts,
+            check_labels(validation[1], "validation labels"),
+        )
     if not val_texts or len(val_texts) != len(val_labels):
         raise DataError(
             f"validation has {len(val_texts)} texts and {len(val_labels)} labels; give the same "
