@@ -17,7 +17,7 @@ from sentilstm import SentimentClassifier, load_model
 from sentilstm.config import ModelConfig, Pooling, allowed_values
 from sentilstm.errors import ConfigError
 from sentilstm.network.model import SentimentNet
-from sentilstm.network.pooling import POOLINGS, PoolingLayer, register
+from sentilstm.network.pooling import POOLINGS, PoolingLayer, register, unregister
 from sentilstm.selection.space import check_param_value
 
 
@@ -37,7 +37,7 @@ def sum_pooling() -> Iterator[type[PoolingLayer]]:
     try:
         yield SumPooling
     finally:
-        del POOLINGS["total"]
+        unregister("total")
 
 
 def test_a_registered_pooling_is_a_valid_setting_and_a_padding_invariant_network(
@@ -93,4 +93,4 @@ def test_a_pooling_named_like_a_network_attribute_is_refused() -> None:
         with pytest.raises(ValueError, match="cannot be named 'head'"):
             SentimentNet(ModelConfig(embedding_rows=30, embedding_dim=8, hidden_size=6, pooling="head"))
     finally:
-        del POOLINGS["head"]
+        unregister("head")

@@ -3,7 +3,7 @@ that names what was given and how to fix it. The CLI turns them into exit code 2
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError as _ScikitLearnNotFittedError
+from typing import TYPE_CHECKING, Any
 
 
 class SentilstmError(Exception):
@@ -22,9 +22,28 @@ class ArtifactError(SentilstmError, OSError):
     """A model or checkpoint file is missing, truncated, foreign or from an incompatible version."""
 
 
-class NotFittedError(SentilstmError, RuntimeError, _ScikitLearnNotFittedError):
-    """A classifier was used before `fit` or `load`; also scikit-learn's NotFittedError (a ValueError and an
-    AttributeError), so code written for scikit-learn estimators catches it."""
+_NOT_FITTED_DOC = """A classifier was used before `fit` or `load`; also scikit-learn's NotFittedError (a ValueError
+    and an AttributeError), so code written for scikit-learn estimators catches it."""
+
+if TYPE_CHECKING:
+    from sklearn.exceptions import NotFittedError as _ScikitLearnNotFittedError
+
+    class NotFittedError(SentilstmError, RuntimeError, _ScikitLearnNotFittedError):
+        pass
+else:
+
+    def __getattr__(name: str) -> Any:
+        """`NotFittedError` is made on first use: its scikit-learn base costs a second of import time, which the
+        command line's start-up (and `import sentilstm`) should not pay."""
+        if name != "NotFittedError":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from sklearn.exceptions import NotFittedError as scikit_learns
+
+        made = type(
+            name, (SentilstmError, RuntimeError, scikit_learns), {"__doc__": _NOT_FITTED_DOC, "__module__": __name__}
+        )
+        globals()[name] = made
+        return made
 
 
 class OutputError(SentilstmError, OSError):

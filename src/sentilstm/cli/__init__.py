@@ -5,7 +5,8 @@ exits with code 2 (see `common.friendly`).
     common.py      the Typer app, one-line errors, logging, progress, printed reports, option machinery, helpers
     options.py     the options several verbs share (train's model and training flags among them), --set, --params
     training.py    train (one process or several under torchrun), baseline
-    prediction.py  evaluate, predict, export, explain, describe
+    predicting.py  predict (texts, stdin, tables here or on Ray)
+    prediction.py  evaluate, export, explain, describe
     selection.py   cv, tune
     serving.py     serve
     datasets.py    datasets list | download
@@ -17,7 +18,7 @@ from sentilstm.cli.common import app
 
 # each module registers its commands on `app` when imported, in this order (the order of `sentilstm --help`)
 # isort: off
-from sentilstm.cli import training, prediction, selection, serving, datasets  # noqa: F401
+from sentilstm.cli import training, predicting, prediction, selection, serving, datasets  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main"]

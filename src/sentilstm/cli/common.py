@@ -23,16 +23,13 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from sentilstm.errors import SentilstmError
-from sentilstm.estimators.evaluation import MAX_MATRIX_CLASSES
 
 if TYPE_CHECKING:
     from sentilstm.data.tables import Table
     from sentilstm.estimators.evaluation import EvaluationReport
     from sentilstm.report.tracking import Tracker
 
-app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Train, evaluate and use LSTM sentiment classifiers."
-)
+app = typer.Typer(no_args_is_help=True, help="Train, evaluate and use LSTM sentiment classifiers.")
 # markup=False: paths, texts and labels are user data, and "[b]" or "[/x]" in them must print as they are
 console = Console(stderr=True, markup=False)
 out = Console(markup=False)
@@ -197,6 +194,8 @@ def print_report(report: EvaluationReport, title: str) -> None:
             label, f"{metrics.precision:.4f}", f"{metrics.recall:.4f}", f"{metrics.f1:.4f}", str(metrics.support)
         )
     out.print(per_class)
+    from sentilstm.estimators.evaluation import MAX_MATRIX_CLASSES
+
     if len(report.labels) > MAX_MATRIX_CLASSES:  # K x K cells would be unreadable (and slow to draw)
         out.print(confusions_table(report))
         return

@@ -10,7 +10,7 @@ import inspect
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,8 +32,10 @@ from sentilstm.config import (
     TrainConfig,
 )
 from sentilstm.errors import ConfigError, DataError
-from sentilstm.selection.crossval import Estimator, check_names, default_params
 from sentilstm.system.files import as_path
+
+if TYPE_CHECKING:
+    from sentilstm.selection.crossval import Estimator
 
 # ----- data, models and outputs -----------------------------------------------------------------------------------
 TrainingDataArg = Annotated[
@@ -290,6 +292,8 @@ def was_given(ctx: typer.Context, name: str) -> bool:
 def read_settings(params_file: Path | None, assignments: Sequence[str] | None) -> dict[str, Any]:
     """SentimentClassifier parameters from --params FILE, then each --set KEY=VALUE over them, every name checked."""
     settings = read_params(params_file) if params_file is not None else {}
+    from sentilstm.selection.crossval import check_names, default_params
+
     check_names("lstm", settings, default_params("lstm"))
     settings.update(parse_assignments(assignments or [], "lstm"))
     return settings
@@ -303,6 +307,8 @@ def parse_assignments(assignments: Sequence[str], estimator: Estimator) -> dict[
 
         parse_assignments(["epochs=5", "cell=gru", "bidirectional=false"], "lstm")
     """
+    from sentilstm.selection.crossval import check_names, default_params
+
     defaults = default_params(estimator)
     params: dict[str, Any] = {}
     for assignment in assignments:

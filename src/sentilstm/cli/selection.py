@@ -47,7 +47,6 @@ from sentilstm.cli.options import (
     read_settings,
     shared_flags,
 )
-from sentilstm.data.splits import labels_of
 
 if TYPE_CHECKING:
     from sentilstm.selection.crossval import CVResult, Estimator, FoldResult
@@ -115,6 +114,8 @@ def cv(
     **flags: Any,
 ) -> None:
     """Cross-validate: stratified K-fold, each fold's metrics, mean ± std, and the out-of-fold confusion matrix."""
+    from sentilstm.data.splits import labels_of  # pandas: not for --help
+
     setup_logging(verbose)
     from sentilstm.data.tables import check_encoding
     from sentilstm.selection.crossval import check_options
@@ -327,6 +328,8 @@ def tune(
     **flags: Any,
 ) -> None:
     """Search hyperparameters with Optuna (pruning, resumable study), then retrain and save the best model."""
+    from sentilstm.data.splits import labels_of  # pandas: not for --help
+
     setup_logging(verbose)
     from sentilstm.data.tables import check_encoding
     from sentilstm.report.builders import report_path_for

@@ -46,7 +46,6 @@ from sentilstm.cli.options import (
     training_options,
     was_given,
 )
-from sentilstm.data.splits import check_test_labels
 
 if TYPE_CHECKING:
     from sentilstm.estimators.classifier import SentimentClassifier
@@ -141,6 +140,7 @@ def _output_options(
 @options_from(_input_options, model_options, training_options, _output_options)
 def train(ctx: typer.Context, **options: Any) -> None:
     """Train a classifier on a labelled table and save it as one file."""
+    from sentilstm.data.splits import check_test_labels  # pandas: not for --help
     from sentilstm.report.builders import report_path_for
     from sentilstm.training import distributed
 
@@ -367,6 +367,8 @@ def baseline(
     verbose: VerboseOpt = True,
 ) -> None:
     """Train a linear baseline (NBSVM or TF-IDF + logistic regression): the bar an LSTM has to clear."""
+    from sentilstm.data.splits import check_test_labels  # pandas: not for --help
+
     setup_logging(verbose)
     from sentilstm.data.tables import check_encoding
     from sentilstm.estimators.baselines import make_baseline

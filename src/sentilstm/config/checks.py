@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class Choices:
     """Marks `Annotated[str, Choices(registry)]`: a setting whose values are a registry's names, read each time it
     is checked, so that an entry registered later counts (`ModelConfig.pooling`: `sentilstm.network.pooling`).
-    An entry's `help` attribute, where it has one, is shown beside its name in `--help`."""
+    An entry that is a string, or an entry's `help` attribute, is shown beside its name in `--help`."""
 
     def __init__(self, registry: collections.abc.Mapping[str, Any]) -> None:
         self.registry = registry
@@ -53,7 +53,8 @@ def described_values(kind: Any) -> list[str]:
     entries = marks[0].registry if marks else {}
     shown = []
     for value in allowed_values(kind) or []:
-        text = getattr(entries.get(value), "help", "")
+        entry = entries.get(value)
+        text = entry if isinstance(entry, str) else getattr(entry, "help", "")
         shown.append(f"{value} ({text})" if text else str(value))
     return shown
 

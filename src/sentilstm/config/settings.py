@@ -11,10 +11,19 @@ from typing import Annotated, Literal
 
 from sentilstm.config.checks import Choices, check_choice, check_field_kinds, check_range
 from sentilstm.errors import ConfigError
-from sentilstm.network.pooling import POOLINGS
 
 Cell = Literal["lstm", "gru"]
-Pooling = Annotated[str, Choices(POOLINGS)]  # a name registered in sentilstm.network.pooling: last, mean, ...
+# the poolings' names and one line of help each, in the order --help lists them; `sentilstm.network.pooling` registers
+# a layer class under each, and a pooling registered there later (a plugin) joins them. Here, so that settings and
+# --help need no torch.
+POOLING_NAMES: dict[str, str] = {
+    "last": "each direction's state after reading the whole text",
+    "mean": "the average state over the text",
+    "max": "the element-wise maximum over the text",
+    "attention": "a learned weighted average; its weights show where the model looked",
+    "concat": "last, mean and max side by side",
+}
+Pooling = Annotated[str, Choices(POOLING_NAMES)]  # a name registered in sentilstm.network.pooling: last, mean, ...
 TokenizerKind = Literal["word", "bpe", "unigram"]
 Truncation = Literal["head", "tail", "head_tail"]
 Schedule = Literal["linear", "one_cycle", "plateau", "constant"]

@@ -29,8 +29,10 @@ from sentilstm.text.normalize import clean_text
 
 log = logging.getLogger(__name__)
 
-TableFormat = Literal["csv", "tsv", "jsonl", "parquet"]
+TableFormat = Literal["csv", "tsv", "jsonl", "parquet", "fasttext"]
 FORMATS: dict[str, TableFormat] = {
+    ".ft": "fasttext",  # fastText's own: `__label__pos the text` per line (labels optional where none are needed)
+    ".txt": "fasttext",
     ".csv": "csv",
     ".tsv": "tsv",
     ".tab": "tsv",
@@ -43,6 +45,9 @@ LABEL_NAMES = ("label", "labels", "sentiment", "polarity", "class", "target", "y
 
 CELL_BUDGET = 1_000_000  # rows x columns of one chunk: a table 10^6 columns wide is read a row or two at a time
 MAX_INFER_COLUMNS = 100  # wider tables must name their text/label columns (or use the usual names)
+
+FASTTEXT_LABEL = "__label__"
+FASTTEXT_COLUMNS = ["text", "label"]
 
 csv.field_size_limit(2**31 - 1)  # a 1 MB review must not stop the parser (the default limit is 128 KB)
 
@@ -136,6 +141,8 @@ def table_columns(path: str | Path, *, encoding: str = "utf-8", quoting: bool | 
     try:
         if fmt == "parquet":
             return _parquet_file(path, gzipped).schema_arrow.names
+        if fmt == "fasttext":
+            return list(FASTTEXT_COLUMNS)
         with _text_stream(path, gzipped, encoding) as handle:
             if fmt == "jsonl":
                 number, line = next(((n, line) for n, line in enumerate(handle, start=1) if line.strip()), (0, ""))
@@ -194,6 +201,8 @@ def iter_frames(
         with _text_stream(path, gzipped, encoding) as handle:
             if fmt == "jsonl":
                 yield from _iter_jsonl(handle, chunk_rows, path, columns)
+            elif fmt == "fasttext":
+                yield from _iter_fasttext(handle, chunk_rows, path, columns)
             else:
                 use_quotes = fmt == "csv" if quoting is None else quoting
                 reader = pd.read_csv(
@@ -311,6 +320,33 @@ def _iter_jsonl(
             rows, cells = [], 0
     if rows or not chunk_rows:
         yield pd.DataFrame(rows, columns=list(columns) if columns is not None and not rows else None)
+
+
+def _iter_fasttext(
+    handle: io.TextIOBase, chunk_rows: int | None, path: Path, columns: Sequence[str] | None
+) -> Iterator[pd.DataFrame]:
+    """fastText's format: one text per line, after its label as `__label__NAME` (a line without one has no label);
+    columns "text" and "label". A line with two labels is an error: sentilstm learns one label per text."""
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(handle, start=1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        label, text = None, line
+        if line.startswith(FASTTEXT_LABEL):
+            first, _, text = line.partition(" ")
+            label = first[len(FASTTEXT_LABEL) :]
+            if text.lstrip().startswith(FASTTEXT_LABEL):
+                raise DataError(
+                    f"{str(path)!r} line {number} has more than one __label__; sentilstm learns one label per text, "
+                    "so keep one per line"
+                )
+        rows.append({"text": text.strip(), "label": label or None})
+        if chunk_rows and len(rows) >= chunk_rows:
+            yield pd.DataFrame(rows, columns=list(columns or FASTTEXT_COLUMNS))
+            rows = []
+    if rows or not chunk_rows:
+        yield pd.DataFrame(rows, columns=FASTTEXT_COLUMNS)[list(columns or FASTTEXT_COLUMNS)]
 
 
 def column_list(columns: Sequence[Any], limit: int = 20) -> str:

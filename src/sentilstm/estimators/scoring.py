@@ -1,16 +1,19 @@
 """Streaming batch scoring of a file: read in chunks, predict, write label + probabilities per row.
 
 summary = score_file(clf, "big.csv", "scored.csv")  # memory stays flat whatever the file size
+score_stream(clf, line_batches(sys.stdin.buffer), sys.stdout)   # `sentilstm predict MODEL -`: JSON lines or CSV
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TextIO
 
 import pandas as pd
 
@@ -109,3 +112,27 @@ def score_file(
     if empty:
         log.warning("%d row(s) had an empty text; they were scored as an empty string", empty)
     return ScoreSummary(rows, empty, time.perf_counter() - started, str(output_path))
+
+
+def score_stream(clf: Any, batches: Iterable[list[str]], sink: TextIO, fmt: Literal["jsonl", "csv"] = "jsonl") -> int:
+    """Score each batch of texts as it comes and write it to `sink` at once (flushed), one row per text: JSON lines
+    `{"text", "label", "probabilities"}`, or CSV `text,predicted_label,prob_<label>...` under one header row. Memory
+    holds one batch; returns the number of texts scored."""
+    if fmt not in ("jsonl", "csv"):
+        raise DataError(f"a stream is written as jsonl or csv, got {fmt!r}")
+    labels = clf.label_map_.labels
+    writer = csv.writer(sink, lineterminator="\n")
+    if fmt == "csv":
+        writer.writerow(["text", "predicted_label", *map(probability_column, labels)])
+    count = 0
+    for texts in batches:
+        probabilities = clf.predict_proba(texts)
+        for text, label, row in zip(texts, clf.labels_from(probabilities).tolist(), probabilities.round(6).tolist()):
+            if fmt == "csv":
+                writer.writerow([text, label, *row])
+            else:
+                record = {"text": text, "label": label, "probabilities": dict(zip(map(str, labels), row))}
+                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sink.flush()
+        count += len(texts)
+    return count

@@ -23,6 +23,8 @@ from typing import ClassVar, TypeVar
 import torch
 from torch import Tensor, nn
 
+from sentilstm.config.settings import POOLING_NAMES
+
 
 class PoolingLayer(nn.Module):
     """Pools states (batch, seq_len, directions * hidden_size) into vectors (batch, width), ignoring padding.
@@ -52,19 +54,28 @@ POOLINGS: dict[str, type[PoolingLayer]] = {}  # name -> layer class, in the orde
 LayerClass = TypeVar("LayerClass", bound=type[PoolingLayer])
 
 
-def register(name: str, help: str) -> Callable[[LayerClass], LayerClass]:
-    """Class decorator: add a `PoolingLayer` subclass to `POOLINGS` as `name`, with its one line of help."""
+def register(name: str, help: str | None = None) -> Callable[[LayerClass], LayerClass]:
+    """Class decorator: add a `PoolingLayer` subclass to `POOLINGS` as `name`, with its one line of help (the
+    built-in poolings' lines are in `sentilstm.config.POOLING_NAMES`, so that settings and --help need no torch)."""
 
     def add(cls: LayerClass) -> LayerClass:
         if not name.isidentifier() or name.startswith("_"):
             raise ValueError(f"a pooling's name must be a Python identifier without a leading '_', got {name!r}")
         if name in POOLINGS:
             raise ValueError(f"pooling {name!r} is registered already, by {POOLINGS[name].__name__}")
-        cls.name, cls.help = name, help
+        line = POOLING_NAMES.get(name, "") if help is None else help
+        cls.name, cls.help = name, line
         POOLINGS[name] = cls
+        POOLING_NAMES[name] = line
         return cls
 
     return add
+
+
+def unregister(name: str) -> None:
+    """Remove the pooling registered as `name` (a plugin's, or a test's)."""
+    POOLINGS.pop(name, None)
+    POOLING_NAMES.pop(name, None)
 
 
 def last_states(states: Tensor, lengths: Tensor, hidden_size: int, directions: int) -> Tensor:
@@ -87,25 +98,25 @@ def max_states(states: Tensor, mask: Tensor) -> Tensor:
     return states.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
 
 
-@register("last", "each direction's state after reading the whole text")
+@register("last")
 class LastPooling(PoolingLayer):
     def forward(self, states: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
         return last_states(states, lengths, self.hidden_size, self.directions), None
 
 
-@register("mean", "the average state over the text")
+@register("mean")
 class MeanPooling(PoolingLayer):
     def forward(self, states: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
         return mean_states(states, mask, lengths), None
 
 
-@register("max", "the element-wise maximum over the text")
+@register("max")
 class MaxPooling(PoolingLayer):
     def forward(self, states: Tensor, mask: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None]:
         return max_states(states, mask), None
 
 
-@register("attention", "a learned weighted average; its weights show where the model looked")
+@register("attention")
 class AttentionPooling(PoolingLayer):
     """Bahdanau-style additive attention (Bahdanau et al. 2015): score_t = v . tanh(W h_t + b), softmax over real
     tokens."""
@@ -123,7 +134,7 @@ class AttentionPooling(PoolingLayer):
         return pooled, weights
 
 
-@register("concat", "last, mean and max side by side")
+@register("concat")
 class ConcatPooling(PoolingLayer):
     @property
     def width(self) -> int:
@@ -138,4 +149,4 @@ class ConcatPooling(PoolingLayer):
         return torch.cat(parts, dim=-1), None  # (batch, 3*size)
 
 
-__all__ = ["POOLINGS", "PoolingLayer", "register"]
+__all__ = ["POOLINGS", "PoolingLayer", "register", "unregister"]

@@ -69,7 +69,10 @@ def resolve_inputs(
         raise DataError(
             f"the inputs mix formats {sorted(formats)}; score one format at a time or name it with --input-format"
         )
-    return files, formats.pop()
+    fmt = formats.pop()
+    if fmt == "fasttext":
+        raise DataError("Ray reads csv, tsv, jsonl or parquet files, not fastText's; score them with --engine local")
+    return files, fmt
 
 
 def output_format(output: str, given: str | None) -> OutputFormat:
