@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from sentilstm.data import fasttext
 from sentilstm.data.labels import Label, canonical_label
 from sentilstm.errors import DataError
 from sentilstm.system.files import as_path
@@ -45,9 +46,6 @@ LABEL_NAMES = ("label", "labels", "sentiment", "polarity", "class", "target", "y
 
 CELL_BUDGET = 1_000_000  # rows x columns of one chunk: a table 10^6 columns wide is read a row or two at a time
 MAX_INFER_COLUMNS = 100  # wider tables must name their text/label columns (or use the usual names)
-
-FASTTEXT_LABEL = "__label__"
-FASTTEXT_COLUMNS = ["text", "label"]
 
 csv.field_size_limit(2**31 - 1)  # a 1 MB review must not stop the parser (the default limit is 128 KB)
 
@@ -85,10 +83,8 @@ class Table:
 
     def to_frame(self) -> pd.DataFrame:
         """The table as a pandas DataFrame: its text column, and its label column when it has labels."""
-        columns: dict[str, list[Any]] = {self.text_column: self.texts}
-        if self.labels is not None and self.label_column is not None:
-            columns[self.label_column] = self.labels
-        return pd.DataFrame(columns)
+        labelled = self.labels is not None and self.label_column is not None
+        return pd.DataFrame({self.text_column: self.texts} | ({self.label_column: self.labels} if labelled else {}))
 
     def _repr_html_(self) -> str:  # a notebook shows the first rows
         source = html.escape(self.source or "a table")
@@ -142,7 +138,7 @@ def table_columns(path: str | Path, *, encoding: str = "utf-8", quoting: bool | 
         if fmt == "parquet":
             return _parquet_file(path, gzipped).schema_arrow.names
         if fmt == "fasttext":
-            return list(FASTTEXT_COLUMNS)
+            return list(fasttext.COLUMNS)
         with _text_stream(path, gzipped, encoding) as handle:
             if fmt == "jsonl":
                 number, line = next(((n, line) for n, line in enumerate(handle, start=1) if line.strip()), (0, ""))
@@ -202,7 +198,7 @@ def iter_frames(
             if fmt == "jsonl":
                 yield from _iter_jsonl(handle, chunk_rows, path, columns)
             elif fmt == "fasttext":
-                yield from _iter_fasttext(handle, chunk_rows, path, columns)
+                yield from fasttext.iter_frames(handle, chunk_rows, path, columns)
             else:
                 use_quotes = fmt == "csv" if quoting is None else quoting
                 reader = pd.read_csv(
@@ -320,33 +316,6 @@ def _iter_jsonl(
             rows, cells = [], 0
     if rows or not chunk_rows:
         yield pd.DataFrame(rows, columns=list(columns) if columns is not None and not rows else None)
-
-
-def _iter_fasttext(
-    handle: io.TextIOBase, chunk_rows: int | None, path: Path, columns: Sequence[str] | None
-) -> Iterator[pd.DataFrame]:
-    """fastText's format: one text per line, after its label as `__label__NAME` (a line without one has no label);
-    columns "text" and "label". A line with two labels is an error: sentilstm learns one label per text."""
-    rows: list[dict[str, Any]] = []
-    for number, line in enumerate(handle, start=1):
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            continue
-        label, text = None, line
-        if line.startswith(FASTTEXT_LABEL):
-            first, _, text = line.partition(" ")
-            label = first[len(FASTTEXT_LABEL) :]
-            if text.lstrip().startswith(FASTTEXT_LABEL):
-                raise DataError(
-                    f"{str(path)!r} line {number} has more than one __label__; sentilstm learns one label per text, "
-                    "so keep one per line"
-                )
-        rows.append({"text": text.strip(), "label": label or None})
-        if chunk_rows and len(rows) >= chunk_rows:
-            yield pd.DataFrame(rows, columns=list(columns or FASTTEXT_COLUMNS))
-            rows = []
-    if rows or not chunk_rows:
-        yield pd.DataFrame(rows, columns=FASTTEXT_COLUMNS)[list(columns or FASTTEXT_COLUMNS)]
 
 
 def column_list(columns: Sequence[Any], limit: int = 20) -> str:
