@@ -156,7 +156,7 @@ def test_missing_file_raises(tmp_path: Path) -> None:
         read_table(tmp_path / "nope.csv")
 
 
-@pytest.mark.parametrize("name", ["notes.txt", "noextension", "data.gz", "data.xlsx.gz"])
+@pytest.mark.parametrize("name", ["notes.doc", "noextension", "data.gz", "data.xlsx.gz"])
 def test_unknown_extension_raises(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_text("text,label\na,1\n")
     with pytest.raises(DataError, match="cannot tell the format"):

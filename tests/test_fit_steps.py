@@ -106,7 +106,7 @@ def test_network_training_blend_and_scores() -> None:
     assert isinstance(history, History) and len(history.epochs) == 1 and not net.training
     assert (
         steps.fit_blend_step(
-            BlendConfig(None), lambda texts: np.zeros((len(texts), 2)), data, [-1, 1], sampling="none"
+            BlendConfig(None), lambda texts: np.zeros((len(texts), 2)), data, [-1, 1], TrainConfig()
         ).model
         is None
     )

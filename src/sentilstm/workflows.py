@@ -366,6 +366,10 @@ def _finish(
     _complete_metrics(model, test_report, dropped_rows=dropped_rows, train_seconds=train_seconds)
     if network_alone is not None:  # what the blend adds, in the open
         model.metrics_["test_network"] = network_alone.to_dict()
+    model.metrics_["sources"] = {  # file names only (a model card shows them; a path would tell where it ran)
+        "train": Path(str(train.source)).name,
+        **({"test": Path(str(test.source)).name} if test is not None else {}),
+    }
     with writing(out):
         model.save(out)
     if checkpoint is not None:

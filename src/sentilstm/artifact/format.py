@@ -23,6 +23,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as save_tensors
 
+from sentilstm.artifact import hub
 from sentilstm.errors import ArtifactError, OutputError
 from sentilstm.system.files import as_path, atomic_output
 
@@ -135,10 +136,11 @@ def json_kind(value: Any) -> str:
 def read_file(path: str | Path, kind: Kind) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read and verify a file written by `write_file`; raise ArtifactError naming the problem and the fix.
 
-    The payload is returned as a dict whose contents are unchecked: see `sentilstm.artifact.schema`.
+    The payload is returned as a dict whose contents are unchecked: see `sentilstm.artifact.schema`. A model or
+    encoder path `hf://USER/REPO` is downloaded from the Hugging Face Hub first (cached; `sentilstm.artifact.hub`).
     """
     what = kind
-    path = as_path(path, f"the {what} file", ArtifactError)
+    path = as_path(hub.local_path(path) if kind != "checkpoint" else path, f"the {what} file", ArtifactError)
     if not path.exists():
         hint = {
             "model": "train one with `sentilstm train ... --out FILE`",

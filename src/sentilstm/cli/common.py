@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from sentilstm.data.tables import Table
     from sentilstm.estimators.evaluation import EvaluationReport
     from sentilstm.report.tracking import Tracker
+    from sentilstm.training.progress import ProgressBar
 
 app = typer.Typer(no_args_is_help=True, help="Train, evaluate and use LSTM sentiment classifiers.")
 # markup=False: paths, texts and labels are user data, and "[b]" or "[/x]" in them must print as they are
@@ -117,42 +117,11 @@ def option_name(command: Callable[..., Any], name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-class ProgressBar:
-    """A rich progress bar fed by the training loop's callback hooks; drawn only on a terminal (redirected to a
-    file, it would print its last state again after everything else: the log lines already say each epoch)."""
+def progress_bar() -> ProgressBar:
+    """The training progress bar, on this console (`sentilstm.training.progress`, imported when training starts)."""
+    from sentilstm.training.progress import ProgressBar
 
-    def __init__(self) -> None:
-        from sentilstm.training.loop import TrainingCallback
-
-        parent = self
-
-        class _Callback(TrainingCallback):
-            def on_epoch_start(self, epoch: int, num_epochs: int, num_batches: int) -> None:
-                parent.task = parent.progress.add_task(f"epoch {epoch}/{num_epochs}", total=num_batches, loss="")
-
-            def on_step(self, epoch: int, step: int, loss: float) -> None:
-                parent.progress.update(parent.task, advance=1, loss=f"loss {loss:.4f}")
-
-            def on_epoch_end(self, stats: Any, improved: bool) -> None:
-                parent.progress.update(
-                    parent.task,
-                    loss=f"loss {stats.train_loss:.4f} | val loss {stats.val_loss:.4f} acc {stats.val_accuracy:.4f} "
-                    f"macro-F1 {stats.val_macro_f1:.4f} | {stats.samples_per_second:.0f} texts/s"
-                    f"{' *' if improved else ''}",
-                )
-
-        self.callback = _Callback()
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[loss]}"),
-            console=console,
-            disable=not console.is_terminal,
-        )
-        self.task: Any = None
+    return ProgressBar(console)
 
 
 def print_predictor(clf: Any, *, trained: bool = True) -> None:

@@ -221,3 +221,33 @@ def describe(
 
     summary = summarize(load_model(model, device="cpu"), sequence_length=length)
     out.print(json.dumps(summary.to_dict(), indent=2, default=str) if as_json else summary.to_text(), soft_wrap=True)
+
+
+RepoIdOpt = Annotated[
+    str | None, typer.Option("--repo-id", help="The Hub repository it will live in (USER/REPO), for its snippets.")
+]
+
+
+@app.command()
+@friendly
+def card(model: AnyModelArg, repo_id: RepoIdOpt = None) -> None:
+    """Print a model card (Markdown, the Hub's README.md): labels, scores, training data, recipe, use and limits."""
+    from sentilstm.estimators.classifier import load_model
+    from sentilstm.estimators.display import card as model_card
+
+    print(model_card(load_model(model, device="cpu"), repo_id), end="")
+
+
+@app.command()
+@friendly
+def push(
+    model: AnyModelArg,
+    repo_id: Annotated[str, typer.Argument(help="The Hub repository, USER/REPO (created if absent).")],
+    private: Annotated[bool, typer.Option(help="Create the repository private.")] = False,
+) -> None:
+    """Upload a model file and its model card to the Hugging Face Hub in one commit (token: HF_TOKEN or
+    `hf auth login`); then `load_model("hf://USER/REPO")` or `sentilstm predict hf://USER/REPO TEXT`."""
+    from sentilstm.estimators.classifier import load_model
+    from sentilstm.estimators.display import push_to_hub
+
+    console.print(f"uploaded: {push_to_hub(load_model(model, device='cpu'), repo_id, private=private or None)}")

@@ -13,7 +13,6 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from sentilstm.cli.common import (
-    ProgressBar,
     announce_report,
     app,
     check_out_paths,
@@ -23,6 +22,7 @@ from sentilstm.cli.common import (
     out,
     print_predictor,
     print_report,
+    progress_bar,
     settings_help,
     setup_logging,
     training_tables,
@@ -51,6 +51,7 @@ from sentilstm.cli.options import (
 if TYPE_CHECKING:
     from sentilstm.selection.crossval import CVResult, Estimator, FoldResult
     from sentilstm.selection.tuning import Metric, TuneResult
+    from sentilstm.training.progress import ProgressBar
 
 # ----- cv's own options -------------------------------------------------------------------------------------------
 CV_SET_HELP = settings_help(
@@ -147,7 +148,7 @@ def cv(
         f"{len(texts)} texts from {train_table.source}"
     )
     tracker = make_tracker(ctx, use_mlflow, mlflow_uri, mlflow_experiment)  # --mlflow; a no-op otherwise
-    bar = ProgressBar() if jobs == 1 and estimator == "lstm" else None
+    bar = progress_bar() if jobs == 1 and estimator == "lstm" else None
     with bar.progress if bar is not None else contextlib.nullcontext():
         run = cv_to_file(
             texts,

@@ -11,7 +11,6 @@ import typer
 from rich.text import Text
 
 from sentilstm.cli.common import (
-    ProgressBar,
     announce_report,
     app,
     check_out_paths,
@@ -22,6 +21,7 @@ from sentilstm.cli.common import (
     out,
     print_predictor,
     print_report,
+    progress_bar,
     setup_logging,
     training_tables,
 )
@@ -190,7 +190,7 @@ def train(ctx: typer.Context, **options: Any) -> None:
             f"training on {len(train_table)} texts from {train_table.source}"
             + (f" in {distributed.world_size()} processes" if distributed.launched() else "")
         )
-    bar = ProgressBar() if main_process else None
+    bar = progress_bar() if main_process else None
     with bar.progress if bar is not None else contextlib.nullcontext():
         run = train_to_file(
             clf,

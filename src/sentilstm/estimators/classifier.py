@@ -49,6 +49,7 @@ from sentilstm.errors import ArtifactError, ConfigError, NotFittedError
 from sentilstm.estimators import distillation, ensembles, pretraining, steps
 from sentilstm.estimators.baselines import LinearBaseline
 from sentilstm.estimators.blend import BLEND_PREFIX, FittedBlend, mix
+from sentilstm.estimators.display import DisplayMixin
 from sentilstm.estimators.inference import predict_probabilities
 from sentilstm.estimators.interface import PredictionMixin, Texts
 from sentilstm.estimators.persistence import (
@@ -66,13 +67,13 @@ from sentilstm.system.threads import shared_governor
 from sentilstm.text.pipeline import TextPipeline
 from sentilstm.text.pretraining import PretrainMethod
 from sentilstm.training.loop import CheckpointSpec, History, TrainingCallback
+from sentilstm.training.progress import feedback
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
     from sentilstm.explanations.methods import ExplainMethod
     from sentilstm.explanations.result import TokenAttribution
-    from sentilstm.network.model import SentimentNet
 
 log = logging.getLogger(__name__)
 GOVERNED_TEXTS = 2048  # predictions of fewer texts (a request, a page of results) keep the threads as they are
@@ -81,29 +82,22 @@ NetworkRunner = Callable[[Sequence[np.ndarray]], np.ndarray]
 ConfigT = TypeVar("ConfigT", bound="DataclassInstance")  # a config dataclass that a classifier's parameters fill
 
 
-class SentimentClassifier(PredictionMixin, ClassifierMixin, BaseEstimator):
+class SentimentClassifier(PredictionMixin, DisplayMixin, ClassifierMixin, BaseEstimator):
     """LSTM/GRU sentiment classifier on raw strings; every parameter's default lives in `sentilstm.config`.
 
     Text parameters are those of `TextConfig`, architecture those of `ModelConfig`, training those of
     `TrainConfig` (see their field comments for the why of each default). Learned state ends in `_`.
 
-    `embeddings` is a word-vectors file (GloVe, word2vec text/binary, fastText .vec/.bin; see
-    `sentilstm.text.embeddings`): only the vocabulary's vectors are read, streamed, and they initialise the
-    embedding layer, whose size becomes the vectors' dimension; `freeze_embeddings` keeps them fixed
-    for that many epochs (-1: always). `pretrain_embeddings` ("word2vec" or "fasttext") instead trains
-    vectors of size `embedding_dim` on the training texts plus `fit(..., unlabeled=texts)`, tokenized
-    exactly as the model sees them, and initialises the layer with those.
-
-    `char_ngrams=(2, 5)` (or "2-5") gives every token, seen in training or not, the vectors of its character
-    n-grams on top of its word vector, hashed into `ngram_buckets` rows as fastText hashes them
-    (`sentilstm.text.subwords`); a fastText `.bin` hashed the same way as `embeddings` starts that table too.
+    `embeddings` is a word-vectors file (GloVe, word2vec, fastText; only the vocabulary's rows are read:
+    `sentilstm.text.embeddings`) that starts the embedding layer, fixed for `freeze_embeddings` epochs;
+    `pretrain_embeddings` ("word2vec" or "fasttext") trains them first on the training and unlabelled texts.
+    `char_ngrams=(2, 5)` adds to every token its character n-grams' vectors (`sentilstm.text.subwords`).
 
     `pretrain="lm"` first trains the embeddings and the first recurrent layer as language models on the training
     texts and `fit(..., unlabeled=texts)`; `pretrained_encoder=FILE` starts from a saved one (`pretrain_encoder`).
     `adversarial="at"|"vat"` also trains on adversarially perturbed embeddings (`sentilstm.training.adversarial`).
 
-    `ensemble=K` trains K networks (seeds seed ... seed + K - 1) on the same split and averages their probabilities;
-    they are saved, exported and explained as one model (`sentilstm.estimators.ensembles`).
+    `ensemble=K` trains K networks and averages them, as one model (`sentilstm.estimators.ensembles`).
 
     `augment` adds edited copies of the training split's texts (never the validation split's): "eda" or any of
     "synonym", "insert", "swap", "delete", "backtranslate"; see `sentilstm.text.augment`.
@@ -209,14 +203,13 @@ class SentimentClassifier(PredictionMixin, ClassifierMixin, BaseEstimator):
         return cls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(cls) if f.name not in skip})
 
     def check_params(self) -> SentimentClassifier:
-        """Raise ConfigError for a bad hyperparameter now, before any data is read (`fit` checks too): every
-        setting's type and range, and whether a network of this size can be trained in the memory there is."""
+        """Raise ConfigError for a bad hyperparameter now, before any data is read (`fit` checks too): types,
+        ranges, and whether a network of this size fits in memory."""
         self._checked_settings()
         return self
 
     def _checked_settings(self) -> steps.Settings:
-        """The validated configs and augmentation operations; ModelConfig's embedding_rows and num_classes come
-        later."""
+        """The validated configs and augmentation operations (ModelConfig's sizes from the data come later)."""
         return steps.check_settings(
             self._config(TextConfig),
             self._config(ModelConfig),
@@ -241,6 +234,7 @@ class SentimentClassifier(PredictionMixin, ClassifierMixin, BaseEstimator):
         unlabeled: Iterable[str] | None = None,
         callbacks: Sequence[TrainingCallback] | None = None,
         teacher: Any = None,
+        verbose: bool | None = None,
     ) -> SentimentClassifier:
         """Train on texts `X` with labels `y` (or a DataFrame `X` holding both, its `text_column`/`label_column`
         inferred or named; `sentilstm.data.inputs`); hold out a stratified validation split unless one is given.
@@ -251,9 +245,26 @@ class SentimentClassifier(PredictionMixin, ClassifierMixin, BaseEstimator):
         into the network, as `distill` does (`sentilstm.estimators.distillation`).
         `callbacks` (`TrainingCallback`s, after `callback`) see the training loop's hooks, listed in
         `sentilstm.training.callbacks`; early stopping and checkpointing are built in.
+        `verbose`: a progress bar per epoch and the log lines of each stage (None: in a terminal or a notebook only).
         The named steps it runs are those of `sentilstm.estimators.steps`.
         """
         texts, labels, others = steps.check_inputs(X, y, unlabeled, (text_column, label_column))
+        hooks = [*([callback] if callback is not None else []), *(callbacks or [])]
+        with feedback(verbose) as shown:  # a progress bar in a terminal or a notebook
+            return self._fit(texts, labels, others, validation, checkpoint_path, resume, [*hooks, *shown], teacher)
+
+    def _fit(
+        self,
+        texts: list[str],
+        labels: list[Label],
+        others: list[str],
+        validation: Any,
+        checkpoint_path: str | Path | None,
+        resume: bool,
+        hooks: list[TrainingCallback],
+        teacher: Any,
+    ) -> SentimentClassifier:
+        """`fit` on inputs already checked."""
         settings = self._checked_settings()
         steps.warn_about(settings)
         saved = read_resume(checkpoint_path, self.get_params(), SentimentClassifier) if resume else None
@@ -276,7 +287,6 @@ class SentimentClassifier(PredictionMixin, ClassifierMixin, BaseEstimator):
             net, settings, text, data, path, resume=resume, resumed=saved is not None, pretrained=pretrained
         )
         checkpoint = CheckpointSpec(path, self._payload(data.label_map, text.pipeline, model_config)) if path else None
-        hooks = [*([callback] if callback is not None else []), *(callbacks or [])]
         resumed = saved["checkpoint"] if saved else None
         history = steps.train_network(
             net, rows, data, text, settings.train, checkpoint=checkpoint, resume=resumed, callbacks=hooks
@@ -287,15 +297,7 @@ class SentimentClassifier(PredictionMixin, ClassifierMixin, BaseEstimator):
             *trained, checkpoint=checkpoint, callbacks=hooks, resume=resume_member, encoder=weights
         )
         self._set_trained(data.label_map, text.pipeline, network, history, rows, ensemble, encoder)
-        blend = steps.fit_blend_step(
-            settings.blend,
-            self._network_proba,
-            data,
-            data.label_map.labels,
-            sampling=self.sampling,
-            seed=self.seed,
-            monitor=self.monitor,
-        )
+        blend = steps.fit_blend_step(settings.blend, self._network_proba, data, data.label_map.labels, settings.train)
         if blend is not None:
             self._set_blend(blend)
         if teacher is not None or settings.train.distill is not None:
@@ -456,9 +458,8 @@ class SentimentClassifier(PredictionMixin, ClassifierMixin, BaseEstimator):
     def from_saved(
         cls, tensors: dict[str, torch.Tensor], payload: dict[str, Any], device: str | None = None
     ) -> SentimentClassifier:
-        """Rebuild from the tensors and JSON payload of a model file, every part checked against the others first
-        (`sentilstm.artifact.schema`; ArtifactError or ConfigError naming the field). `device` is where it will
-        predict (None: 'auto'); the device it was trained on is kept as `training_device_`, never used."""
+        """Rebuild from a model file's tensors and payload, every part checked first (`sentilstm.artifact.schema`);
+        `device`: where it will predict (None: 'auto'); the one it trained on is kept as `training_device_`."""
         state = read_classifier(tensors, payload, cls)
         clf = cls(**state.params)
         clf.training_device_, clf.device = clf.device, "auto" if device is None else device

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
 
+from sentilstm.report.notebook import box, html_table
+
 # Beyond this many classes a full confusion matrix is unreadable (and its drawing grows with the square): tables
 # and plots show the classes and pairs most often confused instead, while per-class metrics stay complete.
 MAX_MATRIX_CLASSES = 50
@@ -43,6 +45,22 @@ class EvaluationReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the headline metrics, per-class metrics and the confusion matrix (rows: true label)."""
+        headline: list[tuple[str, Any]] = [("examples", self.num_examples), ("accuracy", self.accuracy)]
+        headline.append(("macro F1", self.macro_f1))
+        headline += [("weighted F1", self.weighted_f1), ("ROC-AUC", self.roc_auc), ("log-loss", self.loss)]
+        classes = [(label, m.precision, m.recall, m.f1, m.support) for label, m in self.per_class.items()]
+        parts = [
+            html_table(["metric", "value"], headline),
+            html_table(["label", "precision", "recall", "F1", "support"], classes, caption="per class"),
+        ]
+        if len(self.labels) <= MAX_MATRIX_CLASSES:
+            matrix = [[f"true {label}", *row] for label, row in zip(self.labels, self.confusion_matrix)]
+            headers = ["", *(f"predicted {label}" for label in self.labels)]
+            parts.append(html_table(headers, matrix, caption="confusion matrix"))
+        return box(*parts, title="Evaluation")
 
 
 @dataclass

@@ -400,12 +400,10 @@ def fit_blend_step(
     network: Callable[[list[str]], np.ndarray],
     data: PreparedData,
     classes: list[Any],
-    *,
-    sampling: str,
-    seed: int = 0,
-    monitor: str = "macro_f1",
+    train: TrainConfig,
 ) -> FittedBlend | None:
-    """The linear partner and its weight (`fit_blend`); None on another torchrun rank."""
+    """The linear partner and its weight (`fit_blend`; the classifier's sampling, seed and monitored score); None
+    on another torchrun rank."""
     if not lead_process():
         return None
     if config.blend is None:
@@ -418,9 +416,9 @@ def fit_blend_step(
         data.val_texts,
         data.val_targets,
         classes,
-        sampling=sampling,
-        seed=seed,
-        monitor=monitor,
+        sampling=train.sampling,
+        seed=train.seed,
+        monitor=train.monitor,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,11 @@ class TokenAttribution:
         """A self-contained HTML page with the words highlighted (green: towards `label`, red: away)."""
         return render_html([self], label=label)
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: the words highlighted for the predicted label, the probabilities, the top words."""
+        scope = "sentilstm-explanation"
+        return f'<div class="{scope}"><style>{scoped_css(scope)}</style>{_section(1, self, None)}</div>'
+
     def to_rich(self, label: Any = None) -> Text:
         """The text as a `rich.text.Text`, each word's background coloured by its score for `label`."""
         return render_rich(self, self.for_label(label))
@@ -195,6 +201,16 @@ def _section(number: int, attribution: TokenAttribution, label: Any) -> str:
         f"<table><tr><th>label</th><th>probability</th><th></th></tr>{probabilities}</table>"
         f"<table><tr><th>top words for {shown}</th><th>score</th></tr>{top}</table>"
         f"{notes}</section>"
+    )
+
+
+def scoped_css(scope: str) -> str:
+    """The page's style rules for elements inside `.scope` only (a notebook's page keeps its own look)."""
+    rules = re.findall(r"([^{}]+)\{([^}]*)\}", _CSS)
+    return "".join(
+        ", ".join(f".{scope} {selector.strip()}" for selector in selectors.split(",")) + f" {{{body.strip()}}}"
+        for selectors, body in rules
+        if selectors.strip() not in ("body", "h1")
     )
 
 

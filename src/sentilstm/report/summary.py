@@ -20,10 +20,12 @@ from sentilstm.errors import ConfigError
 from sentilstm.estimators.blend import predictor
 from sentilstm.network.ensemble import EnsembleNet
 from sentilstm.network.model import SentimentNet
+from sentilstm.report.notebook import box, html_table
 
+TEST_METRICS = ("accuracy", "macro_f1", "weighted_f1")
 MAX_SEQUENCE_LENGTH = 100_000  # tokens of the dummy text; longer texts' shapes follow the same pattern
 
-__all__ = ["LayerSummary", "ModelSummary", "describe"]
+__all__ = ["LayerSummary", "ModelSummary", "describe", "summary_html"]
 
 
 @dataclasses.dataclass
@@ -52,6 +54,9 @@ class ModelSummary:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def _repr_html_(self) -> str:
+        return summary_html(self)
+
     def to_text(self) -> str:
         """A fixed-width table in the style of Keras' summary, then settings, labels and test metrics."""
         rows = [
@@ -77,10 +82,27 @@ class ModelSummary:
         lines.append(f"labels: {self.labels}")
         test = self.metrics.get("test")
         if test:
-            lines.append(
-                "test: " + ", ".join(f"{k} {test[k]:.4f}" for k in ("accuracy", "macro_f1", "weighted_f1") if k in test)
-            )
+            lines.append("test: " + ", ".join(f"{k} {test[k]:.4f}" for k in TEST_METRICS if k in test))
         return "\n".join(lines)
+
+
+def summary_html(summary: ModelSummary) -> str:
+    """The summary as notebook HTML: layers, totals, settings, labels and the saved test metrics."""
+    shape_note = f" (output shapes for a text of {summary.sequence_length} tokens)" if summary.sequence_length else ""
+    layers = [(f"{x.name} ({x.kind})", _shape(x.output_shape), x.parameters, x.trainable) for x in summary.layers]
+    totals: list[tuple[str, Any]] = [("total parameters", summary.total_parameters)]
+    totals.append(("trainable", summary.trainable_parameters))
+    totals.append(("weights in memory", _size(summary.size_bytes)))
+    settings = [(key, _flat(value)) for key, value in summary.settings.items()] + [("labels", str(summary.labels))]
+    test = summary.metrics.get("test") or {}
+    parts = [
+        html_table(["layer (type)", "output shape", "parameters", "trainable"], layers),
+        html_table(["", ""], totals),
+        html_table(["setting", "value"], settings),
+    ]
+    if test:
+        parts.append(html_table(["test metric", "value"], [(k, test[k]) for k in TEST_METRICS if k in test]))
+    return box(*parts, title=summary.estimator + shape_note)
 
 
 def describe(clf: Any, sequence_length: int | None = None) -> ModelSummary:

@@ -106,6 +106,15 @@ class History:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "epochs": [e.to_dict() for e in self.epochs]}
 
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Per-epoch lists by name, as Keras' `History.history`: loss, val_loss, val_accuracy, val_macro_f1,
+        val_weighted_f1, learning_rate, seconds (`pd.DataFrame(clf.history_.history).plot()`)."""
+        names = {"loss": "train_loss", "val_loss": "val_loss", "val_accuracy": "val_accuracy"}
+        names |= {"val_macro_f1": "val_macro_f1", "val_weighted_f1": "val_weighted_f1"}
+        names |= {"learning_rate": "learning_rate", "seconds": "seconds"}
+        return {key: [float(getattr(e, field)) for e in self.epochs] for key, field in names.items()}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         return cls(**{**data, "epochs": [EpochStats(**e) for e in data["epochs"]]})
