@@ -630,7 +630,7 @@ def test_cli_baseline_writes_model_and_metrics(kind: str, cli_models: dict, cli_
     assert f"test: {cli_data['test']}" in result.stdout and "confusion matrix" in result.stdout
     assert f"saved {run['model']}" in result.stdout
     metrics = json.loads(run["metrics"].read_text())
-    assert set(metrics) == {"train_seconds", "test"}
+    assert set(metrics) == {"train_seconds", "test", "sources"}
     assert metrics["test"]["num_examples"] == 500 and metrics["test"]["labels"] == [-1, 1]
     assert metrics["test"]["accuracy"] > 0.9, metrics["test"]["accuracy"]
     clf = load_model(run["model"])
@@ -663,7 +663,7 @@ def test_cli_baseline_passes_options(cli_data: dict, tmp_path: Path) -> None:
     )
     clf = load_model(model)
     assert (clf.C, clf.min_df, clf.class_weight, clf.sampling) == (0.5, 3, "balanced", "smote")
-    assert clf.metrics_.keys() == {"train_seconds"}  # no --test, no test metrics
+    assert clf.metrics_.keys() == {"train_seconds", "sources"} and "test" not in clf.metrics_["sources"]  # no --test
 
 
 def test_cli_baseline_unknown_kind_is_a_user_error(cli_data: dict, tmp_path: Path) -> None:

@@ -164,7 +164,8 @@ def test_train_with_test_prints_and_saves_test_metrics(trained: dict[str, Any], 
     result = ok(trained["result"])
     assert f"test: {data['test']}" in result.stdout
     metrics = json.loads(trained["metrics"].read_text())
-    assert set(metrics) == {"validation", "test", "data"}
+    assert set(metrics) == {"validation", "test", "data", "sources"}
+    assert metrics["sources"] == {"train": data["train"].name, "test": data["test"].name}  # names, not paths
     assert sum(metrics["data"]["train_counts"]) == 2700 and sum(metrics["data"]["validation_counts"]) == 300
     assert metrics["test"]["num_examples"] == 600
     assert metrics["validation"]["num_examples"] == 300  # 10% stratified hold-out of 3000

@@ -213,7 +213,7 @@ def test_errors_name_the_file_and_the_fix(tmp_path: Path, monkeypatch: pytest.Mo
     fake.write_bytes(struct.pack("<ii", FASTTEXT_MAGIC, 12))
     for module in ("gensim", "gensim.models", "gensim.models.fasttext"):  # as if gensim were not installed
         monkeypatch.setitem(sys.modules, module, None)
-    with pytest.raises(ConfigError, match="pip install gensim") as caught:
+    with pytest.raises(ConfigError, match=r"pip install 'sentilstm\[embeddings\]'") as caught:
         load_vectors(fake, VOCABULARY)
     assert str(fake) in str(caught.value)
 

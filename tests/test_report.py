@@ -33,11 +33,10 @@ from sentilstm.report.builders import (
     Section,
     cv_report,
     plots_folder_for,
-    report_path_for,
     training_report,
     tune_report,
 )
-from sentilstm.report.formatting import format_number
+from sentilstm.report.formatting import format_number, report_path_for
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TRAINING_SECTIONS = [

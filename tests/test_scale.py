@@ -86,7 +86,7 @@ def test_resolve_inputs_glob_folder_and_list(csv_parts: Path) -> None:
     try:
         files, _ = resolve_inputs([csv_parts / "part-0.csv", csv_parts / "part-1.csv"])
         assert len(files) == 2
-        with pytest.raises(DataError, match="cannot tell the format"):  # the folder holds notes.txt too
+        with pytest.raises(DataError, match=r"mix formats \['csv', 'fasttext'\]"):  # the folder holds notes.txt too
             resolve_inputs(csv_parts)
         files, fmt = resolve_inputs(csv_parts, "csv")
         assert "_SUCCESS" not in {Path(f).name for f in files} and len(files) == 4

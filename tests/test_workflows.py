@@ -115,7 +115,7 @@ def test_baseline_to_file(tmp_path: Path) -> None:
     assert files_in(tmp_path) == {"b.sentilstm", "b.json"}  # no report unless asked for
     assert run.report_path is None and run.validation is None and run.test is not None
     metrics = json.loads((tmp_path / "b.json").read_text())
-    assert set(metrics) == {"train_seconds", "test"} and metrics["test"]["num_examples"] == 60
+    assert set(metrics) == {"train_seconds", "test", "sources"} and metrics["test"]["num_examples"] == 60
     assert load_model(out).predict(["not bad at all"]).shape == (1,)
 
 

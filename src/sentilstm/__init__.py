@@ -11,6 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from sentilstm._version import __version__
+from sentilstm.system import extras
+
+extras.install()  # a missing optional package imported by sentilstm fails naming the extra to install
 
 # what `from sentilstm import X` gives, and the module it comes from: imported on first use, so `import sentilstm`
 # (and the command line's start-up) costs no torch, scikit-learn or pandas until they are needed

@@ -25,6 +25,7 @@ from sentilstm.data.tables import Table
 from sentilstm.estimators.blend import mix
 from sentilstm.estimators.ensembles import remove_checkpoints
 from sentilstm.estimators.evaluation import EvaluationReport, Predictions, evaluate_probabilities
+from sentilstm.report.formatting import report_path_for
 from sentilstm.report.tracking import Tracker, chain
 from sentilstm.selection.crossval import CVResult, Estimator, FoldResult, cross_validate
 from sentilstm.system.files import check_outputs, write_json, writing
@@ -206,7 +207,6 @@ def cv_to_file(
 
         cv_to_file(texts, labels, params={"epochs": 3}, folds=5, report="cv.report.html").result.summary()
     """
-    from sentilstm.report.builders import cv_report
     from sentilstm.selection.crossval import check_options
 
     params = dict(params or {})
@@ -254,7 +254,7 @@ def cv_to_file(
         callback_factory=callback_factory,
     )
     write_json(result.to_dict(), json_path)
-    written, error = _write_report(lambda: cv_report(result), report_path)
+    written, error = _write_report(lambda: _builders().cv_report(result), report_path)
     tracker.log_metrics(
         {
             f"{metric}_{part}": value
@@ -291,7 +291,6 @@ def tune_to_file(
 
         tune_to_file(texts, labels, trials=10, base_params={"epochs": 3}, out="best.sentilstm").result.best_params
     """
-    from sentilstm.report.builders import tune_report
     from sentilstm.selection.tuning import SearchSpace, study_path, trials_path, tune
 
     out = Path(out)
@@ -335,7 +334,7 @@ def tune_to_file(
         seed=seed,
         callback=_trial_scores(tracker),
     )
-    written, error = _write_report(lambda: tune_report(result), report_path)
+    written, error = _write_report(lambda: _builders().tune_report(result), report_path)
     if result.best_params:
         tracker.log_params({f"best.{key}": value for key, value in result.best_params.items()})
         tracker.log_metrics({f"best_{metric}": result.best_value})
@@ -359,8 +358,6 @@ def _finish(
     checkpoint: Path | None = None,
 ) -> TrainRun:
     """Score the test split once, complete `metrics_`, save (then drop the checkpoint), write the report and JSON."""
-    from sentilstm.report.builders import training_report
-
     test_predictions, network_alone = _score_test(model, test) if test is not None else (None, None)
     test_report = test_predictions.report() if test_predictions is not None else None
     _complete_metrics(model, test_report, dropped_rows=dropped_rows, train_seconds=train_seconds)
@@ -375,7 +372,7 @@ def _finish(
     if checkpoint is not None:
         remove_checkpoints(checkpoint)  # an ensemble's members' too
     written, error = _write_report(
-        lambda: training_report(model, title=title, test=test_predictions, source=train.source), report_path
+        lambda: _builders().training_report(model, title=title, test=test_predictions, source=train.source), report_path
     )
     write_json(model.metrics_, metrics_json)
     return TrainRun(model, out, None, test_report, written, error, metrics_json)
@@ -422,8 +419,6 @@ def _trial_scores(tracker: Tracker) -> TrialCallback:
 
 
 def _report_path(report: ReportPath, out: Path) -> Path | None:
-    from sentilstm.report.builders import report_path_for
-
     if report is True:
         return report_path_for(out)
     return None if report is None or report is False else Path(report)
@@ -436,6 +431,14 @@ def _reads_unlabeled(model: Any) -> bool:
 
 def _optional_path(path: str | Path | None) -> Path | None:
     return None if path is None else Path(path)
+
+
+def _builders() -> Any:
+    """The report builders, imported when a report is written: its plots need matplotlib (the [report] extra), and a
+    missing extra costs the report (`_write_report` says why), never the run."""
+    from sentilstm.report import builders
+
+    return builders
 
 
 def _write_report(build: Callable[[], Any], path: Path | None) -> tuple[Path | None, str | None]:

@@ -333,7 +333,7 @@ def tune(
 
     setup_logging(verbose)
     from sentilstm.data.tables import check_encoding
-    from sentilstm.report.builders import report_path_for
+    from sentilstm.report.formatting import report_path_for
     from sentilstm.selection.tuning import SearchSpace, study_path, trials_path
     from sentilstm.workflows import tune_to_file
 

@@ -141,7 +141,7 @@ def _output_options(
 def train(ctx: typer.Context, **options: Any) -> None:
     """Train a classifier on a labelled table and save it as one file."""
     from sentilstm.data.splits import check_test_labels  # pandas: not for --help
-    from sentilstm.report.builders import report_path_for
+    from sentilstm.report.formatting import report_path_for
     from sentilstm.training import distributed
 
     o = SimpleNamespace(**options)

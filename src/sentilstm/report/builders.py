@@ -1,7 +1,7 @@
 """Training, cross-validation and tuning reports: one self-contained HTML file plus its PNG plots.
 
     report = training_report(clf, test=clf.score_labelled(test_texts, test_labels), source="reviews.csv")
-    report.write(report_path_for(Path("model.sentilstm")))   # model.report.html + model.report_plots/*.png
+    report.write(Path("model.report.html"))   # model.report.html + model.report_plots/*.png
 
 A report shows the headline metrics, learning curves, gradient norms, confusion matrices, ROC and
 precision-recall curves, calibration, the most confidently wrong texts, the data profile, the model summary
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,14 +53,8 @@ __all__ = [
     "training_report",
     "cv_report",
     "tune_report",
-    "report_path_for",
     "plots_folder_for",
 ]
-
-
-def report_path_for(model_path: str | Path) -> Path:
-    """model.sentilstm -> model.report.html, beside the model."""
-    return Path(model_path).with_suffix(".report.html")
 
 
 # ----- public builders ------------------------------------------------------------------------------------

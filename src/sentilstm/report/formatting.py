@@ -11,12 +11,18 @@ import datetime as dt
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sentilstm.training.loop import History
 
 TEXT_CHARACTERS = 300  # a listed text is cut after this many characters
+
+
+def report_path_for(model_path: str | Path) -> Path:
+    """model.sentilstm -> model.report.html, beside the model."""
+    return Path(model_path).with_suffix(".report.html")
 
 
 def format_number(value: Any, digits: int = 4) -> str:
@@ -70,6 +76,7 @@ def footer_text() -> str:
 
 
 __all__ = [
+    "report_path_for",
     "clip_text",
     "footer_text",
     "format_epochs",

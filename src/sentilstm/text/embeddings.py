@@ -377,7 +377,7 @@ def _read_fasttext_bin(path: Path, collector: _Collector, subwords: SubwordHashe
     except ImportError:
         raise ConfigError(
             f"reading the fastText binary {str(path)!r} needs gensim, which is not installed: "
-            "`pip install gensim` (or use its .vec text file)"
+            "pip install 'sentilstm[embeddings]' (or use its .vec text file)"
         ) from None
     try:
         vectors = load_facebook_vectors(str(path))

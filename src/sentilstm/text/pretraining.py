@@ -37,10 +37,8 @@ def train_vectors(
     token_counts: dict[str, int] | None = None,
 ) -> tuple[np.ndarray, EmbeddingCoverage]:
     """Train `method` on `sentences` (lists of tokens) and return a (len(vocabulary), dim) float32 matrix."""
-    try:
-        from gensim.models import FastText, Word2Vec
-    except ImportError:
-        raise ConfigError("in-domain embedding pretraining needs gensim: pip install gensim") from None
+    from gensim.models import FastText, Word2Vec  # missing: the [embeddings] extra's one-line error (system.extras)
+
     if method not in ("word2vec", "fasttext"):
         raise ConfigError(f"pretrain_embeddings must be 'word2vec' or 'fasttext', got {method!r}")
     if not any(sentences):
