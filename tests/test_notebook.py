@@ -4,8 +4,10 @@ explanations, summaries and classifiers, a Keras-style `summary()` and `history_
 from __future__ import annotations
 
 import html
+import re
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -86,3 +88,40 @@ def test_summary_prints_like_keras_and_the_classifier_renders(
     assert "forward_rnns" in page and "total parameters" in page and "validation" in page
     unfitted: Any = SentimentClassifier(hidden_size=32)._repr_html_()
     assert "hidden_size" in unfitted and "32" in unfitted  # scikit-learn's view of the parameters
+
+
+def test_a_notebook_session_shows_progress_and_rich_results(tmp_path: Any) -> None:
+    """A real Jupyter kernel (nbclient) runs what a notebook user would: fit on a DataFrame with the default
+    verbose, then evaluate, predict_proba and the classifier itself as the cells' results."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    tests = str(Path(__file__).parent)
+    setup = [
+        "import sys",
+        f"sys.path.insert(0, {tests!r})",
+        "import pandas as pd",
+        "from helpers import TINY, make_negation_data",
+        "from sentilstm import SentimentClassifier",
+        "texts, labels = make_negation_data(160, seed=5)",
+        "frame = pd.DataFrame({'review': texts, 'sentiment': labels})",
+    ]
+    cells = [
+        "\n".join(setup),
+        "clf = SentimentClassifier(**{**TINY, 'epochs': 2, 'patience': 5}).fit(frame)",
+        "clf.evaluate(frame)",
+        "clf.predict_proba(frame['review'].head(3))",
+        "clf",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+    ).execute()
+    fit, evaluated, proba, shown = (cell["outputs"] for cell in notebook.cells[1:])
+    kinds = [set(out.get("data", {})) for out in fit]
+    assert any("application/vnd.jupyter.widget-view+json" in k for k in kinds)  # the live progress bar
+    logged = re.sub(r"\x1b\[[0-9;]*m", "", "".join(out["data"].get("text/plain", "") for out in fit if "data" in out))
+    assert "epoch 1/2" in logged and "val macro-F1" in logged  # the log lines of each stage and epoch
+    assert "confusion matrix" in evaluated[0]["data"]["text/html"]
+    assert "<table" in proba[0]["data"]["text/html"] and "-1" in proba[0]["data"]["text/html"]
+    assert "predictions by" in shown[0]["data"]["text/html"]

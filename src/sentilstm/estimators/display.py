@@ -63,6 +63,10 @@ class DisplayMixin:
         labels and saved test metrics, as Keras' `model.summary()`; `describe(clf)` returns them as data."""
         print(describe(self, sequence_length).to_text())
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        """What Jupyter shows (it asks for this before `_repr_html_`; scikit-learn defines it too)."""
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
     def _repr_html_(self) -> str:
         if not hasattr(self, "model_"):  # not trained: scikit-learn's view of the parameters
             inner = getattr(super(), "_repr_html_inner", None)
