@@ -15,6 +15,7 @@ from typing import Any
 
 from sentilstm._version import __version__
 
+MACHINE_SETTINGS = ("device", "num_threads")  # where it ran or will run, not how it was made
 SCORES = (("accuracy", "accuracy"), ("macro_f1", "macro F1"), ("weighted_f1", "weighted F1"), ("roc_auc", "ROC-AUC"))
 
 
@@ -24,7 +25,7 @@ def model_card(clf: Any, predicted_by: str, *, repo_id: str | None = None, filen
     metrics: dict[str, Any] = getattr(clf, "metrics_", {}) or {}
     labels = [_plain(label) for label in clf.classes_]
     scored, where = _scores(metrics)
-    kind = "LSTM/GRU network" if hasattr(clf, "model_") else f"linear baseline ({type(clf).__name__})"
+    kind = "an LSTM/GRU network" if hasattr(clf, "model_") else f"a linear baseline ({type(clf).__name__})"
     front = ["---", "library_name: sentilstm", "pipeline_tag: text-classification"]
     front += ["tags:", "- sentiment-analysis", "- text-classification", "- sentilstm"]
     if scored:
@@ -33,7 +34,7 @@ def model_card(clf: Any, predicted_by: str, *, repo_id: str | None = None, filen
     lines = [*front, "", f"# {repo_id.split('/')[-1] if repo_id else 'sentilstm sentiment classifier'}", ""]
     lines += [
         f"A sentiment classifier trained with [sentilstm](https://pypi.org/project/sentilstm/) {__version__}: "
-        f"a {kind} in one file (`{filename}`), with its tokenizer, labels and settings inside.",
+        f"{kind} in one file (`{filename}`), with its tokenizer, labels and settings inside.",
         "",
         f"- **Labels:** {', '.join(f'`{label}`' for label in labels)}",
         f"- **Predictions by:** {predicted_by}",
@@ -60,7 +61,10 @@ def _scores(metrics: dict[str, Any]) -> tuple[dict[str, Any], str]:
     if metrics.get("validation"):
         validation = metrics["validation"]
         count = _count(validation.get("num_examples"))
-        return validation, f"the validation split ({count} texts) held out from training; no test set was scored"
+        return validation, (
+            f"the validation split ({count} texts), which chose the training's stopping epoch and the blend's weight: "
+            "an optimistic estimate, since no test set was scored"
+        )
     return {}, ""
 
 
@@ -90,7 +94,8 @@ def _data_section(metrics: dict[str, Any], labels: list[Any]) -> list[str]:
 
 
 def _recipe_section(clf: Any) -> list[str]:
-    changed = {k: v for k, v in clf.get_params().items() if v != type(clf)().get_params().get(k)}
+    defaults = type(clf)().get_params()
+    changed = {k: v for k, v in clf.get_params().items() if v != defaults.get(k) and k not in MACHINE_SETTINGS}
     lines = ["## Recipe", ""]
     if not changed:
         return [*lines, f"sentilstm's default recipe for `{type(clf).__name__}`."]
