@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -113,13 +113,6 @@ def predict(
     from sentilstm.onnx.backends import load_for_serving
     from sentilstm.text.normalize import clean_text
 
-    if texts == ["-"]:  # one text per line of stdin, scored to stdout as they come
-        given = {"--input": input_path, "--output": output_path, "--text-column": text_column, "--engine": engine}
-        others = [name for name, value in given.items() if value not in (None, "local")]
-        others += [name for name, value in _ray_only(ray_address, concurrency, batch_size, num_gpus) if value]
-        network = cast("Backend", backend)
-        _predict_stream(model, network, threads, device, output_format, encoding, others)
-        return
     ray_options = {
         "--ray-address": ray_address,
         "--concurrency": concurrency,
@@ -127,11 +120,17 @@ def predict(
         "--num-gpus": num_gpus,
         "--output-format": output_format,
     }
+    network = cast("Backend", backend)  # load_for_serving checks it is one
+    if texts == ["-"]:  # one text per line of stdin, scored to stdout as they come
+        given = {**ray_options, "--input": input_path, "--output": output_path, "--text-column": text_column}
+        others = [name for name, value in given.items() if value is not None and name != "--output-format"]
+        others += ["--engine"] if engine != "local" else []
+        _predict_stream(model, network, threads, device, output_format, encoding, others)
+        return
     _check_engine(engine, ray_options, bool(texts), device)
     paths = _table_paths(bool(texts), input_path, output_path)
     check_encoding(encoding)
     texts = [clean_text(text) for text in texts or []]  # undecodable argument bytes print as U+FFFD, not a crash
-    network = cast("Backend", backend)  # load_for_serving checks it is one
     if paths is None:  # texts given on the command line (the local engine)
         _print_predictions(load_for_serving(model, network, threads=threads, device=device), texts, as_json)
     elif engine == "ray":
@@ -155,16 +154,10 @@ def predict(
         _score_table(clf, *paths, text_column=text_column, chunk_rows=chunk_rows, encoding=encoding)
 
 
-def _ray_only(*values: Any) -> list[tuple[str, Any]]:
-    return list(zip(("--ray-address", "--concurrency", "--batch-size", "--num-gpus"), values))
-
-
 def _predict_stream(
     model: Path, backend: Backend, threads: int | None, device: str, fmt: str | None, encoding: str, others: list[str]
 ) -> None:
     """`predict MODEL -`: texts from stdin, one per line, in batches as they arrive; JSON lines (or CSV) to stdout."""
-    import sys
-
     from sentilstm.data.streams import line_batches
     from sentilstm.data.tables import check_encoding
     from sentilstm.errors import ConfigError
@@ -217,19 +210,15 @@ def _table_paths(texts: bool, input_path: str | None, output_path: str | None) -
 
 
 def _print_predictions(clf: Any, texts: list[str], as_json: bool) -> None:
-    """Each text's label and probabilities: a table, or one JSON object per line."""
+    """Each text's label and probabilities: a table, or one JSON object per line (as `predict -` writes them)."""
+    if as_json:
+        from sentilstm.estimators.scoring import score_stream
+
+        score_stream(clf, [texts], sys.stdout)
+        return
     probabilities = clf.predict_proba(texts)
     predicted = clf.labels_from(probabilities).tolist()  # the classifier's own decision, without a second pass
     labels = clf.label_map_.labels
-    if as_json:
-        for text, label, row in zip(texts, predicted, probabilities):
-            print(
-                json.dumps(
-                    {"text": text, "label": label, "probabilities": dict(zip(map(str, labels), row.round(6).tolist()))},
-                    ensure_ascii=False,
-                )
-            )
-        return
     table = RichTable(show_header=True)
     table.add_column("text", overflow="fold")
     table.add_column("label")

@@ -398,10 +398,8 @@ class SentimentClassifier(PredictionMixin, DisplayMixin, ClassifierMixin, BaseEs
         seed: int = 0,
         n_steps: int = 50,
     ) -> TokenAttribution | Any:
-        """Which words of `text` drove the prediction: a `TokenAttribution` with per-class scores per word (a list
-        of them for many texts; a Series on a pandas input's index).
-
-            clf.explain("not good at all", method="integrated_gradients").top(3)
+        """Which words of `text` drove the prediction: a `TokenAttribution` (a list for many texts, a Series on a
+        pandas input's index), e.g. `clf.explain("not good at all", method="integrated_gradients").top(3)`.
 
         `method`: "integrated_gradients" or "attention" (the network; pooling='attention' for the latter), "lime"
         or "kernel_shap" (the full prediction, blend included), "auto" (integrated gradients); see
