@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,20 @@ def _scratch_working_directory(tmp_path_factory: pytest.TempPathFactory, monkeyp
 def tiny_params() -> dict[str, Any]:
     """Keyword arguments for a SentimentClassifier that trains in about a second."""
     return dict(TINY)
+
+
+@pytest.fixture
+def bf16_anywhere(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """bf16 code paths run even on a CPU without native bf16, where sentilstm itself trains in fp32 instead: bf16 is
+    declared supported and oneDNN is switched off, so PyTorch's own (slow, emulated) bf16 LSTM kernels run."""
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        yield
+        return
+    monkeypatch.setattr("sentilstm.system.device.bf16_supported", lambda device: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's note on TF32 for Intel GPUs, when the flags change
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
 
 
 @pytest.fixture

@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import inspect
+import logging
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
 
@@ -32,6 +35,7 @@ from sentilstm import (
 from sentilstm.config import AugmentConfig, BlendConfig, EmbeddingConfig
 from sentilstm.errors import ArtifactError, OutputError
 from sentilstm.estimators.classifier import DERIVED_MODEL_FIELDS
+from sentilstm.system import device
 
 
 def _is_int(value: Any) -> bool:
@@ -234,12 +238,32 @@ def test_other_architectures_and_text_options_train(tiny_params: dict, overrides
 
 
 @pytest.mark.parametrize("precision", ["bf16", "auto"])
-def test_reduced_precision_trains_and_predicts(tiny_params: dict, precision: str) -> None:
+def test_reduced_precision_trains_and_predicts(tiny_params: dict, precision: str, bf16_anywhere: None) -> None:
     texts, labels = make_negation_data(160, seed=16)
     clf = SentimentClassifier(**tiny_params, precision=precision).fit(texts, labels)
     probabilities = clf.predict_proba(texts[:10])
     assert probabilities.dtype == np.float64
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_bf16_on_a_cpu_without_it_trains_in_fp32_and_says_so_once(
+    tiny_params: dict, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # PyTorch's oneDNN LSTM raises "could not create a primitive descriptor" under bf16 autocast on an AVX2 CPU
+    monkeypatch.setattr("sentilstm.system.device.bf16_supported", lambda device: False)
+    device._warn_once.cache_clear()
+    cpu = torch.device("cpu")
+    assert device.resolve_precision("bf16", cpu) == "fp32" and device.resolve_precision("auto", cpu) == "fp32"
+    texts, labels = make_negation_data(160, seed=16)
+    with caplog.at_level(logging.INFO, logger="sentilstm"):
+        clf = SentimentClassifier(**tiny_params, precision="bf16").fit(texts, labels)
+        clf.save(tmp_path / "m.sentilstm")
+        for _ in range(3):
+            load_model(tmp_path / "m.sentilstm").predict(texts[:4])
+    warnings = [r.getMessage() for r in caplog.records if "no native bf16" in r.getMessage()]
+    assert len(warnings) == 1 and "running in fp32" in warnings[0]
+    assert any("device cpu, fp32" in r.getMessage() for r in caplog.records)
+    assert device.resolve_precision("bf16", torch.device("cuda")) == "bf16"  # a GPU's choice is left to the user
 
 
 # ----- scikit-learn estimator contract -----------------------------------------------------------------
