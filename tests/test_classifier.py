@@ -284,7 +284,7 @@ def test_every_config_field_is_a_parameter_with_the_same_default() -> None:
     assert SentimentClassifier().get_params() == expected | {
         "blend": "auto",
         "embeddings": None,
-        "pretrain_embeddings": None,
+        "pretrain_embeddings": "auto",
         "augment": None,
         "augment_copies": 1,
         "augment_alpha": 0.1,

@@ -86,6 +86,14 @@ def test_training_without_the_report_extra_still_trains_and_says_what_to_install
     assert predicted.returncode == 0 and "label" in predicted.stdout, predicted.stderr
 
 
+def test_the_default_trains_without_gensim_and_says_the_unlabelled_texts_went_unused(table: Path) -> None:
+    out = table.parent / "default.sentilstm"
+    args = ["train", str(table), "--unlabeled", str(table), "--out", str(out), "--epochs", "1", "--no-report"]
+    done = run_without({"gensim"}, CLI, *args)
+    assert done.returncode == 0 and out.is_file(), done.stderr
+    assert "120 unlabelled texts are not used" in done.stderr and "pip install 'sentilstm[embeddings]'" in done.stderr
+
+
 @pytest.mark.parametrize(
     "hidden, args, extra",
     [

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from typer.testing import CliRunner
 from helpers import FILLER, NEGATIVE, POSITIVE, make_negation_data
 from sentilstm import ConfigError, SentimentClassifier
 from sentilstm.cli import app
+from sentilstm.training.callbacks import LoopState, TrainingCallback
 from sentilstm.training.loop import read_checkpoint
 
 DIM = 6
@@ -205,7 +208,7 @@ def test_pretraining_options_are_checked(glove: tuple[Path, dict]) -> None:
     with pytest.raises(ConfigError, match="either embeddings .* or pretrain_embeddings, not both"):
         SentimentClassifier(embeddings=str(glove[0]), pretrain_embeddings="word2vec").fit(*data)
     with pytest.raises(
-        ConfigError, match="pretrain_embeddings must be one of \\['word2vec', 'fasttext'\\], got 'glove'"
+        ConfigError, match="pretrain_embeddings must be one of \\['auto', 'word2vec', 'fasttext'\\], got 'glove'"
     ):
         SentimentClassifier(pretrain_embeddings="glove").fit(*data)
 
@@ -245,3 +248,105 @@ def test_cli_pretrain_with_unlabeled_file(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert SentimentClassifier.load(out).metrics_["embeddings"]["source"] == "in-domain word2vec"
+
+
+class EmbeddingSnapshots(TrainingCallback):
+    """The embedding table after each epoch."""
+
+    def __init__(self) -> None:
+        self.state: LoopState | None = None
+        self.tables: list[np.ndarray] = []
+
+    def on_train_begin(self, state: LoopState) -> None:
+        self.state = state
+
+    def on_epoch_end(self, stats: Any, improved: bool) -> None:
+        assert self.state is not None
+        self.tables.append(self.state.model.embedding.weight.detach().numpy().copy())
+
+
+def test_the_default_trains_word2vec_on_unlabelled_texts_frozen_for_two_epochs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    texts, labels = make_negation_data(200, seed=13)
+    unlabeled, _ = make_negation_data(300, seed=14)
+    snapshots = EmbeddingSnapshots()
+    with caplog.at_level(logging.INFO, logger="sentilstm"):
+        clf = SentimentClassifier(**params(embedding_dim=8, epochs=3, patience=5))
+        clf.fit(texts, labels, unlabeled=unlabeled, callbacks=[snapshots])
+    assert clf.pretrain_embeddings == "auto" and clf.metrics_["embeddings"]["source"] == "in-domain word2vec"
+    assert any(
+        "pretrain_embeddings='auto'" in r.getMessage() and "300 unlabelled" in r.getMessage() for r in caplog.records
+    )
+    first, second, third = snapshots.tables
+    np.testing.assert_array_equal(first, second)  # frozen for epochs 1 and 2
+    assert np.abs(third - second).max() > 1e-4  # fine-tuned in epoch 3
+    explicit = SentimentClassifier(
+        **params(embedding_dim=8, epochs=1, pretrain_embeddings="word2vec", freeze_embeddings=-1)
+    )
+    explicit.fit(texts, labels, unlabeled=unlabeled)
+    np.testing.assert_array_equal(explicit.model_.embedding.weight.detach().numpy(), first)  # the same vectors
+
+
+def test_the_default_without_unlabelled_texts_trains_no_vectors() -> None:
+    texts, labels = make_negation_data(150, seed=15)
+    clf = SentimentClassifier(**params(embedding_dim=8, epochs=1)).fit(texts, labels)
+    assert clf.embedding_coverage_ is None and "embeddings" not in clf.metrics_
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"pretrain_embeddings": None}, {"pretrain": "lm", "pretrain_epochs": 1}, {"embeddings": "GLOVE"}],
+)
+def test_auto_leaves_the_vectors_to_an_explicit_choice(settings: dict[str, Any], glove: tuple[Path, dict]) -> None:
+    texts, labels = make_negation_data(150, seed=16)
+    unlabeled, _ = make_negation_data(100, seed=17)
+    settings = {k: str(glove[0]) if v == "GLOVE" else v for k, v in settings.items()}
+    clf = SentimentClassifier(**params(embedding_dim=8, epochs=1, **settings)).fit(texts, labels, unlabeled=unlabeled)
+    assert clf.metrics_.get("embeddings", {}).get("source") == settings.get("embeddings")  # the file's, or none
+
+
+def test_auto_keeps_a_freeze_that_was_asked_for() -> None:
+    texts, labels = make_negation_data(150, seed=18)
+    unlabeled, _ = make_negation_data(100, seed=19)
+    snapshots = EmbeddingSnapshots()
+    clf = SentimentClassifier(**params(embedding_dim=8, epochs=2, patience=5, freeze_embeddings=1))
+    clf.fit(texts, labels, unlabeled=unlabeled, callbacks=[snapshots])
+    assert np.abs(snapshots.tables[1] - snapshots.tables[0]).max() > 1e-4  # 1 epoch frozen, as given
+
+
+def test_auto_without_gensim_says_the_unlabelled_texts_are_unused(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("sentilstm.estimators.vectors.gensim_installed", lambda: False)
+    texts, labels = make_negation_data(150, seed=20)
+    with caplog.at_level(logging.WARNING, logger="sentilstm"):
+        clf = SentimentClassifier(**params(embedding_dim=8, epochs=1)).fit(texts, labels, unlabeled=texts[:50])
+    assert clf.embedding_coverage_ is None
+    assert any(
+        "50 unlabelled texts are not used" in r.getMessage() and "sentilstm[embeddings]" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_cli_train_uses_an_unlabeled_file_by_default_and_none_turns_it_off(tmp_path: Path) -> None:
+    texts, labels = make_negation_data(150, seed=21)
+    unlabeled, _ = make_negation_data(100, seed=22)
+    data, extra = tmp_path / "train.csv", tmp_path / "unlabeled.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
+    extra.write_text("text\n" + "".join(f"{t}\n" for t in unlabeled))
+    small = ["--embedding-dim", "8", "--hidden-size", "8", "--epochs", "1", "--min-frequency", "1", "--threads", "1"]
+    sources = []
+    for flags in ([], ["--pretrain-embeddings", "none"]):
+        out = tmp_path / f"m{len(flags)}.sentilstm"
+        args = ["train", str(data), "--unlabeled", str(extra), *small, "--blend", "none", "--out", str(out), "--quiet"]
+        result = CliRunner().invoke(app, [*args, *flags])
+        assert result.exit_code == 0, result.output
+        sources.append(SentimentClassifier.load(out).metrics_.get("embeddings", {}).get("source"))
+    assert sources == ["in-domain word2vec", None]
+    result = CliRunner().invoke(
+        app, ["train", str(data), "--pretrain-embeddings", "glove", "--out", str(tmp_path / "x")]
+    )
+    assert (
+        result.exit_code == 2 and "pretrain_embeddings must be one of ['auto', 'word2vec', 'fasttext']" in result.output
+    )

@@ -104,8 +104,12 @@ EmbeddingsOpt = Annotated[
     typer.Option(help="Pretrained word vectors: GloVe, word2vec (.txt/.bin), fastText (.vec/.bin); .gz ok."),
 ]
 PretrainEmbeddingsOpt = Annotated[
-    str | None,
-    typer.Option(help="Train word2vec or fasttext vectors on the training (+ --unlabeled) texts first."),
+    str,
+    typer.Option(
+        help="Train word2vec or fasttext vectors on the training (+ --unlabeled) texts first; auto: word2vec frozen "
+        "for 2 epochs when there are unlabelled texts (--unlabeled, a dataset's), none: never.",
+        metavar="auto|word2vec|fasttext|none",
+    ),
 ]
 PretrainedEncoderOpt = Annotated[
     Path | None,
@@ -199,7 +203,7 @@ def training_options(
     device: Annotated[str, typer.Option(help=FIELD_HELP["device"])] = R.device,
     threads: ThreadsOpt = R.num_threads,
     embeddings: EmbeddingsOpt = None,
-    pretrain_embeddings: PretrainEmbeddingsOpt = None,
+    pretrain_embeddings: PretrainEmbeddingsOpt = "auto",
     unlabeled: UnlabeledOpt = None,
     freeze_embeddings: Annotated[int, typer.Option(help=FIELD_HELP["freeze_embeddings"])] = R.freeze_embeddings,
     distill: Annotated[str | None, typer.Option(metavar="TEACHER", help=FIELD_HELP["distill"])] = R.distill,
@@ -229,7 +233,8 @@ SHARED_FLAGS_EXCLUDE = {"seed", "unlabeled", "settings", "params_file"}
 SHARED_FLAGS_HELP = {
     "batch_size": FIELD_HELP["batch_size"],
     "threads": FIELD_HELP["num_threads"],
-    "pretrain_embeddings": "Train word2vec or fasttext vectors on the training texts first.",
+    "pretrain_embeddings": "Train word2vec or fasttext vectors on the training texts first (auto, none: no "
+    "vectors, since cv and tune read no unlabelled texts).",
 }
 
 
@@ -254,7 +259,7 @@ def flagged_fields(exclude: set[str] | frozenset[str] = frozenset()) -> list[str
 def flag_parameter(name: str, value: Any) -> tuple[str, Any]:
     """A flag's (SentimentClassifier parameter, value): --threads is num_threads, --blend none is None, a path a str."""
     key = FLAG_FIELDS.get(name, name)
-    if key == "blend" and value == "none":
+    if key in ("blend", "pretrain_embeddings") and value == "none":
         return key, None
     return key, str(value) if key in ("embeddings", "pretrained_encoder") and value is not None else value
 

@@ -30,6 +30,7 @@ from sentilstm.config.extras import (
     BlendConfig,
     BlendStrategy,
     EmbeddingConfig,
+    PretrainChoice,
     PretrainKind,
     SynonymKind,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "POOLING_NAMES",
     "Pooling",
     "Precision",
+    "PretrainChoice",
     "PretrainKind",
     "Adversarial",
     "PretrainEncoder",

@@ -13,6 +13,7 @@ from sentilstm.config.settings import MAX_AUGMENT_COPIES
 from sentilstm.errors import ConfigError
 
 PretrainKind = Literal["word2vec", "fasttext"]  # = sentilstm.text.pretraining.PretrainMethod
+PretrainChoice = Literal["auto", "word2vec", "fasttext"]
 SynonymKind = Literal["neighbours", "wordnet"]
 Blend = Literal["auto", "nbsvm", "tfidf_lr"]
 BlendStrategy = Literal["crossfit", "holdout"]
@@ -24,15 +25,18 @@ class EmbeddingConfig:
     `TrainConfig.freeze_embeddings`)."""
 
     embeddings: str | None = None  # a GloVe/word2vec/fastText vectors file; its dimension becomes embedding_dim
-    pretrain_embeddings: PretrainKind | None = None  # train vectors on the training (+ unlabelled) texts instead
+    # train vectors on the training (+ unlabelled) texts instead. "auto": word2vec, frozen for the first 2 epochs, when
+    # fit is given unlabelled texts (a named dataset's, --unlabeled) and nothing else sets the vectors; none otherwise
+    # (sentilstm.estimators.vectors.resolve_auto_vectors)
+    pretrain_embeddings: PretrainChoice | None = "auto"
     # a file `sentilstm pretrain` wrote: its text pipeline, embeddings and first recurrent layer start the network
     pretrained_encoder: str | None = None
 
     def validate(self) -> None:  # whether the file exists is `fit`'s to check: a saved model needs it no more
-        if self.embeddings is not None and self.pretrain_embeddings is not None:
+        if self.embeddings is not None and self.pretrain_embeddings not in (None, "auto"):
             raise ConfigError("give either embeddings (a vectors file) or pretrain_embeddings, not both")
         if self.pretrain_embeddings is not None:
-            check_choice("pretrain_embeddings", self.pretrain_embeddings, PretrainKind)
+            check_choice("pretrain_embeddings", self.pretrain_embeddings, PretrainChoice)
         if self.pretrained_encoder is not None and not isinstance(self.pretrained_encoder, str):
             raise ConfigError(
                 f"pretrained_encoder must be the path of an encoder file, got {self.pretrained_encoder!r}"

@@ -35,6 +35,7 @@ from sentilstm.config import (
     Monitor,
     Pooling,
     Precision,
+    PretrainChoice,
     PretrainEncoder,
     Sampling,
     Schedule,
@@ -65,7 +66,6 @@ from sentilstm.network.model import SentimentNet
 from sentilstm.system.device import resolve_device, resolve_precision
 from sentilstm.system.threads import shared_governor
 from sentilstm.text.pipeline import TextPipeline
-from sentilstm.text.pretraining import PretrainMethod
 from sentilstm.training.loop import CheckpointSpec, History, TrainingCallback
 from sentilstm.training.progress import feedback
 
@@ -90,7 +90,8 @@ class SentimentClassifier(PredictionMixin, DisplayMixin, ClassifierMixin, BaseEs
 
     `embeddings` is a word-vectors file (GloVe, word2vec, fastText; only the vocabulary's rows are read:
     `sentilstm.text.embeddings`) that starts the embedding layer, fixed for `freeze_embeddings` epochs;
-    `pretrain_embeddings` ("word2vec" or "fasttext") trains them first on the training and unlabelled texts.
+    `pretrain_embeddings` ("word2vec" or "fasttext") trains them first on the training and unlabelled texts;
+    "auto" (the default): word2vec, frozen for 2 epochs, when `fit` is given unlabelled texts, else none.
     `char_ngrams=(2, 5)` adds to every token its character n-grams' vectors (`sentilstm.text.subwords`).
 
     `pretrain="lm"` first trains the embeddings and the first recurrent layer as language models on the training
@@ -183,7 +184,7 @@ class SentimentClassifier(PredictionMixin, DisplayMixin, ClassifierMixin, BaseEs
         adversarial_epsilon: float = TrainConfig.adversarial_epsilon,
         adversarial_iterations: int = TrainConfig.adversarial_iterations,
         embeddings: str | None = EmbeddingConfig.embeddings,  # EmbeddingConfig, BlendConfig, AugmentConfig
-        pretrain_embeddings: PretrainMethod | None = EmbeddingConfig.pretrain_embeddings,
+        pretrain_embeddings: PretrainChoice | None = EmbeddingConfig.pretrain_embeddings,
         pretrained_encoder: str | None = EmbeddingConfig.pretrained_encoder,
         blend: Blend | None = BlendConfig.blend,
         blend_strategy: BlendStrategy = BlendConfig.blend_strategy,
@@ -265,7 +266,7 @@ class SentimentClassifier(PredictionMixin, DisplayMixin, ClassifierMixin, BaseEs
         teacher: Any,
     ) -> SentimentClassifier:
         """`fit` on inputs already checked."""
-        settings = self._checked_settings()
+        settings = steps.resolve_auto_vectors(self._checked_settings(), others)  # pretrain_embeddings="auto"
         steps.warn_about(settings)
         saved = read_resume(checkpoint_path, self.get_params(), SentimentClassifier) if resume else None
         data = steps.prepare_data(

@@ -44,7 +44,7 @@ from sentilstm.errors import ConfigError, DataError
 from sentilstm.estimators.augmenting import augment_operations, augmented_rows, needs_neighbours
 from sentilstm.estimators.blend import FittedBlend, fit_blend
 from sentilstm.estimators.evaluation import Predictions
-from sentilstm.estimators.vectors import InitialVectors, initialise_embeddings
+from sentilstm.estimators.vectors import InitialVectors, initialise_embeddings, resolve_auto_vectors
 from sentilstm.network.model import SentimentNet
 from sentilstm.report.profiling import DataProfile
 from sentilstm.system.device import resolve_device
@@ -467,6 +467,7 @@ __all__ = [
     "network_config",
     "new_network",
     "prepare_data",
+    "resolve_auto_vectors",
     "score_validation",
     "train_network",
     "warn_about",

@@ -3,11 +3,16 @@ in-domain (word2vec/fastText) on the training and unlabelled texts, or none (ran
 
     vectors = initialise_embeddings(EmbeddingConfig(embeddings="glove.6B.50d.txt"), text, [], dim=50, seed=0)
     vectors.matrix, vectors.coverage, vectors.ngrams
+
+`pretrain_embeddings="auto"` (the default) is made concrete for each fit by `resolve_auto_vectors`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +22,51 @@ from sentilstm.config import EmbeddingConfig
 from sentilstm.text.subwords import word_ids
 
 log = logging.getLogger(__name__)
+
+
+# epochs in-domain vectors chosen by "auto" stay frozen. IMDB dev (20,000 training reviews, 5,000 held out, 50,000
+# unlabelled): bench/results/blend_dev_imdb_w2v.md against the default's bench/results/blend_dev.md
+AUTO_FREEZE_EPOCHS = 2
+
+
+def resolve_auto_vectors(settings: Any, unlabeled: Sequence[str]) -> Any:
+    """`settings` (steps.Settings) with `pretrain_embeddings="auto"` made concrete for one fit: word2vec vectors
+    trained on the training and `unlabeled` texts, frozen for the first AUTO_FREEZE_EPOCHS epochs (unless
+    `freeze_embeddings` is set), when there are unlabelled texts, nothing else sets the vectors (`embeddings`,
+    `pretrained_encoder`, `pretrain="lm"`) and gensim is installed; no vectors otherwise (nothing gets slower)."""
+    embedding, train = settings.embedding, settings.train
+    if embedding.pretrain_embeddings != "auto":
+        return settings
+    chosen = bool(unlabeled) and embedding.embeddings is None and embedding.pretrained_encoder is None
+    chosen = chosen and train.pretrain is None
+    if chosen and not gensim_installed():
+        log.warning(
+            "%d unlabelled texts are not used: in-domain word vectors need gensim (pip install "
+            "'sentilstm[embeddings]')",
+            len(unlabeled),
+        )
+        chosen = False
+    freeze = train.freeze_embeddings or (AUTO_FREEZE_EPOCHS if chosen else 0)
+    if chosen:
+        log.info(
+            "pretrain_embeddings='auto': word2vec vectors trained on the training and %d unlabelled texts, frozen for "
+            "the first %d epochs",
+            len(unlabeled),
+            freeze,
+        )
+    return dataclasses.replace(
+        settings,
+        embedding=dataclasses.replace(embedding, pretrain_embeddings="word2vec" if chosen else None),
+        train=dataclasses.replace(train, freeze_embeddings=freeze),
+    )
+
+
+def gensim_installed() -> bool:
+    """Whether in-domain vectors can be trained here (the `embeddings` extra)."""
+    try:
+        return importlib.util.find_spec("gensim") is not None
+    except ImportError:  # sentilstm.system.extras' hint answers sentilstm's own probe for a missing extra
+        return False
 
 
 @dataclass
@@ -41,7 +91,7 @@ def initialise_embeddings(
     `dim`-sized, on the training ids plus `unlabeled`, with gensim `workers`: 1 is bit-reproducible), or none."""
     if config.embeddings is not None:
         return _pretrained_vectors(config.embeddings, text, seed=seed, dim=dim)
-    if config.pretrain_embeddings is not None:
+    if config.pretrain_embeddings not in (None, "auto"):  # "auto" left unresolved: no unlabelled texts to use
         return _in_domain_vectors(config.pretrain_embeddings, text, unlabeled, dim=dim, seed=seed, workers=workers)
     return InitialVectors()
 
@@ -93,4 +143,4 @@ def _in_domain_vectors(
     return InitialVectors(vectors, coverage)
 
 
-__all__ = ["InitialVectors", "initialise_embeddings"]
+__all__ = ["AUTO_FREEZE_EPOCHS", "InitialVectors", "initialise_embeddings", "resolve_auto_vectors"]
