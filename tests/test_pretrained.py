@@ -213,12 +213,18 @@ def test_pretraining_options_are_checked(glove: tuple[Path, dict]) -> None:
         SentimentClassifier(pretrain_embeddings="glove").fit(*data)
 
 
-def test_cli_pretrain_with_unlabeled_file(tmp_path: Path) -> None:
-    texts, labels = make_negation_data(150, seed=11)
-    unlabeled, _ = make_negation_data(100, seed=12)
-    data, extra = tmp_path / "train.csv", tmp_path / "unlabeled.csv"
+def labelled_and_unlabelled_files(folder: Path, seed: int) -> tuple[Path, Path]:
+    """train.csv (150 labelled texts) and unlabeled.csv (100 texts) in `folder`."""
+    texts, labels = make_negation_data(150, seed=seed)
+    unlabeled, _ = make_negation_data(100, seed=seed + 1)
+    data, extra = folder / "train.csv", folder / "unlabeled.csv"
     data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
     extra.write_text("text\n" + "".join(f"{t}\n" for t in unlabeled))
+    return data, extra
+
+
+def test_cli_pretrain_with_unlabeled_file(tmp_path: Path) -> None:
+    data, extra = labelled_and_unlabelled_files(tmp_path, seed=11)
     out = tmp_path / "m.sentilstm"
     result = CliRunner().invoke(
         app,
@@ -330,11 +336,7 @@ def test_auto_without_gensim_says_the_unlabelled_texts_are_unused(
 
 
 def test_cli_train_uses_an_unlabeled_file_by_default_and_none_turns_it_off(tmp_path: Path) -> None:
-    texts, labels = make_negation_data(150, seed=21)
-    unlabeled, _ = make_negation_data(100, seed=22)
-    data, extra = tmp_path / "train.csv", tmp_path / "unlabeled.csv"
-    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)))
-    extra.write_text("text\n" + "".join(f"{t}\n" for t in unlabeled))
+    data, extra = labelled_and_unlabelled_files(tmp_path, seed=21)
     small = ["--embedding-dim", "8", "--hidden-size", "8", "--epochs", "1", "--min-frequency", "1", "--threads", "1"]
     sources = []
     for flags in ([], ["--pretrain-embeddings", "none"]):
