@@ -32,8 +32,13 @@ class EmbeddingConfig:
     # a file `sentilstm pretrain` wrote: its text pipeline, embeddings and first recurrent layer start the network
     pretrained_encoder: str | None = None
 
+    @property
+    def pretrain_method(self) -> str | None:
+        """The in-domain method asked for by name; None for none and for an "auto" no fit has resolved."""
+        return None if self.pretrain_embeddings == "auto" else self.pretrain_embeddings
+
     def validate(self) -> None:  # whether the file exists is `fit`'s to check: a saved model needs it no more
-        if self.embeddings is not None and self.pretrain_embeddings not in (None, "auto"):
+        if self.embeddings is not None and self.pretrain_method is not None:
             raise ConfigError("give either embeddings (a vectors file) or pretrain_embeddings, not both")
         if self.pretrain_embeddings is not None:
             check_choice("pretrain_embeddings", self.pretrain_embeddings, PretrainChoice)

@@ -181,7 +181,7 @@ def check_encoder_settings(settings: Any, encoder: EncoderFile) -> None:
     max_length left to the data takes the encoder's) and the same embedding size, cell, width and directions."""
     if settings.train.pretrain is not None:
         raise ConfigError("give pretrain (pretrain now) or pretrained_encoder (pretrained before), not both")
-    if settings.embedding.embeddings is not None or settings.embedding.pretrain_embeddings not in (None, "auto"):
+    if settings.embedding.embeddings is not None or settings.embedding.pretrain_method is not None:
         raise ConfigError("pretrained_encoder brings its own embeddings: drop embeddings and pretrain_embeddings")
     if settings.model.conv_channels:
         raise ConfigError("pretrained_encoder needs conv_channels=0: the encoder's first layer reads the embeddings")

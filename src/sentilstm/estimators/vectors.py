@@ -91,8 +91,8 @@ def initialise_embeddings(
     `dim`-sized, on the training ids plus `unlabeled`, with gensim `workers`: 1 is bit-reproducible), or none."""
     if config.embeddings is not None:
         return _pretrained_vectors(config.embeddings, text, seed=seed, dim=dim)
-    if config.pretrain_embeddings not in (None, "auto"):  # "auto" left unresolved: no unlabelled texts to use
-        return _in_domain_vectors(config.pretrain_embeddings, text, unlabeled, dim=dim, seed=seed, workers=workers)
+    if config.pretrain_method is not None:  # an "auto" left unresolved trains none
+        return _in_domain_vectors(config.pretrain_method, text, unlabeled, dim=dim, seed=seed, workers=workers)
     return InitialVectors()
 
 
